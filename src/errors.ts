@@ -1,0 +1,29 @@
+// Typed errors: every message names the file or field and says what was expected.
+
+/** A checkpoint file that cannot be read: truncated, not a checkpoint, unsupported layout. */
+export class CheckpointError extends Error {
+  override name = 'CheckpointError';
+  constructor(readonly file: string, message: string) {
+    super(`${file}: ${message}`);
+  }
+}
+
+/** A pickle that asks for something the restricted unpickler will not build. */
+export class UnsafePickleError extends Error {
+  override name = 'UnsafePickleError';
+}
+
+/** A state dict that does not describe a model we know (missing key, wrong shape or dtype). */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** A graph that cannot be built: the op and the shapes involved are in the message. */
+export class GraphError extends Error {
+  override name = 'GraphError';
+}
+
+/** Input a user passed that is not what the API expects (image, text, tensor shape). */
+export class InputError extends Error {
+  override name = 'InputError';
+}

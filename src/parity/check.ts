@@ -1,0 +1,29 @@
+// One parity check: a name, pass/fail and the figures behind it. Every part (weights, models,
+// text, image) contributes checks; parity/main.ts prints them and the final JSON summary.
+
+export interface Check {
+  /** e.g. "vit-tiny.jit.pt image_features" or "tokenizer #133 encode". */
+  name: string;
+  passed: boolean;
+  /** Max absolute error, for numeric checks. */
+  maxAbs?: number;
+  /** Max absolute error divided by the reference's max absolute value. */
+  maxRel?: number;
+  /** Extra words: what differed, the tolerance, counts. */
+  detail?: string;
+  /** Group for the summary's per-group counts: "model", "tokenizer", "preprocess", ... */
+  group: string;
+}
+
+/** Compares two float arrays: max abs error and the error relative to the reference's scale. */
+export function compareArrays(ours: ArrayLike<number>, ref: ArrayLike<number>): { maxAbs: number; maxRel: number } {
+  if (ours.length !== ref.length) return { maxAbs: Infinity, maxRel: Infinity };
+  let maxAbs = 0;
+  let scale = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const d = Math.abs(ours[i]! - ref[i]!);
+    if (!(d <= maxAbs)) maxAbs = Number.isNaN(d) ? Infinity : Math.max(maxAbs, d);
+    scale = Math.max(scale, Math.abs(ref[i]!));
+  }
+  return { maxAbs, maxRel: scale > 0 ? maxAbs / scale : maxAbs };
+}

@@ -1,0 +1,164 @@
+// The graph IR: typed values (dtype + shape, with symbolic dims such as "batch") produced by
+// nodes of a small set of primitive ops (ops.ts). Model code builds graphs through the Value
+// methods below, which read like PyTorch; shapes are checked as each node is added, so a
+// mismatch is reported with the op and the shapes at build time, not when ONNX Runtime runs.
+// The IR keeps every node as (op, inputs, attrs) so that later passes (autodiff, fusions)
+// can walk and rewrite it; onnx.ts serialises it.
+
+import { GraphError } from '../errors.js';
+import type { DType } from '../tensor.js';
+import { PRIMITIVES, type Attrs, type OpName } from './ops.js';
+
+/** A dimension: a fixed size, or a symbol shared by every value with that extent ("batch"). */
+export type Dim = number | string;
+export type Shape = readonly Dim[];
+
+/** Float32/int data of an initializer (a parameter or a constant). */
+export type ConstData = Float32Array | Int32Array | BigInt64Array | Uint8Array;
+
+export interface Node {
+  readonly op: OpName;
+  readonly inputs: readonly Value[];
+  readonly attrs: Attrs;
+  readonly outputs: Value[];
+}
+
+export function formatShape(shape: Shape): string {
+  return `[${shape.join(', ')}]`;
+}
+
+export class Value {
+  constructor(
+    readonly graph: Graph,
+    readonly id: number,
+    readonly dtype: DType,
+    readonly shape: Shape,
+    /** The node that computes it; undefined for graph inputs and initializers. */
+    readonly producer?: Node,
+  ) {}
+
+  get rank(): number { return this.shape.length; }
+
+  /** A fixed dimension (negative indexes from the end); throws if it is symbolic. */
+  dim(i: number): number {
+    const d = this.shape[i < 0 ? this.rank + i : i];
+    if (typeof d !== 'number') throw new GraphError(`dimension ${i} of ${formatShape(this.shape)} is symbolic (${d}), a fixed size was expected`);
+    return d;
+  }
+
+  // Elementwise, with numpy broadcasting.
+  add(other: Value | number): Value { return this.graph.op('Add', [this, this.graph.lift(other, this)])[0]!; }
+  sub(other: Value | number): Value { return this.graph.op('Sub', [this, this.graph.lift(other, this)])[0]!; }
+  mul(other: Value | number): Value { return this.graph.op('Mul', [this, this.graph.lift(other, this)])[0]!; }
+  div(other: Value | number): Value { return this.graph.op('Div', [this, this.graph.lift(other, this)])[0]!; }
+  pow(exponent: number): Value { return this.graph.op('Pow', [this, this.graph.lift(exponent, this)])[0]!; }
+  equal(other: Value): Value { return this.graph.op('Equal', [this, other])[0]!; }
+  neg(): Value { return this.graph.op('Neg', [this])[0]!; }
+  exp(): Value { return this.graph.op('Exp', [this])[0]!; }
+  log(): Value { return this.graph.op('Log', [this])[0]!; }
+  sqrt(): Value { return this.graph.op('Sqrt', [this])[0]!; }
+  sigmoid(): Value { return this.graph.op('Sigmoid', [this])[0]!; }
+  relu(): Value { return this.graph.op('Relu', [this])[0]!; }
+  erf(): Value { return this.graph.op('Erf', [this])[0]!; }
+  cast(dtype: DType): Value { return this.graph.op('Cast', [this], { to: dtype })[0]!; }
+
+  // Reductions over the given axes, keeping them as size 1 unless keepDims is false.
+  sum(axes: number[], keepDims = true): Value { return this.graph.op('ReduceSum', [this], { axes, keepDims })[0]!; }
+  mean(axes: number[], keepDims = true): Value { return this.graph.op('ReduceMean', [this], { axes, keepDims })[0]!; }
+  max(axes: number[], keepDims = true): Value { return this.graph.op('ReduceMax', [this], { axes, keepDims })[0]!; }
+  argmax(axis: number, keepDims = false): Value { return this.graph.op('ArgMax', [this], { axis, keepDims })[0]!; }
+  softmax(axis = -1): Value { return this.graph.op('Softmax', [this], { axis })[0]!; }
+
+  /** Batched matrix product with broadcasting of the leading dims (numpy matmul). */
+  matmul(other: Value): Value { return this.graph.op('MatMul', [this, other])[0]!; }
+
+  // Layout.
+  reshape(shape: Shape): Value { return this.graph.op('Reshape', [this], { shape })[0]!; }
+  transpose(perm: number[]): Value { return this.graph.op('Transpose', [this], { perm })[0]!; }
+  /** Elements start..end (exclusive) along one axis. */
+  slice(axis: number, start: number, end: number): Value { return this.graph.op('Slice', [this], { axis, start, end })[0]!; }
+  /** Rows of this table picked by integer indices (an embedding lookup along `axis`). */
+  gather(indices: Value, axis = 0): Value { return this.graph.op('Gather', [this, indices], { axis })[0]!; }
+  /** For x [N, L, ...] and indices [N], x[n, indices[n]] → [N, ...] (pooling at one position). */
+  pickPerRow(indices: Value): Value { return this.graph.op('PickPerRow', [this, indices])[0]!; }
+  expand(shape: Shape): Value { return this.graph.op('Expand', [this], { shape })[0]!; }
+
+  // Images, NCHW.
+  conv2d(weight: Value, opts: { stride?: number; padding?: number; bias?: Value } = {}): Value {
+    const inputs = opts.bias ? [this, weight, opts.bias] : [this, weight];
+    return this.graph.op('Conv', inputs, { stride: opts.stride ?? 1, padding: opts.padding ?? 0 })[0]!;
+  }
+  avgPool2d(kernel: number): Value { return this.graph.op('AveragePool', [this], { kernel })[0]!; }
+}
+
+/** Concatenation along an axis. */
+export function concat(values: Value[], axis: number): Value {
+  return values[0]!.graph.op('Concat', values, { axis })[0]!;
+}
+
+export class Graph {
+  readonly nodes: Node[] = [];
+  readonly inputs: { name: string; value: Value }[] = [];
+  readonly outputs: { name: string; value: Value }[] = [];
+  /** Parameters and constants, by value id. */
+  readonly initializers = new Map<number, { name: string; data: ConstData; value: Value }>();
+  /** Named intermediate values (`act.visual.ln_pre`, ...), for parity checks and debugging. */
+  readonly taps = new Map<string, Value>();
+  private nextId = 0;
+  private constantCount = 0;
+
+  input(name: string, dtype: DType, shape: Shape): Value {
+    const v = new Value(this, this.nextId++, dtype, shape);
+    this.inputs.push({ name, value: v });
+    return v;
+  }
+
+  /** A named weight; `name` is its state-dict name, so errors and dumps point at the checkpoint. */
+  param(name: string, data: ConstData, shape: Shape, dtype: DType = 'float32'): Value {
+    const v = new Value(this, this.nextId++, dtype, shape);
+    this.initializers.set(v.id, { name, data, value: v });
+    return v;
+  }
+
+  constant(data: ConstData, shape: Shape): Value {
+    const dtype: DType = data instanceof Float32Array ? 'float32' : data instanceof Int32Array ? 'int32' : data instanceof BigInt64Array ? 'int64' : 'uint8';
+    return this.param(`const_${this.constantCount++}`, data, shape, dtype);
+  }
+
+  /** A JS number as a scalar constant of `like`'s dtype; Values pass through. */
+  lift(x: Value | number, like: Value): Value {
+    if (typeof x !== 'number') return x;
+    return this.constant(like.dtype === 'int32' ? Int32Array.of(x) : Float32Array.of(x), []);
+  }
+
+  output(name: string, value: Value): void {
+    this.outputs.push({ name, value });
+  }
+
+  /** Names an intermediate value (a layer's activation) so callers may expose it as an output. */
+  tap(name: string, value: Value): Value {
+    this.taps.set(name, value);
+    return value;
+  }
+
+  /** Adds a node after checking its inputs and inferring its outputs' dtype and shape. */
+  op(op: OpName, inputs: Value[], attrs: Attrs = {}): Value[] {
+    for (const x of inputs) {
+      if (x.graph !== this) throw new GraphError(`${op}: an input belongs to another graph`);
+    }
+    let types;
+    try {
+      types = PRIMITIVES[op].infer(inputs, attrs);
+    } catch (e) {
+      if (e instanceof GraphError) {
+        const shapes = inputs.map((x) => `${x.dtype}${formatShape(x.shape)}`).join(', ');
+        throw new GraphError(`${op}(${shapes}${Object.keys(attrs).length ? `; ${JSON.stringify(attrs)}` : ''}): ${e.message}`);
+      }
+      throw e;
+    }
+    const node: Node = { op, inputs, attrs, outputs: [] };
+    for (const t of types) node.outputs.push(new Value(this, this.nextId++, t.dtype, t.shape, node));
+    this.nodes.push(node);
+    return node.outputs;
+  }
+}

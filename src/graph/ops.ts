@@ -1,0 +1,265 @@
+// The primitive ops of the IR. Each has a shape/dtype rule (checked when a node is built) and
+// its ONNX emission. Everything else (linear, layerNorm, attention, ...) is composed from these
+// in nn.ts, so a new backend or the autodiff of the training issue only needs this list.
+
+import { GraphError } from '../errors.js';
+import type { DType } from '../tensor.js';
+import type { Dim, Shape, Value } from './ir.js';
+
+export type AttrValue = number | boolean | string | readonly number[] | readonly Dim[];
+export type Attrs = Record<string, AttrValue>;
+
+export interface OutputType { dtype: DType; shape: Shape }
+
+/** What an op's ONNX emission can ask of the serialiser. */
+export interface EmitContext {
+  /** The ONNX name of an IR value. */
+  name(v: Value): string;
+  /** An int64 constant initializer; returns its name. */
+  int64(values: readonly number[]): string;
+  /** Appends an ONNX node. Attribute values: number (int unless `floats` lists it), number[] (ints), string. */
+  node(opType: string, inputs: string[], outputs: string[], attrs?: Record<string, number | number[] | string>, domain?: string): void;
+  /** A fresh intermediate name. */
+  temp(hint: string): string;
+}
+
+interface Primitive {
+  infer(inputs: readonly Value[], attrs: Attrs): OutputType[];
+  emit(ctx: EmitContext, inputs: readonly Value[], outputs: readonly Value[], attrs: Attrs): void;
+}
+
+const fail = (message: string): never => { throw new GraphError(message); };
+
+function normAxis(axis: number, rank: number): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= rank) fail(`axis ${axis} is out of range for rank ${rank}`);
+  return a;
+}
+
+function sameDim(a: Dim, b: Dim): boolean {
+  return a === b;
+}
+
+/** numpy broadcasting; symbolic dims broadcast only with themselves or 1. */
+export function broadcastShapes(a: Shape, b: Shape): Shape {
+  const rank = Math.max(a.length, b.length);
+  const out: Dim[] = [];
+  for (let i = 0; i < rank; i++) {
+    const x = a[a.length - rank + i] ?? 1;
+    const y = b[b.length - rank + i] ?? 1;
+    if (x === 1) out.push(y);
+    else if (y === 1 || sameDim(x, y)) out.push(x);
+    else fail(`shapes do not broadcast: dimension ${i} is ${x} vs ${y}`);
+  }
+  return out;
+}
+
+function sameDtype(inputs: readonly Value[]): DType {
+  const dtype = inputs[0]!.dtype;
+  for (const x of inputs) if (x.dtype !== dtype) fail(`dtypes differ: ${inputs.map((v) => v.dtype).join(' vs ')}`);
+  return dtype;
+}
+
+function simple(opType: string): Primitive['emit'] {
+  return (ctx, inputs, outputs) => ctx.node(opType, inputs.map(ctx.name), outputs.map(ctx.name));
+}
+
+const elementwise = (opType: string): Primitive => ({
+  infer: (inputs) => [{ dtype: sameDtype(inputs), shape: broadcastShapes(inputs[0]!.shape, inputs[1]!.shape) }],
+  emit: simple(opType),
+});
+
+const unary = (opType: string): Primitive => ({
+  infer: ([x]) => [{ dtype: x!.dtype, shape: x!.shape }],
+  emit: simple(opType),
+});
+
+function reduced(x: Value, attrs: Attrs): Shape {
+  const axes = (attrs.axes as number[]).map((a) => normAxis(a, x.rank));
+  return x.shape.flatMap((d, i) => (axes.includes(i) ? (attrs.keepDims ? [1] : []) : [d]));
+}
+
+const reduction = (opType: string): Primitive => ({
+  infer: ([x], attrs) => [{ dtype: x!.dtype, shape: reduced(x!, attrs) }],
+  // Opset 17: ReduceSum takes axes as an input, ReduceMean/ReduceMax as an attribute.
+  emit: (ctx, [x], [y], attrs) => {
+    const axes = (attrs.axes as number[]).map((a) => normAxis(a, x!.rank));
+    const keepdims = attrs.keepDims ? 1 : 0;
+    if (opType === 'ReduceSum') ctx.node(opType, [ctx.name(x!), ctx.int64(axes)], [ctx.name(y!)], { keepdims });
+    else ctx.node(opType, [ctx.name(x!)], [ctx.name(y!)], { axes, keepdims });
+  },
+});
+
+const ONNX_DTYPE: Partial<Record<DType, number>> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11, bfloat16: 16 };
+export function onnxDtype(dtype: DType): number {
+  return ONNX_DTYPE[dtype] ?? fail(`dtype ${dtype} has no ONNX equivalent`);
+}
+
+/** Reshape target: numbers, or symbols that must sit where the input has the same symbol. */
+function reshapeTarget(x: Value, shape: Shape): number[] {
+  const fixedIn = x.shape.every((d) => typeof d === 'number');
+  return shape.map((d, i) => {
+    if (typeof d === 'number') return d;
+    if (x.shape[i] === d) return 0; // ONNX: copy this dim from the input
+    if (fixedIn) fail(`symbolic dim ${d} in the target shape but not in the input`);
+    return -1;
+  });
+}
+
+function checkReshape(x: Value, shape: Shape): void {
+  if (shape.filter((d) => typeof d === 'string' && !x.shape.includes(d)).length > 0) {
+    fail(`target ${JSON.stringify(shape)} introduces a symbolic dim the input does not have`);
+  }
+  const fixedOut = shape.filter((d): d is number => typeof d === 'number').reduce((a, b) => a * b, 1);
+  const fixedIn = x.shape.filter((d): d is number => typeof d === 'number').reduce((a, b) => a * b, 1);
+  const symsIn = x.shape.filter((d) => typeof d === 'string').sort().join(',');
+  const symsOut = shape.filter((d) => typeof d === 'string').sort().join(',');
+  if (symsIn === symsOut && fixedIn !== fixedOut) fail(`cannot reshape ${fixedIn} elements into ${fixedOut}`);
+}
+
+export const PRIMITIVES = {
+  Add: elementwise('Add'),
+  Sub: elementwise('Sub'),
+  Mul: elementwise('Mul'),
+  Div: elementwise('Div'),
+  Pow: elementwise('Pow'),
+  Equal: {
+    infer: (inputs) => { sameDtype(inputs); return [{ dtype: 'bool', shape: broadcastShapes(inputs[0]!.shape, inputs[1]!.shape) }]; },
+    emit: simple('Equal'),
+  },
+  Neg: unary('Neg'),
+  Exp: unary('Exp'),
+  Log: unary('Log'),
+  Sqrt: unary('Sqrt'),
+  Sigmoid: unary('Sigmoid'),
+  Relu: unary('Relu'),
+  Erf: unary('Erf'),
+  Cast: {
+    infer: ([x], attrs) => [{ dtype: attrs.to as DType, shape: x!.shape }],
+    emit: (ctx, [x], [y], attrs) => ctx.node('Cast', [ctx.name(x!)], [ctx.name(y!)], { to: onnxDtype(attrs.to as DType) }),
+  },
+  ReduceSum: reduction('ReduceSum'),
+  ReduceMean: reduction('ReduceMean'),
+  ReduceMax: reduction('ReduceMax'),
+  ArgMax: {
+    infer: ([x], attrs) => [{ dtype: 'int64', shape: reduced(x!, { axes: [attrs.axis as number], keepDims: attrs.keepDims as boolean }) }],
+    emit: (ctx, [x], [y], attrs) => ctx.node('ArgMax', [ctx.name(x!)], [ctx.name(y!)], {
+      axis: normAxis(attrs.axis as number, x!.rank), keepdims: attrs.keepDims ? 1 : 0, select_last_index: 0,
+    }),
+  },
+  Softmax: {
+    infer: ([x], attrs) => { normAxis(attrs.axis as number, x!.rank); return [{ dtype: x!.dtype, shape: x!.shape }]; },
+    emit: (ctx, [x], [y], attrs) => ctx.node('Softmax', [ctx.name(x!)], [ctx.name(y!)], { axis: normAxis(attrs.axis as number, x!.rank) }),
+  },
+  MatMul: {
+    infer: ([a, b]) => {
+      const dtype = sameDtype([a!, b!]);
+      if (a!.rank < 2 || b!.rank < 2) fail('both operands need rank ≥ 2');
+      const k1 = a!.shape[a!.rank - 1]!;
+      const k2 = b!.shape[b!.rank - 2]!;
+      if (!sameDim(k1, k2)) fail(`inner dimensions differ: ${k1} vs ${k2}`);
+      const batch = broadcastShapes(a!.shape.slice(0, -2), b!.shape.slice(0, -2));
+      return [{ dtype, shape: [...batch, a!.shape[a!.rank - 2]!, b!.shape[b!.rank - 1]!] }];
+    },
+    emit: simple('MatMul'),
+  },
+  Reshape: {
+    infer: ([x], attrs) => { checkReshape(x!, attrs.shape as Shape); return [{ dtype: x!.dtype, shape: attrs.shape as Shape }]; },
+    emit: (ctx, [x], [y], attrs) => ctx.node('Reshape', [ctx.name(x!), ctx.int64(reshapeTarget(x!, attrs.shape as Shape))], [ctx.name(y!)]),
+  },
+  Transpose: {
+    infer: ([x], attrs) => {
+      const perm = attrs.perm as number[];
+      if (perm.length !== x!.rank || [...perm].sort().some((p, i) => p !== i)) fail(`perm ${JSON.stringify(perm)} is not a permutation of ${x!.rank} axes`);
+      return [{ dtype: x!.dtype, shape: perm.map((p) => x!.shape[p]!) }];
+    },
+    emit: (ctx, [x], [y], attrs) => ctx.node('Transpose', [ctx.name(x!)], [ctx.name(y!)], { perm: attrs.perm as number[] }),
+  },
+  Slice: {
+    infer: ([x], attrs) => {
+      const axis = normAxis(attrs.axis as number, x!.rank);
+      const start = attrs.start as number;
+      const end = attrs.end as number;
+      const d = x!.shape[axis]!;
+      if (start < 0 || end <= start || (typeof d === 'number' && end > d)) fail(`slice ${start}:${end} is out of range for dimension ${d}`);
+      return [{ dtype: x!.dtype, shape: x!.shape.map((s, i) => (i === axis ? end - start : s)) }];
+    },
+    emit: (ctx, [x], [y], attrs) => ctx.node('Slice', [
+      ctx.name(x!), ctx.int64([attrs.start as number]), ctx.int64([attrs.end as number]), ctx.int64([normAxis(attrs.axis as number, x!.rank)]),
+    ], [ctx.name(y!)]),
+  },
+  Concat: {
+    infer: (inputs, attrs) => {
+      const dtype = sameDtype(inputs);
+      const first = inputs[0]!;
+      const axis = normAxis(attrs.axis as number, first.rank);
+      let total: Dim = 0;
+      for (const x of inputs) {
+        if (x.rank !== first.rank) fail('ranks differ');
+        x.shape.forEach((d, i) => { if (i !== axis && !sameDim(d, first.shape[i]!)) fail(`dimension ${i} differs: ${d} vs ${first.shape[i]}`); });
+        const d = x.shape[axis]!;
+        total = typeof d === 'number' && typeof total === 'number' ? total + d : fail('cannot concatenate along a symbolic dimension');
+      }
+      return [{ dtype, shape: first.shape.map((d, i) => (i === axis ? total : d)) }];
+    },
+    emit: (ctx, inputs, [y], attrs) => ctx.node('Concat', inputs.map(ctx.name), [ctx.name(y!)], { axis: normAxis(attrs.axis as number, inputs[0]!.rank) }),
+  },
+  Gather: {
+    infer: ([table, indices], attrs) => {
+      if (!['int32', 'int64'].includes(indices!.dtype)) fail(`indices must be int32 or int64, got ${indices!.dtype}`);
+      const axis = normAxis(attrs.axis as number, table!.rank);
+      return [{ dtype: table!.dtype, shape: [...table!.shape.slice(0, axis), ...indices!.shape, ...table!.shape.slice(axis + 1)] }];
+    },
+    emit: (ctx, [t, i], [y], attrs) => ctx.node('Gather', [ctx.name(t!), ctx.name(i!)], [ctx.name(y!)], { axis: normAxis(attrs.axis as number, t!.rank) }),
+  },
+  PickPerRow: {
+    infer: ([x, indices]) => {
+      if (indices!.rank !== 1 || !sameDim(indices!.shape[0]!, x!.shape[0]!)) fail('indices must be [N] for x [N, L, ...]');
+      if (indices!.dtype !== 'int64') fail(`indices must be int64, got ${indices!.dtype}`);
+      return [{ dtype: x!.dtype, shape: [x!.shape[0]!, ...x!.shape.slice(2)] }];
+    },
+    // GatherND with batch_dims=1 picks x[n, idx[n, 0]].
+    emit: (ctx, [x, i], [y]) => {
+      const idx = ctx.temp('pick_idx');
+      ctx.node('Unsqueeze', [ctx.name(i!), ctx.int64([1])], [idx]);
+      ctx.node('GatherND', [ctx.name(x!), idx], [ctx.name(y!)], { batch_dims: 1 });
+    },
+  },
+  Expand: {
+    infer: ([x], attrs) => [{ dtype: x!.dtype, shape: broadcastShapes(x!.shape, attrs.shape as Shape) }],
+    emit: (ctx, [x], [y], attrs) => {
+      const target = (attrs.shape as Shape).map((d) => (typeof d === 'number' ? d : 1));
+      if ((attrs.shape as Shape).some((d) => typeof d === 'string')) fail('Expand to a symbolic shape is not supported');
+      ctx.node('Expand', [ctx.name(x!), ctx.int64(target)], [ctx.name(y!)]);
+    },
+  },
+  Conv: {
+    infer: ([x, w, b], attrs) => {
+      const dtype = sameDtype(b ? [x!, w!, b] : [x!, w!]);
+      if (x!.rank !== 4 || w!.rank !== 4) fail('Conv expects x [N, C, H, W] and weight [O, C, kH, kW]');
+      if (!sameDim(x!.shape[1]!, w!.shape[1]!)) fail(`input has ${x!.shape[1]} channels, weight expects ${w!.shape[1]}`);
+      const stride = attrs.stride as number;
+      const pad = attrs.padding as number;
+      const out = (d: Dim, k: number): number => Math.floor(((d as number) + 2 * pad - k) / stride) + 1;
+      return [{ dtype, shape: [x!.shape[0]!, w!.shape[0]!, out(x!.shape[2]!, w!.dim(2)), out(x!.shape[3]!, w!.dim(3))] }];
+    },
+    emit: (ctx, inputs, [y], attrs) => {
+      const s = attrs.stride as number;
+      const p = attrs.padding as number;
+      ctx.node('Conv', inputs.map(ctx.name), [ctx.name(y!)], { strides: [s, s], pads: [p, p, p, p] });
+    },
+  },
+  AveragePool: {
+    infer: ([x], attrs) => {
+      const k = attrs.kernel as number;
+      if (x!.rank !== 4) fail('AveragePool expects [N, C, H, W]');
+      return [{ dtype: x!.dtype, shape: [x!.shape[0]!, x!.shape[1]!, Math.floor(x!.dim(2) / k), Math.floor(x!.dim(3) / k)] }];
+    },
+    emit: (ctx, [x], [y], attrs) => {
+      const k = attrs.kernel as number;
+      ctx.node('AveragePool', [ctx.name(x!)], [ctx.name(y!)], { kernel_shape: [k, k], strides: [k, k] });
+    },
+  },
+} satisfies Record<string, Primitive>;
+
+export type OpName = keyof typeof PRIMITIVES;

@@ -1,0 +1,135 @@
+// CLIP: an image tower (ViT or ModifiedResNet) and a text tower, each compiled to its own
+// ONNX Runtime session on first use; `forward` gives the reference's scaled cosine logits.
+
+import { InputError } from '../errors.js';
+import { Graph } from '../graph/ir.js';
+import { Session, type RuntimeOptions } from '../runtime/session.js';
+import { toFloat32, type StateDict, type Tensor } from '../tensor.js';
+import { inferConfigFromStateDict, type ClipConfig } from './config.js';
+import { Params, type ParamFiller } from './params.js';
+import { encodeImageResNet } from './resnet.js';
+import { encodeText } from './text.js';
+import { encodeImageViT } from './vit.js';
+
+export interface TowerGraphOptions {
+  /** Also output every tapped activation (`act.*`), for parity checks. */
+  activations?: boolean;
+  /** Creates missing weights (random-weight models); see random.ts. */
+  fill?: ParamFiller;
+}
+
+function finish(g: Graph, output: string, value: ReturnType<Graph['input']>, opts: TowerGraphOptions): Graph {
+  g.output(output, value);
+  if (opts.activations) for (const [name, v] of g.taps) g.output(name, v);
+  return g;
+}
+
+/** The image tower as a graph: input `images` float32 [batch, 3, R, R] → `image_features`. */
+export function buildImageGraph(sd: StateDict, cfg: ClipConfig, opts: TowerGraphOptions = {}): Graph {
+  const g = new Graph();
+  const R = cfg.vision.imageResolution;
+  const images = g.input('images', 'float32', ['batch', 3, R, R]);
+  const p = new Params(g, sd, 'visual.', opts.fill);
+  const features = cfg.vision.kind === 'vit'
+    ? encodeImageViT(images, p, cfg.vision, cfg.embedDim)
+    : encodeImageResNet(images, p, cfg.vision, cfg.embedDim);
+  return finish(g, 'image_features', features, opts);
+}
+
+/** The text tower as a graph: input `tokens` int32 [batch, contextLength] → `text_features`. */
+export function buildTextGraph(sd: StateDict, cfg: ClipConfig, opts: TowerGraphOptions = {}): Graph {
+  const g = new Graph();
+  const tokens = g.input('tokens', 'int32', ['batch', cfg.text.contextLength]);
+  return finish(g, 'text_features', encodeText(tokens, new Params(g, sd, '', opts.fill), cfg.text, cfg.embedDim), opts);
+}
+
+/** Rows divided by their L2 norm. */
+export function normalizeRows(t: Tensor): Tensor {
+  const [n, d] = t.shape as [number, number];
+  const out = new Float32Array(n * d);
+  for (let i = 0; i < n; i++) {
+    let ss = 0;
+    for (let j = 0; j < d; j++) ss += t.data[i * d + j]! ** 2;
+    const norm = Math.sqrt(ss);
+    for (let j = 0; j < d; j++) out[i * d + j] = t.data[i * d + j]! / norm;
+  }
+  return { data: out, shape: [n, d] };
+}
+
+export interface ClipLogits {
+  /** [images, texts]: exp(logit_scale) · cos(image, text). */
+  logitsPerImage: Tensor;
+  /** [texts, images]: the transpose. */
+  logitsPerText: Tensor;
+}
+
+/** exp(logitScale) · normalised image features @ normalised text featuresᵀ, and its transpose. */
+export function clipLogits(imageFeatures: Tensor, textFeatures: Tensor, logitScale: number): ClipLogits {
+  const img = normalizeRows(imageFeatures);
+  const txt = normalizeRows(textFeatures);
+  const [ni, d] = img.shape as [number, number];
+  const nt = txt.shape[0]!;
+  const scale = Math.exp(logitScale);
+  const perImage = new Float32Array(ni * nt);
+  const perText = new Float32Array(nt * ni);
+  for (let i = 0; i < ni; i++) {
+    for (let t = 0; t < nt; t++) {
+      let dot = 0;
+      for (let k = 0; k < d; k++) dot += img.data[i * d + k]! * txt.data[t * d + k]!;
+      perImage[i * nt + t] = perText[t * ni + i] = scale * dot;
+    }
+  }
+  return { logitsPerImage: { data: perImage, shape: [ni, nt] }, logitsPerText: { data: perText, shape: [nt, ni] } };
+}
+
+export class CLIP {
+  readonly config: ClipConfig;
+  /** The learned temperature, as stored: a log (logits use exp(logitScale)). */
+  readonly logitScale: number;
+  private imageSession?: Promise<Session>;
+  private textSession?: Promise<Session>;
+
+  constructor(private readonly stateDict: StateDict, private readonly runtime: RuntimeOptions = {}, config?: ClipConfig) {
+    this.config = config ?? inferConfigFromStateDict(stateDict);
+    const scale = stateDict.get('logit_scale');
+    this.logitScale = scale ? toFloat32(scale)[0]! : Math.log(1 / 0.07);
+  }
+
+  /** images float32 [N, 3, R, R] (preprocessed) → features [N, embedDim]. */
+  async encodeImage(images: Tensor): Promise<Tensor> {
+    const R = this.config.vision.imageResolution;
+    const [n, c, h, w] = images.shape;
+    if (images.shape.length !== 4 || c !== 3 || h !== R || w !== R) {
+      throw new InputError(`encodeImage expects images [N, 3, ${R}, ${R}], got [${images.shape.join(', ')}]`);
+    }
+    if (n === 0) return { data: new Float32Array(0), shape: [0, this.config.embedDim] };
+    this.imageSession ??= Session.create(buildImageGraph(this.stateDict, this.config), this.runtime);
+    const out = await (await this.imageSession).run({ images });
+    return out.image_features as Tensor;
+  }
+
+  /** tokens int32 [N, contextLength] (from tokenize) → features [N, embedDim]. */
+  async encodeText(tokens: Tensor<Int32Array>): Promise<Tensor> {
+    const L = this.config.text.contextLength;
+    if (tokens.shape.length !== 2 || tokens.shape[1] !== L) {
+      throw new InputError(`encodeText expects tokens [N, ${L}], got [${tokens.shape.join(', ')}]`);
+    }
+    if (!(tokens.data instanceof Int32Array)) throw new InputError('encodeText expects int32 token ids (an Int32Array)');
+    if (tokens.shape[0] === 0) return { data: new Float32Array(0), shape: [0, this.config.embedDim] };
+    this.textSession ??= Session.create(buildTextGraph(this.stateDict, this.config), this.runtime);
+    const out = await (await this.textSession).run({ tokens });
+    return out.text_features as Tensor;
+  }
+
+  /** The reference `model(image, text)`: scaled cosine similarities both ways. */
+  async forward(images: Tensor, tokens: Tensor<Int32Array>): Promise<ClipLogits> {
+    const [img, txt] = await Promise.all([this.encodeImage(images), this.encodeText(tokens)]);
+    return clipLogits(img, txt, this.logitScale);
+  }
+
+  /** Frees the ONNX Runtime sessions. */
+  async release(): Promise<void> {
+    for (const s of [this.imageSession, this.textSession]) if (s) await (await s).release();
+    this.imageSession = this.textSession = undefined;
+  }
+}

@@ -1,0 +1,96 @@
+// Model configuration inferred from a state dict's shapes, by the reference `build_model` rules.
+
+import { ConfigError } from '../errors.js';
+import type { RawTensor, StateDict } from '../tensor.js';
+
+export interface VisionTransformerConfig {
+  kind: 'vit';
+  width: number;
+  layers: number;
+  heads: number;
+  patchSize: number;
+  imageResolution: number;
+}
+
+export interface ModifiedResNetConfig {
+  kind: 'resnet';
+  width: number;
+  layers: [number, number, number, number];
+  /** Heads of the attention pool: width · 32 / 64. */
+  heads: number;
+  imageResolution: number;
+}
+
+export interface TextTransformerConfig {
+  width: number;
+  layers: number;
+  heads: number;
+  contextLength: number;
+  vocabSize: number;
+}
+
+export interface ClipConfig {
+  embedDim: number;
+  vision: VisionTransformerConfig | ModifiedResNetConfig;
+  text: TextTransformerConfig;
+}
+
+function tensor(sd: StateDict, key: string): RawTensor {
+  const t = sd.get(key);
+  if (!t) {
+    throw new ConfigError(`not a CLIP state dict: missing key "${key}" (found ${sd.size} keys${sd.size ? `, e.g. "${[...sd.keys()].slice(0, 3).join('", "')}"` : ''})`);
+  }
+  return t;
+}
+
+function dim(sd: StateDict, key: string, axis: number, rank?: number): number {
+  const t = tensor(sd, key);
+  if (rank !== undefined && t.shape.length !== rank) {
+    throw new ConfigError(`"${key}" has shape [${t.shape.join(', ')}], expected ${rank} dimensions`);
+  }
+  const d = t.shape[axis < 0 ? t.shape.length + axis : axis];
+  if (d === undefined) throw new ConfigError(`"${key}" has shape [${t.shape.join(', ')}], expected a dimension ${axis}`);
+  return d;
+}
+
+/** Distinct values of the `index`-th dot-separated part of the keys starting with `prefix`. */
+function countDistinct(sd: StateDict, prefix: string, index: number): number {
+  const seen = new Set<string>();
+  for (const k of sd.keys()) if (k.startsWith(prefix)) seen.add(k.split('.')[index]!);
+  return seen.size;
+}
+
+function squareSide(tokens: number, key: string): number {
+  const side = Math.round(Math.sqrt(tokens - 1));
+  if (side * side + 1 !== tokens) throw new ConfigError(`"${key}" has ${tokens} positions, expected a square grid plus one`);
+  return side;
+}
+
+/** The reference `clip.model.build_model` rules, from shapes only. */
+export function inferConfigFromStateDict(sd: StateDict): ClipConfig {
+  let vision: ClipConfig['vision'];
+  if (sd.has('visual.proj')) {
+    const width = dim(sd, 'visual.conv1.weight', 0, 4);
+    const patchSize = dim(sd, 'visual.conv1.weight', -1);
+    const layers = [...sd.keys()].filter((k) => k.startsWith('visual.') && k.endsWith('.attn.in_proj_weight')).length;
+    const grid = squareSide(dim(sd, 'visual.positional_embedding', 0, 2), 'visual.positional_embedding');
+    vision = { kind: 'vit', width, layers, heads: width / 64, patchSize, imageResolution: patchSize * grid };
+  } else {
+    const layers = [1, 2, 3, 4].map((b) => countDistinct(sd, `visual.layer${b}.`, 2)) as ModifiedResNetConfig['layers'];
+    const width = dim(sd, 'visual.layer1.0.conv1.weight', 0, 4);
+    const grid = squareSide(dim(sd, 'visual.attnpool.positional_embedding', 0, 2), 'visual.attnpool.positional_embedding');
+    vision = { kind: 'resnet', width, layers, heads: (width * 32) / 64, imageResolution: grid * 32 };
+  }
+  const textWidth = dim(sd, 'ln_final.weight', 0, 1);
+  const text: TextTransformerConfig = {
+    width: textWidth,
+    layers: countDistinct(sd, 'transformer.resblocks.', 2),
+    heads: textWidth / 64,
+    contextLength: dim(sd, 'positional_embedding', 0, 2),
+    vocabSize: dim(sd, 'token_embedding.weight', 0, 2),
+  };
+  for (const [what, heads] of [['vision', vision.heads], ['text', text.heads]] as const) {
+    if (!Number.isInteger(heads) || heads < 1) throw new ConfigError(`${what} width gives ${heads} heads (width / 64 must be a whole number)`);
+  }
+  return { embedDim: dim(sd, 'text_projection', 1, 2), vision, text };
+}

@@ -1,0 +1,64 @@
+// The reference `ModifiedResNet`: a 3-conv stem with an average pool, four stages of Bottleneck
+// blocks that downsample with an average pool before their stride-1 convolutions (anti-aliasing),
+// and `AttentionPool2d` (one query: the mean of the grid) instead of global average pooling.
+
+import { concat, type Value } from '../graph/ir.js';
+import { batchNorm2d, multiHeadAttention } from '../graph/nn.js';
+import type { ModifiedResNetConfig } from './config.js';
+import type { Params } from './params.js';
+
+function convBn(x: Value, p: Params, conv: string, bn: string, outChannels: number, kernel: number, opts: { stride?: number; padding?: number } = {}): Value {
+  const w = p.get(`${conv}.weight`, [outChannels, x.dim(1), kernel, kernel]);
+  const b = p.scope(bn);
+  return batchNorm2d(x.conv2d(w, opts), {
+    weight: b.get('weight', [outChannels]), bias: b.get('bias', [outChannels]),
+    runningMean: b.get('running_mean', [outChannels]), runningVar: b.get('running_var', [outChannels]),
+  });
+}
+
+const EXPANSION = 4;
+
+function bottleneck(x: Value, p: Params, planes: number, stride: number): Value {
+  const inplanes = x.dim(1);
+  let out = convBn(x, p, 'conv1', 'bn1', planes, 1).relu();
+  out = convBn(out, p, 'conv2', 'bn2', planes, 3, { padding: 1 }).relu();
+  if (stride > 1) out = out.avgPool2d(stride);
+  out = convBn(out, p, 'conv3', 'bn3', planes * EXPANSION, 1);
+  let identity = x;
+  if (stride > 1 || inplanes !== planes * EXPANSION) {
+    // downsample = Sequential(AvgPool2d(stride), Conv2d 1×1, BatchNorm2d): indices 1 and 2 hold weights.
+    identity = convBn(stride > 1 ? x.avgPool2d(stride) : x, p, 'downsample.1', 'downsample.2', planes * EXPANSION, 1);
+  }
+  return out.add(identity).relu();
+}
+
+function attentionPool(x: Value, p: Params, heads: number, outputDim: number): Value {
+  const [batch, channels] = [x.shape[0]!, x.dim(1)];
+  const spatial = x.dim(2) * x.dim(3);
+  const grid = x.reshape([batch, channels, spatial]).transpose([0, 2, 1]); // [N, HW, C]
+  let tokens = concat([grid.mean([1]), grid], 1); // the mean token first
+  tokens = tokens.add(p.get('positional_embedding', [spatial + 1, channels]));
+  const proj = (name: string, out: number) => ({ weight: p.get(`${name}.weight`, [out, channels]), bias: p.get(`${name}.bias`, [out]) });
+  const pooled = multiHeadAttention(tokens.slice(1, 0, 1), tokens, {
+    q: proj('q_proj', channels), k: proj('k_proj', channels), v: proj('v_proj', channels), out: proj('c_proj', outputDim),
+  }, heads);
+  return pooled.reshape([batch, outputDim]);
+}
+
+/** images float32 [N, 3, R, R] → image features [N, embedDim]. */
+export function encodeImageResNet(images: Value, p: Params, cfg: ModifiedResNetConfig, embedDim: number): Value {
+  const g = images.graph;
+  const { width } = cfg;
+  let x = g.tap('act.visual.relu1', convBn(images, p, 'conv1', 'bn1', width / 2, 3, { stride: 2, padding: 1 }).relu());
+  x = g.tap('act.visual.relu2', convBn(x, p, 'conv2', 'bn2', width / 2, 3, { padding: 1 }).relu());
+  x = g.tap('act.visual.relu3', convBn(x, p, 'conv3', 'bn3', width, 3, { padding: 1 }).relu());
+  x = g.tap('act.visual.avgpool', x.avgPool2d(2));
+  cfg.layers.forEach((blocks, stage) => {
+    const planes = width * 2 ** stage;
+    for (let i = 0; i < blocks; i++) {
+      x = bottleneck(x, p.scope(`layer${stage + 1}.${i}`), planes, i === 0 && stage > 0 ? 2 : 1);
+      g.tap(`act.visual.layer${stage + 1}.${i}`, x);
+    }
+  });
+  return g.tap('act.visual.attnpool', attentionPool(x, p.scope('attnpool'), cfg.heads, embedDim));
+}

@@ -1,0 +1,28 @@
+// The text tower: token embedding + positional embedding, causal transformer, ln_final, and the
+// feature at the end-of-text token (the highest id, so argmax finds the first one) @ text_projection.
+
+import type { Value } from '../graph/ir.js';
+import { layerNorm } from '../graph/nn.js';
+import type { TextTransformerConfig } from './config.js';
+import type { Params } from './params.js';
+import { layerNormParams, transformer } from './transformer.js';
+
+/** Upper-triangular -inf above the diagonal: position i attends to positions ≤ i. */
+function causalMask(p: Params, length: number): Value {
+  const mask = new Float32Array(length * length);
+  for (let i = 0; i < length; i++) for (let j = i + 1; j < length; j++) mask[i * length + j] = -Infinity;
+  return p.graph.constant(mask, [length, length]);
+}
+
+/** tokens int32 [N, contextLength] → text features [N, embedDim]. */
+export function encodeText(tokens: Value, p: Params, cfg: TextTransformerConfig, embedDim: number): Value {
+  const { width, contextLength } = cfg;
+  const g = tokens.graph;
+  let x = g.tap('act.text.token_embedding', p.get('token_embedding.weight', [cfg.vocabSize, width]).gather(tokens));
+  x = x.add(p.get('positional_embedding', [contextLength, width]));
+  x = transformer(x, p.scope('transformer'), { width, layers: cfg.layers, heads: cfg.heads, mask: causalMask(p, contextLength), tapPrefix: 'act.text.resblocks' });
+  x = g.tap('act.text.ln_final', layerNorm(x, ...layerNormParams(p.scope('ln_final'), width)));
+  const eot = g.tap('act.text.eot_index', tokens.argmax(-1));
+  const pooled = g.tap('act.text.pooled', x.pickPerRow(eot));
+  return pooled.matmul(p.get('text_projection', [width, embedDim]));
+}

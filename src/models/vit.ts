@@ -1,0 +1,25 @@
+// The reference `VisionTransformer`: patches (conv1) + class token + positional embedding,
+// ln_pre, transformer, ln_post of the class token, @ proj. Batch-first throughout.
+
+import { concat, type Value } from '../graph/ir.js';
+import { layerNorm } from '../graph/nn.js';
+import type { VisionTransformerConfig } from './config.js';
+import type { Params } from './params.js';
+import { layerNormParams, transformer } from './transformer.js';
+
+/** images float32 [N, 3, R, R] → image features [N, embedDim]. */
+export function encodeImageViT(images: Value, p: Params, cfg: VisionTransformerConfig, embedDim: number): Value {
+  const { width, patchSize, imageResolution } = cfg;
+  const g = images.graph;
+  const grid = imageResolution / patchSize;
+  const batch = images.shape[0]!;
+  const patches = g.tap('act.visual.conv1', images.conv2d(p.get('conv1.weight', [width, 3, patchSize, patchSize]), { stride: patchSize }));
+  const tokens = patches.reshape([batch, width, grid * grid]).transpose([0, 2, 1]);
+  // The class token is the same for every image: broadcast it by adding zeros shaped like one token per image.
+  const classToken = tokens.slice(1, 0, 1).mul(0).add(p.get('class_embedding', [width]));
+  let x = concat([classToken, tokens], 1).add(p.get('positional_embedding', [grid * grid + 1, width]));
+  x = g.tap('act.visual.ln_pre', layerNorm(x, ...layerNormParams(p.scope('ln_pre'), width)));
+  x = transformer(x, p.scope('transformer'), { width, layers: cfg.layers, heads: cfg.heads, tapPrefix: 'act.visual.transformer.resblocks' });
+  const cls = g.tap('act.visual.ln_post', layerNorm(x.slice(1, 0, 1).reshape([batch, width]), ...layerNormParams(p.scope('ln_post'), width)));
+  return cls.matmul(p.get('proj', [width, embedDim]));
+}

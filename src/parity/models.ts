@@ -1,0 +1,105 @@
+// Model parity: every checkpoint under <dir>/models/ is loaded, fed the stored reference inputs
+// (preprocessed images and token ids, so this does not depend on our tokenizer or preprocessing),
+// and its features, logits and per-layer activations are compared with <dir>/outputs/<model>.
+
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildImageGraph, buildTextGraph, CLIP, normalizeRows } from '../models/clip.js';
+import { Session } from '../runtime/session.js';
+import { numel, toFloat32, toInt32, type RawTensor, type StateDict, type Tensor } from '../tensor.js';
+import { readCheckpoint } from '../weights/index.js';
+import { readSafetensors } from '../weights/safetensors.js';
+import { compareArrays, type Check } from './check.js';
+
+/** Tolerances from the fixture README: features/activations 1e-4 (or 1e-4 relative), logits 1e-3. */
+const FEATURE_TOL = 1e-4;
+const LOGIT_TOL = 1e-3;
+
+function numeric(name: string, ours: ArrayLike<number>, ref: RawTensor, tol: number, allowRelative = false): Check {
+  const expected = toFloat32(ref);
+  const { maxAbs, maxRel } = compareArrays(ours, expected);
+  const passed = maxAbs <= tol || (allowRelative && maxRel <= tol);
+  return { group: 'model', name, passed, maxAbs, maxRel, detail: ours.length === expected.length ? `tol ${tol}` : `length ${ours.length} vs ${expected.length}` };
+}
+
+/** The first `rows` rows of an [N, ...] tensor's data. */
+function firstRows(t: Tensor<Float32Array | Int32Array | BigInt64Array | Uint8Array>, rows: number): number[] {
+  const per = numel(t.shape.slice(1));
+  return Array.from(t.data.subarray(0, rows * per) as ArrayLike<number | bigint>, Number);
+}
+
+function stackImages(pre: StateDict, order: string[], res: number): Tensor {
+  const size = 3 * res * res;
+  const data = new Float32Array(order.length * size);
+  order.forEach((key, i) => {
+    const t = pre.get(key);
+    if (!t) throw new Error(`preprocess/${res}.safetensors has no image "${key}"`);
+    data.set(toFloat32(t), i * size);
+  });
+  return { data, shape: [order.length, 3, res, res] };
+}
+
+async function checkModelFile(dir: string, file: string): Promise<Check[]> {
+  const modelName = file.split('.')[0]!;
+  const outputsPath = join(dir, 'outputs', `${modelName}.safetensors`);
+  if (!existsSync(outputsPath)) return [{ group: 'model', name: `${file}`, passed: false, detail: `no reference outputs at ${outputsPath}` }];
+  const { tensors: ref, metadata } = readSafetensors(outputsPath);
+  const sd = await readCheckpoint(join(dir, 'models', file));
+  const model = new CLIP(sd);
+  const res = model.config.vision.imageResolution;
+  const order = JSON.parse(metadata.image_order!) as string[];
+  const images = stackImages(readSafetensors(join(dir, 'preprocess', `${res}.safetensors`)).tensors, order, res);
+  const tokensRef = ref.get('tokens')!;
+  const tokens: Tensor<Int32Array> = { data: toInt32(tokensRef), shape: tokensRef.shape };
+  const checks: Check[] = [];
+  const expect = (key: string, ours: ArrayLike<number>, tol: number, relative = false) => {
+    const r = ref.get(key);
+    if (r) checks.push(numeric(`${file} ${key}`, ours, r, tol, relative));
+  };
+
+  const imageFeatures = await model.encodeImage(images);
+  const textFeatures = await model.encodeText(tokens);
+  const logits = await model.forward(images, tokens);
+  expect('image_features', imageFeatures.data, FEATURE_TOL);
+  expect('text_features', textFeatures.data, FEATURE_TOL);
+  expect('image_features_normalized', normalizeRows(imageFeatures).data, FEATURE_TOL);
+  expect('text_features_normalized', normalizeRows(textFeatures).data, FEATURE_TOL);
+  expect('logits_per_image', logits.logitsPerImage.data, LOGIT_TOL);
+  expect('logits_per_text', logits.logitsPerText.data, LOGIT_TOL);
+  expect('logit_scale', [model.logitScale], 1e-6);
+  await model.release();
+
+  // Per-layer activations: graphs that also output every tapped value.
+  for (const [graph, feeds] of [
+    [buildImageGraph(sd, model.config, { activations: true }), { images }],
+    [buildTextGraph(sd, model.config, { activations: true }), { tokens }],
+  ] as const) {
+    const session = await Session.create(graph);
+    const out = await session.run(feeds);
+    await session.release();
+    for (const [key, r] of ref) {
+      if (!key.startsWith('act.') || !(key in out)) continue;
+      const ours = firstRows(out[key]!, r.shape[0]!);
+      checks.push(numeric(`${file} ${key}`, ours, r, key.endsWith('eot_index') ? 0 : FEATURE_TOL, true));
+    }
+  }
+  const missing = [...ref.keys()].filter((k) => k.startsWith('act.') && !checks.some((c) => c.name === `${file} ${k}`));
+  if (missing.length) checks.push({ group: 'model', name: `${file} activations`, passed: false, detail: `no activation computed for ${missing.join(', ')}` });
+  return checks;
+}
+
+/** Checks every checkpoint file under <dir>/models/ that has reference outputs. */
+export async function modelChecks(dir: string): Promise<Check[]> {
+  const modelsDir = join(dir, 'models');
+  if (!existsSync(modelsDir)) return [];
+  const files = readdirSync(modelsDir).filter((f) => /\.(pt|pth|bin|safetensors)$/.test(f)).sort();
+  const checks: Check[] = [];
+  for (const file of files) {
+    try {
+      checks.push(...await checkModelFile(dir, file));
+    } catch (e) {
+      checks.push({ group: 'model', name: file, passed: false, detail: `failed: ${(e as Error).message}` });
+    }
+  }
+  return checks;
+}

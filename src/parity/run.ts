@@ -1,0 +1,40 @@
+// Runs every parity suite against a fixture folder laid out like ../shared/fixtures/openai-clip:
+// one line per check, then one line of JSON summarising them.
+
+import type { Check } from './check.js';
+import { modelChecks } from './models.js';
+
+const SUITES: [string, (dir: string) => Promise<Check[]>][] = [
+  ['model', modelChecks],
+];
+
+function format(c: Check): string {
+  const figures = c.maxAbs === undefined ? '' : ` maxAbs=${c.maxAbs.toExponential(2)} maxRel=${c.maxRel!.toExponential(2)}`;
+  return `${c.passed ? 'PASS' : 'FAIL'} [${c.group}] ${c.name}${figures}${c.detail ? ` (${c.detail})` : ''}`;
+}
+
+export async function runParity(dir: string, log: (line: string) => void = console.log): Promise<{ checks: number; passed: number; failed: number }> {
+  const all: Check[] = [];
+  for (const [, suite] of SUITES) {
+    for (const c of await suite(dir)) { all.push(c); log(format(c)); }
+  }
+  const groups: Record<string, { checks: number; passed: number; failed: number }> = {};
+  for (const c of all) {
+    const g = (groups[c.group] ??= { checks: 0, passed: 0, failed: 0 });
+    g.checks++;
+    if (c.passed) g.passed++; else g.failed++;
+  }
+  const numeric = all.filter((c) => c.maxAbs !== undefined);
+  const worst = numeric.reduce<Check | undefined>((w, c) => (!w || c.maxAbs! > w.maxAbs! ? c : w), undefined);
+  const summary = {
+    dir,
+    checks: all.length,
+    passed: all.filter((c) => c.passed).length,
+    failed: all.filter((c) => !c.passed).length,
+    worst: worst ? { name: worst.name, maxAbs: worst.maxAbs, maxRel: worst.maxRel } : null,
+    groups,
+  };
+  log(JSON.stringify(summary));
+  return summary;
+}
+

@@ -33,7 +33,7 @@ export function buildImageGraph(sd: StateDict, cfg: ClipConfig, opts: TowerGraph
   const features = cfg.vision.kind === 'vit'
     ? encodeImageViT(images, p, cfg.vision, cfg.embedDim)
     : encodeImageResNet(images, p, cfg.vision, cfg.embedDim);
-  return finish(g, 'image_features', features, opts);
+  return finish(g, 'image_features', g.tap('act.visual.output', features), opts);
 }
 
 /** The text tower as a graph: input `tokens` int32 [batch, contextLength] → `text_features`. */
@@ -115,6 +115,9 @@ export class CLIP {
       throw new InputError(`encodeText expects tokens [N, ${L}], got [${tokens.shape.join(', ')}]`);
     }
     if (!(tokens.data instanceof Int32Array)) throw new InputError('encodeText expects int32 token ids (an Int32Array)');
+    const { vocabSize } = this.config.text;
+    const bad = tokens.data.findIndex((id) => id < 0 || id >= vocabSize);
+    if (bad >= 0) throw new InputError(`token id ${tokens.data[bad]} at row ${Math.floor(bad / L)} is outside the vocabulary [0, ${vocabSize})`);
     if (tokens.shape[0] === 0) return { data: new Float32Array(0), shape: [0, this.config.embedDim] };
     this.textSession ??= Session.create(buildTextGraph(this.stateDict, this.config), this.runtime);
     const out = await (await this.textSession).run({ tokens });

@@ -26,8 +26,8 @@ function bottleneck(x: Value, p: Params, planes: number, stride: number): Value 
   out = convBn(out, p, 'conv3', 'bn3', planes * EXPANSION, 1);
   let identity = x;
   if (stride > 1 || inplanes !== planes * EXPANSION) {
-    // downsample = Sequential(AvgPool2d(stride), Conv2d 1×1, BatchNorm2d): indices 1 and 2 hold weights.
-    identity = convBn(stride > 1 ? x.avgPool2d(stride) : x, p, 'downsample.1', 'downsample.2', planes * EXPANSION, 1);
+    // downsample = Sequential({"-1": AvgPool2d(stride), "0": Conv2d 1×1, "1": BatchNorm2d}).
+    identity = convBn(stride > 1 ? x.avgPool2d(stride) : x, p, 'downsample.0', 'downsample.1', planes * EXPANSION, 1);
   }
   return out.add(identity).relu();
 }

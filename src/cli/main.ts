@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+// The `clip` command: one thin subcommand per library feature.
+
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { load, type LoadOptions } from '../load.js';
+import { availableModels } from '../zoo/models.js';
+import { downloadModel } from '../zoo/fetch.js';
+import { DEFAULT_TEMPLATES, SINGLE_TEMPLATE } from '../zeroshot/templates.js';
+import { zeroShotClassifier } from '../zeroshot/classifier.js';
+import { registerTokenize } from './tokenize.js';
+
+const program = new Command('clip').description('CLIP in TypeScript: embeddings, zero-shot classification, tokenization');
+
+function modelOptions(cmd: Command): Command {
+  return cmd
+    .option('-m, --model <name|path>', 'model name (see `clip models`), hf-hub:owner/repo, or a checkpoint path', 'ViT-B/32')
+    .addOption(new Option('--device <device>', 'where to run').choices(['cpu', 'cuda']).default('cpu'))
+    .option('--threads <n>', 'intra-op threads (default: one per core)', (v) => Number.parseInt(v, 10))
+    .option('--cache-dir <dir>', 'download cache (default: $CLIP_CACHE_DIR or ~/.cache/clip)')
+    .option('--offline', 'never download; use cached files only')
+    .option('--bpe <path>', 'tokenizer merges file (bpe_simple_vocab_16e6.txt.gz)');
+}
+
+function loadOptions(o: Record<string, unknown>): LoadOptions {
+  return { device: o.device as 'cpu' | 'cuda', threads: o.threads as number | undefined, cacheDir: o.cacheDir as string | undefined, offline: o.offline as boolean | undefined, bpePath: o.bpe as string | undefined };
+}
+
+program.command('models').description('list the official model names').action(() => {
+  for (const name of availableModels()) console.log(name);
+});
+
+program.command('download').description('download a model (and its tokenizer files) into the cache')
+  .argument('<name>', 'model name or hf-hub:owner/repo')
+  .option('--cache-dir <dir>', 'download cache')
+  .action(async (name: string, o: { cacheDir?: string }) => {
+    console.log(JSON.stringify(await downloadModel(name, { cacheDir: o.cacheDir }), null, 2));
+  });
+
+modelOptions(program.command('embed').description('print image and/or text embeddings as JSON lines'))
+  .argument('[images...]', 'image files')
+  .option('-t, --text <text...>', 'texts to embed')
+  .option('--normalize', 'L2-normalise the embeddings')
+  .action(async (images: string[], o: Record<string, unknown>) => {
+    const clip = await load(o.model as string, loadOptions(o));
+    const emit = (kind: string, input: string, row: Float32Array) => {
+      let v = Array.from(row);
+      if (o.normalize) { const n = Math.hypot(...v); v = v.map((x) => x / n); }
+      console.log(JSON.stringify({ [kind]: input, embedding: v }));
+    };
+    if (images.length) {
+      const { tensor, indices, failures } = await clip.preprocessBatch(images);
+      for (const f of failures) console.error(`skipped ${images[f.index]}: ${f.error.message}`);
+      const features = await clip.model.encodeImage(tensor);
+      const d = features.shape[1]!;
+      indices.forEach((index, row) => emit('image', images[index]!, features.data.subarray(row * d, (row + 1) * d)));
+      if (failures.length) process.exitCode = 1;
+    }
+    const texts = (o.text as string[] | undefined) ?? [];
+    if (texts.length) {
+      const features = await clip.model.encodeText(clip.tokenize(texts, { truncate: true }));
+      const d = features.shape[1]!;
+      texts.forEach((t, i) => emit('text', t, features.data.subarray(i * d, (i + 1) * d)));
+    }
+    await clip.model.release();
+  });
+
+modelOptions(program.command('classify').description('zero-shot classification of images against labels'))
+  .argument('<images...>', 'image files')
+  .requiredOption('-l, --labels <labels>', 'comma-separated labels, e.g. "a dog,a cat,a diagram"')
+  .option('--templates <file>', 'prompt templates, one per line with {} for the label (default: a 7-prompt ensemble)')
+  .option('--single-prompt', 'use only the reference prompt "a photo of a {}."')
+  .option('-k, --top <k>', 'labels to print per image', (v) => Number.parseInt(v, 10), 5)
+  .action(async (images: string[], o: Record<string, unknown>) => {
+    const clip = await load(o.model as string, loadOptions(o));
+    const labels = (o.labels as string).split(',').map((l) => l.trim()).filter(Boolean);
+    const templates = o.templates
+      ? readFileSync(o.templates as string, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean)
+      : o.singlePrompt ? SINGLE_TEMPLATE : DEFAULT_TEMPLATES;
+    const classifier = await zeroShotClassifier(clip.model, (t) => clip.tokenize(t, { truncate: true }), labels, { templates });
+    const { tensor, indices, failures } = await clip.preprocessBatch(images);
+    for (const f of failures) console.error(`skipped ${images[f.index]}: ${f.error.message}`);
+    const predictions = await classifier.classify(tensor, o.top as number);
+    indices.forEach((index, row) => {
+      console.log(images[index]);
+      for (const p of predictions[row]!) console.log(`  ${(100 * p.probability).toFixed(2).padStart(6)}%  ${p.label}`);
+    });
+    if (failures.length) process.exitCode = 1;
+    await clip.model.release();
+  });
+
+registerTokenize(program);
+
+try {
+  await program.parseAsync();
+} catch (e) {
+  console.error(`clip: ${(e as Error).message}`);
+  process.exit(1);
+}

@@ -1,0 +1,19 @@
+// CLIP for TypeScript: the public API. See README.md.
+
+export { load, type LoadedClip, type LoadOptions, type Preprocess } from './load.js';
+export { CLIP, clipLogits, normalizeRows, type ClipLogits } from './models/clip.js';
+export { inferConfigFromStateDict, type ClipConfig } from './models/config.js';
+export { OFFICIAL_CONFIGS } from './models/presets.js';
+export { randomStateDict } from './models/random.js';
+export { availableModels } from './zoo/models.js';
+export { downloadModel } from './zoo/fetch.js';
+export { cacheDir } from './zoo/cache.js';
+export { tokenize, Tokenizer } from './text/index.js';
+export { fixText } from './text/ftfy/index.js';
+export { preprocess, preprocessBatch, CLIP_MEAN, CLIP_STD, type ImageInput } from './image/index.js';
+export { readCheckpoint } from './weights/index.js';
+export { toCanonical } from './weights/keymap/index.js';
+export { readSafetensors, writeSafetensors } from './weights/safetensors.js';
+export * from './errors.js';
+export type { Tensor, RawTensor, StateDict, DType } from './tensor.js';
+export type { Device, RuntimeOptions } from './runtime/session.js';

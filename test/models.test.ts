@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError, InputError } from '../src/errors.js';
-import { buildImageGraph, buildTextGraph, CLIP } from '../src/models/clip.js';
+import { buildImageGraph, buildTextGraph, CLIP, trimPadding } from '../src/models/clip.js';
+import { Session } from '../src/runtime/session.js';
 import { inferConfigFromStateDict, type ClipConfig } from '../src/models/config.js';
 import { OFFICIAL_CONFIGS } from '../src/models/presets.js';
 import { randomStateDict } from '../src/models/random.js';
@@ -84,6 +85,20 @@ test('text features: taken at the first highest id, blind to tokens after it (ca
   const row = (i: number) => Array.from(f.data.subarray(i * 16, i * 16 + 16));
   row(0).forEach((v, i) => assert.ok(Math.abs(v - row(1)[i]!) < 1e-6, 'tokens after the end token changed the feature'));
   assert.ok(row(0).some((v, i) => Math.abs(v - row(2)[i]!) > 1e-4), 'a token before the end token must change the feature');
+  await model.release();
+});
+
+test('cutting the padding after the last end token gives the same features as the full context', async () => {
+  const sd = randomStateDict(TINY_VIT, 6);
+  const model = new CLIP(sd);
+  const batch = tokens([[48, 5, 49], [48, 7, 8, 9, 49]], 8);
+  assert.deepEqual(trimPadding(batch), tokens([[48, 5, 49, 0, 0], [48, 7, 8, 9, 49]], 5));
+  const trimmed = await model.encodeText(batch);
+  const session = await Session.create(buildTextGraph(sd, TINY_VIT));
+  const full = await session.run({ tokens: batch });
+  await session.release();
+  const fullData = full.text_features!.data as Float32Array;
+  trimmed.data.forEach((v, i) => assert.ok(Math.abs(v - fullData[i]!) < 1e-5, `feature ${i}: ${v} vs ${fullData[i]}`));
   await model.release();
 });
 

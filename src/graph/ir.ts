@@ -77,6 +77,8 @@ export class Value {
   transpose(perm: number[]): Value { return this.graph.op('Transpose', [this], { perm })[0]!; }
   /** Elements start..end (exclusive) along one axis. */
   slice(axis: number, start: number, end: number): Value { return this.graph.op('Slice', [this], { axis, start, end })[0]!; }
+  /** The first `ref.shape[refAxis]` elements along `axis` (a run-time length when that dim is symbolic). */
+  sliceAs(axis: number, ref: Value, refAxis: number): Value { return this.graph.op('SliceAs', [this, ref], { axis, refAxis })[0]!; }
   /** Rows of this table picked by integer indices (an embedding lookup along `axis`). */
   gather(indices: Value, axis = 0): Value { return this.graph.op('Gather', [this, indices], { axis })[0]!; }
   /** For x [N, L, ...] and indices [N], x[n, indices[n]] → [N, ...] (pooling at one position). */

@@ -1,7 +1,7 @@
 // Layers composed from the primitives, in the forms ONNX Runtime's graph optimiser recognises
 // and fuses (LayerNorm, Gemm, Conv+Mul+Add), with the reference's arithmetic order.
 
-import { concat, type Value } from './ir.js';
+import { concat, type Dim, type Value } from './ir.js';
 
 /** torch.nn.Linear: x @ weightᵀ + bias, weight [out, in] as stored in the checkpoint. */
 export function linear(x: Value, weight: Value, bias?: Value): Value {
@@ -56,10 +56,10 @@ export function splitInProj(inProjWeight: Value, inProjBias: Value, outWeight: V
  * `mask` [Lq, Lk] is added to the logits (0 / -inf for causal attention).
  */
 export function multiHeadAttention(query: Value, keyValue: Value, p: AttentionProjections, heads: number, mask?: Value): Value {
-  const [n, lq, d] = query.shape as [string | number, number, number];
-  const lk = keyValue.dim(1);
+  const [n, lq, d] = query.shape as [Dim, Dim, number];
+  const lk = keyValue.shape[1]!;
   const headDim = d / heads;
-  const split = (x: Value, len: number) => x.reshape([n, len, heads, headDim]).transpose([0, 2, 1, 3]);
+  const split = (x: Value, len: Dim) => x.reshape([n, len, heads, headDim]).transpose([0, 2, 1, 3]);
   const q = split(linear(query, p.q.weight, p.q.bias), lq).div(Math.sqrt(headDim));
   const k = split(linear(keyValue, p.k.weight, p.k.bias), lk);
   const v = split(linear(keyValue, p.v.weight, p.v.bias), lk);

@@ -188,6 +188,24 @@ export const PRIMITIVES = {
       ctx.name(x!), ctx.int64([attrs.start as number]), ctx.int64([attrs.end as number]), ctx.int64([normAxis(attrs.axis as number, x!.rank)]),
     ], [ctx.name(y!)]),
   },
+  SliceAs: {
+    // x[..., :len, ...] along `axis`, where len is dimension `refAxis` of `ref` (e.g. a
+    // positional table cut to the sequence length of a batch whose length is only known at run time).
+    infer: ([x, ref], attrs) => {
+      const axis = normAxis(attrs.axis as number, x!.rank);
+      const len = ref!.shape[normAxis(attrs.refAxis as number, ref!.rank)]!;
+      const d = x!.shape[axis]!;
+      if (typeof len === 'number' && typeof d === 'number' && len > d) fail(`cannot take ${len} of ${d} elements`);
+      return [{ dtype: x!.dtype, shape: x!.shape.map((s, i) => (i === axis ? len : s)) }];
+    },
+    emit: (ctx, [x, ref], [y], attrs) => {
+      const shape = ctx.temp('ref_shape');
+      const end = ctx.temp('ref_len');
+      ctx.node('Shape', [ctx.name(ref!)], [shape]);
+      ctx.node('Gather', [shape, ctx.int64([normAxis(attrs.refAxis as number, ref!.rank)])], [end]);
+      ctx.node('Slice', [ctx.name(x!), ctx.int64([0]), end, ctx.int64([normAxis(attrs.axis as number, x!.rank)])], [ctx.name(y!)]);
+    },
+  },
   Concat: {
     infer: (inputs, attrs) => {
       const dtype = sameDtype(inputs);

@@ -16,6 +16,8 @@ export interface TowerGraphOptions {
   activations?: boolean;
   /** Creates missing weights (random-weight models); see random.ts. */
   fill?: ParamFiller;
+  /** Text graph takes tokens [batch, seq] of any length ≤ contextLength (see encodeText). */
+  dynamicLength?: boolean;
 }
 
 function finish(g: Graph, output: string, value: ReturnType<Graph['input']>, opts: TowerGraphOptions): Graph {
@@ -39,7 +41,7 @@ export function buildImageGraph(sd: StateDict, cfg: ClipConfig, opts: TowerGraph
 /** The text tower as a graph: input `tokens` int32 [batch, contextLength] → `text_features`. */
 export function buildTextGraph(sd: StateDict, cfg: ClipConfig, opts: TowerGraphOptions = {}): Graph {
   const g = new Graph();
-  const tokens = g.input('tokens', 'int32', ['batch', cfg.text.contextLength]);
+  const tokens = g.input('tokens', 'int32', ['batch', opts.dynamicLength ? 'seq' : cfg.text.contextLength]);
   return finish(g, 'text_features', encodeText(tokens, new Params(g, sd, '', opts.fill), cfg.text, cfg.embedDim), opts);
 }
 
@@ -82,6 +84,24 @@ export function clipLogits(imageFeatures: Tensor, textFeatures: Tensor, logitSca
   return { logitsPerImage: { data: perImage, shape: [ni, nt] }, logitsPerText: { data: perText, shape: [nt, ni] } };
 }
 
+/**
+ * Cuts the columns after the last row's end token (the first position of each row's highest id,
+ * where features are pooled): with the causal mask they cannot change any output.
+ */
+export function trimPadding(tokens: Tensor<Int32Array>): Tensor<Int32Array> {
+  const [n, L] = tokens.shape as [number, number];
+  let length = 1;
+  for (let r = 0; r < n; r++) {
+    let best = 0;
+    for (let j = 1; j < L; j++) if (tokens.data[r * L + j]! > tokens.data[r * L + best]!) best = j;
+    length = Math.max(length, best + 1);
+  }
+  if (length === L) return tokens;
+  const data = new Int32Array(n * length);
+  for (let r = 0; r < n; r++) data.set(tokens.data.subarray(r * L, r * L + length), r * length);
+  return { data, shape: [n, length] };
+}
+
 export class CLIP {
   readonly config: ClipConfig;
   /** The learned temperature, as stored: a log (logits use exp(logitScale)). */
@@ -119,8 +139,8 @@ export class CLIP {
     const bad = tokens.data.findIndex((id) => id < 0 || id >= vocabSize);
     if (bad >= 0) throw new InputError(`token id ${tokens.data[bad]} at row ${Math.floor(bad / L)} is outside the vocabulary [0, ${vocabSize})`);
     if (tokens.shape[0] === 0) return { data: new Float32Array(0), shape: [0, this.config.embedDim] };
-    this.textSession ??= Session.create(buildTextGraph(this.stateDict, this.config), this.runtime);
-    const out = await (await this.textSession).run({ tokens });
+    this.textSession ??= Session.create(buildTextGraph(this.stateDict, this.config, { dynamicLength: true }), this.runtime);
+    const out = await (await this.textSession).run({ tokens: trimPadding(tokens) });
     return out.text_features as Tensor;
   }
 

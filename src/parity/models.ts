@@ -67,6 +67,15 @@ async function checkModelFile(dir: string, file: string): Promise<Check[]> {
   expect('logits_per_image', logits.logitsPerImage.data, LOGIT_TOL);
   expect('logits_per_text', logits.logitsPerText.data, LOGIT_TOL);
   expect('logit_scale', [model.logitScale], 1e-6);
+  // One caption at a time, so each runs on its own length (padding after its end token cut off).
+  const perCaption = new Float32Array(textFeatures.data.length);
+  const L = tokens.shape[1]!;
+  for (let r = 0; r < tokens.shape[0]!; r++) {
+    const one = await model.encodeText({ data: tokens.data.slice(r * L, (r + 1) * L), shape: [1, L] });
+    perCaption.set(one.data, r * one.data.length);
+  }
+  const r = ref.get('text_features');
+  if (r) checks.push(numeric(`${file} text_features (one caption at a time, padding trimmed)`, perCaption, r, FEATURE_TOL));
   await model.release();
 
   // Per-layer activations: graphs that also output every tapped value.

@@ -27,3 +27,22 @@ export class GraphError extends Error {
 export class InputError extends Error {
   override name = 'InputError';
 }
+
+/** Why a download failed; lets callers react (e.g. try the next mirror on 'http' 404). */
+export type DownloadFailure =
+  | 'network' | 'http' | 'checksum' | 'corrupt' | 'disk-full' | 'permission' | 'filesystem'
+  | 'offline' | 'aborted' | 'not-a-file';
+
+/** A file that could not be downloaded or verified; the message says what to do next. */
+export class DownloadError extends Error {
+  override name = 'DownloadError';
+  constructor(
+    readonly reason: DownloadFailure,
+    readonly url: string,
+    readonly file: string,
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}

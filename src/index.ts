@@ -6,6 +6,8 @@ export { inferConfigFromStateDict, type ClipConfig } from './models/config.js';
 export { OFFICIAL_CONFIGS } from './models/presets.js';
 export { randomStateDict } from './models/random.js';
 export { availableModels } from './zoo/models.js';
+export { zeroShotClassifier, type ZeroShotClassifier, type Prediction } from './zeroshot/classifier.js';
+export { DEFAULT_TEMPLATES, SINGLE_TEMPLATE } from './zeroshot/templates.js';
 export { downloadModel } from './zoo/fetch.js';
 export { cacheDir } from './zoo/cache.js';
 export { tokenize, Tokenizer } from './text/index.js';

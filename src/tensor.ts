@@ -82,7 +82,7 @@ function halfLookup(): Float32Array {
 function view<T>(ctor: { new (b: ArrayBuffer, o: number, n: number): T; BYTES_PER_ELEMENT: number }, bytes: Uint8Array): T {
   // Typed-array views need aligned offsets; copy once when the file's layout is not aligned.
   const size = ctor.BYTES_PER_ELEMENT;
-  const aligned = bytes.byteOffset % size === 0 ? bytes : bytes.slice();
+  const aligned = bytes.byteOffset % size === 0 ? bytes : new Uint8Array(bytes); // a copy (Buffer#slice would not copy)
   return new ctor(aligned.buffer as ArrayBuffer, aligned.byteOffset, aligned.byteLength / size);
 }
 

@@ -2,10 +2,17 @@
 // one line per check, then one line of JSON summarising them.
 
 import type { Check } from './check.js';
+import { preprocessChecks } from '../image/parity.js';
+import { tokenizerChecks } from '../text/parity.js';
 import { modelChecks } from './models.js';
+import { pipelineChecks } from './pipeline.js';
 
+/** Each suite returns no checks for a folder without its files. */
 const SUITES: [string, (dir: string) => Promise<Check[]>][] = [
+  ['tokenizer', tokenizerChecks],
+  ['preprocess', preprocessChecks],
   ['model', modelChecks],
+  ['pipeline', pipelineChecks],
 ];
 
 function format(c: Check): string {

@@ -1,6 +1,7 @@
 // safetensors: 8-byte little-endian header length, a JSON header, then raw little-endian data.
-// Hand-written because the format is a few lines and we need zero-copy views into large files.
-import { readFileSync, writeFileSync } from 'node:fs';
+// Hand-written because the format is a few lines and we need zero-copy views (in memory) and
+// tensor-by-tensor reads (from files larger than one JS buffer).
+import { closeSync, fstatSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { CheckpointError } from '../errors.js';
 import { DTYPE_SIZE, numel, type DType, type RawTensor, type StateDict } from '../tensor.js';
 
@@ -21,39 +22,100 @@ export function isSafetensors(bytes: Uint8Array): boolean {
   return n > 1 && n < bytes.length && bytes[8] === 0x7b; // '{'
 }
 
-/** Parses safetensors bytes; tensors are views into `bytes` (no copy). */
-export function parseSafetensors(bytes: Uint8Array, file = '<buffer>'): SafetensorsFile {
-  if (bytes.length < 8) throw new CheckpointError(file, `safetensors file is ${bytes.length} bytes, too short for its 8-byte header length`);
-  const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
-  if (headerLength + 8 > bytes.length) {
-    throw new CheckpointError(file, `safetensors header claims ${headerLength} bytes but the file has ${bytes.length - 8} (truncated?)`);
+interface HeaderEntry {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+function isIndex(v: unknown): v is number {
+  return Number.isSafeInteger(v) && (v as number) >= 0;
+}
+
+/** Reads the 8-byte header length; `fileSize` bounds it. */
+function headerLength(first8: Uint8Array, fileSize: number, file: string): number {
+  if (fileSize < 8) throw new CheckpointError(file, `safetensors file is ${fileSize} bytes, too short for its 8-byte header length`);
+  const n = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  if (n + 8n > BigInt(fileSize)) {
+    throw new CheckpointError(file, `safetensors header claims ${n} bytes but the file has ${fileSize - 8} (truncated?)`);
   }
+  return Number(n);
+}
+
+/** Parses and checks the JSON header; offsets are relative to the data section of `dataLength` bytes. */
+function parseHeader(json: Uint8Array, dataLength: number, file: string): { entries: HeaderEntry[]; metadata: Record<string, string> } {
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + headerLength)).toString('utf8'));
+    header = JSON.parse(Buffer.from(json.buffer, json.byteOffset, json.byteLength).toString('utf8'));
   } catch (e) {
     throw new CheckpointError(file, `safetensors header is not valid JSON (${(e as Error).message})`);
   }
-  const dataStart = 8 + headerLength;
-  const tensors: StateDict = new Map();
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new CheckpointError(file, 'safetensors header is not a JSON object');
+  const entries: HeaderEntry[] = [];
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') { metadata = entry as Record<string, string>; continue; }
-    const { dtype, shape, data_offsets } = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
-    const dt = FROM_SAFETENSORS[dtype];
+    const { dtype, shape, data_offsets } = (entry ?? {}) as { dtype?: string; shape?: unknown; data_offsets?: unknown };
+    const dt = FROM_SAFETENSORS[dtype ?? ''];
     if (!dt) throw new CheckpointError(file, `tensor "${name}" has unsupported dtype ${dtype}`);
-    const [begin, end] = data_offsets;
+    if (!Array.isArray(shape) || !shape.every(isIndex) || !Array.isArray(data_offsets) || data_offsets.length !== 2 || !data_offsets.every(isIndex)) {
+      throw new CheckpointError(file, `tensor "${name}" needs an integer "shape" and "data_offsets": [begin, end]`);
+    }
+    const [begin, end] = data_offsets as [number, number];
     if (end - begin !== numel(shape) * DTYPE_SIZE[dt]) {
       throw new CheckpointError(file, `tensor "${name}" (${dtype} ${JSON.stringify(shape)}) spans ${end - begin} bytes, expected ${numel(shape) * DTYPE_SIZE[dt]}`);
     }
-    if (dataStart + end > bytes.length) throw new CheckpointError(file, `tensor "${name}" ends past the end of the file (truncated?)`);
-    tensors.set(name, { dtype: dt, shape, bytes: bytes.subarray(dataStart + begin, dataStart + end) });
+    if (end > dataLength) throw new CheckpointError(file, `tensor "${name}" ends past the end of the file (truncated?)`);
+    entries.push({ name, dtype: dt, shape, begin, end });
+  }
+  return { entries, metadata };
+}
+
+/** Parses safetensors bytes; tensors are views into `bytes` (no copy). */
+export function parseSafetensors(input: Uint8Array, file = '<buffer>'): SafetensorsFile {
+  // Plain Uint8Array views even for a Buffer, whose slice() would not copy.
+  const bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  const n = headerLength(bytes, bytes.length, file);
+  const dataStart = 8 + n;
+  const { entries, metadata } = parseHeader(bytes.subarray(8, dataStart), bytes.length - dataStart, file);
+  const tensors: StateDict = new Map();
+  for (const { name, dtype, shape, begin, end } of entries) {
+    tensors.set(name, { dtype, shape, bytes: bytes.subarray(dataStart + begin, dataStart + end) });
   }
   return { tensors, metadata };
 }
 
+/**
+ * Reads a safetensors file tensor by tensor, so files larger than one JS buffer (2 GiB) work and
+ * every tensor gets its own aligned buffer.
+ */
 export function readSafetensors(path: string): SafetensorsFile {
-  return parseSafetensors(readFileSync(path), path);
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const read = (position: number, length: number): Uint8Array => {
+      const out = new Uint8Array(length);
+      let done = 0;
+      while (done < length) {
+        const got = readSync(fd, out, done, length - done, position + done);
+        if (got === 0) throw new CheckpointError(path, `file ended at byte ${position + done} (truncated?)`);
+        done += got;
+      }
+      return out;
+    };
+    const n = headerLength(read(0, Math.min(8, size)), size, path);
+    const dataStart = 8 + n;
+    const { entries, metadata } = parseHeader(read(8, n), size - dataStart, path);
+    const tensors: StateDict = new Map();
+    for (const { name, dtype, shape, begin, end } of entries) {
+      tensors.set(name, { dtype, shape, bytes: read(dataStart + begin, end - begin) });
+    }
+    return { tensors, metadata };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Serialises tensors (largest item size first, so every tensor is aligned to its item size). */

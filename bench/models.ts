@@ -1,0 +1,402 @@
+// The model benchmark: encodeImage / encodeText throughput, load time and peak RSS of
+// random-weight models of the real sizes, for our implementation ("ours") and, with --compare,
+// the PyTorch reference architecture ("pytorch", bench/reference/clip_reference.py run by
+// python3) and ONNX Runtime on that script's torch.onnx.export ("ort-export").
+//
+// Every implementation reads the same fp16 checkpoint (written here, like OpenAI's releases),
+// runs float32 with the same thread count, and is timed in turns, one encode each per round, so
+// noise from the (shared) machine hits all of them alike.
+
+import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+import { load } from '../src/load.js';
+import { OFFICIAL_CONFIGS } from '../src/models/presets.js';
+import { randomStateDict } from '../src/models/random.js';
+import { floatToHalf, toFloat32, type RawTensor, type StateDict, type Tensor } from '../src/tensor.js';
+import { writeTorchZip } from '../src/weights/torch-writer.js';
+import { CAPTIONS } from './captions.js';
+
+export type Impl = 'ours' | 'pytorch' | 'ort-export';
+export type Task = 'image' | 'text';
+export const IMPLS: readonly Impl[] = ['ours', 'pytorch', 'ort-export'];
+
+/** One JSON line of output. */
+export interface Measurement {
+  model: string;
+  task: Task | 'first-load' | 'cached-load';
+  impl: Impl;
+  /** What the model computes in; the checkpoint file itself is fp16. */
+  precision: 'fp32';
+  batch: number;
+  /** Items per second: batch / median seconds per encode (for loads: 1 / seconds). */
+  per_s: number;
+  /** Throughput: encodes timed (after one warm-up) and the median and fastest of them. */
+  iters?: number;
+  median_ms?: number;
+  min_ms?: number;
+  /** Loads: seconds for load + the first encodeImage of batch 1, and the probe process's peak RSS. */
+  seconds?: number;
+  peak_rss_mb?: number;
+}
+
+export interface ModelBenchOptions {
+  models: string[];
+  tasks: Task[];
+  batches: number[];
+  threads: number;
+  compare: boolean;
+  /** Warm-up + one round instead of ≥ 3 rounds and ≥ 3 s per implementation. */
+  quick: boolean;
+  emit: (m: Measurement) => void;
+  log: (line: string) => void;
+}
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const REFERENCE_SCRIPT = join(REPO_ROOT, 'bench', 'reference', 'clip_reference.py');
+const SHARED_BPE = join(process.env.CLIP_SHARED_DIR ?? join(REPO_ROOT, '..', 'shared'), 'fixtures', 'openai-clip', 'bpe_simple_vocab_16e6.txt.gz');
+const MIN_SECONDS = 3;
+const MIN_ROUNDS = 3;
+
+// ---- inputs ----
+
+/** Deterministic pseudo-random floats in [-2, 2) (values do not matter for speed, NaNs would). */
+function randomImages(batch: number, resolution: number): Tensor {
+  const data = new Float32Array(batch * 3 * resolution * resolution);
+  let s = 12345;
+  for (let i = 0; i < data.length; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    data[i] = (s / 2 ** 32) * 4 - 2;
+  }
+  return { data, shape: [batch, 3, resolution, resolution] };
+}
+
+/** The first `batch` captions (cycled), tokenized by the model's own tokenizer. */
+function captionTokens(tokenize: (texts: readonly string[]) => Tensor<Int32Array>, batch: number): Tensor<Int32Array> {
+  return tokenize(Array.from({ length: batch }, (_, i) => CAPTIONS[i % CAPTIONS.length]!));
+}
+
+/** A float32 state dict as float16, the dtype of OpenAI's released checkpoints. */
+function toHalf(sd: StateDict): StateDict {
+  const out: StateDict = new Map();
+  for (const [key, t] of sd) {
+    const values = toFloat32(t);
+    const half = new Uint16Array(values.length);
+    for (let i = 0; i < values.length; i++) half[i] = floatToHalf(values[i]!);
+    out.set(key, { dtype: 'float16', shape: t.shape, bytes: new Uint8Array(half.buffer) } satisfies RawTensor);
+  }
+  return out;
+}
+
+/** Writes a random-weight fp16 torch.save checkpoint of `model` (an OFFICIAL_CONFIGS name). */
+async function writeRandomCheckpoint(model: string, path: string): Promise<void> {
+  await writeTorchZip(path, toHalf(randomStateDict(OFFICIAL_CONFIGS[model]!, 0)));
+}
+
+// ---- implementations ----
+
+interface Timed { seconds: number; shape: readonly number[] }
+
+/** One implementation under test: a single encode of `batch` items, timed. */
+interface Runner {
+  readonly impl: Impl;
+  run(task: Task, batch: number): Promise<Timed>;
+  close(): Promise<void>;
+}
+
+/** Inputs made once per task and batch, outside the timing. */
+class Inputs {
+  private readonly cache = new Map<string, Tensor<Float32Array | Int32Array>>();
+  constructor(private readonly resolution: number, private readonly tokenize: (texts: readonly string[]) => Tensor<Int32Array>) {}
+
+  get(task: Task, batch: number): Tensor<Float32Array | Int32Array> {
+    const key = `${task}:${batch}`;
+    let t = this.cache.get(key);
+    if (!t) this.cache.set(key, t = task === 'image' ? randomImages(batch, this.resolution) : captionTokens(this.tokenize, batch));
+    return t;
+  }
+}
+
+async function timed(encode: () => Promise<Tensor>): Promise<Timed> {
+  const start = performance.now();
+  const out = await encode();
+  return { seconds: (performance.now() - start) / 1000, shape: out.shape };
+}
+
+/** Our library, loaded from the checkpoint file as a user would. */
+async function openOurs(checkpoint: string, threads: number, bpePath?: string): Promise<Runner & { inputs: Inputs; tokenize: (texts: readonly string[]) => Tensor<Int32Array> }> {
+  const { model, tokenize } = await load(checkpoint, { threads, bpePath });
+  const inputs = new Inputs(model.config.vision.imageResolution, tokenize);
+  return {
+    impl: 'ours',
+    inputs,
+    tokenize,
+    run: (task, batch) => timed(() => task === 'image' ? model.encodeImage(inputs.get(task, batch) as Tensor) : model.encodeText(inputs.get(task, batch) as Tensor<Int32Array>)),
+    close: () => model.release(),
+  };
+}
+
+/** The session options src/runtime/session.ts gives ours on CPU, so both run under the same settings. */
+function ortOptions(threads: number): ort.InferenceSession.SessionOptions {
+  return { executionProviders: ['cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: threads };
+}
+
+/** ONNX Runtime on the reference's torch.onnx.export files (tokens are int64 there). */
+async function openOrtExport(paths: Record<Task, string>, threads: number, inputs: Inputs): Promise<Runner> {
+  const sessions = {
+    image: await ort.InferenceSession.create(paths.image, ortOptions(threads)),
+    text: await ort.InferenceSession.create(paths.text, ortOptions(threads)),
+  };
+  const feeds = new Map<string, ort.Tensor>();
+  const feed = (task: Task, batch: number): ort.Tensor => {
+    const key = `${task}:${batch}`;
+    let t = feeds.get(key);
+    if (!t) {
+      const x = inputs.get(task, batch);
+      t = task === 'image' ? new ort.Tensor('float32', x.data as Float32Array, [...x.shape]) : new ort.Tensor('int64', BigInt64Array.from(x.data, BigInt), [...x.shape]);
+      feeds.set(key, t);
+    }
+    return t;
+  };
+  return {
+    impl: 'ort-export',
+    run: async (task, batch) => {
+      const session = sessions[task];
+      const start = performance.now();
+      const out = await session.run({ [session.inputNames[0]!]: feed(task, batch) });
+      return { seconds: (performance.now() - start) / 1000, shape: out[session.outputNames[0]!]!.dims };
+    },
+    close: async () => { await sessions.image.release(); await sessions.text.release(); },
+  };
+}
+
+/** python3 can import torch (the reference side of --compare needs Debian's python3-torch). */
+export function havePythonTorch(): boolean {
+  return spawnSync('python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+}
+
+/** clip_reference.py --serve: one JSON command per line in, one JSON reply per line out. */
+class PythonReference implements Runner {
+  readonly impl = 'pytorch';
+  private stderr = '';
+  private readonly replies: AsyncIterator<string>;
+
+  private constructor(private readonly child: ChildProcessByStdio<Writable, Readable, Readable>) {
+    child.stderr.on('data', (chunk: Buffer) => { this.stderr = (this.stderr + chunk.toString()).slice(-4000); });
+    this.replies = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  }
+
+  static async start(checkpoint: string, threads: number): Promise<PythonReference> {
+    const child = spawn('python3', [REFERENCE_SCRIPT, checkpoint, '--serve', '--threads', String(threads)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const ref = new PythonReference(child);
+    await ref.reply(); // {"ready": true} once the model is built
+    return ref;
+  }
+
+  private async reply(): Promise<Record<string, unknown>> {
+    const next = await this.replies.next();
+    if (next.done) throw new Error(`${REFERENCE_SCRIPT} exited; its stderr ends:\n${this.stderr}`);
+    const reply = JSON.parse(next.value) as Record<string, unknown>;
+    if ('error' in reply) throw new Error(`${REFERENCE_SCRIPT}: ${String(reply.error)}`);
+    return reply;
+  }
+
+  async request(cmd: Record<string, unknown>): Promise<Record<string, unknown>> {
+    this.child.stdin.write(`${JSON.stringify(cmd)}\n`);
+    return this.reply();
+  }
+
+  async run(task: Task, batch: number): Promise<Timed> {
+    const r = await this.request({ cmd: 'run', task, batch });
+    return { seconds: r.seconds as number, shape: r.shape as number[] };
+  }
+
+  async close(): Promise<void> {
+    this.child.stdin.end(`${JSON.stringify({ cmd: 'quit' })}\n`);
+    if (this.child.exitCode === null) await new Promise((done) => this.child.once('exit', done));
+  }
+}
+
+// ---- load time and peak RSS, each in a fresh process ----
+
+export interface LoadResult { first_load_s: number; cached_load_s: number; peak_rss_mb: number }
+
+/**
+ * Run inside a fresh process (see main.ts --probe-load): load + first encodeImage of batch 1,
+ * twice (the second after releasing the first: the same file in the same process; there is no
+ * on-disk compiled-model cache yet), then one image and one text encode at `batch` so the peak
+ * RSS covers inference too.
+ */
+export async function probeLoad(impl: 'ours' | 'ort-export', path: string, model: string, threads: number, batch: number): Promise<LoadResult> {
+  const { vision, text } = OFFICIAL_CONFIGS[model]!;
+  const seconds: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    const start = performance.now();
+    if (impl === 'ours') {
+      const { model } = await load(path, { threads });
+      await model.encodeImage(randomImages(1, vision.imageResolution));
+      seconds.push((performance.now() - start) / 1000);
+      if (i === 1) {
+        await model.encodeImage(randomImages(batch, vision.imageResolution));
+        await model.encodeText(syntheticTokens(batch, text.contextLength));
+      }
+      await model.release();
+    } else {
+      const session = await ort.InferenceSession.create(join(path, 'image.onnx'), ortOptions(threads));
+      const feed = (t: Tensor) => ({ [session.inputNames[0]!]: new ort.Tensor('float32', t.data, [...t.shape]) });
+      await session.run(feed(randomImages(1, vision.imageResolution)));
+      seconds.push((performance.now() - start) / 1000);
+      if (i === 1) {
+        await session.run(feed(randomImages(batch, vision.imageResolution)));
+        const textSession = await ort.InferenceSession.create(join(path, 'text.onnx'), ortOptions(threads));
+        const tokens = syntheticTokens(batch, text.contextLength);
+        await textSession.run({ [textSession.inputNames[0]!]: new ort.Tensor('int64', BigInt64Array.from(tokens.data, BigInt), [...tokens.shape]) });
+        await textSession.release();
+      }
+      await session.release();
+    }
+  }
+  return { first_load_s: seconds[0]!, cached_load_s: seconds[1]!, peak_rss_mb: process.resourceUsage().maxRSS / 1024 };
+}
+
+/** Token rows with the end-of-text token (the highest id) at varied positions: enough for memory probes. */
+function syntheticTokens(batch: number, contextLength: number): Tensor<Int32Array> {
+  const data = new Int32Array(batch * contextLength);
+  for (let i = 0; i < batch; i++) {
+    const eot = 2 + ((i * 13) % (contextLength - 2));
+    data[i * contextLength] = 49406;
+    for (let j = 1; j < eot; j++) data[i * contextLength + j] = 300 + ((i * 31 + j * 7) % 40000);
+    data[i * contextLength + eot] = 49407;
+  }
+  return { data, shape: [batch, contextLength] };
+}
+
+/** Runs a probe command in a child process; its last stdout line is the LoadResult JSON. */
+function runProbe(command: string, args: string[]): Promise<LoadResult> {
+  return new Promise((done, fail) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => { stderr = (stderr + c.toString()).slice(-4000); });
+    child.on('error', fail);
+    child.on('exit', (code) => {
+      const last = stdout.trim().split('\n').pop() ?? '';
+      if (code === 0 && last.startsWith('{')) done(JSON.parse(last) as LoadResult);
+      else fail(new Error(`${command} ${args.join(' ')} exited with ${code}; stderr ends:\n${stderr}`));
+    });
+  });
+}
+
+// ---- the measurement loop ----
+
+/**
+ * One warm-up encode per implementation, then rounds of one encode each (the starting
+ * implementation rotating) until every implementation has ≥ MIN_ROUNDS encodes and the rounds
+ * took ≥ MIN_SECONDS per implementation. Returns each implementation's seconds per encode.
+ */
+async function measure(runners: Runner[], task: Task, batch: number, quick: boolean): Promise<Map<Impl, number[]>> {
+  const shapes = new Map<Impl, string>();
+  for (const r of runners) shapes.set(r.impl, (await r.run(task, batch)).shape.join('x'));
+  if (new Set(shapes.values()).size > 1) {
+    throw new Error(`${task} batch ${batch}: output shapes differ: ${[...shapes].map(([impl, s]) => `${impl} ${s}`).join(', ')}`);
+  }
+  const samples = new Map<Impl, number[]>(runners.map((r) => [r.impl, []]));
+  const start = performance.now();
+  const enough = (round: number) => quick
+    ? round >= 1
+    : round >= MIN_ROUNDS && (performance.now() - start) / 1000 >= MIN_SECONDS * runners.length;
+  for (let round = 0; !enough(round); round++) {
+    for (let k = 0; k < runners.length; k++) {
+      const r = runners[(round + k) % runners.length]!;
+      samples.get(r.impl)!.push((await r.run(task, batch)).seconds);
+    }
+  }
+  return samples;
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+// ---- the suite ----
+
+/** Benchmarks each model in turn; the reference side is skipped, with a message, when python3 lacks torch. */
+export async function benchModels(opts: ModelBenchOptions): Promise<void> {
+  const { threads, log, emit } = opts;
+  const compare = opts.compare && havePythonTorch();
+  if (opts.compare && !compare) log('--compare: python3 cannot import torch, so "pytorch" and "ort-export" are skipped (apt-get install python3-torch)');
+  const bpePath = process.env.CLIP_BPE_PATH ?? SHARED_BPE;
+  const dir = mkdtempSync(join(tmpdir(), 'clip-bench-'));
+  const maxBatch = Math.max(...opts.batches);
+  try {
+    for (const name of opts.models) {
+      const checkpoint = join(dir, `${name.replace(/\W/g, '-')}.pt`);
+      log(`${name}: writing a random-weight fp16 checkpoint`);
+      await writeRandomCheckpoint(name, checkpoint);
+
+      const loadRecord = (impl: Impl, r: LoadResult) => {
+        for (const [task, seconds] of [['first-load', r.first_load_s], ['cached-load', r.cached_load_s]] as const) {
+          emit({ model: name, task, impl, precision: 'fp32', batch: 1, per_s: 1 / seconds, seconds, peak_rss_mb: r.peak_rss_mb });
+        }
+      };
+      const probeArgs = ['--threads', String(threads), '--batch', String(maxBatch)];
+      const nodeProbe = (impl: 'ours' | 'ort-export', path: string) =>
+        runProbe(process.execPath, [process.argv[1]!, '--probe-load', impl, path, '--models', name, ...probeArgs]);
+      log(`${name}: load probes`);
+      loadRecord('ours', await nodeProbe('ours', checkpoint));
+
+      const runners: Runner[] = [];
+      try {
+        const ours = await openOurs(checkpoint, threads, bpePath);
+        runners.push(ours);
+        let tasks = opts.tasks;
+        let tokenRows: number[][] | undefined;
+        if (tasks.includes('text')) {
+          try {
+            const rows = captionTokens(ours.tokenize, CAPTIONS.length);
+            tokenRows = Array.from({ length: rows.shape[0]! }, (_, i) => [...rows.data.subarray(i * rows.shape[1]!, (i + 1) * rows.shape[1]!)]);
+          } catch (e) {
+            log(`${name}: text skipped: ${(e as Error).message}`);
+            tasks = tasks.filter((t) => t !== 'text');
+          }
+        }
+        if (compare) {
+          loadRecord('pytorch', await runProbe('python3', [REFERENCE_SCRIPT, checkpoint, '--load-probe', ...probeArgs]));
+          log(`${name}: starting the PyTorch reference and exporting it to ONNX`);
+          const python = await PythonReference.start(checkpoint, threads);
+          runners.push(python);
+          if (tokenRows) await python.request({ cmd: 'tokens', rows: tokenRows });
+          const exportDir = join(dir, `${name.replace(/\W/g, '-')}-onnx`);
+          const { paths } = await python.request({ cmd: 'export', dir: exportDir }) as { paths: Record<Task, string> };
+          loadRecord('ort-export', await nodeProbe('ort-export', exportDir));
+          runners.push(await openOrtExport(paths, threads, ours.inputs));
+        }
+        for (const task of tasks) {
+          for (const batch of opts.batches) {
+            log(`${name}: ${task} batch ${batch}`);
+            for (const [impl, seconds] of await measure(runners, task, batch, opts.quick)) {
+              const mid = median(seconds);
+              emit({
+                model: name, task, impl, precision: 'fp32', batch, per_s: batch / mid,
+                iters: seconds.length, median_ms: mid * 1000, min_ms: Math.min(...seconds) * 1000,
+              });
+            }
+          }
+        }
+      } finally {
+        for (const r of runners) await r.close();
+        rmSync(checkpoint, { force: true });
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,93 @@
+// preprocessBatch(): many inputs → one [N, 3, n, n] tensor, decoded and resized in parallel on
+// a small pool of worker threads (the resize is JavaScript, so threads are what scale it; sharp's
+// own libuv threads only cover decoding). Bad inputs are reported and skipped.
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { InputError } from '../errors.js';
+import type { Tensor } from '../tensor.js';
+import { describeInput, type ImageInput } from './decode.js';
+import { preprocessInto, type PreprocessOptions } from './run.js';
+import type { WorkerReply } from './worker.js';
+
+export interface BatchOptions extends PreprocessOptions {
+  /** Worker threads; 1 runs everything on the calling thread. Default: available cores. */
+  concurrency?: number;
+  /** Called after each input, done or failed. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface BatchFailure {
+  /** Position in the inputs. */
+  index: number;
+  /** The path, or a short description of a buffer / raw pixels. */
+  input: string;
+  error: Error;
+}
+
+export interface BatchResult {
+  /** [N, 3, n, n] for the N inputs that succeeded, in input order. */
+  tensor: Tensor;
+  /** indices[row] = position in the inputs of that row of `tensor`. */
+  indices: number[];
+  failures: BatchFailure[];
+}
+
+export async function preprocessBatch(inputs: readonly ImageInput[], options: BatchOptions): Promise<BatchResult> {
+  const { concurrency = availableParallelism(), onProgress, ...perImage } = options;
+  const per = 3 * options.size * options.size;
+  const rows: (Float32Array | undefined)[] = new Array(inputs.length);
+  const failures: BatchFailure[] = [];
+  let done = 0;
+  const settle = (index: number, result: Float32Array | Error) => {
+    if (result instanceof Error) failures.push({ index, input: describeInput(inputs[index]!), error: result });
+    else rows[index] = result;
+    onProgress?.(++done, inputs.length);
+  };
+
+  const threads = Math.max(1, Math.min(concurrency, inputs.length));
+  if (threads === 1) {
+    for (let i = 0; i < inputs.length; i++) {
+      const row = new Float32Array(per);
+      try { await preprocessInto(inputs[i]!, perImage, row, 0); settle(i, row); } catch (e) { settle(i, asError(e)); }
+    }
+  } else {
+    await runOnWorkers(inputs, perImage, threads, settle);
+  }
+
+  failures.sort((a, b) => a.index - b.index);
+  const indices = rows.flatMap((row, i) => (row ? [i] : []));
+  const data = new Float32Array(indices.length * per);
+  indices.forEach((inputIndex, row) => data.set(rows[inputIndex]!, row * per));
+  return { tensor: { data, shape: [indices.length, 3, options.size, options.size] }, indices, failures };
+}
+
+function asError(e: unknown): Error {
+  return e instanceof Error ? e : new Error(String(e));
+}
+
+/** Each worker takes the next input as soon as it is free; results come back by id. */
+async function runOnWorkers(
+  inputs: readonly ImageInput[], options: PreprocessOptions, threads: number,
+  settle: (index: number, result: Float32Array | Error) => void,
+): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: threads }, () => new Worker(new URL('./worker.js', import.meta.url)));
+  try {
+    await Promise.all(workers.map((worker) => new Promise<void>((resolve, reject) => {
+      const feed = () => {
+        if (next >= inputs.length) { resolve(); return; }
+        const id = next++;
+        worker.postMessage({ id, input: inputs[id], options });
+      };
+      worker.on('message', (reply: WorkerReply) => {
+        if ('data' in reply) settle(reply.id, reply.data);
+        else settle(reply.id, reply.error.name === 'InputError' ? new InputError(reply.error.message) : Object.assign(new Error(reply.error.message), { name: reply.error.name }));
+        feed();
+      });
+      worker.on('error', reject);
+      feed();
+    })));
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}

@@ -1,0 +1,201 @@
+// Decoding with sharp (libvips) into the pixels Pillow 9.4's `Image.open(file)` would give:
+// the same mode, no ICC conversion, no EXIF rotation, the first frame only, 16-bit RGB kept
+// as its high byte and 16-bit grey as int32 ('I').
+import { readFile } from 'node:fs/promises';
+import sharp, { type Metadata, type OutputInfo, type Sharp, type SharpOptions } from 'sharp';
+import { InputError } from '../errors.js';
+import { applyOrientation } from './orientation.js';
+import { channelCount, type PilMode, type Pixels } from './pixels.js';
+
+/** Pillow's MAX_IMAGE_PIXELS (1024·1024·1024 / 4 / 3): larger images are refused. */
+export const DEFAULT_MAX_PIXELS = 89_478_485;
+
+/** Already-decoded pixels, interleaved (HWC). `mode` defaults by channel count: L, LA, RGB, RGBA. */
+export interface RawImage {
+  width: number;
+  height: number;
+  channels: 1 | 2 | 3 | 4;
+  data: Uint8Array | Uint8ClampedArray | Int32Array;
+  mode?: PilMode;
+}
+
+/** A file path, encoded file bytes, or decoded pixels. */
+export type ImageInput = string | Uint8Array | RawImage;
+
+export interface DecodeOptions {
+  /** Refuse images with more pixels than this (default: Pillow's MAX_IMAGE_PIXELS). */
+  maxPixels?: number;
+  /** Rotate/flip by the EXIF Orientation tag (the reference does NOT; default false). */
+  applyExifOrientation?: boolean;
+  /**
+   * Fast path, not bit-exact: JPEGs whose short side is at least twice this are reduced to a
+   * short side of this many pixels while decoding (shrink-on-load + lanczos3, see shrinkOnLoad).
+   */
+  jpegShrinkTo?: number;
+}
+
+/** How an input is named in error messages. */
+export function describeInput(input: ImageInput): string {
+  if (typeof input === 'string') return input;
+  if (input instanceof Uint8Array) return `<${input.length}-byte buffer>`;
+  return '<raw pixels>';
+}
+
+const FORMATS = new Set(['jpeg', 'png', 'gif', 'webp', 'tiff', 'heif']);
+
+/** Decodes any ImageInput into Pillow-mode pixels. Every failure is an InputError naming the input. */
+export async function decodeImage(input: ImageInput, options: DecodeOptions = {}): Promise<Pixels> {
+  const label = describeInput(input);
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  if (typeof input !== 'string' && !(input instanceof Uint8Array)) return fromRaw(input, label, maxPixels);
+  let bytes: Uint8Array;
+  if (typeof input === 'string') {
+    try {
+      bytes = await readFile(input);
+    } catch (e) {
+      throw new InputError(`${label}: cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    }
+  } else {
+    bytes = input;
+  }
+  if (bytes.length === 0) throw new InputError(`${label}: the file is empty`);
+  return decodeBytes(bytes, label, maxPixels, options);
+}
+
+/** libvips may repeat its message over several lines: keep each distinct line once. */
+function reason(e: unknown): string {
+  const lines = String((e as Error).message ?? e).split('\n').map((l) => l.trim()).filter(Boolean);
+  return [...new Set(lines)].join('; ');
+}
+
+function checkSize(width: number, height: number, label: string, maxPixels: number): void {
+  if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) {
+    throw new InputError(`${label}: image size ${width}×${height} is not a positive integer size`);
+  }
+  if (width * height > maxPixels) {
+    throw new InputError(`${label}: image has ${width}×${height} = ${width * height} pixels, more than the limit of ${maxPixels} (maxPixels)`);
+  }
+}
+
+function fromRaw(raw: RawImage, label: string, maxPixels: number): Pixels {
+  checkSize(raw.width, raw.height, label, maxPixels);
+  const mode = raw.mode ?? (['L', 'LA', 'RGB', 'RGBA'] as const)[raw.channels - 1];
+  if (!mode || channelCount(mode) !== raw.channels) {
+    throw new InputError(`${label}: ${raw.channels} channels do not fit mode ${raw.mode ?? '(none)'}; expected 1 (L), 2 (LA), 3 (RGB) or 4 (RGBA)`);
+  }
+  const expected = raw.width * raw.height * raw.channels;
+  if (raw.data.length !== expected) {
+    throw new InputError(`${label}: ${raw.data.length} values, expected width × height × channels = ${expected}`);
+  }
+  if ((mode === 'I') !== raw.data instanceof Int32Array) {
+    throw new InputError(`${label}: mode I needs Int32Array data, other modes 8-bit data`);
+  }
+  const data = raw.data instanceof Int32Array ? raw.data.slice() : new Uint8Array(raw.data);
+  return { mode, width: raw.width, height: raw.height, data };
+}
+
+/** PNG colour type from the IHDR chunk: it tells a real alpha channel from a tRNS chunk. */
+function pngColourType(bytes: Uint8Array): number | undefined {
+  return bytes.length > 25 && bytes[12] === 0x49 && bytes[13] === 0x48 ? bytes[25] : undefined;
+}
+
+/** The mode Pillow 9.4 opens this file in. */
+function pillowMode(meta: Metadata, bytes: Uint8Array): PilMode {
+  if (meta.format === 'gif' || meta.isPalette) return 'P';
+  const sixteenBit = meta.depth === 'ushort';
+  if (meta.format === 'png') {
+    switch (pngColourType(bytes)) {
+      case 0: return sixteenBit ? 'I' : meta.bitsPerSample === 1 ? '1' : 'L';
+      case 2: return 'RGB';
+      case 4: return 'LA';
+      case 6: return 'RGBA';
+    }
+  }
+  if (meta.space === 'cmyk') return 'CMYK';
+  const colour = (meta.channels ?? 3) - (meta.hasAlpha ? 1 : 0) >= 3;
+  if (!colour) return sixteenBit ? 'I' : meta.hasAlpha ? 'LA' : meta.bitsPerSample === 1 ? '1' : 'L';
+  return meta.hasAlpha ? 'RGBA' : 'RGB';
+}
+
+async function decodeBytes(bytes: Uint8Array, label: string, maxPixels: number, options: DecodeOptions): Promise<Pixels> {
+  // failOn 'truncated': refuse cut-off files as Pillow does, accept files with mere warnings.
+  const open = (extra: SharpOptions = {}) =>
+    sharp(bytes, { failOn: 'truncated', limitInputPixels: false, ignoreIcc: true, page: 0, pages: 1, ...extra });
+  let meta: Metadata;
+  try {
+    meta = await open().metadata();
+  } catch (e) {
+    throw new InputError(`${label}: not a readable image (${reason(e)})`);
+  }
+  if (!meta.format || !FORMATS.has(meta.format)) {
+    throw new InputError(`${label}: unsupported image format ${meta.format ?? 'unknown'}; expected JPEG, PNG, GIF, WebP, TIFF or AVIF/HEIF`);
+  }
+  checkSize(meta.width ?? 0, meta.height ?? 0, label, maxPixels);
+  const mode = pillowMode(meta, bytes);
+  const sixteenBit = meta.depth === 'ushort';
+
+  let pipeline = shrinkOnLoad(open(), meta, options.jpegShrinkTo);
+  if (mode === 'CMYK') pipeline = pipeline.pipelineColourspace('cmyk').toColourspace('cmyk');
+  else if (mode === 'I') pipeline = pipeline.toColourspace('grey16');
+  else if (sixteenBit) pipeline = pipeline.toColourspace('rgb16');
+  let decoded: { data: Buffer; info: OutputInfo };
+  try {
+    decoded = await pipeline.raw(sixteenBit ? { depth: 'ushort' } : {}).toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    throw new InputError(`${label}: cannot decode the ${meta.format} data (${reason(e)})`);
+  }
+  const layout = toPillowLayout(decoded.data, decoded.info, mode, sixteenBit);
+  const shrunk = decoded.info.width !== meta.width || decoded.info.height !== meta.height;
+  const pixels = shrunk ? { ...layout, sourceSize: { width: meta.width!, height: meta.height! } } : layout;
+  return options.applyExifOrientation && meta.orientation ? applyOrientation(pixels, meta.orientation) : pixels;
+}
+
+/**
+ * The fast path (not bit-exact): for JPEGs with a short side of at least twice `minShortSide`,
+ * sharp reduces the image to that short side while decoding: libjpeg's DCT scaling by 2, 4 or 8
+ * (shrink-on-load, as Pillow's `draft()`), then libvips' lanczos3 reduce for the remainder. The
+ * exact Pillow resize runs afterwards on the smaller image. CMYK JPEGs decode at full size.
+ */
+function shrinkOnLoad(pipeline: Sharp, meta: Metadata, minShortSide: number | undefined): Sharp {
+  if (!minShortSide || meta.format !== 'jpeg' || meta.space === 'cmyk') return pipeline;
+  const { width, height } = meta as { width: number; height: number };
+  const scale = minShortSide / Math.min(width, height);
+  if (scale > 0.5) return pipeline;
+  return pipeline.resize({
+    width: Math.max(minShortSide, Math.round(width * scale)), height: Math.max(minShortSide, Math.round(height * scale)),
+    fit: 'fill', kernel: 'lanczos3', fastShrinkOnLoad: true,
+  });
+}
+
+/**
+ * Picks Pillow's channels out of what libvips returns: grey comes back as grey or replicated
+ * sRGB, palettes as RGB(A) (Pillow's convert('RGB') ignores tRNS, so alpha is dropped), 16-bit
+ * samples as uint16 (Pillow keeps the high byte, except mode I which keeps the value).
+ */
+function toPillowLayout(buffer: Buffer, info: OutputInfo, mode: PilMode, sixteenBit: boolean): Pixels {
+  const { width, height } = info;
+  const have = info.channels;
+  const n = width * height;
+  const samples = sixteenBit
+    ? new Uint16Array(buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength))
+    : new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  if (mode === 'I') return { mode, width, height, data: Int32Array.from(samples) };
+  if (!sixteenBit && have === channelCount(mode)) return { mode, width, height, data: samples as Uint8Array };
+
+  // Which source channel feeds each of Pillow's channels.
+  const greyHasAlpha = have === 2 || have === 4;
+  const sources: Record<PilMode, number[]> = {
+    '1': [0], L: [0], I: [0],
+    LA: [0, have - 1],
+    P: [0, 1, 2], RGB: [0, 1, 2], RGBA: [0, 1, 2, 3], CMYK: [0, 1, 2, 3],
+  };
+  const pick = sources[mode];
+  if (mode === 'LA' && !greyHasAlpha) throw new Error(`internal: expected grey + alpha, libvips gave ${have} channels`);
+  const outChannels = pick.length;
+  const data = new Uint8Array(n * outChannels);
+  const shift = sixteenBit ? 8 : 0;
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < outChannels; c++) data[i * outChannels + c] = samples[i * have + pick[c]!]! >> shift;
+  }
+  return { mode, width, height, data };
+}

@@ -1,0 +1,1 @@
+export const RESAMPLE8_WASM_BASE64 = '';

@@ -1,0 +1,39 @@
+// End-to-end parity: the whole user path (load → preprocess the image files → tokenize the
+// captions → forward) against the reference logits, so decoding, resizing, tokenizing and the
+// model are checked together, not only each on the reference's own intermediate inputs.
+
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { load } from '../load.js';
+import { toFloat32 } from '../tensor.js';
+import { readSafetensors } from '../weights/safetensors.js';
+import { compareArrays, type Check } from './check.js';
+
+const LOGIT_TOL = 1e-3;
+
+export async function pipelineChecks(dir: string): Promise<Check[]> {
+  const modelsDir = join(dir, 'models');
+  const bpePath = join(dir, 'bpe_simple_vocab_16e6.txt.gz');
+  if (!existsSync(modelsDir) || !existsSync(bpePath) || !existsSync(join(dir, 'images'))) return [];
+  const checks: Check[] = [];
+  for (const file of readdirSync(modelsDir).filter((f) => /\.(pt|safetensors)$/.test(f)).sort()) {
+    const name = `${file} files → logits_per_image`;
+    try {
+      const outputs = join(dir, 'outputs', `${file.split('.')[0]}.safetensors`);
+      if (!existsSync(outputs)) continue;
+      const { tensors: ref, metadata } = readSafetensors(outputs);
+      const order = JSON.parse(metadata.image_order!) as string[];
+      const captions = JSON.parse(metadata.captions!) as string[];
+      const clip = await load(join(modelsDir, file), { bpePath });
+      const { tensor, failures } = await clip.preprocessBatch(order.map((f) => join(dir, 'images', f)), { concurrency: 1 });
+      if (failures.length) throw new Error(`could not preprocess ${failures.map((f) => order[f.index]).join(', ')}`);
+      const { logitsPerImage } = await clip.model.forward(tensor, clip.tokenize(captions, { truncate: true }));
+      await clip.model.release();
+      const { maxAbs, maxRel } = compareArrays(logitsPerImage.data, toFloat32(ref.get('logits_per_image')!));
+      checks.push({ group: 'pipeline', name, passed: maxAbs <= LOGIT_TOL, maxAbs, maxRel, detail: `${order.length} image files × ${captions.length} captions, tol ${LOGIT_TOL}` });
+    } catch (e) {
+      checks.push({ group: 'pipeline', name, passed: false, detail: `failed: ${(e as Error).message}` });
+    }
+  }
+  return checks;
+}

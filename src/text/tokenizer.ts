@@ -1,0 +1,140 @@
+// CLIP's tokenizer: clip.simple_tokenizer.SimpleTokenizer (encode, decode) and clip.tokenize.
+import { readFileSync } from 'node:fs';
+import { InputError } from '../errors.js';
+import type { Tensor } from '../tensor.js';
+import { BytePairEncoder, END_OF_WORD, bytesToUnicode } from './bpe.js';
+import { cleanText, splitPieces } from './clean.js';
+import { type BpeVocab, END_OF_TEXT, START_OF_TEXT, readMergesFile, vocabFromHuggingFace, vocabFromMerges } from './vocab.js';
+
+export interface TokenizeOptions {
+  /** Row length, SOT and EOT included (the reference's context_length). Default 77. */
+  contextLength?: number;
+  /** Cut texts that are too long (keeping SOT … and EOT last) instead of throwing. Default false. */
+  truncate?: boolean;
+}
+
+/** Pieces remembered with their ids; the reference's cache is unbounded, ours is emptied when full. */
+const CACHE_LIMIT = 100_000;
+
+const BYTE_TO_SYMBOL = bytesToUnicode();
+/** Index = byte value. */
+const BYTE_SYMBOLS = Array.from({ length: 256 }, (_, byte) => BYTE_TO_SYMBOL.get(byte)!);
+const SYMBOL_BYTES = new Map([...BYTE_TO_SYMBOL].map(([byte, symbol]) => [symbol, byte]));
+const UTF8 = new TextEncoder();
+const UTF8_REPLACING = new TextDecoder('utf-8'); // errors='replace': one U+FFFD per maximal bad subpart
+
+export class Tokenizer {
+  readonly sotToken: number;
+  readonly eotToken: number;
+  private readonly encoder: ReadonlyMap<string, number>;
+  private readonly decoder = new Map<number, string>();
+  private readonly merger: BytePairEncoder;
+  private readonly cache = new Map<string, readonly number[]>();
+
+  constructor(vocab: BpeVocab) {
+    this.encoder = vocab.encoder;
+    for (const [symbol, id] of vocab.encoder) this.decoder.set(id, symbol);
+    this.merger = new BytePairEncoder(vocab.merges);
+    this.sotToken = this.idOf(START_OF_TEXT);
+    this.eotToken = this.idOf(END_OF_TEXT);
+    // The reference pre-seeds its cache so typed special tokens are never split.
+    this.cache.set(START_OF_TEXT, [this.sotToken]);
+    this.cache.set(END_OF_TEXT, [this.eotToken]);
+  }
+
+  /** From the text of a CLIP merges file (first line a header). */
+  static fromMergesText(text: string): Tokenizer {
+    return new Tokenizer(vocabFromMerges(text));
+  }
+
+  /** From a CLIP merges file, gzip'd (bpe_simple_vocab_16e6.txt.gz) or plain. */
+  static fromMergesFile(path: string): Tokenizer {
+    return new Tokenizer(vocabFromMerges(readMergesFile(path), path));
+  }
+
+  /** From a Hugging Face CLIPTokenizer's vocab.json and merges.txt. */
+  static fromHuggingFaceFiles(vocabJsonPath: string, mergesTxtPath: string): Tokenizer {
+    return new Tokenizer(vocabFromHuggingFace(readFileSync(vocabJsonPath, 'utf8'), readFileSync(mergesTxtPath, 'utf8'), vocabJsonPath));
+  }
+
+  /** Pieces whose ids are remembered (the per-word cache). */
+  get cachedPieces(): number {
+    return this.cache.size;
+  }
+
+  /** Number of ids (49408 for CLIP). */
+  get vocabSize(): number {
+    return this.decoder.size;
+  }
+
+  /** SimpleTokenizer.encode: BPE ids of the cleaned text, without SOT/EOT. */
+  encode(text: string): number[] {
+    const ids: number[] = [];
+    for (const piece of splitPieces(cleanText(text))) ids.push(...this.encodePiece(piece));
+    return ids;
+  }
+
+  /** SimpleTokenizer.decode: vocab strings joined, bytes back to UTF-8 (bad bytes → U+FFFD), '</w>' → ' '. */
+  decode(ids: readonly number[]): string {
+    const symbols = ids.map((id) => {
+      const symbol = this.decoder.get(id);
+      if (symbol === undefined) throw new InputError(`token id ${id} is not in the vocabulary (0..${this.decoder.size - 1})`);
+      return symbol;
+    }).join('');
+    const bytes = Uint8Array.from(symbols, (ch) => {
+      const byte = SYMBOL_BYTES.get(ch);
+      if (byte === undefined) throw new InputError(`vocabulary symbol character ${JSON.stringify(ch)} is not a byte symbol`);
+      return byte;
+    });
+    return UTF8_REPLACING.decode(bytes).replaceAll(END_OF_WORD, ' ');
+  }
+
+  /**
+   * clip.tokenize: one row per text, [SOT, ids…, EOT] then zeros. A row longer than contextLength
+   * throws unless `truncate`, which keeps the first contextLength ids and makes the last one EOT.
+   */
+  tokenize(texts: string | readonly string[], options: TokenizeOptions = {}): Tensor<Int32Array> {
+    const { contextLength = 77, truncate = false } = options;
+    if (!Number.isInteger(contextLength) || contextLength < 2) {
+      throw new InputError(`contextLength must be an integer of at least 2 (room for SOT and EOT), got ${contextLength}`);
+    }
+    const list = typeof texts === 'string' ? [texts] : texts;
+    const data = new Int32Array(list.length * contextLength);
+    list.forEach((text, i) => {
+      const row = [this.sotToken, ...this.encode(text), this.eotToken];
+      if (row.length > contextLength) {
+        if (!truncate) {
+          throw new InputError(`texts[${i}] is too long: ${row.length} tokens (SOT and EOT included) for context length ${contextLength}; shorten it or pass truncate: true`);
+        }
+        row.length = contextLength;
+        row[contextLength - 1] = this.eotToken;
+      }
+      data.set(row, i * contextLength);
+    });
+    return { data, shape: [list.length, contextLength] };
+  }
+
+  private idOf(symbol: string): number {
+    const id = this.encoder.get(symbol);
+    if (id === undefined) throw new InputError(`the vocabulary has no entry ${JSON.stringify(symbol)}`);
+    return id;
+  }
+
+  /** Ids of one piece of the split text: byte-encode its UTF-8, BPE, look each symbol up. */
+  private encodePiece(piece: string): readonly number[] {
+    const cached = this.cache.get(piece);
+    if (cached !== undefined) return cached;
+    let token = '';
+    for (const byte of UTF8.encode(piece)) token += BYTE_SYMBOLS[byte];
+    const ids = this.merger.bpe(token).map((symbol) => this.idOf(symbol));
+    if (this.cache.size >= CACHE_LIMIT) this.clearCache();
+    this.cache.set(piece, ids);
+    return ids;
+  }
+
+  private clearCache(): void {
+    this.cache.clear();
+    this.cache.set(START_OF_TEXT, [this.sotToken]);
+    this.cache.set(END_OF_TEXT, [this.eotToken]);
+  }
+}

@@ -1,0 +1,49 @@
+// Any supported state dict → canonical (OpenAI) key names, so models/ knows one naming only.
+// Each layout says how to recognise it by key names and how to convert it; the first match wins.
+import { ConfigError } from '../../errors.js';
+import type { StateDict } from '../../tensor.js';
+import { huggingFaceToCanonical, isHuggingFaceClip } from './hf.js';
+import { isOpenClipPackaging, openClipToCanonical } from './open_clip.js';
+
+export type KeyLayout = 'huggingface' | 'chinese-clip' | 'open_clip' | 'openai';
+
+interface LayoutAdapter {
+  readonly layout: KeyLayout;
+  matches(keys: readonly string[]): boolean;
+  toCanonical(sd: StateDict): StateDict;
+}
+
+const ADAPTERS: readonly LayoutAdapter[] = [
+  { layout: 'huggingface', matches: isHuggingFaceClip, toCanonical: huggingFaceToCanonical },
+  {
+    // Hook for Chinese-CLIP (a BERT text tower under `bert.`): its adapter replaces this entry.
+    layout: 'chinese-clip',
+    matches: (keys) => keys.some((k) => k.startsWith('bert.')),
+    toCanonical: () => { throw new ConfigError('Chinese-CLIP state dict (keys under "bert."): not supported yet'); },
+  },
+  { layout: 'open_clip', matches: isOpenClipPackaging, toCanonical: (sd) => openClipToCanonical(sd, 'open_clip') },
+  // Last: plain OpenAI names. open_clip's checker doubles as validation of every key.
+  { layout: 'openai', matches: () => true, toCanonical: (sd) => openClipToCanonical(sd, 'OpenAI CLIP') },
+];
+
+/** Which naming a state dict uses (after removing a DistributedDataParallel `module.` prefix). */
+export function detectLayout(sd: StateDict): KeyLayout {
+  return adapterFor([...withoutModulePrefix(sd).keys()]).layout;
+}
+
+/** Renames (and where needed transposes / concatenates) tensors onto the canonical OpenAI names. */
+export function toCanonical(sd: StateDict): StateDict {
+  const unwrapped = withoutModulePrefix(sd);
+  return adapterFor([...unwrapped.keys()]).toCanonical(unwrapped);
+}
+
+function adapterFor(keys: readonly string[]): LayoutAdapter {
+  return ADAPTERS.find((a) => a.matches(keys))!;
+}
+
+/** Checkpoints saved from a DistributedDataParallel model prefix every key with `module.`. */
+function withoutModulePrefix(sd: StateDict): StateDict {
+  const keys = [...sd.keys()];
+  if (keys.length === 0 || !keys.every((k) => k.startsWith('module.'))) return sd;
+  return new Map([...sd].map(([k, t]) => [k.slice('module.'.length), t]));
+}

@@ -1,0 +1,114 @@
+// The model zoo: which files make up each model, where they are hosted and how to check them.
+// Pure data and small functions; downloading lives in download.ts and fetch.ts.
+import { InputError } from '../errors.js';
+
+/** How a downloaded file is checked when no SHA-256 is published for it. */
+export type FileCheck = 'safetensors' | 'torch-zip' | 'json' | 'bpe-merges';
+
+/** One file to fetch: where from, where to keep it (relative to the cache dir) and how to verify it. */
+export interface RemoteFile {
+  readonly url: string;
+  /** Path under the cache directory. */
+  readonly dest: string;
+  /** Published SHA-256 (hex); when absent, `check` verifies the file's format and size instead. */
+  readonly sha256?: string;
+  readonly check?: FileCheck;
+}
+
+/** An official OpenAI release: a TorchScript archive plus the shared BPE merges file. */
+export interface OpenAIModelSource {
+  readonly kind: 'openai';
+  readonly name: string;
+  readonly weights: RemoteFile;
+  readonly bpe: RemoteFile;
+}
+
+/** A Hugging Face `CLIPModel` repository (weights use HF key names; see weights/keymap/hf.ts). */
+export interface HuggingFaceModelSource {
+  readonly kind: 'huggingface';
+  readonly name: string;
+  readonly repo: string;
+  /** Alternatives in order of preference: the first one the server has is used. */
+  readonly weights: readonly RemoteFile[];
+  readonly config: RemoteFile;
+  readonly vocab: RemoteFile;
+  readonly merges: RemoteFile;
+}
+
+export type ModelSource = OpenAIModelSource | HuggingFaceModelSource;
+
+// The reference's clip/clip.py `_MODELS`: the SHA-256 of each file is the URL's second-to-last
+// path segment (the reference verifies downloads against it the same way).
+const OPENAI_MODELS: Readonly<Record<string, string>> = {
+  'RN50': 'https://openaipublic.azureedge.net/clip/models/afeb0e10f9e5a86da6080e35cf09123aca3b358a0c3e3b6c78a7b63bc04b6762/RN50.pt',
+  'RN101': 'https://openaipublic.azureedge.net/clip/models/8fa8567bab74a42d41c5915025a8e4538c3bdbe8804a470a72f30b0d94fab599/RN101.pt',
+  'RN50x4': 'https://openaipublic.azureedge.net/clip/models/7e526bd135e493cef0776de27d5f42653e6b4c8bf9e0f653bb11773263205fdd/RN50x4.pt',
+  'RN50x16': 'https://openaipublic.azureedge.net/clip/models/52378b407f34354e150460fe41077663dd5b39c54cd0bfd2b27167a4a06ec9aa/RN50x16.pt',
+  'RN50x64': 'https://openaipublic.azureedge.net/clip/models/be1cfb55d75a9666199fb2206c106743da0f6468c9d327f3e0d0a543a9919d9c/RN50x64.pt',
+  'ViT-B/32': 'https://openaipublic.azureedge.net/clip/models/40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/ViT-B-32.pt',
+  'ViT-B/16': 'https://openaipublic.azureedge.net/clip/models/5806e77cd80f8b59890b7e101eabd078d9fb84e6937f9e85e4ecb61988df416f/ViT-B-16.pt',
+  'ViT-L/14': 'https://openaipublic.azureedge.net/clip/models/b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836/ViT-L-14.pt',
+  'ViT-L/14@336px': 'https://openaipublic.azureedge.net/clip/models/3035c92b350959924f9f00213499208652fc7ea050643e8b385c2dac08641f02/ViT-L-14-336px.pt',
+};
+
+/** The tokenizer's merges, as shipped in the openai/CLIP repository (pinned to a commit). */
+export const BPE_FILE: RemoteFile = {
+  url: 'https://raw.githubusercontent.com/openai/CLIP/d05afc436d78f1c48dc0dbf8e5980a9d471f35f6/clip/bpe_simple_vocab_16e6.txt.gz',
+  dest: 'bpe_simple_vocab_16e6.txt.gz',
+  sha256: '924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a',
+};
+
+/** The ViT releases as converted by Hugging Face (same weights, `CLIPModel` naming). */
+export const HF_OPENAI_REPOS: Readonly<Record<string, string>> = {
+  'ViT-B/32': 'openai/clip-vit-base-patch32',
+  'ViT-B/16': 'openai/clip-vit-base-patch16',
+  'ViT-L/14': 'openai/clip-vit-large-patch14',
+  'ViT-L/14@336px': 'openai/clip-vit-large-patch14-336',
+};
+
+export const HF_HUB_PREFIX = 'hf-hub:';
+const HF_ENDPOINT = 'https://huggingface.co';
+
+/** The reference's `clip.available_models()`, in the same order. */
+export function availableModels(): string[] {
+  return Object.keys(OPENAI_MODELS);
+}
+
+/** A reference name (`ViT-B/32`) or `hf-hub:owner/repo` → the files that make up the model. */
+export function resolveModel(name: string): ModelSource {
+  const url = OPENAI_MODELS[name];
+  if (url !== undefined) {
+    const parts = new URL(url).pathname.split('/');
+    const file = parts.at(-1)!;
+    return { kind: 'openai', name, weights: { url, dest: file, sha256: parts.at(-2)! }, bpe: BPE_FILE };
+  }
+  if (name.startsWith(HF_HUB_PREFIX)) return huggingFaceSource(name, name.slice(HF_HUB_PREFIX.length));
+  throw new InputError(
+    `model "${name}" not found; available models = ${JSON.stringify(availableModels())}, ` +
+    `or "${HF_HUB_PREFIX}owner/repo" for a Hugging Face CLIPModel repository ` +
+    `(e.g. ${HF_HUB_PREFIX}${HF_OPENAI_REPOS['ViT-B/32']}), or pass a checkpoint file path`,
+  );
+}
+
+// Hugging Face publishes no checksum we could pin here (files under `main` may change), so these
+// are checked by format and size instead; download.ts also verifies against the SHA-256 the Hub
+// sends for large files (`X-Linked-Etag`).
+function huggingFaceSource(name: string, repo: string): HuggingFaceModelSource {
+  if (!/^[\w.-]+\/[\w.-]+$/.test(repo) || repo.includes('..')) {
+    throw new InputError(`"${name}": expected ${HF_HUB_PREFIX}owner/repo (letters, digits, "-", "_", ".")`);
+  }
+  const file = (path: string, check: FileCheck): RemoteFile => ({
+    url: `${HF_ENDPOINT}/${repo}/resolve/main/${path}`,
+    dest: `hf/${repo}/${path}`,
+    check,
+  });
+  return {
+    kind: 'huggingface',
+    name,
+    repo,
+    weights: [file('model.safetensors', 'safetensors'), file('pytorch_model.bin', 'torch-zip')],
+    config: file('config.json', 'json'),
+    vocab: file('vocab.json', 'json'),
+    merges: file('merges.txt', 'bpe-merges'),
+  };
+}

@@ -8,6 +8,7 @@ import { toFloat32, type StateDict, type Tensor } from '../tensor.js';
 import { inferConfigFromStateDict, type ClipConfig } from './config.js';
 import { Params, type ParamFiller } from './params.js';
 import { encodeImageResNet } from './resnet.js';
+import { encodeTextBert } from './bert.js';
 import { encodeText } from './text.js';
 import { encodeImageViT } from './vit.js';
 
@@ -42,7 +43,9 @@ export function buildImageGraph(sd: StateDict, cfg: ClipConfig, opts: TowerGraph
 export function buildTextGraph(sd: StateDict, cfg: ClipConfig, opts: TowerGraphOptions = {}): Graph {
   const g = new Graph();
   const tokens = g.input('tokens', 'int32', ['batch', opts.dynamicLength ? 'seq' : cfg.text.contextLength]);
-  return finish(g, 'text_features', encodeText(tokens, new Params(g, sd, '', opts.fill), cfg.text, cfg.embedDim), opts);
+  const p = new Params(g, sd, '', opts.fill);
+  const features = cfg.text.kind === 'bert' ? encodeTextBert(tokens, p, cfg.text, cfg.embedDim) : encodeText(tokens, p, cfg.text, cfg.embedDim);
+  return finish(g, 'text_features', features, opts);
 }
 
 /** Rows divided by their L2 norm. */
@@ -85,16 +88,21 @@ export function clipLogits(imageFeatures: Tensor, textFeatures: Tensor, logitSca
 }
 
 /**
- * Cuts the columns after the last row's end token (the first position of each row's highest id,
- * where features are pooled): with the causal mask they cannot change any output.
+ * Cuts padding columns that cannot change any output, so the text tower runs on the batch's
+ * real length. OpenAI's tower is causal and pools at each row's end token (its highest id):
+ * columns after the last end token are invisible. BERT masks [PAD] (id 0) keys with -10000, whose
+ * softmax weight is exactly 0 in float32, and pools at [CLS]: trailing all-[PAD] columns are invisible.
  */
-export function trimPadding(tokens: Tensor<Int32Array>): Tensor<Int32Array> {
+export function trimPadding(tokens: Tensor<Int32Array>, kind: 'transformer' | 'bert' = 'transformer'): Tensor<Int32Array> {
   const [n, L] = tokens.shape as [number, number];
   let length = 1;
   for (let r = 0; r < n; r++) {
-    let best = 0;
-    for (let j = 1; j < L; j++) if (tokens.data[r * L + j]! > tokens.data[r * L + best]!) best = j;
-    length = Math.max(length, best + 1);
+    let last = 0;
+    for (let j = 1; j < L; j++) {
+      const id = tokens.data[r * L + j]!;
+      if (kind === 'bert' ? id !== 0 : id > tokens.data[r * L + last]!) last = j;
+    }
+    length = Math.max(length, last + 1);
   }
   if (length === L) return tokens;
   const data = new Int32Array(n * length);
@@ -140,7 +148,7 @@ export class CLIP {
     if (bad >= 0) throw new InputError(`token id ${tokens.data[bad]} at row ${Math.floor(bad / L)} is outside the vocabulary [0, ${vocabSize})`);
     if (tokens.shape[0] === 0) return { data: new Float32Array(0), shape: [0, this.config.embedDim] };
     this.textSession ??= Session.create(buildTextGraph(this.stateDict, this.config, { dynamicLength: true }), this.runtime);
-    const out = await (await this.textSession).run({ tokens: trimPadding(tokens) });
+    const out = await (await this.textSession).run({ tokens: trimPadding(tokens, this.config.text.kind) });
     return out.text_features as Tensor;
   }
 

@@ -21,7 +21,9 @@ export interface ModifiedResNetConfig {
   imageResolution: number;
 }
 
+/** OpenAI CLIP's causal text transformer (pooled at the end-of-text token). */
 export interface TextTransformerConfig {
+  kind: 'transformer';
   width: number;
   layers: number;
   heads: number;
@@ -29,10 +31,34 @@ export interface TextTransformerConfig {
   vocabSize: number;
 }
 
+/** Chinese-CLIP's BERT/RoBERTa text tower (post-LN, pooled at [CLS], padding mask). */
+export interface BertConfig {
+  kind: 'bert';
+  width: number;
+  layers: number;
+  heads: number;
+  intermediate: number;
+  /** Rows of the position table (512); the tokenizer's context length is `contextLength`. */
+  maxPositions: number;
+  typeVocabSize: number;
+  vocabSize: number;
+  contextLength: number;
+  activation: 'gelu';
+}
+
 export interface ClipConfig {
   embedDim: number;
   vision: VisionTransformerConfig | ModifiedResNetConfig;
-  text: TextTransformerConfig;
+  text: TextTransformerConfig | BertConfig;
+}
+
+/** What a checkpoint's shapes cannot tell (from a model config file or a named preset). */
+export interface ConfigOverrides {
+  /** Vision heads when the head width is not 64 (e.g. ViT-H/14: width 1280 / head width 80). */
+  visionHeads?: number;
+  textHeads?: number;
+  /** Tokenizer context length of a BERT tower (Chinese-CLIP: 52). */
+  contextLength?: number;
 }
 
 function tensor(sd: StateDict, key: string): RawTensor {
@@ -66,31 +92,55 @@ function squareSide(tokens: number, key: string): number {
   return side;
 }
 
-/** The reference `clip.model.build_model` rules, from shapes only. */
-export function inferConfigFromStateDict(sd: StateDict): ClipConfig {
+function inferBertConfig(sd: StateDict, overrides: ConfigOverrides): BertConfig {
+  const width = dim(sd, 'bert.embeddings.word_embeddings.weight', 1, 2);
+  return {
+    kind: 'bert',
+    width,
+    layers: countDistinct(sd, 'bert.encoder.layer.', 3),
+    heads: overrides.textHeads ?? width / 64,
+    intermediate: dim(sd, 'bert.encoder.layer.0.intermediate.dense.weight', 0, 2),
+    maxPositions: dim(sd, 'bert.embeddings.position_embeddings.weight', 0, 2),
+    typeVocabSize: dim(sd, 'bert.embeddings.token_type_embeddings.weight', 0, 2),
+    vocabSize: dim(sd, 'bert.embeddings.word_embeddings.weight', 0, 2),
+    contextLength: overrides.contextLength ?? 52,
+    activation: 'gelu',
+  };
+}
+
+/**
+ * The reference `clip.model.build_model` rules, from shapes only; a state dict with a
+ * `bert.` text tower is Chinese-CLIP (same vision rules, BERT text config).
+ */
+export function inferConfigFromStateDict(sd: StateDict, overrides: ConfigOverrides = {}): ClipConfig {
   let vision: ClipConfig['vision'];
   if (sd.has('visual.proj')) {
     const width = dim(sd, 'visual.conv1.weight', 0, 4);
     const patchSize = dim(sd, 'visual.conv1.weight', -1);
     const layers = [...sd.keys()].filter((k) => k.startsWith('visual.') && k.endsWith('.attn.in_proj_weight')).length;
     const grid = squareSide(dim(sd, 'visual.positional_embedding', 0, 2), 'visual.positional_embedding');
-    vision = { kind: 'vit', width, layers, heads: width / 64, patchSize, imageResolution: patchSize * grid };
+    vision = { kind: 'vit', width, layers, heads: overrides.visionHeads ?? width / 64, patchSize, imageResolution: patchSize * grid };
   } else {
     const layers = [1, 2, 3, 4].map((b) => countDistinct(sd, `visual.layer${b}.`, 2)) as ModifiedResNetConfig['layers'];
     const width = dim(sd, 'visual.layer1.0.conv1.weight', 0, 4);
     const grid = squareSide(dim(sd, 'visual.attnpool.positional_embedding', 0, 2), 'visual.attnpool.positional_embedding');
-    vision = { kind: 'resnet', width, layers, heads: (width * 32) / 64, imageResolution: grid * 32 };
+    vision = { kind: 'resnet', width, layers, heads: overrides.visionHeads ?? (width * 32) / 64, imageResolution: grid * 32 };
   }
-  const textWidth = dim(sd, 'ln_final.weight', 0, 1);
-  const text: TextTransformerConfig = {
-    width: textWidth,
-    layers: countDistinct(sd, 'transformer.resblocks.', 2),
-    heads: textWidth / 64,
-    contextLength: dim(sd, 'positional_embedding', 0, 2),
-    vocabSize: dim(sd, 'token_embedding.weight', 0, 2),
-  };
+  const text = sd.has('bert.embeddings.word_embeddings.weight') ? inferBertConfig(sd, overrides) : inferTextTransformerConfig(sd, overrides);
   for (const [what, heads] of [['vision', vision.heads], ['text', text.heads]] as const) {
     if (!Number.isInteger(heads) || heads < 1) throw new ConfigError(`${what} width gives ${heads} heads (width / 64 must be a whole number)`);
   }
   return { embedDim: dim(sd, 'text_projection', 1, 2), vision, text };
+}
+
+function inferTextTransformerConfig(sd: StateDict, overrides: ConfigOverrides): TextTransformerConfig {
+  const textWidth = dim(sd, 'ln_final.weight', 0, 1);
+  return {
+    kind: 'transformer',
+    width: textWidth,
+    layers: countDistinct(sd, 'transformer.resblocks.', 2),
+    heads: overrides.textHeads ?? textWidth / 64,
+    contextLength: dim(sd, 'positional_embedding', 0, 2),
+    vocabSize: dim(sd, 'token_embedding.weight', 0, 2),
+  };
 }

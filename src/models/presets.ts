@@ -3,7 +3,7 @@
 
 import type { ClipConfig } from './config.js';
 
-const text = (width: number) => ({ width, layers: 12, heads: width / 64, contextLength: 77, vocabSize: 49408 });
+const text = (width: number) => ({ kind: 'transformer' as const, width, layers: 12, heads: width / 64, contextLength: 77, vocabSize: 49408 });
 const vit = (width: number, layers: number, patchSize: number, imageResolution: number) =>
   ({ kind: 'vit' as const, width, layers, heads: width / 64, patchSize, imageResolution });
 const resnet = (width: number, layers: [number, number, number, number], imageResolution: number) =>

@@ -4,13 +4,15 @@
 
 import { concat, type Value } from '../graph/ir.js';
 import { batchNorm2d, multiHeadAttention } from '../graph/nn.js';
+import { batchNorm2dTrain } from '../graph/nn-train.js';
 import type { ModifiedResNetConfig } from './config.js';
 import type { Params } from './params.js';
 
-function convBn(x: Value, p: Params, conv: string, bn: string, outChannels: number, kernel: number, opts: { stride?: number; padding?: number } = {}): Value {
+/** `training`: BatchNorm normalises with batch statistics and records running-stat updates (nn-train.ts). */
+function convBn(x: Value, p: Params, conv: string, bn: string, outChannels: number, kernel: number, opts: { stride?: number; padding?: number; training?: boolean } = {}): Value {
   const w = p.get(`${conv}.weight`, [outChannels, x.dim(1), kernel, kernel]);
   const b = p.scope(bn);
-  return batchNorm2d(x.conv2d(w, opts), {
+  return (opts.training ? batchNorm2dTrain : batchNorm2d)(x.conv2d(w, opts), {
     weight: b.get('weight', [outChannels]), bias: b.get('bias', [outChannels]),
     runningMean: b.get('running_mean', [outChannels]), runningVar: b.get('running_var', [outChannels]),
   });
@@ -18,16 +20,16 @@ function convBn(x: Value, p: Params, conv: string, bn: string, outChannels: numb
 
 const EXPANSION = 4;
 
-function bottleneck(x: Value, p: Params, planes: number, stride: number): Value {
+function bottleneck(x: Value, p: Params, planes: number, stride: number, training: boolean): Value {
   const inplanes = x.dim(1);
-  let out = convBn(x, p, 'conv1', 'bn1', planes, 1).relu();
-  out = convBn(out, p, 'conv2', 'bn2', planes, 3, { padding: 1 }).relu();
+  let out = convBn(x, p, 'conv1', 'bn1', planes, 1, { training }).relu();
+  out = convBn(out, p, 'conv2', 'bn2', planes, 3, { padding: 1, training }).relu();
   if (stride > 1) out = out.avgPool2d(stride);
-  out = convBn(out, p, 'conv3', 'bn3', planes * EXPANSION, 1);
+  out = convBn(out, p, 'conv3', 'bn3', planes * EXPANSION, 1, { training });
   let identity = x;
   if (stride > 1 || inplanes !== planes * EXPANSION) {
     // downsample = Sequential({"-1": AvgPool2d(stride), "0": Conv2d 1×1, "1": BatchNorm2d}).
-    identity = convBn(stride > 1 ? x.avgPool2d(stride) : x, p, 'downsample.0', 'downsample.1', planes * EXPANSION, 1);
+    identity = convBn(stride > 1 ? x.avgPool2d(stride) : x, p, 'downsample.0', 'downsample.1', planes * EXPANSION, 1, { training });
   }
   return out.add(identity).relu();
 }
@@ -45,18 +47,18 @@ function attentionPool(x: Value, p: Params, heads: number, outputDim: number): V
   return pooled.reshape([batch, outputDim]);
 }
 
-/** images float32 [N, 3, R, R] → image features [N, embedDim]. */
-export function encodeImageResNet(images: Value, p: Params, cfg: ModifiedResNetConfig, embedDim: number): Value {
+/** images float32 [N, 3, R, R] → image features [N, embedDim]; `training`: train-mode BatchNorm (fixed batch size). */
+export function encodeImageResNet(images: Value, p: Params, cfg: ModifiedResNetConfig, embedDim: number, training = false): Value {
   const g = images.graph;
   const { width } = cfg;
-  let x = g.tap('act.visual.relu1', convBn(images, p, 'conv1', 'bn1', width / 2, 3, { stride: 2, padding: 1 }).relu());
-  x = g.tap('act.visual.relu2', convBn(x, p, 'conv2', 'bn2', width / 2, 3, { padding: 1 }).relu());
-  x = g.tap('act.visual.relu3', convBn(x, p, 'conv3', 'bn3', width, 3, { padding: 1 }).relu());
+  let x = g.tap('act.visual.relu1', convBn(images, p, 'conv1', 'bn1', width / 2, 3, { stride: 2, padding: 1, training }).relu());
+  x = g.tap('act.visual.relu2', convBn(x, p, 'conv2', 'bn2', width / 2, 3, { padding: 1, training }).relu());
+  x = g.tap('act.visual.relu3', convBn(x, p, 'conv3', 'bn3', width, 3, { padding: 1, training }).relu());
   x = g.tap('act.visual.avgpool', x.avgPool2d(2));
   cfg.layers.forEach((blocks, stage) => {
     const planes = width * 2 ** stage;
     for (let i = 0; i < blocks; i++) {
-      x = bottleneck(x, p.scope(`layer${stage + 1}.${i}`), planes, i === 0 && stage > 0 ? 2 : 1);
+      x = bottleneck(x, p.scope(`layer${stage + 1}.${i}`), planes, i === 0 && stage > 0 ? 2 : 1, training);
       g.tap(`act.visual.layer${stage + 1}.${i}`, x);
     }
   });

@@ -17,7 +17,7 @@ export function encodeImageViT(images: Value, p: Params, cfg: VisionTransformerC
   const tokens = patches.reshape([batch, width, grid * grid]).transpose([0, 2, 1]);
   // The class token is the same for every image: broadcast it by adding zeros shaped like one token per image.
   const classToken = tokens.slice(1, 0, 1).mul(0).add(p.get('class_embedding', [width]));
-  let x = concat([classToken, tokens], 1).add(p.get('positional_embedding', [grid * grid + 1, width]));
+  let x = g.tap('act.visual.embeddings', concat([classToken, tokens], 1).add(p.get('positional_embedding', [grid * grid + 1, width])));
   x = g.tap('act.visual.ln_pre', layerNorm(x, ...layerNormParams(p.scope('ln_pre'), width)));
   x = transformer(x, p.scope('transformer'), { width, layers: cfg.layers, heads: cfg.heads, tapPrefix: 'act.visual.transformer.resblocks' });
   const cls = g.tap('act.visual.ln_post', layerNorm(x.slice(1, 0, 1).reshape([batch, width]), ...layerNormParams(p.scope('ln_post'), width)));

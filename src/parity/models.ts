@@ -44,6 +44,7 @@ async function checkModelFile(dir: string, file: string): Promise<Check[]> {
   const outputsPath = join(dir, 'outputs', `${modelName}.safetensors`);
   if (!existsSync(outputsPath)) return [{ group: 'model', name: `${file}`, passed: false, detail: `no reference outputs at ${outputsPath}` }];
   const { tensors: ref, metadata } = readSafetensors(outputsPath);
+  if (metadata.image_order === undefined) return []; // not OpenAI-style outputs (e.g. Chinese-CLIP: chinese-models.ts)
   const sd = await readCheckpoint(join(dir, 'models', file));
   const model = new CLIP(sd);
   const res = model.config.vision.imageResolution;

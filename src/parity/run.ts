@@ -4,6 +4,7 @@
 import type { Check } from './check.js';
 import { preprocessChecks } from '../image/parity.js';
 import { tokenizerChecks } from '../text/parity.js';
+import { chineseModelChecks } from './chinese-models.js';
 import { modelChecks } from './models.js';
 import { pipelineChecks } from './pipeline.js';
 
@@ -12,6 +13,7 @@ const SUITES: [string, (dir: string) => Promise<Check[]>][] = [
   ['tokenizer', tokenizerChecks],
   ['preprocess', preprocessChecks],
   ['model', modelChecks],
+  ['chinese-model', chineseModelChecks],
   ['pipeline', pipelineChecks],
 ];
 

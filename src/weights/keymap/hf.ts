@@ -50,8 +50,13 @@ export function isHuggingFaceClip(keys: Iterable<string>): boolean {
   return false;
 }
 
-/** Every HF tensor lands under its canonical name; a missing or unknown key is a ConfigError naming it. */
-export function huggingFaceToCanonical(hf: StateDict): StateDict {
+/**
+ * Every HF tensor lands under its canonical name; a missing or unknown key is a ConfigError naming it.
+ * `visionOnly` maps only the vision tower, visual_projection and logit_scale (for models whose text
+ * tower is not CLIP's, e.g. Chinese-CLIP's BERT).
+ */
+export function huggingFaceToCanonical(hf: StateDict, visionOnly = false): StateDict {
+  const wanted = (key: string) => !visionOnly || /^(vision_model\.|visual_projection\.|logit_scale$)/.test(key);
   const used = new Set<string>();
   const take = (key: string) => {
     const t = hf.get(key);
@@ -61,9 +66,11 @@ export function huggingFaceToCanonical(hf: StateDict): StateDict {
   };
   const out: StateDict = new Map();
   for (const [key, canonical, transpose] of WHOLE_MODEL) {
+    if (!wanted(key)) continue;
     out.set(canonical, transpose ? transpose2d(take(key), key) : take(key));
   }
   for (const [hfPrefix, prefix] of TOWERS) {
+    if (!wanted(hfPrefix)) continue;
     // At least one layer: a tower without layers then fails on its layer 0 keys, by name.
     const layers = Math.max(1, layerCount(hf, hfPrefix));
     for (let i = 0; i < layers; i++) {

@@ -1,7 +1,7 @@
 // Any supported state dict → canonical (OpenAI) key names, so models/ knows one naming only.
 // Each layout says how to recognise it by key names and how to convert it; the first match wins.
-import { ConfigError } from '../../errors.js';
 import type { StateDict } from '../../tensor.js';
+import { chineseClipToCanonical, isChineseClip } from './chinese_clip.js';
 import { huggingFaceToCanonical, isHuggingFaceClip } from './hf.js';
 import { isOpenClipPackaging, openClipToCanonical } from './open_clip.js';
 
@@ -14,13 +14,9 @@ interface LayoutAdapter {
 }
 
 const ADAPTERS: readonly LayoutAdapter[] = [
-  { layout: 'huggingface', matches: isHuggingFaceClip, toCanonical: huggingFaceToCanonical },
-  {
-    // Hook for Chinese-CLIP (a BERT text tower under `bert.`): its adapter replaces this entry.
-    layout: 'chinese-clip',
-    matches: (keys) => keys.some((k) => k.startsWith('bert.')),
-    toCanonical: () => { throw new ConfigError('Chinese-CLIP state dict (keys under "bert."): not supported yet'); },
-  },
+  // Before plain Hugging Face: ChineseCLIPModel also has vision_model.* / text_model.* keys.
+  { layout: 'chinese-clip', matches: isChineseClip, toCanonical: chineseClipToCanonical },
+  { layout: 'huggingface', matches: isHuggingFaceClip, toCanonical: (sd) => huggingFaceToCanonical(sd) },
   { layout: 'open_clip', matches: isOpenClipPackaging, toCanonical: (sd) => openClipToCanonical(sd, 'open_clip') },
   // Last: plain OpenAI names. open_clip's checker doubles as validation of every key.
   { layout: 'openai', matches: () => true, toCanonical: (sd) => openClipToCanonical(sd, 'OpenAI CLIP') },

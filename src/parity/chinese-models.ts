@@ -1,0 +1,110 @@
+// Chinese-CLIP model parity: every models/<name>.pt with its <name>.config.json beside it is
+// loaded and fed the reference inputs stored in outputs/<name>.safetensors (pixel values and
+// input ids); features, logits and per-layer activations are compared with the stored outputs.
+
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildImageGraph, buildTextGraph, CLIP, normalizeRows } from '../models/clip.js';
+import { inferConfigFromStateDict, type ClipConfig } from '../models/config.js';
+import { readConfigFile } from '../models/config-file.js';
+import { Session } from '../runtime/session.js';
+import { toFloat32, toInt32, type RawTensor, type Tensor } from '../tensor.js';
+import { readCheckpoint } from '../weights/index.js';
+import { toCanonical } from '../weights/keymap/index.js';
+import { readSafetensors } from '../weights/safetensors.js';
+import { compareArrays, type Check } from './check.js';
+
+const FEATURE_TOL = 1e-4;
+const LOGIT_TOL = 1e-3;
+
+/** Reference activation name → our tap, for a given config. */
+function activationNames(cfg: ClipConfig): Record<string, string> {
+  const names: Record<string, string> = { 'text.hidden_states.0': 'act.text.embeddings', 'text.cls': 'act.text.cls' };
+  for (let i = 0; i < cfg.text.layers; i++) names[`text.hidden_states.${i + 1}`] = `act.text.layer.${i}`;
+  if (cfg.vision.kind === 'vit') {
+    Object.assign(names, { 'vision.patch_embeds': 'act.visual.conv1', 'vision.embeddings': 'act.visual.embeddings', 'vision.hidden_states.0': 'act.visual.ln_pre', 'vision.ln_post_cls': 'act.visual.ln_post' });
+    for (let i = 0; i < cfg.vision.layers; i++) names[`vision.hidden_states.${i + 1}`] = `act.visual.transformer.resblocks.${i}`;
+  } else {
+    names['vision.stem'] = 'act.visual.avgpool';
+    cfg.vision.layers.forEach((blocks, s) => { names[`vision.layer${s + 1}`] = `act.visual.layer${s + 1}.${blocks - 1}`; });
+  }
+  return names;
+}
+
+function numeric(name: string, ours: ArrayLike<number>, ref: RawTensor, tol: number, relative = false): Check {
+  const expected = toFloat32(ref);
+  const { maxAbs, maxRel } = compareArrays(ours, expected);
+  return { group: 'model', name, passed: maxAbs <= tol || (relative && maxRel <= tol), maxAbs, maxRel, detail: `tol ${tol}` };
+}
+
+async function checkModel(dir: string, file: string): Promise<Check[]> {
+  const stem = file.replace(/\.pt$/, '');
+  const { tensors: ref } = readSafetensors(join(dir, 'outputs', `${stem}.safetensors`));
+  const ids = ref.get('text.input_ids')!;
+  const sd = toCanonical(await readCheckpoint(join(dir, 'models', file)));
+  const config = inferConfigFromStateDict(sd, { ...readConfigFile(join(dir, 'models', `${stem}.config.json`)), contextLength: ids.shape[1] });
+  const model = new CLIP(sd, {}, config);
+  const pixels = ref.get('image.pixel_values')!;
+  const images: Tensor = { data: toFloat32(pixels), shape: pixels.shape };
+  const tokens: Tensor<Int32Array> = { data: toInt32(ids), shape: ids.shape };
+  const checks: Check[] = [];
+  const expect = (key: string, ours: ArrayLike<number>, tol: number, relative = false) => {
+    const r = ref.get(key);
+    if (r) checks.push(numeric(`${file} ${key}`, ours, r, tol, relative));
+  };
+  const img = await model.encodeImage(images);
+  const txt = await model.encodeText(tokens);
+  const logits = await model.forward(images, tokens);
+  // One caption at a time: trailing [PAD] columns are cut, which must not change the features.
+  const L = tokens.shape[1]!;
+  const perCaption = new Float32Array(txt.data.length);
+  for (let r = 0; r < tokens.shape[0]!; r++) {
+    const one = await model.encodeText({ data: tokens.data.slice(r * L, (r + 1) * L), shape: [1, L] });
+    perCaption.set(one.data, r * one.data.length);
+  }
+  await model.release();
+  expect('text.embeds', perCaption, FEATURE_TOL);
+  checks.at(-1)!.name += ' (one caption at a time, padding trimmed)';
+  expect('image.embeds', img.data, FEATURE_TOL);
+  expect('text.embeds', txt.data, FEATURE_TOL);
+  expect('image.embeds_normalized', normalizeRows(img).data, FEATURE_TOL);
+  expect('text.embeds_normalized', normalizeRows(txt).data, FEATURE_TOL);
+  expect('logits_per_image', logits.logitsPerImage.data, LOGIT_TOL);
+  expect('logits_per_text', logits.logitsPerText.data, LOGIT_TOL);
+  expect('logit_scale', [model.logitScale], 1e-6);
+
+  const names = activationNames(config);
+  for (const [graph, feeds] of [
+    [buildImageGraph(sd, config, { activations: true }), { images }],
+    [buildTextGraph(sd, config, { activations: true }), { tokens }],
+  ] as const) {
+    const session = await Session.create(graph);
+    const out = await session.run(feeds);
+    await session.release();
+    for (const [refName, ours] of Object.entries(names)) {
+      const r = ref.get(refName);
+      const o = out[ours];
+      if (!r || !o) continue;
+      expect(refName, Array.from((o.data as Float32Array).subarray(0, r.bytes.length / 4)), FEATURE_TOL, true);
+    }
+  }
+  const missing = Object.keys(names).filter((k) => ref.has(k) && !checks.some((c) => c.name === `${file} ${k}`));
+  if (missing.length) checks.push({ group: 'model', name: `${file} activations`, passed: false, detail: `not computed: ${missing.join(', ')}` });
+  return checks;
+}
+
+/** Chinese-CLIP layout: models/<name>.pt + <name>.config.json, outputs with `image.embeds`. */
+export async function chineseModelChecks(dir: string): Promise<Check[]> {
+  const modelsDir = join(dir, 'models');
+  if (!existsSync(modelsDir)) return [];
+  const files = readdirSync(modelsDir).filter((f) => f.endsWith('.pt') && existsSync(join(modelsDir, f.replace(/\.pt$/, '.config.json')))).sort();
+  const checks: Check[] = [];
+  for (const file of files) {
+    try {
+      checks.push(...await checkModel(dir, file));
+    } catch (e) {
+      checks.push({ group: 'model', name: file, passed: false, detail: `failed: ${(e as Error).message}` });
+    }
+  }
+  return checks;
+}

@@ -1,82 +1,125 @@
-// `load(nameOrPath)`: the reference `clip.load`. A model name or `hf-hub:` repository is
-// downloaded into the cache first; a path may be a checkpoint file or a folder holding one
-// (with Hugging Face tokenizer files beside it). Returns the model with the preprocessing and
-// tokenizer that belong to it.
+// `load(nameOrPath)`: the reference `clip.load`. A model name (`ViT-B/32`, `cn-clip/ViT-B-16`) or
+// `hf-hub:` repository is downloaded into the cache first; a path may be a checkpoint file or a
+// folder holding one (Hugging Face style, with tokenizer and config files beside it). Returns the
+// model with the preprocessing and tokenizer that belong to it: OpenAI models crop the short side
+// and use BPE; Chinese-CLIP models resize to a square and use BERT's WordPiece.
 
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { InputError } from './errors.js';
 import { preprocess as preprocessImage, preprocessBatch, type BatchOptions, type BatchResult, type ImageInput, type PreprocessOptions } from './image/index.js';
 import { CLIP } from './models/clip.js';
+import { inferConfigFromStateDict, type ConfigOverrides } from './models/config.js';
+import { readConfigFile } from './models/config-file.js';
 import type { RuntimeOptions } from './runtime/session.js';
 import type { Tensor } from './tensor.js';
-import { defaultTokenizer, Tokenizer, type TokenizeOptions } from './text/index.js';
+import { defaultTokenizer, Tokenizer, WordPieceTokenizer, type TextTokenizer } from './text/index.js';
 import { readCheckpoint } from './weights/index.js';
 import { toCanonical } from './weights/keymap/index.js';
+import { cacheDir } from './zoo/cache.js';
 import { downloadModel, type FetchOptions } from './zoo/fetch.js';
-import { availableModels, HF_HUB_PREFIX } from './zoo/models.js';
+import { resolveModel } from './zoo/models.js';
 
 export interface LoadOptions extends RuntimeOptions, FetchOptions {
-  /** Merges file for the tokenizer when the model does not bring its own. */
+  /** BPE merges file for OpenAI models whose download or folder does not bring one. */
   bpePath?: string;
+  /** BERT vocab.txt for Chinese-CLIP models whose folder does not bring one. */
+  vocabPath?: string;
 }
 
-export type Preprocess = (image: ImageInput, options?: Omit<PreprocessOptions, 'size'>) => Promise<Tensor>;
+export type Preprocess = (image: ImageInput, options?: Omit<PreprocessOptions, 'size' | 'resizeMode'>) => Promise<Tensor>;
 
 export interface LoadedClip {
   model: CLIP;
   /** The model's image transform: image → float32 [3, R, R]. */
   preprocess: Preprocess;
   /** Many images at once, concurrently; failures are reported, not thrown. */
-  preprocessBatch: (images: readonly ImageInput[], options?: Omit<BatchOptions, 'size'>) => Promise<BatchResult>;
-  /** The model's tokenizer: texts → int32 [N, contextLength]. */
-  tokenize: (texts: string | readonly string[], options?: Omit<TokenizeOptions, 'contextLength'>) => Tensor<Int32Array>;
+  preprocessBatch: (images: readonly ImageInput[], options?: Omit<BatchOptions, 'size' | 'resizeMode'>) => Promise<BatchResult>;
+  /** The model's tokenizer: texts → int32 [N, contextLength] (`truncate` applies to BPE; BERT always truncates). */
+  tokenize: (texts: string | readonly string[], options?: { truncate?: boolean }) => Tensor<Int32Array>;
+  /** The tokenizer itself (encode / decode). */
+  tokenizer: () => TextTokenizer;
 }
 
-interface ModelPaths { weights: string; tokenizer: () => Tokenizer }
+/** Where a model's files are; tokenizer files are optional, found by kind once the weights are read. */
+interface ModelFiles {
+  weights: string;
+  overrides: ConfigOverrides;
+  bpe?: string;
+  hfTokenizer?: { vocab: string; merges: string };
+  vocabTxt?: string;
+}
 
 const HF_WEIGHT_FILES = ['model.safetensors', 'pytorch_model.bin', 'open_clip_model.safetensors', 'open_clip_pytorch_model.bin'];
+const CHECKPOINT = /\.(pt|pth|bin|safetensors)$/;
 
-function hfTokenizer(dir: string): (() => Tokenizer) | undefined {
-  const vocab = join(dir, 'vocab.json');
-  const merges = join(dir, 'merges.txt');
-  return existsSync(vocab) && existsSync(merges) ? () => Tokenizer.fromHuggingFaceFiles(vocab, merges) : undefined;
-}
+const existing = (path: string): string | undefined => (existsSync(path) ? path : undefined);
 
-/** A local file, or a folder with a Hugging Face-style weights file (or a single checkpoint). */
-function localPaths(path: string, bpePath?: string): ModelPaths {
-  const fallback = () => defaultTokenizer(bpePath);
-  if (!statSync(path).isDirectory()) return { weights: path, tokenizer: fallback };
-  const files = readdirSync(path);
-  const weights = HF_WEIGHT_FILES.find((f) => files.includes(f))
-    ?? (files.filter((f) => /\.(pt|pth|bin|safetensors)$/.test(f)).length === 1 ? files.find((f) => /\.(pt|pth|bin|safetensors)$/.test(f)) : undefined);
-  if (!weights) throw new InputError(`${path}: no checkpoint found (expected one of ${HF_WEIGHT_FILES.join(', ')} or a single .pt/.safetensors file)`);
-  const bpe = files.find((f) => f.startsWith('bpe_simple_vocab'));
-  return { weights: join(path, weights), tokenizer: hfTokenizer(path) ?? (bpe ? () => defaultTokenizer(join(path, bpe)) : fallback) };
-}
-
-async function resolvePaths(nameOrPath: string, options: LoadOptions): Promise<ModelPaths> {
-  if (existsSync(nameOrPath)) return localPaths(nameOrPath, options.bpePath);
-  if (!availableModels().includes(nameOrPath) && !nameOrPath.startsWith(HF_HUB_PREFIX)) {
-    throw new InputError(`"${nameOrPath}" is neither a file nor a known model; available models: ${availableModels().join(', ')}, or ${HF_HUB_PREFIX}owner/repo`);
+/** A checkpoint file, or a folder with one; config and tokenizer files are looked for beside it. */
+function localFiles(path: string): ModelFiles {
+  let weights = path;
+  if (statSync(path).isDirectory()) {
+    const files = readdirSync(path);
+    const candidates = files.filter((f) => CHECKPOINT.test(f));
+    const found = HF_WEIGHT_FILES.find((f) => files.includes(f)) ?? (candidates.length === 1 ? candidates[0] : undefined);
+    if (!found) throw new InputError(`${path}: no checkpoint found (expected one of ${HF_WEIGHT_FILES.join(', ')} or a single .pt/.safetensors file)`);
+    weights = join(path, found);
   }
+  const dir = dirname(weights);
+  const config = existing(join(dir, `${basename(weights).replace(CHECKPOINT, '')}.config.json`)) ?? existing(join(dir, 'config.json'));
+  const vocab = existing(join(dir, 'vocab.json'));
+  const merges = existing(join(dir, 'merges.txt'));
+  const bpe = readdirSync(dir).find((f) => f.startsWith('bpe_simple_vocab'));
+  return {
+    weights,
+    overrides: config ? readConfigFile(config) : {},
+    hfTokenizer: vocab && merges ? { vocab, merges } : undefined,
+    bpe: bpe ? join(dir, bpe) : undefined,
+    vocabTxt: existing(join(dir, 'vocab.txt')),
+  };
+}
+
+async function resolveFiles(nameOrPath: string, options: LoadOptions): Promise<ModelFiles> {
+  if (existsSync(nameOrPath)) return localFiles(nameOrPath);
+  resolveModel(nameOrPath); // a clear error listing the models before any download
   const files = await downloadModel(nameOrPath, options);
-  if (files.kind === 'openai') return { weights: files.weights, tokenizer: () => defaultTokenizer(options.bpePath ?? files.bpe) };
-  return { weights: files.weights, tokenizer: () => Tokenizer.fromHuggingFaceFiles(files.vocab, files.merges) };
+  switch (files.kind) {
+    case 'openai': return { weights: files.weights, overrides: {}, bpe: files.bpe };
+    case 'chinese-clip': return { weights: files.weights, overrides: files.overrides, vocabTxt: files.vocab };
+    case 'huggingface': return { weights: files.weights, overrides: readConfigFile(files.config), hfTokenizer: { vocab: files.vocab, merges: files.merges } };
+  }
+}
+
+function tokenizerFor(kind: 'transformer' | 'bert', files: ModelFiles, options: LoadOptions): () => TextTokenizer {
+  if (kind === 'bert') {
+    return () => {
+      const path = options.vocabPath ?? files.vocabTxt ?? existing(join(cacheDir(options.cacheDir), 'cn-clip', 'vocab.txt'));
+      if (!path) throw new InputError(`Chinese-CLIP tokenizer: no vocab.txt beside ${files.weights}; pass vocabPath (the file ships with every Chinese-CLIP download, e.g. load("cn-clip/ViT-B-16"))`);
+      return WordPieceTokenizer.fromVocabFile(path);
+    };
+  }
+  const hf = files.hfTokenizer;
+  if (hf && !options.bpePath) return () => Tokenizer.fromHuggingFaceFiles(hf.vocab, hf.merges);
+  return () => defaultTokenizer(options.bpePath ?? files.bpe);
 }
 
 /** clip.load(name | path, { device }) → the model, its preprocess and its tokenizer. */
 export async function load(nameOrPath: string, options: LoadOptions = {}): Promise<LoadedClip> {
-  const paths = await resolvePaths(nameOrPath, options);
-  const stateDict = toCanonical(await readCheckpoint(paths.weights));
-  const model = new CLIP(stateDict, { device: options.device, threads: options.threads, optimization: options.optimization });
-  const size = model.config.vision.imageResolution;
-  const contextLength = model.config.text.contextLength;
-  let tokenizer: Tokenizer | undefined;
+  const files = await resolveFiles(nameOrPath, options);
+  const stateDict = toCanonical(await readCheckpoint(files.weights));
+  const config = inferConfigFromStateDict(stateDict, files.overrides);
+  const model = new CLIP(stateDict, { device: options.device, threads: options.threads, optimization: options.optimization }, config);
+  const size = config.vision.imageResolution;
+  const resizeMode = config.text.kind === 'bert' ? 'square' : 'shortest-side-crop';
+  const { contextLength } = config.text;
+  const makeTokenizer = tokenizerFor(config.text.kind, files, options);
+  let tokenizer: TextTokenizer | undefined;
+  const getTokenizer = () => (tokenizer ??= makeTokenizer());
   return {
     model,
-    preprocess: (image, opts = {}) => preprocessImage(image, { ...opts, size }),
-    preprocessBatch: (images, opts = {}) => preprocessBatch(images, { ...opts, size }),
-    tokenize: (texts, opts = {}) => (tokenizer ??= paths.tokenizer()).tokenize(texts, { ...opts, contextLength }),
+    preprocess: (image, opts = {}) => preprocessImage(image, { ...opts, size, resizeMode }),
+    preprocessBatch: (images, opts = {}) => preprocessBatch(images, { ...opts, size, resizeMode }),
+    tokenize: (texts, opts = {}) => getTokenizer().tokenize(texts, { ...opts, contextLength }),
+    tokenizer: getTokenizer,
   };
 }

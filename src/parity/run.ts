@@ -4,6 +4,7 @@
 import type { Check } from './check.js';
 import { preprocessChecks } from '../image/parity.js';
 import { tokenizerChecks } from '../text/parity.js';
+import { wordpieceChecks } from '../text/wordpiece-parity.js';
 import { chineseModelChecks } from './chinese-models.js';
 import { modelChecks } from './models.js';
 import { pipelineChecks } from './pipeline.js';
@@ -11,6 +12,7 @@ import { pipelineChecks } from './pipeline.js';
 /** Each suite returns no checks for a folder without its files. */
 const SUITES: [string, (dir: string) => Promise<Check[]>][] = [
   ['tokenizer', tokenizerChecks],
+  ['wordpiece', wordpieceChecks],
   ['preprocess', preprocessChecks],
   ['model', modelChecks],
   ['chinese-model', chineseModelChecks],

@@ -5,3 +5,6 @@ export { type BpeVocab, vocabFromMerges, vocabFromHuggingFace, readMergesFile, f
 export { basicClean, whitespaceClean, cleanText, splitPieces } from './clean.js';
 export { htmlUnescape } from './html.js';
 export { tokenizerChecks } from './parity.js';
+export { WordPieceTokenizer, parseVocabText, type TextTokenizer, type TextTokenizeOptions } from './wordpiece.js';
+export { basicTokenize } from './bert-basic.js';
+export { wordpieceChecks } from './wordpiece-parity.js';

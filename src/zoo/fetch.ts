@@ -1,11 +1,13 @@
 // A model by name → all of its files in the cache: what `clip.load(name)` downloads.
 import { DownloadError } from '../errors.js';
+import type { ConfigOverrides } from '../models/config.js';
 import { download, type DownloadOptions } from './download.js';
 import { resolveModel, type ModelSource, type RemoteFile } from './models.js';
 
 export type ModelFiles =
   | { readonly kind: 'openai'; readonly weights: string; readonly bpe: string }
-  | { readonly kind: 'huggingface'; readonly weights: string; readonly config: string; readonly vocab: string; readonly merges: string };
+  | { readonly kind: 'huggingface'; readonly weights: string; readonly config: string; readonly vocab: string; readonly merges: string }
+  | { readonly kind: 'chinese-clip'; readonly weights: string; readonly vocab: string; readonly overrides: ConfigOverrides };
 
 /** Options apply to every file; `sha256`, `check` and `dest` come from the model registry. */
 export type FetchOptions = Omit<DownloadOptions, 'sha256' | 'check' | 'dest'>;
@@ -19,6 +21,9 @@ export async function downloadSource(source: ModelSource, options: FetchOptions 
   const get = (file: RemoteFile) => download(file.url, { ...options, sha256: file.sha256, check: file.check, dest: file.dest });
   if (source.kind === 'openai') {
     return { kind: 'openai', weights: await get(source.weights), bpe: await get(source.bpe) };
+  }
+  if (source.kind === 'chinese-clip') {
+    return { kind: 'chinese-clip', weights: await get(source.weights), vocab: await get(source.vocab), overrides: source.overrides };
   }
   return {
     kind: 'huggingface',

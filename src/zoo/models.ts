@@ -1,6 +1,7 @@
 // The model zoo: which files make up each model, where they are hosted and how to check them.
 // Pure data and small functions; downloading lives in download.ts and fetch.ts.
 import { InputError } from '../errors.js';
+import type { ConfigOverrides } from '../models/config.js';
 
 /** How a downloaded file is checked when no SHA-256 is published for it. */
 export type FileCheck = 'safetensors' | 'torch-zip' | 'json' | 'bpe-merges';
@@ -35,7 +36,17 @@ export interface HuggingFaceModelSource {
   readonly merges: RemoteFile;
 }
 
-export type ModelSource = OpenAIModelSource | HuggingFaceModelSource;
+/** A released Chinese-CLIP model: the reference's training-layout checkpoint plus its BERT vocab. */
+export interface ChineseClipModelSource {
+  readonly kind: 'chinese-clip';
+  readonly name: string;
+  readonly weights: RemoteFile;
+  readonly vocab: RemoteFile;
+  /** What the weights cannot tell (ViT-H/14's 80-wide vision heads). */
+  readonly overrides: ConfigOverrides;
+}
+
+export type ModelSource = OpenAIModelSource | HuggingFaceModelSource | ChineseClipModelSource;
 
 // The reference's clip/clip.py `_MODELS`: the SHA-256 of each file is the URL's second-to-last
 // path segment (the reference verifies downloads against it the same way).
@@ -67,6 +78,30 @@ export const HF_OPENAI_REPOS: Readonly<Record<string, string>> = {
 };
 
 export const HF_HUB_PREFIX = 'hf-hub:';
+export const CHINESE_CLIP_PREFIX = 'cn-clip/';
+
+// Chinese-CLIP's released checkpoints, as its reference `cn_clip.clip.utils._MODELS` lists them
+// (no checksum is published: checked as torch zip files). Heads are width / 64 everywhere except
+// ViT-H/14's vision tower (head width 80).
+const CN_CLIP_BASE = 'https://clip-cn-beijing.oss-cn-beijing.aliyuncs.com/checkpoints';
+const CHINESE_CLIP_MODELS: Readonly<Record<string, { file: string; overrides: ConfigOverrides }>> = {
+  'RN50': { file: 'clip_cn_rn50.pt', overrides: {} },
+  'ViT-B-16': { file: 'clip_cn_vit-b-16.pt', overrides: {} },
+  'ViT-L-14': { file: 'clip_cn_vit-l-14.pt', overrides: {} },
+  'ViT-L-14-336': { file: 'clip_cn_vit-l-14-336.pt', overrides: {} },
+  'ViT-H-14': { file: 'clip_cn_vit-h-14.pt', overrides: { visionHeads: 16 } },
+};
+/** The BERT vocab all released Chinese-CLIP models share (also in cn_clip/clip/vocab.txt). */
+const CHINESE_CLIP_VOCAB: RemoteFile = {
+  url: 'https://huggingface.co/OFA-Sys/chinese-clip-vit-base-patch16/resolve/main/vocab.txt',
+  dest: 'cn-clip/vocab.txt',
+  sha256: '45bbac6b341c319adc98a532532882e91a9cefc0329aa57bac9ae761c27b291c',
+};
+
+/** Chinese-CLIP model names for `load` (`cn-clip/ViT-B-16`, ...). */
+export function availableChineseClipModels(): string[] {
+  return Object.keys(CHINESE_CLIP_MODELS).map((n) => CHINESE_CLIP_PREFIX + n);
+}
 const HF_ENDPOINT = 'https://huggingface.co';
 
 /** The reference's `clip.available_models()`, in the same order. */
@@ -83,8 +118,16 @@ export function resolveModel(name: string): ModelSource {
     return { kind: 'openai', name, weights: { url, dest: file, sha256: parts.at(-2)! }, bpe: BPE_FILE };
   }
   if (name.startsWith(HF_HUB_PREFIX)) return huggingFaceSource(name, name.slice(HF_HUB_PREFIX.length));
+  const cn = CHINESE_CLIP_MODELS[name.slice(CHINESE_CLIP_PREFIX.length)];
+  if (name.startsWith(CHINESE_CLIP_PREFIX) && cn) {
+    return {
+      kind: 'chinese-clip', name, overrides: cn.overrides, vocab: CHINESE_CLIP_VOCAB,
+      weights: { url: `${CN_CLIP_BASE}/${cn.file}`, dest: `cn-clip/${cn.file}`, check: 'torch-zip' },
+    };
+  }
   throw new InputError(
     `model "${name}" not found; available models = ${JSON.stringify(availableModels())}, ` +
+    `Chinese-CLIP: ${JSON.stringify(availableChineseClipModels())}, ` +
     `or "${HF_HUB_PREFIX}owner/repo" for a Hugging Face CLIPModel repository ` +
     `(e.g. ${HF_HUB_PREFIX}${HF_OPENAI_REPOS['ViT-B/32']}), or pass a checkpoint file path`,
   );

@@ -2,15 +2,16 @@
 
 export { load, type LoadedClip, type LoadOptions, type Preprocess } from './load.js';
 export { CLIP, clipLogits, normalizeRows, type ClipLogits } from './models/clip.js';
-export { inferConfigFromStateDict, type ClipConfig } from './models/config.js';
+export { inferConfigFromStateDict, type ClipConfig, type ConfigOverrides } from './models/config.js';
+export { readConfigFile } from './models/config-file.js';
 export { OFFICIAL_CONFIGS } from './models/presets.js';
 export { randomStateDict } from './models/random.js';
-export { availableModels } from './zoo/models.js';
+export { availableChineseClipModels, availableModels } from './zoo/models.js';
 export { zeroShotClassifier, type ZeroShotClassifier, type Prediction } from './zeroshot/classifier.js';
 export { DEFAULT_TEMPLATES, SINGLE_TEMPLATE } from './zeroshot/templates.js';
 export { downloadModel } from './zoo/fetch.js';
 export { cacheDir } from './zoo/cache.js';
-export { tokenize, Tokenizer } from './text/index.js';
+export { tokenize, Tokenizer, WordPieceTokenizer, type TextTokenizer } from './text/index.js';
 export { fixText } from './text/ftfy/index.js';
 export { preprocess, preprocessBatch, CLIP_MEAN, CLIP_STD, type ImageInput } from './image/index.js';
 export { readCheckpoint } from './weights/index.js';

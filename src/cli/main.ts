@@ -4,9 +4,9 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { load, type LoadOptions } from '../load.js';
-import { availableModels } from '../zoo/models.js';
+import { availableChineseClipModels, availableModels } from '../zoo/models.js';
 import { downloadModel } from '../zoo/fetch.js';
-import { DEFAULT_TEMPLATES, SINGLE_TEMPLATE } from '../zeroshot/templates.js';
+import { CHINESE_SINGLE_TEMPLATE, CHINESE_TEMPLATES, DEFAULT_TEMPLATES, SINGLE_TEMPLATE } from '../zeroshot/templates.js';
 import { zeroShotClassifier } from '../zeroshot/classifier.js';
 import { registerTokenize } from './tokenize.js';
 
@@ -19,15 +19,16 @@ function modelOptions(cmd: Command): Command {
     .option('--threads <n>', 'intra-op threads (default: one per core)', (v) => Number.parseInt(v, 10))
     .option('--cache-dir <dir>', 'download cache (default: $CLIP_CACHE_DIR or ~/.cache/clip)')
     .option('--offline', 'never download; use cached files only')
-    .option('--bpe <path>', 'tokenizer merges file (bpe_simple_vocab_16e6.txt.gz)');
+    .option('--bpe <path>', 'tokenizer merges file (bpe_simple_vocab_16e6.txt.gz) for OpenAI models')
+    .option('--vocab <path>', 'BERT vocab.txt for Chinese-CLIP models');
 }
 
 function loadOptions(o: Record<string, unknown>): LoadOptions {
-  return { device: o.device as 'cpu' | 'cuda', threads: o.threads as number | undefined, cacheDir: o.cacheDir as string | undefined, offline: o.offline as boolean | undefined, bpePath: o.bpe as string | undefined };
+  return { device: o.device as 'cpu' | 'cuda', threads: o.threads as number | undefined, cacheDir: o.cacheDir as string | undefined, offline: o.offline as boolean | undefined, bpePath: o.bpe as string | undefined, vocabPath: o.vocab as string | undefined };
 }
 
-program.command('models').description('list the official model names').action(() => {
-  for (const name of availableModels()) console.log(name);
+program.command('models').description('list the model names `--model` accepts (besides hf-hub:owner/repo and paths)').action(() => {
+  for (const name of [...availableModels(), ...availableChineseClipModels()]) console.log(name);
 });
 
 program.command('download').description('download a model (and its tokenizer files) into the cache')
@@ -50,7 +51,7 @@ modelOptions(program.command('embed').description('print image and/or text embed
     };
     if (images.length) {
       const { tensor, indices, failures } = await clip.preprocessBatch(images);
-      for (const f of failures) console.error(`skipped ${images[f.index]}: ${f.error.message}`);
+      for (const f of failures) console.error(`skipped: ${f.error.message}`);
       const features = await clip.model.encodeImage(tensor);
       const d = features.shape[1]!;
       indices.forEach((index, row) => emit('image', images[index]!, features.data.subarray(row * d, (row + 1) * d)));
@@ -68,18 +69,20 @@ modelOptions(program.command('embed').description('print image and/or text embed
 modelOptions(program.command('classify').description('zero-shot classification of images against labels'))
   .argument('<images...>', 'image files')
   .requiredOption('-l, --labels <labels>', 'comma-separated labels, e.g. "a dog,a cat,a diagram"')
-  .option('--templates <file>', 'prompt templates, one per line with {} for the label (default: a 7-prompt ensemble)')
-  .option('--single-prompt', 'use only the reference prompt "a photo of a {}."')
+  .option('--templates <file>', 'prompt templates, one per line with {} for the label (default: a 7-prompt ensemble; Chinese prompts for Chinese-CLIP)')
+  .option('--single-prompt', 'use only the reference prompt "a photo of a {}." ("{}的照片。" for Chinese-CLIP)')
   .option('-k, --top <k>', 'labels to print per image', (v) => Number.parseInt(v, 10), 5)
   .action(async (images: string[], o: Record<string, unknown>) => {
     const clip = await load(o.model as string, loadOptions(o));
+    const chinese = clip.model.config.text.kind === 'bert';
     const labels = (o.labels as string).split(',').map((l) => l.trim()).filter(Boolean);
     const templates = o.templates
       ? readFileSync(o.templates as string, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean)
+      : chinese ? (o.singlePrompt ? CHINESE_SINGLE_TEMPLATE : CHINESE_TEMPLATES)
       : o.singlePrompt ? SINGLE_TEMPLATE : DEFAULT_TEMPLATES;
     const classifier = await zeroShotClassifier(clip.model, (t) => clip.tokenize(t, { truncate: true }), labels, { templates });
     const { tensor, indices, failures } = await clip.preprocessBatch(images);
-    for (const f of failures) console.error(`skipped ${images[f.index]}: ${f.error.message}`);
+    for (const f of failures) console.error(`skipped: ${f.error.message}`);
     const predictions = await classifier.classify(tensor, o.top as number);
     indices.forEach((index, row) => {
       console.log(images[index]);

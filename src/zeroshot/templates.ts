@@ -17,6 +17,10 @@ export const DEFAULT_TEMPLATES = [
   'a photo of the small {}.',
 ];
 
+/** Chinese prompts for Chinese-CLIP models ("a photo of {}", "a picture of {}", ...). */
+export const CHINESE_SINGLE_TEMPLATE = ['{}的照片。'];
+export const CHINESE_TEMPLATES = ['{}的照片。', '一张{}的照片。', '一张模糊的{}的照片。', '一张{}的特写照片。', '{}的图片。'];
+
 /** Fills one template with a label; a template without `{}` is an error. */
 export function fillTemplate(template: string, label: string): string {
   if (!template.includes('{}')) throw new Error(`prompt template "${template}" has no {} placeholder for the label`);

@@ -23,7 +23,7 @@ function shapeOnlyStateDict(cfg: ClipConfig): StateDict {
 const TINY_VIT: ClipConfig = {
   embedDim: 16,
   vision: { kind: 'vit', width: 64, layers: 2, heads: 1, patchSize: 8, imageResolution: 16 },
-  text: { width: 64, layers: 1, heads: 1, contextLength: 8, vocabSize: 50 },
+  text: { kind: 'transformer', width: 64, layers: 1, heads: 1, contextLength: 8, vocabSize: 50 },
 };
 const TINY_RN: ClipConfig = {
   embedDim: 16,
@@ -77,6 +77,15 @@ for (const cfg of [TINY_VIT, TINY_RN]) {
     await model.release();
   });
 }
+
+test('activation "gelu" (open_clip) changes the features; QuickGELU is the default', async () => {
+  const sd = randomStateDict(TINY_VIT, 10);
+  const images = randomImages(1, 16, 3);
+  const quick = await new CLIP(sd, {}, TINY_VIT).encodeImage(images);
+  const exact = await new CLIP(sd, {}, { ...TINY_VIT, activation: 'gelu' }).encodeImage(images);
+  assert.deepEqual(inferConfigFromStateDict(sd, { activation: 'gelu' }), { ...TINY_VIT, activation: 'gelu' });
+  assert.ok(quick.data.some((v, i) => Math.abs(v - exact.data[i]!) > 1e-4), 'GELU and QuickGELU must differ');
+});
 
 test('text features: taken at the first highest id, blind to tokens after it (causal mask)', async () => {
   const model = new CLIP(randomStateDict(TINY_VIT, 3));

@@ -34,7 +34,7 @@ export function buildImageGraph(sd: StateDict, cfg: ClipConfig, opts: TowerGraph
   const images = g.input('images', 'float32', ['batch', 3, R, R]);
   const p = new Params(g, sd, 'visual.', opts.fill);
   const features = cfg.vision.kind === 'vit'
-    ? encodeImageViT(images, p, cfg.vision, cfg.embedDim)
+    ? encodeImageViT(images, p, cfg.vision, cfg.embedDim, cfg.activation)
     : encodeImageResNet(images, p, cfg.vision, cfg.embedDim);
   return finish(g, 'image_features', g.tap('act.visual.output', features), opts);
 }
@@ -44,7 +44,7 @@ export function buildTextGraph(sd: StateDict, cfg: ClipConfig, opts: TowerGraphO
   const g = new Graph();
   const tokens = g.input('tokens', 'int32', ['batch', opts.dynamicLength ? 'seq' : cfg.text.contextLength]);
   const p = new Params(g, sd, '', opts.fill);
-  const features = cfg.text.kind === 'bert' ? encodeTextBert(tokens, p, cfg.text, cfg.embedDim) : encodeText(tokens, p, cfg.text, cfg.embedDim);
+  const features = cfg.text.kind === 'bert' ? encodeTextBert(tokens, p, cfg.text, cfg.embedDim) : encodeText(tokens, p, cfg.text, cfg.embedDim, cfg.activation);
   return finish(g, 'text_features', features, opts);
 }
 

@@ -22,6 +22,10 @@ export function configOverridesFromJson(json: Json, file = '<config>'): ConfigOv
     throw new ConfigError(`${file}: text_hidden_act "${String(json.text_hidden_act)}" is not supported (Chinese-CLIP's BERT uses "gelu")`);
   }
   const overrides: ConfigOverrides = {};
+  // open_clip_config.json: { model_cfg: { quick_gelu?: boolean, ... } } (GELU unless quick_gelu);
+  // HF config.json: vision_config.hidden_act "quick_gelu" (OpenAI, and Chinese-CLIP's ViT) or "gelu".
+  const modelCfg = json.model_cfg as Json | undefined;
+  if ((modelCfg && modelCfg.quick_gelu !== true) || (json.vision_config && vision.hidden_act === 'gelu')) overrides.activation = 'gelu';
   const textHeads = int(text, 'text_num_attention_heads', file) ?? int(text, 'num_attention_heads', file);
   if (textHeads) overrides.textHeads = textHeads;
   const visionWidth = int(vision, 'vision_width', file) ?? int(vision, 'hidden_size', file);

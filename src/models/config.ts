@@ -50,6 +50,8 @@ export interface ClipConfig {
   embedDim: number;
   vision: VisionTransformerConfig | ModifiedResNetConfig;
   text: TextTransformerConfig | BertConfig;
+  /** MLP activation of the CLIP transformers: QuickGELU (OpenAI's) unless 'gelu' (most open_clip models). */
+  activation?: 'gelu';
 }
 
 /** What a checkpoint's shapes cannot tell (from a model config file or a named preset). */
@@ -59,6 +61,8 @@ export interface ConfigOverrides {
   textHeads?: number;
   /** Tokenizer context length of a BERT tower (Chinese-CLIP: 52). */
   contextLength?: number;
+  /** open_clip models without `-quickgelu` and HF configs with hidden_act "gelu" use exact GELU. */
+  activation?: 'gelu';
 }
 
 function tensor(sd: StateDict, key: string): RawTensor {
@@ -130,7 +134,7 @@ export function inferConfigFromStateDict(sd: StateDict, overrides: ConfigOverrid
   for (const [what, heads] of [['vision', vision.heads], ['text', text.heads]] as const) {
     if (!Number.isInteger(heads) || heads < 1) throw new ConfigError(`${what} width gives ${heads} heads (width / 64 must be a whole number)`);
   }
-  return { embedDim: dim(sd, 'text_projection', 1, 2), vision, text };
+  return { embedDim: dim(sd, 'text_projection', 1, 2), vision, text, ...(overrides.activation ? { activation: overrides.activation } : {}) };
 }
 
 function inferTextTransformerConfig(sd: StateDict, overrides: ConfigOverrides): TextTransformerConfig {

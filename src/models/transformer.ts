@@ -2,14 +2,24 @@
 // batch-first: x [N, L, D]. Names follow the checkpoint: resblocks.<i>.{ln_1, attn, ln_2, mlp}.
 
 import type { Value } from '../graph/ir.js';
-import { layerNorm, linear, quickGelu, selfAttention } from '../graph/nn.js';
+import { gelu, layerNorm, linear, quickGelu, selfAttention } from '../graph/nn.js';
 import type { Params } from './params.js';
 
 export function layerNormParams(p: Params, width: number): [Value, Value] {
   return [p.get('weight', [width]), p.get('bias', [width])];
 }
 
-function residualAttentionBlock(x: Value, p: Params, width: number, heads: number, mask?: Value): Value {
+export interface TransformerOptions {
+  width: number;
+  layers: number;
+  heads: number;
+  mask?: Value;
+  /** QuickGELU (OpenAI) unless 'gelu'. */
+  activation?: 'gelu';
+  tapPrefix: string;
+}
+
+function residualAttentionBlock(x: Value, p: Params, { width, heads, mask, activation }: TransformerOptions): Value {
   const attn = p.scope('attn');
   const attended = selfAttention(layerNorm(x, ...layerNormParams(p.scope('ln_1'), width)), {
     inProjWeight: attn.get('in_proj_weight', [3 * width, width]),
@@ -19,15 +29,16 @@ function residualAttentionBlock(x: Value, p: Params, width: number, heads: numbe
   }, heads, mask);
   x = x.add(attended);
   const mlp = p.scope('mlp');
-  const hidden = quickGelu(linear(layerNorm(x, ...layerNormParams(p.scope('ln_2'), width)),
+  const act = activation === 'gelu' ? gelu : quickGelu;
+  const hidden = act(linear(layerNorm(x, ...layerNormParams(p.scope('ln_2'), width)),
     mlp.get('c_fc.weight', [4 * width, width]), mlp.get('c_fc.bias', [4 * width])));
   return x.add(linear(hidden, mlp.get('c_proj.weight', [width, 4 * width]), mlp.get('c_proj.bias', [width])));
 }
 
 /** Runs `layers` blocks; taps each block's output as `<tapPrefix>.<i>`. */
-export function transformer(x: Value, p: Params, opts: { width: number; layers: number; heads: number; mask?: Value; tapPrefix: string }): Value {
+export function transformer(x: Value, p: Params, opts: TransformerOptions): Value {
   for (let i = 0; i < opts.layers; i++) {
-    x = residualAttentionBlock(x, p.scope(`resblocks.${i}`), opts.width, opts.heads, opts.mask);
+    x = residualAttentionBlock(x, p.scope(`resblocks.${i}`), opts);
     x.graph.tap(`${opts.tapPrefix}.${i}`, x);
   }
   return x;

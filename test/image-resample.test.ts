@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type Pixels } from '../src/image/pixels.js';
-import { bicubicKernel, precomputeCoefficients, resizePil } from '../src/image/resample.js';
+import { bicubicKernel, precomputeCoefficients } from '../src/image/coefficients.js';
+import { resizePil } from '../src/image/resample.js';
 
 const rgb = (width: number, height: number, data: number[]): Pixels => ({ mode: 'RGB', width, height, data: Uint8Array.from(data) });
 

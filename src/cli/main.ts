@@ -2,6 +2,7 @@
 // The `clip` command: one thin subcommand per library feature.
 
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import { load, type LoadOptions } from '../load.js';
 import { availableChineseClipModels, availableModels } from '../zoo/models.js';
@@ -9,6 +10,10 @@ import { downloadModel } from '../zoo/fetch.js';
 import { CHINESE_SINGLE_TEMPLATE, CHINESE_TEMPLATES, DEFAULT_TEMPLATES, SINGLE_TEMPLATE } from '../zeroshot/templates.js';
 import { zeroShotClassifier } from '../zeroshot/classifier.js';
 import { registerTokenize } from './tokenize.js';
+
+// sharp decodes on libuv's thread pool (4 threads unless set before its first use): let image
+// decoding use every core.
+process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, availableParallelism()));
 
 const program = new Command('clip').description('CLIP in TypeScript: embeddings, zero-shot classification, tokenization');
 

@@ -1,16 +1,24 @@
-// preprocessBatch(): many inputs → one [N, 3, n, n] tensor, decoded and resized in parallel on
-// a small pool of worker threads (the resize is JavaScript, so threads are what scale it; sharp's
-// own libuv threads only cover decoding). Bad inputs are reported and skipped.
+// preprocessBatch(): many inputs → one [N, 3, n, n] tensor, decoded and resized in parallel.
+// Decoding (sharp) runs on libuv's thread pool, the resize (WebAssembly) on the thread that asks:
+// small batches stay on the calling thread with the next decodes overlapping the current resize;
+// larger ones use a pool of worker threads, one per core. libuv's pool is shared by all of them
+// and has 4 threads unless UV_THREADPOOL_SIZE says otherwise before its first use, so beyond 4
+// cores decoding stops scaling unless the application raises it. Bad inputs are reported and
+// skipped.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { InputError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { describeInput, type ImageInput } from './decode.js';
-import { preprocessInto, type PreprocessOptions } from './run.js';
+import { transformInto } from './preprocess.js';
+import { decodeForTransform, type PreprocessOptions } from './run.js';
 import type { WorkerReply } from './worker.js';
 
 export interface BatchOptions extends PreprocessOptions {
-  /** Worker threads; 1 runs everything on the calling thread. Default: available cores. */
+  /**
+   * Worker threads; 1 runs everything on the calling thread (decoding still overlaps on libuv's
+   * pool). Default: one per core, but no more than one per IMAGES_PER_WORKER inputs.
+   */
   concurrency?: number;
   /** Called after each input, done or failed. */
   onProgress?: (done: number, total: number) => void;
@@ -33,7 +41,7 @@ export interface BatchResult {
 }
 
 export async function preprocessBatch(inputs: readonly ImageInput[], options: BatchOptions): Promise<BatchResult> {
-  const { concurrency = availableParallelism(), onProgress, ...perImage } = options;
+  const { concurrency = defaultConcurrency(inputs.length), onProgress, ...perImage } = options;
   const per = 3 * options.size * options.size;
   const rows: (Float32Array | undefined)[] = new Array(inputs.length);
   const failures: BatchFailure[] = [];
@@ -45,20 +53,52 @@ export async function preprocessBatch(inputs: readonly ImageInput[], options: Ba
   };
 
   const threads = Math.max(1, Math.min(concurrency, inputs.length));
-  if (threads === 1) {
-    for (let i = 0; i < inputs.length; i++) {
-      const row = new Float32Array(per);
-      try { await preprocessInto(inputs[i]!, perImage, row, 0); settle(i, row); } catch (e) { settle(i, asError(e)); }
-    }
-  } else {
-    await runOnWorkers(inputs, perImage, threads, settle);
-  }
+  if (threads === 1) await runOnThisThread(inputs, perImage, settle);
+  else await runOnWorkers(inputs, perImage, threads, settle);
 
   failures.sort((a, b) => a.index - b.index);
   const indices = rows.flatMap((row, i) => (row ? [i] : []));
   const data = new Float32Array(indices.length * per);
   indices.forEach((inputIndex, row) => data.set(rows[inputIndex]!, row * per));
   return { tensor: { data, shape: [indices.length, 3, options.size, options.size] }, indices, failures };
+}
+
+/**
+ * A worker costs about as much CPU to start as preprocessing this many 12 MP photos (each loads
+ * its own copy of sharp's JavaScript), so small batches use fewer workers or none.
+ */
+export const IMAGES_PER_WORKER = 4;
+
+function defaultConcurrency(inputs: number): number {
+  return Math.max(1, Math.min(availableParallelism(), Math.floor(inputs / IMAGES_PER_WORKER)));
+}
+
+/** Decodes in flight at once on the calling thread: the next ones decode while this one resizes. */
+const DECODES_AHEAD = 2;
+
+async function runOnThisThread(
+  inputs: readonly ImageInput[], options: PreprocessOptions,
+  settle: (index: number, result: Float32Array | Error) => void,
+): Promise<void> {
+  const per = 3 * options.size * options.size;
+  // Settled promises (never rejecting), so a decode that fails ahead of its turn is not unhandled.
+  const decode = (i: number) => decodeForTransform(inputs[i]!, options).then((pixels) => ({ pixels }), (error: unknown) => ({ error }));
+  const ahead: ReturnType<typeof decode>[] = [];
+  let next = 0;
+  const fill = () => { while (next < inputs.length && ahead.length < DECODES_AHEAD) ahead.push(decode(next++)); };
+  fill();
+  for (let i = 0; i < inputs.length; i++) {
+    const decoded = await ahead.shift()!;
+    fill();
+    try {
+      if ('error' in decoded) throw decoded.error;
+      const row = new Float32Array(per);
+      transformInto(decoded.pixels, options, row, 0);
+      settle(i, row);
+    } catch (e) {
+      settle(i, asError(e));
+    }
+  }
 }
 
 function asError(e: unknown): Error {

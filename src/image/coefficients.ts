@@ -22,24 +22,34 @@ export interface Coefficients {
   weights: Float64Array;
 }
 
-/**
- * Pillow's precompute_coeffs for outputs [start, start + length) of an inSize → outSize axis:
- * when shrinking, the kernel is stretched by the scale (antialiasing); weights sum to 1.
- */
-export function precomputeCoefficients(inSize: number, outSize: number, start = 0, length = outSize - start): Coefficients {
+/** precompute_coeffs' geometry of an inSize → outSize axis: when shrinking, the kernel is stretched by the scale (antialiasing). */
+function axisGeometry(inSize: number, outSize: number) {
   const scale = inSize / outSize;
   const filterScale = Math.max(scale, 1);
   const support = BICUBIC_SUPPORT * filterScale;
-  const ksize = Math.ceil(support) * 2 + 1;
+  return { scale, filterScale, support, ksize: Math.ceil(support) * 2 + 1 };
+}
+
+/** Inputs [xmin, xmin + count) of output i; C's (int) cast truncates toward zero. */
+function taps(i: number, inSize: number, scale: number, support: number): { center: number; xmin: number; count: number } {
+  const center = (i + 0.5) * scale;
+  const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
+  const count = Math.min(Math.trunc(center + support + 0.5), inSize) - xmin;
+  return { center, xmin, count };
+}
+
+/**
+ * Pillow's precompute_coeffs for outputs [start, start + length) of an inSize → outSize axis;
+ * weights sum to 1.
+ */
+export function precomputeCoefficients(inSize: number, outSize: number, start = 0, length = outSize - start): Coefficients {
+  const { scale, filterScale, support, ksize } = axisGeometry(inSize, outSize);
   const invScale = 1 / filterScale;
   const first = new Int32Array(length);
   const count = new Int32Array(length);
   const weights = new Float64Array(length * ksize);
   for (let i = 0; i < length; i++) {
-    const center = (start + i + 0.5) * scale;
-    // C's (int) cast truncates toward zero.
-    const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
-    const xmax = Math.min(Math.trunc(center + support + 0.5), inSize) - xmin;
+    const { center, xmin, count: xmax } = taps(start + i, inSize, scale, support);
     let sum = 0;
     for (let x = 0; x < xmax; x++) {
       const w = bicubicKernel((x + xmin - center + 0.5) * invScale);
@@ -51,6 +61,13 @@ export function precomputeCoefficients(inSize: number, outSize: number, start = 
     count[i] = xmax;
   }
   return { first, count, ksize, weights };
+}
+
+/** The inputs [start, end) that outputs [first, first + length) read (length ≥ 1; taps only move forward). */
+export function bicubicSpan(inSize: number, outSize: number, first: number, length: number): { start: number; end: number } {
+  const { scale, support } = axisGeometry(inSize, outSize);
+  const last = taps(first + length - 1, inSize, scale, support);
+  return { start: taps(first, inSize, scale, support).xmin, end: last.xmin + last.count };
 }
 
 /** normalize_coeffs_8bpc: weights as 22-bit fixed point, rounded half away from zero. */

@@ -3,8 +3,8 @@
 export { preprocess, preprocessInto, FAST_JPEG_MARGIN, type PreprocessOptions } from './run.js';
 export { preprocessBatch, type BatchOptions, type BatchFailure, type BatchResult } from './batch.js';
 export { decodeImage, describeInput, DEFAULT_MAX_PIXELS, type DecodeOptions, type ImageInput, type RawImage } from './decode.js';
-export { transformPixels, transformInto, transformToRGB, resizePlan, type ResizeMode, type ResizePlan, type TransformOptions } from './preprocess.js';
-export { resizePil } from './resample.js';
+export { transformPixels, transformInto, transformToRGB, transformSourceBox, resizePlan, type ResizeMode, type ResizePlan, type TransformOptions } from './preprocess.js';
+export { resizePil, resizeSourceBox } from './resample.js';
 export { toRGB, type PilMode, type Pixels } from './pixels.js';
 export { shortestSideSize, centerCropBox, roundHalfEven, type Box } from './geometry.js';
 export { CLIP_MEAN, CLIP_STD } from './normalize.js';

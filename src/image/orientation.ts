@@ -5,6 +5,7 @@ import { channelCount, type Pixels } from './pixels.js';
 /** Returns the image as it should be displayed; orientation 1 (or unknown) returns it as is. */
 export function applyOrientation(img: Pixels, orientation: number): Pixels {
   if (orientation < 2 || orientation > 8) return img;
+  if (img.origin) throw new RangeError('applyOrientation: the image is only a decoded part of a photo (origin is set); orient the whole image');
   const { width: w, height: h } = img;
   const transposed = orientation >= 5; // 5..8 swap the axes
   const outW = transposed ? h : w;

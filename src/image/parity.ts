@@ -11,8 +11,9 @@ import { toFloat32 } from '../tensor.js';
 import { readSafetensors, type SafetensorsFile } from '../weights/safetensors.js';
 import { decodeImage } from './decode.js';
 import { toRGB } from './pixels.js';
-import { resizePlan, transformPixels, type ResizeMode } from './preprocess.js';
+import { resizePlan, type ResizeMode } from './preprocess.js';
 import { resizePil } from './resample.js';
+import { preprocess } from './run.js';
 
 const TOLERANCE = 1e-6;
 
@@ -93,12 +94,13 @@ function required(file: SafetensorsFile, key: string, where: string) {
 async function checkCase(c: Case): Promise<Check> {
   const name = `${c.name} @${c.size}`;
   try {
-    const img = await decodeImage(c.file);
-    const ours = transformPixels(img, { size: c.size, resizeMode: c.resizeMode }).data;
+    // The public path (it decodes only the part the crop reads), then the full resize below.
+    const ours = (await preprocess(c.file, { size: c.size, resizeMode: c.resizeMode })).data;
     const { maxAbs, maxRel } = compareArrays(ours, c.tensor);
     const notes = [`tensor max |Δ| ${maxAbs.toExponential(2)} (≤ ${TOLERANCE})`];
     let resizedOk = true;
     if (c.resized) {
+      const img = await decodeImage(c.file);
       const plan = resizePlan(img.width, img.height, c.size, c.resizeMode);
       const rgb = toRGB(resizePil(img, plan.width, plan.height));
       const differing = countDiffering(rgb, c.resized);

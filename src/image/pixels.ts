@@ -18,10 +18,16 @@ export interface Pixels {
   /** Int32Array for mode 'I', Uint8Array otherwise; `width * height * channelCount(mode)` values. */
   readonly data: Uint8Array | Int32Array;
   /**
-   * The file's own size when the decoder already shrank it (fast path): the resize and crop
-   * sizes are computed from this, so the reduced image lands on the same output grid.
+   * The file's own size when the decoder returned less than all of it: the resize and crop
+   * sizes are computed from this. Without `origin`, the decoder shrank the image (fast path)
+   * and the reduced image lands on the same output grid.
    */
   readonly sourceSize?: { readonly width: number; readonly height: number };
+  /**
+   * With `sourceSize`: the decoder kept only the part of the full-scale image the transform
+   * reads (exact path, see resizeSourceBox), and this is where that part starts.
+   */
+  readonly origin?: { readonly left: number; readonly top: number };
 }
 
 const CHANNELS: Record<PilMode, number> = { '1': 1, L: 1, LA: 2, P: 3, RGB: 3, RGBA: 4, CMYK: 4, I: 1 };

@@ -8,8 +8,8 @@
 import type { Tensor } from '../tensor.js';
 import { centerCropBox, clipBox, shortestSideSize, type Box } from './geometry.js';
 import { CLIP_MEAN, CLIP_STD, normalizationTables, normalizeInto } from './normalize.js';
-import { toRGB, type Pixels } from './pixels.js';
-import { resizePil } from './resample.js';
+import { toRGB, type PilMode, type Pixels } from './pixels.js';
+import { resizePil, resizeSourceBox } from './resample.js';
 
 export type ResizeMode = 'shortest-side-crop' | 'square';
 
@@ -37,11 +37,22 @@ export function resizePlan(width: number, height: number, size: number, resizeMo
   return { ...resized, crop: centerCropBox(resized.width, resized.height, size) };
 }
 
+/** The part of the resized image the crop keeps. */
+function keptWindow(plan: ResizePlan): Box {
+  return clipBox(plan.crop, plan.width, plan.height);
+}
+
+/** The part of a `mode` image of width × height that the transform reads (decoding only it is exact). */
+export function transformSourceBox(mode: PilMode, width: number, height: number, size: number, resizeMode: ResizeMode = 'shortest-side-crop'): Box {
+  const plan = resizePlan(width, height, size, resizeMode);
+  return resizeSourceBox(mode, width, height, plan.width, plan.height, keptWindow(plan));
+}
+
 /** The uint8 RGB n × n image ToTensor sees (HWC), zero where the crop pads. */
 export function transformToRGB(img: Pixels, size: number, resizeMode: ResizeMode = 'shortest-side-crop'): Uint8Array {
   const source = img.sourceSize ?? img;
   const plan = resizePlan(source.width, source.height, size, resizeMode);
-  const inside = clipBox(plan.crop, plan.width, plan.height);
+  const inside = keptWindow(plan);
   const rgb = toRGB(resizePil(img, plan.width, plan.height, inside));
   if (inside.width === size && inside.height === size) return rgb;
   // torchvision pads with zeros when the image is smaller than the crop; unreachable after

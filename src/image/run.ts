@@ -1,9 +1,10 @@
 // preprocess(): one input (path, encoded bytes or raw pixels) → CLIP's float32 [3, n, n].
 import type { Tensor } from '../tensor.js';
 import { decodeImage, type DecodeOptions, type ImageInput } from './decode.js';
-import { transformInto, type TransformOptions } from './preprocess.js';
+import type { Pixels } from './pixels.js';
+import { transformInto, transformSourceBox, type TransformOptions } from './preprocess.js';
 
-export interface PreprocessOptions extends TransformOptions, Omit<DecodeOptions, 'jpegShrinkTo'> {
+export interface PreprocessOptions extends TransformOptions, Omit<DecodeOptions, 'jpegShrinkTo' | 'region'> {
   /**
    * Fast path for large JPEGs, NOT bit-exact with the reference: sharp reduces the image while
    * decoding (libjpeg DCT scaling + lanczos3) to a short side of FAST_JPEG_MARGIN × size, then
@@ -20,6 +21,8 @@ function decodeOptions(options: PreprocessOptions): DecodeOptions {
     maxPixels: options.maxPixels,
     applyExifOrientation: options.applyExifOrientation,
     jpegShrinkTo: options.fastJpeg ? FAST_JPEG_MARGIN * options.size : undefined,
+    // Only what the resize reads is decoded: the crop drops the rest (a third of a 3:2 photo).
+    region: (mode, width, height) => transformSourceBox(mode, width, height, options.size, options.resizeMode),
   };
 }
 
@@ -32,9 +35,13 @@ export async function preprocess(input: ImageInput, options: PreprocessOptions):
 
 /** Same, written into `out` at `offset` (a row of a batch). */
 export async function preprocessInto(input: ImageInput, options: PreprocessOptions, out: Float32Array, offset: number): Promise<void> {
+  transformInto(await decodeForTransform(input, options), options, out, offset);
+}
+
+/** The decoding step of preprocess: what transformInto needs of the input, and no more. */
+export async function decodeForTransform(input: ImageInput, options: PreprocessOptions): Promise<Pixels> {
   checkSize(options.size);
-  const pixels = await decodeImage(input, decodeOptions(options));
-  transformInto(pixels, options, out, offset);
+  return decodeImage(input, decodeOptions(options));
 }
 
 function checkSize(size: number): void {

@@ -30,27 +30,31 @@
     (local.set $sum (i16x8.narrow_i32x4_s (local.get $sum) (local.get $sum)))
     (i8x16.narrow_i16x8_u (local.get $sum) (local.get $sum)))
 
-  ;; Horizontal pass over `rows` rows of interleaved pixels with 1 to 4 channels. Output pixel
-  ;; `x` of each row reads its taps from byte `offsets[x]` of the row (first tap * channels) and
-  ;; has `counts[x]` taps. Four taps per step: one 16-byte load, and the two swizzle masks at
-  ;; `masks` spread taps (0, 1) and (2, 3) into [tap a, tap b] i16 pairs per channel (unused
-  ;; channels read as 0). Each output pixel is stored as 4 bytes and the next one starts
-  ;; `channels` bytes later, so `out` needs 3 bytes of slack.
+  ;; Horizontal pass over `rows` rows of interleaved pixels with 1 to 4 channels, two rows at a
+  ;; time (they share the weights): an odd count computes one more row, so `src` and `out` need
+  ;; room for it. Output pixel `x` of each row reads its taps from byte `offsets[x]` of the row
+  ;; (first tap * channels) and has `counts[x]` taps. Four taps per step: one 16-byte load per
+  ;; row, and the two swizzle masks at `masks` spread taps (0, 1) and (2, 3) into [tap a, tap b]
+  ;; i16 pairs per channel (unused channels read as 0). Output rows are `outPitch` bytes apart;
+  ;; each pixel is stored as 4 bytes and the next one starts `channels` bytes later, so rows
+  ;; need 3 bytes of slack before the next one.
   (func (export "horizontal")
     (param $src i32) (param $rowBytes i32) (param $rows i32) (param $channels i32)
     (param $outWidth i32) (param $offsets i32) (param $counts i32)
-    (param $weights i32) (param $weightStride i32) (param $masks i32) (param $out i32)
-    (local $maskA v128) (local $maskB v128) (local $pixels v128)
-    (local $pairA v128) (local $pairB v128) (local $hi v128) (local $lo v128)
-    (local $row i32) (local $rowEnd i32) (local $x i32) (local $p i32) (local $w i32) (local $wEnd i32)
+    (param $weights i32) (param $weightStride i32) (param $masks i32) (param $out i32) (param $outPitch i32)
+    (local $maskA v128) (local $maskB v128) (local $pixels v128) (local $pairA v128) (local $pairB v128)
+    (local $wHiA v128) (local $wLoA v128) (local $wHiB v128) (local $wLoB v128)
+    (local $hi0 v128) (local $lo0 v128) (local $hi1 v128) (local $lo1 v128)
+    (local $row i32) (local $rowEnd i32) (local $outRow i32) (local $x i32) (local $p i32) (local $w i32) (local $wEnd i32)
     (local $step i32)
     (local.set $maskA (v128.load (local.get $masks)))
     (local.set $maskB (v128.load offset=16 (local.get $masks)))
     (local.set $step (i32.shl (local.get $channels) (i32.const 2)))
     (local.set $row (local.get $src))
     (local.set $rowEnd (i32.add (local.get $src) (i32.mul (local.get $rows) (local.get $rowBytes))))
+    (local.set $outRow (local.get $out))
     (block $rowsDone
-      (loop $eachRow
+      (loop $eachTwoRows
         (br_if $rowsDone (i32.ge_u (local.get $row) (local.get $rowEnd)))
         (local.set $x (i32.const 0))
         (block $pixelsDone
@@ -63,31 +67,45 @@
             (local.set $wEnd (i32.add (local.get $w) (i32.shl (i32.shr_u
               (i32.add (i32.load (i32.add (local.get $counts) (i32.shl (local.get $x) (i32.const 2)))) (i32.const 3))
               (i32.const 2)) (i32.const 4))))
-            (local.set $hi (v128.const i32x4 0 0 0 0))
-            (local.set $lo (v128.const i32x4 0 0 0 0))
+            (local.set $hi0 (v128.const i32x4 0 0 0 0))
+            (local.set $lo0 (v128.const i32x4 0 0 0 0))
+            (local.set $hi1 (v128.const i32x4 0 0 0 0))
+            (local.set $lo1 (v128.const i32x4 0 0 0 0))
             (block $tapsDone
               (loop $eachFourTaps
                 (br_if $tapsDone (i32.ge_u (local.get $w) (local.get $wEnd)))
+                (local.set $wHiA (v128.load32_splat (local.get $w)))
+                (local.set $wLoA (v128.load32_splat offset=4 (local.get $w)))
+                (local.set $wHiB (v128.load32_splat offset=8 (local.get $w)))
+                (local.set $wLoB (v128.load32_splat offset=12 (local.get $w)))
+                ;; first row
                 (local.set $pixels (v128.load (local.get $p)))
                 (local.set $pairA (i8x16.swizzle (local.get $pixels) (local.get $maskA)))
                 (local.set $pairB (i8x16.swizzle (local.get $pixels) (local.get $maskB)))
-                (local.set $hi (i32x4.add (local.get $hi)
-                  (i32x4.dot_i16x8_s (local.get $pairA) (v128.load32_splat (local.get $w)))))
-                (local.set $lo (i32x4.add (local.get $lo)
-                  (i32x4.dot_i16x8_s (local.get $pairA) (v128.load32_splat offset=4 (local.get $w)))))
-                (local.set $hi (i32x4.add (local.get $hi)
-                  (i32x4.dot_i16x8_s (local.get $pairB) (v128.load32_splat offset=8 (local.get $w)))))
-                (local.set $lo (i32x4.add (local.get $lo)
-                  (i32x4.dot_i16x8_s (local.get $pairB) (v128.load32_splat offset=12 (local.get $w)))))
+                (local.set $hi0 (i32x4.add (local.get $hi0) (i32x4.add
+                  (i32x4.dot_i16x8_s (local.get $pairA) (local.get $wHiA)) (i32x4.dot_i16x8_s (local.get $pairB) (local.get $wHiB)))))
+                (local.set $lo0 (i32x4.add (local.get $lo0) (i32x4.add
+                  (i32x4.dot_i16x8_s (local.get $pairA) (local.get $wLoA)) (i32x4.dot_i16x8_s (local.get $pairB) (local.get $wLoB)))))
+                ;; second row
+                (local.set $pixels (v128.load (i32.add (local.get $p) (local.get $rowBytes))))
+                (local.set $pairA (i8x16.swizzle (local.get $pixels) (local.get $maskA)))
+                (local.set $pairB (i8x16.swizzle (local.get $pixels) (local.get $maskB)))
+                (local.set $hi1 (i32x4.add (local.get $hi1) (i32x4.add
+                  (i32x4.dot_i16x8_s (local.get $pairA) (local.get $wHiA)) (i32x4.dot_i16x8_s (local.get $pairB) (local.get $wHiB)))))
+                (local.set $lo1 (i32x4.add (local.get $lo1) (i32x4.add
+                  (i32x4.dot_i16x8_s (local.get $pairA) (local.get $wLoA)) (i32x4.dot_i16x8_s (local.get $pairB) (local.get $wLoB)))))
                 (local.set $p (i32.add (local.get $p) (local.get $step)))
                 (local.set $w (i32.add (local.get $w) (i32.const 16)))
                 (br $eachFourTaps)))
-            (v128.store32_lane 0 (local.get $out) (call $toBytes (local.get $hi) (local.get $lo)))
-            (local.set $out (i32.add (local.get $out) (local.get $channels)))
+            (v128.store32_lane 0 (local.get $outRow) (call $toBytes (local.get $hi0) (local.get $lo0)))
+            (v128.store32_lane 0 (i32.add (local.get $outRow) (local.get $outPitch)) (call $toBytes (local.get $hi1) (local.get $lo1)))
+            (local.set $outRow (i32.add (local.get $outRow) (local.get $channels)))
             (local.set $x (i32.add (local.get $x) (i32.const 1)))
             (br $eachPixel)))
-        (local.set $row (i32.add (local.get $row) (local.get $rowBytes)))
-        (br $eachRow))))
+        (local.set $row (i32.add (local.get $row) (i32.shl (local.get $rowBytes) (i32.const 1))))
+        (local.set $out (i32.add (local.get $out) (i32.shl (local.get $outPitch) (i32.const 1))))
+        (local.set $outRow (local.get $out))
+        (br $eachTwoRows))))
 
   ;; Vertical pass: output row `y` sums `counts[y]` source rows from byte `offsets[y]` of `src`,
   ;; 8 bytes of the row at a time. Two taps per step: bytes of rows t and t + 1 interleaved

@@ -278,6 +278,98 @@ export const PRIMITIVES = {
       ctx.node('AveragePool', [ctx.name(x!)], [ctx.name(y!)], { kernel_shape: [k, k], strides: [k, k] });
     },
   },
+  // ---- Appended for training (graph/grad.ts, graph/vjp.ts): the backward passes' primitives. ----
+  Greater: {
+    infer: (inputs) => { sameDtype(inputs); return [{ dtype: 'bool', shape: broadcastShapes(inputs[0]!.shape, inputs[1]!.shape) }]; },
+    emit: simple('Greater'),
+  },
+  LogSoftmax: {
+    infer: ([x], attrs) => { normAxis(attrs.axis as number, x!.rank); return [{ dtype: x!.dtype, shape: x!.shape }]; },
+    emit: (ctx, [x], [y], attrs) => ctx.node('LogSoftmax', [ctx.name(x!)], [ctx.name(y!)], { axis: normAxis(attrs.axis as number, x!.rank) }),
+  },
+  ExpandAs: {
+    // x broadcast to ref's shape (ref's dims may be symbolic: the target is read at run time).
+    infer: ([x, ref]) => {
+      const shape = broadcastShapes(x!.shape, ref!.shape);
+      if (shape.length !== ref!.rank || shape.some((d, i) => d !== ref!.shape[i])) fail(`cannot expand ${JSON.stringify(x!.shape)} to ${JSON.stringify(ref!.shape)}`);
+      return [{ dtype: x!.dtype, shape: ref!.shape }];
+    },
+    emit: (ctx, [x, ref], [y]) => {
+      const shape = ctx.temp('expand_shape');
+      ctx.node('Shape', [ctx.name(ref!)], [shape]);
+      ctx.node('Expand', [ctx.name(x!), shape], [ctx.name(y!)]);
+    },
+  },
+  Pad: {
+    // Zeros: `before` elements in front of and `after` behind `axis`.
+    infer: ([x], attrs) => {
+      const axis = normAxis(attrs.axis as number, x!.rank);
+      const d = x!.shape[axis]!;
+      if (typeof d !== 'number') return fail('cannot pad a symbolic dimension');
+      return [{ dtype: x!.dtype, shape: x!.shape.map((s, i) => (i === axis ? d + (attrs.before as number) + (attrs.after as number) : s)) }];
+    },
+    emit: (ctx, [x], [y], attrs) => {
+      const rank = x!.rank;
+      const pads = new Array<number>(2 * rank).fill(0);
+      const axis = normAxis(attrs.axis as number, rank);
+      pads[axis] = attrs.before as number;
+      pads[rank + axis] = attrs.after as number;
+      ctx.node('Pad', [ctx.name(x!), ctx.int64(pads)], [ctx.name(y!)]);
+    },
+  },
+  ScatterAddRows: {
+    // zeros shaped like `table` [V, ...], then updates[i...] added to row indices[i...] (repeats add up).
+    infer: ([table, indices, updates]) => {
+      if (!['int32', 'int64'].includes(indices!.dtype)) fail(`indices must be int32 or int64, got ${indices!.dtype}`);
+      const expected = [...indices!.shape, ...table!.shape.slice(1)];
+      if (updates!.rank !== expected.length || updates!.shape.some((d, i) => !sameDim(d, expected[i]!))) fail(`updates must be ${JSON.stringify(expected)}`);
+      return [{ dtype: updates!.dtype, shape: table!.shape }];
+    },
+    emit: (ctx, [table, indices, updates], [y]) => {
+      const [shape, zeros, idx64, idx] = ['scatter_shape', 'scatter_zeros', 'scatter_idx64', 'scatter_idx'].map(ctx.temp) as [string, string, string, string];
+      ctx.node('Shape', [ctx.name(table!)], [shape]);
+      ctx.node('ConstantOfShape', [shape], [zeros]);
+      ctx.node('Cast', [ctx.name(indices!)], [idx64], { to: onnxDtype('int64') });
+      ctx.node('Unsqueeze', [idx64, ctx.int64([-1])], [idx]);
+      ctx.node('ScatterND', [zeros, idx, ctx.name(updates!)], [ctx.name(y!)], { reduction: 'add' });
+    },
+  },
+  ConvInputGrad: {
+    // d(conv)/d(input) for Conv(stride, padding): a transposed convolution of the output gradient
+    // g [N, O, Ho, Wo] with the same weight [O, C, kH, kW], sized back to the input's [H, W].
+    infer: ([g, w], attrs) => {
+      const [h, wd] = attrs.inputSize as number[];
+      return [{ dtype: sameDtype([g!, w!]), shape: [g!.shape[0]!, w!.shape[1]!, h!, wd!] }];
+    },
+    emit: (ctx, [g, w], [y], attrs) => {
+      const s = attrs.stride as number;
+      const p = attrs.padding as number;
+      const [h, wd] = attrs.inputSize as number[];
+      const extra = (size: number, outSize: number, k: number) => size - (s * (outSize - 1) + k - 2 * p);
+      const op = [extra(h!, g!.dim(2), w!.dim(2)), extra(wd!, g!.dim(3), w!.dim(3))];
+      ctx.node('ConvTranspose', [ctx.name(g!), ctx.name(w!)], [ctx.name(y!)], { strides: [s, s], pads: [p, p, p, p], output_padding: op });
+    },
+  },
+  ConvWeightGrad: {
+    // d(conv)/d(weight) for Conv(stride, padding): correlate the input x [N, C, H, W] with the
+    // output gradient g [N, O, Ho, Wo] over the batch (batch as channels, dilation = stride),
+    // then keep the first kH × kW taps: dW[o, c, i, j] = Σ g[n, o, y, x] · x[n, c, s·y + i - p, s·x + j - p].
+    infer: ([x, g], attrs) => {
+      const [kh, kw] = attrs.kernel as number[];
+      return [{ dtype: sameDtype([x!, g!]), shape: [g!.shape[1]!, x!.shape[1]!, kh!, kw!] }];
+    },
+    emit: (ctx, [x, g], [y], attrs) => {
+      const s = attrs.stride as number;
+      const p = attrs.padding as number;
+      const [kh, kw] = attrs.kernel as number[];
+      const [xt, gt, full, cut] = ['cwg_x', 'cwg_g', 'cwg_full', 'cwg_cut'].map(ctx.temp) as [string, string, string, string];
+      ctx.node('Transpose', [ctx.name(x!)], [xt], { perm: [1, 0, 2, 3] });
+      ctx.node('Transpose', [ctx.name(g!)], [gt], { perm: [1, 0, 2, 3] });
+      ctx.node('Conv', [xt, gt], [full], { dilations: [s, s], pads: [p, p, p, p], strides: [1, 1] });
+      ctx.node('Slice', [full, ctx.int64([0, 0]), ctx.int64([kh!, kw!]), ctx.int64([2, 3])], [cut]);
+      ctx.node('Transpose', [cut], [ctx.name(y!)], { perm: [1, 0, 2, 3] });
+    },
+  },
 } satisfies Record<string, Primitive>;
 
 export type OpName = keyof typeof PRIMITIVES;

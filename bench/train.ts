@@ -1,0 +1,54 @@
+// Training-step benchmark (standalone: `node dist/bench/train.js [--threads N] [--steps N]`).
+// Times Trainer.trainStep (forward + backward in one ONNX Runtime run, then AdamW in typed arrays)
+// on random-weight models: the fixtures' tiny sizes at batch 8 and a small ViT at batch 32, and
+// reports how much of the step the optimiser (typed arrays, see train/adamw.ts) takes.
+
+import { parseArgs } from 'node:util';
+import type { ClipConfig } from '../src/models/config.js';
+import { randomStateDict } from '../src/models/random.js';
+import { Trainer, type Batch } from '../src/train/trainer.js';
+
+const text = (width: number, layers: number) => ({ kind: 'transformer' as const, width, layers, heads: width / 64, contextLength: 77, vocabSize: 49408 });
+const MODELS: { name: string; cfg: ClipConfig; batch: number }[] = [
+  { name: 'vit-tiny', batch: 8, cfg: { embedDim: 64, vision: { kind: 'vit', width: 64, layers: 2, heads: 1, patchSize: 8, imageResolution: 32 }, text: text(64, 2) } },
+  { name: 'rn-tiny', batch: 8, cfg: { embedDim: 64, vision: { kind: 'resnet', width: 8, layers: [1, 1, 1, 1], heads: 4, imageResolution: 64 }, text: text(64, 2) } },
+  { name: 'vit-small (256w×6, /32, 224px; text 256w×6)', batch: 32, cfg: { embedDim: 256, vision: { kind: 'vit', width: 256, layers: 6, heads: 4, patchSize: 32, imageResolution: 224 }, text: text(256, 6) } },
+];
+
+function randomBatch(cfg: ClipConfig, n: number): Batch {
+  const R = cfg.vision.imageResolution;
+  const images = Float32Array.from({ length: n * 3 * R * R }, (_, i) => Math.sin(i * 0.37));
+  const L = cfg.text.contextLength;
+  const tokens = new Int32Array(n * L);
+  for (let r = 0; r < n; r++) {
+    tokens[r * L] = 49406;
+    for (let j = 1; j < 10 + r % 20; j++) tokens[r * L + j] = (r * 131 + j * 17) % 49000;
+    tokens[r * L + 10 + r % 20] = 49407;
+  }
+  return { images: { data: images, shape: [n, 3, R, R] }, tokens: { data: tokens, shape: [n, L] } };
+}
+
+const { values } = parseArgs({ options: { threads: { type: 'string' }, steps: { type: 'string', default: '5' }, only: { type: 'string' } } });
+const steps = Number(values.steps);
+for (const { name, cfg, batch } of MODELS.filter((m) => !values.only || m.name.startsWith(values.only))) {
+  const t0 = performance.now();
+  const trainer = await Trainer.create(randomStateDict(cfg, 1), cfg, { batchSize: batch, lr: 1e-4, runtime: values.threads ? { threads: Number(values.threads) } : {} });
+  const build = performance.now() - t0;
+  const data = randomBatch(cfg, batch);
+  await trainer.trainStep(data); // warm-up
+  const times: number[] = [];
+  const optimiser: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const a = performance.now();
+    const g = await trainer.computeGradients(data);
+    const b = performance.now();
+    trainer.applyGradients(g);
+    const c = performance.now();
+    times.push(c - a);
+    optimiser.push(c - b);
+  }
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  const params = trainer.params.reduce((n, p) => n + trainer.weights.get(p)!.data.length, 0);
+  console.log(JSON.stringify({ model: name, batch, params, build_ms: Math.round(build), step_ms: Math.round(median(times)), adamw_ms: Math.round(median(optimiser)), threads: values.threads ?? 'default', steps }));
+  await trainer.release();
+}

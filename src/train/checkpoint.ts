@@ -1,0 +1,68 @@
+// Training checkpoints, two files written atomically (temporary name, then rename):
+//   <path>               the model: a safetensors state dict with canonical OpenAI names, which
+//                        load() and readCheckpoint() read like any other checkpoint (the
+//                        architecture is inferred from the shapes, so no extra config is needed);
+//   <path>.train.safetensors  the optimiser (exp_avg.<name>, exp_avg_sq.<name>) and, in its
+//                        metadata, the step and the caller's resume state (schedule, RNG, data position).
+// Fine-tuning from any checkpoint load() accepts is `Trainer.create(readCheckpoint(file), ...)`;
+// resuming also restores the optimiser and the caller's state.
+
+import { existsSync, renameSync, rmSync } from 'node:fs';
+import { CheckpointError } from '../errors.js';
+import { fromFloat32, toFloat32, type StateDict } from '../tensor.js';
+import { readSafetensors, writeSafetensors } from '../weights/safetensors.js';
+import type { AdamWState } from './adamw.js';
+import type { Trainer } from './trainer.js';
+
+const FORMAT = 'clip-ts-train/1';
+
+export const trainStatePath = (path: string): string => `${path}.train.safetensors`;
+
+function writeAtomically(path: string, tensors: StateDict, metadata: Record<string, string>): void {
+  const temp = `${path}.tmp-${process.pid}`;
+  try {
+    writeSafetensors(temp, tensors, metadata);
+    renameSync(temp, path);
+  } finally {
+    rmSync(temp, { force: true });
+  }
+}
+
+/** Saves the model and the optimiser; `resume` is any JSON the caller needs back (schedule, RNG, data position). */
+export function saveCheckpoint(path: string, trainer: Trainer, resume: Record<string, unknown> = {}): void {
+  const { state } = trainer.optimizer;
+  const optimiser: StateDict = new Map();
+  for (const [name, m] of state.expAvg) optimiser.set(`exp_avg.${name}`, fromFloat32(m, trainer.weights.get(name)!.shape));
+  for (const [name, v] of state.expAvgSq) optimiser.set(`exp_avg_sq.${name}`, fromFloat32(v, trainer.weights.get(name)!.shape));
+  // The training state first: a model file without its optimiser beside it is still a valid model.
+  writeAtomically(trainStatePath(path), optimiser, { format: FORMAT, step: String(state.step), resume: JSON.stringify(resume) });
+  writeAtomically(path, trainer.currentStateDict(), { format: 'pt', producer: 'clip-ts', step: String(state.step) });
+}
+
+export interface TrainState {
+  optimiser: AdamWState;
+  resume: Record<string, unknown>;
+}
+
+/** Reads `<path>.train.safetensors` (written by saveCheckpoint). */
+export function readTrainState(path: string): TrainState {
+  const file = trainStatePath(path);
+  if (!existsSync(file)) throw new CheckpointError(file, 'no training state beside the checkpoint (needed to resume; to fine-tune, start from the model file alone)');
+  const { tensors, metadata } = readSafetensors(file);
+  if (metadata.format !== FORMAT) throw new CheckpointError(file, `metadata "format" is ${JSON.stringify(metadata.format)}, expected "${FORMAT}"`);
+  const optimiser: AdamWState = { step: Number(metadata.step), expAvg: new Map(), expAvgSq: new Map() };
+  for (const [key, t] of tensors) {
+    const [slot, name] = key.startsWith('exp_avg_sq.') ? [optimiser.expAvgSq, key.slice(11)] : [optimiser.expAvg, key.slice(8)];
+    slot.set(name, toFloat32(t));
+  }
+  return { optimiser, resume: JSON.parse(metadata.resume ?? '{}') as Record<string, unknown> };
+}
+
+/** Puts a saved optimiser state into a trainer built from the same checkpoint's model file. */
+export function restoreTrainState(trainer: Trainer, state: TrainState): void {
+  for (const [name, m] of state.optimiser.expAvg) {
+    const w = trainer.weights.get(name);
+    if (!w || w.data.length !== m.length) throw new CheckpointError(name, 'optimiser state does not match the trained parameters (different model or frozen towers?)');
+  }
+  trainer.optimizer.state = state.optimiser;
+}

@@ -1,0 +1,109 @@
+// `trainClip`: the training loop behind a `clip train` command. Reads a checkpoint (any format
+// readCheckpoint understands, any key layout the adapters map to OpenAI names), trains on
+// image-caption pairs with AdamW, a warm-up + cosine schedule and the logit_scale clamp, and
+// saves checkpoints that load() reads; `resume` continues a run exactly where its last save was.
+
+import { existsSync } from 'node:fs';
+import { InputError } from '../errors.js';
+import { inferConfigFromStateDict } from '../models/config.js';
+import type { RuntimeOptions } from '../runtime/session.js';
+import { defaultTokenizer, type Tokenizer } from '../text/index.js';
+import { readCheckpoint } from '../weights/index.js';
+import { toCanonical } from '../weights/keymap/index.js';
+import type { AdamWOptions } from './adamw.js';
+import { readTrainState, restoreTrainState, saveCheckpoint, trainStatePath } from './checkpoint.js';
+import { epochBatches, readCsvSamples, readFolderSamples, streamBatches, webDatasetPairs, type CsvOptions, type LoaderOptions, type LoaderPosition, type SkipCount } from './data.js';
+import type { Batch } from './trainer.js';
+import { Trainer } from './trainer.js';
+
+export interface TrainClipOptions {
+  /** Checkpoint to start from (fine-tuning), or the run's own output when `resume` is set. */
+  model: string;
+  /**
+   * Training pairs: a CSV/TSV (open_clip columns), a folder of images with .txt captions, or
+   * WebDataset tar shards with the number of samples per epoch (as open_clip's --train-num-samples).
+   */
+  data: { csv: string; csvOptions?: CsvOptions } | { folder: string } | { shards: string[]; samples: number; bufferSize?: number };
+  /** Where checkpoints go (a .safetensors path; the optimiser state is written beside it). */
+  output: string;
+  batchSize: number;
+  epochs: number;
+  lr?: number;
+  warmup?: number;
+  optimizer?: AdamWOptions;
+  clipGradNorm?: number;
+  freeze?: { image?: boolean; text?: boolean };
+  seed?: number;
+  /** Save every this many steps (and always at the end). */
+  saveEvery?: number;
+  /** Continue from `output` and its saved training state. */
+  resume?: boolean;
+  workers?: number;
+  /** Default: CLIP's BPE tokenizer (defaultTokenizer). */
+  tokenizer?: Tokenizer;
+  runtime?: RuntimeOptions;
+  onStep?: (info: { step: number; epoch: number; loss: number; lr: number; skipped: number; ms: number }) => void;
+}
+
+export interface TrainClipResult { steps: number; lastLoss: number; skipped: number }
+
+interface ResumeState { epoch: number; batch: number; seed: number }
+
+export async function trainClip(opts: TrainClipOptions): Promise<TrainClipResult> {
+  const data = opts.data;
+  const samples = 'csv' in data ? readCsvSamples(data.csv, data.csvOptions) : 'folder' in data ? readFolderSamples(data.folder) : undefined;
+  const count = samples?.length ?? ('samples' in data ? data.samples : 0);
+  const perEpoch = Math.floor(count / opts.batchSize);
+  if (perEpoch < 1) throw new InputError(`${count} training pairs make no batch of ${opts.batchSize}`);
+  const start = opts.resume ? opts.output : opts.model;
+  if (opts.resume && !existsSync(trainStatePath(start))) throw new InputError(`cannot resume: ${trainStatePath(start)} does not exist`);
+  const sd = toCanonical(await readCheckpoint(start));
+  const cfg = inferConfigFromStateDict(sd);
+  const trainer = await Trainer.create(sd, cfg, {
+    batchSize: opts.batchSize,
+    lr: { baseLr: opts.lr ?? 5e-4, warmup: opts.warmup ?? 0, totalSteps: opts.epochs * perEpoch },
+    optimizer: opts.optimizer ?? { betas: [0.9, 0.98], eps: 1e-6, weightDecay: 0.2 },
+    ...(opts.clipGradNorm !== undefined ? { clipGradNorm: opts.clipGradNorm } : {}),
+    ...(opts.freeze ? { freeze: opts.freeze } : {}),
+    ...(opts.runtime ? { runtime: opts.runtime } : {}),
+  });
+  let position: ResumeState = { epoch: 0, batch: 0, seed: opts.seed ?? 0 };
+  if (opts.resume) {
+    const state = readTrainState(start);
+    restoreTrainState(trainer, state);
+    position = state.resume as unknown as ResumeState;
+  }
+  const tokenizer = opts.tokenizer ?? defaultTokenizer();
+  const skipped: SkipCount = { count: 0 };
+  const loader = (seed: number): LoaderOptions => ({ batchSize: opts.batchSize, resolution: cfg.vision.imageResolution, tokenizer, contextLength: cfg.text.contextLength, seed, ...(opts.workers ? { workers: opts.workers } : {}) });
+  /** An epoch's batches from index `from`; streamed shards are re-read and the first batches dropped. */
+  async function* batchesOf(epoch: number, from: number, seed: number): AsyncGenerator<Batch & { position: LoaderPosition }> {
+    if (samples) { yield* epochBatches(samples, loader(seed), epoch, from, skipped); return; }
+    const shards = data as { shards: string[]; bufferSize?: number };
+    let k = 0;
+    for await (const batch of streamBatches(webDatasetPairs(shards.shards, { seed, epoch, ...(shards.bufferSize ? { bufferSize: shards.bufferSize } : {}) }, skipped), loader(seed), skipped)) {
+      if (k >= perEpoch) return;
+      if (k >= from) yield { ...batch, position: { epoch, batch: k } };
+      k++;
+    }
+  }
+  let lastLoss = NaN;
+  const save = (next: ResumeState) => saveCheckpoint(opts.output, trainer, next as unknown as Record<string, unknown>);
+  try {
+    for (let epoch = position.epoch; epoch < opts.epochs; epoch++) {
+      const from = epoch === position.epoch ? position.batch : 0;
+      for await (const batch of batchesOf(epoch, from, position.seed)) {
+        const t = performance.now();
+        const { loss, lr } = await trainer.trainStep(batch);
+        lastLoss = loss;
+        opts.onStep?.({ step: trainer.step, epoch, loss, lr, skipped: skipped.count, ms: performance.now() - t });
+        const next = batch.position.batch + 1 < perEpoch ? { epoch, batch: batch.position.batch + 1 } : { epoch: epoch + 1, batch: 0 };
+        if (opts.saveEvery && trainer.step % opts.saveEvery === 0) save({ ...next, seed: position.seed });
+      }
+    }
+    save({ epoch: opts.epochs, batch: 0, seed: position.seed });
+    return { steps: trainer.step, lastLoss, skipped: skipped.count };
+  } finally {
+    await trainer.release();
+  }
+}

@@ -1,0 +1,182 @@
+// One object that trains a CLIP model: the training graph in an ONNX Runtime session, the
+// weights and BatchNorm buffers as float32 arrays fed to it each step, AdamW, the learning-rate
+// schedule and the logit_scale clamp. `computeGradients` and `applyGradients` are the two halves
+// of `trainStep`, separate so a caller (or a test) can look at the gradients in between.
+
+import { ConfigError } from '../errors.js';
+import type { ClipConfig } from '../models/config.js';
+import { Session, type RuntimeOptions, type TensorLike } from '../runtime/session.js';
+import { fromFloat32, toFloat32, type RawTensor, type StateDict, type Tensor } from '../tensor.js';
+import { AdamW, type AdamWOptions } from './adamw.js';
+import { clipGradNorm } from './clip-grad-norm.js';
+import { buildFeatureGraph, buildTrainGraph, type TrainGraphOptions } from './graph.js';
+import { cosineLr, type CosineSchedule } from './schedule.js';
+
+export interface TrainerOptions extends TrainGraphOptions {
+  optimizer?: AdamWOptions;
+  /** Learning rate per step; a number is constant. Default: 5e-4 constant. */
+  lr?: number | CosineSchedule;
+  /** Clip the global gradient norm to this value (off by default). */
+  clipGradNorm?: number;
+  runtime?: RuntimeOptions;
+}
+
+export interface Batch {
+  /** float32 [B, 3, R, R], preprocessed. */
+  images: Tensor;
+  /** int32 [B, contextLength]. */
+  tokens: Tensor<Int32Array>;
+}
+
+export interface Gradients {
+  loss: number;
+  grads: Map<string, Float32Array>;
+  /** BatchNorm running statistics after this batch's forward pass. */
+  buffersAfter: Map<string, Float32Array>;
+  /** Every output of the training graph (features, logits, partial losses). */
+  outputs: Record<string, TensorLike>;
+}
+
+const LOGIT_SCALE_MAX = Math.log(100);
+
+export class Trainer {
+  /** Trained parameters and BatchNorm buffers, by state-dict name (updated in place). */
+  readonly weights = new Map<string, { data: Float32Array; shape: readonly number[] }>();
+  /** BatchNorm forward passes since this trainer was created (added to each layer's num_batches_tracked). */
+  batchesTracked = 0;
+  readonly optimizer: AdamW;
+
+  private constructor(
+    private readonly session: Session,
+    /** Features-only session for gradient accumulation (micro-batches). */
+    private readonly featureSession: Session | undefined,
+    private readonly stateDict: StateDict,
+    readonly config: ClipConfig,
+    readonly params: readonly string[],
+    readonly buffers: readonly string[],
+    private readonly opts: TrainerOptions,
+  ) {
+    this.optimizer = new AdamW(opts.optimizer);
+    for (const name of [...params, ...buffers]) {
+      const t = stateDict.get(name)!;
+      this.weights.set(name, { data: toFloat32(t), shape: t.shape });
+    }
+  }
+
+  static async create(stateDict: StateDict, config: ClipConfig, opts: TrainerOptions): Promise<Trainer> {
+    const { graph, params, buffers } = buildTrainGraph(stateDict, config, opts);
+    const session = await Session.create(graph, opts.runtime);
+    const micro = opts.microBatch !== undefined && opts.microBatch < opts.batchSize;
+    const featureSession = micro ? await Session.create(buildFeatureGraph(stateDict, config, opts), opts.runtime) : undefined;
+    return new Trainer(session, featureSession, stateDict, config, params, buffers, opts);
+  }
+
+  /** Steps taken so far. */
+  get step(): number { return this.optimizer.state.step; }
+
+  learningRate(step = this.step): number {
+    const lr = this.opts.lr ?? 5e-4;
+    return typeof lr === 'number' ? lr : cosineLr(lr, step);
+  }
+
+  /** Forward and backward pass on one batch; the weights do not change. */
+  async computeGradients(batch: Batch): Promise<Gradients> {
+    const B = this.opts.batchSize;
+    if (batch.images.shape[0] !== B || batch.tokens.shape[0] !== B) {
+      throw new ConfigError(`the trainer was built for batches of ${B}, got ${batch.images.shape[0]} images and ${batch.tokens.shape[0]} captions`);
+    }
+    const weights: Record<string, TensorLike> = {};
+    for (const [name, w] of this.weights) weights[name] = w;
+    const pick = (outputs: Record<string, TensorLike>, prefix: string, names: readonly string[]) => new Map(names.map((n) => [n, outputs[prefix + n]!.data as Float32Array]));
+    if (!this.featureSession) {
+      const outputs = await this.session.run({ ...weights, images: batch.images, tokens: batch.tokens });
+      return { loss: Number(outputs.loss!.data[0]), grads: pick(outputs, 'grad.', this.params), buffersAfter: pick(outputs, 'buffers_after.', this.buffers), outputs };
+    }
+    return this.accumulate(batch, weights, pick);
+  }
+
+  /** Gradient accumulation over micro-batches: features first, then one backward pass each (see TrainGraphOptions.microBatch). */
+  private async accumulate(batch: Batch, weights: Record<string, TensorLike>, pick: (o: Record<string, TensorLike>, prefix: string, names: readonly string[]) => Map<string, Float32Array>): Promise<Gradients> {
+    const B = this.opts.batchSize;
+    const b = this.opts.microBatch!;
+    const rows = <T extends Float32Array | Int32Array>(t: Tensor<T>, j: number): Tensor<T> => {
+      const per = t.data.length / B;
+      return { data: t.data.slice(j * b * per, (j + 1) * b * per) as T, shape: [b, ...t.shape.slice(1)] };
+    };
+    const E = this.config.embedDim;
+    const imageAll = new Float32Array(B * E);
+    const textAll = new Float32Array(B * E);
+    for (let j = 0; j < B / b; j++) {
+      const f = await this.featureSession!.run({ ...weights, images: rows(batch.images, j), tokens: rows(batch.tokens, j) });
+      imageAll.set(f.image_features!.data as Float32Array, j * b * E);
+      textAll.set(f.text_features!.data as Float32Array, j * b * E);
+    }
+    const grads = new Map(this.params.map((n) => [n, new Float32Array(this.weights.get(n)!.data.length)]));
+    let buffersAfter = new Map<string, Float32Array>();
+    let outputs: Record<string, TensorLike> = {};
+    for (let j = 0; j < B / b; j++) {
+      const placement = new Float32Array(B * b);
+      for (let c = 0; c < b; c++) placement[(j * b + c) * b + c] = 1;
+      const buffers = Object.fromEntries([...buffersAfter].map(([n, d]) => [n, { data: d, shape: [d.length] }]));
+      outputs = await this.session.run({
+        ...weights, ...buffers, images: rows(batch.images, j), tokens: rows(batch.tokens, j), placement: { data: placement, shape: [B, b] },
+        image_features_all: { data: imageAll, shape: [B, E] }, text_features_all: { data: textAll, shape: [B, E] },
+      });
+      for (const [n, d] of pick(outputs, 'grad.', this.params)) {
+        const sum = grads.get(n)!;
+        // logit_scale acts on the whole batch's logits in every pass: its gradient is the full
+        // batch's each time, so it is taken once (summing would count it once per micro-batch).
+        if (n === 'logit_scale') { sum.set(d); continue; }
+        for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + d[i]!;
+      }
+      buffersAfter = pick(outputs, 'buffers_after.', this.buffers);
+    }
+    return { loss: Number(outputs.loss!.data[0]), grads, buffersAfter, outputs };
+  }
+
+  /** Clips (if asked), takes an AdamW step at the scheduled rate, clamps logit_scale to [0, ln 100], stores the new buffers. */
+  applyGradients(g: Gradients): { lr: number; gradNorm?: number } {
+    const gradNorm = this.opts.clipGradNorm !== undefined ? clipGradNorm(g.grads.values(), this.opts.clipGradNorm) : undefined;
+    const lr = this.learningRate();
+    const trained = new Map(this.params.map((n) => [n, this.weights.get(n)!]));
+    this.optimizer.step(trained, g.grads, lr);
+    const scale = this.weights.get('logit_scale');
+    if (scale) scale.data[0] = Math.min(Math.max(scale.data[0]!, 0), LOGIT_SCALE_MAX);
+    for (const [name, data] of g.buffersAfter) this.weights.get(name)!.data.set(data);
+    // One BatchNorm forward per (micro-)batch with a gradient, as torch counts them.
+    if (g.buffersAfter.size > 0) this.batchesTracked += this.opts.batchSize / (this.opts.microBatch ?? this.opts.batchSize);
+    return { lr, ...(gradNorm !== undefined ? { gradNorm } : {}) };
+  }
+
+  /** One training step; returns the loss before the update. */
+  async trainStep(batch: Batch): Promise<{ loss: number; lr: number; gradNorm?: number }> {
+    const g = await this.computeGradients(batch);
+    return { loss: g.loss, ...this.applyGradients(g) };
+  }
+
+  /** The model's state dict with the current weights (float32), frozen ones as loaded. */
+  currentStateDict(): StateDict {
+    const out: StateDict = new Map();
+    for (const [name, t] of this.stateDict) {
+      const w = this.weights.get(name);
+      out.set(name, w ? fromFloat32(w.data.slice(), w.shape) : t);
+    }
+    for (const name of out.keys()) {
+      if (name.endsWith('num_batches_tracked') && this.buffers.length > 0) out.set(name, int64Scalar(this.batchesTracked + initialCount(this.stateDict.get(name)!)));
+    }
+    return out;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+    await this.featureSession?.release();
+  }
+}
+
+function initialCount(t: RawTensor): number {
+  return t.dtype === 'int64' ? Number(new BigInt64Array(t.bytes.slice().buffer)[0]) : 0;
+}
+
+function int64Scalar(n: number): RawTensor {
+  return { dtype: 'int64', shape: [], bytes: new Uint8Array(BigInt64Array.of(BigInt(n)).buffer) };
+}

@@ -1,8 +1,17 @@
-// Tokenizer throughput: texts/second of tokenize() on 10,000 generated captions, side by side with
-// the Python reference tokenizer on the same captions when python3 has `regex` (and `ftfy`).
-//   node dist/bench/tokenize.js [--json] [--bpe <merges file>] [--captions <n>]
+// Tokenizer throughput: texts/second and CPU time per text of tokenize() on 10,000 generated
+// captions, side by side with the Python reference tokenizer on the same captions: ftfy.fix_text
+// + the regex module + SimpleTokenizer, as clip.tokenize runs it, and the same without ftfy.
+//   node dist/bench/tokenize.js [--json] [--bpe <merges file>] [--captions <n>] [--rounds <n>]
+//     [--python <executable>] [--pythonpath <dir>]
 // Protocol, the same on both sides: load the vocabulary (not timed), warm up on 1,000 other
-// captions, then time one pass over the captions in batches of 100 with truncate=True.
+// captions, then time `rounds` passes over the captions in batches of 100 with truncate=True;
+// the median pass is reported, as wall time and as CPU time (fairer on a shared machine).
+// Every output row of ours is compared with the reference's.
+// The Python side needs `regex` (Debian: apt-get install python3-regex) and ftfy 6.3.1, which
+// Debian doesn't package; from a pip index:
+//   pip install --target /tmp/pyftfy ftfy==6.3.1 wcwidth
+//   node dist/bench/tokenize.js --pythonpath /tmp/pyftfy      (or CLIP_BENCH_PYTHONPATH=/tmp/pyftfy)
+// Without ftfy the comparison is with the reference minus ftfy, and says so.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +24,8 @@ import { DEFAULT_BPE_FILE, findMergesFile } from '../src/text/vocab.js';
 
 const BATCH = 100;
 const WARMUP = 1000;
+/** Width of the first column of the text report. */
+const LABEL = 20;
 
 // ---- deterministic, varied captions ----
 
@@ -74,19 +85,19 @@ function generateCaptions(count: number, seed: number): string[] {
  * Mirrors clip/simple_tokenizer.py (SimpleTokenizer: bytes_to_unicode, get_pairs, basic_clean,
  * whitespace_clean, bpe, encode) and clip.tokenize of openai/CLIP, which isn't installable here;
  * the algorithm is the reference's line for line, with lists instead of a torch tensor for the
- * result. ftfy is used when importable; otherwise cleaning skips it (and says so).
+ * result. basic_clean calls ftfy.fix_text when asked to (the reference), else skips it.
  */
 const PYTHON_REFERENCE = String.raw`
 import gzip, html, json, sys, time
 from functools import lru_cache
 import regex as re
-try:
+
+bpe_path, captions_path, batch, rounds, with_ftfy = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == '1'
+if with_ftfy:
     import ftfy
     fix_text = ftfy.fix_text
-    ftfy_version = ftfy.__version__
-except ImportError:
+else:
     fix_text = lambda text: text
-    ftfy_version = None
 
 @lru_cache()
 def bytes_to_unicode():
@@ -200,52 +211,89 @@ def tokenize(tokenizer, texts, context_length=77, truncate=False):
         result[i][:len(tokens)] = tokens
     return result
 
-bpe_path, captions_path, batch = sys.argv[1], sys.argv[2], int(sys.argv[3])
 data = json.load(open(captions_path, encoding='utf-8'))
 tokenizer = SimpleTokenizer(bpe_path)
 for start in range(0, len(data['warmup']), batch):
     tokenize(tokenizer, data['warmup'][start:start+batch], truncate=True)
-rows = []
-t0 = time.perf_counter()
-for start in range(0, len(data['captions']), batch):
-    rows.extend(tokenize(tokenizer, data['captions'][start:start+batch], truncate=True))
-seconds = time.perf_counter() - t0
-json.dump({'seconds': seconds, 'rows': rows, 'ftfy': ftfy_version, 'regex': re.__version__, 'python': sys.version.split()[0]}, sys.stdout)
+passes = []
+for _ in range(rounds):
+    rows = []
+    wall, cpu = time.perf_counter(), time.process_time()
+    for start in range(0, len(data['captions']), batch):
+        rows.extend(tokenize(tokenizer, data['captions'][start:start+batch], truncate=True))
+    passes.append({'wall': time.perf_counter() - wall, 'cpu': time.process_time() - cpu})
+json.dump({'passes': passes, 'rows': rows}, sys.stdout)
 `;
 
-interface PythonResult { seconds: number; rows: number[][]; ftfy: string | null; regex: string; python: string }
+/** What the chosen python3 can import; regex null means it can't run the reference at all. */
+const PYTHON_PROBE = String.raw`
+import json, sys
+found = {'python': sys.version.split()[0], 'regex': None, 'ftfy': None}
+try:
+    import regex
+    found['regex'] = regex.__version__
+    import ftfy
+    found['ftfy'] = ftfy.__version__
+except ImportError:
+    pass
+print(json.dumps(found))
+`;
 
-/** Runs the Python reference, or returns why it can't. */
-function runPython(bpePath: string, captions: string[], warmup: string[]): PythonResult | string {
-  const python = process.env.PYTHON ?? 'python3';
-  const probe = spawnSync(python, ['-c', 'import regex'], { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0) {
-    return `${python} with the regex module is not available (Debian: apt-get install python3-regex; ftfy: python3-ftfy where it exists)`;
-  }
-  if (!bpePath.endsWith('.gz')) return `the Python reference reads a gzip'd merges file; ${bpePath} is not one`;
-  const dir = mkdtempSync(join(tmpdir(), 'clip-bench-tok-'));
-  try {
-    const input = join(dir, 'captions.json');
-    writeFileSync(input, JSON.stringify({ captions, warmup }));
-    const run = spawnSync(python, ['-c', PYTHON_REFERENCE, bpePath, input, String(BATCH)], { encoding: 'utf8', maxBuffer: 1 << 30 });
-    if (run.status !== 0) return `the Python reference failed: ${run.stderr.trim().split('\n').at(-1)}`;
-    return JSON.parse(run.stdout) as PythonResult;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+/** Wall and CPU seconds of one timed pass over the captions. */
+interface Pass { wall: number; cpu: number }
+interface PythonSetup { executable: string; env: NodeJS.ProcessEnv; python: string; regex: string; ftfy: string | null }
+
+/** The median pass by wall time and, separately, by CPU time. */
+function medianPass(passes: readonly Pass[]): Pass {
+  const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  return { wall: median(passes.map((p) => p.wall)), cpu: median(passes.map((p) => p.cpu)) };
 }
 
-// ---- main ----
-
-function timeOurs(tokenizer: Tokenizer, captions: string[], warmup: string[]): { seconds: number; rows: Int32Array[] } {
-  for (let s = 0; s < warmup.length; s += BATCH) tokenizer.tokenize(warmup.slice(s, s + BATCH), { truncate: true });
-  const rows: Int32Array[] = [];
-  const t0 = performance.now();
-  for (let s = 0; s < captions.length; s += BATCH) {
-    const { data, shape } = tokenizer.tokenize(captions.slice(s, s + BATCH), { truncate: true });
-    for (let r = 0; r < shape[0]!; r++) rows.push(data.subarray(r * shape[1]!, (r + 1) * shape[1]!));
+/**
+ * The Python to run the reference with: $PYTHON, else Debian's /usr/bin/python3 (whose
+ * python3-regex is the reference's regex 2022.10.31) or python3 on the PATH, preferring one that
+ * also has ftfy; `pythonPath` goes in front of PYTHONPATH. A string says why there is none.
+ */
+function findPython(pythonPath: string | undefined, given: string | undefined): PythonSetup | string {
+  const env = { ...process.env, PYTHONPATH: [pythonPath, process.env.PYTHONPATH].filter(Boolean).join(':') };
+  const candidates = given !== undefined ? [given] : ['/usr/bin/python3', 'python3'];
+  const usable: PythonSetup[] = [];
+  for (const executable of candidates) {
+    const probe = spawnSync(executable, ['-c', PYTHON_PROBE], { encoding: 'utf8', env });
+    if (probe.error || probe.status !== 0) continue;
+    const found = JSON.parse(probe.stdout) as { python: string; regex: string | null; ftfy: string | null };
+    if (found.regex !== null) usable.push({ executable, env, python: found.python, regex: found.regex, ftfy: found.ftfy });
   }
-  return { seconds: (performance.now() - t0) / 1000, rows };
+  return usable.find((p) => p.ftfy !== null) ?? usable[0]
+    ?? `no ${candidates.join(' or ')} with the regex module (Debian: apt-get install python3-regex)`;
+}
+
+/** Runs the Python reference, with or without ftfy, or returns why it failed. */
+function runPython(setup: PythonSetup, withFtfy: boolean, bpePath: string, captionsFile: string, rounds: number): { passes: Pass[]; rows: number[][] } | string {
+  const args = ['-c', PYTHON_REFERENCE, bpePath, captionsFile, String(BATCH), String(rounds), withFtfy ? '1' : '0'];
+  const run = spawnSync(setup.executable, args, { encoding: 'utf8', env: setup.env, maxBuffer: 1 << 30 });
+  if (run.status !== 0) return `the Python reference failed: ${run.stderr.trim().split('\n').at(-1)}`;
+  return JSON.parse(run.stdout) as { passes: Pass[]; rows: number[][] };
+}
+
+// ---- ours ----
+
+function timeOurs(tokenizer: Tokenizer, captions: string[], warmup: string[], rounds: number): { passes: Pass[]; rows: Int32Array[] } {
+  for (let s = 0; s < warmup.length; s += BATCH) tokenizer.tokenize(warmup.slice(s, s + BATCH), { truncate: true });
+  const passes: Pass[] = [];
+  let rows: Int32Array[] = [];
+  for (let round = 0; round < rounds; round++) {
+    rows = [];
+    const wall = performance.now();
+    const cpu = process.cpuUsage();
+    for (let s = 0; s < captions.length; s += BATCH) {
+      const { data, shape } = tokenizer.tokenize(captions.slice(s, s + BATCH), { truncate: true });
+      for (let r = 0; r < shape[0]!; r++) rows.push(data.subarray(r * shape[1]!, (r + 1) * shape[1]!));
+    }
+    const used = process.cpuUsage(cpu);
+    passes.push({ wall: (performance.now() - wall) / 1000, cpu: (used.user + used.system) / 1e6 });
+  }
+  return { passes, rows };
 }
 
 /** --bpe, else $CLIP_BPE_PATH or the cache, else the golden fixtures' copy beside the checkout. */
@@ -266,13 +314,22 @@ function positiveInt(value: string): number {
   return n;
 }
 
+/** One timed side: texts/s from the median wall time, CPU microseconds per text from the median CPU time. */
+function rates(passes: readonly Pass[], texts: number): { textsPerSecond: number; cpuMicrosPerText: number } {
+  const { wall, cpu } = medianPass(passes);
+  return { textsPerSecond: Math.round(texts / wall), cpuMicrosPerText: Number(((cpu / texts) * 1e6).toFixed(2)) };
+}
+
 function main(): void {
   const opts = new Command('bench-tokenize')
     .option('--json', 'print one JSON line instead of text')
     .option('--bpe <path>', 'merges file (default: $CLIP_BPE_PATH, the cache, or ../shared fixtures)')
     .option('--captions <n>', 'number of captions', positiveInt, 10_000)
+    .option('--rounds <n>', 'timed passes per side (the median is reported)', positiveInt, 3)
+    .option('--python <executable>', 'Python for the reference (default: $PYTHON, else /usr/bin/python3 or python3)')
+    .option('--pythonpath <dir>', 'put in front of PYTHONPATH, e.g. where ftfy was pip-installed (default: $CLIP_BENCH_PYTHONPATH)')
     .parse()
-    .opts<{ json?: boolean; bpe?: string; captions: number }>();
+    .opts<{ json?: boolean; bpe?: string; captions: number; rounds: number; python?: string; pythonpath?: string }>();
   const bpePath = locateMerges(opts.bpe);
   if (bpePath === undefined) {
     console.log(`SKIPPED tokenize bench: no ${DEFAULT_BPE_FILE} (pass --bpe <path> or set CLIP_BPE_PATH)`);
@@ -281,49 +338,81 @@ function main(): void {
   const captions = generateCaptions(opts.captions, 1);
   const warmup = generateCaptions(WARMUP, 2);
   const tokenizer = Tokenizer.fromMergesFile(bpePath);
-  const ours = timeOurs(tokenizer, captions, warmup);
+  const ours = timeOurs(tokenizer, captions, warmup, opts.rounds);
+  const oursRates = rates(ours.passes, captions.length);
   const lengths = ours.rows.map((row) => row.indexOf(tokenizer.eotToken) + 1);
   const meanTokens = lengths.reduce((a, b) => a + b, 0) / lengths.length;
   const truncated = captions.filter((c) => tokenizer.encode(c).length + 2 > 77).length;
-  const oursRate = captions.length / ours.seconds;
-  // fixText's share, for reading the ratio when the Python side has no ftfy.
-  const t0 = performance.now();
+  // fixText's share of our CPU time.
+  const cpu = process.cpuUsage();
   for (const caption of captions) fixText(caption);
-  const fixTextShare = (performance.now() - t0) / 1000 / ours.seconds;
+  const used = process.cpuUsage(cpu);
+  const fixTextShare = (used.user + used.system) / 1e6 / medianPass(ours.passes).cpu;
 
-  const python = runPython(bpePath, captions, warmup);
   const record: Record<string, unknown> = {
-    bench: 'tokenize', captions: captions.length, batch: BATCH, meanTokens: Number(meanTokens.toFixed(1)), truncated,
-    oursTextsPerSecond: Math.round(oursRate), fixTextShare: Number(fixTextShare.toFixed(2)),
+    bench: 'tokenize', captions: captions.length, batch: BATCH, rounds: opts.rounds, meanTokens: Number(meanTokens.toFixed(1)), truncated,
+    ours: { ...oursRates, node: process.versions.node, fixTextCpuShare: Number(fixTextShare.toFixed(2)) },
+    oursTextsPerSecond: oursRates.textsPerSecond,
   };
-  let comparison: string[];
-  if (typeof python === 'string') {
-    record.python = { skipped: python };
-    comparison = [`  python reference  SKIPPED: ${python}`];
+  const lines = [
+    `tokenize: ${captions.length} captions, mean ${meanTokens.toFixed(1)} tokens, ${truncated} truncated; batches of ${BATCH}, truncate=true; median of ${opts.rounds} passes after a warm-up`,
+    `  ${''.padEnd(LABEL)} ${'texts/s'.padStart(9)}  ${'CPU µs/text'.padStart(11)}`,
+    `  ${'clip-ts'.padEnd(LABEL)} ${row(oursRates)}  (Node ${process.versions.node}; fixText ≈ ${Math.round(100 * fixTextShare)}% of its CPU time)`,
+  ];
+
+  const setup = findPython(opts.pythonpath ?? process.env.CLIP_BENCH_PYTHONPATH, opts.python ?? process.env.PYTHON);
+  if (typeof setup === 'string') {
+    record.python = { skipped: setup };
+    lines.push(`  python reference  SKIPPED: ${setup}`);
   } else {
-    const pyRate = captions.length / python.seconds;
-    // Rows that differ are expected only where ftfy would change the text and Python ran without it.
-    const differing = captions.map((_, i) => i).filter((i) => !ours.rows[i]!.every((v, j) => v === python.rows[i]![j]));
-    const explained = python.ftfy === null ? differing.filter((i) => fixText(captions[i]!) !== captions[i]).length : 0;
-    Object.assign(record, {
-      pythonTextsPerSecond: Math.round(pyRate), ratio: Number((oursRate / pyRate).toFixed(2)),
-      python: { version: python.python, regex: python.regex, ftfy: python.ftfy }, rowsDiffering: differing.length, rowsDifferingWhereFtfyChangesText: explained,
-    });
-    const ftfyNote = python.ftfy === null ? 'ftfy not installed: its cleaning skips ftfy, ours runs fixText' : `ftfy ${python.ftfy}`;
-    comparison = [
-      `  python reference  ${Math.round(pyRate).toLocaleString('en-US').padStart(9)} texts/s  (Python ${python.python}, regex ${python.regex}, ${ftfyNote})`,
-      `  ratio             ${(oursRate / pyRate).toFixed(2)}x faster than the reference`,
-      `  identical rows    ${captions.length - differing.length}/${captions.length}`
-        + (differing.length ? ` (${explained} of the ${differing.length} others are texts that ftfy changes)` : ''),
-    ];
+    record.python = { executable: setup.executable, version: setup.python, regex: setup.regex, ftfy: setup.ftfy };
+    const dir = mkdtempSync(join(tmpdir(), 'clip-bench-tok-'));
+    try {
+      const input = join(dir, 'captions.json');
+      writeFileSync(input, JSON.stringify({ captions, warmup }));
+      const sides = setup.ftfy === null ? [false] : [true, false];
+      let ratioLine: string | undefined;
+      for (const withFtfy of sides) {
+        const name = withFtfy ? `python + ftfy ${setup.ftfy}` : 'python, no ftfy';
+        const key = withFtfy ? 'withFtfy' : 'withoutFtfy';
+        const result = runPython(setup, withFtfy, bpePath, input, opts.rounds);
+        if (typeof result === 'string') {
+          (record.python as Record<string, unknown>)[key] = { failed: result };
+          lines.push(`  ${name.padEnd(LABEL)} FAILED: ${result}`);
+          continue;
+        }
+        const pyRates = rates(result.passes, captions.length);
+        // Without ftfy, rows may differ only where ftfy would change the text.
+        const differing = captions.map((_, i) => i).filter((i) => !ours.rows[i]!.every((v, j) => v === result.rows[i]![j]));
+        const unexplained = withFtfy ? differing.length : differing.filter((i) => fixText(captions[i]!) === captions[i]).length;
+        (record.python as Record<string, unknown>)[key] = { ...pyRates, rowsDiffering: differing.length, rowsDifferingUnexplained: unexplained };
+        lines.push(`  ${name.padEnd(LABEL)} ${row(pyRates)}  ${differing.length === 0 ? 'rows identical' : `${differing.length} rows differ`}`
+          + (withFtfy ? '' : ` (${differing.length - unexplained} where ftfy changes the text)`));
+        if (unexplained > 0) {
+          // A speed figure for wrong output means nothing: say which text and fail the run.
+          const first = withFtfy ? differing[0]! : differing.find((i) => fixText(captions[i]!) === captions[i])!;
+          lines.push(`  MISMATCH on caption ${first}: ${JSON.stringify(captions[first])}`);
+          process.exitCode = 1;
+        }
+        if (withFtfy === sides[0]) {
+          // The ratio is against the reference pipeline itself when ftfy is there.
+          const ratio = { wall: Number((oursRates.textsPerSecond / pyRates.textsPerSecond).toFixed(2)), cpu: Number((pyRates.cpuMicrosPerText / oursRates.cpuMicrosPerText).toFixed(2)) };
+          Object.assign(record, { pythonTextsPerSecond: pyRates.textsPerSecond, ratio: ratio.wall, cpuRatio: ratio.cpu, ratioAgainst: name });
+          ratioLine = `  ratio vs ${name}: ${ratio.wall}x by wall time, ${ratio.cpu}x by CPU time`
+            + (withFtfy ? '' : `\n  (ftfy not importable by ${setup.executable}: pip install --target DIR ftfy==6.3.1 wcwidth, then --pythonpath DIR)`);
+        }
+      }
+      lines.push(`  (Python ${setup.python}, regex ${setup.regex}: ${setup.executable})`);
+      if (ratioLine !== undefined) lines.push(ratioLine);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
-  if (opts.json) {
-    console.log(JSON.stringify(record));
-    return;
-  }
-  console.log(`tokenize: ${captions.length} captions, mean ${meanTokens.toFixed(1)} tokens, ${truncated} truncated; batches of ${BATCH}, truncate=true`);
-  console.log(`  clip-ts           ${Math.round(oursRate).toLocaleString('en-US').padStart(9)} texts/s  (Node ${process.versions.node}; fixText ≈ ${Math.round(100 * fixTextShare)}% of it)`);
-  for (const line of comparison) console.log(line);
+  console.log(opts.json ? JSON.stringify(record) : lines.join('\n'));
+}
+
+function row(r: { textsPerSecond: number; cpuMicrosPerText: number }): string {
+  return `${r.textsPerSecond.toLocaleString('en-US').padStart(9)}  ${r.cpuMicrosPerText.toFixed(1).padStart(11)}`;
 }
 
 main();

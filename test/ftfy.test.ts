@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fixEncoding, fixText } from '../src/text/ftfy/index.js';
+import { BADNESS_PATTERN, isBad } from '../src/text/ftfy/badness.js';
 
 test('clean text comes back unchanged', () => {
   for (const text of ['', 'a photo of a dog', 'un café très agréable', '日本語のテキスト', 'emoji 😀👍🏽', 'tab\tand\nnewline\fff']) {
@@ -91,4 +92,21 @@ test('normalization: NFC as of Unicode 14, the version ftfy ran with', () => {
   // U+105D2 U+0307 composes to U+105C9 in Unicode 16, but both were
   // unassigned in Unicode 14, so ftfy's Python leaves the pair as it is.
   assert.equal(fixText('\u{105d2}\u0307'), '\u{105d2}\u0307');
+});
+
+test('is_bad: trying only the positions near suspicious characters finds what a full search finds', () => {
+  // Short random mixes of mojibake-prone characters, ASCII and others, many of them bad; the
+  // expected answer is the plain search of ftfy's pattern over the whole string.
+  const search = new RegExp(BADNESS_PATTERN, 'u');
+  const alphabet = [...'ÃÂÎÐÅÉéàâü€œŒšŠ¢£¥©®°±²³µ·»¼½¾¿×÷ØÙ‘’“”„•–—…‹›™ВГРСвЂβΑΟā√≈‚Ä│┐▀', ...'ab Z.,?!\n\t0_', '\u00a0', '\x85', '\ufffd', '😀', '猫'];
+  let seed = 7;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  let bad = 0;
+  for (let i = 0; i < 20000; i++) {
+    const text = Array.from({ length: 1 + Math.floor(next() * 6) }, () => alphabet[Math.floor(next() * alphabet.length)]).join('');
+    const expected = search.test(text);
+    bad += Number(expected);
+    assert.equal(isBad(text), expected, JSON.stringify(text));
+  }
+  assert.ok(bad > 2000 && bad < 18000, `a useful mix of good and bad strings (${bad} bad)`);
 });

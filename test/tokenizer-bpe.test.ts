@@ -89,6 +89,21 @@ test('tokenize: too long throws with the index and count; truncate keeps EOT las
   assert.deepEqual([...t.tokenize('cat hello cat', { contextLength: 5 }).data], [SOT, CAT, HELLO, CAT, EOT]); // exactly fits
 });
 
+test('tokenize: every context length gives clip.tokenize\'s row, from SOT/ids/EOT cut and EOT put last', () => {
+  const t = tiny();
+  const texts = ['cat hello cat hello', 'hello', '', 'cat <|endoftext|> cat'];
+  for (const contextLength of [2, 3, 4, 5, 6, 7, 8]) {
+    const rows = t.tokenize(texts, { contextLength, truncate: true });
+    texts.forEach((text, i) => {
+      // clip.tokenize: tokens = [SOT] + encode + [EOT]; if too long, the first contextLength with EOT last; zero padded.
+      let expected = [SOT, ...t.encode(text), EOT];
+      if (expected.length > contextLength) expected = [...expected.slice(0, contextLength - 1), EOT];
+      while (expected.length < contextLength) expected.push(0);
+      assert.deepEqual([...rows.data.subarray(i * contextLength, (i + 1) * contextLength)], expected, `${JSON.stringify(text)} at ${contextLength}`);
+    });
+  }
+});
+
 test('decode: </w> becomes a space, bad UTF-8 becomes U+FFFD, unknown ids throw', () => {
   const t = tiny();
   assert.equal(t.decode([HELLO, CAT]), 'hello cat ');

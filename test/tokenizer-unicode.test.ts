@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { splitPieces, whitespaceClean } from '../src/text/clean.js';
 import { htmlUnescape } from '../src/text/html.js';
-import { PY_LETTER, PY_NUMBER, caseClass, pyLower, pyStrip } from '../src/text/unicode.js';
+import { PY_LETTER, PY_NUMBER, PY_REGEX_WHITESPACE, caseClass, pyLower, pyStrip } from '../src/text/unicode.js';
 
 test('this engine still agrees with the reference Unicode tables after our corrections', () => {
   // Counts over all code points, from Python 3.11.2 + regex 2022.10.31 (the reference's): a newer
@@ -43,6 +43,24 @@ test('split regex: the ASCII fast path splits like the full pattern', () => {
   for (let i = 0; i < 2000; i++) {
     const text = Array.from({ length: 1 + Math.floor(next() * 12) }, () => alphabet[Math.floor(next() * alphabet.length)]).join('');
     assert.deepEqual([...splitPieces(text), 'é'], splitPieces(`${text} é`), JSON.stringify(text));
+  }
+});
+
+test('split regex: the hand-written split finds what the pattern as a JS regex finds', () => {
+  // The reference's pat with its classes pinned to the reference's Unicode (see clean.ts), as one
+  // regex: slow, but a direct reading of the pattern, run on random mixes of every kind of piece.
+  const pattern = new RegExp(
+    String.raw`<\|[sſ]tartoftext\|>|<\|endoftext\|>|'[sſ]|'t|'re|'ve|'m|'ll|'d|${PY_LETTER}+|${PY_NUMBER}`
+      + String.raw`|[^${PY_REGEX_WHITESPACE}\u0345${PY_LETTER}${PY_NUMBER}]+`,
+    'gv',
+  );
+  const atoms = ['a', 'é', 'ſ', "'", 's', 'll', 're', 'x', '<|endoftext|>', '<|ſtartoftext|>', '<|', '|>', ' ', '\u3000', '\u0085',
+    '\u0345', '\u0301', '1', '٣', '½', '猫', 'の', '😀', '\u{11F04}', '\u{10D50}', '\u180e', '\ud800', '\udc00', '!', '—', '’', '\u001c'];
+  let seed = 3;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (let i = 0; i < 3000; i++) {
+    const text = Array.from({ length: 1 + Math.floor(next() * 10) }, () => atoms[Math.floor(next() * atoms.length)]).join('');
+    assert.deepEqual(splitPieces(text), text.match(pattern) ?? [], JSON.stringify(text));
   }
 });
 

@@ -4,6 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
+import { defaultTokenizer } from '../text/index.js';
+import { trainClip } from '../train/index.js';
 import { load, type LoadOptions } from '../load.js';
 import { availableChineseClipModels, availableModels } from '../zoo/models.js';
 import { downloadModel } from '../zoo/fetch.js';
@@ -95,6 +97,53 @@ modelOptions(program.command('classify').description('zero-shot classification o
     });
     if (failures.length) process.exitCode = 1;
     await clip.model.release();
+  });
+
+program.command('train').description('contrastive training / fine-tuning from a checkpoint on image-caption pairs')
+  .requiredOption('-m, --model <path>', 'checkpoint to start from (any format load() reads), or the run output with --resume')
+  .requiredOption('-o, --output <file.safetensors>', 'where checkpoints are written (optimiser state goes beside it)')
+  .option('--csv <file>', 'CSV/TSV of image paths and captions (open_clip columns)')
+  .option('--csv-img-key <name>', 'image path column', 'filepath')
+  .option('--csv-caption-key <name>', 'caption column', 'title')
+  .option('--folder <dir>', 'folder of images with same-name .txt captions')
+  .option('--shards <tars...>', 'WebDataset tar shards (key.jpg + key.txt)')
+  .option('--samples <n>', 'samples per epoch for --shards', (v) => Number.parseInt(v, 10))
+  .option('-b, --batch-size <n>', 'batch size (the contrastive loss sees the whole batch)', (v) => Number.parseInt(v, 10), 32)
+  .option('-e, --epochs <n>', 'epochs', (v) => Number.parseInt(v, 10), 1)
+  .option('--lr <x>', 'peak learning rate', Number.parseFloat, 5e-5)
+  .option('--warmup <steps>', 'linear warm-up steps before the cosine decay', (v) => Number.parseInt(v, 10), 0)
+  .option('--wd <x>', 'AdamW weight decay (not on gains, biases, 1-d tensors, logit_scale)', Number.parseFloat, 0.2)
+  .option('--clip-grad-norm <x>', 'clip the global gradient norm', Number.parseFloat)
+  .option('--lock-image', 'freeze the image tower (locked-image tuning)')
+  .option('--lock-text', 'freeze the text tower')
+  .option('--seed <n>', 'data order seed', (v) => Number.parseInt(v, 10), 0)
+  .option('--save-every <steps>', 'checkpoint every N steps (and at the end)', (v) => Number.parseInt(v, 10))
+  .option('--resume', 'continue the run in --output exactly where it stopped')
+  .option('--bpe <path>', 'tokenizer merges file')
+  .option('--threads <n>', 'intra-op threads', (v) => Number.parseInt(v, 10))
+  .action(async (o: Record<string, unknown>) => {
+    const data = o.csv ? { csv: o.csv as string, csvOptions: { imageKey: o.csvImgKey as string, captionKey: o.csvCaptionKey as string } }
+      : o.folder ? { folder: o.folder as string }
+      : o.shards ? { shards: o.shards as string[], samples: o.samples as number }
+      : undefined;
+    if (!data) throw new Error('give the training pairs with --csv, --folder or --shards (with --samples)');
+    if ('shards' in data && !data.samples) throw new Error('--shards needs --samples (samples per epoch)');
+    // A live status line on a terminal; JSON lines (one per step) otherwise, for logs.
+    const tty = process.stderr.isTTY;
+    const result = await trainClip({
+      model: o.model as string, output: o.output as string, data,
+      batchSize: o.batchSize as number, epochs: o.epochs as number, lr: o.lr as number, warmup: o.warmup as number,
+      optimizer: { weightDecay: o.wd as number }, clipGradNorm: o.clipGradNorm as number | undefined,
+      freeze: { image: Boolean(o.lockImage), text: Boolean(o.lockText) }, seed: o.seed as number,
+      saveEvery: o.saveEvery as number | undefined, resume: Boolean(o.resume),
+      tokenizer: defaultTokenizer(o.bpe as string | undefined), runtime: { threads: o.threads as number | undefined },
+      onStep: ({ step, epoch, loss, lr, skipped, ms }) => {
+        if (tty) process.stderr.write(`\rstep ${step}  epoch ${epoch}  loss ${loss.toFixed(4)}  lr ${lr.toExponential(2)}  skipped ${skipped}  ${ms.toFixed(0)} ms/step   `);
+        else console.error(JSON.stringify({ step, epoch, loss, lr, skipped, ms }));
+      },
+    });
+    if (tty) process.stderr.write('\n');
+    console.log(JSON.stringify({ output: o.output, ...result }));
   });
 
 registerTokenize(program);

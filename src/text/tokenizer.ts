@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { BytePairEncoder, END_OF_WORD, bytesToUnicode } from './bpe.js';
-import { cleanText, splitPieces } from './clean.js';
+import { textPieces } from './clean.js';
 import { type BpeVocab, END_OF_TEXT, START_OF_TEXT, readMergesFile, vocabFromHuggingFace, vocabFromMerges } from './vocab.js';
 
 export interface TokenizeOptions {
@@ -16,14 +16,12 @@ export interface TokenizeOptions {
 /** Pieces remembered with their ids; the reference's cache is unbounded, ours is emptied when full. */
 const CACHE_LIMIT = 100_000;
 
-const BYTE_TO_SYMBOL = bytesToUnicode();
-/** Index = byte value. */
-const BYTE_SYMBOLS = Array.from({ length: 256 }, (_, byte) => BYTE_TO_SYMBOL.get(byte)!);
-const SYMBOL_BYTES = new Map([...BYTE_TO_SYMBOL].map(([byte, symbol]) => [symbol, byte]));
-const UTF8 = new TextEncoder();
+const SYMBOL_BYTES = new Map([...bytesToUnicode()].map(([byte, symbol]) => [symbol, byte]));
 const UTF8_REPLACING = new TextDecoder('utf-8'); // errors='replace': one U+FFFD per maximal bad subpart
 
 export class Tokenizer {
+  /** CLIP's text context (the model's positional embedding length). */
+  readonly defaultContextLength = 77;
   readonly sotToken: number;
   readonly eotToken: number;
   private readonly encoder: ReadonlyMap<string, number>;
@@ -34,7 +32,7 @@ export class Tokenizer {
   constructor(vocab: BpeVocab) {
     this.encoder = vocab.encoder;
     for (const [symbol, id] of vocab.encoder) this.decoder.set(id, symbol);
-    this.merger = new BytePairEncoder(vocab.merges);
+    this.merger = new BytePairEncoder(vocab.merges, vocab.encoder);
     this.sotToken = this.idOf(START_OF_TEXT);
     this.eotToken = this.idOf(END_OF_TEXT);
     // The reference pre-seeds its cache so typed special tokens are never split.
@@ -70,7 +68,7 @@ export class Tokenizer {
   /** SimpleTokenizer.encode: BPE ids of the cleaned text, without SOT/EOT. */
   encode(text: string): number[] {
     const ids: number[] = [];
-    for (const piece of splitPieces(cleanText(text))) ids.push(...this.encodePiece(piece));
+    this.encodeInto(text, ids, 0, Infinity, false);
     return ids;
   }
 
@@ -100,17 +98,17 @@ export class Tokenizer {
     }
     const list = typeof texts === 'string' ? [texts] : texts;
     const data = new Int32Array(list.length * contextLength);
-    list.forEach((text, i) => {
-      const row = [this.sotToken, ...this.encode(text), this.eotToken];
-      if (row.length > contextLength) {
-        if (!truncate) {
-          throw new InputError(`texts[${i}] is too long: ${row.length} tokens (SOT and EOT included) for context length ${contextLength}; shorten it or pass truncate: true`);
-        }
-        row.length = contextLength;
-        row[contextLength - 1] = this.eotToken;
+    for (let i = 0; i < list.length; i++) {
+      // [SOT, ids…, EOT] written in place; ids go up to the row's last cell, which EOT takes
+      // when the row is full (that is also what truncation gives: the first ids, EOT last).
+      const start = i * contextLength;
+      data[start] = this.sotToken;
+      const count = this.encodeInto(list[i]!, data, start + 1, start + contextLength - 1, truncate);
+      if (count + 2 > contextLength && !truncate) {
+        throw new InputError(`texts[${i}] is too long: ${count + 2} tokens (SOT and EOT included) for context length ${contextLength}; shorten it or pass truncate: true`);
       }
-      data.set(row, i * contextLength);
-    });
+      data[start + Math.min(count + 1, contextLength - 1)] = this.eotToken;
+    }
     return { data, shape: [list.length, contextLength] };
   }
 
@@ -120,15 +118,30 @@ export class Tokenizer {
     return id;
   }
 
-  /** Ids of one piece of the split text: byte-encode its UTF-8, BPE, look each symbol up. */
-  private encodePiece(piece: string): readonly number[] {
-    const cached = this.cache.get(piece);
-    if (cached !== undefined) return cached;
-    let token = '';
-    for (const byte of UTF8.encode(piece)) token += BYTE_SYMBOLS[byte];
-    const ids = this.merger.bpe(token).map((symbol) => this.idOf(symbol));
-    if (this.cache.size >= CACHE_LIMIT) this.clearCache();
-    this.cache.set(piece, ids);
+  /**
+   * Writes the ids of `text` to out[at], out[at + 1], … before out[end], and returns how many
+   * ids the text has. With `stopWhenFull` it stops at the first piece that reaches `end`, and
+   * the count is then that of the pieces read so far.
+   */
+  private encodeInto(text: string, out: Int32Array | number[], at: number, end: number, stopWhenFull: boolean): number {
+    let count = 0;
+    for (const piece of textPieces(text)) {
+      const ids = this.pieceIds(piece);
+      for (let k = 0; k < ids.length && at < end; k++) out[at++] = ids[k]!;
+      count += ids.length;
+      if (stopWhenFull && at >= end) break;
+    }
+    return count;
+  }
+
+  /** Ids of one piece of the split text (byte-level BPE), remembered. */
+  private pieceIds(piece: string): readonly number[] {
+    let ids = this.cache.get(piece);
+    if (ids === undefined) {
+      ids = this.merger.encode(piece);
+      if (this.cache.size >= CACHE_LIMIT) this.clearCache();
+      this.cache.set(piece, ids);
+    }
     return ids;
   }
 

@@ -99,9 +99,28 @@ const ALTERNATIVES = [
   'ā€',
 ];
 
-const BADNESS_RE = new RegExp(ALTERNATIVES.join('|'), 'u');
+/** ftfy's BADNESS_RE; `BADNESS_RE.search(text)` is what is_bad asks. */
+export const BADNESS_PATTERN = ALTERNATIVES.join('|');
+
+// Searching with BADNESS_PATTERN tries all its alternatives at every position, slow on long
+// text. But each alternative has a character of CLASSES among its first three (the others are
+// ASCII letters, punctuation or whitespace before one), so a match can only start at most two
+// characters before such a character: only those positions are tried, with a sticky regex.
+// (A start on the low half of a surrogate pair matches nothing: no alternative starts with one.)
+const MOJIBAKE_CHAR_RE = new RegExp(`[${Object.values(CLASSES).join('')}]`, 'g');
+const BADNESS_AT_RE = new RegExp(BADNESS_PATTERN, 'uy');
+const MAX_LEAD = 2;
 
 /** Whether the text contains a sequence that looks like mojibake (ftfy's is_bad). */
 export function isBad(text: string): boolean {
-  return BADNESS_RE.test(text);
+  MOJIBAKE_CHAR_RE.lastIndex = 0;
+  let untried = 0; // start positions before this one are done
+  for (let found = MOJIBAKE_CHAR_RE.exec(text); found !== null; found = MOJIBAKE_CHAR_RE.exec(text)) {
+    for (let start = Math.max(untried, found.index - MAX_LEAD); start <= found.index; start++) {
+      BADNESS_AT_RE.lastIndex = start;
+      if (BADNESS_AT_RE.test(text)) return true;
+    }
+    untried = found.index + 1;
+  }
+  return false;
 }

@@ -115,11 +115,11 @@ function decodeInconsistentUtf8(text: string): string {
 
 // --- the whole step ---
 
-const ASCII_RE = /^[\x00-\x7f]*$/;
+const NOT_ASCII_RE = /[^\x00-\x7f]/;
 
 /** One round of repair; returns the text unchanged when nothing applies. */
 function fixEncodingOnce(text: string): string {
-  if (ASCII_RE.test(text) || !isBad(text)) return text;
+  if (!NOT_ASCII_RE.test(text) || !isBad(text)) return text;
 
   for (const encoding of MOJIBAKE_ENCODINGS) {
     if (!encoding.canEncode(text)) continue;

@@ -11,6 +11,7 @@ import {
   fixLatinLigatures,
   fixLineBreaks,
   fixSurrogates,
+  hasLoneSurrogate,
   removeControlChars,
   removeTerminalEscapes,
   uncurlQuotes,
@@ -25,15 +26,22 @@ const MAX_SEGMENT_CODE_POINTS = 1_000_000;
 
 // Text that no fixer would change: tab, LF, FF, printable ASCII without '&'.
 // (CR, '&', ESC and other controls, and anything non-ASCII take the slow path.)
-const UNTOUCHED_ASCII_RE = /^[\t\n\f\x20-\x25\x27-\x7e]*$/;
+// (Searched for a character outside the set: /^[...]*$/ would backtrack through the text where it fails.)
+const NOT_UNTOUCHED_ASCII_RE = /[^\t\n\f\x20-\x25\x27-\x7e]/;
+
+/** Whether the text is only tab, LF, FF and printable ASCII other than '&': fixText returns it as is. */
+export function isUntouchedAscii(text: string): boolean {
+  return !NOT_UNTOUCHED_ASCII_RE.test(text);
+}
 
 // Characters that some step other than fix_encoding and NFC acts on: those
-// of the fixers in fixers.ts, '&' (entities) and C1 controls.
-const MAYBE_FIXABLE_RE = new RegExp(`${FIXER_TRIGGERS}|[&\x80-\x9f]`, 'u');
+// of the fixers in fixers.ts, '&' (entities) and C1 controls; lone
+// surrogates are checked apart.
+const MAYBE_FIXABLE_RE = new RegExp(`[${FIXER_TRIGGERS}&\x80-\x9f]`);
 
-/** Whether no fixer would change the segment (checked in one pass for speed). */
+/** Whether no fixer would change the segment: a round of them would give it back as is. */
 function isClean(text: string): boolean {
-  return !MAYBE_FIXABLE_RE.test(text) && !isBad(text) && normalizeNfc(text) === text;
+  return !MAYBE_FIXABLE_RE.test(text) && !hasLoneSurrogate(text) && !isBad(text) && normalizeNfc(text) === text;
 }
 
 /**
@@ -41,8 +49,8 @@ function isClean(text: string): boolean {
  * `unescape` is false once the text has shown a literal '<' (it may be HTML).
  */
 function fixSegment(text: string, unescape: boolean): string {
-  if (isClean(text)) return text;
-  for (;;) {
+  // ftfy stops after a round that changes nothing; a clean text is known to be one without it.
+  while (!isClean(text)) {
     const original = text;
     if (unescape) text = unescapeHtml(text);
     text = fixEncoding(text);
@@ -57,6 +65,7 @@ function fixSegment(text: string, unescape: boolean): string {
     text = normalizeNfc(text);
     if (text === original) return text;
   }
+  return text;
 }
 
 /** Index `count` code points after `start` (or text.length). */
@@ -77,7 +86,7 @@ function advanceCodePoints(text: string, start: number, count: number): number {
  * line breaks, control characters, then applies NFC. Works line by line.
  */
 export function fixText(text: string): string {
-  if (UNTOUCHED_ASCII_RE.test(text)) return text;
+  if (isUntouchedAscii(text)) return text;
   let out = '';
   let unescape = true;
   let pos = 0;

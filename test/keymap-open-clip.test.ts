@@ -56,12 +56,15 @@ test('open_clip models outside the OpenAI architecture are rejected by key name'
   }
 });
 
-test('Chinese-CLIP is recognised and reported as not converted yet', () => {
+test('Chinese-CLIP is recognised: module. prefix removed, bert.* kept, the unused pooler dropped', () => {
   // Chinese-CLIP training checkpoints: DDP-prefixed, text tower under bert.
   const sd: StateDict = new Map([...openAiKeys()].map(([k, v]) => [`module.${k}`, v]));
   sd.set('module.bert.embeddings.word_embeddings.weight', t(1));
+  sd.set('module.bert.pooler.dense.weight', t(1));
   assert.equal(detectLayout(sd), 'chinese-clip');
-  assert.throws(() => toCanonical(sd), /Chinese-CLIP .*not supported yet/);
+  const canonical = toCanonical(sd);
+  assert.ok(canonical.has('bert.embeddings.word_embeddings.weight') && canonical.has('visual.proj'));
+  assert.ok(![...canonical.keys()].some((k) => k.startsWith('module.') || k.includes('pooler')));
 });
 
 test('the canonical grammar accepts every key of the reference ViT and ResNet checkpoints',

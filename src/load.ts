@@ -4,15 +4,16 @@
 // model with the preprocessing and tokenizer that belong to it: OpenAI models crop the short side
 // and use BPE; Chinese-CLIP models resize to a square and use BERT's WordPiece.
 
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { InputError } from './errors.js';
 import { preprocess as preprocessImage, preprocessBatch, type BatchOptions, type BatchResult, type ImageInput, type PreprocessOptions } from './image/index.js';
-import { CLIP } from './models/clip.js';
-import { inferConfigFromStateDict, type ConfigOverrides } from './models/config.js';
+import { CLIP, logitScaleOf, type LazyWeights } from './models/clip.js';
+import { inferConfigFromStateDict, type ClipConfig, type ConfigOverrides } from './models/config.js';
 import { readConfigFile } from './models/config-file.js';
 import type { RuntimeOptions } from './runtime/session.js';
-import type { Tensor } from './tensor.js';
+import type { StateDict, Tensor } from './tensor.js';
 import { defaultTokenizer, Tokenizer, WordPieceTokenizer, type TextTokenizer } from './text/index.js';
 import { readCheckpoint } from './weights/index.js';
 import { toCanonical } from './weights/keymap/index.js';
@@ -25,6 +26,12 @@ export interface LoadOptions extends RuntimeOptions, FetchOptions {
   bpePath?: string;
   /** BERT vocab.txt for Chinese-CLIP models whose folder does not bring one. */
   vocabPath?: string;
+  /**
+   * Keep the compiled ONNX towers in `<cacheDir>/compiled/` so the next load of the same file
+   * skips reading and converting the weights. Default: on for models loaded by name (already in
+   * the cache), off for other paths.
+   */
+  compiledCache?: boolean;
 }
 
 export type Preprocess = (image: ImageInput, options?: Omit<PreprocessOptions, 'size' | 'resizeMode'>) => Promise<Tensor>;
@@ -103,12 +110,43 @@ function tokenizerFor(kind: 'transformer' | 'bert', files: ModelFiles, options: 
   return () => defaultTokenizer(options.bpePath ?? files.bpe);
 }
 
+/** Bump when the graphs the models emit change, so stale compiled models are not reused. */
+const COMPILED_FORMAT = 1;
+
+interface CompiledMeta { config: ClipConfig; logitScale: number }
+
+/**
+ * The weights (or, when a compiled model of this exact file is cached, only its config and
+ * logit scale, reading the weights lazily) and the folder for its compiled towers. The cache key
+ * covers the file's identity (path, size, mtime), the config overrides and the emitter format.
+ */
+async function weightsFor(files: ModelFiles, options: LoadOptions, compile: boolean): Promise<{ weights: StateDict | LazyWeights; compiledDir?: string }> {
+  const read = async () => toCanonical(await readCheckpoint(files.weights));
+  if (!compile) return { weights: await read() };
+  const info = statSync(files.weights);
+  const key = createHash('sha256').update(JSON.stringify([COMPILED_FORMAT, realpathSync(files.weights), info.size, info.mtimeMs, files.overrides])).digest('hex').slice(0, 32);
+  const compiledDir = join(cacheDir(options.cacheDir), 'compiled', key);
+  const metaPath = join(compiledDir, 'meta.json');
+  if (existsSync(metaPath)) {
+    const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as CompiledMeta;
+    return { weights: { ...meta, load: read }, compiledDir };
+  }
+  const stateDict = await read();
+  const meta: CompiledMeta = { config: inferConfigFromStateDict(stateDict, files.overrides), logitScale: logitScaleOf(stateDict) };
+  mkdirSync(compiledDir, { recursive: true });
+  const staging = `${metaPath}.tmp-${process.pid}`;
+  writeFileSync(staging, JSON.stringify(meta));
+  renameSync(staging, metaPath);
+  return { weights: stateDict, compiledDir };
+}
+
 /** clip.load(name | path, { device }) → the model, its preprocess and its tokenizer. */
 export async function load(nameOrPath: string, options: LoadOptions = {}): Promise<LoadedClip> {
+  const byName = !existsSync(nameOrPath);
   const files = await resolveFiles(nameOrPath, options);
-  const stateDict = toCanonical(await readCheckpoint(files.weights));
-  const config = inferConfigFromStateDict(stateDict, files.overrides);
-  const model = new CLIP(stateDict, { device: options.device, threads: options.threads, optimization: options.optimization }, config);
+  const { weights, compiledDir } = await weightsFor(files, options, options.compiledCache ?? byName);
+  const config = weights instanceof Map ? inferConfigFromStateDict(weights, files.overrides) : weights.config;
+  const model = new CLIP(weights, { device: options.device, threads: options.threads, optimization: options.optimization, compiledDir }, config);
   const size = config.vision.imageResolution;
   const resizeMode = config.text.kind === 'bert' ? 'square' : 'shortest-side-crop';
   const { contextLength } = config.text;

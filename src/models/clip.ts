@@ -1,6 +1,7 @@
 // CLIP: an image tower (ViT or ModifiedResNet) and a text tower, each compiled to its own
 // ONNX Runtime session on first use; `forward` gives the reference's scaled cosine logits.
 
+import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import { Graph } from '../graph/ir.js';
 import { Session, type RuntimeOptions } from '../runtime/session.js';
@@ -110,17 +111,51 @@ export function trimPadding(tokens: Tensor<Int32Array>, kind: 'transformer' | 'b
   return { data, shape: [n, length] };
 }
 
+/** The stored log temperature (CLIP's initial ln(1/0.07) if the checkpoint has none). */
+export function logitScaleOf(sd: StateDict): number {
+  const scale = sd.get('logit_scale');
+  return scale ? toFloat32(scale)[0]! : Math.log(1 / 0.07);
+}
+
+/** Weights read only if a tower has to be compiled (its compiled model is not in the cache). */
+export interface LazyWeights {
+  config: ClipConfig;
+  logitScale: number;
+  load: () => Promise<StateDict>;
+}
+
+export interface ClipRuntimeOptions extends RuntimeOptions {
+  /** Keep each tower's compiled ONNX model in `<compiledDir>/{image,text}` and reuse it (see Session.cached). */
+  compiledDir?: string;
+}
+
 export class CLIP {
   readonly config: ClipConfig;
   /** The learned temperature, as stored: a log (logits use exp(logitScale)). */
   readonly logitScale: number;
+  private readonly stateDict: () => Promise<StateDict>;
   private imageSession?: Promise<Session>;
   private textSession?: Promise<Session>;
 
-  constructor(private readonly stateDict: StateDict, private readonly runtime: RuntimeOptions = {}, config?: ClipConfig) {
-    this.config = config ?? inferConfigFromStateDict(stateDict);
-    const scale = stateDict.get('logit_scale');
-    this.logitScale = scale ? toFloat32(scale)[0]! : Math.log(1 / 0.07);
+  constructor(weights: StateDict | LazyWeights, private readonly runtime: ClipRuntimeOptions = {}, config?: ClipConfig) {
+    if (weights instanceof Map) {
+      this.config = config ?? inferConfigFromStateDict(weights);
+      this.logitScale = logitScaleOf(weights);
+      this.stateDict = async () => weights;
+    } else {
+      this.config = config ?? weights.config;
+      this.logitScale = weights.logitScale;
+      let loading: Promise<StateDict> | undefined;
+      this.stateDict = () => (loading ??= weights.load());
+    }
+  }
+
+  private session(tower: 'image' | 'text'): Promise<Session> {
+    const build = async () => (tower === 'image'
+      ? buildImageGraph(await this.stateDict(), this.config)
+      : buildTextGraph(await this.stateDict(), this.config, { dynamicLength: true }));
+    const { compiledDir } = this.runtime;
+    return compiledDir ? Session.cached(join(compiledDir, tower), build, this.runtime) : build().then((g) => Session.create(g, this.runtime));
   }
 
   /** images float32 [N, 3, R, R] (preprocessed) → features [N, embedDim]. */
@@ -131,7 +166,7 @@ export class CLIP {
       throw new InputError(`encodeImage expects images [N, 3, ${R}, ${R}], got [${images.shape.join(', ')}]`);
     }
     if (n === 0) return { data: new Float32Array(0), shape: [0, this.config.embedDim] };
-    this.imageSession ??= Session.create(buildImageGraph(this.stateDict, this.config), this.runtime);
+    this.imageSession ??= this.session('image');
     const out = await (await this.imageSession).run({ images });
     return out.image_features as Tensor;
   }
@@ -147,7 +182,7 @@ export class CLIP {
     const bad = tokens.data.findIndex((id) => id < 0 || id >= vocabSize);
     if (bad >= 0) throw new InputError(`token id ${tokens.data[bad]} at row ${Math.floor(bad / L)} is outside the vocabulary [0, ${vocabSize})`);
     if (tokens.shape[0] === 0) return { data: new Float32Array(0), shape: [0, this.config.embedDim] };
-    this.textSession ??= Session.create(buildTextGraph(this.stateDict, this.config, { dynamicLength: true }), this.runtime);
+    this.textSession ??= this.session('text');
     const out = await (await this.textSession).run({ tokens: trimPadding(tokens, this.config.text.kind) });
     return out.text_features as Tensor;
   }

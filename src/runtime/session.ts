@@ -1,7 +1,7 @@
 // One small interface over ONNX Runtime: build a session from an IR graph, run it on plain
 // typed-array tensors. Device and thread settings live here and nowhere else.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -37,26 +37,54 @@ function ortTensor(t: TensorLike): ort.Tensor {
   return new ort.Tensor(type, d, t.shape as number[]);
 }
 
+/** Writes `model.onnx` with its weights in `model.onnx.data` (ONNX external data) into `dir`. */
+function writeOnnxFolder(graph: Graph, dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const modelPath = join(dir, MODEL_FILE);
+  writeFileSync(modelPath, toOnnx(graph, { externalDataPath: join(dir, `${MODEL_FILE}.data`) }));
+  return modelPath;
+}
+
+const MODEL_FILE = 'model.onnx';
+
 export class Session {
-  private constructor(private readonly session: ort.InferenceSession, readonly inputNames: readonly string[]) {}
+  private constructor(private readonly session: ort.InferenceSession) {}
+
+  get inputNames(): readonly string[] { return this.session.inputNames; }
 
   /** Serialises the graph (weights inline, or as external data when large) and opens a session. */
   static async create(graph: Graph, opts: RuntimeOptions = {}): Promise<Session> {
-    const names = graph.inputs.map((i) => i.name);
     if (weightBytes(graph) < INLINE_WEIGHT_LIMIT) {
-      return new Session(await ort.InferenceSession.create(toOnnx(graph), sessionOptions(opts)), names);
+      return new Session(await ort.InferenceSession.create(toOnnx(graph), sessionOptions(opts)));
     }
     // Over protobuf's limit: model and weights go to a temporary folder, loaded by path.
     const dir = mkdtempSync(join(tmpdir(), 'clip-onnx-'));
     try {
-      const modelPath = join(dir, 'model.onnx');
-      const bytes = toOnnx(graph, { externalDataPath: join(dir, 'model.onnx.data') });
-      const { writeFileSync } = await import('node:fs');
-      writeFileSync(modelPath, bytes);
-      return new Session(await ort.InferenceSession.create(modelPath, sessionOptions(opts)), names);
+      return new Session(await ort.InferenceSession.create(writeOnnxFolder(graph, dir), sessionOptions(opts)));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * A session from the compiled model kept in `dir`, compiling `build()` into it first when it is
+   * not there. The folder appears by an atomic rename, so a crash or a concurrent process never
+   * leaves a half-written model behind; a second load skips reading weights and building the graph.
+   */
+  static async cached(dir: string, build: () => Graph | Promise<Graph>, opts: RuntimeOptions = {}): Promise<Session> {
+    const modelPath = join(dir, MODEL_FILE);
+    if (!existsSync(modelPath)) {
+      const staging = `${dir}.tmp-${process.pid}-${Date.now()}`;
+      try {
+        writeOnnxFolder(await build(), staging);
+        renameSync(staging, dir);
+      } catch (e) {
+        if (!existsSync(modelPath)) throw e; // otherwise another process finished the same model first
+      } finally {
+        rmSync(staging, { recursive: true, force: true });
+      }
+    }
+    return new Session(await ort.InferenceSession.create(modelPath, sessionOptions(opts)));
   }
 
   /** Runs the graph; returns the requested outputs (all by default) as plain tensors. */

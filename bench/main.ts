@@ -57,9 +57,10 @@ interface Options {
 
 const fmt = (x: number | undefined, digits = 1) => (x === undefined ? '—' : x.toFixed(digits));
 
-function table(header: string[], rows: string[][]): string {
+/** Columns before `textColumns` are left-aligned labels, the rest right-aligned numbers. */
+function table(header: string[], rows: string[][], textColumns: number): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]) => cells.map((c, i) => (i < textColumns ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
@@ -76,19 +77,19 @@ function printTables(records: Measurement[], threads: number): void {
       ...others.map((i) => (ours && per(i) ? `${(ours / per(i)!).toFixed(2)}×` : '—'))];
   });
   console.log(`\nThroughput, items/s (batch / median seconds per encode), fp32, ${threads} threads`);
-  console.log(table(['model', 'task', 'batch', 'ours', ...others, ...others.map((i) => `ours÷${i}`)], rows));
+  console.log(table(['model', 'task', 'batch', 'ours', ...others, ...others.map((i) => `ours÷${i}`)], rows, 2));
 
   const loads = [...new Set(records.filter((r) => r.task === 'first-load').map((r) => `${r.model}|${r.impl}`))].map((key) => {
     const [model, impl] = key.split('|') as [string, Impl];
     const first = records.find((r) => r.model === model && r.impl === impl && r.task === 'first-load')!;
     const cached = records.find((r) => r.model === model && r.impl === impl && r.task === 'cached-load');
-    return [model, impl, '', fmt(first.seconds, 2), fmt(cached?.seconds, 2), fmt(first.peak_rss_mb, 0)];
+    return [model, impl, fmt(first.seconds, 2), fmt(cached?.seconds, 2), fmt(first.peak_rss_mb, 0)];
   });
   if (!loads.length) return;
   console.log('\nLoad (fp16 checkpoint → first encodeImage of batch 1), each implementation in a fresh process;');
   console.log('"cached" = a second load of the same file in that process (no on-disk compiled-model cache yet).');
   console.log('Peak RSS of that process after the loads and one image + text encode at the largest batch.');
-  console.log(table(['model', 'impl', '', 'first-load s', 'cached-load s', 'peak RSS MB'], loads));
+  console.log(table(['model', 'impl', 'first-load s', 'cached-load s', 'peak RSS MB'], loads, 2));
 }
 
 /** bench/<name>.js beside this file, run with our stdout; false when it has not been written yet. */
@@ -115,7 +116,7 @@ async function main(): Promise<void> {
     await benchModels({
       models: opts.models, tasks: opts.tasks, batches: opts.batches, threads: opts.threads,
       compare: Boolean(opts.compare), quick: Boolean(opts.quick),
-      log: (line) => console.error(line),
+      log: (line) => console.error(`[${(performance.now() / 1000).toFixed(0).padStart(4)} s] ${line}`),
       emit: (m) => { records.push(m); if (json) console.log(JSON.stringify(m)); },
     });
     if (!json) printTables(records, opts.threads);

@@ -8,7 +8,7 @@
 // noise from the (shared) machine hits all of them alike.
 
 import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -81,13 +81,26 @@ function captionTokens(tokenize: (texts: readonly string[]) => Tensor<Int32Array
   return tokenize(Array.from({ length: batch }, (_, i) => CAPTIONS[i % CAPTIONS.length]!));
 }
 
-/** A float32 state dict as float16, the dtype of OpenAI's released checkpoints. */
+/**
+ * A float32 state dict as float16, the dtype of OpenAI's released checkpoints. Normal-range
+ * values are rounded here (to nearest even, as floatToHalf does) because floatToHalf alone takes
+ * minutes for 150M weights; the rare others (tiny, huge, NaN) go through floatToHalf.
+ */
 function toHalf(sd: StateDict): StateDict {
   const out: StateDict = new Map();
   for (const [key, t] of sd) {
     const values = toFloat32(t);
+    const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
     const half = new Uint16Array(values.length);
-    for (let i = 0; i < values.length; i++) half[i] = floatToHalf(values[i]!);
+    for (let i = 0; i < values.length; i++) {
+      const x = bits[i]!;
+      const exp = (x >>> 23) & 0xff;
+      if (exp < 113 || exp > 142) { half[i] = floatToHalf(values[i]!); continue; } // outside half's normal exponents
+      let h = ((exp - 112) << 10) | ((x >>> 13) & 0x3ff);
+      const rest = x & 0x1fff;
+      if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h++; // a carry moves into the exponent, as it should
+      half[i] = ((x >>> 16) & 0x8000) | h;
+    }
     out.set(key, { dtype: 'float16', shape: t.shape, bytes: new Uint8Array(half.buffer) } satisfies RawTensor);
   }
   return out;
@@ -175,9 +188,13 @@ async function openOrtExport(paths: Record<Task, string>, threads: number, input
   };
 }
 
-/** python3 can import torch (the reference side of --compare needs Debian's python3-torch). */
-export function havePythonTorch(): boolean {
-  return spawnSync('python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+/**
+ * A Python that can import torch: $CLIP_BENCH_PYTHON, else python3 on the PATH, else Debian's
+ * /usr/bin/python3 (python3-torch installs there, and a pyenv or venv python3 may shadow it).
+ */
+export function findPythonWithTorch(): string | undefined {
+  const candidates = process.env.CLIP_BENCH_PYTHON ? [process.env.CLIP_BENCH_PYTHON] : ['python3', '/usr/bin/python3'];
+  return candidates.find((python) => spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
 }
 
 /** clip_reference.py --serve: one JSON command per line in, one JSON reply per line out. */
@@ -188,13 +205,20 @@ class PythonReference implements Runner {
 
   private constructor(private readonly child: ChildProcessByStdio<Writable, Readable, Readable>) {
     child.stderr.on('data', (chunk: Buffer) => { this.stderr = (this.stderr + chunk.toString()).slice(-4000); });
+    // Writing to a child that died fails with EPIPE; reply() already reports the death with its stderr.
+    child.stdin.on('error', (e) => { this.stderr += `\n(writing to it: ${e.message})`; });
     this.replies = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   }
 
-  static async start(checkpoint: string, threads: number): Promise<PythonReference> {
-    const child = spawn('python3', [REFERENCE_SCRIPT, checkpoint, '--serve', '--threads', String(threads)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  /** Starts the script on `checkpoint`; `log` hears which torch and BLAS it runs on. */
+  static async start(python: string, checkpoint: string, threads: number, log: (line: string) => void): Promise<PythonReference> {
+    const child = spawn(python, [REFERENCE_SCRIPT, checkpoint, '--serve', '--threads', String(threads)], { stdio: ['pipe', 'pipe', 'pipe'] });
     const ref = new PythonReference(child);
-    await ref.reply(); // {"ready": true} once the model is built
+    const ready = await ref.reply() as { torch: string; threads: number; blas: string[] };
+    log(`pytorch: torch ${ready.torch}, ${ready.threads} threads, BLAS ${ready.blas.join(', ') || 'unknown'}`);
+    if (ready.blas.length && !ready.blas.some((path) => /openblas|mkl|blis/i.test(path))) {
+      log('WARNING: PyTorch runs on the reference (netlib) BLAS, so its numbers are far too low: apt-get install libopenblas0-openmp');
+    }
     return ref;
   }
 
@@ -217,8 +241,10 @@ class PythonReference implements Runner {
   }
 
   async close(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((done) => this.child.once('exit', done));
     this.child.stdin.end(`${JSON.stringify({ cmd: 'quit' })}\n`);
-    if (this.child.exitCode === null) await new Promise((done) => this.child.once('exit', done));
+    await exited;
   }
 }
 
@@ -328,75 +354,93 @@ function median(xs: readonly number[]): number {
 
 // ---- the suite ----
 
-/** Benchmarks each model in turn; the reference side is skipped, with a message, when python3 lacks torch. */
-export async function benchModels(opts: ModelBenchOptions): Promise<void> {
-  const { threads, log, emit } = opts;
-  const compare = opts.compare && havePythonTorch();
-  if (opts.compare && !compare) log('--compare: python3 cannot import torch, so "pytorch" and "ort-export" are skipped (apt-get install python3-torch)');
-  const bpePath = process.env.CLIP_BPE_PATH ?? SHARED_BPE;
-  const dir = mkdtempSync(join(tmpdir(), 'clip-bench-'));
-  const maxBatch = Math.max(...opts.batches);
+interface ModelContext {
+  name: string;
+  /** A folder of this model's own, removed afterwards. */
+  dir: string;
+  /** A Python that imports torch, when comparing. */
+  python?: string;
+  bpePath?: string;
+}
+
+/** Token rows of all the captions (sent to the reference once), or undefined with a message when there is no BPE file. */
+function captionRows(tokenize: (texts: readonly string[]) => Tensor<Int32Array>, log: (line: string) => void): number[][] | undefined {
   try {
-    for (const name of opts.models) {
-      const checkpoint = join(dir, `${name.replace(/\W/g, '-')}.pt`);
-      log(`${name}: writing a random-weight fp16 checkpoint`);
-      await writeRandomCheckpoint(name, checkpoint);
+    const rows = captionTokens(tokenize, CAPTIONS.length);
+    const width = rows.shape[1]!;
+    return Array.from({ length: rows.shape[0]! }, (_, i) => [...rows.data.subarray(i * width, (i + 1) * width)]);
+  } catch (e) {
+    log(`text skipped: ${(e as Error).message}`);
+    return undefined;
+  }
+}
 
-      const loadRecord = (impl: Impl, r: LoadResult) => {
-        for (const [task, seconds] of [['first-load', r.first_load_s], ['cached-load', r.cached_load_s]] as const) {
-          emit({ model: name, task, impl, precision: 'fp32', batch: 1, per_s: 1 / seconds, seconds, peak_rss_mb: r.peak_rss_mb });
-        }
-      };
-      const probeArgs = ['--threads', String(threads), '--batch', String(maxBatch)];
-      const nodeProbe = (impl: 'ours' | 'ort-export', path: string) =>
-        runProbe(process.execPath, [process.argv[1]!, '--probe-load', impl, path, '--models', name, ...probeArgs]);
-      log(`${name}: load probes`);
-      loadRecord('ours', await nodeProbe('ours', checkpoint));
+async function benchModel({ name, dir, python, bpePath }: ModelContext, opts: ModelBenchOptions): Promise<void> {
+  const { threads, emit } = opts;
+  const log = (line: string) => opts.log(`${name}: ${line}`);
+  const checkpoint = join(dir, 'model.pt');
+  log('writing a random-weight fp16 checkpoint');
+  await writeRandomCheckpoint(name, checkpoint);
 
-      const runners: Runner[] = [];
-      try {
-        const ours = await openOurs(checkpoint, threads, bpePath);
-        runners.push(ours);
-        let tasks = opts.tasks;
-        let tokenRows: number[][] | undefined;
-        if (tasks.includes('text')) {
-          try {
-            const rows = captionTokens(ours.tokenize, CAPTIONS.length);
-            tokenRows = Array.from({ length: rows.shape[0]! }, (_, i) => [...rows.data.subarray(i * rows.shape[1]!, (i + 1) * rows.shape[1]!)]);
-          } catch (e) {
-            log(`${name}: text skipped: ${(e as Error).message}`);
-            tasks = tasks.filter((t) => t !== 'text');
-          }
+  const loadRecord = (impl: Impl, r: LoadResult) => {
+    for (const [task, seconds] of [['first-load', r.first_load_s], ['cached-load', r.cached_load_s]] as const) {
+      emit({ model: name, task, impl, precision: 'fp32', batch: 1, per_s: 1 / seconds, seconds, peak_rss_mb: r.peak_rss_mb });
+    }
+  };
+  const probeArgs = ['--threads', String(threads), '--batch', String(Math.max(...opts.batches))];
+  const nodeProbe = (impl: 'ours' | 'ort-export', path: string) =>
+    runProbe(process.execPath, [process.argv[1]!, '--probe-load', impl, path, '--models', name, ...probeArgs]);
+  log('load probe (ours)');
+  loadRecord('ours', await nodeProbe('ours', checkpoint));
+
+  const runners: Runner[] = [];
+  try {
+    const ours = await openOurs(checkpoint, threads, bpePath);
+    runners.push(ours);
+    const tokenRows = opts.tasks.includes('text') ? captionRows(ours.tokenize, log) : undefined;
+    const tasks = opts.tasks.filter((t) => t === 'image' || tokenRows);
+    if (python) {
+      log('load probe (pytorch)');
+      loadRecord('pytorch', await runProbe(python, [REFERENCE_SCRIPT, checkpoint, '--load-probe', ...probeArgs]));
+      log('starting the PyTorch reference and exporting it to ONNX');
+      const reference = await PythonReference.start(python, checkpoint, threads, log);
+      runners.push(reference);
+      if (tokenRows) await reference.request({ cmd: 'tokens', rows: tokenRows });
+      const exportDir = join(dir, 'onnx');
+      const { paths } = await reference.request({ cmd: 'export', dir: exportDir }) as { paths: Record<Task, string> };
+      log('load probe (ort-export)');
+      loadRecord('ort-export', await nodeProbe('ort-export', exportDir));
+      runners.push(await openOrtExport(paths, threads, ours.inputs));
+    }
+    for (const task of tasks) {
+      for (const batch of opts.batches) {
+        log(`${task} batch ${batch}`);
+        for (const [impl, seconds] of await measure(runners, task, batch, opts.quick)) {
+          const mid = median(seconds);
+          emit({
+            model: name, task, impl, precision: 'fp32', batch, per_s: batch / mid,
+            iters: seconds.length, median_ms: mid * 1000, min_ms: Math.min(...seconds) * 1000,
+          });
         }
-        if (compare) {
-          loadRecord('pytorch', await runProbe('python3', [REFERENCE_SCRIPT, checkpoint, '--load-probe', ...probeArgs]));
-          log(`${name}: starting the PyTorch reference and exporting it to ONNX`);
-          const python = await PythonReference.start(checkpoint, threads);
-          runners.push(python);
-          if (tokenRows) await python.request({ cmd: 'tokens', rows: tokenRows });
-          const exportDir = join(dir, `${name.replace(/\W/g, '-')}-onnx`);
-          const { paths } = await python.request({ cmd: 'export', dir: exportDir }) as { paths: Record<Task, string> };
-          loadRecord('ort-export', await nodeProbe('ort-export', exportDir));
-          runners.push(await openOrtExport(paths, threads, ours.inputs));
-        }
-        for (const task of tasks) {
-          for (const batch of opts.batches) {
-            log(`${name}: ${task} batch ${batch}`);
-            for (const [impl, seconds] of await measure(runners, task, batch, opts.quick)) {
-              const mid = median(seconds);
-              emit({
-                model: name, task, impl, precision: 'fp32', batch, per_s: batch / mid,
-                iters: seconds.length, median_ms: mid * 1000, min_ms: Math.min(...seconds) * 1000,
-              });
-            }
-          }
-        }
-      } finally {
-        for (const r of runners) await r.close();
-        rmSync(checkpoint, { force: true });
       }
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    for (const r of runners) await r.close();
+  }
+}
+
+/** Benchmarks each model in turn; the reference side is skipped, with a message, when no python3 has torch. */
+export async function benchModels(opts: ModelBenchOptions): Promise<void> {
+  const python = opts.compare ? findPythonWithTorch() : undefined;
+  if (opts.compare && !python) opts.log('--compare: no python3 here can import torch, so "pytorch" and "ort-export" are skipped (apt-get install python3-torch, or set CLIP_BENCH_PYTHON)');
+  // $CLIP_BPE_PATH, else the fixtures' copy, else load()'s default (the model cache).
+  const bpePath = process.env.CLIP_BPE_PATH ?? (existsSync(SHARED_BPE) ? SHARED_BPE : undefined);
+  for (const name of opts.models) {
+    const dir = mkdtempSync(join(tmpdir(), 'clip-bench-'));
+    try {
+      await benchModel({ name, dir, python, bpePath }, opts);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 }

@@ -22,6 +22,8 @@ import { downloadModel, type FetchOptions } from './zoo/fetch.js';
 import { resolveModel } from './zoo/models.js';
 
 export interface LoadOptions extends RuntimeOptions, FetchOptions {
+  /** 'fp32' (default, exact) or 'int8' (dynamic quantization of weight matmuls: faster, approximate). */
+  precision?: 'fp32' | 'int8';
   /** BPE merges file for OpenAI models whose download or folder does not bring one. */
   bpePath?: string;
   /** BERT vocab.txt for Chinese-CLIP models whose folder does not bring one. */
@@ -146,7 +148,7 @@ export async function load(nameOrPath: string, options: LoadOptions = {}): Promi
   const files = await resolveFiles(nameOrPath, options);
   const { weights, compiledDir } = await weightsFor(files, options, options.compiledCache ?? byName);
   const config = weights instanceof Map ? inferConfigFromStateDict(weights, files.overrides) : weights.config;
-  const model = new CLIP(weights, { device: options.device, threads: options.threads, optimization: options.optimization, compiledDir }, config);
+  const model = new CLIP(weights, { device: options.device, threads: options.threads, optimization: options.optimization, precision: options.precision, compiledDir }, config);
   const size = config.vision.imageResolution;
   const resizeMode = config.text.kind === 'bert' ? 'square' : 'shortest-side-crop';
   const { contextLength } = config.text;

@@ -288,6 +288,16 @@ def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
+def blas_libraries():
+    """The BLAS torch runs on: Debian's torch takes whatever libblas.so.3 points to, and the
+    reference (netlib) one makes it ~30x slower than OpenBLAS (apt-get install libopenblas0-openmp)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            return sorted({line.split()[-1] for line in maps if "blas" in line.split()[-1]})
+    except OSError:
+        return []
+
+
 def export_onnx(model, out_dir):
     """encode_image / encode_text as ONNX files with a dynamic batch axis."""
     os.makedirs(out_dir, exist_ok=True)
@@ -326,7 +336,7 @@ def load_probe(checkpoint, batch):
     return {**results, "peak_rss_mb": peak_rss_mb()}
 
 
-def bench(model, tasks, batches, min_seconds, min_iters):
+def bench(model, name, tasks, batches, min_seconds, min_iters):
     for task in tasks:
         for batch in batches:
             inputs = make_inputs(model, task, batch)
@@ -334,7 +344,7 @@ def bench(model, tasks, batches, min_seconds, min_iters):
             seconds = []
             while sum(seconds) < min_seconds or len(seconds) < min_iters:
                 seconds.append(timed(model, task, inputs)[0])
-            print(json.dumps({"impl": "pytorch", "task": task, "precision": "fp32", "batch": batch,
+            print(json.dumps({"model": name, "impl": "pytorch", "task": task, "precision": "fp32", "batch": batch,
                               "per_s": batch / statistics.median(seconds), "iters": len(seconds)}), flush=True)
 
 
@@ -346,7 +356,7 @@ def serve(model, reply):
     {"cmd": "rss"}                      → {"peak_rss_mb"}
     {"cmd": "quit"}"""
     token_rows, inputs = None, {}
-    reply({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads()})
+    reply({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas_libraries()})
     for line in sys.stdin:
         cmd = json.loads(line)
         if cmd["cmd"] == "run":
@@ -377,6 +387,7 @@ def main():
     mode.add_argument("--export", metavar="DIR")
     mode.add_argument("--load-probe", action="store_true")
     mode.add_argument("--serve", action="store_true")
+    parser.add_argument("--name", help="--bench: the model name in the JSON lines (default: the file name)")
     parser.add_argument("--tasks", default="image,text")
     parser.add_argument("--batches", default="1,32")
     parser.add_argument("--min-seconds", type=float, default=3.0)
@@ -399,7 +410,7 @@ def main():
         serve(model, reply)
     else:
         sys.stdout = out
-        bench(model, args.tasks.split(","), [int(b) for b in args.batches.split(",")], args.min_seconds, args.min_iters)
+        bench(model, args.name or os.path.basename(args.checkpoint), args.tasks.split(","), [int(b) for b in args.batches.split(",")], args.min_seconds, args.min_iters)
 
 
 if __name__ == "__main__":

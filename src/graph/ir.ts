@@ -14,7 +14,7 @@ export type Dim = number | string;
 export type Shape = readonly Dim[];
 
 /** Float32/int data of an initializer (a parameter or a constant). */
-export type ConstData = Float32Array | Int32Array | BigInt64Array | Uint8Array;
+export type ConstData = Float32Array | Int32Array | BigInt64Array | Uint8Array | Int8Array;
 
 export interface Node {
   readonly op: OpName;

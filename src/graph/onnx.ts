@@ -38,8 +38,26 @@ export interface OnnxOptions {
   externalDataPath?: string;
 }
 
+/** The nodes that contribute to an output (taps not exposed and rewritten-away weights are dropped). */
+function liveNodes(graph: Graph): { nodes: Graph['nodes']; values: Set<number> } {
+  const producer = new Map<number, Graph['nodes'][number]>();
+  for (const node of graph.nodes) for (const out of node.outputs) producer.set(out.id, node);
+  const live = new Set<number>(graph.outputs.map((o) => o.value.id));
+  const pending = [...live];
+  const liveNodeSet = new Set<Graph['nodes'][number]>();
+  while (pending.length) {
+    const node = producer.get(pending.pop()!);
+    if (!node || liveNodeSet.has(node)) continue;
+    liveNodeSet.add(node);
+    for (const v of node.inputs) if (!live.has(v.id)) { live.add(v.id); pending.push(v.id); }
+  }
+  return { nodes: graph.nodes.filter((n) => liveNodeSet.has(n)), values: live };
+}
+
 /** The ONNX ModelProto bytes of a graph. */
 export function toOnnx(graph: Graph, options: OnnxOptions = {}): Uint8Array {
+  const live = liveNodes(graph);
+  const domains = new Set<string>();
   const names = new Map<number, string>();
   const nodes: OnnxTypes.INodeProto[] = [];
   const initializers: OnnxTypes.ITensorProto[] = [];
@@ -68,6 +86,7 @@ export function toOnnx(graph: Graph, options: OnnxOptions = {}): Uint8Array {
     },
     temp: (hint) => `${hint}_${temps++}`,
     node: (opType, inputs, outputs, attrs = {}, domain) => {
+      if (domain) domains.add(domain);
       nodes.push({
         opType, input: inputs, output: outputs, domain: domain ?? '', name: `${opType}_${nodes.length}`,
         attribute: Object.entries(attrs).map(([name, a]) => {
@@ -79,7 +98,7 @@ export function toOnnx(graph: Graph, options: OnnxOptions = {}): Uint8Array {
     },
   };
 
-  for (const node of graph.nodes) PRIMITIVES[node.op].emit(ctx, node.inputs, node.outputs, node.attrs as never);
+  for (const node of live.nodes) PRIMITIVES[node.op].emit(ctx, node.inputs, node.outputs, node.attrs as never);
   for (const [from, to] of identities) ctx.node('Identity', [from], [to]);
 
   const external = options.externalDataPath ? openSync(options.externalDataPath, 'w') : undefined;
@@ -87,6 +106,7 @@ export function toOnnx(graph: Graph, options: OnnxOptions = {}): Uint8Array {
   try {
     for (const init of graph.initializers.values()) {
       const v = init.value;
+      if (!live.values.has(v.id)) continue;
       const bytes = bytesOf(init.data);
       const tensor: OnnxTypes.ITensorProto = { name: init.name, dataType: onnxDtype(v.dtype), dims: v.shape as number[] };
       if (external !== undefined && bytes.byteLength > 1024) {
@@ -110,7 +130,7 @@ export function toOnnx(graph: Graph, options: OnnxOptions = {}): Uint8Array {
   const model: OnnxTypes.IModelProto = {
     irVersion: 8,
     producerName: 'clip-ts',
-    opsetImport: [{ domain: '', version: OPSET }],
+    opsetImport: [{ domain: '', version: OPSET }, ...[...domains].map((domain) => ({ domain, version: 1 }))],
     graph: {
       name: 'clip',
       node: nodes,

@@ -370,6 +370,17 @@ export const PRIMITIVES = {
       ctx.node('Transpose', [cut], [ctx.name(y!)], { perm: [1, 0, 2, 3] });
     },
   },
+  // ---- Inference-only fusions (no vector-Jacobian rule): produced by rewrites such as quantize.ts. ----
+  DynamicQuantizeMatMul: {
+    // x float [..., K] @ int8 weights [K, N] with per-column scales [N]: ONNX Runtime quantizes x
+    // to uint8 on the fly and runs an integer GEMM (com.microsoft contrib op).
+    infer: ([x, w, scale]) => {
+      if (x!.dtype !== 'float32' || w!.dtype !== 'int8' || scale!.dtype !== 'float32') fail('expects float32 x, int8 weights, float32 scales');
+      if (w!.rank !== 2 || !sameDim(x!.shape[x!.rank - 1]!, w!.shape[0]!)) fail(`weights ${JSON.stringify(w!.shape)} do not match x ${JSON.stringify(x!.shape)}`);
+      return [{ dtype: 'float32', shape: [...x!.shape.slice(0, -1), w!.shape[1]!] }];
+    },
+    emit: (ctx, inputs, [y]) => ctx.node('DynamicQuantizeMatMul', inputs.map(ctx.name), [ctx.name(y!)], {}, 'com.microsoft'),
+  },
 } satisfies Record<string, Primitive>;
 
 export type OpName = keyof typeof PRIMITIVES;

@@ -4,6 +4,7 @@
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import { Graph } from '../graph/ir.js';
+import { quantizeWeightMatmuls } from '../graph/quantize.js';
 import { Session, type RuntimeOptions } from '../runtime/session.js';
 import { toFloat32, type StateDict, type Tensor } from '../tensor.js';
 import { inferConfigFromStateDict, type ClipConfig } from './config.js';
@@ -127,6 +128,11 @@ export interface LazyWeights {
 export interface ClipRuntimeOptions extends RuntimeOptions {
   /** Keep each tower's compiled ONNX model in `<compiledDir>/{image,text}` and reuse it (see Session.cached). */
   compiledDir?: string;
+  /**
+   * 'fp32' (default, matches the reference) or 'int8': weight matmuls with int8 weights and
+   * dynamically quantized activations (graph/quantize.ts): faster, not exact.
+   */
+  precision?: 'fp32' | 'int8';
 }
 
 export class CLIP {
@@ -151,11 +157,17 @@ export class CLIP {
   }
 
   private session(tower: 'image' | 'text'): Promise<Session> {
-    const build = async () => (tower === 'image'
-      ? buildImageGraph(await this.stateDict(), this.config)
-      : buildTextGraph(await this.stateDict(), this.config, { dynamicLength: true }));
+    const int8 = this.runtime.precision === 'int8';
+    const build = async () => {
+      const sd = await this.stateDict();
+      const graph = tower === 'image' ? buildImageGraph(sd, this.config) : buildTextGraph(sd, this.config, { dynamicLength: true });
+      if (int8) quantizeWeightMatmuls(graph);
+      return graph;
+    };
     const { compiledDir } = this.runtime;
-    return compiledDir ? Session.cached(join(compiledDir, tower), build, this.runtime) : build().then((g) => Session.create(g, this.runtime));
+    return compiledDir
+      ? Session.cached(join(compiledDir, int8 ? `${tower}-int8` : tower), build, this.runtime)
+      : build().then((g) => Session.create(g, this.runtime));
   }
 
   /** images float32 [N, 3, R, R] (preprocessed) → features [N, embedDim]. */

@@ -38,6 +38,7 @@ const program = new Command('bench')
   .option('--batches <sizes>', 'comma-separated batch sizes', (v) => v.split(',').map(positiveInt), [1, 32])
   .option('--threads <n>', 'intra-op threads for every implementation', positiveInt, 2)
   .option('--quick', 'one warm-up and one timed encode per measurement (a smoke run)')
+  .option('--no-int8', 'skip our int8 precision (on by default: impl "ours", precision "int8")')
   // Internal: load-time probe in a fresh process, started by bench/models.ts.
   .addOption(new Option('--probe-load <implAndPath...>').hideHelp())
   .addOption(new Option('--batch <n>').argParser(positiveInt).default(32).hideHelp());
@@ -51,6 +52,7 @@ interface Options {
   batches: number[];
   threads: number;
   quick?: boolean;
+  int8?: boolean;
   probeLoad?: string[];
   batch: number;
 }
@@ -66,20 +68,24 @@ function table(header: string[], rows: string[][], textColumns: number): string 
 
 /** Throughput per model, task and batch with our ratio to each other implementation; then loads. */
 function printTables(records: Measurement[], threads: number): void {
-  const find = (m: string, task: string, batch: number, impl: Impl) => records.find((r) => r.model === m && r.task === task && r.batch === batch && r.impl === impl);
+  const find = (m: string, task: string, batch: number, impl: Impl, precision = 'fp32') => records.find((r) => r.model === m && r.task === task && r.batch === batch && r.impl === impl && r.precision === precision);
+  const hasInt8 = records.some((r) => r.precision === 'int8');
   const keys = [...new Set(records.filter((r) => r.task === 'image' || r.task === 'text').map((r) => `${r.model}|${r.task}|${r.batch}`))];
   const others = IMPLS.filter((i) => i !== 'ours' && records.some((r) => r.impl === i));
   const rows = keys.map((key) => {
     const [model, task, b] = key.split('|') as [string, string, string];
     const per = (impl: Impl) => find(model, task, Number(b), impl)?.per_s;
     const ours = per('ours');
+    const int8 = find(model, task, Number(b), 'ours', 'int8')?.per_s;
     return [model, task, b, ...['ours', ...others].map((i) => fmt(per(i as Impl))),
-      ...others.map((i) => (ours && per(i) ? `${(ours / per(i)!).toFixed(2)}×` : '—'))];
+      ...others.map((i) => (ours && per(i) ? `${(ours / per(i)!).toFixed(2)}×` : '—')),
+      ...(hasInt8 ? [fmt(int8), ...others.map((i) => (int8 && per(i) ? `${(int8 / per(i)!).toFixed(2)}×` : '—'))] : [])];
   });
-  console.log(`\nThroughput, items/s (batch / median seconds per encode), fp32, ${threads} threads`);
-  console.log(table(['model', 'task', 'batch', 'ours', ...others, ...others.map((i) => `ours÷${i}`)], rows, 2));
+  console.log(`\nThroughput, items/s (batch / median seconds per encode), ${threads} threads; all fp32 except "ours int8"`);
+  console.log(table(['model', 'task', 'batch', 'ours', ...others, ...others.map((i) => `ours÷${i}`),
+    ...(hasInt8 ? ['ours int8', ...others.map((i) => `int8÷${i}`)] : [])], rows, 2));
 
-  const loads = [...new Set(records.filter((r) => r.task === 'first-load').map((r) => `${r.model}|${r.impl}`))].map((key) => {
+  const loads = [...new Set(records.filter((r) => r.task === 'first-load' && r.precision === 'fp32').map((r) => `${r.model}|${r.impl}`))].map((key) => {
     const [model, impl] = key.split('|') as [string, Impl];
     const first = records.find((r) => r.model === model && r.impl === impl && r.task === 'first-load')!;
     const cached = records.find((r) => r.model === model && r.impl === impl && r.task === 'cached-load');
@@ -87,7 +93,8 @@ function printTables(records: Measurement[], threads: number): void {
   });
   if (!loads.length) return;
   console.log('\nLoad (fp16 checkpoint → first encodeImage of batch 1), each implementation in a fresh process;');
-  console.log('"cached" = a second load of the same file in that process (no on-disk compiled-model cache yet).');
+  console.log('"cached" = a second load of the same file in that process: ours from its on-disk compiled-model cache,');
+  console.log('the others as they are (torch.load again; ONNX Runtime on the same export).');
   console.log('Peak RSS of that process after the loads and one image + text encode at the largest batch.');
   console.log(table(['model', 'impl', 'first-load s', 'cached-load s', 'peak RSS MB'], loads, 2));
 }
@@ -115,7 +122,7 @@ async function main(): Promise<void> {
     const records: Measurement[] = [];
     await benchModels({
       models: opts.models, tasks: opts.tasks, batches: opts.batches, threads: opts.threads,
-      compare: Boolean(opts.compare), quick: Boolean(opts.quick),
+      compare: Boolean(opts.compare), quick: Boolean(opts.quick), int8: opts.int8 !== false,
       log: (line) => console.error(`[${(performance.now() / 1000).toFixed(0).padStart(4)} s] ${line}`),
       emit: (m) => { records.push(m); if (json) console.log(JSON.stringify(m)); },
     });

@@ -18,12 +18,13 @@ import * as ort from 'onnxruntime-node';
 import { load } from '../src/load.js';
 import { OFFICIAL_CONFIGS } from '../src/models/presets.js';
 import { randomStateDict } from '../src/models/random.js';
-import { floatToHalf, toFloat32, type RawTensor, type StateDict, type Tensor } from '../src/tensor.js';
+import { toFloat16, type StateDict, type Tensor } from '../src/tensor.js';
 import { writeTorchZip } from '../src/weights/torch-writer.js';
 import { CAPTIONS } from './captions.js';
 
 export type Impl = 'ours' | 'pytorch' | 'ort-export';
 export type Task = 'image' | 'text';
+export type Precision = 'fp32' | 'int8';
 export const IMPLS: readonly Impl[] = ['ours', 'pytorch', 'ort-export'];
 
 /** One JSON line of output. */
@@ -32,7 +33,7 @@ export interface Measurement {
   task: Task | 'first-load' | 'cached-load';
   impl: Impl;
   /** What the model computes in; the checkpoint file itself is fp16. */
-  precision: 'fp32';
+  precision: Precision;
   batch: number;
   /** Items per second: batch / median seconds per encode (for loads: 1 / seconds). */
   per_s: number;
@@ -46,6 +47,8 @@ export interface Measurement {
 }
 
 export interface ModelBenchOptions {
+  /** Also run ours with int8 weight matmuls (precision "int8"). */
+  int8?: boolean;
   models: string[];
   tasks: Task[];
   batches: number[];
@@ -81,32 +84,11 @@ function captionTokens(tokenize: (texts: readonly string[]) => Tensor<Int32Array
   return tokenize(Array.from({ length: batch }, (_, i) => CAPTIONS[i % CAPTIONS.length]!));
 }
 
-/**
- * A float32 state dict as float16, the dtype of OpenAI's released checkpoints. Normal-range
- * values are rounded here (to nearest even, as floatToHalf does) because floatToHalf alone takes
- * minutes for 150M weights; the rare others (tiny, huge, NaN) go through floatToHalf.
- */
+/** A float32 state dict as float16, the dtype of OpenAI's released checkpoints. */
 function toHalf(sd: StateDict): StateDict {
-  const out: StateDict = new Map();
-  for (const [key, t] of sd) {
-    const values = toFloat32(t);
-    const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
-    const half = new Uint16Array(values.length);
-    for (let i = 0; i < values.length; i++) {
-      const x = bits[i]!;
-      const exp = (x >>> 23) & 0xff;
-      if (exp < 113 || exp > 142) { half[i] = floatToHalf(values[i]!); continue; } // outside half's normal exponents
-      let h = ((exp - 112) << 10) | ((x >>> 13) & 0x3ff);
-      const rest = x & 0x1fff;
-      if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h++; // a carry moves into the exponent, as it should
-      half[i] = ((x >>> 16) & 0x8000) | h;
-    }
-    out.set(key, { dtype: 'float16', shape: t.shape, bytes: new Uint8Array(half.buffer) } satisfies RawTensor);
-  }
-  return out;
+  return new Map([...sd].map(([key, t]) => [key, toFloat16(t)]));
 }
 
-/** Writes a random-weight fp16 torch.save checkpoint of `model` (an OFFICIAL_CONFIGS name). */
 async function writeRandomCheckpoint(model: string, path: string): Promise<void> {
   await writeTorchZip(path, toHalf(randomStateDict(OFFICIAL_CONFIGS[model]!, 0)));
 }
@@ -118,6 +100,7 @@ interface Timed { seconds: number; shape: readonly number[] }
 /** One implementation under test: a single encode of `batch` items, timed. */
 interface Runner {
   readonly impl: Impl;
+  readonly precision: Precision;
   run(task: Task, batch: number): Promise<Timed>;
   close(): Promise<void>;
 }
@@ -142,11 +125,12 @@ async function timed(encode: () => Promise<Tensor>): Promise<Timed> {
 }
 
 /** Our library, loaded from the checkpoint file as a user would. */
-async function openOurs(checkpoint: string, threads: number, bpePath?: string): Promise<Runner & { inputs: Inputs; tokenize: (texts: readonly string[]) => Tensor<Int32Array> }> {
-  const { model, tokenize } = await load(checkpoint, { threads, bpePath });
-  const inputs = new Inputs(model.config.vision.imageResolution, tokenize);
+async function openOurs(checkpoint: string, threads: number, bpePath?: string, precision: Precision = 'fp32', shared?: Inputs): Promise<Runner & { inputs: Inputs; tokenize: (texts: readonly string[]) => Tensor<Int32Array> }> {
+  const { model, tokenize } = await load(checkpoint, { threads, bpePath, precision });
+  const inputs = shared ?? new Inputs(model.config.vision.imageResolution, tokenize);
   return {
     impl: 'ours',
+    precision,
     inputs,
     tokenize,
     run: (task, batch) => timed(() => task === 'image' ? model.encodeImage(inputs.get(task, batch) as Tensor) : model.encodeText(inputs.get(task, batch) as Tensor<Int32Array>)),
@@ -178,6 +162,7 @@ async function openOrtExport(paths: Record<Task, string>, threads: number, input
   };
   return {
     impl: 'ort-export',
+    precision: 'fp32',
     run: async (task, batch) => {
       const session = sessions[task];
       const start = performance.now();
@@ -200,6 +185,7 @@ export function findPythonWithTorch(): string | undefined {
 /** clip_reference.py --serve: one JSON command per line in, one JSON reply per line out. */
 class PythonReference implements Runner {
   readonly impl = 'pytorch';
+  readonly precision = 'fp32';
   private stderr = '';
   private readonly replies: AsyncIterator<string>;
 
@@ -254,17 +240,18 @@ export interface LoadResult { first_load_s: number; cached_load_s: number; peak_
 
 /**
  * Run inside a fresh process (see main.ts --probe-load): load + first encodeImage of batch 1,
- * twice (the second after releasing the first: the same file in the same process; there is no
- * on-disk compiled-model cache yet), then one image and one text encode at `batch` so the peak
- * RSS covers inference too.
+ * twice (the second after releasing the first; for ours the first load compiles the towers into
+ * a fresh on-disk compiled-model cache and the second reuses them), then one image and one text
+ * encode at `batch` so the peak RSS covers inference too.
  */
 export async function probeLoad(impl: 'ours' | 'ort-export', path: string, model: string, threads: number, batch: number): Promise<LoadResult> {
   const { vision, text } = OFFICIAL_CONFIGS[model]!;
   const seconds: number[] = [];
+  const cacheDir = mkdtempSync(join(tmpdir(), 'clip-bench-compiled-'));
   for (let i = 0; i < 2; i++) {
     const start = performance.now();
     if (impl === 'ours') {
-      const { model } = await load(path, { threads });
+      const { model } = await load(path, { threads, compiledCache: true, cacheDir });
       await model.encodeImage(randomImages(1, vision.imageResolution));
       seconds.push((performance.now() - start) / 1000);
       if (i === 1) {
@@ -287,6 +274,7 @@ export async function probeLoad(impl: 'ours' | 'ort-export', path: string, model
       await session.release();
     }
   }
+  rmSync(cacheDir, { recursive: true, force: true });
   return { first_load_s: seconds[0]!, cached_load_s: seconds[1]!, peak_rss_mb: process.resourceUsage().maxRSS / 1024 };
 }
 
@@ -326,13 +314,13 @@ function runProbe(command: string, args: string[]): Promise<LoadResult> {
  * implementation rotating) until every implementation has ≥ MIN_ROUNDS encodes and the rounds
  * took ≥ MIN_SECONDS per implementation. Returns each implementation's seconds per encode.
  */
-async function measure(runners: Runner[], task: Task, batch: number, quick: boolean): Promise<Map<Impl, number[]>> {
-  const shapes = new Map<Impl, string>();
-  for (const r of runners) shapes.set(r.impl, (await r.run(task, batch)).shape.join('x'));
+async function measure(runners: Runner[], task: Task, batch: number, quick: boolean): Promise<Map<Runner, number[]>> {
+  const shapes = new Map<Runner, string>();
+  for (const r of runners) shapes.set(r, (await r.run(task, batch)).shape.join('x'));
   if (new Set(shapes.values()).size > 1) {
-    throw new Error(`${task} batch ${batch}: output shapes differ: ${[...shapes].map(([impl, s]) => `${impl} ${s}`).join(', ')}`);
+    throw new Error(`${task} batch ${batch}: output shapes differ: ${[...shapes].map(([r, s]) => `${r.impl} ${r.precision} ${s}`).join(', ')}`);
   }
-  const samples = new Map<Impl, number[]>(runners.map((r) => [r.impl, []]));
+  const samples = new Map<Runner, number[]>(runners.map((r) => [r, []]));
   const start = performance.now();
   const enough = (round: number) => quick
     ? round >= 1
@@ -340,7 +328,7 @@ async function measure(runners: Runner[], task: Task, batch: number, quick: bool
   for (let round = 0; !enough(round); round++) {
     for (let k = 0; k < runners.length; k++) {
       const r = runners[(round + k) % runners.length]!;
-      samples.get(r.impl)!.push((await r.run(task, batch)).seconds);
+      samples.get(r)!.push((await r.run(task, batch)).seconds);
     }
   }
   return samples;
@@ -397,6 +385,7 @@ async function benchModel({ name, dir, python, bpePath }: ModelContext, opts: Mo
   try {
     const ours = await openOurs(checkpoint, threads, bpePath);
     runners.push(ours);
+    if (opts.int8) runners.push(await openOurs(checkpoint, threads, bpePath, 'int8', ours.inputs));
     const tokenRows = opts.tasks.includes('text') ? captionRows(ours.tokenize, log) : undefined;
     const tasks = opts.tasks.filter((t) => t === 'image' || tokenRows);
     if (python) {
@@ -415,10 +404,10 @@ async function benchModel({ name, dir, python, bpePath }: ModelContext, opts: Mo
     for (const task of tasks) {
       for (const batch of opts.batches) {
         log(`${task} batch ${batch}`);
-        for (const [impl, seconds] of await measure(runners, task, batch, opts.quick)) {
+        for (const [{ impl, precision }, seconds] of await measure(runners, task, batch, opts.quick)) {
           const mid = median(seconds);
           emit({
-            model: name, task, impl, precision: 'fp32', batch, per_s: batch / mid,
+            model: name, task, impl, precision, batch, per_s: batch / mid,
             iters: seconds.length, median_ms: mid * 1000, min_ms: Math.min(...seconds) * 1000,
           });
         }

@@ -41,10 +41,16 @@ export function halfToFloat(h: number): number {
   return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
+const scratchFloat = new Float32Array(1);
+const scratchBits = new Uint32Array(scratchFloat.buffer);
+
 /** float32 → IEEE half with round-to-nearest-even (what torch's .half() does). */
 export function floatToHalf(value: number): number {
-  const f32 = new Float32Array([value]);
-  const x = new Uint32Array(f32.buffer)[0]!;
+  scratchFloat[0] = value;
+  return float32BitsToHalf(scratchBits[0]!);
+}
+
+function float32BitsToHalf(x: number): number {
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
@@ -112,6 +118,15 @@ export function toFloat32(t: RawTensor): Float32Array {
     case 'int8': return Float32Array.from(view(Int8Array, t.bytes));
     case 'uint8': case 'bool': return Float32Array.from(t.bytes);
   }
+}
+
+/** Any float tensor as float16 (how OpenAI's released checkpoints store their weights). */
+export function toFloat16(t: RawTensor): RawTensor {
+  const values = toFloat32(t);
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const half = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) half[i] = float32BitsToHalf(bits[i]!);
+  return { dtype: 'float16', shape: t.shape, bytes: new Uint8Array(half.buffer) };
 }
 
 /** Integer tensor values as JS numbers (int64 beyond 2^53 loses precision; used for ids and counts). */

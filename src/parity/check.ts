@@ -1,6 +1,8 @@
 // One parity check: a name, pass/fail and the figures behind it. Every part (weights, models,
 // text, image) contributes checks; parity/main.ts prints them and the final JSON summary.
 
+import { toFloat32, type RawTensor } from '../tensor.js';
+
 export interface Check {
   /** e.g. "vit-tiny.jit.pt image_features" or "tokenizer #133 encode". */
   name: string;
@@ -13,6 +15,14 @@ export interface Check {
   detail?: string;
   /** Group for the summary's per-group counts: "model", "tokenizer", "preprocess", ... */
   group: string;
+}
+
+/** A model check against a stored reference tensor: passes within `tol` absolute, or relative when allowed. */
+export function numericCheck(name: string, ours: ArrayLike<number>, ref: RawTensor, tol: number, allowRelative = false): Check {
+  const expected = toFloat32(ref);
+  const { maxAbs, maxRel } = compareArrays(ours, expected);
+  const passed = maxAbs <= tol || (allowRelative && maxRel <= tol);
+  return { group: 'model', name, passed, maxAbs, maxRel, detail: ours.length === expected.length ? `tol ${tol}` : `length ${ours.length} vs ${expected.length}` };
 }
 
 /** Compares two float arrays: max abs error and the error relative to the reference's scale. */

@@ -8,11 +8,11 @@ import { buildImageGraph, buildTextGraph, CLIP, normalizeRows } from '../models/
 import { inferConfigFromStateDict, type ClipConfig } from '../models/config.js';
 import { readConfigFile } from '../models/config-file.js';
 import { Session } from '../runtime/session.js';
-import { toFloat32, toInt32, type RawTensor, type Tensor } from '../tensor.js';
+import { toFloat32, toInt32, type Tensor } from '../tensor.js';
 import { readCheckpoint } from '../weights/index.js';
 import { toCanonical } from '../weights/keymap/index.js';
 import { readSafetensors } from '../weights/safetensors.js';
-import { compareArrays, type Check } from './check.js';
+import { numericCheck, type Check } from './check.js';
 
 const FEATURE_TOL = 1e-4;
 const LOGIT_TOL = 1e-3;
@@ -31,12 +31,6 @@ function activationNames(cfg: ClipConfig): Record<string, string> {
   return names;
 }
 
-function numeric(name: string, ours: ArrayLike<number>, ref: RawTensor, tol: number, relative = false): Check {
-  const expected = toFloat32(ref);
-  const { maxAbs, maxRel } = compareArrays(ours, expected);
-  return { group: 'model', name, passed: maxAbs <= tol || (relative && maxRel <= tol), maxAbs, maxRel, detail: `tol ${tol}` };
-}
-
 async function checkModel(dir: string, file: string): Promise<Check[]> {
   const stem = file.replace(/\.pt$/, '');
   const { tensors: ref } = readSafetensors(join(dir, 'outputs', `${stem}.safetensors`));
@@ -50,7 +44,7 @@ async function checkModel(dir: string, file: string): Promise<Check[]> {
   const checks: Check[] = [];
   const expect = (key: string, ours: ArrayLike<number>, tol: number, relative = false) => {
     const r = ref.get(key);
-    if (r) checks.push(numeric(`${file} ${key}`, ours, r, tol, relative));
+    if (r) checks.push(numericCheck(`${file} ${key}`, ours, r, tol, relative));
   };
   const img = await model.encodeImage(images);
   const txt = await model.encodeText(tokens);

@@ -6,21 +6,14 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildImageGraph, buildTextGraph, CLIP, normalizeRows } from '../models/clip.js';
 import { Session } from '../runtime/session.js';
-import { numel, toFloat32, toInt32, type RawTensor, type StateDict, type Tensor } from '../tensor.js';
+import { numel, toFloat32, toInt32, type StateDict, type Tensor } from '../tensor.js';
 import { readCheckpoint } from '../weights/index.js';
 import { readSafetensors } from '../weights/safetensors.js';
-import { compareArrays, type Check } from './check.js';
+import { numericCheck, type Check } from './check.js';
 
 /** Tolerances from the fixture README: features/activations 1e-4 (or 1e-4 relative), logits 1e-3. */
 const FEATURE_TOL = 1e-4;
 const LOGIT_TOL = 1e-3;
-
-function numeric(name: string, ours: ArrayLike<number>, ref: RawTensor, tol: number, allowRelative = false): Check {
-  const expected = toFloat32(ref);
-  const { maxAbs, maxRel } = compareArrays(ours, expected);
-  const passed = maxAbs <= tol || (allowRelative && maxRel <= tol);
-  return { group: 'model', name, passed, maxAbs, maxRel, detail: ours.length === expected.length ? `tol ${tol}` : `length ${ours.length} vs ${expected.length}` };
-}
 
 /** The first `rows` rows of an [N, ...] tensor's data. */
 function firstRows(t: Tensor<Float32Array | Int32Array | BigInt64Array | Uint8Array>, rows: number): number[] {
@@ -55,7 +48,7 @@ async function checkModelFile(dir: string, file: string): Promise<Check[]> {
   const checks: Check[] = [];
   const expect = (key: string, ours: ArrayLike<number>, tol: number, relative = false) => {
     const r = ref.get(key);
-    if (r) checks.push(numeric(`${file} ${key}`, ours, r, tol, relative));
+    if (r) checks.push(numericCheck(`${file} ${key}`, ours, r, tol, relative));
   };
 
   const imageFeatures = await model.encodeImage(images);
@@ -76,7 +69,7 @@ async function checkModelFile(dir: string, file: string): Promise<Check[]> {
     perCaption.set(one.data, r * one.data.length);
   }
   const r = ref.get('text_features');
-  if (r) checks.push(numeric(`${file} text_features (one caption at a time, padding trimmed)`, perCaption, r, FEATURE_TOL));
+  if (r) checks.push(numericCheck(`${file} text_features (one caption at a time, padding trimmed)`, perCaption, r, FEATURE_TOL));
   await model.release();
 
   // Per-layer activations: graphs that also output every tapped value.
@@ -90,7 +83,7 @@ async function checkModelFile(dir: string, file: string): Promise<Check[]> {
     for (const [key, r] of ref) {
       if (!key.startsWith('act.') || !(key in out)) continue;
       const ours = firstRows(out[key]!, r.shape[0]!);
-      checks.push(numeric(`${file} ${key}`, ours, r, key.endsWith('eot_index') ? 0 : FEATURE_TOL, true));
+      checks.push(numericCheck(`${file} ${key}`, ours, r, key.endsWith('eot_index') ? 0 : FEATURE_TOL, true));
     }
   }
   const missing = [...ref.keys()].filter((k) => k.startsWith('act.') && !checks.some((c) => c.name === `${file} ${k}`));

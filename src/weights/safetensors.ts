@@ -3,7 +3,7 @@
 // tensor-by-tensor reads (from files larger than one JS buffer).
 import { closeSync, fstatSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { CheckpointError } from '../errors.js';
-import { DTYPE_SIZE, numel, type DType, type RawTensor, type StateDict } from '../tensor.js';
+import { DTYPE_SIZE, numel, type DType, type StateDict } from '../tensor.js';
 
 const FROM_SAFETENSORS: Record<string, DType> = {
   F64: 'float64', F32: 'float32', F16: 'float16', BF16: 'bfloat16',

@@ -75,7 +75,8 @@ function localFiles(path: string): ModelFiles {
     weights = join(path, found);
   }
   const dir = dirname(weights);
-  const config = existing(join(dir, `${basename(weights).replace(CHECKPOINT, '')}.config.json`)) ?? existing(join(dir, 'config.json'));
+  const config = existing(join(dir, `${basename(weights).replace(CHECKPOINT, '')}.config.json`))
+    ?? existing(join(dir, basename(weights).startsWith('open_clip_') ? 'open_clip_config.json' : 'config.json'));
   const vocab = existing(join(dir, 'vocab.json'));
   const merges = existing(join(dir, 'merges.txt'));
   const bpe = readdirSync(dir).find((f) => f.startsWith('bpe_simple_vocab'));
@@ -95,7 +96,11 @@ async function resolveFiles(nameOrPath: string, options: LoadOptions): Promise<M
   switch (files.kind) {
     case 'openai': return { weights: files.weights, overrides: {}, bpe: files.bpe };
     case 'chinese-clip': return { weights: files.weights, overrides: files.overrides, vocabTxt: files.vocab };
-    case 'huggingface': return { weights: files.weights, overrides: readConfigFile(files.config), hfTokenizer: { vocab: files.vocab, merges: files.merges } };
+    case 'huggingface': return {
+      weights: files.weights,
+      overrides: readConfigFile(files.config),
+      ...('bpe' in files.tokenizer ? { bpe: files.tokenizer.bpe } : { hfTokenizer: files.tokenizer }),
+    };
   }
 }
 

@@ -47,7 +47,8 @@ test('a repository without model.safetensors falls back to pytorch_model.bin', (
     if (files.kind !== 'huggingface') return;
     assert.equal(files.weights, join(cache, 'hf', REPO, 'pytorch_model.bin'));
     assert.deepEqual(readFileSync(files.weights), TORCH_ZIP);
-    assert.equal(readFileSync(files.merges, 'utf8'), '#version: 0.2\na b\n');
+    assert.ok('merges' in files.tokenizer);
+    assert.equal(readFileSync(files.tokenizer.merges, 'utf8'), '#version: 0.2\na b\n');
     assert.ok(paths.includes(`/${REPO}/resolve/main/model.safetensors`), 'safetensors is tried first');
 
     // Offline, the cached alternative is found without asking the server.
@@ -55,6 +56,21 @@ test('a repository without model.safetensors falls back to pytorch_model.bin', (
     const again = await downloadModel(`hf-hub:${REPO}`, { cacheDir: cache, offline: true });
     assert.equal(again.weights, files.weights);
     assert.equal(paths.length, before);
+  }));
+
+test('an open_clip hub repository (open_clip_config.json + open_clip weights, no transformers files) is used as such', () =>
+  withHub({
+    [`/${REPO}/resolve/main/open_clip_config.json`]: '{"model_cfg": {"embed_dim": 512}}',
+    [`/${REPO}/resolve/main/open_clip_pytorch_model.bin`]: TORCH_ZIP,
+    [`/${REPO}/resolve/main/vocab.json`]: '{"a": 0}',
+    [`/${REPO}/resolve/main/merges.txt`]: '#version: 0.2\na b\n',
+  }, async (base, cache, paths) => {
+    const files = await downloadModel(`hf-hub:${REPO}`, { baseUrl: base, cacheDir: cache, progress: false });
+    assert.equal(files.kind, 'huggingface');
+    if (files.kind !== 'huggingface') return;
+    assert.equal(files.config, join(cache, 'hf', REPO, 'open_clip_config.json'));
+    assert.equal(files.weights, join(cache, 'hf', REPO, 'open_clip_pytorch_model.bin'));
+    assert.ok(paths.includes(`/${REPO}/resolve/main/config.json`), 'the transformers layout is tried first');
   }));
 
 test('a repository with no weights file at all names every file it tried', () =>

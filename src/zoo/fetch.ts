@@ -6,7 +6,7 @@ import { resolveModel, type ModelSource, type RemoteFile } from './models.js';
 
 export type ModelFiles =
   | { readonly kind: 'openai'; readonly weights: string; readonly bpe: string }
-  | { readonly kind: 'huggingface'; readonly weights: string; readonly config: string; readonly vocab: string; readonly merges: string }
+  | { readonly kind: 'huggingface'; readonly weights: string; readonly config: string; readonly tokenizer: { readonly vocab: string; readonly merges: string } | { readonly bpe: string } }
   | { readonly kind: 'chinese-clip'; readonly weights: string; readonly vocab: string; readonly overrides: ConfigOverrides };
 
 /** Options apply to every file; `sha256`, `check` and `dest` come from the model registry. */
@@ -25,13 +25,26 @@ export async function downloadSource(source: ModelSource, options: FetchOptions 
   if (source.kind === 'chinese-clip') {
     return { kind: 'chinese-clip', weights: await get(source.weights), vocab: await get(source.vocab), overrides: source.overrides };
   }
-  return {
-    kind: 'huggingface',
-    config: await get(source.config),
-    vocab: await get(source.vocab),
-    merges: await get(source.merges),
-    weights: await firstAvailable(source.weights, get),
-  };
+  // A transformers CLIPModel repository, else an open_clip one; their own tokenizer files, else CLIP's BPE.
+  const config = await get(source.config).catch((e: unknown) => {
+    if (!isMissing(e)) throw e;
+    return undefined;
+  });
+  const variant = config ? { config, weights: source.weights } : { config: await get(source.openClip.config), weights: source.openClip.weights };
+  const weights = await firstAvailable(variant.weights, get);
+  let tokenizer: { vocab: string; merges: string } | { bpe: string };
+  try {
+    tokenizer = { vocab: await get(source.vocab), merges: await get(source.merges) };
+  } catch (e) {
+    if (!isMissing(e)) throw e;
+    tokenizer = { bpe: await get(source.bpe) };
+  }
+  return { kind: 'huggingface', config: variant.config, weights, tokenizer };
+}
+
+/** A 404, or a file not in the cache in offline mode: try the next alternative. */
+function isMissing(e: unknown): e is DownloadError {
+  return e instanceof DownloadError && ((e.reason === 'http' && e.status === 404) || e.reason === 'offline');
 }
 
 /** Repositories carry either safetensors or a torch file: take the first the server (or cache) has. */
@@ -41,8 +54,7 @@ async function firstAvailable(candidates: readonly RemoteFile[], get: (file: Rem
     try {
       return await get(file);
     } catch (e) {
-      const missing = e instanceof DownloadError && ((e.reason === 'http' && e.status === 404) || e.reason === 'offline');
-      if (!missing) throw e;
+      if (!isMissing(e)) throw e;
       failures.push(e);
     }
   }

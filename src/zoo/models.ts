@@ -32,8 +32,12 @@ export interface HuggingFaceModelSource {
   /** Alternatives in order of preference: the first one the server has is used. */
   readonly weights: readonly RemoteFile[];
   readonly config: RemoteFile;
+  /** open_clip hub repositories without transformers files: open_clip_config.json + open_clip weights. */
+  readonly openClip: { readonly config: RemoteFile; readonly weights: readonly RemoteFile[] };
   readonly vocab: RemoteFile;
   readonly merges: RemoteFile;
+  /** When the repository has no vocab.json/merges.txt (open_clip's default tokenizer is CLIP's). */
+  readonly bpe: RemoteFile;
 }
 
 /** A released Chinese-CLIP model: the reference's training-layout checkpoint plus its BERT vocab. */
@@ -151,7 +155,12 @@ function huggingFaceSource(name: string, repo: string): HuggingFaceModelSource {
     repo,
     weights: [file('model.safetensors', 'safetensors'), file('pytorch_model.bin', 'torch-zip')],
     config: file('config.json', 'json'),
+    openClip: {
+      config: file('open_clip_config.json', 'json'),
+      weights: [file('open_clip_model.safetensors', 'safetensors'), file('open_clip_pytorch_model.bin', 'torch-zip')],
+    },
     vocab: file('vocab.json', 'json'),
     merges: file('merges.txt', 'bpe-merges'),
+    bpe: BPE_FILE,
   };
 }

@@ -84,6 +84,8 @@ export class Value {
   /** For x [N, L, ...] and indices [N], x[n, indices[n]] → [N, ...] (pooling at one position). */
   pickPerRow(indices: Value): Value { return this.graph.op('PickPerRow', [this, indices])[0]!; }
   expand(shape: Shape): Value { return this.graph.op('Expand', [this], { shape })[0]!; }
+  /** Broadcast to `ref`'s shape, whose dims may be symbolic (read at run time). */
+  expandAs(ref: Value): Value { return this.graph.op('ExpandAs', [this, ref])[0]!; }
 
   // Images, NCHW.
   conv2d(weight: Value, opts: { stride?: number; padding?: number; bias?: Value } = {}): Value {

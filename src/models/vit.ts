@@ -15,8 +15,8 @@ export function encodeImageViT(images: Value, p: Params, cfg: VisionTransformerC
   const batch = images.shape[0]!;
   const patches = g.tap('act.visual.conv1', images.conv2d(p.get('conv1.weight', [width, 3, patchSize, patchSize]), { stride: patchSize }));
   const tokens = patches.reshape([batch, width, grid * grid]).transpose([0, 2, 1]);
-  // The class token is the same for every image: broadcast it by adding zeros shaped like one token per image.
-  const classToken = tokens.slice(1, 0, 1).mul(0).add(p.get('class_embedding', [width]));
+  // The class token is the same for every image: broadcast to one token per image.
+  const classToken = p.get('class_embedding', [width]).reshape([1, 1, width]).expandAs(tokens.slice(1, 0, 1));
   let x = g.tap('act.visual.embeddings', concat([classToken, tokens], 1).add(p.get('positional_embedding', [grid * grid + 1, width])));
   x = g.tap('act.visual.ln_pre', layerNorm(x, ...layerNormParams(p.scope('ln_pre'), width)));
   x = transformer(x, p.scope('transformer'), { width, layers: cfg.layers, heads: cfg.heads, activation, tapPrefix: 'act.visual.transformer.resblocks' });

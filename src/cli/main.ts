@@ -77,14 +77,16 @@ modelOptions(program.command('classify').description('zero-shot classification o
   .argument('<images...>', 'image files')
   .requiredOption('-l, --labels <labels>', 'comma-separated labels, e.g. "a dog,a cat,a diagram"')
   .option('--templates <file>', 'prompt templates, one per line with {} for the label (default: a 7-prompt ensemble; Chinese prompts for Chinese-CLIP)')
+  .option('--template <template...>', 'prompt template(s) given inline, e.g. "a photo of a {}." or "一张{}的照片"')
+  .option('--json', 'print one JSON line per image: {"image", "predictions": [{"label", "probability"}]}')
   .option('--single-prompt', 'use only the reference prompt "a photo of a {}." ("{}的照片。" for Chinese-CLIP)')
   .option('-k, --top <k>', 'labels to print per image', (v) => Number.parseInt(v, 10), 5)
   .action(async (images: string[], o: Record<string, unknown>) => {
     const clip = await load(o.model as string, loadOptions(o));
     const chinese = clip.model.config.text.kind === 'bert';
     const labels = (o.labels as string).split(',').map((l) => l.trim()).filter(Boolean);
-    const templates = o.templates
-      ? readFileSync(o.templates as string, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean)
+    const templates = o.template ? (o.template as string[])
+      : o.templates ? readFileSync(o.templates as string, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean)
       : chinese ? (o.singlePrompt ? CHINESE_SINGLE_TEMPLATE : CHINESE_TEMPLATES)
       : o.singlePrompt ? SINGLE_TEMPLATE : DEFAULT_TEMPLATES;
     const classifier = await zeroShotClassifier(clip.model, (t) => clip.tokenize(t, { truncate: true }), labels, { templates });
@@ -92,6 +94,7 @@ modelOptions(program.command('classify').description('zero-shot classification o
     for (const f of failures) console.error(`skipped: ${f.error.message}`);
     const predictions = await classifier.classify(tensor, o.top as number);
     indices.forEach((index, row) => {
+      if (o.json) { console.log(JSON.stringify({ image: images[index], predictions: predictions[row] })); return; }
       console.log(images[index]);
       for (const p of predictions[row]!) console.log(`  ${(100 * p.probability).toFixed(2).padStart(6)}%  ${p.label}`);
     });

@@ -21,6 +21,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { fixText } from '../src/text/ftfy/index.js';
 import { Tokenizer } from '../src/text/tokenizer.js';
 import { DEFAULT_BPE_FILE, findMergesFile } from '../src/text/vocab.js';
+import { seededUniform } from '../src/models/random.js';
 
 const BATCH = 100;
 const WARMUP = 1000;
@@ -28,17 +29,6 @@ const WARMUP = 1000;
 const LABEL = 20;
 
 // ---- deterministic, varied captions ----
-
-/** mulberry32: a small seeded PRNG, so every run (and the Python side) sees the same captions. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SUBJECTS = ['dog', 'cat', 'golden retriever', 'tabby kitten', 'horse', 'red fox', 'owl', 'child', 'woman', 'man', 'group of friends',
   'chef', 'cyclist', 'surfer', 'astronaut', 'old fishing boat', 'vintage car', 'steam locomotive', 'bowl of ramen', 'slice of pizza',
@@ -59,7 +49,7 @@ const CLAUSES = ['while two people walk past', 'with mountains in the background
 
 /** Captions from 2 words to a few that overflow 77 tokens: prompts, alt-text, long descriptions. */
 function generateCaptions(count: number, seed: number): string[] {
-  const random = prng(seed);
+  const random = seededUniform(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const captions: string[] = [];
   for (let i = 0; i < count; i++) {

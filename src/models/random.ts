@@ -6,16 +6,21 @@ import { fromFloat32, type RawTensor, type StateDict } from '../tensor.js';
 import { buildImageGraph, buildTextGraph } from './clip.js';
 import type { ClipConfig } from './config.js';
 
-/** Deterministic N(0, 1) samples (mulberry32 + Box-Muller). */
-function gaussian(seed: number): () => number {
+/** Deterministic uniform samples in (0, 1): mulberry32, a small seeded PRNG. */
+export function seededUniform(seed: number): () => number {
   let a = seed >>> 0;
-  const uniform = () => {
+  return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
   };
+}
+
+/** Deterministic N(0, 1) samples (Box-Muller over seededUniform). */
+function gaussian(seed: number): () => number {
+  const uniform = seededUniform(seed);
   return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
 }
 

@@ -12,6 +12,7 @@ import { InputError } from '../errors.js';
 import { preprocessBatch, type ImageInput } from '../image/index.js';
 import type { Tokenizer } from '../text/index.js';
 import type { Batch } from './trainer.js';
+import { seededUniform } from '../models/random.js';
 
 export interface Sample { image: string; caption: string }
 
@@ -74,21 +75,9 @@ export function readFolderSamples(dir: string): Sample[] {
   return out;
 }
 
-/** mulberry32: a small seeded generator, so shuffles are the same on every machine. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** The sample order of an epoch: a Fisher–Yates shuffle seeded by (seed, epoch). */
 export function epochOrder(count: number, seed: number, epoch: number): number[] {
-  const random = seededRandom(Math.imul(seed ^ 0x9e3779b9, 31) + epoch);
+  const random = seededUniform(Math.imul(seed ^ 0x9e3779b9, 31) + epoch);
   const order = [...Array(count).keys()];
   for (let i = count - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
@@ -168,7 +157,7 @@ export async function* epochBatches(samples: readonly Sample[], opts: LoaderOpti
  * `bufferSize` samples. Entries without both an image and a caption are counted as skipped.
  */
 export async function* webDatasetPairs(shards: readonly string[], opts: { seed?: number; epoch?: number; bufferSize?: number }, skipped: SkipCount = { count: 0 }): AsyncGenerator<Pair> {
-  const random = seededRandom(Math.imul((opts.seed ?? 0) ^ 0x85ebca6b, 31) + (opts.epoch ?? 0));
+  const random = seededUniform(Math.imul((opts.seed ?? 0) ^ 0x85ebca6b, 31) + (opts.epoch ?? 0));
   const order = epochOrder(shards.length, opts.seed ?? 0, opts.epoch ?? 0);
   const buffer: Pair[] = [];
   const size = opts.bufferSize ?? 1000;

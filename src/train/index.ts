@@ -8,7 +8,7 @@ export { buildTrainGraph, buildFeatureGraph, type TrainGraph, type TrainGraphOpt
 export { Trainer, type TrainerOptions, type Batch, type Gradients } from './trainer.js';
 export { saveCheckpoint, readTrainState, restoreTrainState, trainStatePath, type TrainState } from './checkpoint.js';
 export {
-  readCsvSamples, readFolderSamples, webDatasetPairs, epochBatches, streamBatches, epochOrder, seededRandom,
+  readCsvSamples, readFolderSamples, webDatasetPairs, epochBatches, streamBatches, epochOrder,
   type Sample, type Pair, type CsvOptions, type LoaderOptions, type LoaderPosition, type SkipCount,
 } from './data.js';
 export { trainClip, type TrainClipOptions, type TrainClipResult } from './run.js';

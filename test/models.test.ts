@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError, InputError } from '../src/errors.js';
-import { buildImageGraph, buildTextGraph, CLIP, trimPadding } from '../src/models/clip.js';
+import { buildImageGraph, buildTextGraph, CLIP, lengthBuckets, trimPadding } from '../src/models/clip.js';
 import { Session } from '../src/runtime/session.js';
 import { inferConfigFromStateDict, type ClipConfig } from '../src/models/config.js';
 import { OFFICIAL_CONFIGS } from '../src/models/presets.js';
@@ -108,6 +108,21 @@ test('cutting the padding after the last end token gives the same features as th
   await session.release();
   const fullData = full.text_features!.data as Float32Array;
   trimmed.data.forEach((v, i) => assert.ok(Math.abs(v - fullData[i]!) < 1e-5, `feature ${i}: ${v} vs ${fullData[i]}`));
+  await model.release();
+});
+
+test('a batch split into length buckets gives the full-context features of every row (within 1e-5)', async () => {
+  const sd = randomStateDict(TINY_VIT, 13);
+  const model = new CLIP(sd);
+  // 20 rows with end tokens (49) at varied positions, so several buckets of different lengths run.
+  const rows = Array.from({ length: 20 }, (_, i) => [48, ...Array.from({ length: (i * 7) % 6 }, (_, j) => 3 + ((i + j) % 40)), 49]);
+  const batch = tokens(rows, 8);
+  assert.ok(lengthBuckets(batch, 'transformer').length >= 3);
+  const bucketed = await model.encodeText(batch);
+  const session = await Session.create(buildTextGraph(sd, TINY_VIT));
+  const full = (await session.run({ tokens: batch })).text_features!.data as Float32Array;
+  await session.release();
+  bucketed.data.forEach((v, i) => assert.ok(Math.abs(v - full[i]!) < 1e-5, `feature ${i}: ${v} vs ${full[i]}`));
   await model.release();
 });
 

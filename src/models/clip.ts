@@ -90,26 +90,45 @@ export function clipLogits(imageFeatures: Tensor, textFeatures: Tensor, logitSca
 }
 
 /**
- * Cuts padding columns that cannot change any output, so the text tower runs on the batch's
- * real length. OpenAI's tower is causal and pools at each row's end token (its highest id):
- * columns after the last end token are invisible. BERT masks [PAD] (id 0) keys with -10000, whose
- * softmax weight is exactly 0 in float32, and pools at [CLS]: trailing all-[PAD] columns are invisible.
+ * How many leading positions of row `r` can change its features. OpenAI's tower is causal and
+ * pools at the row's end token (its highest id): later positions are invisible. BERT masks [PAD]
+ * (id 0) keys with -10000, whose softmax weight is exactly 0 in float32, and pools at [CLS]:
+ * trailing [PAD]s are invisible.
  */
-export function trimPadding(tokens: Tensor<Int32Array>, kind: 'transformer' | 'bert' = 'transformer'): Tensor<Int32Array> {
-  const [n, L] = tokens.shape as [number, number];
-  let length = 1;
-  for (let r = 0; r < n; r++) {
-    let last = 0;
-    for (let j = 1; j < L; j++) {
-      const id = tokens.data[r * L + j]!;
-      if (kind === 'bert' ? id !== 0 : id > tokens.data[r * L + last]!) last = j;
-    }
-    length = Math.max(length, last + 1);
+function usedLength(tokens: Tensor<Int32Array>, r: number, kind: 'transformer' | 'bert'): number {
+  const L = tokens.shape[1]!;
+  let last = 0;
+  for (let j = 1; j < L; j++) {
+    const id = tokens.data[r * L + j]!;
+    if (kind === 'bert' ? id !== 0 : id > tokens.data[r * L + last]!) last = j;
   }
-  if (length === L) return tokens;
-  const data = new Int32Array(n * length);
-  for (let r = 0; r < n; r++) data.set(tokens.data.subarray(r * L, r * L + length), r * length);
-  return { data, shape: [n, length] };
+  return last + 1;
+}
+
+/** The rows `rows` of `tokens`, cut to the longest used length among them (an exact saving). */
+export function trimPadding(tokens: Tensor<Int32Array>, kind: 'transformer' | 'bert' = 'transformer', rows?: readonly number[]): Tensor<Int32Array> {
+  const L = tokens.shape[1]!;
+  const picked = rows ?? [...Array(tokens.shape[0]!).keys()];
+  const length = Math.max(1, ...picked.map((r) => usedLength(tokens, r, kind)));
+  if (length === L && !rows) return tokens;
+  const data = new Int32Array(picked.length * length);
+  picked.forEach((r, i) => data.set(tokens.data.subarray(r * L, r * L + length), i * length));
+  return { data, shape: [picked.length, length] };
+}
+
+/** Rows per text-tower run when a batch is split by length (big enough for efficient GEMMs). */
+const TEXT_BUCKET_ROWS = 8;
+
+/**
+ * Row indices grouped by used length (shortest first, TEXT_BUCKET_ROWS per group), so short
+ * captions do not run at the length of the batch's longest one.
+ */
+export function lengthBuckets(tokens: Tensor<Int32Array>, kind: 'transformer' | 'bert'): number[][] {
+  const lengths = Array.from({ length: tokens.shape[0]! }, (_, r) => usedLength(tokens, r, kind));
+  const order = [...lengths.keys()].sort((a, b) => lengths[a]! - lengths[b]! || a - b);
+  const buckets: number[][] = [];
+  for (let i = 0; i < order.length; i += TEXT_BUCKET_ROWS) buckets.push(order.slice(i, i + TEXT_BUCKET_ROWS));
+  return buckets;
 }
 
 /** The stored log temperature (CLIP's initial ln(1/0.07) if the checkpoint has none). */
@@ -195,8 +214,16 @@ export class CLIP {
     if (bad >= 0) throw new InputError(`token id ${tokens.data[bad]} at row ${Math.floor(bad / L)} is outside the vocabulary [0, ${vocabSize})`);
     if (tokens.shape[0] === 0) return { data: new Float32Array(0), shape: [0, this.config.embedDim] };
     this.textSession ??= this.session('text');
-    const out = await (await this.textSession).run({ tokens: trimPadding(tokens, this.config.text.kind) });
-    return out.text_features as Tensor;
+    const session = await this.textSession;
+    const { kind } = this.config.text;
+    const D = this.config.embedDim;
+    const features = new Float32Array(tokens.shape[0]! * D);
+    for (const rows of lengthBuckets(tokens, kind)) {
+      const out = await session.run({ tokens: trimPadding(tokens, kind, rows) });
+      const part = out.text_features!.data as Float32Array;
+      rows.forEach((r, i) => features.set(part.subarray(i * D, (i + 1) * D), r * D));
+    }
+    return { data: features, shape: [tokens.shape[0]!, D] };
   }
 
   /** The reference `model(image, text)`: scaled cosine similarities both ways. */

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { OFFICIAL_CONFIGS } from '../src/models/presets.js';
 import { benchModels, IMPLS, probeLoad, type Impl, type Measurement, type Task } from './models.js';
+import { positiveInt } from './text-timing.js';
 
 const SUITES = ['models', 'tokenize', 'preprocess', 'all'] as const;
 
@@ -20,12 +21,6 @@ function list<T extends string>(allowed: readonly T[]) {
     if (bad.length || !items.length) throw new InvalidArgumentError(`expected a comma-separated list of ${allowed.join(', ')}; got "${value}"`);
     return items as T[];
   };
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
-  return n;
 }
 
 const program = new Command('bench')

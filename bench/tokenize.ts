@@ -13,20 +13,17 @@
 //   node dist/bench/tokenize.js --pythonpath /tmp/pyftfy      (or CLIP_BENCH_PYTHONPATH=/tmp/pyftfy)
 // Without ftfy the comparison is with the reference minus ftfy, and says so.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, InvalidArgumentError } from 'commander';
 import { fixText } from '../src/text/ftfy/index.js';
 import { Tokenizer } from '../src/text/tokenizer.js';
 import { DEFAULT_BPE_FILE, findMergesFile } from '../src/text/vocab.js';
 import { seededUniform } from '../src/models/random.js';
-
-const BATCH = 100;
-const WARMUP = 1000;
-/** Width of the first column of the text report. */
-const LABEL = 20;
+import {
+  BATCH, LABEL, WARMUP, differingRows, header, medianPass, parseTextBenchOptions, pythonCandidates, rates, row, runPythonJson,
+  speedup, timeOurs, withCaptionsFile, type Pass, type PythonCommand,
+} from './text-timing.js';
 
 // ---- deterministic, varied captions ----
 
@@ -229,15 +226,8 @@ except ImportError:
 print(json.dumps(found))
 `;
 
-/** Wall and CPU seconds of one timed pass over the captions. */
-interface Pass { wall: number; cpu: number }
-interface PythonSetup { executable: string; env: NodeJS.ProcessEnv; python: string; regex: string; ftfy: string | null }
-
-/** The median pass by wall time and, separately, by CPU time. */
-function medianPass(passes: readonly Pass[]): Pass {
-  const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-  return { wall: median(passes.map((p) => p.wall)), cpu: median(passes.map((p) => p.cpu)) };
-}
+interface PythonSetup extends PythonCommand { python: string; regex: string; ftfy: string | null }
+interface PythonResult { passes: Pass[]; rows: number[][] }
 
 /**
  * The Python to run the reference with: $PYTHON, else Debian's /usr/bin/python3 (whose
@@ -245,45 +235,21 @@ function medianPass(passes: readonly Pass[]): Pass {
  * also has ftfy; `pythonPath` goes in front of PYTHONPATH. A string says why there is none.
  */
 function findPython(pythonPath: string | undefined, given: string | undefined): PythonSetup | string {
-  const env = { ...process.env, PYTHONPATH: [pythonPath, process.env.PYTHONPATH].filter(Boolean).join(':') };
-  const candidates = given !== undefined ? [given] : ['/usr/bin/python3', 'python3'];
+  const candidates = pythonCandidates(pythonPath, given);
   const usable: PythonSetup[] = [];
-  for (const executable of candidates) {
+  for (const { executable, env } of candidates) {
     const probe = spawnSync(executable, ['-c', PYTHON_PROBE], { encoding: 'utf8', env });
     if (probe.error || probe.status !== 0) continue;
     const found = JSON.parse(probe.stdout) as { python: string; regex: string | null; ftfy: string | null };
     if (found.regex !== null) usable.push({ executable, env, python: found.python, regex: found.regex, ftfy: found.ftfy });
   }
   return usable.find((p) => p.ftfy !== null) ?? usable[0]
-    ?? `no ${candidates.join(' or ')} with the regex module (Debian: apt-get install python3-regex)`;
+    ?? `no ${candidates.map((c) => c.executable).join(' or ')} with the regex module (Debian: apt-get install python3-regex)`;
 }
 
 /** Runs the Python reference, with or without ftfy, or returns why it failed. */
-function runPython(setup: PythonSetup, withFtfy: boolean, bpePath: string, captionsFile: string, rounds: number): { passes: Pass[]; rows: number[][] } | string {
-  const args = ['-c', PYTHON_REFERENCE, bpePath, captionsFile, String(BATCH), String(rounds), withFtfy ? '1' : '0'];
-  const run = spawnSync(setup.executable, args, { encoding: 'utf8', env: setup.env, maxBuffer: 1 << 30 });
-  if (run.status !== 0) return `the Python reference failed: ${run.stderr.trim().split('\n').at(-1)}`;
-  return JSON.parse(run.stdout) as { passes: Pass[]; rows: number[][] };
-}
-
-// ---- ours ----
-
-function timeOurs(tokenizer: Tokenizer, captions: string[], warmup: string[], rounds: number): { passes: Pass[]; rows: Int32Array[] } {
-  for (let s = 0; s < warmup.length; s += BATCH) tokenizer.tokenize(warmup.slice(s, s + BATCH), { truncate: true });
-  const passes: Pass[] = [];
-  let rows: Int32Array[] = [];
-  for (let round = 0; round < rounds; round++) {
-    rows = [];
-    const wall = performance.now();
-    const cpu = process.cpuUsage();
-    for (let s = 0; s < captions.length; s += BATCH) {
-      const { data, shape } = tokenizer.tokenize(captions.slice(s, s + BATCH), { truncate: true });
-      for (let r = 0; r < shape[0]!; r++) rows.push(data.subarray(r * shape[1]!, (r + 1) * shape[1]!));
-    }
-    const used = process.cpuUsage(cpu);
-    passes.push({ wall: (performance.now() - wall) / 1000, cpu: (used.user + used.system) / 1e6 });
-  }
-  return { passes, rows };
+function runPython(setup: PythonSetup, withFtfy: boolean, bpePath: string, captionsFile: string, rounds: number): PythonResult | string {
+  return runPythonJson<PythonResult>(setup, PYTHON_REFERENCE, [bpePath, captionsFile, String(BATCH), String(rounds), withFtfy ? '1' : '0']);
 }
 
 /** --bpe, else $CLIP_BPE_PATH or the cache, else the golden fixtures' copy beside the checkout. */
@@ -298,28 +264,9 @@ function locateMerges(given?: string): string | undefined {
   }
 }
 
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
-  return n;
-}
-
-/** One timed side: texts/s from the median wall time, CPU microseconds per text from the median CPU time. */
-function rates(passes: readonly Pass[], texts: number): { textsPerSecond: number; cpuMicrosPerText: number } {
-  const { wall, cpu } = medianPass(passes);
-  return { textsPerSecond: Math.round(texts / wall), cpuMicrosPerText: Number(((cpu / texts) * 1e6).toFixed(2)) };
-}
-
 function main(): void {
-  const opts = new Command('bench-tokenize')
-    .option('--json', 'print one JSON line instead of text')
-    .option('--bpe <path>', 'merges file (default: $CLIP_BPE_PATH, the cache, or ../shared fixtures)')
-    .option('--captions <n>', 'number of captions', positiveInt, 10_000)
-    .option('--rounds <n>', 'timed passes per side (the median is reported)', positiveInt, 3)
-    .option('--python <executable>', 'Python for the reference (default: $PYTHON, else /usr/bin/python3 or python3)')
-    .option('--pythonpath <dir>', 'put in front of PYTHONPATH, e.g. where ftfy was pip-installed (default: $CLIP_BENCH_PYTHONPATH)')
-    .parse()
-    .opts<{ json?: boolean; bpe?: string; captions: number; rounds: number; python?: string; pythonpath?: string }>();
+  const opts = parseTextBenchOptions('bench-tokenize',
+    { option: 'bpe', description: 'merges file (default: $CLIP_BPE_PATH, the cache, or ../shared fixtures)' }, 'ftfy');
   const bpePath = locateMerges(opts.bpe);
   if (bpePath === undefined) {
     console.log(`SKIPPED tokenize bench: no ${DEFAULT_BPE_FILE} (pass --bpe <path> or set CLIP_BPE_PATH)`);
@@ -328,7 +275,7 @@ function main(): void {
   const captions = generateCaptions(opts.captions, 1);
   const warmup = generateCaptions(WARMUP, 2);
   const tokenizer = Tokenizer.fromMergesFile(bpePath);
-  const ours = timeOurs(tokenizer, captions, warmup, opts.rounds);
+  const ours = timeOurs((texts) => tokenizer.tokenize(texts, { truncate: true }), captions, warmup, opts.rounds);
   const oursRates = rates(ours.passes, captions.length);
   const lengths = ours.rows.map((row) => row.indexOf(tokenizer.eotToken) + 1);
   const meanTokens = lengths.reduce((a, b) => a + b, 0) / lengths.length;
@@ -346,7 +293,7 @@ function main(): void {
   };
   const lines = [
     `tokenize: ${captions.length} captions, mean ${meanTokens.toFixed(1)} tokens, ${truncated} truncated; batches of ${BATCH}, truncate=true; median of ${opts.rounds} passes after a warm-up`,
-    `  ${''.padEnd(LABEL)} ${'texts/s'.padStart(9)}  ${'CPU µs/text'.padStart(11)}`,
+    header(),
     `  ${'clip-ts'.padEnd(LABEL)} ${row(oursRates)}  (Node ${process.versions.node}; fixText ≈ ${Math.round(100 * fixTextShare)}% of its CPU time)`,
   ];
 
@@ -356,10 +303,7 @@ function main(): void {
     lines.push(`  python reference  SKIPPED: ${setup}`);
   } else {
     record.python = { executable: setup.executable, version: setup.python, regex: setup.regex, ftfy: setup.ftfy };
-    const dir = mkdtempSync(join(tmpdir(), 'clip-bench-tok-'));
-    try {
-      const input = join(dir, 'captions.json');
-      writeFileSync(input, JSON.stringify({ captions, warmup }));
+    withCaptionsFile(captions, warmup, (input) => {
       const sides = setup.ftfy === null ? [false] : [true, false];
       let ratioLine: string | undefined;
       for (const withFtfy of sides) {
@@ -373,7 +317,7 @@ function main(): void {
         }
         const pyRates = rates(result.passes, captions.length);
         // Without ftfy, rows may differ only where ftfy would change the text.
-        const differing = captions.map((_, i) => i).filter((i) => !ours.rows[i]!.every((v, j) => v === result.rows[i]![j]));
+        const differing = differingRows(ours.rows, result.rows);
         const unexplained = withFtfy ? differing.length : differing.filter((i) => fixText(captions[i]!) === captions[i]).length;
         (record.python as Record<string, unknown>)[key] = { ...pyRates, rowsDiffering: differing.length, rowsDifferingUnexplained: unexplained };
         lines.push(`  ${name.padEnd(LABEL)} ${row(pyRates)}  ${differing.length === 0 ? 'rows identical' : `${differing.length} rows differ`}`
@@ -386,7 +330,7 @@ function main(): void {
         }
         if (withFtfy === sides[0]) {
           // The ratio is against the reference pipeline itself when ftfy is there.
-          const ratio = { wall: Number((oursRates.textsPerSecond / pyRates.textsPerSecond).toFixed(2)), cpu: Number((pyRates.cpuMicrosPerText / oursRates.cpuMicrosPerText).toFixed(2)) };
+          const ratio = speedup(oursRates, pyRates);
           Object.assign(record, { pythonTextsPerSecond: pyRates.textsPerSecond, ratio: ratio.wall, cpuRatio: ratio.cpu, ratioAgainst: name });
           ratioLine = `  ratio vs ${name}: ${ratio.wall}x by wall time, ${ratio.cpu}x by CPU time`
             + (withFtfy ? '' : `\n  (ftfy not importable by ${setup.executable}: pip install --target DIR ftfy==6.3.1 wcwidth, then --pythonpath DIR)`);
@@ -394,15 +338,9 @@ function main(): void {
       }
       lines.push(`  (Python ${setup.python}, regex ${setup.regex}: ${setup.executable})`);
       if (ratioLine !== undefined) lines.push(ratioLine);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   }
   console.log(opts.json ? JSON.stringify(record) : lines.join('\n'));
-}
-
-function row(r: { textsPerSecond: number; cpuMicrosPerText: number }): string {
-  return `${r.textsPerSecond.toLocaleString('en-US').padStart(9)}  ${r.cpuMicrosPerText.toFixed(1).padStart(11)}`;
 }
 
 main();

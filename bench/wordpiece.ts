@@ -12,19 +12,17 @@
 //   apt-get install python3-torch python3-six; pip install --target /tmp/pycn cn_clip --no-deps
 //   node dist/bench/wordpiece.js --pythonpath /tmp/pycn      (or CLIP_BENCH_PYTHONPATH=/tmp/pycn)
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Command, InvalidArgumentError } from 'commander';
 import { WordPieceTokenizer } from '../src/text/wordpiece.js';
 import { seededUniform } from '../src/models/random.js';
+import {
+  BATCH, LABEL, WARMUP, differingRows, header, parseTextBenchOptions, pythonCandidates, rates, row, runPythonJson, speedup,
+  timeOurs, withCaptionsFile, type Pass, type PythonCommand,
+} from './text-timing.js';
 
-const BATCH = 100;
-const WARMUP = 1000;
 const CONTEXT_LENGTH = 52;
-/** Width of the first column of the text report. */
-const LABEL = 20;
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CHINESE_FIXTURES = join(process.env.CLIP_SHARED_DIR ?? resolve(repoRoot, '..', 'shared'), 'fixtures', 'chinese-clip');
@@ -100,23 +98,17 @@ rows = [row for t in tensors for row in t.tolist()]
 json.dump({'passes': passes, 'rows': rows, 'python': sys.version.split()[0]}, sys.stdout)
 `;
 
-/** Wall and CPU seconds of one timed pass over the captions. */
-interface Pass { wall: number; cpu: number }
-interface PythonSetup { executable: string; env: NodeJS.ProcessEnv }
-
 /**
  * The first of $PYTHON (or --python), else /usr/bin/python3 (Debian's, where python3-torch
  * installs) and python3, that can import cn_clip.clip; `pythonPath` goes in front of PYTHONPATH.
  * A string says why there is none.
  */
-function findPython(pythonPath: string | undefined, given: string | undefined): PythonSetup | string {
-  const env = { ...process.env, PYTHONPATH: [pythonPath, process.env.PYTHONPATH].filter(Boolean).join(':') };
-  const candidates = given !== undefined ? [given] : ['/usr/bin/python3', 'python3'];
+function findPython(pythonPath: string | undefined, given: string | undefined): PythonCommand | string {
   const failures: string[] = [];
-  for (const executable of candidates) {
-    const probe = spawnSync(executable, ['-c', 'import cn_clip.clip'], { encoding: 'utf8', env });
-    if (!probe.error && probe.status === 0) return { executable, env };
-    failures.push(`${executable}: ${probe.error?.message ?? probe.stderr.trim().split('\n').at(-1)}`);
+  for (const python of pythonCandidates(pythonPath, given)) {
+    const probe = spawnSync(python.executable, ['-c', 'import cn_clip.clip'], { encoding: 'utf8', env: python.env });
+    if (!probe.error && probe.status === 0) return python;
+    failures.push(`${python.executable}: ${probe.error?.message ?? probe.stderr.trim().split('\n').at(-1)}`);
   }
   return `the Python reference (cn_clip) is not available (${failures.join('; ')}); `
     + 'install it with `pip install --target DIR cn_clip --no-deps` (it also needs torch and six) and pass --pythonpath DIR';
@@ -124,63 +116,14 @@ function findPython(pythonPath: string | undefined, given: string | undefined): 
 
 interface PythonResult { passes: Pass[]; rows: number[][]; python: string; executable: string }
 
-function runPython(setup: PythonSetup, captionsFile: string, rounds: number): PythonResult | string {
-  const args = ['-c', PYTHON_REFERENCE, captionsFile, String(BATCH), String(rounds), String(CONTEXT_LENGTH)];
-  const run = spawnSync(setup.executable, args, { encoding: 'utf8', env: setup.env, maxBuffer: 1 << 30 });
-  if (run.status !== 0) return `the Python reference failed: ${run.stderr.trim().split('\n').at(-1)}`;
-  return { ...(JSON.parse(run.stdout) as Omit<PythonResult, 'executable'>), executable: setup.executable };
-}
-
-// ---- ours ----
-
-function timeOurs(tokenizer: WordPieceTokenizer, captions: string[], warmup: string[], rounds: number): { passes: Pass[]; rows: Int32Array[] } {
-  for (let s = 0; s < warmup.length; s += BATCH) tokenizer.tokenize(warmup.slice(s, s + BATCH), { contextLength: CONTEXT_LENGTH });
-  const passes: Pass[] = [];
-  let rows: Int32Array[] = [];
-  for (let round = 0; round < rounds; round++) {
-    rows = [];
-    const wall = performance.now();
-    const cpu = process.cpuUsage();
-    for (let s = 0; s < captions.length; s += BATCH) {
-      const { data } = tokenizer.tokenize(captions.slice(s, s + BATCH), { contextLength: CONTEXT_LENGTH });
-      for (let r = 0; r * CONTEXT_LENGTH < data.length; r++) rows.push(data.subarray(r * CONTEXT_LENGTH, (r + 1) * CONTEXT_LENGTH));
-    }
-    const used = process.cpuUsage(cpu);
-    passes.push({ wall: (performance.now() - wall) / 1000, cpu: (used.user + used.system) / 1e6 });
-  }
-  return { passes, rows };
-}
-
-// ---- report ----
-
-/** texts/s from the median wall time, CPU microseconds per text from the median CPU time. */
-function rates(passes: readonly Pass[], texts: number): { textsPerSecond: number; cpuMicrosPerText: number } {
-  const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-  const wall = median(passes.map((p) => p.wall));
-  const cpu = median(passes.map((p) => p.cpu));
-  return { textsPerSecond: Math.round(texts / wall), cpuMicrosPerText: Number(((cpu / texts) * 1e6).toFixed(2)) };
-}
-
-function row(r: { textsPerSecond: number; cpuMicrosPerText: number }): string {
-  return `${r.textsPerSecond.toLocaleString('en-US').padStart(9)}  ${r.cpuMicrosPerText.toFixed(1).padStart(11)}`;
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
-  return n;
+function runPython(python: PythonCommand, captionsFile: string, rounds: number): PythonResult | string {
+  const result = runPythonJson<Omit<PythonResult, 'executable'>>(python, PYTHON_REFERENCE, [captionsFile, String(BATCH), String(rounds), String(CONTEXT_LENGTH)]);
+  return typeof result === 'string' ? result : { ...result, executable: python.executable };
 }
 
 function main(): void {
-  const opts = new Command('bench-wordpiece')
-    .option('--json', 'print one JSON line instead of text')
-    .option('--vocab <path>', 'BERT vocab.txt (default: $CLIP_VOCAB_PATH, else the ../shared chinese-clip fixture)')
-    .option('--captions <n>', 'number of captions', positiveInt, 10_000)
-    .option('--rounds <n>', 'timed passes per side (the median is reported)', positiveInt, 3)
-    .option('--python <executable>', 'Python for the reference (default: $PYTHON, else /usr/bin/python3 or python3)')
-    .option('--pythonpath <dir>', 'put in front of PYTHONPATH, e.g. where cn_clip was pip-installed (default: $CLIP_BENCH_PYTHONPATH)')
-    .parse()
-    .opts<{ json?: boolean; vocab?: string; captions: number; rounds: number; python?: string; pythonpath?: string }>();
+  const opts = parseTextBenchOptions('bench-wordpiece',
+    { option: 'vocab', description: 'BERT vocab.txt (default: $CLIP_VOCAB_PATH, else the ../shared chinese-clip fixture)' }, 'cn_clip');
   const vocabPath = opts.vocab ?? process.env.CLIP_VOCAB_PATH ?? join(CHINESE_FIXTURES, 'vocab.txt');
   if (!existsSync(vocabPath)) {
     console.log(`SKIPPED wordpiece bench: no vocab.txt at ${vocabPath} (pass --vocab <path> or set CLIP_VOCAB_PATH)`);
@@ -190,7 +133,7 @@ function main(): void {
   const captions = generateCaptions(fragments, opts.captions, 1);
   const warmup = generateCaptions(fragments, WARMUP, 2);
   const tokenizer = WordPieceTokenizer.fromVocabFile(vocabPath);
-  const ours = timeOurs(tokenizer, captions, warmup, opts.rounds);
+  const ours = timeOurs((texts) => tokenizer.tokenize(texts, { contextLength: CONTEXT_LENGTH }), captions, warmup, opts.rounds);
   const oursRates = rates(ours.passes, captions.length);
   const lengths = ours.rows.map((r) => r.indexOf(tokenizer.separatorToken) + 1);
   const meanTokens = lengths.reduce((a, b) => a + b, 0) / lengths.length;
@@ -204,7 +147,7 @@ function main(): void {
   const lines = [
     `wordpiece (Chinese-CLIP): ${captions.length} captions (${source}), mean ${meanTokens.toFixed(1)} tokens, ${truncated} truncated;`,
     `  batches of ${BATCH}; median of ${opts.rounds} passes after a warm-up`,
-    `  ${''.padEnd(LABEL)} ${'texts/s'.padStart(9)}  ${'CPU µs/text'.padStart(11)}`,
+    header(),
     `  ${'clip-ts'.padEnd(LABEL)} ${row(oursRates)}  (Node ${process.versions.node})`,
   ];
 
@@ -215,8 +158,8 @@ function main(): void {
     lines.push(`  ${'python reference'.padEnd(LABEL)} SKIPPED: ${result}`);
   } else {
     const pyRates = rates(result.passes, captions.length);
-    const differing = captions.map((_, i) => i).filter((i) => !ours.rows[i]!.every((v, j) => v === result.rows[i]![j]));
-    const ratio = { wall: Number((oursRates.textsPerSecond / pyRates.textsPerSecond).toFixed(2)), cpu: Number((pyRates.cpuMicrosPerText / oursRates.cpuMicrosPerText).toFixed(2)) };
+    const differing = differingRows(ours.rows, result.rows);
+    const ratio = speedup(oursRates, pyRates);
     record.python = { ...pyRates, executable: result.executable, version: result.python, rowsDiffering: differing.length };
     Object.assign(record, { pythonTextsPerSecond: pyRates.textsPerSecond, ratio: ratio.wall, cpuRatio: ratio.cpu });
     lines.push(`  ${'cn_clip (python)'.padEnd(LABEL)} ${row(pyRates)}  ${differing.length === 0 ? 'rows identical' : `${differing.length} rows differ`} (Python ${result.python})`);
@@ -228,18 +171,6 @@ function main(): void {
     }
   }
   console.log(opts.json ? JSON.stringify(record) : lines.join('\n'));
-}
-
-/** Runs `use` with the captions written to a temporary JSON file for the Python side. */
-function withCaptionsFile<T>(captions: string[], warmup: string[], use: (file: string) => T): T {
-  const dir = mkdtempSync(join(tmpdir(), 'clip-bench-wp-'));
-  try {
-    const file = join(dir, 'captions.json');
-    writeFileSync(file, JSON.stringify({ captions, warmup }));
-    return use(file);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 main();

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import { defaultTokenizer } from '../text/index.js';
-import { trainClip } from '../train/index.js';
+import { trainClip, type EvalResult } from '../train/index.js';
 import { load, type LoadOptions } from '../load.js';
 import { availableChineseClipModels, availableModels } from '../zoo/models.js';
 import { downloadModel } from '../zoo/fetch.js';
@@ -102,6 +102,20 @@ modelOptions(program.command('classify').description('zero-shot classification o
     await clip.model.release();
   });
 
+/** One line for a terminal: "zero-shot top-1 42.0% (50 images)  image→text R@1 …". */
+function describeEval({ zeroShot, retrieval }: EvalResult): string {
+  const parts: string[] = [];
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  if (zeroShot) parts.push(`zero-shot top-1 ${pct(zeroShot.top1)} (${zeroShot.images} images${zeroShot.skipped ? `, ${zeroShot.skipped} skipped` : ''})`);
+  if (retrieval) {
+    for (const [way, recall] of [['image→text', retrieval.imageToText], ['text→image', retrieval.textToImage]] as const) {
+      parts.push(`${way} ${Object.entries(recall).map(([k, r]) => `R@${k} ${pct(r)}`).join(' ')}`);
+    }
+    parts.push(`(${retrieval.pairs} pairs${retrieval.skipped ? `, ${retrieval.skipped} skipped` : ''})`);
+  }
+  return parts.join('  ');
+}
+
 program.command('train').description('contrastive training / fine-tuning from a checkpoint on image-caption pairs')
   .requiredOption('-m, --model <path>', 'checkpoint to start from (any format load() reads), or the run output with --resume')
   .requiredOption('-o, --output <file.safetensors>', 'where checkpoints are written (optimiser state goes beside it)')
@@ -122,16 +136,26 @@ program.command('train').description('contrastive training / fine-tuning from a 
   .option('--seed <n>', 'data order seed', (v) => Number.parseInt(v, 10), 0)
   .option('--save-every <steps>', 'checkpoint every N steps (and at the end)', (v) => Number.parseInt(v, 10))
   .option('--resume', 'continue the run in --output exactly where it stopped')
+  .option('--eval-every <steps>', 'evaluate every N steps (default with --eval-folder/--eval-pairs: after the last step only)', (v) => Number.parseInt(v, 10))
+  .option('--eval-folder <dir>', 'zero-shot top-1 on a labelled folder <dir>/<label>/<image> (prompt "a photo of a {}.")')
+  .option('--eval-pairs <csv>', 'text↔image recall@1 and @5 on held-out pairs (same CSV format and columns as --csv)')
   .option('--bpe <path>', 'tokenizer merges file')
   .option('--threads <n>', 'intra-op threads', (v) => Number.parseInt(v, 10))
   .action(async (o: Record<string, unknown>) => {
-    const data = o.csv ? { csv: o.csv as string, csvOptions: { imageKey: o.csvImgKey as string, captionKey: o.csvCaptionKey as string } }
+    const csvOptions = { imageKey: o.csvImgKey as string, captionKey: o.csvCaptionKey as string };
+    const data = o.csv ? { csv: o.csv as string, csvOptions }
       : o.folder ? { folder: o.folder as string }
       : o.shards ? { shards: o.shards as string[], samples: o.samples as number }
       : undefined;
     if (!data) throw new Error('give the training pairs with --csv, --folder or --shards (with --samples)');
     if ('shards' in data && !data.samples) throw new Error('--shards needs --samples (samples per epoch)');
-    // A live status line on a terminal; JSON lines (one per step) otherwise, for logs.
+    const evaluation = o.evalFolder || o.evalPairs ? {
+      every: o.evalEvery as number | undefined,
+      ...(o.evalFolder ? { folder: o.evalFolder as string } : {}),
+      ...(o.evalPairs ? { pairs: { csv: o.evalPairs as string, csvOptions } } : {}),
+    } : undefined;
+    if (o.evalEvery && !evaluation) throw new Error('--eval-every needs --eval-folder and/or --eval-pairs');
+    // A live status line on a terminal; JSON lines (one per step and per evaluation) otherwise, for logs.
     const tty = process.stderr.isTTY;
     const result = await trainClip({
       model: o.model as string, output: o.output as string, data,
@@ -140,9 +164,15 @@ program.command('train').description('contrastive training / fine-tuning from a 
       freeze: { image: Boolean(o.lockImage), text: Boolean(o.lockText) }, seed: o.seed as number,
       saveEvery: o.saveEvery as number | undefined, resume: Boolean(o.resume),
       tokenizer: defaultTokenizer(o.bpe as string | undefined), runtime: { threads: o.threads as number | undefined },
-      onStep: ({ step, epoch, loss, lr, skipped, ms }) => {
-        if (tty) process.stderr.write(`\rstep ${step}  epoch ${epoch}  loss ${loss.toFixed(4)}  lr ${lr.toExponential(2)}  skipped ${skipped}  ${ms.toFixed(0)} ms/step   `);
-        else console.error(JSON.stringify({ step, epoch, loss, lr, skipped, ms }));
+      ...(evaluation ? { evaluation } : {}),
+      onStep: (info) => {
+        const { step, epoch, loss, lr, logitScale, samplesPerSecond, skipped } = info;
+        if (tty) process.stderr.write(`\rstep ${step}  epoch ${epoch}  loss ${loss.toFixed(4)}  lr ${lr.toExponential(2)}  logit scale ${logitScale.toFixed(2)}  ${samplesPerSecond.toFixed(1)} samples/s  skipped ${skipped}   `);
+        else console.error(JSON.stringify(info));
+      },
+      onEval: ({ step, epoch, ...result }) => {
+        if (tty) process.stderr.write(`\neval step ${step}  epoch ${epoch}  ${describeEval(result)}\n`);
+        else console.error(JSON.stringify({ step, epoch, eval: result }));
       },
     });
     if (tty) process.stderr.write('\n');

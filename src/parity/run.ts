@@ -8,6 +8,7 @@ import { wordpieceChecks } from '../text/wordpiece-parity.js';
 import { chineseModelChecks } from './chinese-models.js';
 import { modelChecks } from './models.js';
 import { pipelineChecks } from './pipeline.js';
+import { trainChecks } from './train.js';
 
 /** Each suite returns no checks for a folder without its files. */
 const SUITES: [string, (dir: string) => Promise<Check[]>][] = [
@@ -17,6 +18,7 @@ const SUITES: [string, (dir: string) => Promise<Check[]>][] = [
   ['model', modelChecks],
   ['chinese-model', chineseModelChecks],
   ['pipeline', pipelineChecks],
+  ['train', trainChecks],
 ];
 
 function format(c: Check): string {

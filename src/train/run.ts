@@ -2,9 +2,11 @@
 // readCheckpoint understands, any key layout the adapters map to OpenAI names), trains on
 // image-caption pairs with AdamW, a warm-up + cosine schedule and the logit_scale clamp, and
 // saves checkpoints that load() reads; `resume` continues a run exactly where its last save was.
+// Optionally evaluates the current weights every so many steps (evaluate.ts).
 
 import { existsSync } from 'node:fs';
 import { InputError } from '../errors.js';
+import { CLIP, logitScaleOf } from '../models/clip.js';
 import { inferConfigFromStateDict } from '../models/config.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import { defaultTokenizer, type Tokenizer } from '../text/index.js';
@@ -12,6 +14,7 @@ import { readCheckpoint } from '../weights/index.js';
 import { toCanonical } from '../weights/keymap/index.js';
 import type { AdamWOptions } from './adamw.js';
 import { readTrainState, restoreTrainState, saveCheckpoint, trainStatePath } from './checkpoint.js';
+import { evaluateClip, readLabelledFolder, type EvalResult } from './evaluate.js';
 import { epochBatches, readCsvSamples, readFolderSamples, streamBatches, webDatasetPairs, type CsvOptions, type LoaderOptions, type LoaderPosition, type SkipCount } from './data.js';
 import type { Batch } from './trainer.js';
 import { Trainer } from './trainer.js';
@@ -42,7 +45,28 @@ export interface TrainClipOptions {
   /** Default: CLIP's BPE tokenizer (defaultTokenizer). */
   tokenizer?: Tokenizer;
   runtime?: RuntimeOptions;
-  onStep?: (info: { step: number; epoch: number; loss: number; lr: number; skipped: number; ms: number }) => void;
+  /**
+   * Evaluate every `every` steps (and after the last step; only then when `every` is absent):
+   * zero-shot top-1 on a labelled folder (<folder>/<label>/<image>) and/or text↔image recall@1
+   * and @5 on held-out pairs (a CSV like the training one).
+   */
+  evaluation?: { every?: number; folder?: string; pairs?: { csv: string; csvOptions?: CsvOptions } };
+  onStep?: (info: StepInfo) => void;
+  onEval?: (info: { step: number; epoch: number } & EvalResult) => void;
+}
+
+export interface StepInfo {
+  step: number;
+  epoch: number;
+  loss: number;
+  lr: number;
+  /** exp(logit_scale) after this step: the temperature the logits are multiplied by. */
+  logitScale: number;
+  /** Training pairs per second since the previous step (data loading included, evaluation and saving not). */
+  samplesPerSecond: number;
+  skipped: number;
+  /** Milliseconds of this step's forward, backward and update. */
+  ms: number;
 }
 
 export interface TrainClipResult { steps: number; lastLoss: number; skipped: number }
@@ -89,19 +113,42 @@ export async function trainClip(opts: TrainClipOptions): Promise<TrainClipResult
   }
   let lastLoss = NaN;
   const save = (next: ResumeState) => saveCheckpoint(opts.output, trainer, next as unknown as Record<string, unknown>);
+  const logitScale = () => Math.exp(trainer.weights.get('logit_scale')?.data[0] ?? logitScaleOf(sd));
+  // Evaluation data is read up front, so a wrong path fails before any training.
+  const evaluation = opts.evaluation;
+  const evalData = evaluation && {
+    ...(evaluation.folder ? { labelled: readLabelledFolder(evaluation.folder) } : {}),
+    ...(evaluation.pairs ? { pairs: readCsvSamples(evaluation.pairs.csv, evaluation.pairs.csvOptions) } : {}),
+  };
+  const tokenize = (texts: readonly string[]) => tokenizer.tokenize(texts, { contextLength: cfg.text.contextLength, truncate: true });
+  /** The current weights in an inference model, evaluated, then freed. */
+  async function evaluate(epoch: number): Promise<void> {
+    const model = new CLIP(trainer.currentStateDict(), opts.runtime ?? {}, cfg);
+    try {
+      opts.onEval?.({ step: trainer.step, epoch, ...(await evaluateClip(model, tokenize, evalData!, opts.workers)) });
+    } finally {
+      await model.release();
+    }
+  }
   try {
-    for (let epoch = position.epoch; epoch < opts.epochs; epoch++) {
+    let since = performance.now();
+    let epoch = position.epoch;
+    for (; epoch < opts.epochs; epoch++) {
       const from = epoch === position.epoch ? position.batch : 0;
       for await (const batch of batchesOf(epoch, from, position.seed)) {
         const t = performance.now();
         const { loss, lr } = await trainer.trainStep(batch);
+        const now = performance.now();
         lastLoss = loss;
-        opts.onStep?.({ step: trainer.step, epoch, loss, lr, skipped: skipped.count, ms: performance.now() - t });
+        opts.onStep?.({ step: trainer.step, epoch, loss, lr, logitScale: logitScale(), samplesPerSecond: (1000 * opts.batchSize) / (now - since), skipped: skipped.count, ms: now - t });
         const next = batch.position.batch + 1 < perEpoch ? { epoch, batch: batch.position.batch + 1 } : { epoch: epoch + 1, batch: 0 };
         if (opts.saveEvery && trainer.step % opts.saveEvery === 0) save({ ...next, seed: position.seed });
+        if (evalData && evaluation.every && trainer.step % evaluation.every === 0) await evaluate(epoch);
+        since = performance.now();
       }
     }
     save({ epoch: opts.epochs, batch: 0, seed: position.seed });
+    if (evalData && !(evaluation.every && trainer.step % evaluation.every === 0)) await evaluate(epoch - 1);
     return { steps: trainer.step, lastLoss, skipped: skipped.count };
   } finally {
     await trainer.release();

@@ -126,7 +126,7 @@ async function timed(encode: () => Promise<Tensor>): Promise<Timed> {
 
 /** Our library, loaded from the checkpoint file as a user would. */
 async function openOurs(checkpoint: string, threads: number, bpePath?: string, precision: Precision = 'fp32', shared?: Inputs): Promise<Runner & { inputs: Inputs; tokenize: (texts: readonly string[]) => Tensor<Int32Array> }> {
-  const { model, tokenize } = await load(checkpoint, { threads, bpePath, precision });
+  const { model, tokenize } = await load(checkpoint, { threads, bpePath, precision, spinning: false });
   const inputs = shared ?? new Inputs(model.config.vision.imageResolution, tokenize);
   return {
     impl: 'ours',
@@ -140,7 +140,7 @@ async function openOurs(checkpoint: string, threads: number, bpePath?: string, p
 
 /** The session options src/runtime/session.ts gives ours on CPU, so both run under the same settings. */
 function ortOptions(threads: number): ort.InferenceSession.SessionOptions {
-  return { executionProviders: ['cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: threads };
+  return { executionProviders: ['cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: threads, extra: { session: { intra_op: { allow_spinning: '0' } } } };
 }
 
 /** ONNX Runtime on the reference's torch.onnx.export files (tokens are int64 there). */
@@ -198,7 +198,11 @@ class PythonReference implements Runner {
 
   /** Starts the script on `checkpoint`; `log` hears which torch and BLAS it runs on. */
   static async start(python: string, checkpoint: string, threads: number, log: (line: string) => void): Promise<PythonReference> {
-    const child = spawn(python, [REFERENCE_SCRIPT, checkpoint, '--serve', '--threads', String(threads)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // Passive OpenMP waiting, like our sessions' spinning: false, so no implementation's idle threads
+    // busy-wait on the cores while the next one runs (the runs alternate).
+    const child = spawn(python, [REFERENCE_SCRIPT, checkpoint, '--serve', '--threads', String(threads)], {
+      stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' },
+    });
     const ref = new PythonReference(child);
     const ready = await ref.reply() as { torch: string; threads: number; blas: string[] };
     log(`pytorch: torch ${ready.torch}, ${ready.threads} threads, BLAS ${ready.blas.join(', ') || 'unknown'}`);

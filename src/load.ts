@@ -153,7 +153,8 @@ export async function load(nameOrPath: string, options: LoadOptions = {}): Promi
   const files = await resolveFiles(nameOrPath, options);
   const { weights, compiledDir } = await weightsFor(files, options, options.compiledCache ?? byName);
   const config = weights instanceof Map ? inferConfigFromStateDict(weights, files.overrides) : weights.config;
-  const model = new CLIP(weights, { device: options.device, threads: options.threads, optimization: options.optimization, precision: options.precision, compiledDir }, config);
+  const { device, threads, optimization, spinning, precision } = options;
+  const model = new CLIP(weights, { device, threads, optimization, spinning, precision, compiledDir }, config);
   const size = config.vision.imageResolution;
   const resizeMode = config.text.kind === 'bert' ? 'square' : 'shortest-side-crop';
   const { contextLength } = config.text;

@@ -150,6 +150,14 @@ test('forward: logits are exp(logit_scale) times cosine similarity, and transpos
   await model.release();
 });
 
+test('runtime options: threads, optimisation level and no spinning give the same features', async () => {
+  const sd = randomStateDict(TINY_VIT, 14);
+  const images = randomImages(2, 16, 4);
+  const reference = await new CLIP(sd).encodeImage(images);
+  const tuned = await new CLIP(sd, { threads: 1, optimization: 'basic', spinning: false }).encodeImage(images);
+  reference.data.forEach((v, i) => assert.ok(Math.abs(v - tuned.data[i]!) < 1e-5));
+});
+
 test('wrong input shapes and dtypes are rejected with the expected shape', async () => {
   const model = new CLIP(randomStateDict(TINY_VIT, 5));
   await assert.rejects(model.encodeImage(randomImages(1, 32, 0)), (e: Error) => e instanceof InputError && /expects images \[N, 3, 16, 16\], got \[1, 3, 32, 32\]/.test(e.message));

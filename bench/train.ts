@@ -1,9 +1,20 @@
-// Training-step benchmark (standalone: `node dist/bench/train.js [--threads N] [--steps N]`).
-// Times Trainer.trainStep (forward + backward in one ONNX Runtime run, then AdamW in typed arrays)
-// on random-weight models: the fixtures' tiny sizes at batch 8 and a small ViT at batch 32, and
-// reports how much of the step the optimiser (typed arrays, see train/adamw.ts) takes.
+// Training-step benchmark (standalone: `node dist/bench/train.js [--threads N] [--steps N]
+// [--only NAME] [--compare]`). Times Trainer.trainStep (forward + backward in one ONNX Runtime run,
+// then AdamW in typed arrays) on random-weight models: the fixtures' tiny sizes at batch 8, a
+// small ViT and ViT-B/32 at batch 32, and reports how much of the step the optimiser takes.
+// With --compare, ViT-B/32 is also timed in PyTorch (bench/reference/clip_reference.py
+// --train-step, same checkpoint file, same threads) and the ratio printed.
 
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { OFFICIAL_CONFIGS } from '../src/models/presets.js';
+import type { StateDict } from '../src/tensor.js';
+import { writeTorchZip } from '../src/weights/torch-writer.js';
+import { findPythonWithTorch } from './models.js';
 import type { ClipConfig } from '../src/models/config.js';
 import { randomStateDict } from '../src/models/random.js';
 import { Trainer, type Batch } from '../src/train/trainer.js';
@@ -13,7 +24,27 @@ const MODELS: { name: string; cfg: ClipConfig; batch: number }[] = [
   { name: 'vit-tiny', batch: 8, cfg: { embedDim: 64, vision: { kind: 'vit', width: 64, layers: 2, heads: 1, patchSize: 8, imageResolution: 32 }, text: text(64, 2) } },
   { name: 'rn-tiny', batch: 8, cfg: { embedDim: 64, vision: { kind: 'resnet', width: 8, layers: [1, 1, 1, 1], heads: 4, imageResolution: 64 }, text: text(64, 2) } },
   { name: 'vit-small (256w×6, /32, 224px; text 256w×6)', batch: 32, cfg: { embedDim: 256, vision: { kind: 'vit', width: 256, layers: 6, heads: 4, patchSize: 32, imageResolution: 224 }, text: text(256, 6) } },
+  { name: 'ViT-B/32', batch: 32, cfg: OFFICIAL_CONFIGS['ViT-B/32']! },
 ];
+
+/** PyTorch's median step for the same weights (written to a checkpoint it reads), or why not. */
+async function pytorchStep(sd: StateDict, batch: number, steps: number, threads: number): Promise<string | Record<string, unknown>> {
+  const python = findPythonWithTorch();
+  if (!python) return 'skipped: no python3 with torch (apt-get install python3-torch libopenblas0-openmp)';
+  const dir = mkdtempSync(join(tmpdir(), 'clip-train-bench-'));
+  try {
+    const checkpoint = join(dir, 'model.pt');
+    await writeTorchZip(checkpoint, sd);
+    const script = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'reference', 'clip_reference.py');
+    const r = spawnSync(python, [script, checkpoint, '--threads', String(threads), '--train-step', String(batch), '--steps', String(steps)], {
+      encoding: 'utf8', env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' }, maxBuffer: 1 << 24,
+    });
+    if (r.status !== 0) return `failed: ${r.stderr.trim().split('\n').at(-1)}`;
+    return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 function randomBatch(cfg: ClipConfig, n: number): Batch {
   const R = cfg.vision.imageResolution;
@@ -28,11 +59,16 @@ function randomBatch(cfg: ClipConfig, n: number): Batch {
   return { images: { data: images, shape: [n, 3, R, R] }, tokens: { data: tokens, shape: [n, L] } };
 }
 
-const { values } = parseArgs({ options: { threads: { type: 'string' }, steps: { type: 'string', default: '5' }, only: { type: 'string' } } });
+const { values } = parseArgs({ options: { threads: { type: 'string' }, steps: { type: 'string', default: '5' }, only: { type: 'string' }, compare: { type: 'boolean' } } });
 const steps = Number(values.steps);
 for (const { name, cfg, batch } of MODELS.filter((m) => !values.only || m.name.startsWith(values.only))) {
   const t0 = performance.now();
-  const trainer = await Trainer.create(randomStateDict(cfg, 1), cfg, { batchSize: batch, lr: 1e-4, runtime: values.threads ? { threads: Number(values.threads) } : {} });
+  const weights = randomStateDict(cfg, 1);
+  if (values.compare && name === 'ViT-B/32') {
+    const reference = await pytorchStep(weights, batch, steps, Number(values.threads ?? 2));
+    console.log(JSON.stringify(typeof reference === 'string' ? { model: name, impl: 'pytorch', batch, note: reference } : { model: name, ...reference }));
+  }
+  const trainer = await Trainer.create(weights, cfg, { batchSize: batch, lr: 1e-4, runtime: values.threads ? { threads: Number(values.threads) } : {} });
   const build = performance.now() - t0;
   const data = randomBatch(cfg, batch);
   await trainer.trainStep(data); // warm-up
@@ -49,6 +85,6 @@ for (const { name, cfg, batch } of MODELS.filter((m) => !values.only || m.name.s
   }
   const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
   const params = trainer.params.reduce((n, p) => n + trainer.weights.get(p)!.data.length, 0);
-  console.log(JSON.stringify({ model: name, batch, params, build_ms: Math.round(build), step_ms: Math.round(median(times)), adamw_ms: Math.round(median(optimiser)), threads: values.threads ?? 'default', steps }));
+  console.log(JSON.stringify({ model: name, impl: 'ours', batch, params, build_ms: Math.round(build), step_ms: Math.round(median(times)), adamw_ms: Math.round(median(optimiser)), threads: values.threads ?? 'default', steps }));
   await trainer.release();
 }

@@ -15,6 +15,7 @@ benchmark writes random-weight checkpoints of the real sizes with clip-ts and ha
 """
 import argparse
 import json
+import math
 import os
 import resource
 import statistics
@@ -378,6 +379,34 @@ def serve(model, reply):
             reply({"error": f"unknown command {cmd['cmd']!r}"})
 
 
+def train_step_bench(model, batch, steps):
+    """Median seconds of one training step as open_clip runs it: forward both towers in train mode,
+    the symmetric contrastive loss, backward, AdamW (torch 1.13), clamp of logit_scale."""
+    model.float().train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.98), eps=1e-6, weight_decay=0.2)
+    images = make_inputs(model, "image", batch)
+    tokens = make_inputs(model, "text", batch)
+    labels = torch.arange(batch)
+    times = []
+    for step in range(steps + 1):  # the first is a warm-up
+        start = time.perf_counter()
+        img = model.encode_image(images)
+        txt = model.encode_text(tokens)
+        img = img / img.norm(dim=1, keepdim=True)
+        txt = txt / txt.norm(dim=1, keepdim=True)
+        logits = model.logit_scale.exp() * img @ txt.t()
+        loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.t(), labels)) / 2
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, math.log(100))
+        if step:
+            times.append(time.perf_counter() - start)
+    times.sort()
+    return {"impl": "pytorch", "batch": batch, "step_ms": round(1000 * times[len(times) // 2]), "steps": steps}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint")
@@ -387,6 +416,8 @@ def main():
     mode.add_argument("--export", metavar="DIR")
     mode.add_argument("--load-probe", action="store_true")
     mode.add_argument("--serve", action="store_true")
+    mode.add_argument("--train-step", type=int, metavar="BATCH", help="median training-step time at this batch")
+    parser.add_argument("--steps", type=int, default=3, help="--train-step: timed steps after one warm-up")
     parser.add_argument("--name", help="--bench: the model name in the JSON lines (default: the file name)")
     parser.add_argument("--tasks", default="image,text")
     parser.add_argument("--batches", default="1,32")
@@ -398,6 +429,9 @@ def main():
 
     if args.load_probe:
         print(json.dumps(load_probe(args.checkpoint, args.batch)), flush=True)
+        return
+    if args.train_step:
+        print(json.dumps(train_step_bench(load_model(args.checkpoint), args.train_step, args.steps)), flush=True)
         return
     # Keep stdout for JSON lines only: torch's export warnings go to stderr.
     out = sys.stdout

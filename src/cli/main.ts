@@ -117,7 +117,7 @@ function describeEval({ zeroShot, retrieval }: EvalResult): string {
 }
 
 program.command('train').description('contrastive training / fine-tuning from a checkpoint on image-caption pairs')
-  .requiredOption('-m, --model <path>', 'checkpoint to start from (any format load() reads), or the run output with --resume')
+  .requiredOption('-m, --model <name|path|scratch:arch>', 'start from a checkpoint file (any format load() reads), a model name (downloaded), or scratch:<architecture> (e.g. scratch:ViT-B/32, random weights)')
   .requiredOption('-o, --output <file.safetensors>', 'where checkpoints are written (optimiser state goes beside it)')
   .option('--csv <file>', 'CSV/TSV of image paths and captions (open_clip columns)')
   .option('--csv-img-key <name>', 'image path column', 'filepath')

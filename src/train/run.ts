@@ -8,6 +8,10 @@ import { existsSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import { CLIP, logitScaleOf } from '../models/clip.js';
 import { inferConfigFromStateDict } from '../models/config.js';
+import { OFFICIAL_CONFIGS } from '../models/presets.js';
+import { randomStateDict } from '../models/random.js';
+import type { StateDict } from '../tensor.js';
+import { downloadModel } from '../zoo/fetch.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import { defaultTokenizer, type Tokenizer } from '../text/index.js';
 import { readCheckpoint } from '../weights/index.js';
@@ -20,7 +24,10 @@ import type { Batch } from './trainer.js';
 import { Trainer } from './trainer.js';
 
 export interface TrainClipOptions {
-  /** Checkpoint to start from (fine-tuning), or the run's own output when `resume` is set. */
+  /**
+   * Checkpoint file, zoo model name (fine-tuning), or `scratch:<architecture>` (from scratch);
+   * the run's own output when `resume` is set.
+   */
   model: string;
   /**
    * Training pairs: a CSV/TSV (open_clip columns), a folder of images with .txt captions, or
@@ -73,6 +80,23 @@ export interface TrainClipResult { steps: number; lastLoss: number; skipped: num
 
 interface ResumeState { epoch: number; batch: number; seed: number }
 
+/** `scratch:<architecture>` for random initial weights (e.g. `scratch:ViT-B/32`). */
+export const SCRATCH_PREFIX = 'scratch:';
+
+/**
+ * The weights a run starts from: a checkpoint file, a model name from the zoo (downloaded into
+ * the cache), or `scratch:<name>` of an official architecture (random weights, training from scratch).
+ */
+async function startingWeights(model: string, resume: boolean): Promise<StateDict> {
+  if (resume || existsSync(model)) return toCanonical(await readCheckpoint(model));
+  if (model.startsWith(SCRATCH_PREFIX)) {
+    const cfg = OFFICIAL_CONFIGS[model.slice(SCRATCH_PREFIX.length)];
+    if (!cfg) throw new InputError(`"${model}": expected ${SCRATCH_PREFIX}<one of ${Object.keys(OFFICIAL_CONFIGS).join(', ')}>`);
+    return randomStateDict(cfg, 0);
+  }
+  return toCanonical(await readCheckpoint((await downloadModel(model)).weights));
+}
+
 export async function trainClip(opts: TrainClipOptions): Promise<TrainClipResult> {
   const data = opts.data;
   const samples = 'csv' in data ? readCsvSamples(data.csv, data.csvOptions) : 'folder' in data ? readFolderSamples(data.folder) : undefined;
@@ -81,7 +105,7 @@ export async function trainClip(opts: TrainClipOptions): Promise<TrainClipResult
   if (perEpoch < 1) throw new InputError(`${count} training pairs make no batch of ${opts.batchSize}`);
   const start = opts.resume ? opts.output : opts.model;
   if (opts.resume && !existsSync(trainStatePath(start))) throw new InputError(`cannot resume: ${trainStatePath(start)} does not exist`);
-  const sd = toCanonical(await readCheckpoint(start));
+  const sd = await startingWeights(start, opts.resume === true);
   const cfg = inferConfigFromStateDict(sd);
   const trainer = await Trainer.create(sd, cfg, {
     batchSize: opts.batchSize,

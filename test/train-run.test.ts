@@ -139,7 +139,6 @@ test('WebDataset shards: pairs grouped by key, incomplete and unreadable samples
 test('the starting model: scratch:<architecture> must name an official architecture; an unknown name is a clear error', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'clip-train-start-'));
   try {
-    writeFileSync(join(dir, 'a.png.txt'), 'x');
     const csv = join(dir, 'pairs.csv');
     writeFileSync(csv, 'filepath\ttitle\na.png\tone\nb.png\ttwo\n');
     const common = { data: { csv }, output: join(dir, 'out.safetensors'), batchSize: 2, epochs: 1, tokenizer: Tokenizer.fromMergesText('#version: tiny\n') };

@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import { defaultTokenizer } from '../text/index.js';
 import { trainClip, type EvalResult } from '../train/index.js';
+import { embedImages, expandImagePaths } from '../embed.js';
 import { load, type LoadOptions } from '../load.js';
 import { availableChineseClipModels, availableModels } from '../zoo/models.js';
 import { downloadModel } from '../zoo/fetch.js';
@@ -46,23 +47,31 @@ program.command('download').description('download a model (and its tokenizer fil
   });
 
 modelOptions(program.command('embed').description('print image and/or text embeddings as JSON lines'))
-  .argument('[images...]', 'image files')
+  .argument('[images...]', 'image files or folders of images')
   .option('-t, --text <text...>', 'texts to embed')
   .option('--normalize', 'L2-normalise the embeddings')
-  .action(async (images: string[], o: Record<string, unknown>) => {
+  .option('-b, --batch-size <n>', 'images per model run (the next batch is decoded meanwhile)', (v) => Number.parseInt(v, 10), 32)
+  .action(async (paths: string[], o: Record<string, unknown>) => {
     const clip = await load(o.model as string, loadOptions(o));
     const emit = (kind: string, input: string, row: Float32Array) => {
       let v = Array.from(row);
       if (o.normalize) { const n = Math.hypot(...v); v = v.map((x) => x / n); }
       console.log(JSON.stringify({ [kind]: input, embedding: v }));
     };
-    if (images.length) {
-      const { tensor, indices, failures } = await clip.preprocessBatch(images);
+    const images = expandImagePaths(paths);
+    const started = performance.now();
+    let done = 0;
+    let failed = 0;
+    for await (const { embeddings, failures } of embedImages(clip, images, o.batchSize as number)) {
       for (const f of failures) console.error(`skipped: ${f.error.message}`);
-      const features = await clip.model.encodeImage(tensor);
-      const d = features.shape[1]!;
-      indices.forEach((index, row) => emit('image', images[index]!, features.data.subarray(row * d, (row + 1) * d)));
-      if (failures.length) process.exitCode = 1;
+      for (const e of embeddings) emit('image', e.input as string, e.embedding);
+      done += embeddings.length;
+      failed += failures.length;
+    }
+    if (images.length) {
+      const seconds = (performance.now() - started) / 1000;
+      console.error(`embedded ${done} images in ${seconds.toFixed(1)} s (${(done / seconds).toFixed(1)} images/s end to end)${failed ? `, ${failed} skipped` : ''}`);
+      if (failed) process.exitCode = 1;
     }
     const texts = (o.text as string[] | undefined) ?? [];
     if (texts.length) {

@@ -1,0 +1,42 @@
+// Embedding many images: batches are preprocessed while the previous batch runs through the
+// model (decoding and resizing overlap inference), and results stream out batch by batch, so a
+// folder of any size runs in bounded memory. Unreadable images are reported and skipped.
+
+import { readdirSync, statSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import type { BatchFailure, ImageInput } from './image/index.js';
+import type { LoadedClip } from './load.js';
+
+export interface ImageEmbedding { index: number; input: ImageInput; embedding: Float32Array }
+
+export interface EmbedBatch { embeddings: ImageEmbedding[]; failures: BatchFailure[] }
+
+const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.bmp']);
+
+/** Paths as given, with each folder replaced by its image files (sorted, not recursive). */
+export function expandImagePaths(paths: readonly string[]): string[] {
+  return paths.flatMap((p) => {
+    if (!statSync(p, { throwIfNoEntry: false })?.isDirectory()) return [p];
+    return readdirSync(p).filter((f) => IMAGE_EXTENSIONS.has(extname(f).toLowerCase())).sort().map((f) => join(p, f));
+  });
+}
+
+/** Image embeddings, `batchSize` at a time, the next batch's preprocessing overlapping this batch's model run. */
+export async function* embedImages(clip: LoadedClip, inputs: readonly ImageInput[], batchSize = 32): AsyncGenerator<EmbedBatch> {
+  const starts = Array.from({ length: Math.ceil(inputs.length / batchSize) }, (_, i) => i * batchSize);
+  const prepare = (start: number) => clip.preprocessBatch(inputs.slice(start, start + batchSize));
+  let pending = starts.length ? prepare(0) : undefined;
+  for (let b = 0; b < starts.length; b++) {
+    const { tensor, indices, failures } = await pending!;
+    pending = b + 1 < starts.length ? prepare(starts[b + 1]!) : undefined;
+    const offset = starts[b]!;
+    const globalFailures = failures.map((f) => ({ ...f, index: offset + f.index }));
+    if (indices.length === 0) { yield { embeddings: [], failures: globalFailures }; continue; }
+    const features = await clip.model.encodeImage(tensor);
+    const d = features.shape[1]!;
+    yield {
+      embeddings: indices.map((i, row) => ({ index: offset + i, input: inputs[offset + i]!, embedding: features.data.slice(row * d, (row + 1) * d) })),
+      failures: globalFailures,
+    };
+  }
+}

@@ -22,9 +22,13 @@ export function expandImagePaths(paths: readonly string[]): string[] {
 }
 
 /** Image embeddings, `batchSize` at a time, the next batch's preprocessing overlapping this batch's model run. */
-export async function* embedImages(clip: LoadedClip, inputs: readonly ImageInput[], batchSize = 32): AsyncGenerator<EmbedBatch> {
+export async function* embedImages(
+  clip: LoadedClip,
+  inputs: readonly ImageInput[],
+  { batchSize = 32, preprocess = {} }: { batchSize?: number; preprocess?: Parameters<LoadedClip['preprocessBatch']>[1] } = {},
+): AsyncGenerator<EmbedBatch> {
   const starts = Array.from({ length: Math.ceil(inputs.length / batchSize) }, (_, i) => i * batchSize);
-  const prepare = (start: number) => clip.preprocessBatch(inputs.slice(start, start + batchSize));
+  const prepare = (start: number) => clip.preprocessBatch(inputs.slice(start, start + batchSize), preprocess);
   let pending = starts.length ? prepare(0) : undefined;
   for (let b = 0; b < starts.length; b++) {
     const { tensor, indices, failures } = await pending!;

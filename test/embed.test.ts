@@ -40,7 +40,7 @@ test('batched, pipelined embeddings equal one encodeImage over all images; failu
   const seen: number[] = [];
   const failed: number[] = [];
   const features = new Map<number, Float32Array>();
-  for await (const { embeddings, failures } of embedImages(clip, images, 3)) {
+  for await (const { embeddings, failures } of embedImages(clip, images, { batchSize: 3 })) {
     for (const e of embeddings) { seen.push(e.index); features.set(e.index, e.embedding); }
     failed.push(...failures.map((f) => f.index));
   }

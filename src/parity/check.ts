@@ -25,6 +25,15 @@ export function numericCheck(name: string, ours: ArrayLike<number>, ref: RawTens
   return { group: 'model', name, passed, maxAbs, maxRel, detail: ours.length === expected.length ? `tol ${tol}` : `length ${ours.length} vs ${expected.length}` };
 }
 
+/** Every element within `atol + rtol·|reference|` (numpy's allclose rule). */
+export function allCloseCheck(name: string, ours: ArrayLike<number>, ref: RawTensor, atol: number, rtol: number): Check {
+  const expected = toFloat32(ref);
+  const { maxAbs, maxRel } = compareArrays(ours, expected);
+  let passed = ours.length === expected.length;
+  for (let i = 0; passed && i < expected.length; i++) passed = Math.abs(ours[i]! - expected[i]!) <= atol + rtol * Math.abs(expected[i]!);
+  return { group: 'model', name, passed, maxAbs, maxRel, detail: ours.length === expected.length ? `|Δ| ≤ ${atol} + ${rtol}·|ref|` : `length ${ours.length} vs ${expected.length}` };
+}
+
 /** Compares two float arrays: max abs error and the error relative to the reference's scale. */
 export function compareArrays(ours: ArrayLike<number>, ref: ArrayLike<number>): { maxAbs: number; maxRel: number } {
   if (ours.length !== ref.length) return { maxAbs: Infinity, maxRel: Infinity };

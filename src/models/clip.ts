@@ -3,7 +3,7 @@
 
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
-import { Graph } from '../graph/ir.js';
+import { Graph, type Value } from '../graph/ir.js';
 import { quantizeWeightMatmuls } from '../graph/quantize.js';
 import { Session, type RuntimeOptions } from '../runtime/session.js';
 import { toFloat32, type StateDict, type Tensor } from '../tensor.js';
@@ -23,7 +23,7 @@ export interface TowerGraphOptions {
   dynamicLength?: boolean;
 }
 
-function finish(g: Graph, output: string, value: ReturnType<Graph['input']>, opts: TowerGraphOptions): Graph {
+function finish(g: Graph, output: string, value: Value, opts: TowerGraphOptions): Graph {
   g.output(output, value);
   if (opts.activations) for (const [name, v] of g.taps) g.output(name, v);
   return g;

@@ -34,6 +34,19 @@ export function allCloseCheck(name: string, ours: ArrayLike<number>, ref: RawTen
   return { group: 'model', name, passed, maxAbs, maxRel, detail: ours.length === expected.length ? `|Δ| ≤ ${atol} + ${rtol}·|ref|` : `length ${ours.length} vs ${expected.length}` };
 }
 
+/** Runs `check` on each file; a file whose check throws becomes one failed check naming the error. */
+export async function checksPerFile(files: readonly string[], check: (file: string) => Promise<Check[]>): Promise<Check[]> {
+  const checks: Check[] = [];
+  for (const file of files) {
+    try {
+      checks.push(...await check(file));
+    } catch (e) {
+      checks.push({ group: 'model', name: file, passed: false, detail: `failed: ${(e as Error).message}` });
+    }
+  }
+  return checks;
+}
+
 /** Compares two float arrays: max abs error and the error relative to the reference's scale. */
 export function compareArrays(ours: ArrayLike<number>, ref: ArrayLike<number>): { maxAbs: number; maxRel: number } {
   if (ours.length !== ref.length) return { maxAbs: Infinity, maxRel: Infinity };

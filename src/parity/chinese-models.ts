@@ -12,7 +12,8 @@ import { toFloat32, toInt32, type Tensor } from '../tensor.js';
 import { readCheckpoint } from '../weights/index.js';
 import { toCanonical } from '../weights/keymap/index.js';
 import { readSafetensors } from '../weights/safetensors.js';
-import { allCloseCheck, numericCheck, type Check } from './check.js';
+import { allCloseCheck, checksPerFile, numericCheck, type Check } from './check.js';
+import { encodeTextOneByOne, ONE_BY_ONE } from './models.js';
 
 /** The fixture README's suggestion for features, activations and logits: |a - b| ≤ 5e-5 + 5e-5·|b|. */
 const ATOL = 5e-5;
@@ -43,23 +44,17 @@ async function checkModel(dir: string, file: string): Promise<Check[]> {
   const images: Tensor = { data: toFloat32(pixels), shape: pixels.shape };
   const tokens: Tensor<Int32Array> = { data: toInt32(ids), shape: ids.shape };
   const checks: Check[] = [];
-  const expect = (key: string, ours: ArrayLike<number>) => {
+  const expect = (key: string, ours: ArrayLike<number>, label = key) => {
     const r = ref.get(key);
-    if (r) checks.push(allCloseCheck(`${file} ${key}`, ours, r, ATOL, RTOL));
+    if (r) checks.push(allCloseCheck(`${file} ${label}`, ours, r, ATOL, RTOL));
   };
   const img = await model.encodeImage(images);
   const txt = await model.encodeText(tokens);
   const logits = await model.forward(images, tokens);
-  // One caption at a time: trailing [PAD] columns are cut, which must not change the features.
-  const L = tokens.shape[1]!;
-  const perCaption = new Float32Array(txt.data.length);
-  for (let r = 0; r < tokens.shape[0]!; r++) {
-    const one = await model.encodeText({ data: tokens.data.slice(r * L, (r + 1) * L), shape: [1, L] });
-    perCaption.set(one.data, r * one.data.length);
-  }
+  // Trailing [PAD] columns are cut per caption, which must not change the features.
+  const perCaption = await encodeTextOneByOne(model, tokens);
   await model.release();
-  expect('text.embeds', perCaption);
-  checks.at(-1)!.name += ' (one caption at a time, padding trimmed)';
+  expect('text.embeds', perCaption, `text.embeds ${ONE_BY_ONE}`);
   expect('image.embeds', img.data);
   expect('text.embeds', txt.data);
   expect('image.embeds_normalized', normalizeRows(img).data);
@@ -94,13 +89,5 @@ export async function chineseModelChecks(dir: string): Promise<Check[]> {
   const modelsDir = join(dir, 'models');
   if (!existsSync(modelsDir)) return [];
   const files = readdirSync(modelsDir).filter((f) => f.endsWith('.pt') && existsSync(join(modelsDir, f.replace(/\.pt$/, '.config.json')))).sort();
-  const checks: Check[] = [];
-  for (const file of files) {
-    try {
-      checks.push(...await checkModel(dir, file));
-    } catch (e) {
-      checks.push({ group: 'model', name: file, passed: false, detail: `failed: ${(e as Error).message}` });
-    }
-  }
-  return checks;
+  return checksPerFile(files, (file) => checkModel(dir, file));
 }

@@ -9,7 +9,7 @@ import { Session } from '../runtime/session.js';
 import { numel, toFloat32, toInt32, type StateDict, type Tensor } from '../tensor.js';
 import { readCheckpoint } from '../weights/index.js';
 import { readSafetensors } from '../weights/safetensors.js';
-import { numericCheck, type Check } from './check.js';
+import { checksPerFile, numericCheck, type Check } from './check.js';
 
 /** Tolerances from the fixture README: features/activations 1e-4 (or 1e-4 relative), logits 1e-3. */
 const FEATURE_TOL = 1e-4;
@@ -19,6 +19,19 @@ const LOGIT_TOL = 1e-3;
 function firstRows(t: Tensor<Float32Array | Int32Array | BigInt64Array | Uint8Array>, rows: number): number[] {
   const per = numel(t.shape.slice(1));
   return Array.from(t.data.subarray(0, rows * per) as ArrayLike<number | bigint>, Number);
+}
+
+export const ONE_BY_ONE = '(one caption at a time, padding trimmed)';
+
+/** Text features with each caption run alone, so each runs on its own length (its padding cut off). */
+export async function encodeTextOneByOne(model: CLIP, tokens: Tensor<Int32Array>): Promise<Float32Array> {
+  const L = tokens.shape[1]!;
+  const out = new Float32Array(tokens.shape[0]! * model.config.embedDim);
+  for (let r = 0; r < tokens.shape[0]!; r++) {
+    const one = await model.encodeText({ data: tokens.data.slice(r * L, (r + 1) * L), shape: [1, L] });
+    out.set(one.data, r * one.data.length);
+  }
+  return out;
 }
 
 function stackImages(pre: StateDict, order: string[], res: number): Tensor {
@@ -61,15 +74,8 @@ async function checkModelFile(dir: string, file: string): Promise<Check[]> {
   expect('logits_per_image', logits.logitsPerImage.data, LOGIT_TOL);
   expect('logits_per_text', logits.logitsPerText.data, LOGIT_TOL);
   expect('logit_scale', [model.logitScale], 1e-6);
-  // One caption at a time, so each runs on its own length (padding after its end token cut off).
-  const perCaption = new Float32Array(textFeatures.data.length);
-  const L = tokens.shape[1]!;
-  for (let r = 0; r < tokens.shape[0]!; r++) {
-    const one = await model.encodeText({ data: tokens.data.slice(r * L, (r + 1) * L), shape: [1, L] });
-    perCaption.set(one.data, r * one.data.length);
-  }
   const r = ref.get('text_features');
-  if (r) checks.push(numericCheck(`${file} text_features (one caption at a time, padding trimmed)`, perCaption, r, FEATURE_TOL));
+  if (r) checks.push(numericCheck(`${file} text_features ${ONE_BY_ONE}`, await encodeTextOneByOne(model, tokens), r, FEATURE_TOL));
   await model.release();
 
   // Per-layer activations: graphs that also output every tapped value.
@@ -96,13 +102,5 @@ export async function modelChecks(dir: string): Promise<Check[]> {
   const modelsDir = join(dir, 'models');
   if (!existsSync(modelsDir)) return [];
   const files = readdirSync(modelsDir).filter((f) => /\.(pt|pth|bin|safetensors)$/.test(f)).sort();
-  const checks: Check[] = [];
-  for (const file of files) {
-    try {
-      checks.push(...await checkModelFile(dir, file));
-    } catch (e) {
-      checks.push({ group: 'model', name: file, passed: false, detail: `failed: ${(e as Error).message}` });
-    }
-  }
-  return checks;
+  return checksPerFile(files, (file) => checkModelFile(dir, file));
 }

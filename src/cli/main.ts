@@ -84,7 +84,7 @@ modelOptions(program.command('embed').description('print image and/or text embed
   });
 
 modelOptions(program.command('classify').description('zero-shot classification of images against labels'))
-  .argument('<images...>', 'image files')
+  .argument('<images...>', 'image files or folders of images')
   .requiredOption('-l, --labels <labels>', 'comma-separated labels, e.g. "a dog,a cat,a diagram"')
   .option('--templates <file>', 'prompt templates, one per line with {} for the label (default: a 7-prompt ensemble; Chinese prompts for Chinese-CLIP)')
   .option('--template <template...>', 'prompt template(s) given inline, e.g. "a photo of a {}." or "一张{}的照片"')
@@ -100,15 +100,19 @@ modelOptions(program.command('classify').description('zero-shot classification o
       : chinese ? (o.singlePrompt ? CHINESE_SINGLE_TEMPLATE : CHINESE_TEMPLATES)
       : o.singlePrompt ? SINGLE_TEMPLATE : DEFAULT_TEMPLATES;
     const classifier = await zeroShotClassifier(clip.model, (t) => clip.tokenize(t, { truncate: true }), labels, { templates });
-    const { tensor, indices, failures } = await clip.preprocessBatch(images);
-    for (const f of failures) console.error(`skipped: ${f.error.message}`);
-    const predictions = await classifier.classify(tensor, o.top as number);
-    indices.forEach((index, row) => {
-      if (o.json) { console.log(JSON.stringify({ image: images[index], predictions: predictions[row] })); return; }
-      console.log(images[index]);
-      for (const p of predictions[row]!) console.log(`  ${(100 * p.probability).toFixed(2).padStart(6)}%  ${p.label}`);
-    });
-    if (failures.length) process.exitCode = 1;
+    for await (const { embeddings, failures } of embedImages(clip, expandImagePaths(images))) {
+      for (const f of failures) { console.error(`skipped: ${f.error.message}`); process.exitCode = 1; }
+      if (!embeddings.length) continue;
+      const d = embeddings[0]!.embedding.length;
+      const features = new Float32Array(embeddings.length * d);
+      embeddings.forEach((e, row) => features.set(e.embedding, row * d));
+      const predictions = await classifier.classify({ data: features, shape: [embeddings.length, d] }, o.top as number);
+      embeddings.forEach((e, row) => {
+        if (o.json) { console.log(JSON.stringify({ image: e.input, predictions: predictions[row] })); return; }
+        console.log(e.input);
+        for (const p of predictions[row]!) console.log(`  ${(100 * p.probability).toFixed(2).padStart(6)}%  ${p.label}`);
+      });
+    }
     await clip.model.release();
   });
 

@@ -120,6 +120,37 @@ test('AdamW first step: p·(1 − lr·wd) − lr·g/(|g| + eps), decay only wher
   );
 });
 
+test('AdamW over several steps equals torch\'s float32 update written out in scalar code, bit for bit, at any length', () => {
+  // The kernel updates 4 lanes at a time in 16384-float chunks: lengths around those edges.
+  const f = Math.fround;
+  const [lr, wd, b1, b2, eps] = [3e-3, 0.1, 0.9, 0.98, 1e-6];
+  for (const length of [1, 3, 4, 5, 16383, 16384, 16385, 40000]) {
+    let seed = length;
+    const rand = () => f(((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 2);
+    const w = { data: Float32Array.from({ length }, rand), shape: [length, 1] };
+    const expected = w.data.slice();
+    const m = new Float32Array(length);
+    const v = new Float32Array(length);
+    const opt = new AdamW({ betas: [b1, b2], eps, weightDecay: wd, decay: () => true });
+    for (let step = 1; step <= 3; step++) {
+      const g = Float32Array.from({ length }, rand);
+      opt.step(new Map([['p', w]]), new Map([['p', g]]), lr);
+      // torch.optim.AdamW (single-tensor): each operation rounded to float32.
+      const stepSize = f(-(lr / (1 - b1 ** step)));
+      const bc2Sqrt = f(Math.sqrt(1 - b2 ** step));
+      for (let i = 0; i < length; i++) {
+        expected[i] = f(expected[i]! * f(1 - lr * wd));
+        m[i] = f(f(m[i]! * f(b1)) + f(g[i]! * f(1 - b1)));
+        v[i] = f(f(v[i]! * f(b2)) + f(f(g[i]! * g[i]!) * f(1 - b2)));
+        expected[i] = f(expected[i]! + f(stepSize * f(m[i]! / f(f(f(Math.sqrt(v[i]!)) / bc2Sqrt) + f(eps)))));
+      }
+    }
+    const differing = expected.findIndex((x, i) => !Object.is(x, w.data[i]));
+    assert.equal(differing, -1, `length ${length}: element ${differing} is ${w.data[differing]}, expected ${expected[differing]}`);
+    assert.deepEqual([opt.state.expAvg.get('p'), opt.state.expAvgSq.get('p')], [m, v]);
+  }
+});
+
 test('cosine schedule with warm-up, and gradient clipping by global norm', () => {
   const s = { baseLr: 1, warmup: 10, totalSteps: 110 };
   assert.equal(cosineLr(s, 0), 0.1);

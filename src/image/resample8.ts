@@ -3,16 +3,11 @@
 // memory stays small and the band in cache), the result is copied out. One kernel instance per
 // thread, made on first use; its memory grows as needed and is kept for the next image.
 import { fixedPointWeights, type Coefficients } from './coefficients.js';
+import { instantiateKernel, type KernelMemory } from '../wasm/instantiate.js';
 import { RESAMPLE8_WASM_BASE64 } from './kernels/resample8-wasm.js';
 
-// Node has WebAssembly, but the project's type library (ES2022 without DOM) does not declare it.
-declare const WebAssembly: {
-  Module: new (binary: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: unknown };
-};
-
 interface Kernel {
-  memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+  memory: KernelMemory;
   horizontal(src: number, rowBytes: number, rows: number, channels: number, outWidth: number,
     offsets: number, counts: number, weights: number, weightStride: number, masks: number, out: number, outPitch: number): void;
   vertical(src: number, rowBytes: number, outRows: number,
@@ -22,10 +17,7 @@ interface Kernel {
 let kernel: Kernel | undefined;
 
 function getKernel(): Kernel {
-  if (!kernel) {
-    const module = new WebAssembly.Module(Buffer.from(RESAMPLE8_WASM_BASE64, 'base64'));
-    kernel = new WebAssembly.Instance(module, {}).exports as unknown as Kernel;
-  }
+  kernel ??= instantiateKernel<Kernel>(RESAMPLE8_WASM_BASE64);
   return kernel;
 }
 

@@ -26,14 +26,25 @@ export interface RuntimeOptions {
   spinning?: boolean;
 }
 
+/** Graph-level settings a caller fixes for its kind of graph (not user options). */
+export interface GraphTuning {
+  /** ONNX Runtime graph transformers to skip, by name (e.g. 'MatmulTransposeFusion'). */
+  disabledOptimizers?: readonly string[];
+}
+
 export type TensorLike = Tensor<Float32Array | Int32Array | BigInt64Array | Uint8Array>;
 
-function sessionOptions(opts: RuntimeOptions): ort.InferenceSession.SessionOptions {
+function sessionOptions(opts: RuntimeOptions, tuning: GraphTuning = {}): ort.InferenceSession.SessionOptions {
+  // `extra` entries become ONNX Runtime session config keys ("session.intra_op.allow_spinning", ...).
+  const extra = {
+    ...(opts.spinning === false ? { session: { intra_op: { allow_spinning: '0' } } } : {}),
+    ...(tuning.disabledOptimizers?.length ? { optimization: { disable_specified_optimizers: tuning.disabledOptimizers.join(';') } } : {}),
+  };
   return {
     executionProviders: [opts.device === 'cuda' ? 'cuda' : 'cpu'],
     graphOptimizationLevel: opts.optimization ?? 'all',
     ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
-    ...(opts.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
+    ...(Object.keys(extra).length ? { extra } : {}),
   };
 }
 
@@ -59,14 +70,14 @@ export class Session {
   get inputNames(): readonly string[] { return this.session.inputNames; }
 
   /** Serialises the graph (weights inline, or as external data when large) and opens a session. */
-  static async create(graph: Graph, opts: RuntimeOptions = {}): Promise<Session> {
+  static async create(graph: Graph, opts: RuntimeOptions = {}, tuning: GraphTuning = {}): Promise<Session> {
     if (weightBytes(graph) < INLINE_WEIGHT_LIMIT) {
-      return new Session(await ort.InferenceSession.create(toOnnx(graph), sessionOptions(opts)));
+      return new Session(await ort.InferenceSession.create(toOnnx(graph), sessionOptions(opts, tuning)));
     }
     // Over protobuf's limit: model and weights go to a temporary folder, loaded by path.
     const dir = mkdtempSync(join(tmpdir(), 'clip-onnx-'));
     try {
-      return new Session(await ort.InferenceSession.create(writeOnnxFolder(graph, dir), sessionOptions(opts)));
+      return new Session(await ort.InferenceSession.create(writeOnnxFolder(graph, dir), sessionOptions(opts, tuning)));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,0 +1,19 @@
+// Synchronous instantiation of a small committed WebAssembly kernel (see generate.ts).
+
+// Node has WebAssembly, but the project's type library (ES2022 without DOM) does not declare it.
+declare const WebAssembly: {
+  Module: new (binary: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+};
+
+/** The memory every kernel exports: grown in 64 KiB pages. */
+export interface KernelMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+
+/** Compiles and instantiates a kernel binary given as base64 (no imports); returns its exports. */
+export function instantiateKernel<Exports>(base64: string): Exports {
+  const module = new WebAssembly.Module(Buffer.from(base64, 'base64'));
+  return new WebAssembly.Instance(module, {}).exports as Exports;
+}

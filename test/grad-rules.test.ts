@@ -109,6 +109,10 @@ const cases: Record<string, Case> = {
       return rows.pickPerRow(at).add(rows.sum([1], false));
     },
   },
+  'sliceAs (a positional table cut to a sequence length)': {
+    inputs: { table: { shape: [6, 3] }, x: { shape: [2, 4, 3] } },
+    build: ({ table, x }) => x!.add(table!.sliceAs(0, x!, 1)),
+  },
   'conv: 3×3 pad 1, with bias': { inputs: { x: { shape: [2, 3, 5, 5] }, w: { shape: [4, 3, 3, 3] }, b: { shape: [4] } }, build: ({ x, w, b }) => x!.conv2d(w!, { padding: 1, bias: b! }) },
   'conv: 3×3 stride 2 pad 1 on an odd size': { inputs: { x: { shape: [2, 2, 7, 7] }, w: { shape: [3, 2, 3, 3] } }, build: ({ x, w }) => x!.conv2d(w!, { stride: 2, padding: 1 }) },
   'conv: patches (stride = kernel)': { inputs: { x: { shape: [2, 3, 8, 8] }, w: { shape: [5, 3, 4, 4] } }, build: ({ x, w }) => x!.conv2d(w!, { stride: 4 }) },

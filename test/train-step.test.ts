@@ -165,6 +165,30 @@ test('cosine schedule with warm-up, and gradient clipping by global norm', () =>
   assert.equal(clipGradNorm([Float32Array.of(0.5)], 1), 0.5);
 });
 
+test('the text tower cut after the batch\'s last end token gives the full context\'s loss and gradients', async () => {
+  const sd = randomStateDict(VIT, 7);
+  const batch = batchFor(VIT, 4); // end tokens at positions 1..4 of 8: the cut runs 5 positions
+  const cut = await Trainer.create(sd, VIT, { batchSize: 4 });
+  const full = await Trainer.create(sd, VIT, { batchSize: 4, trimPadding: false });
+  try {
+    const [a, b] = [await cut.computeGradients(batch), await full.computeGradients(batch)];
+    assert.ok(Math.abs(a.loss - b.loss) <= 1e-6 * Math.abs(b.loss), `loss ${a.loss} vs ${b.loss}`);
+    for (const [name, gb] of b.grads) {
+      const ga = a.grads.get(name)!;
+      const scale = gb.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      // Shorter reductions over positions (attention, sums over rows): float32 rounding only.
+      gb.forEach((v, i) => assert.ok(Math.abs(v - ga[i]!) <= 1e-5 * scale + 1e-9, `${name}[${i}]: ${ga[i]} vs ${v}`));
+    }
+    // Positions 5..7 take part in no output: zero gradient either way (the cut one is padded back).
+    const width = VIT.text.width;
+    assert.ok(b.grads.get('positional_embedding')!.subarray(5 * width).every((v) => v === 0));
+    assert.ok(a.grads.get('positional_embedding')!.subarray(5 * width).every((v) => v === 0));
+    assert.ok(a.grads.get('positional_embedding')!.subarray(4 * width, 5 * width).some((v) => v !== 0));
+  } finally {
+    await Promise.all([cut.release(), full.release()]);
+  }
+});
+
 test('gradient accumulation over micro-batches gives the full batch\'s loss and gradients; a frozen tower gets none', async () => {
   const sd = randomStateDict(VIT, 6);
   const batch = batchFor(VIT, 4);

@@ -107,7 +107,11 @@ function reshapeTarget(x: Value, shape: Shape): number[] {
 }
 
 function checkReshape(x: Value, shape: Shape): void {
-  if (shape.filter((d) => typeof d === 'string' && !x.shape.includes(d)).length > 0) {
+  // One new symbol may stand for input dims merged into it (["batch", "seq", 8] → ["batch*seq", 8]),
+  // emitted as -1, provided some input symbol is merged away.
+  const added = shape.filter((d) => typeof d === 'string' && !x.shape.includes(d));
+  const dropped = x.shape.filter((d) => typeof d === 'string' && !shape.includes(d));
+  if (added.length > 1 || (added.length === 1 && dropped.length === 0)) {
     fail(`target ${JSON.stringify(shape)} introduces a symbolic dim the input does not have`);
   }
   const fixedOut = shape.filter((d): d is number => typeof d === 'number').reduce((a, b) => a * b, 1);
@@ -368,6 +372,45 @@ export const PRIMITIVES = {
       ctx.node('Conv', [xt, gt], [full], { dilations: [s, s], pads: [p, p, p, p], strides: [1, 1] });
       ctx.node('Slice', [full, ctx.int64([0, 0]), ctx.int64([kh!, kw!]), ctx.int64([2, 3])], [cut]);
       ctx.node('Transpose', [cut], [ctx.name(y!)], { perm: [1, 0, 2, 3] });
+    },
+  },
+  PadAs: {
+    // x with zeros appended along `axis` up to ref's size there (the inverse of SliceAs; sizes
+    // may be symbolic, the amount is read at run time).
+    infer: ([x, ref], attrs) => {
+      const axis = normAxis(attrs.axis as number, x!.rank);
+      if (ref!.rank !== x!.rank) fail(`ref must have x's rank ${x!.rank}, got ${ref!.rank}`);
+      return [{ dtype: x!.dtype, shape: x!.shape.map((d, i) => (i === axis ? ref!.shape[i]! : d)) }];
+    },
+    emit: (ctx, [x, ref], [y], attrs) => {
+      const rank = x!.rank;
+      const axis = normAxis(attrs.axis as number, rank);
+      const [want, have, extra, pads] = ['pad_want', 'pad_have', 'pad_extra', 'pads'].map(ctx.temp) as [string, string, string, string];
+      ctx.node('Shape', [ctx.name(ref!)], [want], { start: axis, end: axis + 1 });
+      ctx.node('Shape', [ctx.name(x!)], [have], { start: axis, end: axis + 1 });
+      ctx.node('Sub', [want, have], [extra]);
+      // pads = [begin of each axis..., end of each axis...]: only the end of `axis` is non-zero.
+      ctx.node('Concat', [ctx.int64(new Array<number>(rank + axis).fill(0)), extra, ...(axis < rank - 1 ? [ctx.int64(new Array<number>(rank - axis - 1).fill(0))] : [])], [pads], { axis: 0 });
+      ctx.node('Pad', [ctx.name(x!), pads], [ctx.name(y!)]);
+    },
+  },
+  ScatterPerRow: {
+    // base [N, L, ...] with row n's position indices[n] replaced by updates[n] (the inverse of PickPerRow).
+    infer: ([base, indices, updates]) => {
+      if (indices!.dtype !== 'int64' || indices!.rank !== 1 || !sameDim(indices!.shape[0]!, base!.shape[0]!)) fail('indices must be int64 [N] for base [N, L, ...]');
+      const expected = [base!.shape[0]!, ...base!.shape.slice(2)];
+      if (updates!.rank !== expected.length || updates!.shape.some((d, i) => !sameDim(d, expected[i]!))) fail(`updates must be ${JSON.stringify(expected)}`);
+      return [{ dtype: sameDtype([base!, updates!]), shape: base!.shape }];
+    },
+    // ScatterElements along axis 1 with indices[n] repeated over the trailing dims.
+    emit: (ctx, [base, indices, updates], [y]) => {
+      const rank = base!.rank;
+      const [idx, upd, shape, idxFull] = ['row_idx', 'row_upd', 'row_shape', 'row_idx_full'].map(ctx.temp) as [string, string, string, string];
+      ctx.node('Unsqueeze', [ctx.name(indices!), ctx.int64([...Array(rank - 1).keys()].map((i) => i + 1))], [idx]);
+      ctx.node('Unsqueeze', [ctx.name(updates!), ctx.int64([1])], [upd]);
+      ctx.node('Shape', [upd], [shape]);
+      ctx.node('Expand', [idx, shape], [idxFull]);
+      ctx.node('ScatterElements', [ctx.name(base!), idxFull, upd], [ctx.name(y!)], { axis: 1 });
     },
   },
   // ---- Inference-only fusions (no vector-Jacobian rule): produced by rewrites such as quantize.ts. ----

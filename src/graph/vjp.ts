@@ -46,8 +46,12 @@ function unreduce(g: Value, x: Value, axes: number[], keepDims: boolean): Value 
 
 const swapLast = (v: Value): Value => v.transpose([...Array(v.rank - 2).keys(), v.rank - 1, v.rank - 2]);
 
-/** Rows [..., K] of a fixed-shape value as one [P, K] matrix. */
-const asMatrix = (v: Value): Value => v.reshape([fixedSize(v.shape, [...Array(v.rank - 1).keys()], 'MatMul'), v.dim(-1)]);
+/** Rows [..., K] as one [P, K] matrix (P symbolic, named after its factors, when any of them is). */
+function asMatrix(v: Value): Value {
+  const lead = v.shape.slice(0, -1);
+  const rows = lead.every((d) => typeof d === 'number') ? lead.reduce((a, b) => a * b, 1) : lead.join('*');
+  return v.reshape([rows, v.dim(-1)]);
+}
 
 export const VJP: Partial<Record<OpName, VjpRule>> = {
   Add: ({ inputs: [a, b] }, g) => [sumToShape(g, a!.shape), sumToShape(g, b!.shape)],
@@ -99,7 +103,7 @@ export const VJP: Partial<Record<OpName, VjpRule>> = {
     if (needs[0]) ga = sumToShape(g.matmul(swapLast(b!)), a!.shape);
     if (needs[1]) {
       // x [..., K] @ W [K, N] (a linear layer): one [K, P] @ [P, N] product instead of a batch of them.
-      const flat = b!.rank === 2 && a!.rank > 2 && a!.shape.every((d) => typeof d === 'number');
+      const flat = b!.rank === 2 && a!.rank > 2;
       gb = flat ? asMatrix(a!).transpose([1, 0]).matmul(asMatrix(g)) : sumToShape(swapLast(a!).matmul(g), b!.shape);
     }
     return [ga, gb];
@@ -116,12 +120,7 @@ export const VJP: Partial<Record<OpName, VjpRule>> = {
     const size = fixedSize(x!.shape, [axis], 'Slice');
     return [op1(g, 'Pad', [g], { axis, before: attrs.start as number, after: size - (attrs.end as number) })];
   },
-  SliceAs: ({ inputs: [x], attrs }, g) => {
-    const axis = normAxes([attrs.axis as number], x!.rank)[0]!;
-    const size = fixedSize(x!.shape, [axis], 'SliceAs');
-    const len = fixedSize(g.shape, [axis], 'SliceAs');
-    return [op1(g, 'Pad', [g], { axis, before: 0, after: size - len }), undefined];
-  },
+  SliceAs: ({ inputs: [x], attrs }, g) => [op1(g, 'PadAs', [g, x!], { axis: attrs.axis as number }), undefined],
   Concat: ({ inputs, attrs }, g, needs) => {
     const axis = normAxes([attrs.axis as number], g.rank)[0]!;
     let start = 0;
@@ -142,12 +141,8 @@ export const VJP: Partial<Record<OpName, VjpRule>> = {
   },
   // x [N, L, ...] picked at indices [N]: the gradient sits at position indices[n] of row n.
   PickPerRow: ({ inputs: [x, indices] }, g) => {
-    const graph = x!.graph;
-    const length = x!.dim(1);
-    const positions = graph.constant(BigInt64Array.from({ length }, (_, i) => BigInt(i)), [1, length]);
-    const hit = indices!.reshape([indices!.shape[0]!, 1]).equal(positions).cast(g.dtype); // [N, L]
-    const rest = x!.shape.slice(2);
-    return [hit.reshape([x!.shape[0]!, length, ...rest.map(() => 1)]).mul(g.reshape([g.shape[0]!, 1, ...rest])), undefined];
+    const zeros = op1(g, 'ExpandAs', [g.graph.lift(0, g), x!]);
+    return [op1(g, 'ScatterPerRow', [zeros, indices!, g]), undefined];
   },
 
   Conv: ({ inputs: [x, w, b], attrs }, g, needs) => {

@@ -56,11 +56,14 @@ function checkOptions(cfg: ClipConfig, opts: TrainGraphOptions): number {
   return b;
 }
 
-/** Both towers on inputs `images` [b, 3, R, R] and `tokens` [b, L]. */
+/**
+ * Both towers on inputs `images` [b, 3, R, R] and `tokens` [b, seq], seq ≤ contextLength: callers
+ * may cut the padding after a batch's last end token (exact, see models/text.ts).
+ */
 function towers(g: Graph, sd: StateDict, cfg: ClipConfig, b: number, opts: TrainGraphOptions) {
   const R = cfg.vision.imageResolution;
   const images = g.input('images', 'float32', [b, 3, R, R]);
-  const tokens = g.input('tokens', 'int32', [b, cfg.text.contextLength]);
+  const tokens = g.input('tokens', 'int32', [b, 'seq']);
   const visual = new Params(g, sd, 'visual.');
   const imageFeatures = cfg.vision.kind === 'vit'
     ? encodeImageViT(images, visual, cfg.vision, cfg.embedDim)
@@ -78,8 +81,8 @@ function trainedNames(g: Graph, sd: StateDict, opts: TrainGraphOptions): Value[]
 }
 
 /**
- * Inputs `images` float32 [b, 3, R, R] and `tokens` int32 [b, contextLength] (b = microBatch ??
- * batchSize); outputs `loss`, `loss_image`, `loss_text`, `image_features`, `text_features`,
+ * Inputs `images` float32 [b, 3, R, R] and `tokens` int32 [b, seq] (b = microBatch ?? batchSize,
+ * seq ≤ contextLength); outputs `loss`, `loss_image`, `loss_text`, `image_features`, `text_features`,
  * `logits_per_image`, `grad.<param>` and `buffers_after.<buffer>`. With micro-batches it also
  * takes `image_features_all` and `text_features_all` [B, E] (from buildFeatureGraph) and
  * `placement` [B, b], one-hot: row r of the batch is row c of this micro-batch where placement[r, c] = 1;

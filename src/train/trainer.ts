@@ -6,6 +6,7 @@
 import { ConfigError } from '../errors.js';
 import type { ClipConfig } from '../models/config.js';
 import { Session, type GraphTuning, type RuntimeOptions, type TensorLike } from '../runtime/session.js';
+import { trimPadding } from '../models/clip.js';
 import { fromFloat32, toFloat32, type RawTensor, type StateDict, type Tensor } from '../tensor.js';
 import { AdamW, type AdamWOptions } from './adamw.js';
 import { clipGradNorm } from './clip-grad-norm.js';
@@ -18,6 +19,12 @@ export interface TrainerOptions extends TrainGraphOptions {
   lr?: number | CosineSchedule;
   /** Clip the global gradient norm to this value (off by default). */
   clipGradNorm?: number;
+  /**
+   * Run the text tower only up to each (micro-)batch's last end-of-text token (default true):
+   * the same loss and gradients as the full context (the causal mask and end-token pooling make
+   * later positions invisible, and their gradients are zero), at a fraction of the cost on real captions.
+   */
+  trimPadding?: boolean;
   runtime?: RuntimeOptions;
 }
 
@@ -97,10 +104,14 @@ export class Trainer {
     for (const [name, w] of this.weights) weights[name] = w;
     const pick = (outputs: Record<string, TensorLike>, prefix: string, names: readonly string[]) => new Map(names.map((n) => [n, outputs[prefix + n]!.data as Float32Array]));
     if (!this.featureSession) {
-      const outputs = await this.session.run({ ...weights, images: batch.images, tokens: batch.tokens });
+      const outputs = await this.session.run({ ...weights, images: batch.images, tokens: this.trimmed(batch.tokens) });
       return { loss: Number(outputs.loss!.data[0]), grads: pick(outputs, 'grad.', this.params), buffersAfter: pick(outputs, 'buffers_after.', this.buffers), outputs };
     }
     return this.accumulate(batch, weights, pick);
+  }
+
+  private trimmed(tokens: Tensor<Int32Array>): Tensor<Int32Array> {
+    return this.opts.trimPadding === false ? tokens : trimPadding(tokens);
   }
 
   /** Gradient accumulation over micro-batches: features first, then one backward pass each (see TrainGraphOptions.microBatch). */
@@ -115,7 +126,7 @@ export class Trainer {
     const imageAll = new Float32Array(B * E);
     const textAll = new Float32Array(B * E);
     for (let j = 0; j < B / b; j++) {
-      const f = await this.featureSession!.run({ ...weights, images: rows(batch.images, j), tokens: rows(batch.tokens, j) });
+      const f = await this.featureSession!.run({ ...weights, images: rows(batch.images, j), tokens: this.trimmed(rows(batch.tokens, j)) });
       imageAll.set(f.image_features!.data as Float32Array, j * b * E);
       textAll.set(f.text_features!.data as Float32Array, j * b * E);
     }
@@ -127,7 +138,7 @@ export class Trainer {
       for (let c = 0; c < b; c++) placement[(j * b + c) * b + c] = 1;
       const buffers = Object.fromEntries([...buffersAfter].map(([n, d]) => [n, { data: d, shape: [d.length] }]));
       outputs = await this.session.run({
-        ...weights, ...buffers, images: rows(batch.images, j), tokens: rows(batch.tokens, j), placement: { data: placement, shape: [B, b] },
+        ...weights, ...buffers, images: rows(batch.images, j), tokens: this.trimmed(rows(batch.tokens, j)), placement: { data: placement, shape: [B, b] },
         image_features_all: { data: imageAll, shape: [B, E] }, text_features_all: { data: textAll, shape: [B, E] },
       });
       for (const [n, d] of pick(outputs, 'grad.', this.params)) {

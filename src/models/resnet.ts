@@ -2,8 +2,8 @@
 // blocks that downsample with an average pool before their stride-1 convolutions (anti-aliasing),
 // and `AttentionPool2d` (one query: the mean of the grid) instead of global average pooling.
 
-import { concat, type Value } from '../graph/ir.js';
-import { batchNorm2d, multiHeadAttention } from '../graph/nn.js';
+import { concat, type Dim, type Value } from '../graph/ir.js';
+import { batchNorm2d, linear, multiHeadAttention, type AttentionProjections } from '../graph/nn.js';
 import { batchNorm2dTrain } from '../graph/nn-train.js';
 import type { ModifiedResNetConfig } from './config.js';
 import type { Params } from './params.js';
@@ -34,17 +34,43 @@ function bottleneck(x: Value, p: Params, planes: number, stride: number, trainin
   return out.add(identity).relu();
 }
 
-function attentionPool(x: Value, p: Params, heads: number, outputDim: number): Value {
+/**
+ * AttentionPool2d: the grid's mean token (first) attends over [mean, grid] + positional embedding.
+ * Training runs the reference's multi-head attention; inference uses the exact reassociation in
+ * singleQueryAttention.
+ */
+function attentionPool(x: Value, p: Params, heads: number, outputDim: number, training: boolean): Value {
   const [batch, channels] = [x.shape[0]!, x.dim(1)];
   const spatial = x.dim(2) * x.dim(3);
   const grid = x.reshape([batch, channels, spatial]).transpose([0, 2, 1]); // [N, HW, C]
   let tokens = concat([grid.mean([1]), grid], 1); // the mean token first
   tokens = tokens.add(p.get('positional_embedding', [spatial + 1, channels]));
   const proj = (name: string, out: number) => ({ weight: p.get(`${name}.weight`, [out, channels]), bias: p.get(`${name}.bias`, [out]) });
-  const pooled = multiHeadAttention(tokens.slice(1, 0, 1), tokens, {
-    q: proj('q_proj', channels), k: proj('k_proj', channels), v: proj('v_proj', channels), out: proj('c_proj', outputDim),
-  }, heads);
-  return pooled.reshape([batch, outputDim]);
+  const projections = { q: proj('q_proj', channels), k: proj('k_proj', channels), v: proj('v_proj', channels), out: proj('c_proj', outputDim) };
+  if (!training) return singleQueryAttention(tokens, projections, heads);
+  return multiHeadAttention(tokens.slice(1, 0, 1), tokens, projections, heads).reshape([batch, outputDim]);
+}
+
+/**
+ * Attention of the first token over all L tokens [N, L, C] → [N, outputDim], equal (up to float
+ * rounding) to projecting every token to keys and values, at a fraction of the cost: per head h,
+ *   scores: q_h · (Wk_h x_j + bk_h) = (Wk_hᵀ q_h) · x_j + q_h · bk_h, and the last term is the
+ *           same for every key j, which softmax ignores;
+ *   values: Σ_j a_hj (Wv_h x_j + bv_h) = Wv_h (Σ_j a_hj x_j) + bv_h, since the weights sum to 1.
+ * So no token but the query is projected: RN50 at 224 px does 2 C² instead of 2 (L + 1) C²
+ * multiply-adds per image here (L = 50, C = 2048), about 7% of the whole tower.
+ */
+function singleQueryAttention(tokens: Value, p: AttentionProjections, heads: number): Value {
+  const [n, , channels] = tokens.shape as [Dim, Dim, number];
+  const headDim = channels / heads;
+  const q = linear(tokens.slice(1, 0, 1), p.q.weight, p.q.bias).reshape([n, heads, headDim]).div(Math.sqrt(headDim));
+  const perHead = (w: Value) => w.reshape([heads, headDim, channels]); // rows of head h: [h·hd, (h+1)·hd)
+  const keysInInputSpace = q.transpose([1, 0, 2]).matmul(perHead(p.k.weight)).transpose([1, 0, 2]); // [N, H, C]
+  const weights = keysInInputSpace.matmul(tokens.transpose([0, 2, 1])).softmax(-1); // [N, H, L]
+  const mixed = weights.matmul(tokens); // [N, H, C]
+  const values = mixed.transpose([1, 0, 2]).matmul(perHead(p.v.weight).transpose([0, 2, 1])); // [H, N, hd]
+  const attended = values.transpose([1, 0, 2]).reshape([n, channels]).add(p.v.bias);
+  return linear(attended, p.out.weight, p.out.bias);
 }
 
 /** images float32 [N, 3, R, R] → image features [N, embedDim]; `training`: train-mode BatchNorm (fixed batch size). */
@@ -62,5 +88,5 @@ export function encodeImageResNet(images: Value, p: Params, cfg: ModifiedResNetC
       g.tap(`act.visual.layer${stage + 1}.${i}`, x);
     }
   });
-  return g.tap('act.visual.attnpool', attentionPool(x, p.scope('attnpool'), cfg.heads, embedDim));
+  return g.tap('act.visual.attnpool', attentionPool(x, p.scope('attnpool'), cfg.heads, embedDim, training));
 }

@@ -212,6 +212,8 @@ export interface FashionDemoResult {
   samplesPerSecond: number;
   /** Zero-shot top-1 on the scored test images with EVAL_TEMPLATES. */
   accuracy: number;
+  /** The same with `precision: 'int8'`, and the share of images whose top-1 equals fp32's. */
+  int8: { accuracy: number; agreement: number };
   modelPath: string;
 }
 
@@ -292,24 +294,29 @@ export async function fashionDemo(opts: FashionDemoOptions): Promise<FashionDemo
   writeSafetensors(modelPath, trained, { format: 'pt', producer: 'clip-ts fashion-mnist demo' });
   log(`trained in ${trainSeconds.toFixed(1)} s (${samplesPerSecond.toFixed(1)} samples/s); saved ${modelPath}`);
 
-  const accuracy = await zeroShotAccuracy(modelPath, test, Math.min(opts.testSamples, test.count), opts);
-  log(`zero-shot top-1 on ${Math.min(opts.testSamples, test.count)} test images, ${EVAL_TEMPLATES.length} unseen prompt templates: ${(100 * accuracy).toFixed(2)}%`);
-  return { losses, trainSeconds, samplesPerSecond, accuracy, modelPath };
+  const n = Math.min(opts.testSamples, test.count);
+  const predicted = await zeroShotPredictions(modelPath, test, n, opts, 'fp32');
+  const predictedInt8 = await zeroShotPredictions(modelPath, test, n, opts, 'int8');
+  const accuracyOf = (labels: string[]) => labels.filter((l, r) => l === FASHION_LABELS[test.labels[r]!]).length / n;
+  const accuracy = accuracyOf(predicted);
+  const int8 = { accuracy: accuracyOf(predictedInt8), agreement: predictedInt8.filter((l, r) => l === predicted[r]).length / n };
+  log(`zero-shot top-1 on ${n} test images, ${EVAL_TEMPLATES.length} unseen prompt templates: ${(100 * accuracy).toFixed(2)}%`);
+  log(`with precision 'int8': ${(100 * int8.accuracy).toFixed(2)}%, same top-1 as fp32 on ${(100 * int8.agreement).toFixed(2)}% of the images`);
+  return { losses, trainSeconds, samplesPerSecond, accuracy, int8, modelPath };
 }
 
-/** Loads the saved file as `clip classify` does and scores the first `n` test images. */
-async function zeroShotAccuracy(modelPath: string, test: FashionSplit, n: number, opts: FashionDemoOptions): Promise<number> {
-  const clip = await load(modelPath, { ...(opts.bpePath ? { bpePath: opts.bpePath } : {}), ...(opts.threads ? { threads: opts.threads } : {}) });
+/** Loads the saved file as `clip classify` does and returns the top-1 label of each of the first `n` test images. */
+async function zeroShotPredictions(modelPath: string, test: FashionSplit, n: number, opts: FashionDemoOptions, precision: 'fp32' | 'int8'): Promise<string[]> {
+  const clip = await load(modelPath, { precision, ...(opts.bpePath ? { bpePath: opts.bpePath } : {}), ...(opts.threads ? { threads: opts.threads } : {}) });
   try {
     const classifier = await zeroShotClassifier(clip.model, (t) => clip.tokenize(t, { truncate: true }), FASHION_LABELS, { templates: EVAL_TEMPLATES });
-    let correct = 0;
+    const labels: string[] = [];
     const chunk = 500;
     for (let start = 0; start < n; start += chunk) {
       const rows = Array.from({ length: Math.min(chunk, n - start) }, (_, i) => start + i);
-      const predictions = await classifier.classify(imageTensor(test, rows), 1);
-      rows.forEach((r, i) => { if (predictions[i]![0]!.label === FASHION_LABELS[test.labels[r]!]) correct++; });
+      for (const p of await classifier.classify(imageTensor(test, rows), 1)) labels.push(p[0]!.label);
     }
-    return correct / n;
+    return labels;
   } finally {
     await clip.model.release();
   }

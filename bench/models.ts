@@ -8,7 +8,7 @@
 // noise from the (shared) machine hits all of them alike.
 
 import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -279,7 +279,17 @@ export async function probeLoad(impl: 'ours' | 'ort-export', path: string, model
     }
   }
   rmSync(cacheDir, { recursive: true, force: true });
-  return { first_load_s: seconds[0]!, cached_load_s: seconds[1]!, peak_rss_mb: process.resourceUsage().maxRSS / 1024 };
+  return { first_load_s: seconds[0]!, cached_load_s: seconds[1]!, peak_rss_mb: peakRssMb() };
+}
+
+/**
+ * This process's peak resident set: VmHWM, the high-water mark of its own memory image, where
+ * Linux has it. (getrusage's maxRSS would also count the benchmark process that spawned this
+ * probe: Linux carries the parent's size across fork and exec.)
+ */
+function peakRssMb(): number {
+  const hwm = existsSync('/proc/self/status') ? /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8')) : null;
+  return hwm ? Number(hwm[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
 }
 
 /** Token rows with the end-of-text token (the highest id) at varied positions: enough for memory probes. */

@@ -286,6 +286,15 @@ def timed(model, task, inputs):
 
 
 def peak_rss_mb():
+    # VmHWM is this process image's own high-water mark; ru_maxrss would also count the RSS of
+    # the (large) benchmark process that spawned us, which Linux carries across fork and exec.
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 

@@ -54,7 +54,7 @@ export interface ModelBenchOptions {
   batches: number[];
   threads: number;
   compare: boolean;
-  /** Warm-up + one round instead of ≥ 3 rounds and ≥ 3 s per implementation. */
+  /** Warm-up + one round instead of ≥ 5 rounds and ≥ 8 s per implementation. */
   quick: boolean;
   emit: (m: Measurement) => void;
   log: (line: string) => void;
@@ -63,8 +63,8 @@ export interface ModelBenchOptions {
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const REFERENCE_SCRIPT = join(REPO_ROOT, 'bench', 'reference', 'clip_reference.py');
 const SHARED_BPE = join(process.env.CLIP_SHARED_DIR ?? join(REPO_ROOT, '..', 'shared'), 'fixtures', 'openai-clip', 'bpe_simple_vocab_16e6.txt.gz');
-const MIN_SECONDS = 3;
-const MIN_ROUNDS = 3;
+const MIN_SECONDS = 8;
+const MIN_ROUNDS = 5;
 
 // ---- inputs ----
 

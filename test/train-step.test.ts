@@ -184,6 +184,9 @@ test('the text tower cut after the batch\'s last end token gives the full contex
     assert.ok(b.grads.get('positional_embedding')!.subarray(5 * width).every((v) => v === 0));
     assert.ok(a.grads.get('positional_embedding')!.subarray(5 * width).every((v) => v === 0));
     assert.ok(a.grads.get('positional_embedding')!.subarray(4 * width, 5 * width).some((v) => v !== 0));
+    // Tokens must still come at the model's context length (the cut is the trainer's business).
+    const short = { ...batch, tokens: { data: batch.tokens.data.slice(0, 4 * 5), shape: [4, 5] } };
+    await assert.rejects(cut.computeGradients(short), /batch tokens must be \[4, 8\].*got \[4, 5\]/);
   } finally {
     await Promise.all([cut.release(), full.release()]);
   }

@@ -3,7 +3,7 @@
 // one step reproduces the reference bit for bit up to fused-multiply-add differences.
 // State lives in typed arrays beside the weights; the update runs in a WebAssembly SIMD kernel
 // (kernels/adamw.wat) over cache-sized chunks copied in and out. ViT-B/32 (151M parameters):
-// ~4 s per step in scalar JavaScript, see bench/train.ts for the kernel's time. An ONNX Runtime
+// ~4 s per step in scalar JavaScript, 0.6-0.8 s in the kernel (bench/train.ts). An ONNX Runtime
 // graph doing the same update was measured no faster than scalar JavaScript (it is memory-bound
 // and adds copies in and out), and here the float32 rounding order is explicit.
 

@@ -100,6 +100,10 @@ export class Trainer {
     if (batch.images.shape[0] !== B || batch.tokens.shape[0] !== B) {
       throw new ConfigError(`the trainer was built for batches of ${B}, got ${batch.images.shape[0]} images and ${batch.tokens.shape[0]} captions`);
     }
+    const L = this.config.text.contextLength;
+    if (batch.tokens.shape.length !== 2 || batch.tokens.shape[1] !== L) {
+      throw new ConfigError(`batch tokens must be [${B}, ${L}] (the model's context length), got [${batch.tokens.shape.join(', ')}]`);
+    }
     const weights: Record<string, TensorLike> = {};
     for (const [name, w] of this.weights) weights[name] = w;
     const pick = (outputs: Record<string, TensorLike>, prefix: string, names: readonly string[]) => new Map(names.map((n) => [n, outputs[prefix + n]!.data as Float32Array]));

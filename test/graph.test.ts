@@ -52,6 +52,20 @@ test('symbolic batch dims broadcast with themselves and survive reshape/transpos
   assert.deepEqual(x.add(g.input('y', 'float32', ['batch', 1])).shape, ['batch', 6]);
 });
 
+test('symbolic dims merge into one; reshapes ONNX cannot express fail at build time', async () => {
+  const g = new Graph();
+  const x = g.input('x', 'float32', ['batch', 'seq', 4]);
+  const rows = x.reshape(['batch*seq', 4]); // one new symbol for the merged ones: ONNX's -1
+  assert.deepEqual(rows.shape, ['batch*seq', 4]);
+  g.output('y', rows.mul(2));
+  const data = seq(2 * 3 * 4);
+  const out = await run(g, { x: { data, shape: [2, 3, 4] } });
+  assert.deepEqual(out.y!.shape, [6, 4]);
+  assertClose(out.y!.data as Float32Array, Array.from(data, (v) => 2 * v), 0);
+  assert.throws(() => rows.reshape(['batch', 'seq', 4]), /introduces a symbolic dim/); // two unknowns from one
+  assert.throws(() => x.reshape(['seq', 'batch', 4]), /more than one symbolic dim moves/);
+});
+
 test('layerNorm, quickGelu and softmax match the formulas', async () => {
   const g = new Graph();
   const x = g.input('x', 'float32', ['batch', 5]);

@@ -98,12 +98,15 @@ export function onnxDtype(dtype: DType): number {
 /** Reshape target: numbers, or symbols that must sit where the input has the same symbol. */
 function reshapeTarget(x: Value, shape: Shape): number[] {
   const fixedIn = x.shape.every((d) => typeof d === 'number');
-  return shape.map((d, i) => {
+  const target = shape.map((d, i) => {
     if (typeof d === 'number') return d;
     if (x.shape[i] === d) return 0; // ONNX: copy this dim from the input
     if (fixedIn) fail(`symbolic dim ${d} in the target shape but not in the input`);
     return -1;
   });
+  // ONNX infers at most one dim (-1); symbols elsewhere must stay where the input has them.
+  if (target.filter((d) => d === -1).length > 1) fail(`cannot reshape ${JSON.stringify(x.shape)} to ${JSON.stringify(shape)}: more than one symbolic dim moves`);
+  return target;
 }
 
 function checkReshape(x: Value, shape: Shape): void {
@@ -168,7 +171,11 @@ export const PRIMITIVES = {
     emit: simple('MatMul'),
   },
   Reshape: {
-    infer: ([x], attrs) => { checkReshape(x!, attrs.shape as Shape); return [{ dtype: x!.dtype, shape: attrs.shape as Shape }]; },
+    infer: ([x], attrs) => {
+      checkReshape(x!, attrs.shape as Shape);
+      reshapeTarget(x!, attrs.shape as Shape); // fails now, at build time, if ONNX could not express it
+      return [{ dtype: x!.dtype, shape: attrs.shape as Shape }];
+    },
     emit: (ctx, [x], [y], attrs) => ctx.node('Reshape', [ctx.name(x!), ctx.int64(reshapeTarget(x!, attrs.shape as Shape))], [ctx.name(y!)]),
   },
   Transpose: {

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { Graph } from '../src/graph/ir.js';
 import { quantizeWeightMatmuls } from '../src/graph/quantize.js';
 import { Session } from '../src/runtime/session.js';
+import { median } from './models.js';
 
 const { values } = parseArgs({ options: { threads: { type: 'string', default: '2' } } });
 const threads = Number(values.threads);
@@ -27,7 +28,7 @@ async function matmulMs(M: number, K: number, N: number, int8: boolean): Promise
     times.push(performance.now() - start);
   }
   await session.release();
-  return times.sort((a, b) => a - b)[times.length >> 1]!;
+  return median(times);
 }
 
 for (const [M, K, N] of [[1600, 768, 3072], [1600, 3072, 768], [50, 768, 3072], [2048, 2048, 2048]] as const) {

@@ -69,7 +69,7 @@ const MIN_ROUNDS = 5;
 // ---- inputs ----
 
 /** Deterministic pseudo-random floats in [-2, 2) (values do not matter for speed, NaNs would). */
-function randomImages(batch: number, resolution: number): Tensor {
+export function randomImages(batch: number, resolution: number): Tensor {
   const data = new Float32Array(batch * 3 * resolution * resolution);
   let s = 12345;
   for (let i = 0; i < data.length; i++) {
@@ -292,11 +292,14 @@ function peakRssMb(): number {
   return hwm ? Number(hwm[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
 }
 
-/** Token rows with the end-of-text token (the highest id) at varied positions: enough for memory probes. */
-function syntheticTokens(batch: number, contextLength: number): Tensor<Int32Array> {
+/**
+ * Token rows with the end-of-text token (the highest id) at varied positions 2..`longest`:
+ * enough for memory probes, and caption-like with a small `longest`.
+ */
+export function syntheticTokens(batch: number, contextLength: number, longest = contextLength - 1): Tensor<Int32Array> {
   const data = new Int32Array(batch * contextLength);
   for (let i = 0; i < batch; i++) {
-    const eot = 2 + ((i * 13) % (contextLength - 2));
+    const eot = 2 + ((i * 13) % (longest - 1));
     data[i * contextLength] = 49406;
     for (let j = 1; j < eot; j++) data[i * contextLength + j] = 300 + ((i * 31 + j * 7) % 40000);
     data[i * contextLength + eot] = 49407;
@@ -348,7 +351,7 @@ async function measure(runners: Runner[], task: Task, batch: number, quick: bool
   return samples;
 }
 
-function median(xs: readonly number[]): number {
+export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;

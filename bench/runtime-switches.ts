@@ -10,7 +10,7 @@ import { CLIP } from '../src/models/clip.js';
 import { OFFICIAL_CONFIGS } from '../src/models/presets.js';
 import { randomStateDict } from '../src/models/random.js';
 import type { RuntimeOptions } from '../src/runtime/session.js';
-import type { Tensor } from '../src/tensor.js';
+import { median, randomImages, syntheticTokens } from './models.js';
 
 const { values } = parseArgs({ options: { model: { type: 'string', default: 'ViT-B/32' }, rounds: { type: 'string', default: '5' } } });
 const name = values.model!;
@@ -25,23 +25,10 @@ const VARIANTS: [string, RuntimeOptions][] = [
   ['1 thread', { optimization: 'all', spinning: false, threads: 1 }],
 ];
 
-const R = cfg.vision.imageResolution;
-const L = cfg.text.contextLength;
-const images = (n: number): Tensor => ({ data: Float32Array.from({ length: n * 3 * R * R }, (_, i) => Math.sin(i * 0.37)), shape: [n, 3, R, R] });
-/** Caption-like rows: end token (the highest id) at positions 5..40. */
-function tokens(n: number): Tensor<Int32Array> {
-  const data = new Int32Array(n * L);
-  for (let r = 0; r < n; r++) {
-    const end = 5 + ((r * 7) % 36);
-    data[r * L] = 49406;
-    for (let j = 1; j < end; j++) data[r * L + j] = 300 + ((r * 31 + j * 7) % 40000);
-    data[r * L + end] = 49407;
-  }
-  return { data, shape: [n, L] };
-}
-
 const sd = randomStateDict(cfg, 1);
-const [image1, image32, text32] = [images(1), images(32), tokens(32)];
+const R = cfg.vision.imageResolution;
+// Captions end at positions 2..40, as real ones mostly do.
+const [image1, image32, text32] = [randomImages(1, R), randomImages(32, R), syntheticTokens(32, cfg.text.contextLength, 40)];
 const TASKS: [string, number, (m: CLIP) => Promise<unknown>][] = [
   ['image', 1, (m) => m.encodeImage(image1)],
   ['image', 32, (m) => m.encodeImage(image32)],
@@ -63,8 +50,7 @@ async function measure(variants: [string, RuntimeOptions][]): Promise<void> {
       }
     }
     seconds.forEach((s, i) => {
-      const median = [...s].sort((a, b) => a - b)[s.length >> 1]!;
-      console.log(JSON.stringify({ model: name, task, batch, variant: variants[i]![0], per_s: +(batch / median).toFixed(2) }));
+      console.log(JSON.stringify({ model: name, task, batch, variant: variants[i]![0], per_s: +(batch / median(s)).toFixed(2) }));
     });
   }
   for (const m of models) await m.release();

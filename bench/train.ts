@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { OFFICIAL_CONFIGS } from '../src/models/presets.js';
 import type { StateDict } from '../src/tensor.js';
 import { writeTorchZip } from '../src/weights/torch-writer.js';
-import { findPythonWithTorch } from './models.js';
+import { findPythonWithTorch, median } from './models.js';
 import type { ClipConfig } from '../src/models/config.js';
 import { randomStateDict } from '../src/models/random.js';
 import { Trainer, type Batch } from '../src/train/trainer.js';
@@ -90,7 +90,6 @@ for (const { name, cfg, batch } of MODELS.filter((m) => !values.only || m.name.s
       times.push(c - a);
       optimiser.push(c - b);
     }
-    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
     const params = trainer.params.reduce((n, p) => n + trainer.weights.get(p)!.data.length, 0);
     console.log(JSON.stringify({
       model: name, impl: 'ours', text: trimPadding ? 'cut after the last end token' : 'full context', batch, params, build_ms: Math.round(build),

@@ -77,6 +77,8 @@ export class AdamW {
     const stepSize = f(-(lr / (1 - b1 ** step)));
     const bc2Sqrt = f(Math.sqrt(1 - b2 ** step));
     const [oneMinusB1, oneMinusB2, fb1, fb2, eps] = [f(1 - b1), f(1 - b2), f(b1), f(b2), f(this.eps)];
+    const k = getKernel();
+    const heap = new Float32Array(k.memory.buffer, 0, 4 * CHUNK);
     for (const [name, p] of params) {
       const g = grads.get(name);
       if (!g) continue;
@@ -84,8 +86,6 @@ export class AdamW {
       const v = this.slot(this.state.expAvgSq, name, g.length);
       // keep = 1 leaves w unchanged (x * 1 = x exactly), so one kernel serves both cases.
       const keep = this.decay(name, p.shape) ? f(1 - lr * this.weightDecay) : 1;
-      const k = getKernel();
-      const heap = new Float32Array(k.memory.buffer, 0, 4 * CHUNK);
       // The kernel's memory holds one chunk of each: weights, gradients, first and second moments.
       const arrays = [p.data, g, m, v];
       for (let start = 0; start < g.length; start += CHUNK) {

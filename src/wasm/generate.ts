@@ -31,7 +31,7 @@ export async function compileKernel(name: KernelName): Promise<Uint8Array> {
 }
 
 /** The constant `<NAME>_WASM_BASE64` in `<name>-wasm.ts`. */
-export const base64ConstantName = (name: KernelName): string => `${name.toUpperCase()}_WASM_BASE64`;
+const base64ConstantName = (name: KernelName): string => `${name.toUpperCase()}_WASM_BASE64`;
 
 /** The TypeScript module that carries the binary. */
 export function wasmModuleSource(name: KernelName, binary: Uint8Array): string {

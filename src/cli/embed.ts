@@ -9,6 +9,7 @@ export function registerEmbed(program: Command): void {
     .argument('[images...]', 'image files or folders of images')
     .option('-t, --text <text...>', 'texts to embed')
     .option('--normalize', 'L2-normalise the embeddings')
+    .option('--truncate', 'cut texts longer than the context (as clip.tokenize(truncate=True)) instead of failing')
     .option('-b, --batch-size <n>', 'images per model run (the next batch is decoded meanwhile)', (v) => Number.parseInt(v, 10), 32)
     .option('--fast-jpeg', 'decode large JPEGs at reduced scale first (much faster, not bit-exact with the reference)')
     .action(async (paths: string[], o: Record<string, unknown>) => {
@@ -35,7 +36,7 @@ export function registerEmbed(program: Command): void {
       }
       const texts = (o.text as string[] | undefined) ?? [];
       if (texts.length) {
-        const features = await clip.model.encodeText(clip.tokenize(texts, { truncate: true }));
+        const features = await clip.model.encodeText(clip.tokenize(texts, { truncate: Boolean(o.truncate) }));
         const d = features.shape[1]!;
         texts.forEach((t, i) => emit('text', t, features.data.subarray(i * d, (i + 1) * d)));
       }

@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { CHINESE_FIXTURES, needsFixtures, OPENAI_FIXTURES } from './fixtures.js';
 import { fromFloat32 } from '../src/tensor.js';
 import { preprocess } from '../src/image/run.js';
-import { preprocessChecks } from '../src/image/parity.js';
+import { preprocessChecks } from '../src/parity/preprocess.js';
 import { serializeSafetensors } from '../src/weights/safetensors.js';
 
 for (const [label, dir, expected] of [['openai-clip', OPENAI_FIXTURES, 63], ['chinese-clip', CHINESE_FIXTURES, 24]] as const) {

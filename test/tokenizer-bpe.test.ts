@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { InputError } from '../src/errors.js';
 import { bytesToUnicode } from '../src/text/bpe.js';
-import { tokenizerChecks } from '../src/text/parity.js';
+import { tokenizerChecks } from '../src/parity/tokenizer.js';
 import { Tokenizer } from '../src/text/tokenizer.js';
 import { defaultTokenizer } from '../src/text/tokenize.js';
 

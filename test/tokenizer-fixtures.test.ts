@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OPENAI_FIXTURES, needsFixtures } from './fixtures.js';
-import { type TokenizerCase, caseDifferences, tokenizerChecks } from '../src/text/parity.js';
+import { type TokenizerCase, caseDifferences, tokenizerChecks } from '../src/parity/tokenizer.js';
 import { Tokenizer } from '../src/text/tokenizer.js';
 import { readMergesFile, vocabFromMerges } from '../src/text/vocab.js';
 

@@ -2,7 +2,7 @@
 // Fixture-free sibling: test/wordpiece-tokenizer.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { wordpieceChecks } from '../src/text/wordpiece-parity.js';
+import { wordpieceChecks } from '../src/parity/wordpiece.js';
 import { CHINESE_FIXTURES, OPENAI_FIXTURES, needsFixtures } from './fixtures.js';
 
 test('wordpieceChecks: every Chinese-CLIP tokenizer case and context-length case matches', { skip: needsFixtures(CHINESE_FIXTURES) }, async () => {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../src/errors.js';
 import { WordPieceTokenizer, parseVocabText } from '../src/text/wordpiece.js';
-import { wordpieceChecks } from '../src/text/wordpiece-parity.js';
+import { wordpieceChecks } from '../src/parity/wordpiece.js';
 
 // Specials deliberately not at BERT's ids (there [CLS]=101, [SEP]=102) to show they are looked up.
 const ENTRIES = [

@@ -9,4 +9,3 @@ export { toRGB, type PilMode, type Pixels } from './pixels.js';
 export { shortestSideSize, centerCropBox, roundHalfEven, type Box } from './geometry.js';
 export { CLIP_MEAN, CLIP_STD } from './normalize.js';
 export { applyOrientation } from './orientation.js';
-export { preprocessChecks } from './parity.js';

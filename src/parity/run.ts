@@ -2,9 +2,9 @@
 // one line per check, then one line of JSON summarising them.
 
 import type { Check } from './check.js';
-import { preprocessChecks } from '../image/parity.js';
-import { tokenizerChecks } from '../text/parity.js';
-import { wordpieceChecks } from '../text/wordpiece-parity.js';
+import { preprocessChecks } from './preprocess.js';
+import { tokenizerChecks } from './tokenizer.js';
+import { wordpieceChecks } from './wordpiece.js';
 import { chineseModelChecks } from './chinese-models.js';
 import { modelChecks } from './models.js';
 import { pipelineChecks } from './pipeline.js';

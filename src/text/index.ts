@@ -4,7 +4,5 @@ export { tokenize, defaultTokenizer, type DefaultTokenizeOptions } from './token
 export { type BpeVocab, vocabFromMerges, vocabFromHuggingFace, readMergesFile, findMergesFile, DEFAULT_BPE_FILE } from './vocab.js';
 export { basicClean, whitespaceClean, cleanText, splitPieces } from './clean.js';
 export { htmlUnescape } from './html.js';
-export { tokenizerChecks } from './parity.js';
 export { WordPieceTokenizer, parseVocabText, type TextTokenizer, type TextTokenizeOptions } from './wordpiece.js';
 export { basicTokenize } from './bert-basic.js';
-export { wordpieceChecks } from './wordpiece-parity.js';

@@ -6,14 +6,14 @@
 // One Check per image per size: tensor max abs error ≤ 1e-6 and the uint8 resize identical.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { compareArrays, type Check } from '../parity/check.js';
+import { compareArrays, type Check } from './check.js';
 import { toFloat32 } from '../tensor.js';
 import { readSafetensors, type SafetensorsFile } from '../weights/safetensors.js';
-import { decodeImage } from './decode.js';
-import { toRGB } from './pixels.js';
-import { resizePlan, type ResizeMode } from './preprocess.js';
-import { resizePil } from './resample.js';
-import { preprocess } from './run.js';
+import { decodeImage } from '../image/decode.js';
+import { toRGB } from '../image/pixels.js';
+import { resizePlan, type ResizeMode } from '../image/preprocess.js';
+import { resizePil } from '../image/resample.js';
+import { preprocess } from '../image/run.js';
 
 const TOLERANCE = 1e-6;
 

@@ -3,8 +3,8 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Check } from '../parity/check.js';
-import { WordPieceTokenizer } from './wordpiece.js';
+import type { Check } from './check.js';
+import { WordPieceTokenizer } from '../text/wordpiece.js';
 
 /** One entry of tokenizer_cases.json → cases (the fields this check reads). */
 export interface WordPieceCase {

@@ -3,9 +3,9 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Check } from '../parity/check.js';
-import { Tokenizer } from './tokenizer.js';
-import { DEFAULT_BPE_FILE } from './vocab.js';
+import type { Check } from './check.js';
+import { Tokenizer } from '../text/tokenizer.js';
+import { DEFAULT_BPE_FILE } from '../text/vocab.js';
 
 /** One entry of tokenizer_cases.json → cases (the fields this check reads). */
 export interface TokenizerCase {

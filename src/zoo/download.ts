@@ -47,7 +47,7 @@ export interface DownloadOptions {
   signal?: AbortSignal;
   /** How many times a connection that drops mid-file is resumed within this call (default 3). */
   retries?: number;
-  /** A lock untouched this long is considered abandoned (default 60 s). */
+  /** A lock not refreshed this long was left by a crashed process and is taken over (default 10 s). */
   staleLockMs?: number;
 }
 
@@ -67,7 +67,7 @@ export async function download(url: string, options: DownloadOptions = {}): Prom
   }
 
   await fsStep(source, target, () => mkdir(dirname(target), { recursive: true }));
-  const release = await fsStep(source, target, () => acquireLock(`${target}.lock`, {
+  const release = await fsStep(source, target, () => acquireLock(target, {
     staleMs: options.staleLockMs,
     signal: options.signal,
   }).catch((e) => { throw isAbort(e) ? abortedError(source, target) : e; }));

@@ -79,6 +79,10 @@ test('CSV/TSV pairs: open_clip columns, quoting, paths relative to the file', ()
     writeFileSync(join(dir, 'other.csv'), 'path,text\nx.jpg,"one, two"\r\n');
     assert.deepEqual(readCsvSamples(join(dir, 'other.csv'), { imageKey: 'path', captionKey: 'text' }), [{ image: join(dir, 'x.jpg'), caption: 'one, two' }]);
     assert.throws(() => readCsvSamples(join(dir, 'other.csv')), /"filepath" and "title"/);
+    writeFileSync(join(dir, 'bom.csv'), '\ufefffilepath,title\nx.jpg,a caption\n');
+    assert.deepEqual(readCsvSamples(join(dir, 'bom.csv')), [{ image: join(dir, 'x.jpg'), caption: 'a caption' }]);
+    writeFileSync(join(dir, 'open-quote.csv'), 'filepath,title\nx.jpg,"never closed\n');
+    assert.throws(() => readCsvSamples(join(dir, 'open-quote.csv')), /open-quote\.csv: not a valid CSV file/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

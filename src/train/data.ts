@@ -7,6 +7,7 @@
 
 import { createReadStream, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join } from 'node:path';
+import { parse } from 'csv-parse/sync';
 import tar from 'tar-stream';
 import { InputError } from '../errors.js';
 import { preprocessBatch, type ImageInput } from '../image/index.js';
@@ -16,27 +17,14 @@ import { seededUniform } from '../models/random.js';
 
 export interface Sample { image: string; caption: string }
 
-/** One CSV/TSV record per line; fields may be double-quoted ("" for a quote, separators and newlines inside). */
-function parseDelimited(text: string, separator: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') { field += '"'; i++; } else if (c === '"') quoted = false; else field += c;
-    } else if (c === '"' && field === '') quoted = true;
-    else if (c === separator) { row.push(field); field = ''; } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
-      row.push(field); field = '';
-      if (row.length > 1 || row[0] !== '') rows.push(row);
-      row = [];
-    } else field += c;
+/** CSV/TSV records (csv-parse: quoted fields, "" escapes, separators and newlines inside quotes, BOM). */
+function parseDelimited(text: string, separator: string, path: string): string[][] {
+  try {
+    return parse(text, { delimiter: separator, relax_column_count: true, relax_quotes: true, skip_empty_lines: true, bom: true,
+      record_delimiter: ['\r\n', '\n', '\r'] });
+  } catch (e) {
+    throw new InputError(`${path}: not a valid ${separator === '\t' ? 'TSV' : 'CSV'} file (${(e as Error).message})`);
   }
-  row.push(field);
-  if (row.length > 1 || row[0] !== '') rows.push(row);
-  return rows;
 }
 
 export interface CsvOptions {
@@ -52,7 +40,7 @@ export function readCsvSamples(path: string, opts: CsvOptions = {}): Sample[] {
   const text = readFileSync(path, 'utf8');
   const firstLine = text.slice(0, text.indexOf('\n') >>> 0);
   const separator = opts.separator ?? (extname(path) === '.tsv' || firstLine.includes('\t') ? '\t' : ',');
-  const [header, ...rows] = parseDelimited(text, separator);
+  const [header, ...rows] = parseDelimited(text, separator, path);
   const imageKey = opts.imageKey ?? 'filepath';
   const captionKey = opts.captionKey ?? 'title';
   const ic = header?.indexOf(imageKey) ?? -1;

@@ -1,7 +1,7 @@
 // Layers composed from the primitives, in the forms ONNX Runtime's graph optimiser recognises
 // and fuses (LayerNorm, Gemm, Conv+Mul+Add), with the reference's arithmetic order.
 
-import { concat, type Dim, type Value } from './ir.js';
+import type { Dim, Value } from './ir.js';
 
 /** torch.nn.Linear: x @ weightᵀ + bias, weight [out, in] as stored in the checkpoint. */
 export function linear(x: Value, weight: Value, bias?: Value): Value {
@@ -74,4 +74,3 @@ export function selfAttention(x: Value, p: { inProjWeight: Value; inProjBias: Va
   return multiHeadAttention(x, x, splitInProj(p.inProjWeight, p.inProjBias, p.outWeight, p.outBias), heads, mask);
 }
 
-export { concat };

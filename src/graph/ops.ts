@@ -1,6 +1,6 @@
 // The primitive ops of the IR. Each has a shape/dtype rule (checked when a node is built) and
 // its ONNX emission. Everything else (linear, layerNorm, attention, ...) is composed from these
-// in nn.ts, so a new backend or the autodiff of the training issue only needs this list.
+// in nn.ts, so a new backend or the autodiff (vjp.ts) only needs this list.
 
 import { GraphError } from '../errors.js';
 import type { DType } from '../tensor.js';

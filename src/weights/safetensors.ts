@@ -16,12 +16,6 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
-export function isSafetensors(bytes: Uint8Array): boolean {
-  if (bytes.length < 10) return false;
-  const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
-  return n > 1 && n < bytes.length && bytes[8] === 0x7b; // '{'
-}
-
 interface HeaderEntry {
   name: string;
   dtype: DType;

@@ -19,7 +19,7 @@ import type { ClipConfig, VisionTransformerConfig } from '../src/models/config.j
 import { randomStateDict, seededUniform } from '../src/models/random.js';
 import { fromFloat32, toFloat32, type StateDict, type Tensor } from '../src/tensor.js';
 import { Tokenizer } from '../src/text/index.js';
-import { findMergesFile } from '../src/text/vocab.js';
+import { findMergesFile } from '../src/zoo/tokenizer.js';
 import { Trainer, type Batch } from '../src/train/trainer.js';
 import { writeSafetensors } from '../src/weights/safetensors.js';
 import { zeroShotClassifier } from '../src/zeroshot/classifier.js';

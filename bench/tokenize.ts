@@ -18,7 +18,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fixText } from '../src/text/ftfy/index.js';
 import { Tokenizer } from '../src/text/tokenizer.js';
-import { DEFAULT_BPE_FILE, findMergesFile } from '../src/text/vocab.js';
+import { DEFAULT_BPE_FILE } from '../src/text/vocab.js';
+import { findMergesFile } from '../src/zoo/tokenizer.js';
 import { seededUniform } from '../src/models/random.js';
 import {
   BATCH, LABEL, WARMUP, differingRows, header, medianPass, parseTextBenchOptions, pythonCandidates, rates, row, runPythonJson,

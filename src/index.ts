@@ -12,7 +12,8 @@ export { zeroShotClassifier, type ZeroShotClassifier, type Prediction } from './
 export { DEFAULT_TEMPLATES, SINGLE_TEMPLATE } from './zeroshot/templates.js';
 export { downloadModel } from './zoo/fetch.js';
 export { cacheDir } from './zoo/cache.js';
-export { tokenize, Tokenizer, WordPieceTokenizer, type TextTokenizer } from './text/index.js';
+export { Tokenizer, WordPieceTokenizer, type TextTokenizer } from './text/index.js';
+export { tokenize, defaultTokenizer } from './zoo/tokenizer.js';
 export { fixText } from './text/ftfy/index.js';
 export { preprocess, preprocessBatch, CLIP_MEAN, CLIP_STD, type ImageInput } from './image/index.js';
 export { readCheckpoint } from './weights/index.js';

@@ -14,7 +14,8 @@ import { inferConfigFromStateDict, type ClipConfig, type ConfigOverrides } from 
 import { readConfigFile } from './models/config-file.js';
 import type { RuntimeOptions } from './runtime/session.js';
 import type { StateDict, Tensor } from './tensor.js';
-import { defaultTokenizer, Tokenizer, WordPieceTokenizer, type TextTokenizer } from './text/index.js';
+import { Tokenizer, WordPieceTokenizer, type TextTokenizer } from './text/index.js';
+import { defaultTokenizer } from './zoo/tokenizer.js';
 import { readCheckpoint } from './weights/index.js';
 import { toCanonical } from './weights/keymap/index.js';
 import { cacheDir } from './zoo/cache.js';

@@ -9,7 +9,7 @@ import { InputError } from '../src/errors.js';
 import { bytesToUnicode } from '../src/text/bpe.js';
 import { tokenizerChecks } from '../src/parity/tokenizer.js';
 import { Tokenizer } from '../src/text/tokenizer.js';
-import { defaultTokenizer } from '../src/text/tokenize.js';
+import { defaultTokenizer } from '../src/zoo/tokenizer.js';
 
 // Merges in rank order; the vocab is 256 byte symbols, their '</w>' forms (256..511), one id
 // per merge from 512 on, then <|startoftext|> and <|endoftext|>.

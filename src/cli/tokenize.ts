@@ -1,6 +1,6 @@
 // `clip tokenize`: token ids of texts (clip.tokenize), or texts back from ids (--decode).
 import { Command, InvalidArgumentError } from 'commander';
-import { defaultTokenizer } from '../text/tokenize.js';
+import { defaultTokenizer } from '../zoo/tokenizer.js';
 
 function nonNegativeInt(value: string): number {
   const n = Number(value);

@@ -1,6 +1,6 @@
 // `clip train`: contrastive training / fine-tuning on image-caption pairs.
 import type { Command } from 'commander';
-import { defaultTokenizer } from '../text/index.js';
+import { defaultTokenizer } from '../zoo/tokenizer.js';
 import { trainClip, type EvalResult } from '../train/index.js';
 
 /** One line for a terminal: "zero-shot top-1 42.0% (50 images)  image→text R@1 …". */

@@ -1,10 +1,8 @@
 // Where the BPE vocabulary comes from: CLIP's merges file (bpe_simple_vocab_16e6.txt.gz, gzip'd
-// or plain), or a Hugging Face tokenizer's vocab.json + merges.txt; and the default file lookup.
+// or plain), or a Hugging Face tokenizer's vocab.json + merges.txt.
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { InputError } from '../errors.js';
-import { cacheDir } from '../zoo/cache.js';
 import { END_OF_WORD, bytesToUnicode } from './bpe.js';
 import { pySplit } from './unicode.js';
 
@@ -75,23 +73,4 @@ export function readMergesFile(path: string): string {
   const bytes = readFileSync(path);
   const text = bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes;
   return text.toString('utf8');
-}
-
-/**
- * The merges file to use when none is given: `bpePath`, else $CLIP_BPE_PATH, else
- * bpe_simple_vocab_16e6.txt.gz in the model cache (`cacheDir()`).
- */
-export function findMergesFile(bpePath?: string): string {
-  const given = bpePath ?? process.env.CLIP_BPE_PATH;
-  if (given !== undefined && given !== '') {
-    if (!existsSync(given)) throw new InputError(`BPE merges file not found: ${given} (given ${bpePath !== undefined ? 'as bpePath' : 'in CLIP_BPE_PATH'})`);
-    return given;
-  }
-  const cached = join(cacheDir(), DEFAULT_BPE_FILE);
-  if (existsSync(cached)) return cached;
-  throw new InputError(
-    `CLIP's BPE vocabulary ${DEFAULT_BPE_FILE} was not found in ${cacheDir()}. `
-      + 'Downloading a model puts it there; or take clip/bpe_simple_vocab_16e6.txt.gz from the openai/CLIP '
-      + 'repository and pass its path (--bpe <path>, the bpePath option, or the CLIP_BPE_PATH environment variable).',
-  );
 }

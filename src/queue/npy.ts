@@ -41,7 +41,7 @@ export function decodeNpy(bytes: Uint8Array, name = '.npy'): NpyArray {
   }
   const rows = Number(shape[1]);
   const cols = Number(shape[2]);
-  const data = bytes.subarray(start + headerLength);
+  const data = new Uint8Array(bytes.buffer, bytes.byteOffset + start + headerLength, bytes.byteLength - start - headerLength);
   if (data.byteLength !== rows * cols * (dtype === 'float32' ? 4 : 2)) {
     throw new InputError(`${name}: ${data.byteLength} data bytes for shape (${rows}, ${cols}) ${descr}`);
   }

@@ -178,3 +178,23 @@ test('a job whose model the worker does not have goes to the failed set with the
   worker.child.kill('SIGTERM');
   assert.equal((await worker.exit).code, 0);
 });
+
+test('a batch that crashes its worker twice goes to the failed set instead of being retried forever', { skip, timeout: 60_000 }, async () => {
+  const url = `${redis.url}/2`;
+  const out = join(dir, 'out-crashing');
+  const producer = cli(['embed', '--queue', url, join(images, 'photo-001.jpg'), '--out', out, '-m', model]);
+  const kills: string[] = [];
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const worker = cli(['worker', '--queue', url, '--stall-ms', '1000', '--threads', '1'], (line) => {
+      if (/shard 0: start/.test(line)) worker.child.kill('SIGKILL');
+    });
+    kills.push(String((await worker.exit).signal));
+  }
+  assert.deepEqual(kills, ['SIGKILL', 'SIGKILL']);
+  const watcher = cli(['worker', '--queue', url, '--stall-ms', '1000', '--threads', '1']); // its stall check fails the job
+  assert.equal((await producer.exit).code, 1);
+  assert.match(producer.stderr.join('\n'), /shard 0 failed: .*stalled more than allowable limit/);
+  assert.ok(!watcher.stdout.some((l) => /shard 0: start/.test(l)), 'the job was not run a third time');
+  watcher.child.kill('SIGTERM');
+  assert.equal((await watcher.exit).code, 0);
+});

@@ -20,5 +20,5 @@ export { readCheckpoint } from './weights/index.js';
 export { toCanonical } from './weights/keymap/index.js';
 export { readSafetensors, writeSafetensors } from './weights/safetensors.js';
 export * from './errors.js';
-export type { Tensor, RawTensor, StateDict, DType } from './tensor.js';
+export { toFloat16, toFloat32, type Tensor, type RawTensor, type StateDict, type DType } from './tensor.js';
 export type { Device, RuntimeOptions } from './runtime/session.js';

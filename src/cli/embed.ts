@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { embedImages, expandImagePaths } from '../embed.js';
 import { load } from '../load.js';
+import { runQueuedEmbed, type QueuedEmbedOptions } from '../queue/producer.js';
 import { loadOptions, modelOptions } from './options.js';
 
 export function registerEmbed(program: Command): void {
@@ -12,7 +13,23 @@ export function registerEmbed(program: Command): void {
     .option('--truncate', 'cut texts longer than the context (as clip.tokenize(truncate=True)) instead of failing')
     .option('-b, --batch-size <n>', 'images per model run (the next batch is decoded meanwhile)', (v) => Number.parseInt(v, 10), 32)
     .option('--fast-jpeg', 'decode large JPEGs at reduced scale first (much faster, not bit-exact with the reference)')
+    .option('--queue <redis-url>', 'embed on `clip worker` processes through a Redis queue (needs --out; see below)')
+    .option('--out <dir>', 'with --queue: output folder shared with the workers (manifest.json, shard-NNNNN.npy/.jsonl)')
+    .option('--shard-size <n>', 'with --queue: images per job and output shard (a multiple of --batch-size)', (v) => Number.parseInt(v, 10), 1024)
+    .option('--float16', 'with --queue: store the embeddings as float16')
+    .option('--detach', 'with --queue: enqueue and exit instead of waiting for the run to complete')
+    .option('--status', 'with --queue and --out: print the run\'s progress, each worker\'s images/s and the ETA')
+    .addHelpText('after', `
+With --queue, the images are split into shards that \`clip worker\` processes (any number, on any
+machine seeing the same paths) embed; the command waits for every shard, writes <out>/manifest.json
+and exits 0 (1 if images failed). Running it again resumes the same run without duplicating work.
+  clip embed --queue redis://queue-host:6379/0 /data/photos list.txt --out /data/emb -m ViT-B/32
+  clip embed --queue redis://queue-host:6379/0 --out /data/emb --status`)
     .action(async (paths: string[], o: Record<string, unknown>) => {
+      if (o.queue) {
+        process.exitCode = await runQueuedEmbed(paths, { ...(o as unknown as QueuedEmbedOptions), load: loadOptions(o) });
+        return;
+      }
       const clip = await load(o.model as string, loadOptions(o));
       const emit = (kind: string, input: string, row: Float32Array) => {
         let v = Array.from(row);

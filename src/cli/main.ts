@@ -8,6 +8,7 @@ import { registerEmbed } from './embed.js';
 import { registerModels } from './models.js';
 import { registerTokenize } from './tokenize.js';
 import { registerTrain } from './train.js';
+import { registerWorker } from './worker.js';
 
 // sharp decodes on libuv's thread pool (4 threads unless set before its first use): let image
 // decoding use every core.
@@ -21,6 +22,7 @@ registerEmbed(program);
 registerClassify(program);
 registerTrain(program);
 registerTokenize(program);
+registerWorker(program);
 
 try {
   await program.parseAsync();

@@ -5,6 +5,7 @@
 // The entity table is WHATWG's, from character-entities (verified equal to Python's html5 dict).
 import { characterEntities } from 'character-entities';
 import { characterEntitiesLegacy } from 'character-entities-legacy';
+import { SLOPPY_WINDOWS_1252 } from './ftfy/codepages.js';
 
 /** Python's html.entities.html5: 'name;' for every entity, 'name' alone for the legacy ones. */
 const HTML5 = new Map<string, string>();
@@ -13,26 +14,28 @@ for (const name of characterEntitiesLegacy) HTML5.set(name, characterEntities[na
 
 const CHARREF = /&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)/gu;
 
-/** Python's _invalid_charrefs for &#128;–&#159;: Windows-1252, with its 5 holes kept as C1 controls.
- * (Node 20's TextDecoder('windows-1252') returns '' for a lone byte, so it can't be used.) */
-const WINDOWS_1252_C1 = '\u20AC\u0081\u201A\u0192\u201E\u2026\u2020\u2021\u02C6\u2030\u0160\u2039\u0152\u008D\u017D\u008F'
-  + '\u0090\u2018\u2019\u201C\u201D\u2022\u2013\u2014\u02DC\u2122\u0161\u203A\u0153\u009D\u017E\u0178';
-
+// Python's _invalid_charrefs for &#128;–&#159; are Windows-1252, with its 5 holes kept as C1
+// controls: exactly ftfy's sloppy-windows-1252 table. (Node 20's TextDecoder('windows-1252')
+// returns '' for a lone byte, so it can't be used.)
 function isInvalidCodePoint(n: number): boolean {
   return (n >= 0x1 && n <= 0x8) || n === 0xb || (n >= 0xe && n <= 0x1f) || (n >= 0x7f && n <= 0x9f)
-    || (n >= 0xfdd0 && n <= 0xfdef) || (n & 0xfffe) === 0xfffe;
+    || (n >= 0xfdd0 && n <= 0xfdef) || (n & 0xfffe) === 0xfffe; // U+xFFFE and U+xFFFF in every plane
+}
+
+/** What html.unescape makes of the numeric character reference &#n; (used by ftfy's unescape too). */
+export function unescapeCodePoint(n: number): string {
+  if (n === 0) return '\uFFFD';
+  if (n === 0x0d) return '\r';
+  if (n >= 0x80 && n <= 0x9f) return SLOPPY_WINDOWS_1252.decodeByte(n);
+  if ((n >= 0xd800 && n <= 0xdfff) || n > 0x10ffff) return '\uFFFD';
+  if (isInvalidCodePoint(n)) return '';
+  return String.fromCodePoint(n);
 }
 
 function numericCharref(ref: string): string {
   const hex = ref[1] === 'x' || ref[1] === 'X';
   // parseInt stops at the ';'; huge values become large floats or Infinity, all past U+10FFFF.
-  const n = Number.parseInt(ref.slice(hex ? 2 : 1), hex ? 16 : 10);
-  if (n === 0) return '\uFFFD';
-  if (n === 0x0d) return '\r';
-  if (n >= 0x80 && n <= 0x9f) return WINDOWS_1252_C1[n - 0x80]!;
-  if ((n >= 0xd800 && n <= 0xdfff) || n > 0x10ffff) return '\uFFFD';
-  if (isInvalidCodePoint(n)) return '';
-  return String.fromCodePoint(n);
+  return unescapeCodePoint(Number.parseInt(ref.slice(hex ? 2 : 1), hex ? 16 : 10));
 }
 
 function namedCharref(ref: string): string {

@@ -4,7 +4,7 @@
 
 import { characterEntities } from 'character-entities';
 import { characterEntitiesLegacy } from 'character-entities-legacy';
-import { SLOPPY_WINDOWS_1252 } from './codepages.js';
+import { unescapeCodePoint } from '../html.js';
 
 // ftfy only looks at entities of at most 24 letters and digits, ';'-terminated.
 const ENTITY_RE = /&#?[0-9A-Za-z]{1,24};/g;
@@ -29,30 +29,11 @@ function buildNamedEntities(): Map<string, string> {
   return entities;
 }
 
-// What Python's html.unescape does with numeric references that HTML forbids.
-function isForbiddenCodePoint(n: number): boolean {
-  return (
-    (n >= 0x1 && n <= 0x8) ||
-    n === 0xb ||
-    (n >= 0xe && n <= 0x1f) ||
-    (n >= 0x7f && n <= 0x9f) ||
-    (n >= 0xfdd0 && n <= 0xfdef) ||
-    (n & 0xfffe) === 0xfffe // U+xFFFE and U+xFFFF in every plane
-  );
-}
-
 /** html.unescape of '&#digits;' or '&#xhex;' (body without '&#' and ';'), or null. */
 function numericReference(body: string): string | null {
-  let n: number;
-  if (/^[0-9]+$/.test(body)) n = Number(body);
-  else if (/^[xX][0-9a-fA-F]+$/.test(body)) n = parseInt(body.slice(1), 16);
-  else return null; // html.unescape leaves the tail and its ';' in place
-  if (n === 0) return '\ufffd';
-  if (n === 0x0d) return '\r';
-  if (n >= 0x80 && n <= 0x9f) return SLOPPY_WINDOWS_1252.decodeByte(n); // as Windows-1252, or kept
-  if ((n >= 0xd800 && n <= 0xdfff) || n > 0x10ffff) return '\ufffd';
-  if (isForbiddenCodePoint(n)) return '';
-  return String.fromCodePoint(n);
+  if (/^[0-9]+$/.test(body)) return unescapeCodePoint(Number(body));
+  if (/^[xX][0-9a-fA-F]+$/.test(body)) return unescapeCodePoint(parseInt(body.slice(1), 16));
+  return null; // html.unescape leaves the tail and its ';' in place
 }
 
 function unescapeEntity(entity: string): string {

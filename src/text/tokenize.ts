@@ -1,17 +1,21 @@
 // clip.tokenize with the default vocabulary, loaded once from the file findMergesFile picks.
 import type { Tensor } from '../tensor.js';
 import { type TokenizeOptions, Tokenizer } from './tokenizer.js';
-import { findMergesFile } from './vocab.js';
+import { findMergesFile, OPENAI_SPECIAL_TOKENS, type SpecialTokens } from './vocab.js';
 
 const loaded = new Map<string, Tokenizer>();
 
-/** The tokenizer of `bpePath`, else $CLIP_BPE_PATH, else the cached bpe_simple_vocab_16e6.txt.gz (loaded once per path). */
-export function defaultTokenizer(bpePath?: string): Tokenizer {
+/**
+ * The tokenizer of `bpePath`, else $CLIP_BPE_PATH, else the cached bpe_simple_vocab_16e6.txt.gz
+ * (loaded once per path and special-token names).
+ */
+export function defaultTokenizer(bpePath?: string, specialTokens: SpecialTokens = OPENAI_SPECIAL_TOKENS): Tokenizer {
   const path = findMergesFile(bpePath);
-  let tokenizer = loaded.get(path);
+  const key = `${path}\0${specialTokens.start}`;
+  let tokenizer = loaded.get(key);
   if (tokenizer === undefined) {
-    tokenizer = Tokenizer.fromMergesFile(path);
-    loaded.set(path, tokenizer);
+    tokenizer = Tokenizer.fromMergesFile(path, specialTokens);
+    loaded.set(key, tokenizer);
   }
   return tokenizer;
 }

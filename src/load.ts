@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { preprocess as preprocessImage, preprocessBatch, type BatchOptions, type BatchResult, type ImageInput, type PreprocessOptions } from './image/index.js';
-import { findModelFiles, readModel, tokenizerFor, type ModelFileOptions, type ModelFiles, type TokenizerFileOptions } from './model-files.js';
+import { findModelFiles, imageTransformFor, readModel, tokenizerFor, type ModelFileOptions, type ModelFiles, type TokenizerFileOptions } from './model-files.js';
 import { CLIP, logitScaleOf, type LazyWeights } from './models/clip.js';
 import type { ClipConfig } from './models/config.js';
 import type { RuntimeOptions } from './runtime/session.js';
@@ -83,18 +83,15 @@ export async function load(nameOrPath: string, options: LoadOptions = {}): Promi
   const { weights, config, compiledDir } = await weightsFor(files, options, options.compiledCache ?? byName);
   const { device, threads, optimization, spinning, precision } = options;
   const model = new CLIP(weights, { device, threads, optimization, spinning, precision, compiledDir }, config);
-  const size = config.vision.imageResolution;
-  // The config's transform (open_clip's preprocess_cfg), else the text tower's family's.
-  const { mean, std, resizeMode = config.text.kind === 'bert' ? 'square' : 'shortest-side-crop' } = files.settings.preprocess ?? {};
-  const transform = { ...(mean ? { mean } : {}), ...(std ? { std } : {}) };
+  const { size, resizeMode, ...normalization } = imageTransformFor(config, files);
   const { contextLength } = config.text;
   const makeTokenizer = tokenizerFor(config.text.kind, files, options);
   let tokenizer: TextTokenizer | undefined;
   const getTokenizer = () => (tokenizer ??= makeTokenizer());
   return {
     model,
-    preprocess: (image, opts = {}) => preprocessImage(image, { ...transform, ...opts, size, resizeMode }),
-    preprocessBatch: (images, opts = {}) => preprocessBatch(images, { ...transform, ...opts, size, resizeMode }),
+    preprocess: (image, opts = {}) => preprocessImage(image, { ...normalization, ...opts, size, resizeMode }),
+    preprocessBatch: (images, opts = {}) => preprocessBatch(images, { ...normalization, ...opts, size, resizeMode }),
     tokenize: (texts, opts = {}) => getTokenizer().tokenize(texts, { ...opts, contextLength }),
     tokenizer: getTokenizer,
   };

@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { InputError } from './errors.js';
+import type { TransformOptions } from './image/index.js';
 import { inferConfigFromStateDict, type ClipConfig } from './models/config.js';
 import { modelSettingsFromJson, readConfigJson, type ModelSettings } from './models/config-file.js';
 import type { StateDict } from './tensor.js';
@@ -121,7 +122,21 @@ export interface TokenizerFileOptions {
   cacheDir?: string;
 }
 
-/** The model's tokenizer, made on first use: BPE (named as its config says) or BERT's WordPiece. */
+/** The model's image transform: its config's (open_clip's preprocess_cfg), else its family's. */
+export function imageTransformFor(config: ClipConfig, files: ModelFiles): TransformOptions {
+  const { mean, std, resizeMode = config.text.kind === 'bert' ? 'square' : 'shortest-side-crop' } = files.settings.preprocess ?? {};
+  return { size: config.vision.imageResolution, resizeMode, ...(mean ? { mean } : {}), ...(std ? { std } : {}) };
+}
+
+/** A BPE model's tokenizer, made on first use, with the special-token names its config implies. */
+export function bpeTokenizerFor(files: ModelFiles, options: TokenizerFileOptions): () => Tokenizer {
+  const specials = files.settings.tokenizer === 'open_clip' ? OPEN_CLIP_SPECIAL_TOKENS : undefined;
+  const hf = files.hfTokenizer;
+  if (hf && !options.bpePath) return () => Tokenizer.fromHuggingFaceFiles(hf.vocab, hf.merges, specials);
+  return () => defaultTokenizer(options.bpePath ?? files.bpe, specials);
+}
+
+/** The model's tokenizer, made on first use: BPE (bpeTokenizerFor) or BERT's WordPiece. */
 export function tokenizerFor(kind: 'transformer' | 'bert', files: ModelFiles, options: TokenizerFileOptions): () => TextTokenizer {
   if (kind === 'bert') {
     return () => {
@@ -130,8 +145,5 @@ export function tokenizerFor(kind: 'transformer' | 'bert', files: ModelFiles, op
       return WordPieceTokenizer.fromVocabFile(path);
     };
   }
-  const specials = files.settings.tokenizer === 'open_clip' ? OPEN_CLIP_SPECIAL_TOKENS : undefined;
-  const hf = files.hfTokenizer;
-  if (hf && !options.bpePath) return () => Tokenizer.fromHuggingFaceFiles(hf.vocab, hf.merges, specials);
-  return () => defaultTokenizer(options.bpePath ?? files.bpe, specials);
+  return bpeTokenizerFor(files, options);
 }

@@ -55,6 +55,7 @@ export const FASHION_CONFIG: ClipConfig & { vision: VisionTransformerConfig } = 
   embedDim: 64,
   vision: { kind: 'vit', width: 128, layers: 2, heads: 2, patchSize: 7, imageResolution: 28 },
   text: { kind: 'transformer', width: 64, layers: 2, heads: 1, contextLength: 16, vocabSize: 49408 },
+  activation: 'quick_gelu',
 };
 
 // CLIP's image normalisation (the gray value is replicated to the three channels).

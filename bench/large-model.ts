@@ -12,6 +12,7 @@ const CONFIG: ClipConfig = {
   embedDim: 768,
   vision: { kind: 'vit', width: 1536, layers: 24, heads: 24, patchSize: 32, imageResolution: 224 },
   text: { kind: 'transformer', width: 64, layers: 1, heads: 1, contextLength: 77, vocabSize: 49408 },
+  activation: 'quick_gelu',
 };
 
 const started = Date.now();

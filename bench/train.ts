@@ -23,9 +23,9 @@ import { Trainer, type Batch } from '../src/train/trainer.js';
 
 const text = (width: number, layers: number) => ({ kind: 'transformer' as const, width, layers, heads: width / 64, contextLength: 77, vocabSize: 49408 });
 const MODELS: { name: string; cfg: ClipConfig; batch: number }[] = [
-  { name: 'vit-tiny', batch: 8, cfg: { embedDim: 64, vision: { kind: 'vit', width: 64, layers: 2, heads: 1, patchSize: 8, imageResolution: 32 }, text: text(64, 2) } },
-  { name: 'rn-tiny', batch: 8, cfg: { embedDim: 64, vision: { kind: 'resnet', width: 8, layers: [1, 1, 1, 1], heads: 4, imageResolution: 64 }, text: text(64, 2) } },
-  { name: 'vit-small (256w×6, /32, 224px; text 256w×6)', batch: 32, cfg: { embedDim: 256, vision: { kind: 'vit', width: 256, layers: 6, heads: 4, patchSize: 32, imageResolution: 224 }, text: text(256, 6) } },
+  { name: 'vit-tiny', batch: 8, cfg: { embedDim: 64, vision: { kind: 'vit', width: 64, layers: 2, heads: 1, patchSize: 8, imageResolution: 32 }, text: text(64, 2), activation: 'quick_gelu' } },
+  { name: 'rn-tiny', batch: 8, cfg: { embedDim: 64, vision: { kind: 'resnet', width: 8, layers: [1, 1, 1, 1], heads: 4, imageResolution: 64 }, text: text(64, 2), activation: 'quick_gelu' } },
+  { name: 'vit-small (256w×6, /32, 224px; text 256w×6)', batch: 32, cfg: { embedDim: 256, vision: { kind: 'vit', width: 256, layers: 6, heads: 4, patchSize: 32, imageResolution: 224 }, text: text(256, 6), activation: 'quick_gelu' } },
   { name: 'ViT-B/32', batch: 32, cfg: OFFICIAL_CONFIGS['ViT-B/32']! },
 ];
 

@@ -18,6 +18,7 @@ const TINY_CN: ClipConfig = {
   embedDim: 16,
   vision: { kind: 'vit', width: 64, layers: 1, heads: 1, patchSize: 8, imageResolution: 16 },
   text: { kind: 'bert', width: 64, layers: 2, heads: 2, intermediate: 96, maxPositions: 20, typeVocabSize: 2, vocabSize: 30, contextLength: 12, activation: 'gelu' },
+  activation: 'quick_gelu',
 };
 
 test('a bert.* text tower is inferred as Chinese-CLIP BERT; heads and context length come from overrides', () => {

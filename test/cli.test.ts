@@ -19,6 +19,7 @@ const CFG: ClipConfig = {
   embedDim: 8,
   vision: { kind: 'vit', width: 64, layers: 1, heads: 1, patchSize: 8, imageResolution: 16 },
   text: { kind: 'transformer', width: 64, layers: 1, heads: 1, contextLength: 16, vocabSize: 516 },
+  activation: 'quick_gelu',
 };
 
 let dir = '';

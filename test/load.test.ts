@@ -16,6 +16,7 @@ const CFG: ClipConfig = {
   embedDim: 8,
   vision: { kind: 'resnet', width: 4, layers: [1, 1, 1, 1], heads: 2, imageResolution: 32 },
   text: { kind: 'transformer', width: 64, layers: 1, heads: 1, contextLength: 16, vocabSize: 516 },
+  activation: 'quick_gelu',
 };
 let dir = '';
 before(() => {

@@ -24,11 +24,13 @@ const TINY_VIT: ClipConfig = {
   embedDim: 16,
   vision: { kind: 'vit', width: 64, layers: 2, heads: 1, patchSize: 8, imageResolution: 16 },
   text: { kind: 'transformer', width: 64, layers: 1, heads: 1, contextLength: 8, vocabSize: 50 },
+  activation: 'quick_gelu',
 };
 const TINY_RN: ClipConfig = {
   embedDim: 16,
   vision: { kind: 'resnet', width: 4, layers: [1, 2, 1, 1], heads: 2, imageResolution: 64 },
   text: TINY_VIT.text,
+  activation: 'quick_gelu',
 };
 
 test('inferConfigFromStateDict recovers every official architecture from its weight shapes', () => {

@@ -9,6 +9,7 @@ import { writeSafetensors } from '../src/weights/safetensors.js';
 
 export const TINY: ClipConfig = {
   embedDim: 8,
+  activation: 'quick_gelu',
   vision: { kind: 'vit', width: 64, layers: 1, heads: 1, patchSize: 8, imageResolution: 16 },
   text: { kind: 'transformer', width: 64, layers: 1, heads: 1, contextLength: 8, vocabSize: 516 },
 };

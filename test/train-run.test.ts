@@ -24,6 +24,7 @@ const CFG: ClipConfig = {
   embedDim: 16,
   vision: { kind: 'vit', width: 64, layers: 1, heads: 1, patchSize: 16, imageResolution: 32 },
   text: { kind: 'transformer', width: 64, layers: 1, heads: 1, contextLength: 77, vocabSize: 515 },
+  activation: 'quick_gelu',
 };
 
 async function makeDataset(dir: string): Promise<void> {

@@ -12,8 +12,8 @@ import { cosineLr } from '../src/train/schedule.js';
 import { Trainer, type Batch } from '../src/train/trainer.js';
 
 const text = { kind: 'transformer' as const, width: 32, layers: 1, heads: 1, contextLength: 8, vocabSize: 50 };
-const VIT: ClipConfig = { embedDim: 16, vision: { kind: 'vit', width: 32, layers: 1, heads: 2, patchSize: 8, imageResolution: 16 }, text };
-const RN: ClipConfig = { embedDim: 16, vision: { kind: 'resnet', width: 8, layers: [1, 1, 1, 1], heads: 2, imageResolution: 64 }, text };
+const VIT: ClipConfig = { embedDim: 16, vision: { kind: 'vit', width: 32, layers: 1, heads: 2, patchSize: 8, imageResolution: 16 }, text, activation: 'quick_gelu' };
+const RN: ClipConfig = { embedDim: 16, vision: { kind: 'resnet', width: 8, layers: [1, 1, 1, 1], heads: 2, imageResolution: 64 }, text, activation: 'quick_gelu' };
 
 function noise(n: number, seed: number): Float32Array {
   let s = seed >>> 0;

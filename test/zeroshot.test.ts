@@ -13,6 +13,7 @@ const CFG: ClipConfig = {
   embedDim: 8,
   vision: { kind: 'vit', width: 64, layers: 1, heads: 1, patchSize: 8, imageResolution: 16 },
   text: { kind: 'transformer', width: 64, layers: 1, heads: 1, contextLength: 8, vocabSize: 40 },
+  activation: 'quick_gelu',
 };
 
 /** A stand-in tokenizer: one id per character (mod 30) between start (38) and end (39) tokens. */

@@ -5,6 +5,8 @@ import type { LoadOptions } from '../load.js';
 export function modelOptions(cmd: Command): Command {
   return cmd
     .option('-m, --model <name|path>', 'model name (see `clip models`), hf-hub:owner/repo, or a checkpoint path', 'ViT-B/32')
+    .option('--model-config <file>', "the model's config file when none is beside the checkpoint "
+      + '(e.g. open_clip_config.json for an open_clip training checkpoint epoch_N.pt)')
     .addOption(new Option('--device <device>', 'where to run').choices(['cpu', 'cuda']).default('cpu'))
     .option('--threads <n>', 'intra-op threads (default: one per core)', (v) => Number.parseInt(v, 10))
     .option('--cache-dir <dir>', 'download cache (default: $CLIP_CACHE_DIR or ~/.cache/clip)')
@@ -14,6 +16,6 @@ export function modelOptions(cmd: Command): Command {
 }
 
 export function loadOptions(o: Record<string, unknown>): LoadOptions {
-  return { device: o.device as 'cpu' | 'cuda', threads: o.threads as number | undefined, cacheDir: o.cacheDir as string | undefined, offline: o.offline as boolean | undefined, bpePath: o.bpe as string | undefined, vocabPath: o.vocab as string | undefined };
+  return { device: o.device as 'cpu' | 'cuda', threads: o.threads as number | undefined, cacheDir: o.cacheDir as string | undefined, offline: o.offline as boolean | undefined, bpePath: o.bpe as string | undefined, vocabPath: o.vocab as string | undefined, config: o.modelConfig as string | undefined };
 }
 

@@ -9,10 +9,7 @@ import { Session, type RuntimeOptions } from '../runtime/session.js';
 import { toFloat32, type StateDict, type Tensor } from '../tensor.js';
 import { inferConfigFromStateDict, type ClipConfig } from './config.js';
 import { Params, type ParamFiller } from './params.js';
-import { encodeImageResNet } from './resnet.js';
-import { encodeTextBert } from './bert.js';
-import { encodeText } from './text.js';
-import { encodeImageViT } from './vit.js';
+import { imageTower, textTower } from './towers.js';
 
 export interface TowerGraphOptions {
   /** Also output every tapped activation (`act.*`), for parity checks. */
@@ -35,10 +32,7 @@ export function buildImageGraph(sd: StateDict, cfg: ClipConfig, opts: TowerGraph
   const R = cfg.vision.imageResolution;
   const images = g.input('images', 'float32', ['batch', 3, R, R]);
   const p = new Params(g, sd, 'visual.', opts.fill);
-  const features = cfg.vision.kind === 'vit'
-    ? encodeImageViT(images, p, cfg.vision, cfg.embedDim, cfg.activation)
-    : encodeImageResNet(images, p, cfg.vision, cfg.embedDim);
-  return finish(g, 'image_features', g.tap('act.visual.output', features), opts);
+  return finish(g, 'image_features', g.tap('act.visual.output', imageTower(images, p, cfg)), opts);
 }
 
 /** The text tower as a graph: input `tokens` int32 [batch, contextLength] → `text_features`. */
@@ -46,8 +40,7 @@ export function buildTextGraph(sd: StateDict, cfg: ClipConfig, opts: TowerGraphO
   const g = new Graph();
   const tokens = g.input('tokens', 'int32', ['batch', opts.dynamicLength ? 'seq' : cfg.text.contextLength]);
   const p = new Params(g, sd, '', opts.fill);
-  const features = cfg.text.kind === 'bert' ? encodeTextBert(tokens, p, cfg.text, cfg.embedDim) : encodeText(tokens, p, cfg.text, cfg.embedDim, cfg.activation);
-  return finish(g, 'text_features', features, opts);
+  return finish(g, 'text_features', textTower(tokens, p, cfg), opts);
 }
 
 /** Rows divided by their L2 norm. */

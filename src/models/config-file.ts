@@ -1,12 +1,23 @@
-// Model config files: what a checkpoint's shapes cannot tell. Reads the Chinese-CLIP reference
-// schema (`vision_head_width`, `text_num_attention_heads`, `text_hidden_act`, the keyword
-// arguments of cn_clip's CLIP) and Hugging Face `config.json` (`text_config`/`vision_config`).
+// Model config files: what a checkpoint's shapes cannot tell. Reads open_clip's
+// open_clip_config.json (open-clip-config.ts), the Chinese-CLIP reference schema
+// (`vision_head_width`, `text_num_attention_heads`, `text_hidden_act`, the keyword arguments of
+// cn_clip's CLIP) and Hugging Face `config.json` (`text_config`/`vision_config`).
 
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import type { ConfigOverrides } from './config.js';
+import { openClipSettings, type PreprocessSettings } from './open-clip-config.js';
 
 type Json = Record<string, unknown>;
+
+/** Everything a config file says about a model beyond its weights. */
+export interface ModelSettings {
+  overrides: ConfigOverrides;
+  /** The image transform it asks for; absent: the one the text tower implies (see load.ts). */
+  preprocess?: PreprocessSettings;
+  /** 'open_clip': BPE special tokens named `<start_of_text>`/`<end_of_text>` (open_clip's SimpleTokenizer). */
+  tokenizer?: 'open_clip';
+}
 
 function int(obj: Json, key: string, file: string): number | undefined {
   const v = obj[key];
@@ -15,17 +26,16 @@ function int(obj: Json, key: string, file: string): number | undefined {
   return v;
 }
 
-export function configOverridesFromJson(json: Json, file = '<config>'): ConfigOverrides {
+/** Chinese-CLIP's schema and Hugging Face config.json. */
+function hfOrChineseClipOverrides(json: Json, file: string): ConfigOverrides {
   const text = (json.text_config as Json | undefined) ?? json;
   const vision = (json.vision_config as Json | undefined) ?? json;
   if (json.text_hidden_act !== undefined && json.text_hidden_act !== 'gelu') {
     throw new ConfigError(`${file}: text_hidden_act "${String(json.text_hidden_act)}" is not supported (Chinese-CLIP's BERT uses "gelu")`);
   }
   const overrides: ConfigOverrides = {};
-  // open_clip_config.json: { model_cfg: { quick_gelu?: boolean, ... } } (GELU unless quick_gelu);
   // HF config.json: vision_config.hidden_act "quick_gelu" (OpenAI, and Chinese-CLIP's ViT) or "gelu".
-  const modelCfg = json.model_cfg as Json | undefined;
-  if ((modelCfg && modelCfg.quick_gelu !== true) || (json.vision_config && vision.hidden_act === 'gelu')) overrides.activation = 'gelu';
+  if (json.vision_config && vision.hidden_act === 'gelu') overrides.activation = 'gelu';
   const textHeads = int(text, 'text_num_attention_heads', file) ?? int(text, 'num_attention_heads', file);
   if (textHeads) overrides.textHeads = textHeads;
   const visionWidth = int(vision, 'vision_width', file) ?? int(vision, 'hidden_size', file);
@@ -40,12 +50,31 @@ export function configOverridesFromJson(json: Json, file = '<config>'): ConfigOv
   return overrides;
 }
 
-export function readConfigFile(path: string): ConfigOverrides {
-  let json: Json;
+/** A parsed config file's settings; open_clip's is recognised by its `model_cfg`. */
+export function modelSettingsFromJson(json: Json, file = '<config>'): ModelSettings {
+  if (json.model_cfg !== undefined) return { ...openClipSettings(json, file), tokenizer: 'open_clip' };
+  return { overrides: hfOrChineseClipOverrides(json, file) };
+}
+
+export function configOverridesFromJson(json: Json, file = '<config>'): ConfigOverrides {
+  return modelSettingsFromJson(json, file).overrides;
+}
+
+/** The parsed JSON of a config file (errors name the file). */
+export function readConfigJson(path: string): Json {
   try {
-    json = JSON.parse(readFileSync(path, 'utf8')) as Json;
+    const json = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error('not a JSON object');
+    return json as Json;
   } catch (e) {
     throw new ConfigError(`${path}: not a readable JSON model config (${(e as Error).message})`);
   }
-  return configOverridesFromJson(json, path);
+}
+
+export function readModelSettings(path: string): ModelSettings {
+  return modelSettingsFromJson(readConfigJson(path), path);
+}
+
+export function readConfigFile(path: string): ConfigOverrides {
+  return readModelSettings(path).overrides;
 }

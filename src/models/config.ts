@@ -10,13 +10,15 @@ export interface VisionTransformerConfig {
   heads: number;
   patchSize: number;
   imageResolution: number;
+  /** Hidden width of each block's MLP when it is not 4 · width (open_clip's mlp_ratio, e.g. ViT-g-14). */
+  mlpWidth?: number;
 }
 
 export interface ModifiedResNetConfig {
   kind: 'resnet';
   width: number;
   layers: [number, number, number, number];
-  /** Heads of the attention pool: width · 32 / 64. */
+  /** Heads of the attention pool: width · 32 / head width (64 in OpenAI's models). */
   heads: number;
   imageResolution: number;
 }
@@ -29,6 +31,8 @@ export interface TextTransformerConfig {
   heads: number;
   contextLength: number;
   vocabSize: number;
+  /** Hidden width of each block's MLP when it is not 4 · width (open_clip's mlp_ratio). */
+  mlpWidth?: number;
 }
 
 /** Chinese-CLIP's BERT/RoBERTa text tower (post-LN, pooled at [CLS], padding mask). */
@@ -46,12 +50,26 @@ export interface BertConfig {
   activation: 'gelu';
 }
 
+/**
+ * MLP activation of the CLIP transformers (ViT and text): OpenAI's QuickGELU `x·sigmoid(1.702x)`,
+ * or the exact erf GELU of most open_clip models.
+ */
+export type Activation = 'quick_gelu' | 'gelu';
+
 export interface ClipConfig {
   embedDim: number;
   vision: VisionTransformerConfig | ModifiedResNetConfig;
   text: TextTransformerConfig | BertConfig;
-  /** MLP activation of the CLIP transformers: QuickGELU (OpenAI's) unless 'gelu' (most open_clip models). */
-  activation?: 'gelu';
+  activation: Activation;
+}
+
+/** A size a config file states, checked against the one the state dict's shapes give. */
+export interface DeclaredSize {
+  /** Dotted path in ClipConfig, e.g. "vision.width". */
+  path: string;
+  value: string | number | readonly number[];
+  /** Where the config file says it, e.g. "model_cfg.vision_cfg.width". */
+  key: string;
 }
 
 /** What a checkpoint's shapes cannot tell (from a model config file or a named preset). */
@@ -61,8 +79,10 @@ export interface ConfigOverrides {
   textHeads?: number;
   /** Tokenizer context length of a BERT tower (Chinese-CLIP: 52). */
   contextLength?: number;
-  /** open_clip models without `-quickgelu` and HF configs with hidden_act "gelu" use exact GELU. */
-  activation?: 'gelu';
+  /** Default 'quick_gelu' (OpenAI); open_clip models without `quick_gelu` and HF configs with hidden_act "gelu": 'gelu'. */
+  activation?: Activation;
+  /** Sizes the config file states: a state dict that disagrees is refused (a config of another model). */
+  declared?: readonly DeclaredSize[];
 }
 
 function tensor(sd: StateDict, key: string): RawTensor {
@@ -123,7 +143,8 @@ export function inferConfigFromStateDict(sd: StateDict, overrides: ConfigOverrid
     const patchSize = dim(sd, 'visual.conv1.weight', -1);
     const layers = [...sd.keys()].filter((k) => k.startsWith('visual.') && k.endsWith('.attn.in_proj_weight')).length;
     const grid = squareSide(dim(sd, 'visual.positional_embedding', 0, 2), 'visual.positional_embedding');
-    vision = { kind: 'vit', width, layers, heads: overrides.visionHeads ?? width / 64, patchSize, imageResolution: patchSize * grid };
+    const mlp = mlpWidthOf(sd, 'visual.transformer.resblocks.0.mlp.c_fc.weight', width);
+    vision = { kind: 'vit', width, layers, heads: overrides.visionHeads ?? width / 64, patchSize, imageResolution: patchSize * grid, ...mlp };
   } else {
     const layers = [1, 2, 3, 4].map((b) => countDistinct(sd, `visual.layer${b}.`, 2)) as ModifiedResNetConfig['layers'];
     const width = dim(sd, 'visual.layer1.0.conv1.weight', 0, 4);
@@ -131,10 +152,33 @@ export function inferConfigFromStateDict(sd: StateDict, overrides: ConfigOverrid
     vision = { kind: 'resnet', width, layers, heads: overrides.visionHeads ?? (width * 32) / 64, imageResolution: grid * 32 };
   }
   const text = sd.has('bert.embeddings.word_embeddings.weight') ? inferBertConfig(sd, overrides) : inferTextTransformerConfig(sd, overrides);
+  const attentionWidth = { vision: vision.kind === 'vit' ? vision.width : vision.width * 32, text: text.width };
   for (const [what, heads] of [['vision', vision.heads], ['text', text.heads]] as const) {
-    if (!Number.isInteger(heads) || heads < 1) throw new ConfigError(`${what} width gives ${heads} heads (width / 64 must be a whole number)`);
+    if (Number.isInteger(heads) && heads >= 1 && attentionWidth[what] % heads === 0) continue;
+    const given = what === 'vision' ? overrides.visionHeads : overrides.textHeads;
+    throw new ConfigError(given === undefined
+      ? `${what} attention width ${attentionWidth[what]} gives ${heads} heads at the default head width 64: this model's `
+        + 'head count is not in its weights; give its config file (e.g. open_clip_config.json beside the checkpoint)'
+      : `${what} heads ${heads} do not divide the attention width ${attentionWidth[what]}`);
   }
-  return { embedDim: dim(sd, 'text_projection', 1, 2), vision, text, ...(overrides.activation ? { activation: overrides.activation } : {}) };
+  const config: ClipConfig = { embedDim: dim(sd, 'text_projection', 1, 2), vision, text, activation: overrides.activation ?? 'quick_gelu' };
+  for (const d of overrides.declared ?? []) checkDeclared(config, d);
+  return config;
+}
+
+/** A size a config file states must be the one the weights have (else the file is another model's). */
+function checkDeclared(config: ClipConfig, d: DeclaredSize): void {
+  const actual = d.path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], config);
+  if (JSON.stringify(actual) !== JSON.stringify(d.value)) {
+    throw new ConfigError(`the config's ${d.key} is ${JSON.stringify(d.value)}, but the weights give ${JSON.stringify(actual)} `
+      + `(${d.path}): the config file belongs to another model`);
+  }
+}
+
+/** Rows of the first block's MLP input weight, kept only when not the reference's 4 · width. */
+function mlpWidthOf(sd: StateDict, key: string, width: number): { mlpWidth?: number } {
+  const hidden = dim(sd, key, 0, 2);
+  return hidden === 4 * width ? {} : { mlpWidth: hidden };
 }
 
 function inferTextTransformerConfig(sd: StateDict, overrides: ConfigOverrides): TextTransformerConfig {
@@ -146,5 +190,6 @@ function inferTextTransformerConfig(sd: StateDict, overrides: ConfigOverrides): 
     heads: overrides.textHeads ?? textWidth / 64,
     contextLength: dim(sd, 'positional_embedding', 0, 2),
     vocabSize: dim(sd, 'token_embedding.weight', 0, 2),
+    ...mlpWidthOf(sd, 'transformer.resblocks.0.mlp.c_fc.weight', textWidth),
   };
 }

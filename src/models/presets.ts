@@ -10,13 +10,13 @@ const resnet = (width: number, layers: [number, number, number, number], imageRe
   ({ kind: 'resnet' as const, width, layers, heads: (width * 32) / 64, imageResolution });
 
 export const OFFICIAL_CONFIGS: Record<string, ClipConfig> = {
-  'RN50': { embedDim: 1024, vision: resnet(64, [3, 4, 6, 3], 224), text: text(512) },
-  'RN101': { embedDim: 512, vision: resnet(64, [3, 4, 23, 3], 224), text: text(512) },
-  'RN50x4': { embedDim: 640, vision: resnet(80, [4, 6, 10, 6], 288), text: text(640) },
-  'RN50x16': { embedDim: 768, vision: resnet(96, [6, 8, 18, 8], 384), text: text(768) },
-  'RN50x64': { embedDim: 1024, vision: resnet(128, [3, 15, 36, 10], 448), text: text(1024) },
-  'ViT-B/32': { embedDim: 512, vision: vit(768, 12, 32, 224), text: text(512) },
-  'ViT-B/16': { embedDim: 512, vision: vit(768, 12, 16, 224), text: text(512) },
-  'ViT-L/14': { embedDim: 768, vision: vit(1024, 24, 14, 224), text: text(768) },
-  'ViT-L/14@336px': { embedDim: 768, vision: vit(1024, 24, 14, 336), text: text(768) },
+  'RN50': { embedDim: 1024, vision: resnet(64, [3, 4, 6, 3], 224), text: text(512), activation: 'quick_gelu' },
+  'RN101': { embedDim: 512, vision: resnet(64, [3, 4, 23, 3], 224), text: text(512), activation: 'quick_gelu' },
+  'RN50x4': { embedDim: 640, vision: resnet(80, [4, 6, 10, 6], 288), text: text(640), activation: 'quick_gelu' },
+  'RN50x16': { embedDim: 768, vision: resnet(96, [6, 8, 18, 8], 384), text: text(768), activation: 'quick_gelu' },
+  'RN50x64': { embedDim: 1024, vision: resnet(128, [3, 15, 36, 10], 448), text: text(1024), activation: 'quick_gelu' },
+  'ViT-B/32': { embedDim: 512, vision: vit(768, 12, 32, 224), text: text(512), activation: 'quick_gelu' },
+  'ViT-B/16': { embedDim: 512, vision: vit(768, 12, 16, 224), text: text(512), activation: 'quick_gelu' },
+  'ViT-L/14': { embedDim: 768, vision: vit(1024, 24, 14, 224), text: text(768), activation: 'quick_gelu' },
+  'ViT-L/14@336px': { embedDim: 768, vision: vit(1024, 24, 14, 336), text: text(768), activation: 'quick_gelu' },
 };

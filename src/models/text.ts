@@ -3,7 +3,7 @@
 
 import type { Value } from '../graph/ir.js';
 import { layerNorm } from '../graph/nn.js';
-import type { TextTransformerConfig } from './config.js';
+import type { Activation, TextTransformerConfig } from './config.js';
 import type { Params } from './params.js';
 import { layerNormParams, transformer } from './transformer.js';
 
@@ -19,14 +19,14 @@ function causalMask(p: Params, length: number): Value {
  * mask and pooling at the end token, positions after a batch's last end token change nothing,
  * so callers may cut the padding off (an exact saving); L may be a symbolic dim.
  */
-export function encodeText(tokens: Value, p: Params, cfg: TextTransformerConfig, embedDim: number, activation?: 'gelu'): Value {
+export function encodeText(tokens: Value, p: Params, cfg: TextTransformerConfig, embedDim: number, activation: Activation): Value {
   const { width, contextLength } = cfg;
   const g = tokens.graph;
   const fit = (table: Value, axis: number) => (tokens.shape[1] === contextLength ? table : table.sliceAs(axis, tokens, 1));
   let x = g.tap('act.text.token_embedding', p.get('token_embedding.weight', [cfg.vocabSize, width]).gather(tokens));
   x = x.add(fit(p.get('positional_embedding', [contextLength, width]), 0));
   const mask = fit(fit(causalMask(p, contextLength), 0), 1);
-  x = transformer(x, p.scope('transformer'), { width, layers: cfg.layers, heads: cfg.heads, mask, activation, tapPrefix: 'act.text.resblocks' });
+  x = transformer(x, p.scope('transformer'), { width, layers: cfg.layers, heads: cfg.heads, mlpWidth: cfg.mlpWidth, mask, activation, tapPrefix: 'act.text.resblocks' });
   x = g.tap('act.text.ln_final', layerNorm(x, ...layerNormParams(p.scope('ln_final'), width)));
   const eot = g.tap('act.text.eot_index', tokens.argmax(-1));
   const pooled = g.tap('act.text.pooled', x.pickPerRow(eot));

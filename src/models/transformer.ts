@@ -3,6 +3,7 @@
 
 import type { Value } from '../graph/ir.js';
 import { gelu, layerNorm, linear, quickGelu, selfAttention } from '../graph/nn.js';
+import type { Activation } from './config.js';
 import type { Params } from './params.js';
 
 export function layerNormParams(p: Params, width: number): [Value, Value] {
@@ -14,12 +15,13 @@ export interface TransformerOptions {
   layers: number;
   heads: number;
   mask?: Value;
-  /** QuickGELU (OpenAI) unless 'gelu'. */
-  activation?: 'gelu';
+  activation: Activation;
+  /** MLP hidden width; default 4 · width (the reference's). */
+  mlpWidth?: number;
   tapPrefix: string;
 }
 
-function residualAttentionBlock(x: Value, p: Params, { width, heads, mask, activation }: TransformerOptions): Value {
+function residualAttentionBlock(x: Value, p: Params, { width, heads, mask, activation, mlpWidth = 4 * width }: TransformerOptions): Value {
   const attn = p.scope('attn');
   const attended = selfAttention(layerNorm(x, ...layerNormParams(p.scope('ln_1'), width)), {
     inProjWeight: attn.get('in_proj_weight', [3 * width, width]),
@@ -31,8 +33,8 @@ function residualAttentionBlock(x: Value, p: Params, { width, heads, mask, activ
   const mlp = p.scope('mlp');
   const act = activation === 'gelu' ? gelu : quickGelu;
   const hidden = act(linear(layerNorm(x, ...layerNormParams(p.scope('ln_2'), width)),
-    mlp.get('c_fc.weight', [4 * width, width]), mlp.get('c_fc.bias', [4 * width])));
-  return x.add(linear(hidden, mlp.get('c_proj.weight', [width, 4 * width]), mlp.get('c_proj.bias', [width])));
+    mlp.get('c_fc.weight', [mlpWidth, width]), mlp.get('c_fc.bias', [mlpWidth])));
+  return x.add(linear(hidden, mlp.get('c_proj.weight', [width, mlpWidth]), mlp.get('c_proj.bias', [width])));
 }
 
 /** Runs `layers` blocks; taps each block's output as `<tapPrefix>.<i>`. */

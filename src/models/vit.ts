@@ -3,12 +3,12 @@
 
 import { concat, type Value } from '../graph/ir.js';
 import { layerNorm } from '../graph/nn.js';
-import type { VisionTransformerConfig } from './config.js';
+import type { Activation, VisionTransformerConfig } from './config.js';
 import type { Params } from './params.js';
 import { layerNormParams, transformer } from './transformer.js';
 
 /** images float32 [N, 3, R, R] → image features [N, embedDim]. */
-export function encodeImageViT(images: Value, p: Params, cfg: VisionTransformerConfig, embedDim: number, activation?: 'gelu'): Value {
+export function encodeImageViT(images: Value, p: Params, cfg: VisionTransformerConfig, embedDim: number, activation: Activation): Value {
   const { width, patchSize, imageResolution } = cfg;
   const g = images.graph;
   const grid = imageResolution / patchSize;
@@ -19,7 +19,7 @@ export function encodeImageViT(images: Value, p: Params, cfg: VisionTransformerC
   const classToken = p.get('class_embedding', [width]).reshape([1, 1, width]).expandAs(tokens.slice(1, 0, 1));
   let x = g.tap('act.visual.embeddings', concat([classToken, tokens], 1).add(p.get('positional_embedding', [grid * grid + 1, width])));
   x = g.tap('act.visual.ln_pre', layerNorm(x, ...layerNormParams(p.scope('ln_pre'), width)));
-  x = transformer(x, p.scope('transformer'), { width, layers: cfg.layers, heads: cfg.heads, activation, tapPrefix: 'act.visual.transformer.resblocks' });
+  x = transformer(x, p.scope('transformer'), { width, layers: cfg.layers, heads: cfg.heads, mlpWidth: cfg.mlpWidth, activation, tapPrefix: 'act.visual.transformer.resblocks' });
   const cls = g.tap('act.visual.ln_post', layerNorm(x.slice(1, 0, 1).reshape([batch, width]), ...layerNormParams(p.scope('ln_post'), width)));
   return cls.matmul(p.get('proj', [width, embedDim]));
 }

@@ -7,6 +7,7 @@ import { tokenizerChecks } from './tokenizer.js';
 import { wordpieceChecks } from './wordpiece.js';
 import { chineseModelChecks } from './chinese-models.js';
 import { modelChecks } from './models.js';
+import { openClipChecks } from './open-clip.js';
 import { pipelineChecks } from './pipeline.js';
 import { trainChecks } from './train.js';
 
@@ -17,6 +18,7 @@ const SUITES: [string, (dir: string) => Promise<Check[]>][] = [
   ['preprocess', preprocessChecks],
   ['model', modelChecks],
   ['chinese-model', chineseModelChecks],
+  ['open-clip', openClipChecks],
   ['pipeline', pipelineChecks],
   ['train', trainChecks],
 ];

@@ -3,6 +3,7 @@
 import { fixText, isUntouchedAscii } from './ftfy/index.js';
 import { htmlUnescape } from './html.js';
 import { PY_LETTER, PY_NUMBER, PY_REGEX_WHITESPACE, pyLower, pyStrip } from './unicode.js';
+import { OPENAI_SPECIAL_TOKENS, type SpecialTokens } from './vocab.js';
 
 /** `basic_clean`: ftfy.fix_text, html.unescape twice, strip(). */
 export function basicClean(text: string): string {
@@ -25,19 +26,49 @@ export function cleanText(text: string): string {
 
 // The reference's `pat`, compiled there with regex.IGNORECASE and applied to lower-cased text:
 //   <\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+
+// (open_clip's starts with its own names, <start_of_text>|<end_of_text>, unescaped).
 // Read by hand below (as a regex, with these Unicode classes, 2-4x slower on captions), with what
 // IGNORECASE means on lower-cased text spelled out: 'ſ' (U+017F) case-folds to 's', so `'ſ` is a
 // contraction and `<|ſtartoftext|>` a special token; U+0345 (which folds to the letter ι) is in
 // neither `[\p{L}]` nor its complement there, so it is dropped like whitespace.
 
-/** The alternatives tried first, by the character they start with. */
-const SPECIAL_TOKENS = ['<|startoftext|>', '<|\u017Ftartoftext|>', '<|endoftext|>'];
 const CONTRACTIONS = ["'s", "'\u017F", "'t", "'re", "'ve", "'m", "'ll", "'d"];
 
+/** Every spelling IGNORECASE matches on lower-cased text: each 's' may also be 'ſ'. */
+function caseVariants(token: string): string[] {
+  const i = token.indexOf('s');
+  if (i < 0) return [token];
+  return caseVariants(token.slice(i + 1)).flatMap((rest) => [`${token.slice(0, i)}s${rest}`, `${token.slice(0, i)}\u017F${rest}`]);
+}
+
+const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The pattern's special-token alternatives for one tokenizer, and the pattern on ASCII text. */
+interface Splitter {
+  /** The alternatives tried first at a '<'. */
+  specials: readonly string[];
+  /** The pattern on ASCII text, where its classes are plain ranges: faster than reading by hand. */
+  ascii: RegExp;
+}
+
+const splitters = new Map<string, Splitter>();
+
+function splitterFor(tokens: SpecialTokens): Splitter {
+  const key = `${tokens.start}\0${tokens.end}`;
+  let splitter = splitters.get(key);
+  if (!splitter) {
+    const names = [tokens.start, tokens.end];
+    const ascii = new RegExp(`${names.map(escapeRegex).join('|')}|'s|'t|'re|'ve|'m|'ll|'d|[a-zA-Z]+|[0-9]|[^\\t\\n\\v\\f\\r a-zA-Z0-9]+`, 'g');
+    splitter = { specials: names.flatMap(caseVariants), ascii };
+    splitters.set(key, splitter);
+  }
+  return splitter;
+}
+
 /** Length of the special token or contraction at `i`, or 0. */
-function specialAt(text: string, i: number): number {
+function specialAt(text: string, i: number, specials: readonly string[]): number {
   const c = text.charCodeAt(i);
-  const candidates = c === 0x3c ? SPECIAL_TOKENS : c === 0x27 ? CONTRACTIONS : undefined;
+  const candidates = c === 0x3c ? specials : c === 0x27 ? CONTRACTIONS : undefined;
   if (candidates !== undefined) for (const s of candidates) if (text.startsWith(s, i)) return s.length;
   return 0;
 }
@@ -92,17 +123,16 @@ function runEnd(text: string, i: number, kind: number): number {
   return i;
 }
 
-/** The pattern on ASCII text, where its classes are plain ranges: faster than reading by hand. */
-const ASCII_PIECE = /<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[a-zA-Z]+|[0-9]|[^\t\n\v\f\r a-zA-Z0-9]+/g;
 const NOT_ASCII = /[^\0-\x7f]/;
 
 /** `regex.findall(pat, text)` on cleaned, lower-cased text: the pieces that BPE encodes. */
-export function splitPieces(text: string): string[] {
-  if (!NOT_ASCII.test(text)) return text.match(ASCII_PIECE) ?? [];
+export function splitPieces(text: string, tokens: SpecialTokens = OPENAI_SPECIAL_TOKENS): string[] {
+  const splitter = splitterFor(tokens);
+  if (!NOT_ASCII.test(text)) return text.match(splitter.ascii) ?? [];
   const pieces: string[] = [];
   let i = 0;
   while (i < text.length) {
-    const special = specialAt(text, i);
+    const special = specialAt(text, i, splitter.specials);
     if (special > 0) {
       pieces.push(text.slice(i, i + special));
       i += special;
@@ -125,7 +155,7 @@ export function splitPieces(text: string): string[] {
  * what the split skips anyway, so collapsing and stripping it changes no piece. Those go
  * straight to lower() and the ASCII split.
  */
-export function textPieces(text: string): string[] {
-  if (isUntouchedAscii(text)) return text.toLowerCase().match(ASCII_PIECE) ?? [];
-  return splitPieces(cleanText(text));
+export function textPieces(text: string, tokens: SpecialTokens = OPENAI_SPECIAL_TOKENS): string[] {
+  if (isUntouchedAscii(text)) return text.toLowerCase().match(splitterFor(tokens).ascii) ?? [];
+  return splitPieces(cleanText(text), tokens);
 }

@@ -4,7 +4,9 @@ import { InputError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { BytePairEncoder, END_OF_WORD, bytesToUnicode } from './bpe.js';
 import { textPieces } from './clean.js';
-import { type BpeVocab, END_OF_TEXT, START_OF_TEXT, readMergesFile, vocabFromHuggingFace, vocabFromMerges } from './vocab.js';
+import {
+  type BpeVocab, END_OF_TEXT, OPENAI_SPECIAL_TOKENS, START_OF_TEXT, type SpecialTokens, readMergesFile, vocabFromHuggingFace, vocabFromMerges,
+} from './vocab.js';
 
 export interface TokenizeOptions {
   /** Row length, SOT and EOT included (the reference's context_length). Default 77. */
@@ -29,30 +31,35 @@ export class Tokenizer {
   private readonly merger: BytePairEncoder;
   private readonly cache = new Map<string, readonly number[]>();
 
-  constructor(vocab: BpeVocab) {
+  /**
+   * `specialTokens`: how text writes the start and end tokens (OpenAI's names by default; open_clip's
+   * SimpleTokenizer has its own). The vocabulary holds their ids under OpenAI's names either way.
+   */
+  constructor(vocab: BpeVocab, readonly specialTokens: SpecialTokens = OPENAI_SPECIAL_TOKENS) {
     this.encoder = vocab.encoder;
     for (const [symbol, id] of vocab.encoder) this.decoder.set(id, symbol);
     this.merger = new BytePairEncoder(vocab.merges, vocab.encoder);
     this.sotToken = this.idOf(START_OF_TEXT);
     this.eotToken = this.idOf(END_OF_TEXT);
-    // The reference pre-seeds its cache so typed special tokens are never split.
-    this.cache.set(START_OF_TEXT, [this.sotToken]);
-    this.cache.set(END_OF_TEXT, [this.eotToken]);
+    this.decoder.set(this.sotToken, specialTokens.start);
+    this.decoder.set(this.eotToken, specialTokens.end);
+    this.seedCache();
   }
 
   /** From the text of a CLIP merges file (first line a header). */
-  static fromMergesText(text: string): Tokenizer {
-    return new Tokenizer(vocabFromMerges(text));
+  static fromMergesText(text: string, specialTokens?: SpecialTokens): Tokenizer {
+    return new Tokenizer(vocabFromMerges(text), specialTokens);
   }
 
   /** From a CLIP merges file, gzip'd (bpe_simple_vocab_16e6.txt.gz) or plain. */
-  static fromMergesFile(path: string): Tokenizer {
-    return new Tokenizer(vocabFromMerges(readMergesFile(path), path));
+  static fromMergesFile(path: string, specialTokens?: SpecialTokens): Tokenizer {
+    return new Tokenizer(vocabFromMerges(readMergesFile(path), path), specialTokens);
   }
 
   /** From a Hugging Face CLIPTokenizer's vocab.json and merges.txt. */
-  static fromHuggingFaceFiles(vocabJsonPath: string, mergesTxtPath: string): Tokenizer {
-    return new Tokenizer(vocabFromHuggingFace(readFileSync(vocabJsonPath, 'utf8'), readFileSync(mergesTxtPath, 'utf8'), vocabJsonPath));
+  static fromHuggingFaceFiles(vocabJsonPath: string, mergesTxtPath: string, specialTokens?: SpecialTokens): Tokenizer {
+    const vocab = vocabFromHuggingFace(readFileSync(vocabJsonPath, 'utf8'), readFileSync(mergesTxtPath, 'utf8'), vocabJsonPath);
+    return new Tokenizer(vocab, specialTokens);
   }
 
   /** Pieces whose ids are remembered (the per-word cache). */
@@ -125,7 +132,7 @@ export class Tokenizer {
    */
   private encodeInto(text: string, out: Int32Array | number[], at: number, end: number, stopWhenFull: boolean): number {
     let count = 0;
-    for (const piece of textPieces(text)) {
+    for (const piece of textPieces(text, this.specialTokens)) {
       const ids = this.pieceIds(piece);
       for (let k = 0; k < ids.length && at < end; k++) out[at++] = ids[k]!;
       count += ids.length;
@@ -147,7 +154,12 @@ export class Tokenizer {
 
   private clearCache(): void {
     this.cache.clear();
-    this.cache.set(START_OF_TEXT, [this.sotToken]);
-    this.cache.set(END_OF_TEXT, [this.eotToken]);
+    this.seedCache();
+  }
+
+  /** The reference pre-seeds its cache so typed special tokens are never split. */
+  private seedCache(): void {
+    this.cache.set(this.specialTokens.start, [this.sotToken]);
+    this.cache.set(this.specialTokens.end, [this.eotToken]);
   }
 }

@@ -9,6 +9,16 @@ import { pySplit } from './unicode.js';
 export const START_OF_TEXT = '<|startoftext|>';
 export const END_OF_TEXT = '<|endoftext|>';
 
+/**
+ * How text writes the start and end tokens (ids 49406, 49407 in CLIP's vocabulary). OpenAI's
+ * tokenizer and Hugging Face's vocab.json call them <|startoftext|> / <|endoftext|>; open_clip's
+ * SimpleTokenizer calls the same ids <start_of_text> / <end_of_text>, where OpenAI's names are
+ * ordinary text.
+ */
+export interface SpecialTokens { readonly start: string; readonly end: string }
+export const OPENAI_SPECIAL_TOKENS: SpecialTokens = { start: START_OF_TEXT, end: END_OF_TEXT };
+export const OPEN_CLIP_SPECIAL_TOKENS: SpecialTokens = { start: '<start_of_text>', end: '<end_of_text>' };
+
 /** The reference reads lines[1:49152-256-2+1] of the merges file: 48894 merges, vocab 49408. */
 export const MAX_MERGES = 49152 - 256 - 2;
 

@@ -1,14 +1,17 @@
 // Training checkpoints, two files written atomically (temporary name, then rename):
 //   <path>               the model: a safetensors state dict with canonical OpenAI names, which
 //                        load() and readCheckpoint() read like any other checkpoint (the
-//                        architecture is inferred from the shapes, so no extra config is needed);
+//                        architecture is inferred from the shapes);
+//   <stem>.config.json   the starting model's config file, when it had one (what the shapes cannot
+//                        tell: heads, activation, transform), so load() and resuming read it back;
 //   <path>.train.safetensors  the optimiser (exp_avg.<name>, exp_avg_sq.<name>) and, in its
 //                        metadata, the step and the caller's resume state (schedule, RNG, data position).
 // Fine-tuning from any checkpoint load() accepts is `Trainer.create(readCheckpoint(file), ...)`;
 // resuming also restores the optimiser and the caller's state.
 
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { CheckpointError } from '../errors.js';
+import { configPathFor } from '../model-files.js';
 import { fromFloat32, toFloat32, type StateDict } from '../tensor.js';
 import { readSafetensors, writeSafetensors } from '../weights/safetensors.js';
 import type { AdamWState } from './adamw.js';
@@ -18,25 +21,33 @@ const FORMAT = 'clip-ts-train/1';
 
 export const trainStatePath = (path: string): string => `${path}.train.safetensors`;
 
-function writeAtomically(path: string, tensors: StateDict, metadata: Record<string, string>): void {
+function writeAtomically(path: string, write: (temp: string) => void): void {
   const temp = `${path}.tmp-${process.pid}`;
   try {
-    writeSafetensors(temp, tensors, metadata);
+    write(temp);
     renameSync(temp, path);
   } finally {
     rmSync(temp, { force: true });
   }
 }
 
-/** Saves the model and the optimiser; `resume` is any JSON the caller needs back (schedule, RNG, data position). */
-export function saveCheckpoint(path: string, trainer: Trainer, resume: Record<string, unknown> = {}): void {
+/**
+ * Saves the model and the optimiser; `resume` is any JSON the caller needs back (schedule, RNG,
+ * data position); `modelConfig` the starting model's config file (JSON), written beside the model
+ * (and a stale one from another run removed when there is none).
+ */
+export function saveCheckpoint(path: string, trainer: Trainer, resume: Record<string, unknown> = {}, modelConfig?: unknown): void {
   const { state } = trainer.optimizer;
   const optimiser: StateDict = new Map();
   for (const [name, m] of state.expAvg) optimiser.set(`exp_avg.${name}`, fromFloat32(m, trainer.weights.get(name)!.shape));
   for (const [name, v] of state.expAvgSq) optimiser.set(`exp_avg_sq.${name}`, fromFloat32(v, trainer.weights.get(name)!.shape));
   // The training state first: a model file without its optimiser beside it is still a valid model.
-  writeAtomically(trainStatePath(path), optimiser, { format: FORMAT, step: String(state.step), resume: JSON.stringify(resume) });
-  writeAtomically(path, trainer.currentStateDict(), { format: 'pt', producer: 'clip-ts', step: String(state.step) });
+  const step = String(state.step);
+  writeAtomically(trainStatePath(path), (temp) => writeSafetensors(temp, optimiser, { format: FORMAT, step, resume: JSON.stringify(resume) }));
+  const configPath = configPathFor(path);
+  if (modelConfig === undefined) rmSync(configPath, { force: true });
+  else writeAtomically(configPath, (temp) => writeFileSync(temp, `${JSON.stringify(modelConfig, null, 2)}\n`));
+  writeAtomically(path, (temp) => writeSafetensors(temp, trainer.currentStateDict(), { format: 'pt', producer: 'clip-ts', step }));
 }
 
 export interface TrainState {

@@ -10,7 +10,7 @@ import { basename, dirname, extname, isAbsolute, join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import tar from 'tar-stream';
 import { InputError } from '../errors.js';
-import { preprocessBatch, type ImageInput } from '../image/index.js';
+import { preprocessBatch, type ImageInput, type TransformOptions } from '../image/index.js';
 import type { Tokenizer } from '../text/index.js';
 import type { Batch } from './trainer.js';
 import { seededUniform } from '../models/random.js';
@@ -78,6 +78,8 @@ export interface LoaderOptions {
   batchSize: number;
   /** Image side the model expects. */
   resolution: number;
+  /** The model's normalisation and resize mode, when not OpenAI CLIP's (see model-files.ts imageTransformFor). */
+  transform?: Omit<TransformOptions, 'size'>;
   tokenizer: Tokenizer;
   contextLength: number;
   seed?: number;
@@ -106,7 +108,7 @@ async function fillBatch(next: (n: number) => Promise<Pair[]>, opts: LoaderOptio
   while (captions.length < B) {
     const queue = await next(B - captions.length);
     if (queue.length === 0) return undefined;
-    const result = await preprocessBatch(queue.map((s) => s.image), { size: opts.resolution, ...(opts.workers ? { concurrency: opts.workers } : {}) });
+    const result = await preprocessBatch(queue.map((s) => s.image), { ...opts.transform, size: opts.resolution, ...(opts.workers ? { concurrency: opts.workers } : {}) });
     for (const f of result.failures) { skipped.count++; skipped.last = `${f.input}: ${f.error.message}`; }
     result.indices.forEach((inputIndex, row) => {
       images.set(result.tensor.data.subarray(row * per, (row + 1) * per), captions.length * per);

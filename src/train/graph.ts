@@ -6,11 +6,9 @@
 import { grad } from '../graph/grad.js';
 import { Graph, type Value } from '../graph/ir.js';
 import { runningStatUpdates } from '../graph/nn-train.js';
-import type { ClipConfig, TextTransformerConfig } from '../models/config.js';
+import type { ClipConfig } from '../models/config.js';
 import { Params } from '../models/params.js';
-import { encodeImageResNet } from '../models/resnet.js';
-import { encodeText } from '../models/text.js';
-import { encodeImageViT } from '../models/vit.js';
+import { imageTower, textTower } from '../models/towers.js';
 import { ConfigError } from '../errors.js';
 import type { StateDict } from '../tensor.js';
 import { clipLoss } from './loss.js';
@@ -64,12 +62,9 @@ function towers(g: Graph, sd: StateDict, cfg: ClipConfig, b: number, opts: Train
   const R = cfg.vision.imageResolution;
   const images = g.input('images', 'float32', [b, 3, R, R]);
   const tokens = g.input('tokens', 'int32', [b, 'seq']);
-  const visual = new Params(g, sd, 'visual.');
-  const imageFeatures = cfg.vision.kind === 'vit'
-    ? encodeImageViT(images, visual, cfg.vision, cfg.embedDim)
-    : encodeImageResNet(images, visual, cfg.vision, cfg.embedDim, !opts.freeze?.image);
+  const imageFeatures = imageTower(images, new Params(g, sd, 'visual.'), cfg, !opts.freeze?.image);
   const textParams = new Params(g, sd, '');
-  const textFeatures = encodeText(tokens, textParams, cfg.text as TextTransformerConfig, cfg.embedDim);
+  const textFeatures = textTower(tokens, textParams, cfg);
   return { imageFeatures, textFeatures, logitScale: textParams.get('logit_scale', []) };
 }
 

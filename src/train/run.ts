@@ -6,17 +6,15 @@
 
 import { existsSync } from 'node:fs';
 import { InputError } from '../errors.js';
+import { bpeTokenizerFor, findModelFiles, imageTransformFor, readModel, type ModelFiles } from '../model-files.js';
 import { CLIP, logitScaleOf } from '../models/clip.js';
-import { inferConfigFromStateDict } from '../models/config.js';
+import type { ClipConfig } from '../models/config.js';
 import { OFFICIAL_CONFIGS } from '../models/presets.js';
 import { randomStateDict } from '../models/random.js';
 import type { StateDict } from '../tensor.js';
-import { downloadModel } from '../zoo/fetch.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import type { Tokenizer } from '../text/index.js';
 import { defaultTokenizer } from '../zoo/tokenizer.js';
-import { readCheckpoint } from '../weights/index.js';
-import { toCanonical } from '../weights/keymap/index.js';
 import type { AdamWOptions } from './adamw.js';
 import { readTrainState, restoreTrainState, saveCheckpoint, trainStatePath } from './checkpoint.js';
 import { evaluateClip, readLabelledFolder, type EvalResult } from './evaluate.js';
@@ -30,6 +28,8 @@ export interface TrainClipOptions {
    * the run's own output when `resume` is set.
    */
   model: string;
+  /** The starting checkpoint's config file when none is beside it (as load()'s `config`, e.g. for open_clip's epoch_N.pt). */
+  modelConfig?: string;
   /**
    * Training pairs: a CSV/TSV (open_clip columns), a folder of images with .txt captions, or
    * WebDataset tar shards with the number of samples per epoch (as open_clip's --train-num-samples).
@@ -50,7 +50,7 @@ export interface TrainClipOptions {
   /** Continue from `output` and its saved training state. */
   resume?: boolean;
   workers?: number;
-  /** Default: CLIP's BPE tokenizer (defaultTokenizer). */
+  /** Default: the model's BPE tokenizer, as load() gives it (CLIP's merges, named as its config says). */
   tokenizer?: Tokenizer;
   runtime?: RuntimeOptions;
   /**
@@ -85,17 +85,18 @@ interface ResumeState { epoch: number; batch: number; seed: number }
 export const SCRATCH_PREFIX = 'scratch:';
 
 /**
- * The weights a run starts from: a checkpoint file, a model name from the zoo (downloaded into
- * the cache), or `scratch:<name>` of an official architecture (random weights, training from scratch).
+ * The model a run starts from: a checkpoint (file or folder), a model name from the zoo
+ * (downloaded into the cache), each opened as load() opens it, with its config file; or
+ * `scratch:<name>` of an official architecture (random weights, training from scratch).
  */
-async function startingWeights(model: string, resume: boolean): Promise<StateDict> {
-  if (resume || existsSync(model)) return toCanonical(await readCheckpoint(model));
-  if (model.startsWith(SCRATCH_PREFIX)) {
-    const cfg = OFFICIAL_CONFIGS[model.slice(SCRATCH_PREFIX.length)];
-    if (!cfg) throw new InputError(`"${model}": expected ${SCRATCH_PREFIX}<one of ${Object.keys(OFFICIAL_CONFIGS).join(', ')}>`);
-    return randomStateDict(cfg, 0);
+async function startingModel(model: string, configFile: string | undefined): Promise<{ stateDict: StateDict; config: ClipConfig; files?: ModelFiles }> {
+  if (model.startsWith(SCRATCH_PREFIX) && !existsSync(model)) {
+    const config = OFFICIAL_CONFIGS[model.slice(SCRATCH_PREFIX.length)];
+    if (!config) throw new InputError(`"${model}": expected ${SCRATCH_PREFIX}<one of ${Object.keys(OFFICIAL_CONFIGS).join(', ')}>`);
+    return { stateDict: randomStateDict(config, 0), config };
   }
-  return toCanonical(await readCheckpoint((await downloadModel(model)).weights));
+  const files = await findModelFiles(model, configFile !== undefined ? { config: configFile } : {});
+  return { ...(await readModel(files)), files };
 }
 
 export async function trainClip(opts: TrainClipOptions): Promise<TrainClipResult> {
@@ -106,8 +107,8 @@ export async function trainClip(opts: TrainClipOptions): Promise<TrainClipResult
   if (perEpoch < 1) throw new InputError(`${count} training pairs make no batch of ${opts.batchSize}`);
   const start = opts.resume ? opts.output : opts.model;
   if (opts.resume && !existsSync(trainStatePath(start))) throw new InputError(`cannot resume: ${trainStatePath(start)} does not exist`);
-  const sd = await startingWeights(start, opts.resume === true);
-  const cfg = inferConfigFromStateDict(sd);
+  // A resumed run's output carries the config it was saved with (saveCheckpoint); `modelConfig` is the starting model's.
+  const { stateDict: sd, config: cfg, files } = await startingModel(start, opts.resume ? undefined : opts.modelConfig);
   const trainer = await Trainer.create(sd, cfg, {
     batchSize: opts.batchSize,
     lr: { baseLr: opts.lr ?? 5e-4, warmup: opts.warmup ?? 0, totalSteps: opts.epochs * perEpoch },
@@ -122,9 +123,10 @@ export async function trainClip(opts: TrainClipOptions): Promise<TrainClipResult
     restoreTrainState(trainer, state);
     position = state.resume as unknown as ResumeState;
   }
-  const tokenizer = opts.tokenizer ?? defaultTokenizer();
+  const tokenizer = opts.tokenizer ?? (files ? bpeTokenizerFor(files, {})() : defaultTokenizer());
   const skipped: SkipCount = { count: 0 };
-  const loader = (seed: number): LoaderOptions => ({ batchSize: opts.batchSize, resolution: cfg.vision.imageResolution, tokenizer, contextLength: cfg.text.contextLength, seed, ...(opts.workers ? { workers: opts.workers } : {}) });
+  const { size: resolution, ...transform } = files ? imageTransformFor(cfg, files) : { size: cfg.vision.imageResolution };
+  const loader = (seed: number): LoaderOptions => ({ batchSize: opts.batchSize, resolution, transform, tokenizer, contextLength: cfg.text.contextLength, seed, ...(opts.workers ? { workers: opts.workers } : {}) });
   /** An epoch's batches from index `from`; streamed shards are re-read and the first batches dropped. */
   async function* batchesOf(epoch: number, from: number, seed: number): AsyncGenerator<Batch & { position: LoaderPosition }> {
     if (samples) { yield* epochBatches(samples, loader(seed), epoch, from, skipped); return; }
@@ -137,7 +139,7 @@ export async function trainClip(opts: TrainClipOptions): Promise<TrainClipResult
     }
   }
   let lastLoss = NaN;
-  const save = (next: ResumeState) => saveCheckpoint(opts.output, trainer, next as unknown as Record<string, unknown>);
+  const save = (next: ResumeState) => saveCheckpoint(opts.output, trainer, next as unknown as Record<string, unknown>, files?.configJson);
   const logitScale = () => Math.exp(trainer.weights.get('logit_scale')?.data[0] ?? logitScaleOf(sd));
   // Evaluation data is read up front, so a wrong path fails before any training.
   const evaluation = opts.evaluation;

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
-import { DEFAULT_BPE_FILE, Tokenizer, type TokenizeOptions } from '../text/index.js';
+import { DEFAULT_BPE_FILE, OPENAI_SPECIAL_TOKENS, Tokenizer, type SpecialTokens, type TokenizeOptions } from '../text/index.js';
 import { cacheDir } from './cache.js';
 
 /**
@@ -28,13 +28,17 @@ export function findMergesFile(bpePath?: string): string {
 
 const loaded = new Map<string, Tokenizer>();
 
-/** The tokenizer of `bpePath`, else $CLIP_BPE_PATH, else the cached bpe_simple_vocab_16e6.txt.gz (loaded once per path). */
-export function defaultTokenizer(bpePath?: string): Tokenizer {
+/**
+ * The tokenizer of `bpePath`, else $CLIP_BPE_PATH, else the cached bpe_simple_vocab_16e6.txt.gz
+ * (loaded once per path and special-token names).
+ */
+export function defaultTokenizer(bpePath?: string, specialTokens: SpecialTokens = OPENAI_SPECIAL_TOKENS): Tokenizer {
   const path = findMergesFile(bpePath);
-  let tokenizer = loaded.get(path);
+  const key = `${path}\0${specialTokens.start}`;
+  let tokenizer = loaded.get(key);
   if (tokenizer === undefined) {
-    tokenizer = Tokenizer.fromMergesFile(path);
-    loaded.set(path, tokenizer);
+    tokenizer = Tokenizer.fromMergesFile(path, specialTokens);
+    loaded.set(key, tokenizer);
   }
   return tokenizer;
 }

@@ -40,6 +40,8 @@ export type Preprocess = (image: ImageInput, options?: Omit<PreprocessOptions, '
 
 export interface LoadedClip {
   model: CLIP;
+  /** The checkpoint file the weights came from (for callers that record which model made their data). */
+  checkpoint: string;
   /** The model's image transform: image → float32 [3, R, R]. */
   preprocess: Preprocess;
   /** Many images at once, concurrently; failures are reported, not thrown. */
@@ -163,6 +165,7 @@ export async function load(nameOrPath: string, options: LoadOptions = {}): Promi
   const getTokenizer = () => (tokenizer ??= makeTokenizer());
   return {
     model,
+    checkpoint: files.weights,
     preprocess: (image, opts = {}) => preprocessImage(image, { ...opts, size, resizeMode }),
     preprocessBatch: (images, opts = {}) => preprocessBatch(images, { ...opts, size, resizeMode }),
     tokenize: (texts, opts = {}) => getTokenizer().tokenize(texts, { ...opts, contextLength }),

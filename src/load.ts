@@ -42,6 +42,8 @@ export interface LoadedClip {
   model: CLIP;
   /** The checkpoint file the weights came from (for callers that record which model made their data). */
   checkpoint: string;
+  /** The image transform's input resolution and resize mode (what preprocess does). */
+  transform: { size: number; resizeMode: 'shortest-side-crop' | 'square' };
   /** The model's image transform: image → float32 [3, R, R]. */
   preprocess: Preprocess;
   /** Many images at once, concurrently; failures are reported, not thrown. */
@@ -166,6 +168,7 @@ export async function load(nameOrPath: string, options: LoadOptions = {}): Promi
   return {
     model,
     checkpoint: files.weights,
+    transform: { size, resizeMode },
     preprocess: (image, opts = {}) => preprocessImage(image, { ...opts, size, resizeMode }),
     preprocessBatch: (images, opts = {}) => preprocessBatch(images, { ...opts, size, resizeMode }),
     tokenize: (texts, opts = {}) => getTokenizer().tokenize(texts, { ...opts, contextLength }),

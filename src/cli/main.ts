@@ -5,7 +5,9 @@ import { availableParallelism } from 'node:os';
 import { Command } from 'commander';
 import { registerClassify } from './classify.js';
 import { registerEmbed } from './embed.js';
+import { registerIndex } from './index.js';
 import { registerModels } from './models.js';
+import { registerSearch } from './search.js';
 import { registerTokenize } from './tokenize.js';
 import { registerTrain } from './train.js';
 
@@ -21,6 +23,8 @@ registerEmbed(program);
 registerClassify(program);
 registerTrain(program);
 registerTokenize(program);
+registerIndex(program);
+registerSearch(program);
 
 try {
   await program.parseAsync();

@@ -52,13 +52,18 @@ export async function importShards(db: IndexDb, dbPath: string, dir: string, ide
     const matrix = readNpy(npyFile);
     if (matrix.shape[1] !== dim) throw new InputError(`${npyFile}: vectors of width ${matrix.shape[1]}, the model's are ${dim}`);
     const lines = readFileSync(join(dir, shard.metadata), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as ShardLine);
-    if (lines.length !== matrix.shape[0]) {
-      throw new InputError(`${join(dir, shard.metadata)}: ${lines.length} lines for ${matrix.shape[0]} rows in ${shard.embeddings}`);
+    // Rows follow either every line (failed lines hold a placeholder row) or only the ok lines.
+    const okLines = lines.filter((l) => l.ok).length;
+    const perLine = lines.length === matrix.shape[0];
+    if (!perLine && okLines !== matrix.shape[0]) {
+      throw new InputError(`${join(dir, shard.metadata)}: ${lines.length} lines (${okLines} ok) for ${matrix.shape[0]} rows in ${shard.embeddings}`);
     }
     const rows: { path: string; info: PhotoInfo; size: number; mtimeMs: number; embedding: Float32Array }[] = [];
-    for (const [row, line] of lines.entries()) {
+    let okRow = 0;
+    for (const [lineNo, line] of lines.entries()) {
       summary.total++;
       if (!line.ok) { summary.failed++; summary.failures.push({ path: line.path, error: line.error }); continue; }
+      const row = perLine ? lineNo : okRow++;
       const path = resolve(line.path);
       const stat = statSync(path, { throwIfNoEntry: false });
       const local = stat ? await describePhoto(path).catch(() => undefined) : undefined;

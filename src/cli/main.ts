@@ -8,6 +8,7 @@ import { registerEmbed } from './embed.js';
 import { registerIndex } from './index.js';
 import { registerModels } from './models.js';
 import { registerSearch } from './search.js';
+import { registerServe } from './serve.js';
 import { registerTokenize } from './tokenize.js';
 import { registerTrain } from './train.js';
 
@@ -25,6 +26,7 @@ registerTrain(program);
 registerTokenize(program);
 registerIndex(program);
 registerSearch(program);
+registerServe(program);
 
 try {
   await program.parseAsync();

@@ -1,6 +1,7 @@
 // `clip search` and `clip dupes`: query a photo index built by `clip index`.
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { InputError } from '../errors.js';
+import { parseDate } from '../search/dates.js';
 import { findDuplicates, modelForIndex, openIndex, parseQuery, queryVector, searchVector, type QueryTerm } from '../search/index.js';
 import { loadOptions, modelOptions } from './options.js';
 
@@ -14,11 +15,8 @@ const score = (v: string) => {
   if (!Number.isFinite(n) || n < -1 || n > 1) throw new InvalidArgumentError('expected a cosine between -1 and 1');
   return n;
 };
-/** A day (YYYY-MM-DD) or a full ISO date, as UTC (EXIF dates are stored as written, read as UTC). */
-export const date = (v: string) => {
-  const t = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : v);
-  if (!Number.isFinite(t)) throw new InvalidArgumentError('expected a date such as 2020-01-31');
-  return t;
+const date = (v: string) => {
+  try { return parseDate(v, 'date'); } catch { throw new InvalidArgumentError('expected a date such as 2020-01-31'); }
 };
 
 export function registerSearch(program: Command): void {

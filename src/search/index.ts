@@ -1,5 +1,5 @@
 // Semantic photo search on top of the library: an index (SQLite + sqlite-vec), queries, duplicates.
-export { openIndex, storedModel, clearIndex, vectorWidth, type IndexDb, type ModelIdentity } from './db.js';
+export { openIndex, readMeta, storedModel, clearIndex, vectorWidth, type IndexDb, type ModelIdentity } from './db.js';
 export { loadIndexModel, modelForIndex, type IndexModel } from './model.js';
 export { indexFolders, type IndexSummary, type IndexOptions, type IndexProgress } from './indexer.js';
 export { importShards } from './import.js';

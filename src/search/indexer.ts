@@ -111,6 +111,7 @@ export async function indexFolders(
         writer.linkFile(file, photoId);
         count(file);
       }
+      writeProgress(db, { done, todo: paths.length, failed: summary.failed });
     })();
     onProgress?.({ done, todo: paths.length, failed: summary.failed });
   }
@@ -122,5 +123,11 @@ export async function indexFolders(
   const gone = [...known.keys()].filter((p) => !scanned.has(p) && under(p));
   db.transaction(() => { for (const p of gone) writer.removeFile(p); })();
   summary.removed = gone.length;
+  db.prepare("DELETE FROM meta WHERE key = 'progress'").run();
   return summary;
+}
+
+/** Where a running indexer is, for readers such as the server's /api/status (with the time, to spot a dead run). */
+function writeProgress(db: IndexDb, progress: IndexProgress): void {
+  db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('progress', ?)").run(JSON.stringify({ ...progress, at: Date.now() }));
 }

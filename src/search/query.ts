@@ -5,10 +5,11 @@
 // an existing file is an image, any other bare term a text.
 import { existsSync } from 'node:fs';
 import { InputError } from '../errors.js';
-import type { LoadedClip } from '../index.js';
+import type { ImageInput, LoadedClip } from '../index.js';
 import { unitVector } from './store.js';
 
-export type QueryTerm = { weight: number; text: string } | { weight: number; image: string };
+/** An image is a path (from the command line) or encoded bytes (an upload). */
+export type QueryTerm = { weight: number; text: string } | { weight: number; image: ImageInput };
 
 const TERM = /^\s*(?:(\d+(?:\.\d+)?|\.\d+)\s*\*\s*)?(?:"([^"]*)"|([^"]+?))\s*$/;
 
@@ -53,7 +54,7 @@ export function parseQuery(query: string, isImage: (term: string) => boolean = e
 /** The query's unit vector: Σ weight · unit(feature of term), normalised. */
 export async function queryVector(clip: LoadedClip, terms: readonly QueryTerm[]): Promise<Float32Array> {
   const texts = terms.filter((t): t is { weight: number; text: string } => 'text' in t);
-  const images = terms.filter((t): t is { weight: number; image: string } => 'image' in t);
+  const images = terms.filter((t): t is { weight: number; image: ImageInput } => 'image' in t);
   const rows: { weight: number; feature: Float32Array }[] = [];
   if (texts.length) {
     const f = await clip.model.encodeText(clip.tokenize(texts.map((t) => t.text), { truncate: true }));

@@ -51,7 +51,7 @@ export function dumpIndex(file: string): IndexRow[] {
   const db = openIndex(file, { readonly: true });
   try {
     return db.prepare(`SELECT f.path, p.sha256, p.taken, p.width, hex(v.embedding) AS vector
-      FROM files f JOIN photos p ON p.id = f.photo_id JOIN vec_photos v ON v.rowid = p.id ORDER BY f.path`).all() as IndexRow[];
+      FROM files f JOIN photos p ON p.id = f.photo_id JOIN vectors v ON v.id = p.id ORDER BY f.path`).all() as IndexRow[];
   } finally {
     db.close();
   }

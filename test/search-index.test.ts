@@ -104,7 +104,7 @@ test('second run: unchanged skipped; a rewritten file updated, a touched one unc
   assert.deepEqual(summary, { added: 0, updated: 1, removed: 1, unchanged: 7, failed: 0, total: 8 });
   const c = openIndex(db(), { readonly: true });
   assert.equal(c.prepare('SELECT count(*) FROM photos').pluck().get(), 7, 'the replaced and the deleted photo are gone');
-  assert.equal(c.prepare('SELECT count(*) FROM vec_photos').pluck().get(), 7);
+  assert.equal(c.prepare('SELECT count(*) FROM vectors').pluck().get(), 7);
   c.close();
 });
 

@@ -1,13 +1,14 @@
 // Nearest photos to a query vector. Filters (date, folder, camera) are applied inside the vector
 // query (as a rowid set), so k results come back whenever k photos pass them.
 //
-// Exact (the default up to APPROXIMATE_ABOVE photos): sqlite-vec's brute-force cosine KNN over the
-// float32 vectors. Approximate (larger indexes): a Hamming KNN over the vectors' sign bits (1/32 of
-// the bytes) picks `candidates` photos, which are then rescored exactly. Either way the scores
-// returned are recomputed in float64 from the stored unit vectors: the cosine of the features.
+// Exact (the default up to APPROXIMATE_ABOVE photos): a scan of every float32 unit vector. Approximate
+// (larger indexes): a scan of the vectors' sign bits (1/32 of the bytes) keeps the `candidates`
+// nearest in Hamming distance, which are then rescored exactly. Either way the scores returned are
+// recomputed in float64 from the stored unit vectors: the cosine of the features.
 import { resolve, sep } from 'node:path';
 import { InputError } from '../errors.js';
-import { blobVector, vectorBlob, type IndexDb } from './db.js';
+import { blobVector, vectorWidth, type IndexDb } from './db.js';
+import { VectorScan, type VectorKind } from './vectors.js';
 
 export interface SearchFilters {
   /** Taken at or after (ms since the epoch). */
@@ -47,12 +48,12 @@ export interface SearchHit {
 
 /** Above this many photos, `auto` searches approximately. */
 export const APPROXIMATE_ABOVE = 100_000;
-/** sqlite-vec's largest k. */
+/** Most results one query may page through. */
 const MAX_K = 4096;
 const DEFAULT_CANDIDATES = 2000;
 
 /** Photo ids passing the filters, or undefined when there are no filters. */
-function filteredIds(db: IndexDb, f: SearchFilters): number[] | undefined {
+function filteredIds(db: IndexDb, f: SearchFilters): Set<number> | undefined {
   const where: string[] = [];
   const args: (string | number)[] = [];
   if (f.after !== undefined) { where.push('p.taken >= ?'); args.push(f.after); }
@@ -60,8 +61,8 @@ function filteredIds(db: IndexDb, f: SearchFilters): number[] | undefined {
   if (f.camera) { where.push("(coalesce(p.make, '') || ' ' || coalesce(p.model, '')) LIKE ?"); args.push(`%${f.camera}%`); }
   if (f.folder) { where.push('f.path >= ? AND f.path < ?'); args.push(...folderRange(f.folder)); }
   if (!where.length) return undefined;
-  return db.prepare(`SELECT DISTINCT p.id FROM photos p JOIN files f ON f.photo_id = p.id WHERE ${where.join(' AND ')}`)
-    .pluck().all(...args) as number[];
+  return new Set(db.prepare(`SELECT DISTINCT p.id FROM photos p JOIN files f ON f.photo_id = p.id WHERE ${where.join(' AND ')}`)
+    .pluck().all(...args) as number[]);
 }
 
 /** Paths under a folder sort between "folder/" and "folder0" ('0' follows '/'). */
@@ -75,14 +76,46 @@ export function photoCount(db: IndexDb): number {
   return db.prepare('SELECT count(*) FROM photos').pluck().get() as number;
 }
 
-/** Nearest `k` photos by `candidates` rows of a vec0 table, best first. */
-function knn(db: IndexDb, table: 'vec_photos' | 'vec_bits', query: Float32Array, k: number, ids?: number[]): number[] {
-  const input = table === 'vec_bits' ? 'vec_quantize_binary(?)' : '?';
-  const filter = ids ? 'AND rowid IN (SELECT value FROM json_each(?))' : '';
-  const args: unknown[] = [vectorBlob(query), Math.min(k, MAX_K)];
-  if (ids) args.push(JSON.stringify(ids));
-  return db.prepare(`SELECT rowid FROM ${table} WHERE embedding MATCH ${input} AND k = ? ${filter} ORDER BY distance`)
-    .pluck().all(...args).map(Number);
+/** One scan per connection and kind, kept in memory and refreshed from the database per query. */
+const scans = new WeakMap<IndexDb, Map<VectorKind, VectorScan>>();
+
+function scanFor(db: IndexDb, kind: VectorKind): VectorScan | undefined {
+  const dim = vectorWidth(db);
+  if (dim === undefined) return undefined;
+  let byKind = scans.get(db);
+  if (!byKind) scans.set(db, byKind = new Map());
+  let scan = byKind.get(kind);
+  if (!scan || scan.dim !== dim) byKind.set(kind, scan = new VectorScan(db, kind, dim));
+  return scan;
+}
+
+/**
+ * Rows of the `keep` best values (highest, or lowest when `ascending`), among rows `allowed`.
+ * Bits distances are small integers: a histogram finds the cut in one pass; float scores keep
+ * a sorted shortlist that a row enters only when it beats the current k-th.
+ */
+function bestRows(values: Float32Array | Uint16Array, keep: number, allowed: (row: number) => boolean): number[] {
+  if (values instanceof Uint16Array) {
+    const counts = new Uint32Array(65536);
+    for (let r = 0; r < values.length; r++) if (allowed(r)) counts[values[r]!]!++;
+    let cut = 0;
+    for (let seen = 0; cut < counts.length && seen + counts[cut]! < keep; cut++) seen += counts[cut]!;
+    const rows: number[] = [];
+    for (let r = 0; r < values.length; r++) if (values[r]! <= cut && allowed(r)) rows.push(r);
+    return rows;
+  }
+  const top: number[] = [];
+  let floor = -Infinity;
+  for (let r = 0; r < values.length; r++) {
+    const v = values[r]!;
+    if ((top.length >= keep && v <= floor) || !allowed(r)) continue;
+    let i = top.length;
+    while (i > 0 && values[top[i - 1]!]! < v) i--;
+    top.splice(i, 0, r);
+    if (top.length > keep) top.pop();
+    floor = values[top[top.length - 1]!]!;
+  }
+  return top;
 }
 
 export function searchVector(db: IndexDb, query: Float32Array, options: SearchOptions = {}): SearchHit[] {
@@ -90,15 +123,18 @@ export function searchVector(db: IndexDb, query: Float32Array, options: SearchOp
   if (!Number.isInteger(k) || k < 1) throw new InputError(`-k: expected a positive integer, got ${k}`);
   if (offset + k + 1 > MAX_K) throw new InputError(`offset + k: at most ${MAX_K - 1} results per query`);
   const ids = filteredIds(db, options);
-  if (ids && ids.length === 0) return [];
-  const wanted = offset + k + (excludeId === undefined ? 0 : 1);
+  if (ids && ids.size === 0) return [];
   const approximate = mode === 'approximate' || (mode === 'auto' && photoCount(db) > APPROXIMATE_ABOVE);
-  const nearest = approximate
-    ? knn(db, 'vec_bits', query, Math.max(candidates, wanted), ids)
-    : knn(db, 'vec_photos', query, wanted, ids);
-  const vectorOf = db.prepare('SELECT embedding FROM vec_photos WHERE rowid = ?').pluck();
-  let scored = nearest.filter((id) => id !== excludeId).map((id) => ({ id, score: dot(query, blobVector(vectorOf.get(BigInt(id)) as Buffer)) }));
-  scored.sort((a, b) => b.score - a.score);
+  const scan = scanFor(db, approximate ? 'bits' : 'float');
+  if (!scan) return [];
+  if (query.length !== scan.dim) throw new InputError(`query vector of ${query.length} dimensions; the index holds ${scan.dim}`);
+  const values = scan.scan(query);
+  const photoIds = scan.photoIds;
+  const allowed = (row: number) => photoIds[row] !== excludeId && (!ids || ids.has(photoIds[row]!));
+  const rows = bestRows(values, approximate ? Math.max(candidates, offset + k) : offset + k, allowed);
+  const vectorOf = db.prepare('SELECT embedding FROM vectors WHERE id = ?').pluck();
+  let scored = rows.map((r) => photoIds[r]!).map((id) => ({ id, score: dot(query, blobVector(vectorOf.get(id) as Buffer)) }));
+  scored.sort((a, b) => b.score - a.score || a.id - b.id);
   scored = scored.slice(offset, offset + k);
   if (minScore !== undefined) scored = scored.filter((s) => s.score >= minScore);
   const hits = scored.map(({ id, score }) => hydrate(db, id, score, options.folder));
@@ -129,6 +165,6 @@ function hydrate(db: IndexDb, id: number, score: number, folder?: string): Searc
 
 /** The stored unit vector of a photo ("more like this"). */
 export function photoVector(db: IndexDb, id: number): Float32Array | undefined {
-  const blob = db.prepare('SELECT embedding FROM vec_photos WHERE rowid = ?').pluck().get(BigInt(id)) as Buffer | undefined;
+  const blob = db.prepare('SELECT embedding FROM vectors WHERE id = ?').pluck().get(id) as Buffer | undefined;
   return blob && blobVector(blob);
 }

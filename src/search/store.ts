@@ -1,6 +1,7 @@
 // Writing rows of the index: a photo (metadata + vectors) and the paths that show it. Callers wrap
 // these in a transaction per batch, so a crash leaves whole batches or nothing.
 import { vectorBlob, type IndexDb } from './db.js';
+import { signBits } from './vectors.js';
 import type { PhotoInfo } from './describe.js';
 
 export interface FileStamp { path: string; size: number; mtimeMs: number }
@@ -17,7 +18,6 @@ export class IndexWriter {
   private readonly photoBySha;
   private readonly insertPhoto;
   private readonly insertVector;
-  private readonly insertBits;
   private readonly upsertFile;
   private readonly fileOf;
   private readonly deleteFile;
@@ -26,8 +26,7 @@ export class IndexWriter {
     this.photoBySha = db.prepare('SELECT id FROM photos WHERE sha256 = ?').pluck();
     this.insertPhoto = db.prepare(`INSERT INTO photos (sha256, width, height, taken, make, model, latitude, longitude)
       VALUES (@sha256, @width, @height, @taken, @make, @model, @latitude, @longitude)`);
-    this.insertVector = db.prepare('INSERT INTO vec_photos (rowid, embedding) VALUES (?, ?)');
-    this.insertBits = db.prepare('INSERT INTO vec_bits (rowid, embedding) VALUES (?, vec_quantize_binary(?))');
+    this.insertVector = db.prepare('INSERT INTO vectors (id, embedding, bits) VALUES (?, ?, ?)');
     this.upsertFile = db.prepare(`INSERT INTO files (path, photo_id, size, mtime_ms) VALUES (?, ?, ?, ?)
       ON CONFLICT(path) DO UPDATE SET photo_id = excluded.photo_id, size = excluded.size, mtime_ms = excluded.mtime_ms`);
     this.fileOf = db.prepare('SELECT photo_id FROM files WHERE path = ?').pluck();
@@ -43,11 +42,10 @@ export class IndexWriter {
   addPhoto(info: PhotoInfo, embedding: Float32Array): number {
     const existing = this.photoId(info.sha256);
     if (existing !== undefined) return existing;
-    const id = BigInt(this.insertPhoto.run(info).lastInsertRowid);
-    const unit = vectorBlob(unitVector(embedding));
-    this.insertVector.run(id, unit);
-    this.insertBits.run(id, unit);
-    return Number(id);
+    const id = Number(this.insertPhoto.run(info).lastInsertRowid);
+    const unit = unitVector(embedding);
+    this.insertVector.run(id, vectorBlob(unit), signBits(unit));
+    return id;
   }
 
   /** Points a path at a photo (replacing what it showed before, which is dropped if nothing else shows it). */
@@ -71,9 +69,7 @@ export class IndexWriter {
 
   private dropIfOrphan(photoId: number): void {
     if (this.db.prepare('SELECT 1 FROM files WHERE photo_id = ? LIMIT 1').get(photoId)) return;
-    const id = BigInt(photoId);
-    this.db.prepare('DELETE FROM vec_photos WHERE rowid = ?').run(id);
-    this.db.prepare('DELETE FROM vec_bits WHERE rowid = ?').run(id);
-    this.db.prepare('DELETE FROM photos WHERE id = ?').run(id);
+    this.db.prepare('DELETE FROM vectors WHERE id = ?').run(photoId);
+    this.db.prepare('DELETE FROM photos WHERE id = ?').run(photoId);
   }
 }

@@ -25,6 +25,8 @@ export function signBits(v: Float32Array): Uint8Array {
   return code;
 }
 
+/** Rows per kernel call. */
+const SLICE_ROWS = 4096;
 /** The query region at the start of the kernel's memory. */
 const QUERY_BYTES = 64 * 1024;
 
@@ -59,13 +61,13 @@ export class VectorScan {
     const column = this.kind === 'float' ? 'embedding' : 'bits';
     this.reserve(total);
     let heap = new Uint8Array(this.kernel.memory.buffer);
-    for (const row of this.db.prepare(`SELECT id, ${column} AS v FROM vectors WHERE id > ? ORDER BY id`).iterate(this.lastId) as
-      IterableIterator<{ id: number; v: Buffer }>) {
+    for (const [id, v] of this.db.prepare(`SELECT id, ${column} FROM vectors WHERE id > ? ORDER BY id`).raw().iterate(this.lastId) as
+      IterableIterator<[number, Buffer]>) {
       if (this.rows === this.ids.length) { const ids = new Int32Array(this.ids.length * 2); ids.set(this.ids); this.ids = ids; }
       if (heap.buffer !== this.kernel.memory.buffer) heap = new Uint8Array(this.kernel.memory.buffer);
-      heap.set(row.v.subarray(0, this.stride), QUERY_BYTES + this.rows * this.stride);
-      this.ids[this.rows++] = row.id;
-      this.lastId = row.id;
+      heap.set(v.subarray(0, this.stride), QUERY_BYTES + this.rows * this.stride);
+      this.ids[this.rows++] = id;
+      this.lastId = id;
     }
   }
 
@@ -81,13 +83,16 @@ export class VectorScan {
     this.refresh();
     const out = QUERY_BYTES + this.rows * this.stride;
     const heap = new Uint8Array(this.kernel.memory.buffer);
-    if (this.kind === 'float') {
-      heap.set(new Uint8Array(query.buffer, query.byteOffset, query.byteLength), 0);
-      this.kernel.dots(QUERY_BYTES, 0, this.rows, this.dim, out);
-      return new Float32Array(this.kernel.memory.buffer, out, this.rows);
+    const float = this.kind === 'float';
+    heap.set(float ? new Uint8Array(query.buffer, query.byteOffset, query.byteLength) : signBits(query), 0);
+    // In slices: V8 optimises a WebAssembly function between calls, not during one, so the first
+    // scan of a process runs unoptimised for one slice only.
+    for (let row = 0; row < this.rows; row += SLICE_ROWS) {
+      const n = Math.min(SLICE_ROWS, this.rows - row);
+      const at = QUERY_BYTES + row * this.stride;
+      if (float) this.kernel.dots(at, 0, n, this.dim, out + 4 * row);
+      else this.kernel.hamming(at, 0, n, this.stride, out + 2 * row);
     }
-    heap.set(signBits(query), 0);
-    this.kernel.hamming(QUERY_BYTES, 0, this.rows, this.stride, out);
-    return new Uint16Array(this.kernel.memory.buffer, out, this.rows);
+    return float ? new Float32Array(this.kernel.memory.buffer, out, this.rows) : new Uint16Array(this.kernel.memory.buffer, out, this.rows);
   }
 }

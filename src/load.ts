@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { preprocess as preprocessImage, preprocessBatch, type BatchOptions, type BatchResult, type ImageInput, type PreprocessOptions } from './image/index.js';
-import { findModelFiles, imageTransformFor, readModel, tokenizerFor, type ModelFileOptions, type ModelFiles, type TokenizerFileOptions } from './model-files.js';
+import { findModelFiles, imageTransformFor, type ImageTransform, readModel, tokenizerFor, type ModelFileOptions, type ModelFiles, type TokenizerFileOptions } from './model-files.js';
 import { CLIP, logitScaleOf, type LazyWeights } from './models/clip.js';
 import type { ClipConfig } from './models/config.js';
 import type { RuntimeOptions } from './runtime/session.js';
@@ -34,6 +34,10 @@ export type Preprocess = (image: ImageInput, options?: Omit<PreprocessOptions, '
 
 export interface LoadedClip {
   model: CLIP;
+  /** The checkpoint file the weights came from (for callers that record which model made their data). */
+  checkpoint: string;
+  /** The image transform: input resolution, resize mode, and mean/std when the model's config sets them. */
+  transform: ImageTransform;
   /** The model's image transform: image → float32 [3, R, R]. */
   preprocess: Preprocess;
   /** Many images at once, concurrently; failures are reported, not thrown. */
@@ -90,6 +94,8 @@ export async function load(nameOrPath: string, options: LoadOptions = {}): Promi
   const getTokenizer = () => (tokenizer ??= makeTokenizer());
   return {
     model,
+    checkpoint: files.weights,
+    transform: { size, resizeMode, ...normalization },
     preprocess: (image, opts = {}) => preprocessImage(image, { ...normalization, ...opts, size, resizeMode }),
     preprocessBatch: (images, opts = {}) => preprocessBatch(images, { ...normalization, ...opts, size, resizeMode }),
     tokenize: (texts, opts = {}) => getTokenizer().tokenize(texts, { ...opts, contextLength }),

@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { InputError } from './errors.js';
-import type { TransformOptions } from './image/index.js';
+import type { ResizeMode, TransformOptions } from './image/index.js';
 import { inferConfigFromStateDict, type ClipConfig } from './models/config.js';
 import { modelSettingsFromJson, readConfigJson, type ModelSettings } from './models/config-file.js';
 import type { StateDict } from './tensor.js';
@@ -123,8 +123,11 @@ export interface TokenizerFileOptions {
   cacheDir?: string;
 }
 
+/** A model's image transform, every choice made (mean and std only where they differ from CLIP's). */
+export type ImageTransform = TransformOptions & { resizeMode: ResizeMode };
+
 /** The model's image transform: its config's (open_clip's preprocess_cfg), else its family's. */
-export function imageTransformFor(config: ClipConfig, files: ModelFiles): TransformOptions {
+export function imageTransformFor(config: ClipConfig, files: ModelFiles): ImageTransform {
   const { mean, std, resizeMode = config.text.kind === 'bert' ? 'square' : 'shortest-side-crop' } = files.settings.preprocess ?? {};
   return { size: config.vision.imageResolution, resizeMode, ...(mean ? { mean } : {}), ...(std ? { std } : {}) };
 }

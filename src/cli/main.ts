@@ -5,7 +5,10 @@ import { availableParallelism } from 'node:os';
 import { Command } from 'commander';
 import { registerClassify } from './classify.js';
 import { registerEmbed } from './embed.js';
+import { registerIndex } from './index.js';
 import { registerModels } from './models.js';
+import { registerSearch } from './search.js';
+import { registerServe } from './serve.js';
 import { registerTokenize } from './tokenize.js';
 import { registerTrain } from './train.js';
 import { registerWorker } from './worker.js';
@@ -23,6 +26,9 @@ registerClassify(program);
 registerTrain(program);
 registerTokenize(program);
 registerWorker(program);
+registerIndex(program);
+registerSearch(program);
+registerServe(program);
 
 try {
   await program.parseAsync();

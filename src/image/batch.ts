@@ -1,18 +1,21 @@
 // preprocessBatch(): many inputs → one [N, 3, n, n] tensor, decoded and resized in parallel.
 // Decoding (sharp) runs on libuv's thread pool, the resize (WebAssembly) on the thread that asks:
 // small batches stay on the calling thread with the next decodes overlapping the current resize;
-// larger ones use a pool of worker threads, one per core. libuv's pool is shared by all of them
+// larger ones go to one persistent pool of worker threads (piscina), one per core, started on first
+// use and kept (unreferenced, so it never holds the process open): each worker loads sharp once, not
+// once per batch, so many small batches (embedImages, the index, queue workers) pay no start-up cost.
+// libuv's pool is shared by all of them
 // and has 4 threads unless UV_THREADPOOL_SIZE says otherwise before its first use, so beyond 4
 // cores decoding stops scaling unless the application raises it. Bad inputs are reported and
 // skipped.
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { Piscina } from 'piscina';
 import { InputError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { describeInput, type ImageInput } from './decode.js';
 import { transformInto } from './preprocess.js';
 import { decodeForTransform, type PreprocessOptions } from './run.js';
-import type { WorkerReply } from './worker.js';
+import type { WorkerReply, WorkerRequest } from './worker.js';
 
 export interface BatchOptions extends PreprocessOptions {
   /**
@@ -64,13 +67,25 @@ export async function preprocessBatch(inputs: readonly ImageInput[], options: Ba
 }
 
 /**
- * A worker costs about as much CPU to start as preprocessing this many 12 MP photos (each loads
- * its own copy of sharp's JavaScript), so small batches use fewer workers or none.
+ * Before the pool is warm, a worker costs about as much CPU to start as preprocessing this many
+ * 12 MP photos (each loads its own copy of sharp's JavaScript), so small batches use fewer workers
+ * or none.
  */
 export const IMAGES_PER_WORKER = 4;
 
 function defaultConcurrency(inputs: number): number {
-  return Math.max(1, Math.min(availableParallelism(), Math.floor(inputs / IMAGES_PER_WORKER)));
+  const cores = availableParallelism();
+  if (pool) return inputs > 1 ? cores : 1;
+  return Math.max(1, Math.min(cores, Math.floor(inputs / IMAGES_PER_WORKER)));
+}
+
+let pool: Piscina<WorkerRequest, WorkerReply> | undefined;
+
+/** The process-wide preprocessing pool: one worker per core, started on first use, never idle-stopped. */
+function sharedPool(): Piscina<WorkerRequest, WorkerReply> {
+  const threads = availableParallelism();
+  pool ??= new Piscina({ filename: new URL('./worker.js', import.meta.url).href, minThreads: threads, maxThreads: threads, idleTimeout: Infinity });
+  return pool;
 }
 
 /** Decodes in flight at once on the calling thread: the next ones decode while this one resizes. */
@@ -105,29 +120,20 @@ function asError(e: unknown): Error {
   return e instanceof Error ? e : new Error(String(e));
 }
 
-/** Each worker takes the next input as soon as it is free; results come back by id. */
+/** At most `threads` inputs in flight on the shared pool; each settles as soon as its worker replies. */
 async function runOnWorkers(
   inputs: readonly ImageInput[], options: PreprocessOptions, threads: number,
   settle: (index: number, result: Float32Array | Error) => void,
 ): Promise<void> {
+  const workers = sharedPool();
   let next = 0;
-  const workers = Array.from({ length: threads }, () => new Worker(new URL('./worker.js', import.meta.url)));
-  try {
-    await Promise.all(workers.map((worker) => new Promise<void>((resolve, reject) => {
-      const feed = () => {
-        if (next >= inputs.length) { resolve(); return; }
-        const id = next++;
-        worker.postMessage({ id, input: inputs[id], options });
-      };
-      worker.on('message', (reply: WorkerReply) => {
-        if ('data' in reply) settle(reply.id, reply.data);
-        else settle(reply.id, reply.error.name === 'InputError' ? new InputError(reply.error.message) : Object.assign(new Error(reply.error.message), { name: reply.error.name }));
-        feed();
-      });
-      worker.on('error', reject);
-      feed();
-    })));
-  } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
-  }
+  const lane = async () => {
+    while (next < inputs.length) {
+      const id = next++;
+      const reply = await workers.run({ input: inputs[id]!, options });
+      if (reply instanceof Float32Array) settle(id, reply);
+      else settle(id, reply.error.name === 'InputError' ? new InputError(reply.error.message) : Object.assign(new Error(reply.error.message), { name: reply.error.name }));
+    }
+  };
+  await Promise.all(Array.from({ length: threads }, lane));
 }

@@ -1,20 +1,18 @@
-// Worker thread of preprocessBatch: preprocesses one input per message and sends the
-// float32 result back (transferred, not copied), or the error's name and message.
-import { parentPort } from 'node:worker_threads';
+// Task of preprocessBatch's worker pool (piscina): preprocesses one input and returns the float32
+// result (moved, not copied), or the error's name and message (a thrown error would lose its name).
+import { Piscina } from 'piscina';
 import type { ImageInput } from './decode.js';
 import { preprocess, type PreprocessOptions } from './run.js';
 
-export interface WorkerRequest { id: number; input: ImageInput; options: PreprocessOptions }
-export type WorkerReply =
-  | { id: number; data: Float32Array }
-  | { id: number; error: { name: string; message: string } };
+export interface WorkerRequest { input: ImageInput; options: PreprocessOptions }
+export type WorkerReply = Float32Array | { error: { name: string; message: string } };
 
-parentPort?.on('message', async ({ id, input, options }: WorkerRequest) => {
+export default async function preprocessTask({ input, options }: WorkerRequest): Promise<WorkerReply> {
   try {
     const { data } = await preprocess(input, options);
-    parentPort!.postMessage({ id, data } satisfies WorkerReply, [data.buffer as ArrayBuffer]);
+    return Piscina.move(data) as Float32Array;
   } catch (e) {
     const error = e instanceof Error ? { name: e.name, message: e.message } : { name: 'Error', message: String(e) };
-    parentPort!.postMessage({ id, error } satisfies WorkerReply);
+    return { error };
   }
-});
+}

@@ -13,6 +13,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const KERNELS = {
   resample8: 'src/image/kernels',
   adamw: 'src/train/kernels',
+  scan: 'src/search/kernels',
 } as const;
 export type KernelName = keyof typeof KERNELS;
 

@@ -14,6 +14,11 @@ export interface KernelMemory {
 
 /** Compiles and instantiates a kernel binary given as base64 (no imports); returns its exports. */
 export function instantiateKernel<Exports>(base64: string): Exports {
-  const module = new WebAssembly.Module(Buffer.from(base64, 'base64'));
+  // One compiled module per kernel: V8 moves a module's hot functions to optimised code after a
+  // few calls, so later instances start fast instead of each running its first calls unoptimised.
+  let module = compiled.get(base64);
+  if (!module) compiled.set(base64, module = new WebAssembly.Module(Buffer.from(base64, 'base64')));
   return new WebAssembly.Instance(module, {}).exports as Exports;
 }
+
+const compiled = new Map<string, object>();

@@ -1,0 +1,60 @@
+;; The two scans of a search, over every stored vector, 16 bytes at a time. Hand-written because
+;; scalar JavaScript needs ~450 ms for 100k x 512 dot products and ~150-450 ms for the Hamming
+;; distances of 1M 512-bit codes on this machine, and sqlite-vec 0.1.9's scans are no faster
+;; (~5 ms per 1k float rows, k=2000 bit KNN 350 ms on 20k rows).
+;;
+;; dots:    out[r] (f32) = sum_j m[r*dim + j] * q[j]; dim a multiple of 4; m, q, out byte offsets.
+;;          Lane-wise float32 sums: within ~1e-6 of the float64 dot of unit vectors (the scores a
+;;          search returns are recomputed in float64 for the results).
+;; hamming: out[r] (u16) = popcount(bits[r] xor q); each code `bytes` long, a multiple of 16,
+;;          at most 3968 bits (byte lanes count to at most 255).
+(module
+  (memory (export "memory") 1)
+
+  (func (export "dots") (param $m i32) (param $q i32) (param $rows i32) (param $dim i32) (param $out i32)
+    (local $r i32) (local $j i32) (local $rowBytes i32) (local $acc v128)
+    (local.set $rowBytes (i32.shl (local.get $dim) (i32.const 2)))
+    (block $done
+      (loop $row
+        (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $acc (v128.const i32x4 0 0 0 0))
+        (local.set $j (i32.const 0))
+        (block $rowDone
+          (loop $lane
+            (br_if $rowDone (i32.ge_u (local.get $j) (local.get $rowBytes)))
+            (local.set $acc
+              (f32x4.add (local.get $acc)
+                (f32x4.mul (v128.load (i32.add (local.get $m) (local.get $j))) (v128.load (i32.add (local.get $q) (local.get $j))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $lane)))
+        (f32.store (i32.add (local.get $out) (i32.shl (local.get $r) (i32.const 2)))
+          (f32.add
+            (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc)))
+            (f32.add (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc)))))
+        (local.set $m (i32.add (local.get $m) (local.get $rowBytes)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $row))))
+
+  (func (export "hamming") (param $bits i32) (param $q i32) (param $rows i32) (param $bytes i32) (param $out i32)
+    (local $r i32) (local $j i32) (local $acc v128) (local $sum v128)
+    (block $done
+      (loop $row
+        (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $acc (v128.const i32x4 0 0 0 0))
+        (local.set $j (i32.const 0))
+        (block $rowDone
+          (loop $chunk
+            (br_if $rowDone (i32.ge_u (local.get $j) (local.get $bytes)))
+            (local.set $acc
+              (i8x16.add (local.get $acc)
+                (i8x16.popcnt (v128.xor (v128.load (i32.add (local.get $bits) (local.get $j))) (v128.load (i32.add (local.get $q) (local.get $j)))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $chunk)))
+        (local.set $sum (i32x4.extadd_pairwise_i16x8_u (i16x8.extadd_pairwise_i8x16_u (local.get $acc))))
+        (i32.store16 (i32.add (local.get $out) (i32.shl (local.get $r) (i32.const 1)))
+          (i32.add
+            (i32.add (i32x4.extract_lane 0 (local.get $sum)) (i32x4.extract_lane 1 (local.get $sum)))
+            (i32.add (i32x4.extract_lane 2 (local.get $sum)) (i32x4.extract_lane 3 (local.get $sum)))))
+        (local.set $bits (i32.add (local.get $bits) (local.get $bytes)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $row)))))

@@ -1,0 +1,50 @@
+// The model of an index: loading it with the library's `load`, and its identity (what made the
+// vectors) so that an index never mixes vectors of two models.
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { InputError } from '../errors.js';
+import { load, type LoadedClip, type LoadOptions } from '../index.js';
+import { sameModel, storedModel, type IndexDb, type ModelIdentity } from './db.js';
+
+export interface IndexModel { clip: LoadedClip; identity: ModelIdentity }
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Loads a model and computes its identity (a local path is recorded absolute, a name as given). */
+export async function loadIndexModel(nameOrPath: string, options: LoadOptions): Promise<IndexModel> {
+  const name = existsSync(nameOrPath) ? resolve(nameOrPath) : nameOrPath;
+  const clip = await load(name, options);
+  const identity: ModelIdentity = {
+    name,
+    checkpointSha256: await sha256File(clip.checkpoint),
+    preprocessing: { ...clip.transform },
+    ...(options.bpePath && { bpe: resolve(options.bpePath) }),
+    ...(options.vocabPath && { vocab: resolve(options.vocabPath) }),
+  };
+  return { clip, identity };
+}
+
+/**
+ * The model to query an index with: `model` if given (it must be the index's), else the one the
+ * index records, with the tokenizer files recorded at index time unless others are given.
+ */
+export async function modelForIndex(db: IndexDb, dbPath: string, model: string | undefined, options: LoadOptions): Promise<IndexModel> {
+  const stored = storedModel(db);
+  if (!stored) throw new InputError(`${dbPath}: the index is empty (no model recorded); run \`clip index\` first`);
+  const opened = await loadIndexModel(model ?? stored.name, {
+    ...options,
+    bpePath: options.bpePath ?? (stored.bpe && existsSync(stored.bpe) ? stored.bpe : undefined),
+    vocabPath: options.vocabPath ?? (stored.vocab && existsSync(stored.vocab) ? stored.vocab : undefined),
+  });
+  if (!sameModel(stored, opened.identity)) {
+    await opened.clip.model.release();
+    throw new InputError(`${dbPath}: the index was built with ${stored.name}, not ${opened.identity.name} (other weights or transform); `
+      + 'search without --model to use the index\'s model');
+  }
+  return opened;
+}

@@ -1,0 +1,172 @@
+// Nearest photos to a query vector. Filters (date, folder, camera) are applied inside the vector
+// query (as a rowid set), so k results come back whenever k photos pass them.
+//
+// Exact (the default up to APPROXIMATE_ABOVE photos): a scan of every float32 unit vector. Approximate
+// (larger indexes): a scan of the vectors' sign bits (1/32 of the bytes) keeps the `candidates`
+// nearest in Hamming distance, which are then rescored exactly. Either way the scores returned are
+// recomputed in float64 from the stored unit vectors: the cosine of the features.
+import { resolve, sep } from 'node:path';
+import { InputError } from '../errors.js';
+import { blobVector, vectorWidth, type IndexDb } from './db.js';
+import { VectorScan, type VectorKind } from './vectors.js';
+
+export interface SearchFilters {
+  /** Taken at or after (ms since the epoch). */
+  after?: number;
+  /** Taken before (ms since the epoch). */
+  before?: number;
+  /** Only files under this folder. */
+  folder?: string;
+  /** Camera make or model contains this (case-insensitive). */
+  camera?: string;
+}
+
+export interface SearchOptions extends SearchFilters {
+  k?: number;
+  /** Skip this many best results (paging). */
+  offset?: number;
+  minScore?: number;
+  sort?: 'score' | 'date';
+  mode?: 'auto' | 'exact' | 'approximate';
+  /** Photos the approximate coarse pass keeps for exact rescoring. */
+  candidates?: number;
+  /** Leave this photo out (e.g. the photo a "more like this" starts from). */
+  excludeId?: number;
+}
+
+export interface SearchHit {
+  id: number;
+  /** The paths showing this photo (exact duplicates share one entry), sorted; under `folder` if given. */
+  paths: string[];
+  score: number;
+  width: number | null;
+  height: number | null;
+  taken: number | null;
+  make: string | null;
+  model: string | null;
+}
+
+/** Above this many photos, `auto` searches approximately. */
+export const APPROXIMATE_ABOVE = 100_000;
+/** Most results one query may page through. */
+const MAX_K = 4096;
+const DEFAULT_CANDIDATES = 2000;
+
+/** Photo ids passing the filters, or undefined when there are no filters. */
+function filteredIds(db: IndexDb, f: SearchFilters): Set<number> | undefined {
+  const where: string[] = [];
+  const args: (string | number)[] = [];
+  if (f.after !== undefined) { where.push('p.taken >= ?'); args.push(f.after); }
+  if (f.before !== undefined) { where.push('p.taken < ?'); args.push(f.before); }
+  if (f.camera) { where.push("(coalesce(p.make, '') || ' ' || coalesce(p.model, '')) LIKE ?"); args.push(`%${f.camera}%`); }
+  if (f.folder) { where.push('f.path >= ? AND f.path < ?'); args.push(...folderRange(f.folder)); }
+  if (!where.length) return undefined;
+  return new Set(db.prepare(`SELECT DISTINCT p.id FROM photos p JOIN files f ON f.photo_id = p.id WHERE ${where.join(' AND ')}`)
+    .pluck().all(...args) as number[]);
+}
+
+/** Paths under a folder sort between "folder/" and "folder0" ('0' follows '/'). */
+function folderRange(folder: string): [string, string] {
+  const base = resolve(folder);
+  const prefix = base.endsWith(sep) ? base : base + sep;
+  return [prefix, prefix.slice(0, -1) + String.fromCharCode(sep.charCodeAt(0) + 1)];
+}
+
+export function photoCount(db: IndexDb): number {
+  return db.prepare('SELECT count(*) FROM photos').pluck().get() as number;
+}
+
+/** One scan per connection and kind, kept in memory and refreshed from the database per query. */
+const scans = new WeakMap<IndexDb, Map<VectorKind, VectorScan>>();
+
+function scanFor(db: IndexDb, kind: VectorKind): VectorScan | undefined {
+  const dim = vectorWidth(db);
+  if (dim === undefined) return undefined;
+  let byKind = scans.get(db);
+  if (!byKind) scans.set(db, byKind = new Map());
+  let scan = byKind.get(kind);
+  if (!scan || scan.dim !== dim) byKind.set(kind, scan = new VectorScan(db, kind, dim));
+  return scan;
+}
+
+/**
+ * Rows of the `keep` best values (highest, or lowest when `ascending`), among rows `allowed`.
+ * Bits distances are small integers: a histogram finds the cut in one pass; float scores keep
+ * a sorted shortlist that a row enters only when it beats the current k-th.
+ */
+function bestRows(values: Float32Array | Uint16Array, keep: number, allowed: (row: number) => boolean): number[] {
+  if (values instanceof Uint16Array) {
+    const counts = new Uint32Array(65536);
+    for (let r = 0; r < values.length; r++) if (allowed(r)) counts[values[r]!]!++;
+    let cut = 0;
+    for (let seen = 0; cut < counts.length && seen + counts[cut]! < keep; cut++) seen += counts[cut]!;
+    const rows: number[] = [];
+    for (let r = 0; r < values.length; r++) if (values[r]! <= cut && allowed(r)) rows.push(r);
+    return rows;
+  }
+  const top: number[] = [];
+  let floor = -Infinity;
+  for (let r = 0; r < values.length; r++) {
+    const v = values[r]!;
+    if ((top.length >= keep && v <= floor) || !allowed(r)) continue;
+    let i = top.length;
+    while (i > 0 && values[top[i - 1]!]! < v) i--;
+    top.splice(i, 0, r);
+    if (top.length > keep) top.pop();
+    floor = values[top[top.length - 1]!]!;
+  }
+  return top;
+}
+
+export function searchVector(db: IndexDb, query: Float32Array, options: SearchOptions = {}): SearchHit[] {
+  const { k = 20, offset = 0, minScore, sort = 'score', mode = 'auto', candidates = DEFAULT_CANDIDATES, excludeId } = options;
+  if (!Number.isInteger(k) || k < 1) throw new InputError(`-k: expected a positive integer, got ${k}`);
+  if (offset + k + 1 > MAX_K) throw new InputError(`offset + k: at most ${MAX_K - 1} results per query`);
+  const ids = filteredIds(db, options);
+  if (ids && ids.size === 0) return [];
+  const approximate = mode === 'approximate' || (mode === 'auto' && photoCount(db) > APPROXIMATE_ABOVE);
+  const scan = scanFor(db, approximate ? 'bits' : 'float');
+  if (!scan) return [];
+  if (query.length !== scan.dim) throw new InputError(`query vector of ${query.length} dimensions; the index holds ${scan.dim}`);
+  const values = scan.scan(query);
+  const photoIds = scan.photoIds;
+  const allowed = (row: number) => photoIds[row] !== excludeId && (!ids || ids.has(photoIds[row]!));
+  const rows = bestRows(values, approximate ? Math.max(candidates, offset + k) : offset + k, allowed);
+  // One statement for all candidates (a point query each costs more in call overhead than in I/O).
+  const stored = db.prepare('SELECT id, embedding FROM vectors WHERE id IN (SELECT value FROM json_each(?))').raw()
+    .all(JSON.stringify(rows.map((r) => photoIds[r]!))) as [number, Buffer][];
+  let scored = stored.map(([id, blob]) => ({ id, score: dot(query, blobVector(blob)) }));
+  scored.sort((a, b) => b.score - a.score || a.id - b.id);
+  scored = scored.slice(offset, offset + k);
+  if (minScore !== undefined) scored = scored.filter((s) => s.score >= minScore);
+  const hits = scored.map(({ id, score }) => hydrate(db, id, score, options.folder));
+  if (sort === 'date') hits.sort((a, b) => (b.taken ?? -Infinity) - (a.taken ?? -Infinity));
+  return hits;
+}
+
+function dot(a: Float32Array, b: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+}
+
+/** A photo's row and paths. */
+export function photoById(db: IndexDb, id: number): Omit<SearchHit, 'score'> | undefined {
+  const row = db.prepare('SELECT id, width, height, taken, make, model FROM photos WHERE id = ?').get(id) as
+    Omit<SearchHit, 'score' | 'paths'> | undefined;
+  if (!row) return undefined;
+  const paths = db.prepare('SELECT path FROM files WHERE photo_id = ? ORDER BY path').pluck().all(id) as string[];
+  return { ...row, paths };
+}
+
+function hydrate(db: IndexDb, id: number, score: number, folder?: string): SearchHit {
+  const photo = photoById(db, id)!;
+  const [low, high] = folder ? folderRange(folder) : ['', '\uffff'];
+  return { ...photo, paths: photo.paths.filter((p) => p >= low && p < high), score };
+}
+
+/** The stored unit vector of a photo ("more like this"). */
+export function photoVector(db: IndexDb, id: number): Float32Array | undefined {
+  const blob = db.prepare('SELECT embedding FROM vectors WHERE id = ?').pluck().get(id) as Buffer | undefined;
+  return blob && blobVector(blob);
+}

@@ -1,0 +1,98 @@
+// The vectors of an index held in memory for scanning, in a WebAssembly kernel's memory
+// (kernels/scan.wat): float32 unit vectors for exact search, or their sign bits for the coarse
+// pass of approximate search (1/32 of the bytes: 64 MB for a million 512-d vectors). Loaded from
+// SQLite once and then kept up to date from what other connections commit: new rows are appended;
+// any deletion reloads everything.
+import { instantiateKernel, type KernelMemory } from '../wasm/instantiate.js';
+import { SCAN_WASM_BASE64 } from './kernels/scan-wasm.js';
+import type { IndexDb } from './db.js';
+
+interface ScanKernel {
+  memory: KernelMemory;
+  dots(m: number, q: number, rows: number, dim: number, out: number): void;
+  hamming(bits: number, q: number, rows: number, bytes: number, out: number): void;
+}
+
+export type VectorKind = 'float' | 'bits';
+
+/** Bytes of a sign-bit code of `dim` dimensions, padded to whole 16-byte lanes. */
+export const codeBytes = (dim: number) => Math.ceil(dim / 128) * 16;
+
+/** Sign bits of a vector (bit j of byte j/8 set when v[j] > 0), padded with zeros. */
+export function signBits(v: Float32Array): Uint8Array {
+  const code = new Uint8Array(codeBytes(v.length));
+  for (let j = 0; j < v.length; j++) if (v[j]! > 0) code[j >> 3]! |= 1 << (j & 7);
+  return code;
+}
+
+/** Rows per kernel call. */
+const SLICE_ROWS = 4096;
+/** The query region at the start of the kernel's memory. */
+const QUERY_BYTES = 64 * 1024;
+
+export class VectorScan {
+  private readonly kernel = instantiateKernel<ScanKernel>(SCAN_WASM_BASE64);
+  /** ids[row] = photo id. */
+  private ids = new Int32Array(1024);
+  private rows = 0;
+  private lastId = 0;
+  private version = -1;
+  private readonly stride: number;
+
+  constructor(private readonly db: IndexDb, readonly kind: VectorKind, readonly dim: number) {
+    if (dim % 4 || 4 * dim > QUERY_BYTES) throw new RangeError(`vectors of ${dim} dimensions: expected a multiple of 4 up to ${QUERY_BYTES / 4}`);
+    this.stride = kind === 'float' ? 4 * dim : codeBytes(dim);
+  }
+
+  /** Photo id of each row (valid up to `count`). */
+  get photoIds(): Int32Array { return this.ids.subarray(0, this.rows); }
+  get count(): number { return this.rows; }
+
+  /** Brings the rows up to date with the database (cheap when nothing changed). */
+  refresh(): void {
+    // data_version moves when another connection commits; max(id) catches this connection's own inserts.
+    const version = this.db.pragma('data_version', { simple: true }) as number;
+    const maxId = (this.db.prepare('SELECT max(id) FROM vectors').pluck().get() as number | null) ?? 0;
+    if (version === this.version && maxId === this.lastId) return;
+    this.version = version;
+    const total = this.db.prepare('SELECT count(*) FROM vectors').pluck().get() as number;
+    const added = this.db.prepare('SELECT count(*) FROM vectors WHERE id > ?').pluck().get(this.lastId) as number;
+    if (this.rows + added !== total) { this.rows = 0; this.lastId = 0; } // something was deleted
+    const column = this.kind === 'float' ? 'embedding' : 'bits';
+    this.reserve(total);
+    let heap = new Uint8Array(this.kernel.memory.buffer);
+    for (const [id, v] of this.db.prepare(`SELECT id, ${column} FROM vectors WHERE id > ? ORDER BY id`).raw().iterate(this.lastId) as
+      IterableIterator<[number, Buffer]>) {
+      if (this.rows === this.ids.length) { const ids = new Int32Array(this.ids.length * 2); ids.set(this.ids); this.ids = ids; }
+      if (heap.buffer !== this.kernel.memory.buffer) heap = new Uint8Array(this.kernel.memory.buffer);
+      heap.set(v.subarray(0, this.stride), QUERY_BYTES + this.rows * this.stride);
+      this.ids[this.rows++] = id;
+      this.lastId = id;
+    }
+  }
+
+  /** Grows the kernel's memory to hold `rows` rows plus one output slot (4 bytes) per row. */
+  private reserve(rows: number): void {
+    const needed = QUERY_BYTES + rows * (this.stride + 4);
+    const missing = Math.ceil((needed - this.kernel.memory.buffer.byteLength) / 65536);
+    if (missing > 0) this.kernel.memory.grow(missing + Math.ceil(missing / 4)); // some room to append
+  }
+
+  /** Score (float) or Hamming distance (bits) of every row to the query. */
+  scan(query: Float32Array): Float32Array | Uint16Array {
+    this.refresh();
+    const out = QUERY_BYTES + this.rows * this.stride;
+    const heap = new Uint8Array(this.kernel.memory.buffer);
+    const float = this.kind === 'float';
+    heap.set(float ? new Uint8Array(query.buffer, query.byteOffset, query.byteLength) : signBits(query), 0);
+    // In slices: V8 optimises a WebAssembly function between calls, not during one, so the first
+    // scan of a process runs unoptimised for one slice only.
+    for (let row = 0; row < this.rows; row += SLICE_ROWS) {
+      const n = Math.min(SLICE_ROWS, this.rows - row);
+      const at = QUERY_BYTES + row * this.stride;
+      if (float) this.kernel.dots(at, 0, n, this.dim, out + 4 * row);
+      else this.kernel.hamming(at, 0, n, this.stride, out + 2 * row);
+    }
+    return float ? new Float32Array(this.kernel.memory.buffer, out, this.rows) : new Uint16Array(this.kernel.memory.buffer, out, this.rows);
+  }
+}

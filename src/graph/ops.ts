@@ -81,11 +81,11 @@ function reduced(x: Value, attrs: Attrs): Shape {
 
 /**
  * Float32 sums and means over at least this many elements accumulate in float64 (a Cast either
- * side), as PyTorch's CPU reductions do. ONNX Runtime accumulates in float32, which is not enough
- * where a training gradient is a small difference of large sums: train-mode BatchNorm's input and
- * parameter gradients sum over N·H·W (32768 elements for a 64×64 stem at batch 8), and came out
- * ~2e-3 of each tensor's max away from a float64 computation, against ~3e-6 in float64. The
- * narrower reductions of inference graphs (LayerNorm over the width) are left as they are.
+ * side), as PyTorch's CPU reductions do. In ONNX Runtime's float32 ones, train-mode BatchNorm's
+ * batch statistics over N·H·W (32768 elements for a 64×64 stem at batch 8) left a ResNet's stem
+ * gradients ~3e-3 of each tensor's max away from a float64 computation of the step, ~5e-6 with
+ * this (bench/resnet-grads.ts against PyTorch in float64, on photos). The narrower reductions of
+ * inference graphs (LayerNorm over the width) are left as they are.
  */
 export const WIDE_REDUCTION = 4096;
 

@@ -29,7 +29,6 @@ interface Case {
 }
 
 export async function preprocessChecks(dir: string): Promise<Check[]> {
-  if (!existsSync(join(dir, 'preprocess'))) return []; // a folder without preprocessing fixtures
   const cases = existsSync(join(dir, 'preprocess', 'index.json')) ? openaiCases(dir) : chineseCases(dir);
   const checks: Check[] = [];
   for (const c of cases) checks.push(await checkCase(c));

@@ -51,8 +51,12 @@ const LOGIT_SCALE_MAX = Math.log(100);
  * a Transpose into MatMul/Gemm (transA/transB) sends MLAS down its slower transposed-operand path:
  * on [1600, 3072]ᵀ @ [1600, 768] (a ViT-B/32 weight gradient) 87-95 ms fused against 63-67 ms
  * with the Transpose kept as its own op; a whole ViT-B/32 step is ~25% faster without them.
+ * The NCHWc layout transformer is off for accuracy: on a ResNet stem over near-flat images its
+ * rewritten convolutions put train-mode BatchNorm gradients 8.3e-4 of each tensor's max away from
+ * a float64 computation (1.1e-5 without it; test/batchnorm-grad-accuracy.test.ts), at some cost
+ * in speed on ResNet steps (rn-tiny at batch 8: ~180 → ~230 ms, 2 busy shared cores).
  */
-const TRAINING_TUNING: GraphTuning = { disabledOptimizers: ['MatmulTransposeFusion', 'GemmTransposeFusion'] };
+export const TRAINING_TUNING: GraphTuning = { disabledOptimizers: ['MatmulTransposeFusion', 'GemmTransposeFusion', 'NchwcTransformer'] };
 
 export class Trainer {
   /** Trained parameters and BatchNorm buffers, by state-dict name (updated in place). */

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { embedImages, expandImagePaths, load, normalizeRows, toFloat32 } from '../src/index.js';
+import { connectRedis, redactUrl } from '../src/queue/connection.js';
 import { embedShard, readShardInputs } from '../src/queue/embed-shard.js';
 import { expandInputs, jobId, jobsOf, planShards, runIdOf, type RunSettings, type RunSpec } from '../src/queue/job.js';
 import { claimOutput, writeManifestIfComplete } from '../src/queue/manifest.js';
@@ -174,4 +175,11 @@ test('a worker refuses a job whose model it cannot find, or whose weights differ
   const clip = await models.get({ ref: copy, sha256: real });
   assert.equal(clip.model.config.embedDim, 8);
   await clip.model.release();
+});
+
+test('Redis URLs: the password never shows in messages; other schemes are a clear error', () => {
+  assert.equal(redactUrl('rediss://user:p%40ss@host:6380/2'), 'rediss://user:***@host:6380/2');
+  assert.equal(redactUrl('redis://:secret@10.0.0.1:6379/0'), 'redis://:***@10.0.0.1:6379/0');
+  assert.equal(redactUrl('redis://host:6379'), 'redis://host:6379');
+  assert.throws(() => connectRedis('http://host:6379'), /--queue http:\/\/host:6379: expected redis:\/\/\[user:password@\]host\[:port\]\[\/db\] or rediss:\/\/ for TLS/);
 });

@@ -47,8 +47,10 @@ export async function runQueuedEmbed(inputs: readonly string[], o: QueuedEmbedOp
     throw new InputError(`--shard-size ${o.shardSize} must be a positive multiple of --batch-size ${o.batchSize} (so batches match a single-process run)`);
   }
   const out = resolve(o.out);
-  const redis = connectRedis(o.queue, { giveUpAfter: 10 });
+  const { redis, ready } = connectRedis(o.queue, { giveUpAfter: 10 });
+  await ready;
   const queue: EmbedQueue = new Queue(QUEUE_NAME, { connection: redis });
+  queue.on('error', () => undefined); // connection trouble is reported by connectRedis
   try {
     if (o.status) {
       console.log(await statusReport(queue, out));

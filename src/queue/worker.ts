@@ -45,7 +45,8 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   const name = `${hostname()}:${process.pid}`;
   const models = new WorkerModels(o.load);
   if (o.model) log(`loaded ${o.model} (sha256 ${await models.preload(o.model)})`);
-  const redis = connectRedis(o.queue);
+  const { redis, ready, isDown } = connectRedis(o.queue);
+  await ready;
 
   const process_ = async (job: Job<EmbedJob, JobResult>): Promise<JobResult> => {
     const { data } = job;
@@ -71,7 +72,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     maxStalledCount: 1,
   });
   worker.on('failed', (job, e) => console.error(`clip: run ${job?.data.runId} shard ${job?.data.shard}: ${e.message}`));
-  worker.on('error', (e) => console.error(`clip: worker: ${e.message}`));
+  worker.on('error', (e) => isDown() || console.error(`clip: worker: ${e.message}`));
   log(`worker ${name} waiting for jobs on ${redactUrl(o.queue)} (concurrency ${o.concurrency})`);
 
   await new Promise<void>((resolve) => {

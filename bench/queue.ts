@@ -104,7 +104,15 @@ async function queueOverhead(dir: string, workers: number, jobs: number): Promis
   const redisServer = await startRedis();
   const redis = new Redis(redisServer.url);
   const list = join(dir, 'list.txt');
+  // Redis memory per waiting job, in a database no worker listens to.
+  const memory = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
+  const memoryBefore = await memory();
+  const waiting = 2000;
+  writeFileSync(list, `${image}\n`.repeat(waiting));
+  await runQueuedEmbed([list], { queue: `${redisServer.url}/1`, out: join(dir, 'waiting'), model, batchSize: 1, shardSize: 1, fastJpeg: false, normalize: false, float16: false, detach: true, status: false, load: {} });
+  const bytesPerWaitingJob = (await memory() - memoryBefore) / waiting;
   writeFileSync(list, `${image}\n`.repeat(jobs));
+
   log(`starting ${workers} workers`);
   const children = Array.from({ length: workers }, () => spawn(process.execPath, [CLI, 'worker', '--queue', redisServer.url, '--threads', '1'], { stdio: ['ignore', 'pipe', 'inherit'] }));
   const ready = await Promise.all(children.map((child) => new Promise<number>((resolve) => {
@@ -137,6 +145,7 @@ async function queueOverhead(dir: string, workers: number, jobs: number): Promis
     enqueue_s: +((enqueued - started) / 1000).toFixed(2), wall_s: +wall.toFixed(1), jobs_per_s: +(jobs / wall).toFixed(1),
     worker_cpu_ms_per_job: perJob(workerCpu), redis_cpu_ms_per_job: perJob(redisAfter.cpu - redisBefore.cpu),
     local_cpu_ms_per_job: +localCpuMs.toFixed(3), queue_overhead_cpu_ms_per_job: +(perJob(workerCpu + redisAfter.cpu - redisBefore.cpu) - localCpuMs).toFixed(3),
+    redis_bytes_per_waiting_job: Math.round(bytesPerWaitingJob),
     redis_commands_per_job: +commands.reduce((n, [, c]) => n + c, 0).toFixed(1),
     scripts_per_job: +commands.filter(([name]) => name.startsWith('eval')).reduce((n, [, c]) => n + c, 0).toFixed(2),
     top_commands_per_job: Object.fromEntries(commands.slice(0, 8).map(([name, n]) => [name, +n.toFixed(2)])),

@@ -198,3 +198,14 @@ test('a batch that crashes its worker twice goes to the failed set instead of be
   watcher.child.kill('SIGTERM');
   assert.equal((await watcher.exit).code, 0);
 });
+
+test('SIGTERM during a batch lets the worker finish it before stopping', { skip, timeout: 60_000 }, async () => {
+  const url = `${redis.url}/3`;
+  const producer = cli(['embed', '--queue', url, join(images, 'photo-002.jpg'), join(images, 'photo-003.jpg'), '--out', join(dir, 'out-sigterm'), '-m', model]);
+  const worker = cli(['worker', '--queue', url, '--threads', '1'], (line) => {
+    if (/shard 0: start/.test(line)) worker.child.kill('SIGTERM');
+  });
+  assert.equal((await worker.exit).code, 0);
+  assert.ok(worker.stdout.some((l) => /shard 0: done, 2 images/.test(l)), worker.stdout.join(' | '));
+  assert.equal((await producer.exit).code, 0, producer.stderr.join('\n'));
+});

@@ -209,3 +209,23 @@ test('SIGTERM during a batch lets the worker finish it before stopping', { skip,
   assert.ok(worker.stdout.some((l) => /shard 0: done, 2 images/.test(l)), worker.stdout.join(' | '));
   assert.equal((await producer.exit).code, 0, producer.stderr.join('\n'));
 });
+
+test('Redis restarting empty mid-run: the producer reconnects, queues the unwritten shards again and completes', { skip, timeout: 60_000 }, async () => {
+  const url = `${redis.url}/4`;
+  let queuedUp!: () => void;
+  const enqueued = new Promise<void>((resolve) => { queuedUp = resolve; });
+  const paths = ['photo-004.jpg', 'photo-005.jpg', 'photo-006.jpg'].map((f) => join(images, f));
+  const producer = cli(['embed', '--queue', url, ...paths, '--out', join(dir, 'out-restart'), '-m', model, '-b', '1', '--shard-size', '1'], undefined, (line) => {
+    if (/3 queued/.test(line)) queuedUp();
+  });
+  await enqueued;
+  await redis.restart();
+  const worker = cli(['worker', '--queue', url, '--threads', '1']);
+  assert.equal((await producer.exit).code, 0, producer.stderr.join('\n'));
+  const said = producer.stderr.join('\n');
+  assert.match(said, /lost the connection to Redis/);
+  assert.match(said, /Redis holds no job for the 3 unwritten shards .*; queued them again/);
+  assert.match(said, /embedded 3 images into/);
+  worker.child.kill('SIGTERM');
+  assert.equal((await worker.exit).code, 0);
+});

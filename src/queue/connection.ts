@@ -36,13 +36,18 @@ export function connectRedis(url: string, { giveUpAfter = Infinity }: { giveUpAf
     retryStrategy: (attempt) => (fatal || attempt > giveUpAfter ? null : Math.min(attempt * 500, 5000)),
   });
   let down = false;
+  const lost = (why: string) => {
+    if (down || fatal) return;
+    down = true;
+    console.error(`clip: lost the connection to Redis at ${where} (${why}); retrying with backoff`);
+  };
   redis.on('error', (e: Error) => {
     lastError = e.message;
     if (AUTH_ERROR.test(e.message)) fatal = true;
-    if (down || fatal) return;
-    down = true;
-    console.error(`clip: lost the connection to Redis at ${where} (${e.message}); retrying with backoff`);
+    lost(e.message);
   });
+  redis.on('reconnecting', () => lost('connection closed')); // a server that shut down cleanly sends no error
+
   const ready = new Promise<void>((resolve, reject) => {
     redis.once('ready', resolve);
     redis.on('end', () => reject(new InputError(`cannot use Redis at ${where}: ${lastError}`)));

@@ -56,15 +56,15 @@ export async function runQueuedEmbed(inputs: readonly string[], o: QueuedEmbedOp
       console.log(await statusReport(queue, out));
       return 0;
     }
-    const spec = await enqueue(queue, inputs, out, o);
-    return o.detach ? 0 : await follow(queue, spec, o.pollMs ?? 1000);
+    const run = await enqueue(queue, inputs, out, o);
+    return o.detach ? 0 : await follow(queue, run, o.pollMs ?? 1000);
   } finally {
     await queue.close();
     await redis.quit().catch(() => undefined);
   }
 }
 
-async function enqueue(queue: EmbedQueue, inputs: readonly string[], out: string, o: QueuedEmbedOptions): Promise<RunSpec> {
+async function enqueue(queue: EmbedQueue, inputs: readonly string[], out: string, o: QueuedEmbedOptions): Promise<{ spec: RunSpec; jobs: EmbedJob[] }> {
   const paths = expandInputs(inputs);
   if (paths.length === 0) throw new InputError('no images to embed (give image files, folders or .txt lists of paths)');
   const ref = existsSync(o.model) ? resolve(o.model) : o.model;
@@ -80,19 +80,30 @@ async function enqueue(queue: EmbedQueue, inputs: readonly string[], out: string
   await claimOutput(spec, file);
 
   const done = doneShards(out);
-  const todo = jobsOf(spec, ranges).filter((job) => !done.has(job.shard));
-  for (let i = 0; i < todo.length; i += ADD_CHUNK) {
-    await queue.addBulk(todo.slice(i, i + ADD_CHUNK).map((data) => ({ name: 'embed', data, opts: { ...JOB_OPTIONS, jobId: jobId(spec.runId, data.shard) } })));
-  }
+  const jobs = jobsOf(spec, ranges);
+  const missing = await addMissing(queue, jobs, done);
   const failed = await failedJobs(queue, spec, done);
   await Promise.all(failed.map((job) => job.retry('failed')));
   console.error(`run ${spec.runId}: ${spec.images} images in ${spec.shards} shards; ${done.size} already written, `
-    + `${todo.length - failed.length} queued${failed.length ? `, ${failed.length} failed ones retried` : ''}`);
-  return spec;
+    + `${missing - failed.length} queued${failed.length ? `, ${failed.length} failed ones retried` : ''}`);
+  return { spec, jobs };
 }
 
-async function follow(queue: EmbedQueue, spec: RunSpec, pollMs: number): Promise<number> {
+/** Adds the jobs of shards not on disk (BullMQ ignores ids it already holds); returns how many shards are missing. */
+async function addMissing(queue: EmbedQueue, jobs: readonly EmbedJob[], done: ReadonlySet<number>): Promise<number> {
+  const todo = jobs.filter((job) => !done.has(job.shard));
+  for (let i = 0; i < todo.length; i += ADD_CHUNK) {
+    await queue.addBulk(todo.slice(i, i + ADD_CHUNK).map((data) => ({ name: 'embed', data, opts: { ...JOB_OPTIONS, jobId: jobId(data.runId, data.shard) } })));
+  }
+  return todo.length;
+}
+
+/** Polls with nothing waiting or running while shards are missing before the jobs count as lost (a Redis restart). */
+const LOST_AFTER_POLLS = 3;
+
+async function follow(queue: EmbedQueue, { spec, jobs }: { spec: RunSpec; jobs: readonly EmbedJob[] }, pollMs: number): Promise<number> {
   let last = '';
+  let idle = 0;
   for (;;) {
     const done = doneShards(spec.out);
     const failed = await failedJobs(queue, spec, done);
@@ -102,6 +113,14 @@ async function follow(queue: EmbedQueue, spec: RunSpec, pollMs: number): Promise
     if (done.size + failed.length >= spec.shards) {
       if (failed.length) return reportFailed(failed, spec);
       break;
+    }
+    // Redis restarted without persistence loses the queue, while the shards on disk stay the truth.
+    const counts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
+    idle = Object.values(counts).some((n) => n > 0) ? 0 : idle + 1;
+    if (idle >= LOST_AFTER_POLLS) {
+      const missing = await addMissing(queue, jobs, done);
+      console.error(`clip: Redis holds no job for the ${missing} unwritten shards (restarted without persistence?); queued them again`);
+      idle = 0;
     }
     await sleep(pollMs);
   }

@@ -34,23 +34,44 @@ const log = (line: string) => console.error(line);
 /** Photo-like JPEGs: smooth random colour fields (noise JPEGs would decode unrealistically slowly). */
 async function writePhotos(dir: string, count: number): Promise<string[]> {
   let seed = 3;
-  const next = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 24);
+  const next = () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
   const paths: string[] = [];
   for (let i = 0; i < count; i++) {
     const small = Buffer.from(Array.from({ length: 16 * 12 * 3 }, next));
     const path = join(dir, `photo-${i}.jpg`);
-    await sharp(small, { raw: { width: 16, height: 12, channels: 3 } }).resize(640, 480, { kernel: 'cubic' }).jpeg({ quality: 85 }).toFile(path);
+    await sharp(small, { raw: { width: 16, height: 12, channels: 3 } })
+      .resize(640, 480, { kernel: 'cubic' })
+      .jpeg({ quality: 85 })
+      .toFile(path);
     paths.push(path);
   }
   return paths;
 }
 
 /** The jobs of a run over `paths`, recorded in a fresh folder as the producer records it. */
-async function localRun(dir: string, model: string, paths: string[], batchSize: number, shardSize: number): Promise<EmbedJob[]> {
+async function localRun(
+  dir: string,
+  model: string,
+  paths: string[],
+  batchSize: number,
+  shardSize: number,
+): Promise<EmbedJob[]> {
   const out = mkdtempSync(join(dir, 'out-'));
-  const settings: RunSettings = { model: { ref: model, sha256: await modelFingerprint(model) }, batchSize, shardSize, preprocess: { fastJpeg: false }, output: { dtype: 'float32', normalize: false } };
+  const settings: RunSettings = {
+    model: { ref: model, sha256: await modelFingerprint(model) },
+    batchSize,
+    shardSize,
+    preprocess: { fastJpeg: false },
+    output: { dtype: 'float32', normalize: false },
+  };
   const { inputs, ranges } = planShards(paths, shardSize);
-  const spec: RunSpec = { ...settings, runId: runIdOf(settings, out, inputs), out, images: paths.length, shards: ranges.length };
+  const spec: RunSpec = {
+    ...settings,
+    runId: runIdOf(settings, out, inputs),
+    out,
+    images: paths.length,
+    shards: ranges.length,
+  };
   await claimOutput(spec, inputs);
   return jobsOf(spec, ranges);
 }
@@ -70,11 +91,21 @@ async function workerThroughput(dir: string, name: string, photos: string[]): Pr
     const seconds = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpuBefore);
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-    console.log(JSON.stringify({
-      bench: 'worker', model: name, threads, images: photos.length, batch: 32, seconds: +seconds.toFixed(2), images_per_s: +(photos.length / seconds).toFixed(2),
-      // CPU time of every thread of the process: on a busy shared machine, images per CPU-second is the per-core figure.
-      cpu_s: +cpuSeconds.toFixed(2), images_per_cpu_s: +(photos.length / cpuSeconds).toFixed(2),
-    }));
+    console.log(
+      JSON.stringify({
+        bench: 'worker',
+        model: name,
+        threads,
+        images: photos.length,
+        batch: 32,
+        seconds: +seconds.toFixed(2),
+        images_per_s: +(photos.length / seconds).toFixed(2),
+        // CPU time of every thread of the process: on a busy shared machine, images per CPU-second
+        // is the per-core figure.
+        cpu_s: +cpuSeconds.toFixed(2),
+        images_per_cpu_s: +(photos.length / cpuSeconds).toFixed(2),
+      }),
+    );
     await clip.model.release();
   }
   rmSync(checkpoint, { force: true });
@@ -98,7 +129,9 @@ async function redisStats(redis: Redis): Promise<{ calls: Map<string, number>; c
 async function queueOverhead(dir: string, workers: number, jobs: number): Promise<void> {
   const model = writeTinyModel(dir);
   const image = join(dir, 'small.png');
-  await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 120, g: 60, b: 30 } } }).png().toFile(image);
+  await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 120, g: 60, b: 30 } } })
+    .png()
+    .toFile(image);
 
   log(`local baseline: 500 one-image jobs in a loop, no queue`);
   const clip = await load(model, { threads: 1 });
@@ -116,24 +149,57 @@ async function queueOverhead(dir: string, workers: number, jobs: number): Promis
   const memoryBefore = await memory();
   const waiting = 2000;
   writeFileSync(list, `${image}\n`.repeat(waiting));
-  await runQueuedEmbed([list], { queue: `${redisServer.url}/1`, out: join(dir, 'waiting'), model, batchSize: 1, shardSize: 1, fastJpeg: false, normalize: false, float16: false, detach: true, status: false, load: {} });
-  const bytesPerWaitingJob = (await memory() - memoryBefore) / waiting;
+  await runQueuedEmbed([list], {
+    queue: `${redisServer.url}/1`,
+    out: join(dir, 'waiting'),
+    model,
+    batchSize: 1,
+    shardSize: 1,
+    fastJpeg: false,
+    normalize: false,
+    float16: false,
+    detach: true,
+    status: false,
+    load: {},
+  });
+  const bytesPerWaitingJob = ((await memory()) - memoryBefore) / waiting;
   writeFileSync(list, `${image}\n`.repeat(jobs));
 
   log(`starting ${workers} workers`);
-  const children = Array.from({ length: workers }, () => spawn(process.execPath, [CLI, 'worker', '--queue', redisServer.url, '--threads', '1'], { stdio: ['ignore', 'pipe', 'inherit'] }));
-  const ready = await Promise.all(children.map((child) => new Promise<number>((resolve) => {
-    child.stdout.on('data', function first(chunk: Buffer) {
-      if (!chunk.toString().includes('waiting for jobs')) return;
-      child.stdout.off('data', first);
-      child.stdout.resume();
-      resolve(cpuSeconds(child.pid!));
-    });
-  })));
+  const children = Array.from({ length: workers }, () =>
+    spawn(process.execPath, [CLI, 'worker', '--queue', redisServer.url, '--threads', '1'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
+  );
+  const ready = await Promise.all(
+    children.map(
+      (child) =>
+        new Promise<number>((resolve) => {
+          child.stdout.on('data', function first(chunk: Buffer) {
+            if (!chunk.toString().includes('waiting for jobs')) return;
+            child.stdout.off('data', first);
+            child.stdout.resume();
+            resolve(cpuSeconds(child.pid!));
+          });
+        }),
+    ),
+  );
   const redisBefore = await redisStats(redis);
   const out = join(dir, 'queued');
   const started = performance.now();
-  await runQueuedEmbed([list], { queue: redisServer.url, out, model, batchSize: 1, shardSize: 1, fastJpeg: false, normalize: false, float16: false, detach: true, status: false, load: {} });
+  await runQueuedEmbed([list], {
+    queue: redisServer.url,
+    out,
+    model,
+    batchSize: 1,
+    shardSize: 1,
+    fastJpeg: false,
+    normalize: false,
+    float16: false,
+    detach: true,
+    status: false,
+    load: {},
+  });
   const enqueued = performance.now();
   for (let i = 0; i < 36_000 && !existsSync(manifestPath(out)); i++) await sleep(50);
   const wall = (performance.now() - started) / 1000;
@@ -145,18 +211,33 @@ async function queueOverhead(dir: string, workers: number, jobs: number): Promis
   await redisServer.stop();
   await clip.model.release();
   const perJob = (x: number) => +((x / jobs) * 1000).toFixed(3);
-  const commands = [...redisAfter.calls].map(([name, n]) => [name, (n - (redisBefore.calls.get(name) ?? 0)) / jobs] as const)
-    .filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
-  console.log(JSON.stringify({
-    bench: 'queue', workers, jobs, cores: cpus().length, complete: existsSync(manifestPath(out)),
-    enqueue_s: +((enqueued - started) / 1000).toFixed(2), wall_s: +wall.toFixed(1), jobs_per_s: +(jobs / wall).toFixed(1),
-    worker_cpu_ms_per_job: perJob(workerCpu), redis_cpu_ms_per_job: perJob(redisAfter.cpu - redisBefore.cpu),
-    local_cpu_ms_per_job: +localCpuMs.toFixed(3), queue_overhead_cpu_ms_per_job: +(perJob(workerCpu + redisAfter.cpu - redisBefore.cpu) - localCpuMs).toFixed(3),
-    redis_bytes_per_waiting_job: Math.round(bytesPerWaitingJob),
-    redis_commands_per_job: +commands.reduce((n, [, c]) => n + c, 0).toFixed(1),
-    scripts_per_job: +commands.filter(([name]) => name.startsWith('eval')).reduce((n, [, c]) => n + c, 0).toFixed(2),
-    top_commands_per_job: Object.fromEntries(commands.slice(0, 8).map(([name, n]) => [name, +n.toFixed(2)])),
-  }));
+  const commands = [...redisAfter.calls]
+    .map(([name, n]) => [name, (n - (redisBefore.calls.get(name) ?? 0)) / jobs] as const)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1]);
+  console.log(
+    JSON.stringify({
+      bench: 'queue',
+      workers,
+      jobs,
+      cores: cpus().length,
+      complete: existsSync(manifestPath(out)),
+      enqueue_s: +((enqueued - started) / 1000).toFixed(2),
+      wall_s: +wall.toFixed(1),
+      jobs_per_s: +(jobs / wall).toFixed(1),
+      worker_cpu_ms_per_job: perJob(workerCpu),
+      redis_cpu_ms_per_job: perJob(redisAfter.cpu - redisBefore.cpu),
+      local_cpu_ms_per_job: +localCpuMs.toFixed(3),
+      queue_overhead_cpu_ms_per_job: +(perJob(workerCpu + redisAfter.cpu - redisBefore.cpu) - localCpuMs).toFixed(3),
+      redis_bytes_per_waiting_job: Math.round(bytesPerWaitingJob),
+      redis_commands_per_job: +commands.reduce((n, [, c]) => n + c, 0).toFixed(1),
+      scripts_per_job: +commands
+        .filter(([name]) => name.startsWith('eval'))
+        .reduce((n, [, c]) => n + c, 0)
+        .toFixed(2),
+      top_commands_per_job: Object.fromEntries(commands.slice(0, 8).map(([name, n]) => [name, +n.toFixed(2)])),
+    }),
+  );
 }
 
 const o = new Command('bench-queue')

@@ -29,7 +29,12 @@ before(async () => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const settings = (sha256: string, extra: Partial<RunSettings> = {}): RunSettings => ({
-  model: { ref: model, sha256 }, batchSize: 2, shardSize: 4, preprocess: { fastJpeg: false }, output: { dtype: 'float32', normalize: false }, ...extra,
+  model: { ref: model, sha256 },
+  batchSize: 2,
+  shardSize: 4,
+  preprocess: { fastJpeg: false },
+  output: { dtype: 'float32', normalize: false },
+  ...extra,
 });
 
 /** A run over `paths` recorded in a fresh output folder, as the producer records it. */
@@ -48,7 +53,10 @@ test('.npy: numpy header layout (64-byte aligned), and decode inverts encode', (
   assert.equal(npy.subarray(0, 8).toString('latin1'), '\x93NUMPY\x01\x00');
   const headerEnd = 10 + npy.readUInt16LE(8);
   assert.equal(headerEnd % 64, 0);
-  assert.equal(npy.toString('latin1', 10, headerEnd).trimEnd(), "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }");
+  assert.equal(
+    npy.toString('latin1', 10, headerEnd).trimEnd(),
+    "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }",
+  );
   const back = decodeNpy(npy);
   assert.deepEqual(back.shape, [2, 3]);
   assert.deepEqual(new Float32Array(back.data.slice().buffer), values);
@@ -56,22 +64,32 @@ test('.npy: numpy header layout (64-byte aligned), and decode inverts encode', (
 });
 
 test('numpy.load reads our float32 and float16 files (skipped without python3 + numpy)', (t) => {
-  if (spawnSync('python3', ['-c', 'import numpy']).status !== 0) { t.skip('SKIPPED: python3 with numpy not found'); return; }
+  if (spawnSync('python3', ['-c', 'import numpy']).status !== 0) {
+    t.skip('SKIPPED: python3 with numpy not found');
+    return;
+  }
   const values = Float32Array.from([0.1, -2, 65504, 1 / 3]);
   const f32 = join(dir, 'a.npy');
   writeFileSync(f32, encodeNpy(new Uint8Array(values.buffer), 'float32', [2, 2]));
   const f16 = join(dir, 'b.npy');
   writeFileSync(f16, encodeNpy(Uint8Array.from([0x66, 0x2e, 0x00, 0xc0, 0xff, 0x7b, 0x55, 0x35]), 'float16', [1, 4]));
-  const r = spawnSync('python3', ['-c', `import numpy as np
+  const r = spawnSync(
+    'python3',
+    [
+      '-c',
+      `import numpy as np
 a = np.load('${f32}'); b = np.load('${f16}')
-print(a.dtype, a.shape, repr(a.tolist())); print(b.dtype, b.shape, repr(b.astype('float32').tolist()))`], { encoding: 'utf8' });
+print(a.dtype, a.shape, repr(a.tolist())); print(b.dtype, b.shape, repr(b.astype('float32').tolist()))`,
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 0, r.stderr);
   const [l1, l2] = r.stdout.trim().split('\n');
   assert.equal(l1, `float32 (2, 2) [[${Math.fround(0.1)}, -2.0], [65504.0, ${Math.fround(1 / 3)}]]`);
   assert.equal(l2, 'float16 (1, 4) [[0.0999755859375, -2.0, 65504.0, 0.333251953125]]');
 });
 
-test('a shard written twice holds the second write only, with no temporary files left; float16 on request', async () => {
+test('a shard written twice holds the second write only, no temporary files left; float16 on request', async () => {
   const out = mkdtempSync(join(dir, 'shard-'));
   const rowsA: ShardRow[] = [
     { path: '/a.jpg', sha256: 'aa', width: 3, height: 2, ok: true },
@@ -81,7 +99,10 @@ test('a shard written twice holds the second write only, with no temporary files
   await writeShard(out, 7, rowsA, Float32Array.from([1, 2, 0, 0, 3, 4]), 2, 'float32');
   await writeShard(out, 7, rowsA.slice(0, 2), Float32Array.from([0.1, -2, 0, 0]), 2, 'float16');
   assert.deepEqual(readdirSync(out).sort(), ['.run', 'shard-00007.jsonl', 'shard-00007.npy']);
-  const lines = readFileSync(join(out, 'shard-00007.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as ShardRow);
+  const lines = readFileSync(join(out, 'shard-00007.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as ShardRow);
   assert.deepEqual(lines, rowsA.slice(0, 2));
   const npy = decodeNpy(readFileSync(join(out, 'shard-00007.npy')));
   assert.equal(npy.dtype, 'float16');
@@ -98,7 +119,10 @@ test('run ids depend on the model hash, settings, output folder and inputs; job 
   const a = runIdOf(settings('1'.repeat(64)), '/out', inputs);
   assert.equal(runIdOf(settings('1'.repeat(64)), '/out', inputs), a, 'the same run gets the same id');
   assert.notEqual(runIdOf(settings('2'.repeat(64)), '/out', inputs), a);
-  assert.notEqual(runIdOf(settings('1'.repeat(64), { output: { dtype: 'float16', normalize: false } }), '/out', inputs), a);
+  assert.notEqual(
+    runIdOf(settings('1'.repeat(64), { output: { dtype: 'float16', normalize: false } }), '/out', inputs),
+    a,
+  );
   assert.notEqual(runIdOf(settings('1'.repeat(64)), '/elsewhere', inputs), a);
   assert.notEqual(runIdOf(settings('1'.repeat(64)), '/out', planShards(paths.slice(1), 4).inputs), a);
   assert.equal(jobId(a, 3), `${a}-3`);
@@ -108,7 +132,10 @@ test('a shard reads exactly its slice of the inputs file; another run is refused
   const paths = expandImagePaths([images]);
   const { spec, jobs } = await recordRun(paths);
   assert.equal(jobs.length, 3);
-  assert.deepEqual(jobs.map((j) => j.inputs.count), [4, 4, 2]);
+  assert.deepEqual(
+    jobs.map((j) => j.inputs.count),
+    [4, 4, 2],
+  );
   const read = await Promise.all(jobs.map((j) => readShardInputs(j)));
   assert.deepEqual(read.flat(), paths);
   await claimOutput(spec, planShards(paths, 4).inputs); // the same run again: accepted
@@ -124,11 +151,12 @@ test('list files name images relative to their folder; a missing path or a .tar 
   assert.throws(() => expandInputs([join(dir, 'shard.tar')]), /WebDataset shards are not supported/);
 });
 
-test('a job embeds bit-identically to embedImages with the same batches; the corrupt image is an ok:false zero row', async () => {
+test('a job embeds bit-identically to embedImages with the same batches; a corrupt image is a zero row', async () => {
   const paths = expandImagePaths([images]);
   const clip = await load(model);
   const reference = new Map<string, Float32Array>();
-  for await (const b of embedImages(clip, paths, { batchSize: 2 })) for (const e of b.embeddings) reference.set(e.input as string, e.embedding);
+  for await (const b of embedImages(clip, paths, { batchSize: 2 }))
+    for (const e of b.embeddings) reference.set(e.input as string, e.embedding);
   for (const normalize of [false, true]) {
     const { spec, jobs } = await recordRun(paths, { output: { dtype: 'float32', normalize } });
     for (const job of jobs.reverse()) {
@@ -137,11 +165,20 @@ test('a job embeds bit-identically to embedImages with the same batches; the cor
     }
     const manifest = (await writeManifestIfComplete(spec.out))!;
     assert.equal(manifest.complete, true);
-    assert.deepEqual({ images: manifest.images, failed: manifest.failed, dim: manifest.dim, normalized: manifest.normalized }, { images: 10, failed: 1, dim: 8, normalized: normalize });
-    assert.deepEqual(manifest.shards.map((s) => s.rows), [4, 4, 2]);
+    assert.deepEqual(
+      { images: manifest.images, failed: manifest.failed, dim: manifest.dim, normalized: manifest.normalized },
+      { images: 10, failed: 1, dim: 8, normalized: normalize },
+    );
+    assert.deepEqual(
+      manifest.shards.map((s) => s.rows),
+      [4, 4, 2],
+    );
     const seen: string[] = [];
     for (const shard of manifest.shards) {
-      const rows = readFileSync(join(spec.out, shard.metadata), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as ShardRow);
+      const rows = readFileSync(join(spec.out, shard.metadata), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as ShardRow);
       const values = new Float32Array(decodeNpy(readFileSync(join(spec.out, shard.embeddings))).data.slice().buffer);
       rows.forEach((row, i) => {
         seen.push(row.path);
@@ -152,7 +189,9 @@ test('a job embeds bit-identically to embedImages with the same batches; the cor
           return;
         }
         assert.equal(row.sha256, createHashOf(row.path));
-        const want = normalize ? normalizeRows({ data: reference.get(row.path)!, shape: [1, 8] }).data : reference.get(row.path)!;
+        const want = normalize
+          ? normalizeRows({ data: reference.get(row.path)!, shape: [1, 8] }).data
+          : reference.get(row.path)!;
         assert.deepEqual(got, want, `${row.path} (normalize ${normalize})`);
       });
     }
@@ -165,13 +204,21 @@ const createHashOf = (path: string) => createHash('sha256').update(readFileSync(
 
 test('a worker refuses a job whose model it cannot find, or whose weights differ from the hashed ones', async () => {
   const models = new WorkerModels({ offline: true, cacheDir: join(dir, 'empty-cache') });
-  await assert.rejects(models.get({ ref: 'ViT-B/32', sha256: 'ab'.repeat(32) }), (e: Error) => e instanceof ModelRefusedError && /model ViT-B\/32 \(sha256 abab.*\) is not available on this worker/.test(e.message));
+  await assert.rejects(
+    models.get({ ref: 'ViT-B/32', sha256: 'ab'.repeat(32) }),
+    (e: Error) =>
+      e instanceof ModelRefusedError &&
+      /model ViT-B\/32 \(sha256 abab.*\) is not available on this worker/.test(e.message),
+  );
   const copy = join(dir, 'other-model');
   mkdirSync(copy, { recursive: true });
   copyFileSync(join(model, 'model.safetensors'), join(copy, 'model.safetensors'));
   const real = await modelFingerprint(copy);
   assert.equal(real, await modelFingerprint(model), 'a folder digest does not depend on where the folder is');
-  await assert.rejects(models.get({ ref: copy, sha256: 'cd'.repeat(32) }), new RegExp(`this worker's copy has sha256 ${real}, the job asks for cdcd`));
+  await assert.rejects(
+    models.get({ ref: copy, sha256: 'cd'.repeat(32) }),
+    new RegExp(`this worker's copy has sha256 ${real}, the job asks for cdcd`),
+  );
   const clip = await models.get({ ref: copy, sha256: real });
   assert.equal(clip.model.config.embedDim, 8);
   await clip.model.release();
@@ -181,5 +228,8 @@ test('Redis URLs: the password never shows in messages; other schemes are a clea
   assert.equal(redactUrl('rediss://user:p%40ss@host:6380/2'), 'rediss://user:***@host:6380/2');
   assert.equal(redactUrl('redis://:secret@10.0.0.1:6379/0'), 'redis://:***@10.0.0.1:6379/0');
   assert.equal(redactUrl('redis://host:6379'), 'redis://host:6379');
-  assert.throws(() => connectRedis('http://host:6379'), /--queue http:\/\/host:6379: expected redis:\/\/\[user:password@\]host\[:port\]\[\/db\] or rediss:\/\/ for TLS/);
+  assert.throws(
+    () => connectRedis('http://host:6379'),
+    /--queue http:\/\/host:6379: expected redis:\/\/\[user:password@\]host\[:port\]\[\/db\] or rediss:\/\/ for TLS/,
+  );
 });

@@ -26,7 +26,8 @@ export interface QueueConnection {
  * with an error; workers, the default, wait for Redis as long as it takes).
  */
 export function connectRedis(url: string, { giveUpAfter = Infinity }: { giveUpAfter?: number } = {}): QueueConnection {
-  if (!/^rediss?:\/\//.test(url)) throw new InputError(`--queue ${url}: expected redis://[user:password@]host[:port][/db] or rediss:// for TLS`);
+  if (!/^rediss?:\/\//.test(url))
+    throw new InputError(`--queue ${url}: expected redis://[user:password@]host[:port][/db] or rediss:// for TLS`);
   const where = redactUrl(url);
   let lastError = 'unknown error';
   let fatal = false;

@@ -18,21 +18,37 @@ export async function readShardInputs(job: Pick<EmbedJob, 'out' | 'inputs'>): Pr
   try {
     const bytes = Buffer.alloc(job.inputs.bytes);
     await file.read(bytes, 0, bytes.length, job.inputs.offset);
-    const paths = bytes.toString('utf8').split('\n').slice(0, -1).map((l) => JSON.parse(l) as string);
-    if (paths.length !== job.inputs.count) throw new Error(`${inputsPath(job.out)}: expected ${job.inputs.count} paths at byte ${job.inputs.offset}, found ${paths.length}`);
+    const paths = bytes
+      .toString('utf8')
+      .split('\n')
+      .slice(0, -1)
+      .map((l) => JSON.parse(l) as string);
+    if (paths.length !== job.inputs.count)
+      throw new Error(
+        `${inputsPath(job.out)}: expected ${job.inputs.count} paths at byte ${job.inputs.offset}, ` +
+          `found ${paths.length}`,
+      );
     return paths;
   } finally {
     await file.close();
   }
 }
 
-interface ImageFacts { sha256: string; width: number; height: number }
+interface ImageFacts {
+  sha256: string;
+  width: number;
+  height: number;
+}
 
 async function describeImage(path: string): Promise<ImageFacts | undefined> {
   try {
     const bytes = await readFile(path);
     const { autoOrient } = await sharp(bytes).metadata();
-    return { sha256: createHash('sha256').update(bytes).digest('hex'), width: autoOrient.width, height: autoOrient.height };
+    return {
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      width: autoOrient.width,
+      height: autoOrient.height,
+    };
   } catch {
     return undefined; // embedImages reports why this file is unusable
   }
@@ -41,7 +57,8 @@ async function describeImage(path: string): Promise<ImageFacts | undefined> {
 /** Facts for every path, `concurrency` files at a time (bounded memory for large shards). */
 async function describeImages(paths: readonly string[], concurrency: number): Promise<(ImageFacts | undefined)[]> {
   const facts: (ImageFacts | undefined)[] = [];
-  for (let i = 0; i < paths.length; i += concurrency) facts.push(...(await Promise.all(paths.slice(i, i + concurrency).map(describeImage))));
+  for (let i = 0; i < paths.length; i += concurrency)
+    facts.push(...(await Promise.all(paths.slice(i, i + concurrency).map(describeImage))));
   return facts;
 }
 
@@ -52,12 +69,16 @@ export async function embedShard(job: EmbedJob, clip: LoadedClip): Promise<{ ima
   let embeddings: Float32Array = new Float32Array(paths.length * dim);
   const errors = new Map<number, string>();
   const facts = describeImages(paths, 8);
-  const batches = embedImages(clip, paths, { batchSize: job.batchSize, preprocess: { fastJpeg: job.preprocess.fastJpeg } });
+  const batches = embedImages(clip, paths, {
+    batchSize: job.batchSize,
+    preprocess: { fastJpeg: job.preprocess.fastJpeg },
+  });
   for await (const { embeddings: rows, failures } of batches) {
     for (const row of rows) embeddings.set(row.embedding, row.index * dim);
     for (const failure of failures) errors.set(failure.index, failure.error.message);
   }
-  if (job.output.normalize) embeddings = normalizeRows({ data: embeddings, shape: [paths.length, dim] }).data as Float32Array;
+  if (job.output.normalize)
+    embeddings = normalizeRows({ data: embeddings, shape: [paths.length, dim] }).data as Float32Array;
   const described = await facts;
   const rows = paths.map((path, i): ShardRow => {
     const error = errors.get(i) ?? (described[i] ? undefined : `${path}: could not be read`);

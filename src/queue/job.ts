@@ -50,7 +50,12 @@ export interface EmbedJob extends RunSettings {
 }
 
 /** What a finished job returns (kept in Redis for `--status`: per-worker throughput). */
-export interface JobResult { worker: string; images: number; failed: number; seconds: number }
+export interface JobResult {
+  worker: string;
+  images: number;
+  failed: number;
+  seconds: number;
+}
 
 export const jobId = (runId: string, shard: number): string => `${runId}-${shard}`;
 
@@ -63,18 +68,25 @@ export function expandInputs(args: readonly string[]): string[] {
   const listed = args.flatMap((arg) => {
     if (!arg.endsWith('.txt')) return [arg];
     const base = dirname(resolve(arg));
-    return readFileSync(arg, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))
+    return readFileSync(arg, 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'))
       .map((l) => (isAbsolute(l) ? l : join(base, l)));
   });
   for (const path of listed) {
-    if (/\.tar$/.test(path)) throw new InputError(`${path}: WebDataset shards are not supported by --queue yet; list the images or a folder`);
+    if (/\.tar$/.test(path))
+      throw new InputError(`${path}: WebDataset shards are not supported by --queue yet; list the images or a folder`);
     if (!statSync(path, { throwIfNoEntry: false })) throw new InputError(`${path}: no such file or folder`);
   }
   return expandImagePaths(listed).map((p) => resolve(p));
 }
 
 /** The inputs file's content and each shard's byte range in it. */
-export function planShards(paths: readonly string[], shardSize: number): { inputs: Buffer; ranges: EmbedJob['inputs'][] } {
+export function planShards(
+  paths: readonly string[],
+  shardSize: number,
+): { inputs: Buffer; ranges: EmbedJob['inputs'][] } {
   const lines = paths.map((p) => Buffer.from(`${JSON.stringify(p)}\n`));
   const ranges: EmbedJob['inputs'][] = [];
   let offset = 0;
@@ -95,5 +107,16 @@ export function runIdOf(settings: RunSettings, out: string, inputs: Buffer): str
 /** The jobs of a run, in shard order. */
 export function jobsOf(spec: RunSpec, ranges: readonly EmbedJob['inputs'][]): EmbedJob[] {
   const { runId, out, shards, model, batchSize, shardSize, preprocess, output } = spec;
-  return ranges.map((inputs, shard) => ({ runId, out, shard, shards, inputs, model, batchSize, shardSize, preprocess, output }));
+  return ranges.map((inputs, shard) => ({
+    runId,
+    out,
+    shard,
+    shards,
+    inputs,
+    model,
+    batchSize,
+    shardSize,
+    preprocess,
+    output,
+  }));
 }

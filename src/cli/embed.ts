@@ -15,8 +15,8 @@ export function registerEmbed(program: Command): void {
     .option('--fast-jpeg', 'decode large JPEGs at reduced scale first (much faster, not bit-exact with the reference)')
     .option('--queue <redis-url>', 'embed on `clip worker` processes through a Redis queue (needs --out; see below)')
     .option('--out <dir>', 'with --queue: output folder shared with the workers (manifest.json, shards)')
-    .option('--shard-size <n>', 'with --queue: images per job and output shard (a multiple of --batch-size)',
-      (v) => Number.parseInt(v, 10), 1024)
+    .option('--shard-size <n>', 'with --queue: images per job and output shard, a multiple of --batch-size '
+      + '(default: the batch size; 1024 or more for millions of images)', (v) => Number.parseInt(v, 10))
     .option('--float16', 'with --queue: store the embeddings as float16')
     .option('--detach', 'with --queue: enqueue and exit instead of waiting for the run to complete')
     .option('--status', 'with --queue and --out: print the run\'s progress, each worker\'s images/s and the ETA')

@@ -32,8 +32,8 @@ export interface QueuedEmbedOptions {
   out: string;
   model: string;
   batchSize: number;
-  /** Images per job and per output shard; a multiple of batchSize. */
-  shardSize: number;
+  /** Images per job and per output shard; a multiple of batchSize (default: batchSize, one batch per job). */
+  shardSize?: number;
   fastJpeg: boolean;
   normalize: boolean;
   float16: boolean;
@@ -59,9 +59,10 @@ const ADD_CHUNK = 1000;
 export async function runQueuedEmbed(inputs: readonly string[], o: QueuedEmbedOptions): Promise<number> {
   if (!o.out)
     throw new InputError('--queue needs --out <dir>: the folder (shared with the workers) that receives the shards');
-  if (!(o.shardSize > 0) || o.shardSize % o.batchSize !== 0) {
+  const shardSize = o.shardSize ?? o.batchSize;
+  if (!(shardSize > 0) || shardSize % o.batchSize !== 0) {
     throw new InputError(
-      `--shard-size ${o.shardSize} must be a positive multiple of --batch-size ${o.batchSize} ` +
+      `--shard-size ${shardSize} must be a positive multiple of --batch-size ${o.batchSize} ` +
         '(so batches match a single-process run)',
     );
   }
@@ -75,7 +76,7 @@ export async function runQueuedEmbed(inputs: readonly string[], o: QueuedEmbedOp
       console.log(await statusReport(queue, out));
       return 0;
     }
-    const run = await enqueue(queue, inputs, out, o);
+    const run = await enqueue(queue, inputs, out, { ...o, shardSize });
     return o.detach ? 0 : await follow(queue, run, o.pollMs ?? 1000);
   } finally {
     await queue.close();
@@ -87,7 +88,7 @@ async function enqueue(
   queue: EmbedQueue,
   inputs: readonly string[],
   out: string,
-  o: QueuedEmbedOptions,
+  o: QueuedEmbedOptions & { shardSize: number },
 ): Promise<{ spec: RunSpec; jobs: EmbedJob[] }> {
   const paths = expandInputs(inputs);
   if (paths.length === 0) throw new InputError('no images to embed (give image files, folders or .txt lists of paths)');

@@ -4,18 +4,39 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { embedImages, expandImagePaths, load, normalizeRows, toFloat32 } from '../src/index.js';
+import { embedImages, expandImagePaths, isImageName, load, normalizeRows, toFloat32 } from '../src/index.js';
 import { connectRedis, redactUrl } from '../src/queue/connection.js';
 import { embedShard, readShardInputs } from '../src/queue/embed-shard.js';
-import { expandInputs, jobId, jobsOf, planShards, runIdOf, type RunSettings, type RunSpec } from '../src/queue/job.js';
+import {
+  expandInputs,
+  jobId,
+  jobsOf,
+  planShards,
+  runIdOf,
+  type InputItem,
+  type RunSettings,
+  type RunSpec,
+} from '../src/queue/job.js';
 import { claimOutput, writeManifestIfComplete } from '../src/queue/manifest.js';
 import { ModelRefusedError, modelFingerprint, WorkerModels } from '../src/queue/model.js';
 import { decodeNpy, encodeNpy } from '../src/queue/npy.js';
 import { doneShards, writeShard, type ShardRow } from '../src/queue/shard.js';
+import { tarMembers } from '../src/queue/tar-index.js';
 import { writeImages, writeTinyModel } from './queue-setup.js';
 
 let dir = '';
@@ -38,7 +59,7 @@ const settings = (sha256: string, extra: Partial<RunSettings> = {}): RunSettings
 });
 
 /** A run over `paths` recorded in a fresh output folder, as the producer records it. */
-async function recordRun(paths: string[], extra: Partial<RunSettings> = {}) {
+async function recordRun(paths: InputItem[], extra: Partial<RunSettings> = {}) {
   const out = mkdtempSync(join(dir, 'out-'));
   const s = settings(await modelFingerprint(model), extra);
   const { inputs, ranges } = planShards(paths, s.shardSize);
@@ -143,12 +164,73 @@ test('a shard reads exactly its slice of the inputs file; another run is refused
   await assert.rejects(claimOutput(other, Buffer.alloc(0)), /holds another run/);
 });
 
-test('list files name images relative to their folder; a missing path or a .tar shard is a clear error', () => {
+test('list files name images relative to their folder; a missing path is a clear error', () => {
   const list = join(dir, 'list.txt');
   writeFileSync(list, '# two of them\nimages/photo-001.jpg\n\n' + join(images, 'photo-000.jpg') + '\n');
   assert.deepEqual(expandInputs([list]), [join(images, 'photo-001.jpg'), join(images, 'photo-000.jpg')]);
   assert.throws(() => expandInputs([join(dir, 'nope.jpg')]), /nope\.jpg: no such file or folder/);
-  assert.throws(() => expandInputs([join(dir, 'shard.tar')]), /WebDataset shards are not supported/);
+  writeFileSync(join(dir, 'fake.tar'), Buffer.alloc(1024, 1));
+  assert.throws(
+    () => expandInputs([join(dir, 'fake.tar')]),
+    /fake\.tar: not a tar archive \(no ustar header at byte 0\)/,
+  );
+});
+
+/** A WebDataset-style shard written by GNU tar: every photo as <key>.jpg beside a <key>.txt caption. */
+function writeShardTar(format: 'gnu' | 'pax' | 'ustar'): { tar: string; names: string[] } {
+  const staging = mkdtempSync(join(dir, `tar-${format}-`));
+  // Long enough for a GNU long name, a pax path record or a ustar name prefix.
+  const folder = join(staging, `${'deep-folder-name-'.repeat(5)}x`);
+  mkdirSync(folder);
+  const names: string[] = [];
+  for (const file of readdirSync(images).sort()) {
+    const key = `${'sample-with-a-long-key-'.repeat(2)}${file.replace(/\.jpg$/, '')}`;
+    copyFileSync(join(images, file), join(folder, `${key}.jpg`));
+    writeFileSync(join(folder, `${key}.txt`), 'a caption');
+    names.push(`${folder.slice(staging.length + 1)}/${key}.jpg`);
+  }
+  const tar = join(dir, `shard-${format}.tar`);
+  const r = spawnSync('tar', [`--format=${format}`, '-cf', tar, '-C', staging, folder.slice(staging.length + 1)]);
+  assert.equal(r.status, 0, String(r.stderr));
+  return { tar, names: names.sort() };
+}
+
+test('WebDataset shards (GNU, pax, ustar tars): image members by offset, embedded like the files', async () => {
+  const clip = await load(model);
+  const reference = new Map<string, Float32Array>();
+  const files = expandImagePaths([images]);
+  for await (const b of embedImages(clip, files, { batchSize: 2 })) {
+    for (const e of b.embeddings) reference.set(basename(e.input as string), e.embedding);
+  }
+  for (const format of ['gnu', 'pax', 'ustar'] as const) {
+    const { tar, names } = writeShardTar(format);
+    const members = tarMembers(tar, isImageName);
+    assert.deepEqual(members.map((m) => m.name).sort(), names, format);
+    const fd = openSync(tar, 'r');
+    for (const m of members) {
+      const bytes = Buffer.alloc(m.size);
+      readSync(fd, bytes, 0, m.size, m.offset);
+      assert.deepEqual(bytes, readFileSync(join(images, m.name.replace(/^.*sample-with-a-long-key-/, ''))), m.name);
+    }
+    closeSync(fd);
+    const { spec, jobs } = await recordRun(expandInputs([tar]));
+    for (const job of jobs) await embedShard(job, clip);
+    const manifest = (await writeManifestIfComplete(spec.out))!;
+    assert.deepEqual({ images: manifest.images, failed: manifest.failed }, { images: 10, failed: 1 });
+    for (const shard of manifest.shards) {
+      const rows = readFileSync(join(spec.out, shard.metadata), 'utf8').trim().split('\n');
+      const values = new Float32Array(decodeNpy(readFileSync(join(spec.out, shard.embeddings))).data.slice().buffer);
+      rows
+        .map((l) => JSON.parse(l) as ShardRow)
+        .forEach((row, i) => {
+          assert.ok(row.path.startsWith(`${tar}#`), row.path);
+          const file = row.path.replace(/^.*sample-with-a-long-key-/, '');
+          if (!row.ok) return assert.match(row.error, /^.*\.tar#.*broken\.jpg: not a readable image/);
+          assert.deepEqual(values.subarray(i * 8, (i + 1) * 8), reference.get(file), row.path);
+        });
+    }
+  }
+  await clip.model.release();
 });
 
 test('a job embeds bit-identically to embedImages with the same batches; a corrupt image is a zero row', async () => {

@@ -24,7 +24,7 @@ export function registerEmbed(program: Command): void {
 With --queue, the images are split into shards that \`clip worker\` processes (any number, on any
 machine seeing the same paths) embed; the command waits for every shard, writes <out>/manifest.json
 and exits 0 (1 if images failed). Running it again resumes the same run without duplicating work.
-  clip embed --queue redis://queue-host:6379/0 /data/photos list.txt --out /data/emb -m ViT-B/32
+  clip embed --queue redis://queue-host:6379/0 /data/photos list.txt shard-0001.tar --out /data/emb -m ViT-B/32
   clip embed --queue redis://queue-host:6379/0 --out /data/emb --status`)
     .action(async (paths: string[], o: Record<string, unknown>) => {
       if (o.queue) {

@@ -91,7 +91,10 @@ async function enqueue(
   o: QueuedEmbedOptions & { shardSize: number },
 ): Promise<{ spec: RunSpec; jobs: EmbedJob[] }> {
   const paths = expandInputs(inputs);
-  if (paths.length === 0) throw new InputError('no images to embed (give image files, folders or .txt lists of paths)');
+  if (paths.length === 0)
+    throw new InputError(
+      'no images to embed (give image files, folders, .txt lists of paths or WebDataset .tar shards)',
+    );
   const ref = existsSync(o.model) ? resolve(o.model) : o.model;
   const settings: RunSettings = {
     model: { ref, sha256: await modelFingerprint(ref, o.load) },

@@ -100,7 +100,7 @@ test(
     const url = `${redis.url}/0`;
     const out = join(dir, 'out');
     const run = ['-m', model, '-b', '2', '--threads', '1'];
-    const queued = ['embed', '--queue', url, images, '--out', out, '--shard-size', '4', ...run];
+    const queued = ['embed', '--queue', url, images, '--out', out, '--shard-size', '8', ...run];
 
     const single = cli(['embed', images, ...run]);
     assert.equal((await single.exit).code, 1, 'the corrupt image makes clip embed exit 1');
@@ -113,10 +113,10 @@ test(
 
     const first = cli([...queued, '--detach']);
     assert.equal((await first.exit).code, 0, first.stderr.join('\n'));
-    assert.match(first.stderr.join('\n'), /41 images in 11 shards; 0 already written, 11 queued/);
+    assert.match(first.stderr.join('\n'), /41 images in 6 shards; 0 already written, 6 queued/);
     const again = cli([...queued, '--detach']);
     assert.equal((await again.exit).code, 0);
-    assert.equal(await jobCount(url), 11, 'a restarted producer adds no job');
+    assert.equal(await jobCount(url), 6, 'a restarted producer adds no job');
 
     // The first worker to start a batch is killed right there; the others take its batch over once its lock expires.
     let victim: { worker: number; shard: string } | undefined;
@@ -182,13 +182,13 @@ test(
 
     const restarted = cli(queued);
     assert.equal((await restarted.exit).code, 1);
-    assert.match(restarted.stderr.join('\n'), /11 already written, 0 queued/);
-    assert.equal(await jobCount(url), 11, 'no duplicate jobs after the run either');
+    assert.match(restarted.stderr.join('\n'), /6 already written, 0 queued/);
+    assert.equal(await jobCount(url), 6, 'no duplicate jobs after the run either');
 
     for (const s of survivors) s.child.kill('SIGTERM');
     for (const s of survivors) assert.equal((await s.exit).code, 0, 'SIGTERM stops a worker cleanly');
     console.log(
-      `kill test: 11 jobs (41 images), 3 workers, 1 SIGKILL mid-batch (shard ${victim.shard}), 0 lost, ` +
+      `kill test: 6 jobs (41 images, 8 per job), 3 workers, 1 SIGKILL mid-batch (shard ${victim.shard}), 0 lost, ` +
         `0 duplicates, ${((performance.now() - started) / 1000).toFixed(1)} s`,
     );
   },

@@ -123,7 +123,7 @@ test(
     const workers: Cli[] = [];
     for (let w = 0; w < 3; w++) {
       workers.push(
-        cli(['worker', '--queue', url, '--stall-ms', '1500', '--threads', '1'], (line) => {
+        cli(['worker', '--queue', url, '--stall-ms', '3000', '--threads', '1'], (line) => {
           const started = /shard (\d+): start/.exec(line);
           if (started && !victim) {
             victim = { worker: w, shard: started[1]! };

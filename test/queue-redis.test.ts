@@ -258,29 +258,37 @@ test(
   },
 );
 
-test('SIGTERM during a batch lets the worker finish it before stopping', { skip, timeout: 60_000 }, async () => {
-  const url = `${redis.url}/3`;
-  const producer = cli([
-    'embed',
-    '--queue',
-    url,
-    join(images, 'photo-002.jpg'),
-    join(images, 'photo-003.jpg'),
-    '--out',
-    join(dir, 'out-sigterm'),
-    '-m',
-    model,
-  ]);
-  const worker = cli(['worker', '--queue', url, '--threads', '1'], (line) => {
-    if (/shard 0: start/.test(line)) worker.child.kill('SIGTERM');
-  });
-  assert.equal((await worker.exit).code, 0);
-  assert.ok(
-    worker.stdout.some((l) => /shard 0: done, 2 images/.test(l)),
-    worker.stdout.join(' | '),
-  );
-  assert.equal((await producer.exit).code, 0, producer.stderr.join('\n'));
-});
+test(
+  'SIGTERM during a batch lets the worker finish it; the worker writes the manifest of a detached run',
+  {
+    skip,
+    timeout: 60_000,
+  },
+  async () => {
+    const url = `${redis.url}/3`;
+    const out = join(dir, 'out-sigterm');
+    const pair = [join(images, 'photo-002.jpg'), join(images, 'photo-003.jpg')];
+    const producer = cli(['embed', '--queue', url, ...pair, '--out', out, '-m', model, '--detach']);
+    assert.equal((await producer.exit).code, 0, producer.stderr.join('\n'));
+    const worker = cli(['worker', '--queue', url, '--threads', '1'], (line) => {
+      if (/shard 0: start/.test(line)) worker.child.kill('SIGTERM');
+    });
+    assert.equal((await worker.exit).code, 0);
+    assert.ok(
+      worker.stdout.some((l) => /shard 0: done, 2 images/.test(l)),
+      worker.stdout.join(' | '),
+    );
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as Manifest;
+    assert.deepEqual(
+      { complete: manifest.complete, images: manifest.images, failed: manifest.failed },
+      {
+        complete: true,
+        images: 2,
+        failed: 0,
+      },
+    );
+  },
+);
 
 test(
   'Redis restarting empty mid-run: the producer reconnects, queues the unwritten shards again and completes',

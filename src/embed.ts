@@ -13,11 +13,14 @@ export interface EmbedBatch { embeddings: ImageEmbedding[]; failures: BatchFailu
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.bmp']);
 
+/** Whether a file name ends like an image (what a folder expands to). */
+export const isImageName = (name: string): boolean => IMAGE_EXTENSIONS.has(extname(name).toLowerCase());
+
 /** Paths as given, with each folder replaced by its image files (sorted, not recursive). */
 export function expandImagePaths(paths: readonly string[]): string[] {
   return paths.flatMap((p) => {
     if (!statSync(p, { throwIfNoEntry: false })?.isDirectory()) return [p];
-    return readdirSync(p).filter((f) => IMAGE_EXTENSIONS.has(extname(f).toLowerCase())).sort().map((f) => join(p, f));
+    return readdirSync(p).filter(isImageName).sort().map((f) => join(p, f));
   });
 }
 

@@ -1,7 +1,7 @@
 // CLIP for TypeScript: the public API. See README.md.
 
 export { load, type LoadedClip, type LoadOptions, type Preprocess } from './load.js';
-export { embedImages, expandImagePaths, type EmbedBatch, type ImageEmbedding } from './embed.js';
+export { embedImages, expandImagePaths, isImageName, type EmbedBatch, type ImageEmbedding } from './embed.js';
 export { CLIP, clipLogits, normalizeRows, type ClipLogits } from './models/clip.js';
 export { inferConfigFromStateDict, type ClipConfig, type ConfigOverrides } from './models/config.js';
 export { readConfigFile } from './models/config-file.js';

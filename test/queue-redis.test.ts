@@ -41,12 +41,19 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-interface Cli { child: ChildProcess; stdout: string[]; stderr: string[]; exit: Promise<{ code: number | null; signal: string | null }> }
+interface Cli {
+  child: ChildProcess;
+  stdout: string[];
+  stderr: string[];
+  exit: Promise<{ code: number | null; signal: string | null }>;
+}
 
 /** `clip …` as a child process; its output lines are collected as they come. */
 const running = new Set<ChildProcess>();
 function cli(args: readonly string[], onLine?: (line: string) => void, onErrorLine?: (line: string) => void): Cli {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, CLIP_OFFLINE: '1', CLIP_CACHE_DIR: join(dir, 'cache') } });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, CLIP_OFFLINE: '1', CLIP_CACHE_DIR: join(dir, 'cache') },
+  });
   running.add(child);
   child.on('exit', () => running.delete(child));
   const stdout: string[] = [];
@@ -56,12 +63,17 @@ function cli(args: readonly string[], onLine?: (line: string) => void, onErrorLi
     return (chunk: Buffer) => {
       const parts = (rest + chunk.toString()).split('\n');
       rest = parts.pop()!;
-      for (const line of parts) { lines.push(line); live?.(line); }
+      for (const line of parts) {
+        lines.push(line);
+        live?.(line);
+      }
     };
   };
   child.stdout!.on('data', collect(stdout, onLine));
   child.stderr!.on('data', collect(stderr, onErrorLine));
-  const exit = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
   return { child, stdout, stderr, exit };
 }
 
@@ -74,127 +86,249 @@ async function jobCount(url: string): Promise<number> {
   return Object.values(counts).reduce((a, b) => a + b, 0);
 }
 
-const readRows = (out: string, file: string) => readFileSync(join(out, file), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as ShardRow);
+const readRows = (out: string, file: string) =>
+  readFileSync(join(out, file), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as ShardRow);
 
-test('three workers, one SIGKILLed mid-batch: every image exactly once, features equal to clip embed', { skip, timeout: 120_000 }, async () => {
-  const started = performance.now();
-  const url = `${redis.url}/0`;
-  const out = join(dir, 'out');
-  const run = ['-m', model, '-b', '2', '--threads', '1'];
-  const queued = ['embed', '--queue', url, images, '--out', out, '--shard-size', '4', ...run];
+test(
+  'three workers, one SIGKILLed mid-batch: every image exactly once, features equal to clip embed',
+  { skip, timeout: 120_000 },
+  async () => {
+    const started = performance.now();
+    const url = `${redis.url}/0`;
+    const out = join(dir, 'out');
+    const run = ['-m', model, '-b', '2', '--threads', '1'];
+    const queued = ['embed', '--queue', url, images, '--out', out, '--shard-size', '8', ...run];
 
-  const single = cli(['embed', images, ...run]);
-  assert.equal((await single.exit).code, 1, 'the corrupt image makes clip embed exit 1');
-  const reference = new Map(single.stdout.map((l) => JSON.parse(l) as { image: string; embedding: number[] }).map((e) => [e.image, Float32Array.from(e.embedding)]));
-  assert.equal(reference.size, 40);
+    const single = cli(['embed', images, ...run]);
+    assert.equal((await single.exit).code, 1, 'the corrupt image makes clip embed exit 1');
+    const reference = new Map(
+      single.stdout
+        .map((l) => JSON.parse(l) as { image: string; embedding: number[] })
+        .map((e) => [e.image, Float32Array.from(e.embedding)]),
+    );
+    assert.equal(reference.size, 40);
 
-  const first = cli([...queued, '--detach']);
-  assert.equal((await first.exit).code, 0, first.stderr.join('\n'));
-  assert.match(first.stderr.join('\n'), /41 images in 11 shards; 0 already written, 11 queued/);
-  const again = cli([...queued, '--detach']);
-  assert.equal((await again.exit).code, 0);
-  assert.equal(await jobCount(url), 11, 'a restarted producer adds no job');
+    const first = cli([...queued, '--detach']);
+    assert.equal((await first.exit).code, 0, first.stderr.join('\n'));
+    assert.match(first.stderr.join('\n'), /41 images in 6 shards; 0 already written, 6 queued/);
+    const again = cli([...queued, '--detach']);
+    assert.equal((await again.exit).code, 0);
+    assert.equal(await jobCount(url), 6, 'a restarted producer adds no job');
 
-  // The first worker to start a batch is killed right there; the others take its batch over once its lock expires.
-  let victim: { worker: number; shard: string } | undefined;
-  const workers: Cli[] = [];
-  for (let w = 0; w < 3; w++) {
-    workers.push(cli(['worker', '--queue', url, '--stall-ms', '1500', '--threads', '1'], (line) => {
-      const started = /shard (\d+): start/.exec(line);
-      if (started && !victim) {
-        victim = { worker: w, shard: started[1]! };
-        workers[w]!.child.kill('SIGKILL');
-      }
-    }));
-  }
-  const follower = cli(queued);
-  const followed = await follower.exit;
-  assert.equal(followed.code, 1, follower.stderr.join('\n'));
-  assert.match(follower.stderr.join('\n'), /embedded 41 images into .*; 1 images failed/);
+    // The first worker to start a batch is killed right there; the others take its batch over once its lock expires.
+    let victim: { worker: number; shard: string } | undefined;
+    const workers: Cli[] = [];
+    for (let w = 0; w < 3; w++) {
+      workers.push(
+        cli(['worker', '--queue', url, '--stall-ms', '3000', '--threads', '1'], (line) => {
+          const started = /shard (\d+): start/.exec(line);
+          if (started && !victim) {
+            victim = { worker: w, shard: started[1]! };
+            workers[w]!.child.kill('SIGKILL');
+          }
+        }),
+      );
+    }
+    const follower = cli(queued);
+    const followed = await follower.exit;
+    assert.equal(followed.code, 1, follower.stderr.join('\n'));
+    assert.match(follower.stderr.join('\n'), /embedded 41 images into .*; 1 images failed/);
 
-  assert.ok(victim, 'a worker was killed');
-  const killed = workers[victim.worker]!;
-  assert.equal((await killed.exit).signal, 'SIGKILL');
-  const doneLine = new RegExp(`shard ${victim.shard}: done`);
-  assert.ok(!killed.stdout.some((l) => doneLine.test(l)), `the killed worker had not finished shard ${victim.shard}: ${killed.stdout.join(' | ')}`);
-  const survivors = workers.filter((_, w) => w !== victim!.worker);
-  assert.ok(survivors.some((s) => s.stdout.some((l) => doneLine.test(l))), 'another worker took the killed batch over');
+    assert.ok(victim, 'a worker was killed');
+    const killed = workers[victim.worker]!;
+    assert.equal((await killed.exit).signal, 'SIGKILL');
+    const doneLine = new RegExp(`shard ${victim.shard}: done`);
+    assert.ok(
+      !killed.stdout.some((l) => doneLine.test(l)),
+      `the killed worker had not finished shard ${victim.shard}: ${killed.stdout.join(' | ')}`,
+    );
+    const survivors = workers.filter((_, w) => w !== victim!.worker);
+    assert.ok(
+      survivors.some((s) => s.stdout.some((l) => doneLine.test(l))),
+      'another worker took the killed batch over',
+    );
 
-  const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as Manifest;
-  assert.equal(manifest.complete, true);
-  assert.deepEqual({ images: manifest.images, failed: manifest.failed, dim: manifest.dim, dtype: manifest.dtype }, { images: 41, failed: 1, dim: 8, dtype: 'float32' });
-  const seen = new Map<string, number>();
-  for (const shard of manifest.shards) {
-    const rows = readRows(out, shard.metadata);
-    const npy = decodeNpy(readFileSync(join(out, shard.embeddings)));
-    assert.deepEqual(npy.shape, [shard.rows, 8]);
-    assert.equal(rows.length, shard.rows);
-    const values = new Float32Array(npy.data.slice().buffer);
-    rows.forEach((row, i) => {
-      seen.set(row.path, (seen.get(row.path) ?? 0) + 1);
-      const got = values.subarray(i * 8, (i + 1) * 8);
-      if (row.ok) assert.deepEqual(got, reference.get(row.path), row.path);
-      else {
-        assert.match(row.error, /broken\.jpg: not a readable image/);
-        assert.deepEqual([...got], new Array(8).fill(0));
-      }
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as Manifest;
+    assert.equal(manifest.complete, true);
+    assert.deepEqual(
+      { images: manifest.images, failed: manifest.failed, dim: manifest.dim, dtype: manifest.dtype },
+      { images: 41, failed: 1, dim: 8, dtype: 'float32' },
+    );
+    const seen = new Map<string, number>();
+    for (const shard of manifest.shards) {
+      const rows = readRows(out, shard.metadata);
+      const npy = decodeNpy(readFileSync(join(out, shard.embeddings)));
+      assert.deepEqual(npy.shape, [shard.rows, 8]);
+      assert.equal(rows.length, shard.rows);
+      const values = new Float32Array(npy.data.slice().buffer);
+      rows.forEach((row, i) => {
+        seen.set(row.path, (seen.get(row.path) ?? 0) + 1);
+        const got = values.subarray(i * 8, (i + 1) * 8);
+        if (row.ok) assert.deepEqual(got, reference.get(row.path), row.path);
+        else {
+          assert.match(row.error, /broken\.jpg: not a readable image/);
+          assert.deepEqual([...got], new Array(8).fill(0));
+        }
+      });
+    }
+    assert.equal(seen.size, 41, 'no image lost');
+    assert.ok(
+      [...seen.values()].every((n) => n === 1),
+      'no image twice',
+    );
+
+    const restarted = cli(queued);
+    assert.equal((await restarted.exit).code, 1);
+    assert.match(restarted.stderr.join('\n'), /6 already written, 0 queued/);
+    assert.equal(await jobCount(url), 6, 'no duplicate jobs after the run either');
+
+    for (const s of survivors) s.child.kill('SIGTERM');
+    for (const s of survivors) assert.equal((await s.exit).code, 0, 'SIGTERM stops a worker cleanly');
+    console.log(
+      `kill test: 6 jobs (41 images, 8 per job), 3 workers, 1 SIGKILL mid-batch (shard ${victim.shard}), 0 lost, ` +
+        `0 duplicates, ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    );
+  },
+);
+
+test(
+  'a job whose model the worker does not have goes to the failed set with the reason; --status shows it',
+  { skip, timeout: 60_000 },
+  async () => {
+    const url = `${redis.url}/1`;
+    const out = join(dir, 'out-refused');
+    const elsewhere = join(dir, 'model-copy');
+    cpSync(model, elsewhere, { recursive: true });
+    let queuedUp!: () => void;
+    const enqueued = new Promise<void>((resolve) => {
+      queuedUp = resolve;
     });
-  }
-  assert.equal(seen.size, 41, 'no image lost');
-  assert.ok([...seen.values()].every((n) => n === 1), 'no image twice');
+    const producer = cli(
+      ['embed', '--queue', url, join(images, 'photo-000.jpg'), '--out', out, '-m', elsewhere],
+      undefined,
+      (line) => {
+        if (/1 queued/.test(line)) queuedUp();
+      },
+    );
+    await enqueued;
+    // The worker's copy of the model is not the one the producer hashed.
+    writeSafetensors(join(elsewhere, 'model.safetensors'), randomStateDict(TINY, 99));
+    const worker = cli(['worker', '--queue', url, '--stall-ms', '1500', '--threads', '1']);
+    assert.equal((await producer.exit).code, 1);
+    assert.match(
+      producer.stderr.join('\n'),
+      /shard 0 failed: model .*model-copy: this worker's copy has sha256 [0-9a-f]{64}, the job asks for [0-9a-f]{64}/,
+    );
+    const status = cli(['embed', '--queue', url, '--out', out, '--status']);
+    assert.equal((await status.exit).code, 0, status.stderr.join('\n'));
+    const report = status.stdout.join('\n');
+    assert.match(report, /0\/1 shards written, 1 failed; 1 of 1 images to go/);
+    assert.match(report, /queue: 0 waiting, 0 active, 0 delayed \(retrying\), 0 completed, 1 failed/);
+    assert.match(report, /failed shard 0: model .* this worker's copy has sha256/);
+    worker.child.kill('SIGTERM');
+    assert.equal((await worker.exit).code, 0);
+  },
+);
 
-  const restarted = cli(queued);
-  assert.equal((await restarted.exit).code, 1);
-  assert.match(restarted.stderr.join('\n'), /11 already written, 0 queued/);
-  assert.equal(await jobCount(url), 11, 'no duplicate jobs after the run either');
+test(
+  'a batch that crashes its worker twice goes to the failed set instead of being retried forever',
+  { skip, timeout: 60_000 },
+  async () => {
+    const url = `${redis.url}/2`;
+    const out = join(dir, 'out-crashing');
+    const producer = cli(['embed', '--queue', url, join(images, 'photo-001.jpg'), '--out', out, '-m', model]);
+    const kills: string[] = [];
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const worker = cli(['worker', '--queue', url, '--stall-ms', '1000', '--threads', '1'], (line) => {
+        if (/shard 0: start/.test(line)) worker.child.kill('SIGKILL');
+      });
+      kills.push(String((await worker.exit).signal));
+    }
+    assert.deepEqual(kills, ['SIGKILL', 'SIGKILL']);
+    // Its stall check fails the job.
+    const watcher = cli(['worker', '--queue', url, '--stall-ms', '1000', '--threads', '1']);
+    assert.equal((await producer.exit).code, 1);
+    assert.match(producer.stderr.join('\n'), /shard 0 failed: .*stalled more than allowable limit/);
+    assert.ok(!watcher.stdout.some((l) => /shard 0: start/.test(l)), 'the job was not run a third time');
+    watcher.child.kill('SIGTERM');
+    assert.equal((await watcher.exit).code, 0);
+  },
+);
 
-  for (const s of survivors) s.child.kill('SIGTERM');
-  for (const s of survivors) assert.equal((await s.exit).code, 0, 'SIGTERM stops a worker cleanly');
-  console.log(`kill test: 11 jobs (41 images), 3 workers, 1 SIGKILL mid-batch (shard ${victim.shard}), 0 lost, 0 duplicates, ${((performance.now() - started) / 1000).toFixed(1)} s`);
-});
-
-test('a job whose model the worker does not have goes to the failed set with the reason; --status shows it', { skip, timeout: 60_000 }, async () => {
-  const url = `${redis.url}/1`;
-  const out = join(dir, 'out-refused');
-  const elsewhere = join(dir, 'model-copy');
-  cpSync(model, elsewhere, { recursive: true });
-  let queuedUp!: () => void;
-  const enqueued = new Promise<void>((resolve) => { queuedUp = resolve; });
-  const producer = cli(['embed', '--queue', url, join(images, 'photo-000.jpg'), '--out', out, '-m', elsewhere], undefined, (line) => {
-    if (/1 queued/.test(line)) queuedUp();
-  });
-  await enqueued;
-  // The worker's copy of the model is not the one the producer hashed.
-  writeSafetensors(join(elsewhere, 'model.safetensors'), randomStateDict(TINY, 99));
-  const worker = cli(['worker', '--queue', url, '--stall-ms', '1500', '--threads', '1']);
-  assert.equal((await producer.exit).code, 1);
-  assert.match(producer.stderr.join('\n'), /shard 0 failed: model .*model-copy: this worker's copy has sha256 [0-9a-f]{64}, the job asks for [0-9a-f]{64}/);
-  const status = cli(['embed', '--queue', url, '--out', out, '--status']);
-  assert.equal((await status.exit).code, 0, status.stderr.join('\n'));
-  const report = status.stdout.join('\n');
-  assert.match(report, /0\/1 shards written, 1 failed; 1 of 1 images to go/);
-  assert.match(report, /queue: 0 waiting, 0 active, 0 delayed \(retrying\), 0 completed, 1 failed/);
-  assert.match(report, /failed shard 0: model .* this worker's copy has sha256/);
-  worker.child.kill('SIGTERM');
-  assert.equal((await worker.exit).code, 0);
-});
-
-test('a batch that crashes its worker twice goes to the failed set instead of being retried forever', { skip, timeout: 60_000 }, async () => {
-  const url = `${redis.url}/2`;
-  const out = join(dir, 'out-crashing');
-  const producer = cli(['embed', '--queue', url, join(images, 'photo-001.jpg'), '--out', out, '-m', model]);
-  const kills: string[] = [];
-  for (let attempt = 0; attempt < 2; attempt++) {
-    const worker = cli(['worker', '--queue', url, '--stall-ms', '1000', '--threads', '1'], (line) => {
-      if (/shard 0: start/.test(line)) worker.child.kill('SIGKILL');
+test(
+  'SIGTERM during a batch lets the worker finish it; the worker writes the manifest of a detached run',
+  {
+    skip,
+    timeout: 60_000,
+  },
+  async () => {
+    const url = `${redis.url}/3`;
+    const out = join(dir, 'out-sigterm');
+    const pair = [join(images, 'photo-002.jpg'), join(images, 'photo-003.jpg')];
+    const producer = cli(['embed', '--queue', url, ...pair, '--out', out, '-m', model, '--detach']);
+    assert.equal((await producer.exit).code, 0, producer.stderr.join('\n'));
+    const worker = cli(['worker', '--queue', url, '--threads', '1'], (line) => {
+      if (/shard 0: start/.test(line)) worker.child.kill('SIGTERM');
     });
-    kills.push(String((await worker.exit).signal));
-  }
-  assert.deepEqual(kills, ['SIGKILL', 'SIGKILL']);
-  const watcher = cli(['worker', '--queue', url, '--stall-ms', '1000', '--threads', '1']); // its stall check fails the job
-  assert.equal((await producer.exit).code, 1);
-  assert.match(producer.stderr.join('\n'), /shard 0 failed: .*stalled more than allowable limit/);
-  assert.ok(!watcher.stdout.some((l) => /shard 0: start/.test(l)), 'the job was not run a third time');
-  watcher.child.kill('SIGTERM');
-  assert.equal((await watcher.exit).code, 0);
-});
+    assert.equal((await worker.exit).code, 0);
+    assert.ok(
+      worker.stdout.some((l) => /shard 0: done, 2 images/.test(l)),
+      worker.stdout.join(' | '),
+    );
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as Manifest;
+    assert.deepEqual(
+      { complete: manifest.complete, images: manifest.images, failed: manifest.failed },
+      {
+        complete: true,
+        images: 2,
+        failed: 0,
+      },
+    );
+  },
+);
+
+test(
+  'Redis restarting empty mid-run: the producer reconnects, queues the unwritten shards again and completes',
+  { skip, timeout: 60_000 },
+  async () => {
+    const url = `${redis.url}/4`;
+    let queuedUp!: () => void;
+    const enqueued = new Promise<void>((resolve) => {
+      queuedUp = resolve;
+    });
+    const paths = ['photo-004.jpg', 'photo-005.jpg', 'photo-006.jpg'].map((f) => join(images, f));
+    const producer = cli(
+      [
+        'embed',
+        '--queue',
+        url,
+        ...paths,
+        '--out',
+        join(dir, 'out-restart'),
+        '-m',
+        model,
+        '-b',
+        '1',
+        '--shard-size',
+        '1',
+      ],
+      undefined,
+      (line) => {
+        if (/3 queued/.test(line)) queuedUp();
+      },
+    );
+    await enqueued;
+    await redis.restart();
+    const worker = cli(['worker', '--queue', url, '--threads', '1']);
+    assert.equal((await producer.exit).code, 0, producer.stderr.join('\n'));
+    const said = producer.stderr.join('\n');
+    assert.match(said, /lost the connection to Redis/);
+    assert.match(said, /Redis holds no job for the 3 unwritten shards .*; queued them again/);
+    assert.match(said, /embedded 3 images into/);
+    worker.child.kill('SIGTERM');
+    assert.equal((await worker.exit).code, 0);
+  },
+);

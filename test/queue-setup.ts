@@ -26,13 +26,15 @@ export async function writeImages(dir: string, count: number, size = 160): Promi
   const folder = join(dir, 'images');
   mkdirSync(folder, { recursive: true });
   let seed = 7;
-  const next = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 24);
+  const next = () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 24;
   for (let i = 0; i < count; i++) {
     const width = size + 7 * i;
     const height = Math.round(size * 0.75) + 3 * i;
     const pixels = Buffer.alloc(width * height * 3);
     for (let p = 0; p < pixels.length; p++) pixels[p] = next();
-    await sharp(pixels, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toFile(join(folder, `photo-${String(i).padStart(3, '0')}.jpg`));
+    await sharp(pixels, { raw: { width, height, channels: 3 } })
+      .jpeg({ quality: 90 })
+      .toFile(join(folder, `photo-${String(i).padStart(3, '0')}.jpg`));
   }
   writeFileSync(join(folder, 'broken.jpg'), 'this is not a JPEG');
   return folder;

@@ -25,26 +25,51 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-const accepts = (port: number) => new Promise<boolean>((resolve) => {
-  const socket = connect(port, '127.0.0.1', () => { socket.end(); resolve(true); });
-  socket.on('error', () => resolve(false));
-});
+const accepts = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => {
+      socket.end();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
 
-export interface TestRedis { url: string; port: number; stop(): Promise<void> }
+export interface TestRedis {
+  url: string;
+  port: number;
+  /** Stops the server and starts an empty one on the same port (what a restart without persistence does). */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
 
 export async function startRedis(): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'clip-redis-'));
   const port = await freePort();
-  const child: ChildProcess = spawn(BINARY, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
-  for (let i = 0; i < 100 && !(await accepts(port)); i++) await sleep(50);
-  if (!(await accepts(port))) throw new Error(`redis-server did not start on port ${port}`);
+  const launch = async (): Promise<ChildProcess> => {
+    const child = spawn(
+      BINARY,
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+      { stdio: 'ignore' },
+    );
+    for (let i = 0; i < 100 && !(await accepts(port)); i++) await sleep(50);
+    if (!(await accepts(port))) throw new Error(`redis-server did not start on port ${port}`);
+    return child;
+  };
+  const halt = async (child: ChildProcess) => {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  };
+  let child = await launch();
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    restart: async () => {
+      await halt(child);
+      child = await launch();
+    },
     stop: async () => {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
+      await halt(child);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -14,8 +14,9 @@ export function registerEmbed(program: Command): void {
     .option('-b, --batch-size <n>', 'images per model run (the next batch is decoded meanwhile)', (v) => Number.parseInt(v, 10), 32)
     .option('--fast-jpeg', 'decode large JPEGs at reduced scale first (much faster, not bit-exact with the reference)')
     .option('--queue <redis-url>', 'embed on `clip worker` processes through a Redis queue (needs --out; see below)')
-    .option('--out <dir>', 'with --queue: output folder shared with the workers (manifest.json, shard-NNNNN.npy/.jsonl)')
-    .option('--shard-size <n>', 'with --queue: images per job and output shard (a multiple of --batch-size)', (v) => Number.parseInt(v, 10), 1024)
+    .option('--out <dir>', 'with --queue: output folder shared with the workers (manifest.json, shards)')
+    .option('--shard-size <n>', 'with --queue: images per job and output shard, a multiple of --batch-size '
+      + '(default: the batch size; 1024 or more for millions of images)', (v) => Number.parseInt(v, 10))
     .option('--float16', 'with --queue: store the embeddings as float16')
     .option('--detach', 'with --queue: enqueue and exit instead of waiting for the run to complete')
     .option('--status', 'with --queue and --out: print the run\'s progress, each worker\'s images/s and the ETA')
@@ -23,11 +24,12 @@ export function registerEmbed(program: Command): void {
 With --queue, the images are split into shards that \`clip worker\` processes (any number, on any
 machine seeing the same paths) embed; the command waits for every shard, writes <out>/manifest.json
 and exits 0 (1 if images failed). Running it again resumes the same run without duplicating work.
-  clip embed --queue redis://queue-host:6379/0 /data/photos list.txt --out /data/emb -m ViT-B/32
+  clip embed --queue redis://queue-host:6379/0 /data/photos list.txt shard-0001.tar --out /data/emb -m ViT-B/32
   clip embed --queue redis://queue-host:6379/0 --out /data/emb --status`)
     .action(async (paths: string[], o: Record<string, unknown>) => {
       if (o.queue) {
-        process.exitCode = await runQueuedEmbed(paths, { ...(o as unknown as QueuedEmbedOptions), load: loadOptions(o) });
+        const options = { ...(o as unknown as QueuedEmbedOptions), load: loadOptions(o) };
+        process.exitCode = await runQueuedEmbed(paths, options);
         return;
       }
       const clip = await load(o.model as string, loadOptions(o));

@@ -8,9 +8,10 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { expandImagePaths } from '../index.js';
+import { expandImagePaths, isImageName } from '../index.js';
 import { InputError } from '../errors.js';
 import type { NpyDtype } from './npy.js';
+import { tarMembers, type TarMember } from './tar-index.js';
 
 /** The BullMQ queue every producer and worker of a Redis database shares (use another db number to separate). */
 export const QUEUE_NAME = 'clip-embed';
@@ -45,37 +46,56 @@ export interface EmbedJob extends RunSettings {
   out: string;
   shard: number;
   shards: number;
-  /** Byte range of this shard's lines in `<out>/.run/inputs.jsonl` (one JSON string per line). */
+  /** Byte range of this shard's lines in `<out>/.run/inputs.jsonl` (one JSON InputItem per line). */
   inputs: { offset: number; bytes: number; count: number };
 }
 
 /** What a finished job returns (kept in Redis for `--status`: per-worker throughput). */
-export interface JobResult { worker: string; images: number; failed: number; seconds: number }
+export interface JobResult {
+  worker: string;
+  images: number;
+  failed: number;
+  seconds: number;
+}
 
 export const jobId = (runId: string, shard: number): string => `${runId}-${shard}`;
 
+/** One image to embed: a file path, or an image member of a WebDataset .tar shard. */
+export type InputItem = string | TarMember;
+
+/** How an input is named in messages and in the shards' metadata: its path, or `<tar>#<member>`. */
+export const inputLabel = (item: InputItem): string => (typeof item === 'string' ? item : `${item.tar}#${item.name}`);
+
 /**
- * Image paths from the command line: folders expand to their images (as in `clip embed`),
- * `.txt` files are lists of paths (one per line, relative to the list's folder; blank lines and
- * lines starting with # are skipped). Paths become absolute: workers on other machines read them.
+ * Images from the command line: folders expand to their images (as in `clip embed`), `.txt`
+ * files are lists of paths (one per line, relative to the list's folder; blank lines and lines
+ * starting with # are skipped), `.tar` files are WebDataset shards (their image members, in tar
+ * order). Paths become absolute: workers on other machines read them.
  */
-export function expandInputs(args: readonly string[]): string[] {
+export function expandInputs(args: readonly string[]): InputItem[] {
   const listed = args.flatMap((arg) => {
     if (!arg.endsWith('.txt')) return [arg];
     const base = dirname(resolve(arg));
-    return readFileSync(arg, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'))
+    return readFileSync(arg, 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'))
       .map((l) => (isAbsolute(l) ? l : join(base, l)));
   });
   for (const path of listed) {
-    if (/\.tar$/.test(path)) throw new InputError(`${path}: WebDataset shards are not supported by --queue yet; list the images or a folder`);
     if (!statSync(path, { throwIfNoEntry: false })) throw new InputError(`${path}: no such file or folder`);
   }
-  return expandImagePaths(listed).map((p) => resolve(p));
+  return listed.flatMap((path): InputItem[] =>
+    path.endsWith('.tar') ? tarMembers(resolve(path), isImageName) : expandImagePaths([path]).map((p) => resolve(p)),
+  );
 }
 
 /** The inputs file's content and each shard's byte range in it. */
-export function planShards(paths: readonly string[], shardSize: number): { inputs: Buffer; ranges: EmbedJob['inputs'][] } {
-  const lines = paths.map((p) => Buffer.from(`${JSON.stringify(p)}\n`));
+export function planShards(
+  items: readonly InputItem[],
+  shardSize: number,
+): { inputs: Buffer; ranges: EmbedJob['inputs'][] } {
+  const lines = items.map((item) => Buffer.from(`${JSON.stringify(item)}\n`));
   const ranges: EmbedJob['inputs'][] = [];
   let offset = 0;
   for (let start = 0; start < lines.length; start += shardSize) {
@@ -95,5 +115,16 @@ export function runIdOf(settings: RunSettings, out: string, inputs: Buffer): str
 /** The jobs of a run, in shard order. */
 export function jobsOf(spec: RunSpec, ranges: readonly EmbedJob['inputs'][]): EmbedJob[] {
   const { runId, out, shards, model, batchSize, shardSize, preprocess, output } = spec;
-  return ranges.map((inputs, shard) => ({ runId, out, shard, shards, inputs, model, batchSize, shardSize, preprocess, output }));
+  return ranges.map((inputs, shard) => ({
+    runId,
+    out,
+    shard,
+    shards,
+    inputs,
+    model,
+    batchSize,
+    shardSize,
+    preprocess,
+    output,
+  }));
 }

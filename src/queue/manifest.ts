@@ -41,7 +41,10 @@ export function readRunSpec(out: string): RunSpec | undefined {
 export async function claimOutput(spec: RunSpec, inputs: Buffer): Promise<void> {
   const existing = readRunSpec(spec.out);
   if (existing && existing.runId !== spec.runId) {
-    throw new InputError(`--out ${spec.out} holds another run (${existing.runId}: ${existing.images} images, model ${existing.model.ref}); choose an empty folder`);
+    throw new InputError(
+      `--out ${spec.out} holds another run (${existing.runId}: ${existing.images} images, ` +
+        `model ${existing.model.ref}); choose an empty folder`,
+    );
   }
   if (existing) return;
   mkdirSync(runDir(spec.out), { recursive: true });
@@ -53,7 +56,10 @@ export async function claimOutput(spec: RunSpec, inputs: Buffer): Promise<void> 
 export async function writeManifestIfComplete(out: string): Promise<Manifest | undefined> {
   const spec = readRunSpec(out);
   if (!spec || doneShards(out).size < spec.shards) return undefined;
-  const markers = Array.from({ length: spec.shards }, (_, shard) => JSON.parse(readFileSync(markerPath(out, shard), 'utf8')) as ShardMarker);
+  const markers = Array.from(
+    { length: spec.shards },
+    (_, shard) => JSON.parse(readFileSync(markerPath(out, shard), 'utf8')) as ShardMarker,
+  );
   const manifest: Manifest = {
     model: spec.model.ref,
     modelSha256: spec.model.sha256,
@@ -63,7 +69,11 @@ export async function writeManifestIfComplete(out: string): Promise<Manifest | u
     complete: true,
     images: markers.reduce((n, m) => n + m.rows, 0),
     failed: markers.reduce((n, m) => n + m.failed, 0),
-    shards: markers.map((m, shard) => ({ embeddings: `${shardName(shard)}.npy`, metadata: `${shardName(shard)}.jsonl`, rows: m.rows })),
+    shards: markers.map((m, shard) => ({
+      embeddings: `${shardName(shard)}.npy`,
+      metadata: `${shardName(shard)}.jsonl`,
+      rows: m.rows,
+    })),
   };
   await writeFileAtomic(manifestPath(out), `${JSON.stringify(manifest, null, 1)}\n`);
   return manifest;

@@ -17,7 +17,10 @@ async function hashFile(path: string): Promise<string> {
 
 /** A folder's digest: the names and hashes of its files (not sub-folders, not hidden files), in name order. */
 async function hashFolder(dir: string): Promise<string> {
-  const files = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile() && !e.name.startsWith('.')).map((e) => e.name).sort();
+  const files = readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isFile() && !e.name.startsWith('.'))
+    .map((e) => e.name)
+    .sort();
   const hash = createHash('sha256');
   for (const f of files) hash.update(`${f}\0${await hashFile(join(dir, f))}\n`);
   return hash.digest('hex');
@@ -78,7 +81,9 @@ export class WorkerModels {
     try {
       found = await modelFingerprint(ref, this.options);
     } catch (e) {
-      throw new ModelRefusedError(`model ${ref} (sha256 ${sha256}) is not available on this worker: ${(e as Error).message}`);
+      throw new ModelRefusedError(
+        `model ${ref} (sha256 ${sha256}) is not available on this worker: ${(e as Error).message}`,
+      );
     }
     if (found !== sha256) {
       throw new ModelRefusedError(`model ${ref}: this worker's copy has sha256 ${found}, the job asks for ${sha256}`);

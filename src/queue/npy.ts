@@ -23,7 +23,11 @@ export function encodeNpy(data: Uint8Array, dtype: NpyDtype, shape: readonly [nu
   return Buffer.concat([preamble, Buffer.from(header, 'latin1'), data]);
 }
 
-export interface NpyArray { dtype: NpyDtype; shape: [number, number]; data: Uint8Array }
+export interface NpyArray {
+  dtype: NpyDtype;
+  shape: [number, number];
+  data: Uint8Array;
+}
 
 /** The inverse of encodeNpy, for 2-D little-endian float32/float16 arrays in C order. */
 export function decodeNpy(bytes: Uint8Array, name = '.npy'): NpyArray {
@@ -41,7 +45,11 @@ export function decodeNpy(bytes: Uint8Array, name = '.npy'): NpyArray {
   }
   const rows = Number(shape[1]);
   const cols = Number(shape[2]);
-  const data = new Uint8Array(bytes.buffer, bytes.byteOffset + start + headerLength, bytes.byteLength - start - headerLength);
+  const data = new Uint8Array(
+    bytes.buffer,
+    bytes.byteOffset + start + headerLength,
+    bytes.byteLength - start - headerLength,
+  );
   if (data.byteLength !== rows * cols * (dtype === 'float32' ? 4 : 2)) {
     throw new InputError(`${name}: ${data.byteLength} data bytes for shape (${rows}, ${cols}) ${descr}`);
   }

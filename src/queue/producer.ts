@@ -11,7 +11,17 @@ import { Queue } from 'bullmq';
 import { InputError } from '../errors.js';
 import type { LoadOptions } from '../index.js';
 import { connectRedis } from './connection.js';
-import { expandInputs, jobId, jobsOf, planShards, QUEUE_NAME, runIdOf, type EmbedJob, type RunSettings, type RunSpec } from './job.js';
+import {
+  expandInputs,
+  jobId,
+  jobsOf,
+  planShards,
+  QUEUE_NAME,
+  runIdOf,
+  type EmbedJob,
+  type RunSettings,
+  type RunSpec,
+} from './job.js';
 import { claimOutput, writeManifestIfComplete } from './manifest.js';
 import { modelFingerprint } from './model.js';
 import { doneShards } from './shard.js';
@@ -22,8 +32,8 @@ export interface QueuedEmbedOptions {
   out: string;
   model: string;
   batchSize: number;
-  /** Images per job and per output shard; a multiple of batchSize. */
-  shardSize: number;
+  /** Images per job and per output shard; a multiple of batchSize (default: batchSize, one batch per job). */
+  shardSize?: number;
   fastJpeg: boolean;
   normalize: boolean;
   float16: boolean;
@@ -37,34 +47,54 @@ export interface QueuedEmbedOptions {
 }
 
 /** Attempts for a job that throws (a disk or Redis hiccup); a dead worker is the stall rule's business. */
-const JOB_OPTIONS = { attempts: 3, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: { count: 1000 }, removeOnFail: false };
+const JOB_OPTIONS = {
+  attempts: 3,
+  backoff: { type: 'exponential', delay: 2000 },
+  removeOnComplete: { count: 1000 },
+  removeOnFail: false,
+};
 const ADD_CHUNK = 1000;
 
 /** Runs the producer side; returns the exit code (1 when images or batches failed). */
 export async function runQueuedEmbed(inputs: readonly string[], o: QueuedEmbedOptions): Promise<number> {
-  if (!o.out) throw new InputError('--queue needs --out <dir>: the folder (shared with the workers) that receives the shards');
-  if (!(o.shardSize > 0) || o.shardSize % o.batchSize !== 0) {
-    throw new InputError(`--shard-size ${o.shardSize} must be a positive multiple of --batch-size ${o.batchSize} (so batches match a single-process run)`);
+  if (!o.out)
+    throw new InputError('--queue needs --out <dir>: the folder (shared with the workers) that receives the shards');
+  const shardSize = o.shardSize ?? o.batchSize;
+  if (!(shardSize > 0) || shardSize % o.batchSize !== 0) {
+    throw new InputError(
+      `--shard-size ${shardSize} must be a positive multiple of --batch-size ${o.batchSize} ` +
+        '(so batches match a single-process run)',
+    );
   }
   const out = resolve(o.out);
-  const redis = connectRedis(o.queue, { giveUpAfter: 10 });
+  const { redis, ready } = connectRedis(o.queue, { giveUpAfter: 10 });
+  await ready;
   const queue: EmbedQueue = new Queue(QUEUE_NAME, { connection: redis });
+  queue.on('error', () => undefined); // connection trouble is reported by connectRedis
   try {
     if (o.status) {
       console.log(await statusReport(queue, out));
       return 0;
     }
-    const spec = await enqueue(queue, inputs, out, o);
-    return o.detach ? 0 : await follow(queue, spec, o.pollMs ?? 1000);
+    const run = await enqueue(queue, inputs, out, { ...o, shardSize });
+    return o.detach ? 0 : await follow(queue, run, o.pollMs ?? 1000);
   } finally {
     await queue.close();
     await redis.quit().catch(() => undefined);
   }
 }
 
-async function enqueue(queue: EmbedQueue, inputs: readonly string[], out: string, o: QueuedEmbedOptions): Promise<RunSpec> {
+async function enqueue(
+  queue: EmbedQueue,
+  inputs: readonly string[],
+  out: string,
+  o: QueuedEmbedOptions & { shardSize: number },
+): Promise<{ spec: RunSpec; jobs: EmbedJob[] }> {
   const paths = expandInputs(inputs);
-  if (paths.length === 0) throw new InputError('no images to embed (give image files, folders or .txt lists of paths)');
+  if (paths.length === 0)
+    throw new InputError(
+      'no images to embed (give image files, folders, .txt lists of paths or WebDataset .tar shards)',
+    );
   const ref = existsSync(o.model) ? resolve(o.model) : o.model;
   const settings: RunSettings = {
     model: { ref, sha256: await modelFingerprint(ref, o.load) },
@@ -74,23 +104,50 @@ async function enqueue(queue: EmbedQueue, inputs: readonly string[], out: string
     output: { dtype: o.float16 ? 'float16' : 'float32', normalize: Boolean(o.normalize) },
   };
   const { inputs: file, ranges } = planShards(paths, o.shardSize);
-  const spec: RunSpec = { ...settings, runId: runIdOf(settings, out, file), out, images: paths.length, shards: ranges.length };
+  const spec: RunSpec = {
+    ...settings,
+    runId: runIdOf(settings, out, file),
+    out,
+    images: paths.length,
+    shards: ranges.length,
+  };
   await claimOutput(spec, file);
 
   const done = doneShards(out);
-  const todo = jobsOf(spec, ranges).filter((job) => !done.has(job.shard));
-  for (let i = 0; i < todo.length; i += ADD_CHUNK) {
-    await queue.addBulk(todo.slice(i, i + ADD_CHUNK).map((data) => ({ name: 'embed', data, opts: { ...JOB_OPTIONS, jobId: jobId(spec.runId, data.shard) } })));
-  }
+  const jobs = jobsOf(spec, ranges);
+  const missing = await addMissing(queue, jobs, done);
   const failed = await failedJobs(queue, spec, done);
   await Promise.all(failed.map((job) => job.retry('failed')));
-  console.error(`run ${spec.runId}: ${spec.images} images in ${spec.shards} shards; ${done.size} already written, `
-    + `${todo.length - failed.length} queued${failed.length ? `, ${failed.length} failed ones retried` : ''}`);
-  return spec;
+  console.error(
+    `run ${spec.runId}: ${spec.images} images in ${spec.shards} shards; ${done.size} already written, ` +
+      `${missing - failed.length} queued${failed.length ? `, ${failed.length} failed ones retried` : ''}`,
+  );
+  return { spec, jobs };
 }
 
-async function follow(queue: EmbedQueue, spec: RunSpec, pollMs: number): Promise<number> {
+/** Adds the jobs of shards not on disk (BullMQ ignores ids it already holds); returns how many shards are missing. */
+async function addMissing(queue: EmbedQueue, jobs: readonly EmbedJob[], done: ReadonlySet<number>): Promise<number> {
+  const todo = jobs.filter((job) => !done.has(job.shard));
+  for (let i = 0; i < todo.length; i += ADD_CHUNK) {
+    await queue.addBulk(
+      todo
+        .slice(i, i + ADD_CHUNK)
+        .map((data) => ({ name: 'embed', data, opts: { ...JOB_OPTIONS, jobId: jobId(data.runId, data.shard) } })),
+    );
+  }
+  return todo.length;
+}
+
+/** Polls with nothing waiting or running while shards are missing before the jobs count as lost (a Redis restart). */
+const LOST_AFTER_POLLS = 3;
+
+async function follow(
+  queue: EmbedQueue,
+  { spec, jobs }: { spec: RunSpec; jobs: readonly EmbedJob[] },
+  pollMs: number,
+): Promise<number> {
   let last = '';
+  let idle = 0;
   for (;;) {
     const done = doneShards(spec.out);
     const failed = await failedJobs(queue, spec, done);
@@ -101,15 +158,32 @@ async function follow(queue: EmbedQueue, spec: RunSpec, pollMs: number): Promise
       if (failed.length) return reportFailed(failed, spec);
       break;
     }
+    // Redis restarted without persistence loses the queue, while the shards on disk stay the truth.
+    const counts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
+    idle = Object.values(counts).some((n) => n > 0) ? 0 : idle + 1;
+    if (idle >= LOST_AFTER_POLLS) {
+      const missing = await addMissing(queue, jobs, done);
+      console.error(
+        `clip: Redis holds no job for the ${missing} unwritten shards (restarted without persistence?); ` +
+          'queued them again',
+      );
+      idle = 0;
+    }
     await sleep(pollMs);
   }
   const manifest = (await writeManifestIfComplete(spec.out))!;
-  console.error(`embedded ${manifest.images} images into ${spec.out}${manifest.failed ? `; ${manifest.failed} images failed (ok:false rows in the .jsonl files)` : ''}`);
+  console.error(
+    `embedded ${manifest.images} images into ${spec.out}` +
+      (manifest.failed ? `; ${manifest.failed} images failed (ok:false rows in the .jsonl files)` : ''),
+  );
   return manifest.failed ? 1 : 0;
 }
 
 function reportFailed(failed: readonly { data: EmbedJob; failedReason: string }[], spec: RunSpec): number {
   for (const job of failed.slice(0, 5)) console.error(`clip: shard ${job.data.shard} failed: ${job.failedReason}`);
-  console.error(`clip: ${failed.length} of ${spec.shards} batches failed; fix the cause and run the same command again to retry them`);
+  console.error(
+    `clip: ${failed.length} of ${spec.shards} batches failed; ` +
+      'fix the cause and run the same command again to retry them',
+  );
   return 1;
 }

@@ -15,7 +15,11 @@ export type ShardRow =
   | { path: string; ok: false; error: string };
 
 /** `.run/done/shard-NNNNN.json`: written last, so its presence means both shard files are in place. */
-export interface ShardMarker { rows: number; failed: number; dim: number }
+export interface ShardMarker {
+  rows: number;
+  failed: number;
+  dim: number;
+}
 
 export const shardName = (shard: number): string => `shard-${String(shard).padStart(5, '0')}`;
 export const runDir = (out: string): string => join(out, '.run');
@@ -23,12 +27,22 @@ const doneDir = (out: string): string => join(runDir(out), 'done');
 
 /** Writes a shard's two files and then its marker; `embeddings` is rows × dim float32 (zeros for failed rows). */
 export async function writeShard(
-  out: string, shard: number, rows: readonly ShardRow[], embeddings: Float32Array, dim: number, dtype: NpyDtype,
+  out: string,
+  shard: number,
+  rows: readonly ShardRow[],
+  embeddings: Float32Array,
+  dim: number,
+  dtype: NpyDtype,
 ): Promise<void> {
   const name = shardName(shard);
-  const bytes = dtype === 'float16'
-    ? toFloat16({ dtype: 'float32', shape: [rows.length, dim], bytes: new Uint8Array(embeddings.buffer, embeddings.byteOffset, embeddings.byteLength) }).bytes
-    : new Uint8Array(embeddings.buffer, embeddings.byteOffset, embeddings.byteLength);
+  const bytes =
+    dtype === 'float16'
+      ? toFloat16({
+          dtype: 'float32',
+          shape: [rows.length, dim],
+          bytes: new Uint8Array(embeddings.buffer, embeddings.byteOffset, embeddings.byteLength),
+        }).bytes
+      : new Uint8Array(embeddings.buffer, embeddings.byteOffset, embeddings.byteLength);
   await writeFileAtomic(join(out, `${name}.npy`), encodeNpy(bytes, dtype, [rows.length, dim]));
   await writeFileAtomic(join(out, `${name}.jsonl`), rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
   mkdirSync(doneDir(out), { recursive: true });

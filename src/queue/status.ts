@@ -11,7 +11,11 @@ import { doneShards } from './shard.js';
 export type EmbedQueue = Queue<EmbedJob, JobResult>;
 
 /** Failed jobs of this run whose shard is still missing (a later successful retry clears them). */
-export async function failedJobs(queue: EmbedQueue, spec: RunSpec, done: ReadonlySet<number>): Promise<Job<EmbedJob>[]> {
+export async function failedJobs(
+  queue: EmbedQueue,
+  spec: RunSpec,
+  done: ReadonlySet<number>,
+): Promise<Job<EmbedJob>[]> {
   const failed = (await queue.getFailed(0, -1)) as Job<EmbedJob>[];
   return failed.filter((j) => j.data.runId === spec.runId && !done.has(j.data.shard));
 }
@@ -19,7 +23,9 @@ export async function failedJobs(queue: EmbedQueue, spec: RunSpec, done: Readonl
 /** Images per second of each worker seen in the last `windowMs`: its images over its busy wall time. */
 export async function workerRates(queue: EmbedQueue, windowMs = 60_000): Promise<Map<string, number>> {
   const since = Date.now() - windowMs;
-  const recent = ((await queue.getCompleted(0, 999)) as Job<EmbedJob, JobResult>[]).filter((j) => (j.finishedOn ?? 0) > since && j.returnvalue);
+  const recent = ((await queue.getCompleted(0, 999)) as Job<EmbedJob, JobResult>[]).filter(
+    (j) => (j.finishedOn ?? 0) > since && j.returnvalue,
+  );
   const byWorker = new Map<string, { images: number; first: number; last: number }>();
   for (const j of recent) {
     const w = byWorker.get(j.returnvalue.worker) ?? { images: 0, first: Infinity, last: 0 };
@@ -53,10 +59,13 @@ export async function statusReport(queue: EmbedQueue, out: string): Promise<stri
   for (let s = 0; s < spec.shards; s++) if (!done.has(s)) remaining += imagesIn(spec, s);
   const total = [...rates.values()].reduce((a, b) => a + b, 0);
   const lines = [
-    `run ${spec.runId} (${spec.model.ref}): ${done.size}/${spec.shards} shards written, ${failed.length} failed; ${remaining} of ${spec.images} images to go`,
-    `queue: ${counts.waiting! + counts.prioritized!} waiting, ${counts.active} active, ${counts.delayed} delayed (retrying), ${counts.completed} completed, ${counts.failed} failed`,
+    `run ${spec.runId} (${spec.model.ref}): ${done.size}/${spec.shards} shards written, ${failed.length} failed; ` +
+      `${remaining} of ${spec.images} images to go`,
+    `queue: ${counts.waiting! + counts.prioritized!} waiting, ${counts.active} active, ` +
+      `${counts.delayed} delayed (retrying), ${counts.completed} completed, ${counts.failed} failed`,
     ...[...rates].map(([name, rate]) => `worker ${name}: ${rate.toFixed(1)} images/s`),
-    `${rates.size} workers active in the last minute, ${total.toFixed(1)} images/s in all; ETA ${remaining === 0 ? 'done' : duration(remaining / total)}`,
+    `${rates.size} workers active in the last minute, ${total.toFixed(1)} images/s in all; ` +
+      `ETA ${remaining === 0 ? 'done' : duration(remaining / total)}`,
     ...failed.map((j) => `failed shard ${j.data.shard}: ${j.failedReason}`),
   ];
   return lines.join('\n');

@@ -6,7 +6,7 @@
 // a shard's files are replaced, never appended (shard.ts).
 
 import { hostname } from 'node:os';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { LoadOptions } from '../index.js';
 import { connectRedis, redactUrl } from './connection.js';
@@ -39,13 +39,35 @@ async function recordShard(redis: Redis, job: EmbedJob): Promise<void> {
   if (Number(replies?.[1]?.[1]) >= job.shards) await writeManifestIfComplete(job.out);
 }
 
+/**
+ * Loads the model of the next waiting job before taking any: loading takes seconds for real
+ * checkpoints, and a worker that dies then holds no job (each stall brings a job closer to the
+ * failed set). A model this worker cannot get is left to that job to report.
+ */
+async function loadNextJobsModel(redis: Redis, models: WorkerModels, log: (line: string) => void): Promise<void> {
+  const queue = new Queue<EmbedJob>(QUEUE_NAME, { connection: redis });
+  try {
+    const [next] = await queue.getWaiting(0, 0);
+    if (next) {
+      await models.get(next.data.model);
+      log(`loaded ${next.data.model.ref} (sha256 ${next.data.model.sha256}), the next job's model`);
+    }
+  } catch {
+    // reported by the job
+  } finally {
+    await queue.close();
+  }
+}
+
 /** Runs until SIGTERM/SIGINT (the current jobs finish first; a second signal stops at once). */
 export async function runWorker(o: WorkerOptions): Promise<void> {
   const log = o.log ?? ((line: string) => console.log(line));
   const name = `${hostname()}:${process.pid}`;
   const models = new WorkerModels(o.load);
   if (o.model) log(`loaded ${o.model} (sha256 ${await models.preload(o.model)})`);
-  const redis = connectRedis(o.queue);
+  const { redis, ready, isDown } = connectRedis(o.queue);
+  await ready;
+  if (!o.model) await loadNextJobsModel(redis, models, log);
 
   const process_ = async (job: Job<EmbedJob, JobResult>): Promise<JobResult> => {
     const { data } = job;
@@ -71,7 +93,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     maxStalledCount: 1,
   });
   worker.on('failed', (job, e) => console.error(`clip: run ${job?.data.runId} shard ${job?.data.shard}: ${e.message}`));
-  worker.on('error', (e) => console.error(`clip: worker: ${e.message}`));
+  worker.on('error', (e) => isDown() || console.error(`clip: worker: ${e.message}`));
   log(`worker ${name} waiting for jobs on ${redactUrl(o.queue)} (concurrency ${o.concurrency})`);
 
   await new Promise<void>((resolve) => {

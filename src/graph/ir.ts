@@ -166,3 +166,22 @@ export class Graph {
     return node.outputs;
   }
 }
+
+/**
+ * The nodes that contribute to an output, and their values: serialisation and rewrites skip the
+ * rest (taps not exposed, branches built only for taps, weights rewritten away).
+ */
+export function liveNodes(graph: Graph): { nodes: Graph['nodes']; values: Set<number> } {
+  const producer = new Map<number, Node>();
+  for (const node of graph.nodes) for (const out of node.outputs) producer.set(out.id, node);
+  const live = new Set<number>(graph.outputs.map((o) => o.value.id));
+  const pending = [...live];
+  const liveNodeSet = new Set<Node>();
+  while (pending.length) {
+    const node = producer.get(pending.pop()!);
+    if (!node || liveNodeSet.has(node)) continue;
+    liveNodeSet.add(node);
+    for (const v of node.inputs) if (!live.has(v.id)) { live.add(v.id); pending.push(v.id); }
+  }
+  return { nodes: graph.nodes.filter((n) => liveNodeSet.has(n)), values: live };
+}

@@ -8,7 +8,7 @@ import onnxProto, { type onnx as OnnxTypes } from 'onnx-proto';
 
 // onnx-proto is CommonJS: take the namespace object from its default export.
 const { onnx } = onnxProto;
-import type { Graph, Value } from './ir.js';
+import { liveNodes, type Graph, type Value } from './ir.js';
 import { onnxDtype, PRIMITIVES, type EmitContext } from './ops.js';
 
 export const OPSET = 17;
@@ -36,22 +36,6 @@ function bytesOf(data: ArrayBufferView): Uint8Array {
 export interface OnnxOptions {
   /** Write initializers larger than 1 KiB to this file (a path); the model refers to it by base name. */
   externalDataPath?: string;
-}
-
-/** The nodes that contribute to an output (taps not exposed and rewritten-away weights are dropped). */
-function liveNodes(graph: Graph): { nodes: Graph['nodes']; values: Set<number> } {
-  const producer = new Map<number, Graph['nodes'][number]>();
-  for (const node of graph.nodes) for (const out of node.outputs) producer.set(out.id, node);
-  const live = new Set<number>(graph.outputs.map((o) => o.value.id));
-  const pending = [...live];
-  const liveNodeSet = new Set<Graph['nodes'][number]>();
-  while (pending.length) {
-    const node = producer.get(pending.pop()!);
-    if (!node || liveNodeSet.has(node)) continue;
-    liveNodeSet.add(node);
-    for (const v of node.inputs) if (!live.has(v.id)) { live.add(v.id); pending.push(v.id); }
-  }
-  return { nodes: graph.nodes.filter((n) => liveNodeSet.has(n)), values: live };
 }
 
 /** The ONNX ModelProto bytes of a graph. */

@@ -4,7 +4,7 @@
 // Activations stay float32 and are quantized per batch by ONNX Runtime (uint8, asymmetric).
 // Not exact: it trades a small feature error (measured by the benchmark) for integer GEMMs.
 
-import type { Graph, Node, Value } from './ir.js';
+import { liveNodes, type Graph, type Node, type Value } from './ir.js';
 
 interface Matrix { data: Float32Array; rows: number; cols: number; name: string }
 
@@ -45,9 +45,10 @@ export function quantizeColumns(m: Matrix): { q: Int8Array; scales: Float32Array
 export function quantizeWeightMatmuls(graph: Graph): number {
   const producers = new Map<number, Node>();
   for (const node of graph.nodes) for (const out of node.outputs) producers.set(out.id, node);
+  const live = new Set(liveNodes(graph).nodes);
   let count = 0;
   graph.nodes.forEach((node, i) => {
-    if (node.op !== 'MatMul' || node.inputs[0]!.dtype !== 'float32') return;
+    if (!live.has(node) || node.op !== 'MatMul' || node.inputs[0]!.dtype !== 'float32') return;
     const w = weightMatrix(node.inputs[1]!, graph, producers);
     if (!w) return;
     const { q, scales } = quantizeColumns(w);

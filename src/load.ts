@@ -118,7 +118,7 @@ function tokenizerFor(kind: 'transformer' | 'bert', files: ModelFiles, options: 
 }
 
 /** Bump when the graphs the models emit change, so stale compiled models are not reused. */
-const COMPILED_FORMAT = 1;
+const COMPILED_FORMAT = 2;
 
 interface CompiledMeta { config: ClipConfig; logitScale: number }
 
@@ -144,7 +144,11 @@ async function weightsFor(files: ModelFiles, options: LoadOptions, compile: bool
   const staging = `${metaPath}.tmp-${process.pid}`;
   writeFileSync(staging, JSON.stringify(meta));
   renameSync(staging, metaPath);
-  return { weights: stateDict, compiledDir };
+  // Lazy too, handing over the weights already read: the model lets them go once its towers are
+  // compiled (models/clip.ts), instead of holding the checkpoint as long as it lives.
+  let first: StateDict | undefined = stateDict;
+  const handOver = async () => { const sd = first ?? await read(); first = undefined; return sd; };
+  return { weights: { ...meta, load: handOver }, compiledDir };
 }
 
 /** clip.load(name | path, { device }) → the model, its preprocess and its tokenizer. */

@@ -16,6 +16,17 @@ export type Shape = readonly Dim[];
 /** Float32/int data of an initializer (a parameter or a constant). */
 export type ConstData = Float32Array | Int32Array | BigInt64Array | Uint8Array | Int8Array;
 
+/**
+ * A parameter or constant. `data()` makes its values on request: model weights convert from the
+ * checkpoint's dtype each time they are serialised, one tensor at a time, so a model's float32
+ * weights never all exist in JavaScript at once (they would double the memory of a load).
+ */
+export interface Initializer {
+  readonly name: string;
+  readonly value: Value;
+  data(): ConstData;
+}
+
 export interface Node {
   readonly op: OpName;
   readonly inputs: readonly Value[];
@@ -105,7 +116,7 @@ export class Graph {
   readonly inputs: { name: string; value: Value }[] = [];
   readonly outputs: { name: string; value: Value }[] = [];
   /** Parameters and constants, by value id. */
-  readonly initializers = new Map<number, { name: string; data: ConstData; value: Value }>();
+  readonly initializers = new Map<number, Initializer>();
   /** Named intermediate values (`act.visual.ln_pre`, ...), for parity checks and debugging. */
   readonly taps = new Map<string, Value>();
   private nextId = 0;
@@ -117,10 +128,13 @@ export class Graph {
     return v;
   }
 
-  /** A named weight; `name` is its state-dict name, so errors and dumps point at the checkpoint. */
-  param(name: string, data: ConstData, shape: Shape, dtype: DType = 'float32'): Value {
+  /**
+   * A named weight; `name` is its state-dict name, so errors and dumps point at the checkpoint.
+   * `data` may be a function that makes the values each time they are needed (see Initializer).
+   */
+  param(name: string, data: ConstData | (() => ConstData), shape: Shape, dtype: DType = 'float32'): Value {
     const v = new Value(this, this.nextId++, dtype, shape);
-    this.initializers.set(v.id, { name, data, value: v });
+    this.initializers.set(v.id, { name, value: v, data: typeof data === 'function' ? data : () => data });
     return v;
   }
 

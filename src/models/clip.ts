@@ -137,7 +137,10 @@ export function logitScaleOf(sd: StateDict): number {
   return scale ? toFloat32(scale)[0]! : Math.log(1 / 0.07);
 }
 
-/** Weights read only if a tower has to be compiled (its compiled model is not in the cache). */
+/**
+ * Weights read only if a tower has to be compiled (its compiled model is not in the cache);
+ * `load` may be called again for a tower compiled later.
+ */
 export interface LazyWeights {
   config: ClipConfig;
   logitScale: number;
@@ -158,7 +161,8 @@ export class CLIP {
   readonly config: ClipConfig;
   /** The learned temperature, as stored: a log (logits use exp(logitScale)). */
   readonly logitScale: number;
-  private readonly stateDict: () => Promise<StateDict>;
+  /** Runs `use` on the weights; lazy weights are read for the builds under way and then let go. */
+  private readonly withWeights: <T>(use: (sd: StateDict) => T) => Promise<T>;
   private imageSession?: Promise<Session>;
   private textSession?: Promise<Session>;
 
@@ -166,23 +170,30 @@ export class CLIP {
     if (weights instanceof Map) {
       this.config = config ?? inferConfigFromStateDict(weights);
       this.logitScale = logitScaleOf(weights);
-      this.stateDict = async () => weights;
+      this.withWeights = async (use) => use(weights);
     } else {
       this.config = config ?? weights.config;
       this.logitScale = weights.logitScale;
       let loading: Promise<StateDict> | undefined;
-      this.stateDict = () => (loading ??= weights.load());
+      let users = 0;
+      this.withWeights = async (use) => {
+        users++;
+        try {
+          return use(await (loading ??= weights.load()));
+        } finally {
+          if (--users === 0) loading = undefined;
+        }
+      };
     }
   }
 
   private session(tower: 'image' | 'text'): Promise<Session> {
     const int8 = this.runtime.precision === 'int8';
-    const build = async () => {
-      const sd = await this.stateDict();
+    const build = () => this.withWeights((sd) => {
       const graph = tower === 'image' ? buildImageGraph(sd, this.config) : buildTextGraph(sd, this.config, { dynamicLength: true });
       if (int8) quantizeWeightMatmuls(graph);
       return graph;
-    };
+    });
     const { compiledDir } = this.runtime;
     return compiledDir
       ? Session.cached(join(compiledDir, int8 ? `${tower}-int8` : tower), build, this.runtime)

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { InputError } from '../errors.js';
 import type { Graph } from '../graph/ir.js';
-import { INLINE_WEIGHT_LIMIT, toOnnx, weightBytes } from '../graph/onnx.js';
+import { toOnnx, weightBytes } from '../graph/onnx.js';
 import type { Tensor } from '../tensor.js';
 
 export type Device = 'cpu' | 'cuda';
@@ -64,6 +64,14 @@ function writeOnnxFolder(graph: Graph, dir: string): string {
 
 const MODEL_FILE = 'model.onnx';
 
+/**
+ * Graphs with more weight bytes than this go to ONNX Runtime through a temporary folder with
+ * external data, written one tensor at a time, rather than as one protobuf message in memory:
+ * a model's float32 weights then never all exist in JavaScript (see Initializer in graph/ir.ts),
+ * and protobuf's 2 GiB limit never applies. Small graphs (tests, tiny models) stay in memory.
+ */
+const IN_MEMORY_WEIGHT_LIMIT = 64 * 2 ** 20;
+
 export class Session {
   private constructor(private readonly session: ort.InferenceSession) {}
 
@@ -71,10 +79,9 @@ export class Session {
 
   /** Serialises the graph (weights inline, or as external data when large) and opens a session. */
   static async create(graph: Graph, opts: RuntimeOptions = {}, tuning: GraphTuning = {}): Promise<Session> {
-    if (weightBytes(graph) < INLINE_WEIGHT_LIMIT) {
+    if (weightBytes(graph) < IN_MEMORY_WEIGHT_LIMIT) {
       return new Session(await ort.InferenceSession.create(toOnnx(graph), sessionOptions(opts, tuning)));
     }
-    // Over protobuf's limit: model and weights go to a temporary folder, loaded by path.
     const dir = mkdtempSync(join(tmpdir(), 'clip-onnx-'));
     try {
       return new Session(await ort.InferenceSession.create(writeOnnxFolder(graph, dir), sessionOptions(opts, tuning)));

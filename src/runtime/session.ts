@@ -43,6 +43,10 @@ function sessionOptions(opts: RuntimeOptions, tuning: GraphTuning = {}): ort.Inf
   return {
     executionProviders: [opts.device === 'cuda' ? 'cuda' : 'cpu'],
     graphOptimizationLevel: opts.optimization ?? 'all',
+    // No CPU arena: activations are allocated per run and freed to the system. The arena kept the
+    // largest run's blocks for good (ViT-B/32 image + text at batch 32: peak RSS 953 → 856 MB)
+    // and bought no speed we could measure (image b32 3.12 vs 3.05 CPU-s per encode).
+    enableCpuMemArena: false,
     ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
     ...(Object.keys(extra).length ? { extra } : {}),
   };

@@ -28,14 +28,6 @@ export function gelu(x: Value): Value {
 
 export interface BatchNormParams { weight: Value; bias: Value; runningMean: Value; runningVar: Value }
 
-/** BatchNorm2d in eval mode as torch's CPU kernel computes it: x * α + β with α = w/√(var+ε), β = b - mean·α. */
-export function batchNorm2d(x: Value, p: BatchNormParams, eps = 1e-5): Value {
-  const channels = p.weight.dim(0);
-  const alpha = p.weight.div(p.runningVar.add(eps).sqrt());
-  const beta = p.bias.sub(p.runningMean.mul(alpha));
-  return x.mul(alpha.reshape([channels, 1, 1])).add(beta.reshape([channels, 1, 1]));
-}
-
 export interface AttentionProjections {
   /** [3·D, D] for packed q/k/v (nn.MultiheadAttention), with bias [3·D]. */
   q: { weight: Value; bias: Value };

@@ -34,6 +34,8 @@ export interface LoadOptions extends RuntimeOptions, FetchOptions {
    * the cache), off for other paths.
    */
   compiledCache?: boolean;
+  /** With precision 'int8': preprocessed images that calibrate the image tower's convolutions (see ClipRuntimeOptions). */
+  calibrationImages?: Tensor;
 }
 
 export type Preprocess = (image: ImageInput, options?: Omit<PreprocessOptions, 'size' | 'resizeMode'>) => Promise<Tensor>;
@@ -157,8 +159,8 @@ export async function load(nameOrPath: string, options: LoadOptions = {}): Promi
   const files = await resolveFiles(nameOrPath, options);
   const { weights, compiledDir } = await weightsFor(files, options, options.compiledCache ?? byName);
   const config = weights instanceof Map ? inferConfigFromStateDict(weights, files.overrides) : weights.config;
-  const { device, threads, optimization, spinning, precision } = options;
-  const model = new CLIP(weights, { device, threads, optimization, spinning, precision, compiledDir }, config);
+  const { device, threads, optimization, spinning, precision, calibrationImages } = options;
+  const model = new CLIP(weights, { device, threads, optimization, spinning, precision, calibrationImages, compiledDir }, config);
   const size = config.vision.imageResolution;
   const resizeMode = config.text.kind === 'bert' ? 'square' : 'shortest-side-crop';
   const { contextLength } = config.text;

@@ -149,6 +149,11 @@ export class Graph {
     return this.constant(like.dtype === 'int32' ? Int32Array.of(x) : Float32Array.of(x), []);
   }
 
+  /** A value for a node that a rewrite places in `nodes` itself (quantize-conv.ts); no producer link. */
+  detachedValue(dtype: DType, shape: Shape): Value {
+    return new Value(this, this.nextId++, dtype, shape);
+  }
+
   output(name: string, value: Value): void {
     this.outputs.push({ name, value });
   }

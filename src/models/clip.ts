@@ -4,7 +4,6 @@
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import { Graph, type Value } from '../graph/ir.js';
-import { quantizeWeightMatmuls } from '../graph/quantize.js';
 import { Session, type RuntimeOptions } from '../runtime/session.js';
 import { toFloat32, type StateDict, type Tensor } from '../tensor.js';
 import { inferConfigFromStateDict, type ClipConfig } from './config.js';
@@ -13,6 +12,7 @@ import { encodeImageResNet } from './resnet.js';
 import { encodeTextBert } from './bert.js';
 import { encodeText } from './text.js';
 import { encodeImageViT } from './vit.js';
+import { quantizeTower } from './int8.js';
 
 export interface TowerGraphOptions {
   /** Also output every tapped activation (`act.*`), for parity checks. */
@@ -155,6 +155,12 @@ export interface ClipRuntimeOptions extends RuntimeOptions {
    * dynamically quantized activations (graph/quantize.ts): faster, not exact.
    */
   precision?: 'fp32' | 'int8';
+  /**
+   * With precision 'int8': preprocessed images [N, 3, R, R] on which the image tower's
+   * convolutions are calibrated and quantized too (models/int8.ts); kept in the compiled cache
+   * as `image-int8-calibrated`, which later int8 loads use without calibration images.
+   */
+  calibrationImages?: Tensor;
 }
 
 export class CLIP {
@@ -162,7 +168,7 @@ export class CLIP {
   /** The learned temperature, as stored: a log (logits use exp(logitScale)). */
   readonly logitScale: number;
   /** Runs `use` on the weights; lazy weights are read for the builds under way and then let go. */
-  private readonly withWeights: <T>(use: (sd: StateDict) => T) => Promise<T>;
+  private readonly withWeights: <T>(use: (sd: StateDict) => T | Promise<T>) => Promise<T>;
   private imageSession?: Promise<Session>;
   private textSession?: Promise<Session>;
 
@@ -179,7 +185,7 @@ export class CLIP {
       this.withWeights = async (use) => {
         users++;
         try {
-          return use(await (loading ??= weights.load()));
+          return await use(await (loading ??= weights.load()));
         } finally {
           if (--users === 0) loading = undefined;
         }
@@ -189,14 +195,17 @@ export class CLIP {
 
   private session(tower: 'image' | 'text'): Promise<Session> {
     const int8 = this.runtime.precision === 'int8';
-    const build = () => this.withWeights((sd) => {
+    const { compiledDir } = this.runtime;
+    // int8 image towers with calibrated convolutions (clip quantize) are kept apart and preferred.
+    const calibratedDir = compiledDir && join(compiledDir, 'image-int8-calibrated');
+    const calibrated = int8 && tower === 'image' && (this.runtime.calibrationImages || (calibratedDir && Session.isCached(calibratedDir)));
+    const build = () => this.withWeights(async (sd) => {
       const graph = tower === 'image' ? buildImageGraph(sd, this.config) : buildTextGraph(sd, this.config, { dynamicLength: true });
-      if (int8) quantizeWeightMatmuls(graph);
+      if (int8) await quantizeTower(graph, calibrated ? this.runtime.calibrationImages : undefined, this.runtime);
       return graph;
     });
-    const { compiledDir } = this.runtime;
     return compiledDir
-      ? Session.cached(join(compiledDir, int8 ? `${tower}-int8` : tower), build, this.runtime)
+      ? Session.cached(calibrated ? calibratedDir! : join(compiledDir, int8 ? `${tower}-int8` : tower), build, this.runtime)
       : build().then((g) => Session.create(g, this.runtime));
   }
 

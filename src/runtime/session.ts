@@ -94,6 +94,11 @@ export class Session {
     }
   }
 
+  /** Whether `dir` holds a compiled model (see cached). */
+  static isCached(dir: string): boolean {
+    return existsSync(join(dir, MODEL_FILE));
+  }
+
   /**
    * A session from the compiled model kept in `dir`, compiling `build()` into it first when it is
    * not there. The folder appears by an atomic rename, so a crash or a concurrent process never

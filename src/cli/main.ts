@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { registerClassify } from './classify.js';
 import { registerEmbed } from './embed.js';
 import { registerModels } from './models.js';
+import { registerQuantize } from './quantize.js';
 import { registerTokenize } from './tokenize.js';
 import { registerTrain } from './train.js';
 
@@ -21,6 +22,7 @@ registerEmbed(program);
 registerClassify(program);
 registerTrain(program);
 registerTokenize(program);
+registerQuantize(program);
 
 try {
   await program.parseAsync();

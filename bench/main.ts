@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { OFFICIAL_CONFIGS } from '../src/models/presets.js';
+import { machineLine } from './machine.js';
 import { benchModels, IMPLS, probeLoad, type Impl, type Measurement, type Task } from './models.js';
 import { positiveInt } from './text-timing.js';
 
@@ -114,6 +115,8 @@ async function main(): Promise<void> {
     return;
   }
   const json = Boolean(opts.json);
+  // Tables go to stdout with the machine line on top; JSON lines stay measurements only.
+  (json ? console.error : console.log)(`Machine: ${machineLine()}`);
   if (opts.suite === 'models' || opts.suite === 'all') {
     const records: Measurement[] = [];
     await benchModels({

@@ -287,7 +287,7 @@ export async function probeLoad(impl: 'ours' | 'ort-export', path: string, model
  * Linux has it. (getrusage's maxRSS would also count the benchmark process that spawned this
  * probe: Linux carries the parent's size across fork and exec.)
  */
-function peakRssMb(): number {
+export function peakRssMb(): number {
   const hwm = existsSync('/proc/self/status') ? /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8')) : null;
   return hwm ? Number(hwm[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
 }

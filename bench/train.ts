@@ -16,7 +16,8 @@ import { parseArgs } from 'node:util';
 import { OFFICIAL_CONFIGS } from '../src/models/presets.js';
 import type { StateDict } from '../src/tensor.js';
 import { writeTorchZip } from '../src/weights/torch-writer.js';
-import { findPythonWithTorch, median } from './models.js';
+import { describeMachine } from './machine.js';
+import { findPythonWithTorch, median, peakRssMb } from './models.js';
 import type { ClipConfig } from '../src/models/config.js';
 import { randomStateDict } from '../src/models/random.js';
 import { Trainer, type Batch } from '../src/train/trainer.js';
@@ -63,15 +64,11 @@ function randomBatch(cfg: ClipConfig, n: number): Batch {
 
 const { values } = parseArgs({ options: { threads: { type: 'string' }, steps: { type: 'string', default: '5' }, only: { type: 'string' }, compare: { type: 'boolean' } } });
 const steps = Number(values.steps);
+console.log(JSON.stringify({ machine: describeMachine() }));
 for (const { name, cfg, batch } of MODELS.filter((m) => !values.only || m.name.startsWith(values.only))) {
   const weights = randomStateDict(cfg, 1);
-  let referenceMs: number | undefined;
-  if (values.compare && name === 'ViT-B/32') {
-    const reference = await pytorchStep(weights, batch, steps, Number(values.threads ?? 2));
-    console.log(JSON.stringify(typeof reference === 'string' ? { model: name, impl: 'pytorch', batch, note: reference } : { model: name, ...reference }));
-    if (typeof reference !== 'string') referenceMs = reference.step_ms as number;
-  }
   const data = randomBatch(cfg, batch);
+  const rows: Record<string, unknown>[] = [];
   // ViT-B/32 also at the full 77-token context (the reference's work): the default cuts the text
   // tower after the batch's last end token, which gives the same gradients.
   for (const trimPadding of name === 'ViT-B/32' ? [true, false] : [true]) {
@@ -91,11 +88,20 @@ for (const { name, cfg, batch } of MODELS.filter((m) => !values.only || m.name.s
       optimiser.push(c - b);
     }
     const params = trainer.params.reduce((n, p) => n + trainer.weights.get(p)!.data.length, 0);
-    console.log(JSON.stringify({
+    // peak_rss_mb: this process's high-water mark so far (with --only ViT-B/32, the first row is
+    // the training alone: the reference's checkpoint is written afterwards).
+    rows.push({
       model: name, impl: 'ours', text: trimPadding ? 'cut after the last end token' : 'full context', batch, params, build_ms: Math.round(build),
       step_ms: Math.round(median(times)), adamw_ms: Math.round(median(optimiser)), threads: values.threads ?? 'default', steps,
-      ...(referenceMs ? { speed_vs_pytorch: Number((referenceMs / median(times)).toFixed(2)) } : {}),
-    }));
+      peak_rss_mb: Math.round(peakRssMb()),
+    });
     await trainer.release();
   }
+  if (values.compare && name === 'ViT-B/32') {
+    const reference = await pytorchStep(weights, batch, steps, Number(values.threads ?? 2));
+    console.log(JSON.stringify(typeof reference === 'string' ? { model: name, impl: 'pytorch', batch, note: reference } : { model: name, ...reference }));
+    const referenceMs = typeof reference === 'string' ? undefined : reference.step_ms as number;
+    if (referenceMs) for (const row of rows) row.speed_vs_pytorch = Number((referenceMs / (row.step_ms as number)).toFixed(2));
+  }
+  for (const row of rows) console.log(JSON.stringify(row));
 }

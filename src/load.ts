@@ -15,8 +15,6 @@ import type { ClipConfig } from './models/config.js';
 import type { RuntimeOptions } from './runtime/session.js';
 import type { StateDict, Tensor } from './tensor.js';
 import type { TextTokenizer } from './text/index.js';
-import { readCheckpoint } from './weights/index.js';
-import { toCanonical } from './weights/keymap/index.js';
 import { cacheDir } from './zoo/cache.js';
 
 export interface LoadOptions extends RuntimeOptions, ModelFileOptions, TokenizerFileOptions {
@@ -28,6 +26,8 @@ export interface LoadOptions extends RuntimeOptions, ModelFileOptions, Tokenizer
    * the cache), off for other paths.
    */
   compiledCache?: boolean;
+  /** With precision 'int8': preprocessed images that calibrate the image tower's convolutions (see ClipRuntimeOptions). */
+  calibrationImages?: Tensor;
 }
 
 export type Preprocess = (image: ImageInput, options?: Omit<PreprocessOptions, 'size' | 'resizeMode'>) => Promise<Tensor>;
@@ -49,7 +49,7 @@ export interface LoadedClip {
 }
 
 /** Bump when the graphs the models emit change, so stale compiled models are not reused. */
-const COMPILED_FORMAT = 2;
+const COMPILED_FORMAT = 3;
 
 interface CompiledMeta { config: ClipConfig; logitScale: number }
 
@@ -67,9 +67,10 @@ async function weightsFor(files: ModelFiles, options: LoadOptions, compile: bool
   const key = createHash('sha256').update(JSON.stringify([COMPILED_FORMAT, realpathSync(files.weights), info.size, info.mtimeMs, files.settings.overrides])).digest('hex').slice(0, 32);
   const compiledDir = join(cacheDir(options.cacheDir), 'compiled', key);
   const metaPath = join(compiledDir, 'meta.json');
+  const read = async () => (await readModel(files)).stateDict;
   if (existsSync(metaPath)) {
     const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as CompiledMeta;
-    return { weights: { ...meta, load: async () => toCanonical(await readCheckpoint(files.weights)) }, config: meta.config, compiledDir };
+    return { weights: { ...meta, load: read }, config: meta.config, compiledDir };
   }
   const { stateDict, config } = await readModel(files);
   const meta: CompiledMeta = { config, logitScale: logitScaleOf(stateDict) };
@@ -77,7 +78,11 @@ async function weightsFor(files: ModelFiles, options: LoadOptions, compile: bool
   const staging = `${metaPath}.tmp-${process.pid}`;
   writeFileSync(staging, JSON.stringify(meta));
   renameSync(staging, metaPath);
-  return { weights: stateDict, config, compiledDir };
+  // Lazy too, handing over the weights already read: the model lets them go once its towers are
+  // compiled (models/clip.ts), instead of holding the checkpoint as long as it lives.
+  let first: StateDict | undefined = stateDict;
+  const handOver = async () => { const sd = first ?? await read(); first = undefined; return sd; };
+  return { weights: { ...meta, load: handOver }, config, compiledDir };
 }
 
 /** clip.load(name | path, { device }) → the model, its preprocess and its tokenizer. */
@@ -85,8 +90,8 @@ export async function load(nameOrPath: string, options: LoadOptions = {}): Promi
   const byName = !existsSync(nameOrPath);
   const files = await findModelFiles(nameOrPath, options);
   const { weights, config, compiledDir } = await weightsFor(files, options, options.compiledCache ?? byName);
-  const { device, threads, optimization, spinning, precision } = options;
-  const model = new CLIP(weights, { device, threads, optimization, spinning, precision, compiledDir }, config);
+  const { device, threads, optimization, spinning, precision, calibrationImages } = options;
+  const model = new CLIP(weights, { device, threads, optimization, spinning, precision, calibrationImages, compiledDir }, config);
   const { size, resizeMode, ...normalization } = imageTransformFor(config, files);
   const { contextLength } = config.text;
   const makeTokenizer = tokenizerFor(config.text.kind, files, options);

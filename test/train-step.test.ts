@@ -211,7 +211,10 @@ test('gradient accumulation over micro-batches gives the full batch\'s loss and 
     assert.ok(frozen.params.length > 0 && frozen.params.every((n) => !n.startsWith('visual.')), 'only text-side parameters are trained');
     for (const name of frozen.params) {
       const ga = a.grads.get(name)!;
-      c.grads.get(name)!.forEach((v, i) => assert.ok(Math.abs(v - ga[i]!) <= 1e-6 + 1e-5 * Math.abs(ga[i]!), `${name}[${i}] with the image tower frozen`));
+      // A different graph (no image gradients), so ONNX Runtime may sum in another order: float32
+      // rounding relative to the tensor's largest gradient, as above.
+      const scale = ga.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      c.grads.get(name)!.forEach((v, i) => assert.ok(Math.abs(v - ga[i]!) <= 1e-5 * scale + 1e-9, `${name}[${i}] with the image tower frozen: ${v} vs ${ga[i]}`));
     }
   } finally {
     await Promise.all([full.release(), micro.release(), frozen.release()]);

@@ -413,7 +413,8 @@ def train_step_bench(model, batch, steps):
         if step:
             times.append(time.perf_counter() - start)
     times.sort()
-    return {"impl": "pytorch", "batch": batch, "step_ms": round(1000 * times[len(times) // 2]), "steps": steps}
+    return {"impl": "pytorch", "batch": batch, "step_ms": round(1000 * times[len(times) // 2]), "steps": steps,
+            "peak_rss_mb": round(peak_rss_mb())}
 
 
 def main():

@@ -9,6 +9,7 @@ import { registerIndex } from './index.js';
 import { registerModels } from './models.js';
 import { registerSearch } from './search.js';
 import { registerServe } from './serve.js';
+import { registerQuantize } from './quantize.js';
 import { registerTokenize } from './tokenize.js';
 import { registerTrain } from './train.js';
 import { registerWorker } from './worker.js';
@@ -29,6 +30,7 @@ registerWorker(program);
 registerIndex(program);
 registerSearch(program);
 registerServe(program);
+registerQuantize(program);
 
 try {
   await program.parseAsync();

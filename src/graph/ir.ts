@@ -16,6 +16,17 @@ export type Shape = readonly Dim[];
 /** Float32/int data of an initializer (a parameter or a constant). */
 export type ConstData = Float32Array | Int32Array | BigInt64Array | Uint8Array | Int8Array;
 
+/**
+ * A parameter or constant. `data()` makes its values on request: model weights convert from the
+ * checkpoint's dtype each time they are serialised, one tensor at a time, so a model's float32
+ * weights never all exist in JavaScript at once (they would double the memory of a load).
+ */
+export interface Initializer {
+  readonly name: string;
+  readonly value: Value;
+  data(): ConstData;
+}
+
 export interface Node {
   readonly op: OpName;
   readonly inputs: readonly Value[];
@@ -105,7 +116,7 @@ export class Graph {
   readonly inputs: { name: string; value: Value }[] = [];
   readonly outputs: { name: string; value: Value }[] = [];
   /** Parameters and constants, by value id. */
-  readonly initializers = new Map<number, { name: string; data: ConstData; value: Value }>();
+  readonly initializers = new Map<number, Initializer>();
   /** Named intermediate values (`act.visual.ln_pre`, ...), for parity checks and debugging. */
   readonly taps = new Map<string, Value>();
   private nextId = 0;
@@ -117,10 +128,13 @@ export class Graph {
     return v;
   }
 
-  /** A named weight; `name` is its state-dict name, so errors and dumps point at the checkpoint. */
-  param(name: string, data: ConstData, shape: Shape, dtype: DType = 'float32'): Value {
+  /**
+   * A named weight; `name` is its state-dict name, so errors and dumps point at the checkpoint.
+   * `data` may be a function that makes the values each time they are needed (see Initializer).
+   */
+  param(name: string, data: ConstData | (() => ConstData), shape: Shape, dtype: DType = 'float32'): Value {
     const v = new Value(this, this.nextId++, dtype, shape);
-    this.initializers.set(v.id, { name, data, value: v });
+    this.initializers.set(v.id, { name, value: v, data: typeof data === 'function' ? data : () => data });
     return v;
   }
 
@@ -133,6 +147,11 @@ export class Graph {
   lift(x: Value | number, like: Value): Value {
     if (typeof x !== 'number') return x;
     return this.constant(like.dtype === 'int32' ? Int32Array.of(x) : Float32Array.of(x), []);
+  }
+
+  /** A value for a node that a rewrite places in `nodes` itself (quantize-conv.ts); no producer link. */
+  detachedValue(dtype: DType, shape: Shape): Value {
+    return new Value(this, this.nextId++, dtype, shape);
   }
 
   output(name: string, value: Value): void {
@@ -165,4 +184,23 @@ export class Graph {
     this.nodes.push(node);
     return node.outputs;
   }
+}
+
+/**
+ * The nodes that contribute to an output, and their values: serialisation and rewrites skip the
+ * rest (taps not exposed, branches built only for taps, weights rewritten away).
+ */
+export function liveNodes(graph: Graph): { nodes: Graph['nodes']; values: Set<number> } {
+  const producer = new Map<number, Node>();
+  for (const node of graph.nodes) for (const out of node.outputs) producer.set(out.id, node);
+  const live = new Set<number>(graph.outputs.map((o) => o.value.id));
+  const pending = [...live];
+  const liveNodeSet = new Set<Node>();
+  while (pending.length) {
+    const node = producer.get(pending.pop()!);
+    if (!node || liveNodeSet.has(node)) continue;
+    liveNodeSet.add(node);
+    for (const v of node.inputs) if (!live.has(v.id)) { live.add(v.id); pending.push(v.id); }
+  }
+  return { nodes: graph.nodes.filter((n) => liveNodeSet.has(n)), values: live };
 }

@@ -28,14 +28,6 @@ export function gelu(x: Value): Value {
 
 export interface BatchNormParams { weight: Value; bias: Value; runningMean: Value; runningVar: Value }
 
-/** BatchNorm2d in eval mode as torch's CPU kernel computes it: x * α + β with α = w/√(var+ε), β = b - mean·α. */
-export function batchNorm2d(x: Value, p: BatchNormParams, eps = 1e-5): Value {
-  const channels = p.weight.dim(0);
-  const alpha = p.weight.div(p.runningVar.add(eps).sqrt());
-  const beta = p.bias.sub(p.runningMean.mul(alpha));
-  return x.mul(alpha.reshape([channels, 1, 1])).add(beta.reshape([channels, 1, 1]));
-}
-
 export interface AttentionProjections {
   /** [3·D, D] for packed q/k/v (nn.MultiheadAttention), with bias [3·D]. */
   q: { weight: Value; bias: Value };
@@ -69,8 +61,22 @@ export function multiHeadAttention(query: Value, keyValue: Value, p: AttentionPr
   return linear(attended, p.out.weight, p.out.bias);
 }
 
-/** Self-attention with nn.MultiheadAttention's packed in_proj (split into q, k, v slices). */
-export function selfAttention(x: Value, p: { inProjWeight: Value; inProjBias: Value; outWeight: Value; outBias: Value }, heads: number, mask?: Value): Value {
-  return multiHeadAttention(x, x, splitInProj(p.inProjWeight, p.inProjBias, p.outWeight, p.outBias), heads, mask);
+/** Where a tower reads its output: a fixed position (a class token) or int64 [N] positions (end tokens). */
+export type Position = number | Value;
+
+/** x [N, L, ...] → [N, 1, ...]: each sequence's element at `at`. */
+export function rowsAt(x: Value, at: Position): Value {
+  if (typeof at === 'number') return x.slice(1, at, at + 1);
+  return x.pickPerRow(at).reshape([x.shape[0]!, 1, ...x.shape.slice(2)]);
+}
+
+/**
+ * The rows of an additive attention mask for queries at `at` only: [Lq, Lk] → [1, Lk], or
+ * [N, 1, 1, Lk] for per-sequence positions. Masks without a query axis ([N, 1, 1, Lk]) pass through.
+ */
+export function maskRowsAt(mask: Value, at: Position): Value {
+  if (mask.rank !== 2) return mask;
+  if (typeof at === 'number') return mask.slice(0, at, at + 1);
+  return mask.gather(at).reshape([at.shape[0]!, 1, 1, mask.shape[1]!]);
 }
 

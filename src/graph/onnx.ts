@@ -8,12 +8,12 @@ import onnxProto, { type onnx as OnnxTypes } from 'onnx-proto';
 
 // onnx-proto is CommonJS: take the namespace object from its default export.
 const { onnx } = onnxProto;
-import type { Graph, Value } from './ir.js';
+import { foldedWeight, LAYOUT_OPS, transposedWeightOperand } from './fold.js';
+import { liveNodes, type Graph, type Initializer, type Node, type Value } from './ir.js';
 import { onnxDtype, PRIMITIVES, type EmitContext } from './ops.js';
+import { DTYPE_SIZE, numel } from '../tensor.js';
 
 export const OPSET = 17;
-/** Protobuf messages cannot exceed 2 GiB; stay well below it. */
-export const INLINE_WEIGHT_LIMIT = 1.5 * 2 ** 30;
 
 function symbolicShape(shape: readonly (number | string)[]): OnnxTypes.ITypeProto {
   return {
@@ -38,22 +38,6 @@ export interface OnnxOptions {
   externalDataPath?: string;
 }
 
-/** The nodes that contribute to an output (taps not exposed and rewritten-away weights are dropped). */
-function liveNodes(graph: Graph): { nodes: Graph['nodes']; values: Set<number> } {
-  const producer = new Map<number, Graph['nodes'][number]>();
-  for (const node of graph.nodes) for (const out of node.outputs) producer.set(out.id, node);
-  const live = new Set<number>(graph.outputs.map((o) => o.value.id));
-  const pending = [...live];
-  const liveNodeSet = new Set<Graph['nodes'][number]>();
-  while (pending.length) {
-    const node = producer.get(pending.pop()!);
-    if (!node || liveNodeSet.has(node)) continue;
-    liveNodeSet.add(node);
-    for (const v of node.inputs) if (!live.has(v.id)) { live.add(v.id); pending.push(v.id); }
-  }
-  return { nodes: graph.nodes.filter((n) => liveNodeSet.has(n)), values: live };
-}
-
 /** The ONNX ModelProto bytes of a graph. */
 export function toOnnx(graph: Graph, options: OnnxOptions = {}): Uint8Array {
   const live = liveNodes(graph);
@@ -62,6 +46,27 @@ export function toOnnx(graph: Graph, options: OnnxOptions = {}): Uint8Array {
   const nodes: OnnxTypes.INodeProto[] = [];
   const initializers: OnnxTypes.ITensorProto[] = [];
   let temps = 0;
+
+  // Layout ops on weights become weights of their own (fold.ts); equal names are equal data.
+  const weights = new Map<string, Initializer>();
+  for (const init of graph.initializers.values()) weights.set(init.name, init);
+  const asWeight = (v: Value): boolean => {
+    const folded = foldedWeight(graph, v);
+    if (!folded) return false;
+    if (!weights.has(folded.name)) weights.set(folded.name, { name: folded.name, value: v, data: folded.data });
+    names.set(v.id, folded.name);
+    return true;
+  };
+  // x @ wᵀ reads w in place (FusedMatMul transB=1): the transposed weight is never made.
+  const transB = new Map<Node, Value>();
+  const emitted = live.nodes.filter((node) => {
+    const w = transposedWeightOperand(graph, node);
+    if (w && asWeight(w)) transB.set(node, w);
+    return !(LAYOUT_OPS.has(node.op) && asWeight(node.outputs[0]!));
+  });
+  const operands = (node: Node): readonly Value[] => (transB.has(node) ? [node.inputs[0]!, transB.get(node)!] : node.inputs);
+  const used = new Set<number>(graph.outputs.map((o) => o.value.id));
+  for (const node of emitted) for (const v of operands(node)) used.add(v.id);
 
   for (const { name, value } of graph.inputs) names.set(value.id, name);
   for (const [id, init] of graph.initializers) names.set(id, init.name);
@@ -98,16 +103,22 @@ export function toOnnx(graph: Graph, options: OnnxOptions = {}): Uint8Array {
     },
   };
 
-  for (const node of live.nodes) PRIMITIVES[node.op].emit(ctx, node.inputs, node.outputs, node.attrs as never);
+  for (const node of emitted) {
+    if (transB.has(node)) ctx.node('FusedMatMul', operands(node).map(nameOf), [nameOf(node.outputs[0]!)], { transB: 1 }, 'com.microsoft');
+    else PRIMITIVES[node.op].emit(ctx, node.inputs, node.outputs, node.attrs as never);
+  }
   for (const [from, to] of identities) ctx.node('Identity', [from], [to]);
 
   const external = options.externalDataPath ? openSync(options.externalDataPath, 'w') : undefined;
   let offset = 0;
   try {
-    for (const init of graph.initializers.values()) {
+    const written = new Set<string>();
+    for (const [id, name] of names) {
+      const init = weights.get(name);
+      if (!init || !used.has(id) || written.has(name)) continue;
+      written.add(name);
       const v = init.value;
-      if (!live.values.has(v.id)) continue;
-      const bytes = bytesOf(init.data);
+      const bytes = bytesOf(init.data());
       const tensor: OnnxTypes.ITensorProto = { name: init.name, dataType: onnxDtype(v.dtype), dims: v.shape as number[] };
       if (external !== undefined && bytes.byteLength > 1024) {
         writeSync(external, bytes);
@@ -145,6 +156,6 @@ export function toOnnx(graph: Graph, options: OnnxOptions = {}): Uint8Array {
 /** Total bytes of a graph's weights, to decide between inline and external data. */
 export function weightBytes(graph: Graph): number {
   let total = 0;
-  for (const init of graph.initializers.values()) total += init.data.byteLength;
+  for (const { value } of graph.initializers.values()) total += numel(value.shape as number[]) * DTYPE_SIZE[value.dtype];
   return total;
 }

@@ -450,6 +450,22 @@ export const PRIMITIVES = {
     },
     emit: (ctx, inputs, [y]) => ctx.node('DynamicQuantizeMatMul', inputs.map(ctx.name), [ctx.name(y!)], {}, 'com.microsoft'),
   },
+  QuantizeLinear: {
+    // x float → round(x / scale) + zeroPoint, saturated to the zero point's type (uint8 here).
+    infer: ([x, scale, zeroPoint]) => {
+      if (x!.dtype !== 'float32' || scale!.dtype !== 'float32') fail('expects float32 x and scale');
+      return [{ dtype: zeroPoint!.dtype, shape: x!.shape }];
+    },
+    emit: simple('QuantizeLinear'),
+  },
+  DequantizeLinear: {
+    // (q - zeroPoint) · scale; with `axis`, scale and zero point are per slice along that axis.
+    infer: ([q, scale, zeroPoint]) => {
+      if (scale!.dtype !== 'float32' || q!.dtype !== zeroPoint!.dtype) fail('expects float32 scale and a zero point of q\'s dtype');
+      return [{ dtype: 'float32', shape: q!.shape }];
+    },
+    emit: (ctx, inputs, [y], attrs) => ctx.node('DequantizeLinear', inputs.map(ctx.name), [ctx.name(y!)], attrs.axis === undefined ? {} : { axis: attrs.axis as number }),
+  },
 } satisfies Record<string, Primitive>;
 
 export type OpName = keyof typeof PRIMITIVES;

@@ -15,7 +15,7 @@ const op1 = (x: Value, op: OpName, inputs: Value[], attrs = {}): Value => x.grap
 /** The value of a scalar constant (an exponent), or undefined when it is computed. */
 function constantScalar(v: Value): number | undefined {
   const init = v.graph.initializers.get(v.id);
-  return init && init.data.length === 1 ? Number(init.data[0]) : undefined;
+  return init && init.value.shape.every((d) => d === 1) ? Number(init.data()[0]) : undefined;
 }
 
 function fixedSize(shape: Shape, axes: number[], what: string): number {

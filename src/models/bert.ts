@@ -3,7 +3,7 @@
 // bert.embeddings.*, bert.encoder.layer.<i>.{attention.self, attention.output, intermediate, output}.
 
 import type { Value } from '../graph/ir.js';
-import { gelu, layerNorm, linear, multiHeadAttention } from '../graph/nn.js';
+import { gelu, layerNorm, linear, multiHeadAttention, rowsAt } from '../graph/nn.js';
 import type { BertConfig } from './config.js';
 import type { Params } from './params.js';
 
@@ -17,16 +17,18 @@ function norm(x: Value, p: Params, width: number): Value {
   return layerNorm(x, p.get('weight', [width]), p.get('bias', [width]), BERT_LN_EPS);
 }
 
-function bertLayer(x: Value, p: Params, cfg: BertConfig, mask: Value): Value {
+/** One layer; with `cls`, only the [CLS] row past the keys and values ([N, 1, D] out, see transformer.ts). */
+function bertLayer(x: Value, p: Params, cfg: BertConfig, mask: Value, cls = false): Value {
   const { width, intermediate } = cfg;
+  const query = cls ? rowsAt(x, 0) : x;
   const self = p.scope('attention.self');
   const proj = (name: string) => ({ weight: self.get(`${name}.weight`, [width, width]), bias: self.get(`${name}.bias`, [width]) });
   const out = p.scope('attention.output.dense');
-  const context = multiHeadAttention(x, x, {
+  const context = multiHeadAttention(query, x, {
     q: proj('query'), k: proj('key'), v: proj('value'),
     out: { weight: out.get('weight', [width, width]), bias: out.get('bias', [width]) },
   }, cfg.heads, mask);
-  const attended = norm(context.add(x), p.scope('attention.output.LayerNorm'), width);
+  const attended = norm(context.add(query), p.scope('attention.output.LayerNorm'), width);
   const hidden = gelu(dense(attended, p.scope('intermediate.dense'), intermediate, width));
   return norm(dense(hidden, p.scope('output.dense'), width, intermediate).add(attended), p.scope('output.LayerNorm'), width);
 }
@@ -44,9 +46,12 @@ export function encodeTextBert(tokens: Value, p: Params, cfg: BertConfig, embedD
   x = g.tap('act.text.embeddings', norm(x, emb.scope('LayerNorm'), width));
   // The reference's additive mask: (1 - (ids != 0)) · -10000 on the keys, broadcast over heads and queries.
   const mask = tokens.equal(g.constant(Int32Array.of(0), [])).cast('float32').mul(-10000).reshape([batch!, 1, 1, length!]);
-  for (let i = 0; i < cfg.layers; i++) {
-    x = g.tap(`act.text.layer.${i}`, bertLayer(x, p.scope(`bert.encoder.layer.${i}`), cfg, mask));
-  }
-  const cls = g.tap('act.text.cls', x.slice(1, 0, 1).reshape([batch!, width]));
+  const last = cfg.layers - 1;
+  for (let i = 0; i < last; i++) x = g.tap(`act.text.layer.${i}`, bertLayer(x, p.scope(`bert.encoder.layer.${i}`), cfg, mask));
+  // Only [CLS] leaves the tower: the last layer computes its row alone; the full last layer is
+  // built for its tap only (dropped from the ONNX model unless a parity check exposes it).
+  const lastLayer = p.scope(`bert.encoder.layer.${last}`);
+  g.tap(`act.text.layer.${last}`, bertLayer(x, lastLayer, cfg, mask));
+  const cls = g.tap('act.text.cls', bertLayer(x, lastLayer, cfg, mask, true).reshape([batch!, width]));
   return cls.matmul(p.get('text_projection', [width, embedDim]));
 }

@@ -4,12 +4,12 @@
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import { Graph, type Value } from '../graph/ir.js';
-import { quantizeWeightMatmuls } from '../graph/quantize.js';
 import { Session, type RuntimeOptions } from '../runtime/session.js';
 import { toFloat32, type StateDict, type Tensor } from '../tensor.js';
 import { inferConfigFromStateDict, type ClipConfig } from './config.js';
 import { Params, type ParamFiller } from './params.js';
 import { imageTower, textTower } from './towers.js';
+import { quantizeTower } from './int8.js';
 
 export interface TowerGraphOptions {
   /** Also output every tapped activation (`act.*`), for parity checks. */
@@ -130,7 +130,10 @@ export function logitScaleOf(sd: StateDict): number {
   return scale ? toFloat32(scale)[0]! : Math.log(1 / 0.07);
 }
 
-/** Weights read only if a tower has to be compiled (its compiled model is not in the cache). */
+/**
+ * Weights read only if a tower has to be compiled (its compiled model is not in the cache);
+ * `load` may be called again for a tower compiled later.
+ */
 export interface LazyWeights {
   config: ClipConfig;
   logitScale: number;
@@ -145,13 +148,20 @@ export interface ClipRuntimeOptions extends RuntimeOptions {
    * dynamically quantized activations (graph/quantize.ts): faster, not exact.
    */
   precision?: 'fp32' | 'int8';
+  /**
+   * With precision 'int8': preprocessed images [N, 3, R, R] on which the image tower's
+   * convolutions are calibrated and quantized too (models/int8.ts); kept in the compiled cache
+   * as `image-int8-calibrated`, which later int8 loads use without calibration images.
+   */
+  calibrationImages?: Tensor;
 }
 
 export class CLIP {
   readonly config: ClipConfig;
   /** The learned temperature, as stored: a log (logits use exp(logitScale)). */
   readonly logitScale: number;
-  private readonly stateDict: () => Promise<StateDict>;
+  /** Runs `use` on the weights; lazy weights are read for the builds under way and then let go. */
+  private readonly withWeights: <T>(use: (sd: StateDict) => T | Promise<T>) => Promise<T>;
   private imageSession?: Promise<Session>;
   private textSession?: Promise<Session>;
 
@@ -159,26 +169,36 @@ export class CLIP {
     if (weights instanceof Map) {
       this.config = config ?? inferConfigFromStateDict(weights);
       this.logitScale = logitScaleOf(weights);
-      this.stateDict = async () => weights;
+      this.withWeights = async (use) => use(weights);
     } else {
       this.config = config ?? weights.config;
       this.logitScale = weights.logitScale;
       let loading: Promise<StateDict> | undefined;
-      this.stateDict = () => (loading ??= weights.load());
+      let users = 0;
+      this.withWeights = async (use) => {
+        users++;
+        try {
+          return await use(await (loading ??= weights.load()));
+        } finally {
+          if (--users === 0) loading = undefined;
+        }
+      };
     }
   }
 
   private session(tower: 'image' | 'text'): Promise<Session> {
     const int8 = this.runtime.precision === 'int8';
-    const build = async () => {
-      const sd = await this.stateDict();
-      const graph = tower === 'image' ? buildImageGraph(sd, this.config) : buildTextGraph(sd, this.config, { dynamicLength: true });
-      if (int8) quantizeWeightMatmuls(graph);
-      return graph;
-    };
     const { compiledDir } = this.runtime;
+    // int8 image towers with calibrated convolutions (clip quantize) are kept apart and preferred.
+    const calibratedDir = compiledDir && join(compiledDir, 'image-int8-calibrated');
+    const calibrated = int8 && tower === 'image' && (this.runtime.calibrationImages || (calibratedDir && Session.isCached(calibratedDir)));
+    const build = () => this.withWeights(async (sd) => {
+      const graph = tower === 'image' ? buildImageGraph(sd, this.config) : buildTextGraph(sd, this.config, { dynamicLength: true });
+      if (int8) await quantizeTower(graph, calibrated ? this.runtime.calibrationImages : undefined, this.runtime);
+      return graph;
+    });
     return compiledDir
-      ? Session.cached(join(compiledDir, int8 ? `${tower}-int8` : tower), build, this.runtime)
+      ? Session.cached(calibrated ? calibratedDir! : join(compiledDir, int8 ? `${tower}-int8` : tower), build, this.runtime)
       : build().then((g) => Session.create(g, this.runtime));
   }
 

@@ -36,7 +36,8 @@ export class Params {
     if (!['float32', 'float16', 'bfloat16', 'float64'].includes(t.dtype)) {
       throw new ConfigError(`"${key}" has dtype ${t.dtype}, expected a floating-point tensor`);
     }
-    const value = this.graph.param(key, toFloat32(t), t.shape);
+    // Converted to float32 when serialised, not now (see Initializer in graph/ir.ts).
+    const value = this.graph.param(key, () => toFloat32(t), t.shape);
     this.cache.set(key, value);
     return value;
   }

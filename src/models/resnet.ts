@@ -3,21 +3,46 @@
 // and `AttentionPool2d` (one query: the mean of the grid) instead of global average pooling.
 
 import { concat, type Dim, type Value } from '../graph/ir.js';
-import { batchNorm2d, linear, multiHeadAttention, type AttentionProjections } from '../graph/nn.js';
+import { linear, multiHeadAttention, type AttentionProjections } from '../graph/nn.js';
 import { batchNorm2dTrain } from '../graph/nn-train.js';
 import type { ModifiedResNetConfig } from './config.js';
 import type { Params } from './params.js';
 
-/** `training`: BatchNorm normalises with batch statistics and records running-stat updates (nn-train.ts). */
+/**
+ * Conv2d then BatchNorm2d. `training`: BatchNorm normalises with batch statistics and records
+ * running-stat updates (nn-train.ts). Inference folds eval-mode BatchNorm into the convolution:
+ * weight · α per output channel and bias β - mean · α, α = γ / √(var + ε), made when the
+ * graph is serialised. ONNX Runtime would fuse Conv+Mul+Add the same way at every load; folded
+ * here, a convolution is one node whose weights int8 quantisation can use (quantize-conv.ts).
+ */
 function convBn(x: Value, p: Params, conv: string, bn: string, outChannels: number, kernel: number, opts: { stride?: number; padding?: number; training?: boolean } = {}): Value {
   const w = p.get(`${conv}.weight`, [outChannels, x.dim(1), kernel, kernel]);
   const b = p.scope(bn);
-  return (opts.training ? batchNorm2dTrain : batchNorm2d)(x.conv2d(w, opts), {
+  const stats = {
     weight: b.get('weight', [outChannels]), bias: b.get('bias', [outChannels]),
     runningMean: b.get('running_mean', [outChannels]), runningVar: b.get('running_var', [outChannels]),
-  });
+  };
+  if (opts.training) return batchNorm2dTrain(x.conv2d(w, opts), stats);
+  const g = x.graph;
+  const values = (v: Value) => g.initializers.get(v.id)!.data() as Float32Array;
+  const alpha = (): Float32Array => {
+    const [gamma, variance] = [values(stats.weight), values(stats.runningVar)];
+    return Float32Array.from(gamma, (s, o) => Math.fround(s / Math.fround(Math.sqrt(Math.fround(variance[o]! + BN_EPS)))));
+  };
+  const name = g.initializers.get(w.id)!.name;
+  const weight = g.param(`${name}*bn`, () => {
+    const [data, a] = [values(w), alpha()];
+    const per = data.length / outChannels;
+    return Float32Array.from(data, (v, i) => v * a[Math.floor(i / per)]!);
+  }, w.shape);
+  const bias = g.param(`${name}*bn.bias`, () => {
+    const [beta, mean, a] = [values(stats.bias), values(stats.runningMean), alpha()];
+    return Float32Array.from(beta, (v, o) => v - mean[o]! * a[o]!);
+  }, [outChannels]);
+  return x.conv2d(weight, { ...opts, bias });
 }
 
+const BN_EPS = 1e-5;
 const EXPANSION = 4;
 
 function bottleneck(x: Value, p: Params, planes: number, stride: number, training: boolean): Value {

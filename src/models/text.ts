@@ -26,9 +26,14 @@ export function encodeText(tokens: Value, p: Params, cfg: TextTransformerConfig,
   let x = g.tap('act.text.token_embedding', p.get('token_embedding.weight', [cfg.vocabSize, width]).gather(tokens));
   x = x.add(fit(p.get('positional_embedding', [contextLength, width]), 0));
   const mask = fit(fit(causalMask(p, contextLength), 0), 1);
-  x = transformer(x, p.scope('transformer'), { width, layers: cfg.layers, heads: cfg.heads, mlpWidth: cfg.mlpWidth, mask, activation, tapPrefix: 'act.text.resblocks' });
-  x = g.tap('act.text.ln_final', layerNorm(x, ...layerNormParams(p.scope('ln_final'), width)));
+  // Only each row's end token leaves the tower: the last block computes that row alone
+  // (transformer.ts); the full-length ln_final is built for its tap only (parity checks).
   const eot = g.tap('act.text.eot_index', tokens.argmax(-1));
-  const pooled = g.tap('act.text.pooled', x.pickPerRow(eot));
+  const { pooled: last, all } = transformer(x, p.scope('transformer'), {
+    width, layers: cfg.layers, heads: cfg.heads, mlpWidth: cfg.mlpWidth, mask, activation, tapPrefix: 'act.text.resblocks', pooled: eot,
+  });
+  const lnFinal = layerNormParams(p.scope('ln_final'), width);
+  g.tap('act.text.ln_final', layerNorm(all, ...lnFinal));
+  const pooled = g.tap('act.text.pooled', layerNorm(last, ...lnFinal));
   return pooled.matmul(p.get('text_projection', [width, embedDim]));
 }

@@ -2,7 +2,7 @@
 // batch-first: x [N, L, D]. Names follow the checkpoint: resblocks.<i>.{ln_1, attn, ln_2, mlp}.
 
 import type { Value } from '../graph/ir.js';
-import { gelu, layerNorm, linear, quickGelu, selfAttention } from '../graph/nn.js';
+import { gelu, layerNorm, linear, maskRowsAt, multiHeadAttention, quickGelu, rowsAt, splitInProj, type Position } from '../graph/nn.js';
 import type { Activation } from './config.js';
 import type { Params } from './params.js';
 
@@ -19,17 +19,24 @@ export interface TransformerOptions {
   /** MLP hidden width; default 4 · width (the reference's). */
   mlpWidth?: number;
   tapPrefix: string;
+  /** The one position per sequence that leaves the tower (the class token, or each row's end token). */
+  pooled: Position;
 }
 
-function residualAttentionBlock(x: Value, p: Params, { width, heads, mask, activation, mlpWidth = 4 * width }: TransformerOptions): Value {
+/**
+ * One block. With `at`, only the rows at `at` are computed past the keys and values: every
+ * token is still normalised and projected to keys and values, but the queries, attention,
+ * output projection, residual and MLP run for one row per sequence ([N, 1, D] out). Every
+ * operation is row-wise, so those rows equal the full block's up to float rounding.
+ */
+function residualAttentionBlock(x: Value, p: Params, { width, heads, mask, activation, mlpWidth = 4 * width }: TransformerOptions, at?: Position): Value {
   const attn = p.scope('attn');
-  const attended = selfAttention(layerNorm(x, ...layerNormParams(p.scope('ln_1'), width)), {
-    inProjWeight: attn.get('in_proj_weight', [3 * width, width]),
-    inProjBias: attn.get('in_proj_bias', [3 * width]),
-    outWeight: attn.get('out_proj.weight', [width, width]),
-    outBias: attn.get('out_proj.bias', [width]),
-  }, heads, mask);
-  x = x.add(attended);
+  const normed = layerNorm(x, ...layerNormParams(p.scope('ln_1'), width));
+  const projections = splitInProj(attn.get('in_proj_weight', [3 * width, width]), attn.get('in_proj_bias', [3 * width]),
+    attn.get('out_proj.weight', [width, width]), attn.get('out_proj.bias', [width]));
+  const rows = (v: Value) => (at === undefined ? v : rowsAt(v, at));
+  const attended = multiHeadAttention(rows(normed), normed, projections, heads, mask && at !== undefined ? maskRowsAt(mask, at) : mask);
+  x = rows(x).add(attended);
   const mlp = p.scope('mlp');
   const act = activation === 'gelu' ? gelu : quickGelu;
   const hidden = act(linear(layerNorm(x, ...layerNormParams(p.scope('ln_2'), width)),
@@ -37,11 +44,21 @@ function residualAttentionBlock(x: Value, p: Params, { width, heads, mask, activ
   return x.add(linear(hidden, mlp.get('c_proj.weight', [width, mlpWidth]), mlp.get('c_proj.bias', [width])));
 }
 
-/** Runs `layers` blocks; taps each block's output as `<tapPrefix>.<i>`. */
-export function transformer(x: Value, p: Params, opts: TransformerOptions): Value {
-  for (let i = 0; i < opts.layers; i++) {
+/**
+ * Runs `layers` blocks and returns the last block's output at `pooled` ([N, D]), computed by the
+ * pruned last block (see residualAttentionBlock), and, in `all`, the full last block [N, L, D].
+ * Each block's full output is tapped as `<tapPrefix>.<i>`; the last one is computed only for its
+ * tap and for `all`, and serialisation drops it unless a caller exposes it (parity checks do).
+ * The pruned rows [N, 1, D] are tapped as `<tapPrefix>.<last>.pooled`.
+ */
+export function transformer(x: Value, p: Params, opts: TransformerOptions): { pooled: Value; all: Value } {
+  const last = opts.layers - 1;
+  for (let i = 0; i < last; i++) {
     x = residualAttentionBlock(x, p.scope(`resblocks.${i}`), opts);
     x.graph.tap(`${opts.tapPrefix}.${i}`, x);
   }
-  return x;
+  const block = p.scope(`resblocks.${last}`);
+  const all = x.graph.tap(`${opts.tapPrefix}.${last}`, residualAttentionBlock(x, block, opts));
+  const pooled = x.graph.tap(`${opts.tapPrefix}.${last}.pooled`, residualAttentionBlock(x, block, opts, opts.pooled));
+  return { pooled: pooled.reshape([x.shape[0]!, opts.width]), all };
 }

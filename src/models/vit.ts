@@ -19,7 +19,10 @@ export function encodeImageViT(images: Value, p: Params, cfg: VisionTransformerC
   const classToken = p.get('class_embedding', [width]).reshape([1, 1, width]).expandAs(tokens.slice(1, 0, 1));
   let x = g.tap('act.visual.embeddings', concat([classToken, tokens], 1).add(p.get('positional_embedding', [grid * grid + 1, width])));
   x = g.tap('act.visual.ln_pre', layerNorm(x, ...layerNormParams(p.scope('ln_pre'), width)));
-  x = transformer(x, p.scope('transformer'), { width, layers: cfg.layers, heads: cfg.heads, mlpWidth: cfg.mlpWidth, activation, tapPrefix: 'act.visual.transformer.resblocks' });
-  const cls = g.tap('act.visual.ln_post', layerNorm(x.slice(1, 0, 1).reshape([batch, width]), ...layerNormParams(p.scope('ln_post'), width)));
+  // Only the class token leaves the tower: the last block computes its row alone (transformer.ts).
+  const { pooled } = transformer(x, p.scope('transformer'), {
+    width, layers: cfg.layers, heads: cfg.heads, mlpWidth: cfg.mlpWidth, activation, tapPrefix: 'act.visual.transformer.resblocks', pooled: 0,
+  });
+  const cls = g.tap('act.visual.ln_post', layerNorm(pooled, ...layerNormParams(p.scope('ln_post'), width)));
   return cls.matmul(p.get('proj', [width, embedDim]));
 }

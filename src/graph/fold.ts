@@ -1,0 +1,113 @@
+// Layout ops on weights, applied ahead of time. Model code reads like the reference
+// (`x @ weight.T`, `in_proj_weight[0:D]`), which leaves Transpose / Slice / Reshape nodes on
+// initializers; ONNX Runtime would fold them at every session creation, holding both layouts of
+// every matrix at once. Serialisation (onnx.ts) and the int8 rewrite (quantize.ts) instead ask
+// `foldedWeight` for the weight as the consumer sees it, made lazily, one tensor at a time.
+
+import type { ConstData, Graph, Node, Value } from './ir.js';
+
+export const LAYOUT_OPS: ReadonlySet<Node['op']> = new Set(['Transpose', 'Slice', 'Reshape']);
+
+export interface FoldedWeight {
+  /** The source initializer's name with the layout ops appended (`w[0:768].T`): equal names, equal data. */
+  name: string;
+  data(): ConstData;
+}
+
+type Typed = ConstData;
+const alike = (data: Typed, length: number): Typed => new (data.constructor as new (n: number) => Typed)(length);
+
+function strides(shape: readonly number[]): number[] {
+  const out = new Array<number>(shape.length).fill(1);
+  for (let i = shape.length - 2; i >= 0; i--) out[i] = out[i + 1]! * shape[i + 1]!;
+  return out;
+}
+
+/** A matrix transposed in 64×64 tiles (cache-friendly; the general path is 10× slower on big weights). */
+function transpose2d(data: Typed, rows: number, cols: number): Typed {
+  const out = alike(data, data.length);
+  const T = 64;
+  for (let r0 = 0; r0 < rows; r0 += T) {
+    for (let c0 = 0; c0 < cols; c0 += T) {
+      const r1 = Math.min(r0 + T, rows);
+      const c1 = Math.min(c0 + T, cols);
+      for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) out[c * rows + r] = data[r * cols + c]!;
+    }
+  }
+  return out;
+}
+
+function transpose(data: Typed, shape: readonly number[], perm: readonly number[]): Typed {
+  if (shape.length === 2 && perm[0] === 1) return transpose2d(data, shape[0]!, shape[1]!);
+  const outShape = perm.map((p) => shape[p]!);
+  const inStrides = strides(shape);
+  const step = perm.map((p) => inStrides[p]!); // input offset per step along each output axis
+  const out = alike(data, data.length);
+  const index = new Array<number>(shape.length).fill(0);
+  let src = 0;
+  for (let o = 0; o < out.length; o++) {
+    out[o] = data[src]!;
+    for (let a = shape.length - 1; a >= 0; a--) {
+      src += step[a]!;
+      if (++index[a]! < outShape[a]!) break;
+      src -= step[a]! * outShape[a]!;
+      index[a] = 0;
+    }
+  }
+  return out;
+}
+
+function slice(data: Typed, shape: readonly number[], axis: number, start: number, end: number): Typed {
+  const inner = strides(shape)[axis]!;
+  if (axis === 0) return data.subarray(start * inner, end * inner);
+  const outer = shape.slice(0, axis).reduce((a, b) => a * b, 1);
+  const rowIn = shape[axis]! * inner;
+  const rowOut = (end - start) * inner;
+  const out = alike(data, outer * rowOut);
+  // (Float32Array stands for any of the typed arrays here: `set` copies elements of the same type.)
+  for (let o = 0; o < outer; o++) (out as Float32Array).set(data.subarray(o * rowIn + start * inner, o * rowIn + end * inner) as Float32Array, o * rowOut);
+  return out;
+}
+
+function apply(node: Node, data: Typed, shape: readonly number[]): Typed {
+  const { attrs } = node;
+  if (node.op === 'Transpose') return transpose(data, shape, attrs.perm as number[]);
+  if (node.op === 'Slice') {
+    const axis = (attrs.axis as number) < 0 ? (attrs.axis as number) + shape.length : (attrs.axis as number);
+    return slice(data, shape, axis, attrs.start as number, attrs.end as number);
+  }
+  return data; // Reshape: same elements, same order
+}
+
+function suffix(node: Node): string {
+  const { attrs } = node;
+  if (node.op === 'Transpose') return (attrs.perm as number[]).join() === '1,0' ? '.T' : `.T${(attrs.perm as number[]).join('')}`;
+  if (node.op === 'Slice') return `[${attrs.axis === 0 ? '' : `axis${attrs.axis as number}:`}${attrs.start as number}:${attrs.end as number}]`;
+  return `.reshape(${node.outputs[0]!.shape.join('x')})`;
+}
+
+const fixed = (v: Value): v is Value & { shape: readonly number[] } => v.shape.every((d) => typeof d === 'number');
+
+/** `v` as a weight when it is an initializer, or layout ops over one (fixed shapes); else undefined. */
+export function foldedWeight(graph: Graph, v: Value): FoldedWeight | undefined {
+  const init = graph.initializers.get(v.id);
+  if (init) return { name: init.name, data: init.data };
+  const node = v.producer;
+  if (!node || !LAYOUT_OPS.has(node.op) || !fixed(v) || !fixed(node.inputs[0]!)) return undefined;
+  const src = foldedWeight(graph, node.inputs[0]!);
+  if (!src) return undefined;
+  const shape = node.inputs[0]!.shape as number[];
+  return { name: `${src.name}${suffix(node)}`, data: () => apply(node, src.data(), shape) };
+}
+
+/**
+ * For MatMul(x, Transpose(w)) with w a 2-D weight (`linear`'s x @ wᵀ): w, so the product can read
+ * it transposed in place (ONNX Runtime's FusedMatMul with transB, which prepacks w like MatMul
+ * prepacks wᵀ) and no transposed copy is ever made. Weights fed as inputs (training) do not qualify.
+ */
+export function transposedWeightOperand(graph: Graph, node: Node): Value | undefined {
+  const t = node.op === 'MatMul' ? node.inputs[1]!.producer : undefined;
+  if (!t || t.op !== 'Transpose' || t.inputs[0]!.rank !== 2) return undefined;
+  const w = t.inputs[0]!;
+  return foldedWeight(graph, w) ? w : undefined;
+}

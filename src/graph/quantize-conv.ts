@@ -1,0 +1,148 @@
+// Static int8 quantisation of convolutions (ResNet towers, the ViT patch embedding), an
+// inference-only rewrite in ONNX's QDQ form: each convolution reads its input through
+// QuantizeLinear → DequantizeLinear (uint8, one scale per tensor, from ranges measured on
+// calibration images), its weights as int8 with one symmetric scale per output channel and its
+// bias as int32, and its output (after the ReLU that follows it, when one does) is quantized the
+// same way. ONNX Runtime fuses each DQ → Conv (→ Relu) → Q group into one QLinearConv, an integer
+// convolution (VNNI / AMX on CPUs that have them). Unlike the matmuls' dynamic quantisation
+// (quantize.ts), activations here need ranges known in advance: calibrateConvs measures them.
+
+import { foldedWeight } from './fold.js';
+import { liveNodes, type Graph, type Node, type Value } from './ir.js';
+
+/** Observed [min, max] of a value over the calibration images. */
+export type Ranges = Map<number, [number, number]>;
+
+/** Convolutions with weights (not inputs) among the nodes that compute the outputs. */
+function quantizableConvs(graph: Graph): Node[] {
+  return liveNodes(graph).nodes.filter((n) => n.op === 'Conv' && foldedWeight(graph, n.inputs[1]!) && (!n.inputs[2] || foldedWeight(graph, n.inputs[2])));
+}
+
+/** The value quantized after a convolution: the ReLU's output when a ReLU is its only consumer. */
+function outputPoints(graph: Graph, convs: readonly Node[]): Map<Node, Value> {
+  const consumers = new Map<number, Node[]>();
+  for (const node of liveNodes(graph).nodes) for (const v of node.inputs) consumers.set(v.id, [...(consumers.get(v.id) ?? []), node]);
+  return new Map(convs.map((conv) => {
+    const users = consumers.get(conv.outputs[0]!.id) ?? [];
+    return [conv, users.length === 1 && users[0]!.op === 'Relu' ? users[0]!.outputs[0]! : conv.outputs[0]!];
+  }));
+}
+
+/** The values whose ranges quantizeConvs needs: every convolution's input and output point. */
+export function calibrationValues(graph: Graph): Value[] {
+  const convs = quantizableConvs(graph);
+  const points = outputPoints(graph, convs);
+  const values = new Map<number, Value>();
+  for (const conv of convs) for (const v of [conv.inputs[0]!, points.get(conv)!]) values.set(v.id, v);
+  return [...values.values()];
+}
+
+/** Folds a batch of observed values into `ranges`. */
+export function observe(ranges: Ranges, id: number, data: ArrayLike<number>): void {
+  let [lo, hi] = ranges.get(id) ?? [Infinity, -Infinity];
+  for (let i = 0; i < data.length; i++) {
+    const x = data[i]!;
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
+  }
+  ranges.set(id, [lo, hi]);
+}
+
+/** uint8 affine parameters covering [min, max] and 0 (so zero, ReLU's floor, is exact). */
+function activationScale([min, max]: [number, number]): { scale: number; zeroPoint: number } {
+  const lo = Math.min(min, 0);
+  const hi = Math.max(max, 0);
+  const scale = hi > lo ? (hi - lo) / 255 : 1;
+  return { scale, zeroPoint: Math.min(255, Math.max(0, Math.round(-lo / scale))) };
+}
+
+/**
+ * Rewrites, in place, every convolution whose input and output ranges are in `ranges` (see
+ * calibrationValues); returns how many. Values keep their identity, so consumers read the
+ * dequantized results.
+ */
+export function quantizeConvs(graph: Graph, ranges: Ranges): number {
+  const convs = quantizableConvs(graph).filter((c) => ranges.has(c.inputs[0]!.id));
+  const points = outputPoints(graph, convs);
+  const scalar = (name: string, value: number, dtype: 'float32' | 'uint8') =>
+    graph.param(name, dtype === 'float32' ? Float32Array.of(value) : Uint8Array.of(value), [], dtype);
+  const node = (op: Node['op'], inputs: Value[], outputs: Value[], attrs: Node['attrs'] = {}): Node => ({ op, inputs, attrs, outputs });
+  // A new value of `like`'s shape: raw results whose QDQ pairs then produce the original values.
+  const fresh = (like: Value, dtype: Value['dtype']) => graph.detachedValue(dtype, like.shape);
+
+  const producers = new Map<number, Node>();
+  for (const n of graph.nodes) for (const v of n.outputs) producers.set(v.id, n);
+  const dequantized = new Map<number, { value: Value; scale: number }>(); // value id → its DQ output
+  const rewritten = new Map<Node, Node[]>();
+  const qdq = (x: Value, target: Value | undefined, tag: string): { nodes: Node[]; value: Value; scale: number } => {
+    const { scale, zeroPoint } = activationScale(ranges.get((target ?? x).id)!);
+    const s = scalar(`${tag}.scale`, scale, 'float32');
+    const z = scalar(`${tag}.zero_point`, zeroPoint, 'uint8');
+    const q = fresh(x, 'uint8');
+    const y = target ?? fresh(x, 'float32');
+    return { nodes: [node('QuantizeLinear', [x, s, z], [q]), node('DequantizeLinear', [q, s, z], [y])], value: y, scale };
+  };
+
+  convs.forEach((conv, i) => {
+    const tag = `conv${i}`;
+    const nodes: Node[] = [];
+    const [x, w, b] = conv.inputs as [Value, Value, Value | undefined];
+    let input = dequantized.get(x.id);
+    const producer = producers.get(x.id);
+    if (!input && producer && !rewritten.has(producer)) {
+      // Every consumer of x reads it dequantized (a residual Add too: ONNX Runtime then runs
+      // QLinearAdd, and the tensor stays int8 between the convolutions).
+      const raw = fresh(x, 'float32');
+      const r = qdq(raw, x, `${tag}.input`);
+      rewritten.set(producer, [{ ...producer, outputs: [raw] }, ...r.nodes]);
+      input = { value: x, scale: r.scale };
+      dequantized.set(x.id, input);
+    } else if (!input) {
+      const r = qdq(x, undefined, `${tag}.input`);
+      nodes.push(...r.nodes);
+      input = { value: r.value, scale: r.scale };
+      dequantized.set(x.id, input);
+    }
+    const weight = foldedWeight(graph, w)!;
+    const channels = w.dim(0);
+    const wData = weight.data() as Float32Array;
+    const per = wData.length / channels;
+    const wScales = new Float32Array(channels);
+    for (let i = 0; i < wData.length; i++) wScales[Math.floor(i / per)] = Math.max(wScales[Math.floor(i / per)]!, Math.abs(wData[i]!));
+    for (let o = 0; o < channels; o++) wScales[o] = wScales[o]! > 0 ? wScales[o]! / 127 : 1;
+    const wq = Int8Array.from(wData, (v, i) => Math.max(-127, Math.min(127, Math.round(v / wScales[Math.floor(i / per)]!))));
+    const wDq = fresh(w, 'float32');
+    const wScale = graph.param(`${weight.name}.int8_scale`, wScales, [channels]);
+    nodes.push(node('DequantizeLinear', [graph.param(`${weight.name}.int8`, wq, w.shape, 'int8'), wScale,
+      graph.param(`${weight.name}.int8_zero_point`, new Int8Array(channels), [channels], 'int8')], [wDq], { axis: 0 }));
+    const convInputs = [input.value, wDq];
+    if (b) {
+      // int32 bias at scale input · weight[o], as QLinearConv takes it.
+      const bData = foldedWeight(graph, b)!.data() as Float32Array;
+      const bScales = Float32Array.from(wScales, (s) => s * input!.scale);
+      const bDq = fresh(b, 'float32');
+      nodes.push(node('DequantizeLinear', [graph.param(`${weight.name}.bias_int32`, Int32Array.from(bData, (v, o) => Math.round(v / bScales[o]!)), [channels], 'int32'),
+        graph.param(`${weight.name}.bias_scale`, bScales, [channels]), graph.param(`${weight.name}.bias_zero_point`, new Int32Array(channels), [channels], 'int32')], [bDq], { axis: 0 }));
+      convInputs.push(bDq);
+    }
+    const point = points.get(conv)!;
+    if (point === conv.outputs[0]) {
+      const raw = fresh(point, 'float32');
+      nodes.push(node('Conv', convInputs, [raw], conv.attrs));
+      const r = qdq(raw, point, `${tag}.output`);
+      nodes.push(...r.nodes);
+      dequantized.set(point.id, { value: point, scale: r.scale });
+    } else {
+      nodes.push(node('Conv', convInputs, conv.outputs, conv.attrs));
+      const relu = point.producer!;
+      const raw = fresh(point, 'float32');
+      const r = qdq(raw, point, `${tag}.output`);
+      rewritten.set(relu, [node('Relu', relu.inputs as Value[], [raw]), ...r.nodes]);
+      dequantized.set(point.id, { value: point, scale: r.scale });
+    }
+    rewritten.set(conv, nodes);
+  });
+  const rebuilt = graph.nodes.flatMap((n) => rewritten.get(n) ?? [n]);
+  graph.nodes.splice(0, graph.nodes.length, ...rebuilt);
+  return convs.length;
+}

@@ -1,0 +1,85 @@
+// The pruned last block (models/transformer.ts, models/bert.ts): only the pooled row per sequence
+// runs past the keys and values. Each tower's graph with its taps exposed computes both the full
+// last block and the pruned one; the pruned rows must equal the full block's rows at the pooled
+// positions (class token, each row's end token, [CLS]), and the features graph must not contain
+// the full block.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildImageGraph, buildTextGraph } from '../src/models/clip.js';
+import type { ClipConfig } from '../src/models/config.js';
+import { randomStateDict } from '../src/models/random.js';
+import { Session, type TensorLike } from '../src/runtime/session.js';
+import { liveNodes, type Graph } from '../src/graph/ir.js';
+
+const VIT_TEXT: ClipConfig = {
+  embedDim: 16,
+  activation: 'quick_gelu',
+  vision: { kind: 'vit', width: 64, layers: 2, heads: 2, patchSize: 8, imageResolution: 16 },
+  text: { kind: 'transformer', width: 64, layers: 2, heads: 2, contextLength: 8, vocabSize: 50 },
+};
+const BERT: ClipConfig = {
+  ...VIT_TEXT,
+  text: { kind: 'bert', width: 64, layers: 2, heads: 2, intermediate: 96, maxPositions: 20, typeVocabSize: 2, vocabSize: 30, contextLength: 12, activation: 'gelu' },
+};
+
+async function run(graph: Graph, feeds: Record<string, TensorLike>): Promise<Record<string, TensorLike>> {
+  const session = await Session.create(graph);
+  try {
+    return await session.run(feeds);
+  } finally {
+    await session.release();
+  }
+}
+
+/** Max |pruned[n] - full[n, positions[n]]| over rows n, for full [N, L, D] and pruned [N, (1,) D]. */
+function rowGap(full: TensorLike, pruned: TensorLike, positions: number[]): number {
+  const [n, L, D] = full.shape as [number, number, number];
+  assert.deepEqual([pruned.data.length], [n * D]);
+  let gap = 0;
+  for (let r = 0; r < n; r++) {
+    for (let j = 0; j < D; j++) {
+      gap = Math.max(gap, Math.abs(Number(pruned.data[r * D + j]) - Number(full.data[(r * L + positions[r]!) * D + j])));
+    }
+  }
+  return gap;
+}
+
+test('ViT: the pruned last block equals the full block at the class token', async () => {
+  const sd = randomStateDict(VIT_TEXT, 5);
+  const images = { data: Float32Array.from({ length: 3 * 3 * 16 * 16 }, (_, i) => Math.sin(i * 0.37)), shape: [3, 3, 16, 16] };
+  const out = await run(buildImageGraph(sd, VIT_TEXT, { activations: true }), { images });
+  const gap = rowGap(out['act.visual.transformer.resblocks.1']!, out['act.visual.transformer.resblocks.1.pooled']!, [0, 0, 0]);
+  assert.ok(gap < 1e-5, `class-token rows differ by ${gap}`);
+});
+
+test('text: the pruned last block equals the full block at each row\'s end token', async () => {
+  const sd = randomStateDict(VIT_TEXT, 6);
+  // End tokens (the highest id, 49) at positions 2, 5 and 7: the pruned rows follow each row's own.
+  const tokens = { data: Int32Array.from([48, 3, 49, 0, 0, 0, 0, 0, 48, 7, 9, 11, 4, 49, 0, 0, 48, 1, 2, 3, 4, 5, 6, 49]), shape: [3, 8] };
+  const out = await run(buildTextGraph(sd, VIT_TEXT, { activations: true }), { tokens });
+  const gap = rowGap(out['act.text.resblocks.1']!, out['act.text.resblocks.1.pooled']!, [2, 5, 7]);
+  assert.ok(gap < 1e-5, `end-token rows differ by ${gap}`);
+});
+
+test('BERT: the pruned last layer equals the full layer at [CLS]', async () => {
+  const sd = randomStateDict(BERT, 7);
+  const tokens = { data: Int32Array.from([1, 5, 6, 2, 0, 0, 1, 7, 2, 0, 0, 0, 1, 5, 9, 8, 4, 2]), shape: [3, 6] };
+  const out = await run(buildTextGraph(sd, BERT, { activations: true, dynamicLength: true }), { tokens });
+  const gap = rowGap(out['act.text.layer.1']!, out['act.text.cls']!, [0, 0, 0]);
+  assert.ok(gap < 1e-5, `[CLS] rows differ by ${gap}`);
+});
+
+test('the full last block is built for taps only: the features graph leaves it out', () => {
+  for (const cfg of [VIT_TEXT, BERT]) {
+    const sd = randomStateDict(cfg, 8);
+    const last = cfg.text.kind === 'bert' ? ['act.text.layer.1', 'act.text.cls'] : ['act.text.resblocks.1', 'act.text.resblocks.1.pooled'];
+    for (const [graph, [full, pruned]] of [
+      [buildImageGraph(sd, cfg), ['act.visual.transformer.resblocks.1', 'act.visual.transformer.resblocks.1.pooled']],
+      [buildTextGraph(sd, cfg), last],
+    ] as const) {
+      const { values } = liveNodes(graph);
+      assert.equal(values.has(graph.taps.get(full!)!.id), false, `${full} is computed for the features`);
+      assert.equal(values.has(graph.taps.get(pruned!)!.id), true, `${pruned} is not what the features use`);
+    }
+  }
+});

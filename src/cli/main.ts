@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { Command } from 'commander';
 import { registerClassify } from './classify.js';
 import { registerEmbed } from './embed.js';
+import { registerEval } from './eval.js';
 import { registerModels } from './models.js';
 import { registerTokenize } from './tokenize.js';
 import { registerTrain } from './train.js';
@@ -21,6 +22,7 @@ registerEmbed(program);
 registerClassify(program);
 registerTrain(program);
 registerTokenize(program);
+registerEval(program);
 
 try {
   await program.parseAsync();

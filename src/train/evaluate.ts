@@ -5,6 +5,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
+import { dotRows, retrievalRanks } from '../eval/metrics.js';
 import { preprocessBatch } from '../image/index.js';
 import { normalizeRows, type CLIP } from '../models/clip.js';
 import type { Tensor } from '../tensor.js';
@@ -84,19 +85,12 @@ export interface Recall { imageToText: Record<number, number>; textToImage: Reco
 
 /**
  * Recall@K from a similarity matrix [n images, n texts] whose diagonal holds the matching pairs:
- * a query counts as found at K when fewer than K candidates score strictly higher than its match.
+ * a query counts as found at K when fewer than K candidates rank above its match (eval/metrics.ts).
  */
 export function recallAtK(similarity: Float32Array, n: number, ks: readonly number[]): Recall {
-  const imageRank = new Array<number>(n).fill(0);
-  const textRank = new Array<number>(n).fill(0);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) {
-      if (similarity[i * n + j]! > similarity[i * n + i]!) imageRank[i]!++; // text j beats image i's caption
-      if (similarity[j * n + i]! > similarity[i * n + i]!) textRank[i]!++; // image j beats text i's image
-    }
-  }
-  const recall = (ranks: number[]) => Object.fromEntries(ks.map((k) => [k, n ? ranks.filter((r) => r < k).length / n : 0]));
-  return { imageToText: recall(imageRank), textToImage: recall(textRank) };
+  const ranks = retrievalRanks(similarity, n, [...Array(n).keys()]);
+  const recall = (r: number[]) => Object.fromEntries(ks.map((k) => [k, n ? r.filter((x) => x < k).length / n : 0]));
+  return { imageToText: recall(ranks.imageToText), textToImage: recall(ranks.textToImage) };
 }
 
 export interface RetrievalResult extends Recall { pairs: number; skipped: number }
@@ -107,15 +101,7 @@ export async function retrievalRecall(model: CLIP, tokenize: Tokenize, pairs: re
   const images = normalizeRows(features);
   const texts = normalizeRows(await encodeTexts(model, tokenize, indices.map((i) => pairs[i]!.caption)));
   const n = indices.length;
-  const d = model.config.embedDim;
-  const similarity = new Float32Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) {
-      let dot = 0;
-      for (let k = 0; k < d; k++) dot += images.data[i * d + k]! * texts.data[j * d + k]!;
-      similarity[i * n + j] = dot;
-    }
-  }
+  const similarity = dotRows(images.data, texts.data, model.config.embedDim);
   return { ...recallAtK(similarity, n, ks), pairs: n, skipped };
 }
 

@@ -1,129 +1,29 @@
 // `clip eval`: zero-shot classification, image↔text retrieval and linear probes on a dataset,
 // printed as text or one JSON object (--json), optionally as a self-contained HTML report.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { cacheDir, load, type LoadedClip } from '../index.js';
-import {
-  firstItems, readCaptionPairs, readFashionMnist, readLabelledDataset, type LabelledDataset,
-} from '../eval/datasets.js';
-import { imageFeatures, modelFingerprint, type ImageFeatures } from '../eval/features.js';
-import { FASHION_MNIST_DIR } from '../eval/fashion-mnist.js';
+import { load } from '../index.js';
+import { readCaptionPairs, type LabelledDataset } from '../eval/datasets.js';
+import type { ImageFeatures } from '../eval/features.js';
 import { fitLinearProbe } from '../eval/linear-probe.js';
 import { logisticScores } from '../eval/logistic.js';
-import { classificationMetrics, type ClassificationMetrics } from '../eval/metrics.js';
+import { classificationMetrics } from '../eval/metrics.js';
 import { writeNpy } from '../eval/npy.js';
-import { progressBar } from '../eval/progress.js';
-import { writeReport, type ReportInput } from '../eval/report.js';
 import { retrievalMetrics } from '../eval/retrieval.js';
 import { zeroShotMetrics } from '../eval/zeroshot.js';
 import {
-  CHINESE_SINGLE_TEMPLATE, CHINESE_TEMPLATES, DEFAULT_TEMPLATES, IMAGENET_TEMPLATES, SINGLE_TEMPLATE,
-} from '../zeroshot/templates.js';
-import { loadOptions, modelOptions } from './options.js';
-
-type Options = Record<string, unknown>;
-
-/** A usage mistake: one line, exit status 2. */
-function usage(message: string): never {
-  console.error(`clip: ${message}`);
-  process.exit(2);
-}
-
-const int = (v: string) => Number.parseInt(v, 10);
-
-/** Options every evaluation shares: output forms, batch size, the feature cache. */
-function evalOptions(cmd: Command): Command {
-  return modelOptions(cmd)
-    .option('--json', 'print one JSON object with every metric and the run\'s settings')
-    .option('--report <file.html>', 'also write a self-contained HTML report')
-    .option('-b, --batch-size <n>', 'images per model run', int, 64)
-    .option('--limit <n>', 'use only the first n images of each dataset', int)
-    .option('--no-cache', 'recompute image features even when <cache-dir>/features holds them');
-}
-
-/** Options naming a labelled dataset by flag rather than path. */
-function fashionOption(cmd: Command): Command {
-  return cmd.option('--fashion-mnist [dir]', `Fashion-MNIST's IDX files (Debian's dataset-fashion-mnist, default ${FASHION_MNIST_DIR})`);
-}
-
-const fashionDir = (o: Options) => (o.fashionMnist === true ? FASHION_MNIST_DIR : o.fashionMnist as string);
-
-/** A dataset path, or the Fashion-MNIST split when --fashion-mnist is given. */
-function dataset(path: string | undefined, o: Options, split: 'train' | 't10k', flag: string): LabelledDataset {
-  if (path && o.fashionMnist) usage(`give ${flag} or --fashion-mnist, not both`);
-  if (!path && !o.fashionMnist) usage(`give ${flag} (an ImageFolder directory or a filepath,label CSV) or --fashion-mnist`);
-  return firstItems(path ? readLabelledDataset(path) : readFashionMnist(split, fashionDir(o)), o.limit as number | undefined);
-}
-
-/** The prompt templates: inline, from a file, or a built-in set (Chinese prompts for Chinese-CLIP). */
-function templates(o: Options, clip: LoadedClip): string[] {
-  if (o.template) return o.template as string[];
-  if (o.templatesFile) {
-    const lines = readFileSync(o.templatesFile as string, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
-    if (!lines.length) usage(`${o.templatesFile as string}: no templates (one per line, {} for the class name)`);
-    return lines;
-  }
-  const chinese = clip.model.config.text.kind === 'bert';
-  switch (o.templateSet) {
-    case 'single': return chinese ? CHINESE_SINGLE_TEMPLATE : SINGLE_TEMPLATE;
-    case 'imagenet80': return IMAGENET_TEMPLATES;
-    default: return chinese ? CHINESE_TEMPLATES : DEFAULT_TEMPLATES;
-  }
-}
-
-/** Features with a progress bar on a terminal, a line on stderr about speed, and failures reported. */
-async function features(clip: LoadedClip, o: Options, name: string, inputs: LabelledDataset['inputs'], fingerprint: () => string): Promise<ImageFeatures> {
-  const bar = progressBar(name);
-  const result = await imageFeatures(clip, inputs, {
-    batchSize: o.batchSize as number,
-    ...(o.cache ? { model: await modelFingerprint(o.model as string), fingerprint: fingerprint(), cacheDir: join(cacheDir(o.cacheDir as string | undefined), 'features') } : {}),
-    onProgress: bar.onProgress,
-  });
-  bar.stop();
-  for (const f of result.failures) console.error(`skipped: ${f.message}`);
-  console.error(result.cached
-    ? `${name}: ${result.rows.length} image features from the cache`
-    : `${name}: ${result.rows.length} images in ${result.seconds.toFixed(1)} s (${result.imagesPerSecond.toFixed(1)} images/s)${result.failures.length ? `, ${result.failures.length} skipped` : ''}`);
-  return result;
-}
-
-function featureSummary(f: ImageFeatures) {
-  return { images_per_second: f.imagesPerSecond, seconds: f.seconds, cached: f.cached, skipped: f.failures.length };
-}
-
-/** Settings every evaluation reports. */
-function settingsOf(o: Options, extra: Record<string, unknown>): Record<string, unknown> {
-  return { model: o.model, device: o.device, batch_size: o.batchSize, limit: o.limit, ...extra };
-}
-
-const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(2)}%`);
-
-function printClassification(m: ClassificationMetrics): void {
-  console.log(`top-1 ${pct(m.top1)}  top-5 ${pct(m.top5)}  mean per class ${pct(m.mean_per_class)}  (${m.n} images)`);
-  for (const name of m.classes) console.log(`  ${pct(m.per_class[name]!.accuracy).padStart(7)}  ${name} (${m.per_class[name]!.n})`);
-}
-
-/** --json or text on stdout, and the report when asked. */
-async function emit(o: Options, result: Record<string, unknown>, print: () => void, report: () => ReportInput): Promise<void> {
-  if (o.json) console.log(JSON.stringify(result));
-  else print();
-  if (o.report) { await writeReport(o.report as string, report()); console.error(`report: ${o.report as string}`); }
-}
-
-function headline(m: ClassificationMetrics): Record<string, number> {
-  return { 'top-1': m.top1, 'top-5': m.top5, 'mean per class': m.mean_per_class, n: m.n };
-}
+  dataset, emit, evalOptions, fashionOption, featureSummary, features, headline, int, pct, printClassification,
+  settingsOf, templateOptions, templates, usage, type Options,
+} from './eval-common.js';
+import { loadOptions } from './options.js';
 
 export function registerEval(program: Command): void {
   const evalCmd = program.command('eval').description('evaluate a model: zero-shot classification, retrieval, linear probe');
 
-  fashionOption(evalOptions(evalCmd.command('zeroshot')
-    .description('zero-shot top-1/top-5, per-class accuracy and confusion matrix on a labelled dataset')))
+  templateOptions(fashionOption(evalOptions(evalCmd.command('zeroshot')
+    .description('zero-shot top-1/top-5, per-class accuracy and confusion matrix on a labelled dataset'))))
     .argument('[dataset]', 'ImageFolder directory (<dir>/<class>/<image>, optional classes.txt) or a filepath,label CSV')
-    .option('--template <template...>', 'prompt template(s) inline; "{}" uses the class names verbatim')
-    .option('--templates-file <file>', 'prompt templates, one per line with {} for the class name')
-    .option('--template-set <name>', 'built-in prompts: default (7-prompt ensemble), single ("a photo of a {}."), imagenet80 (the paper\'s 80)', 'default')
     .option('--split <split>', 'Fashion-MNIST split: t10k (test) or train', 't10k')
     .addHelpText('after', '\nExamples:\n  clip eval zeroshot photos/ -m ViT-B/32 --template "a photo of a {}." --json\n'
       + '  clip eval zeroshot --fashion-mnist -m fashion-clip.safetensors --report report.html')

@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { registerClassify } from './classify.js';
 import { registerEmbed } from './embed.js';
 import { registerEval } from './eval.js';
+import { registerMerge } from './merge.js';
 import { registerModels } from './models.js';
 import { registerTokenize } from './tokenize.js';
 import { registerTrain } from './train.js';
@@ -23,6 +24,7 @@ registerClassify(program);
 registerTrain(program);
 registerTokenize(program);
 registerEval(program);
+registerMerge(program);
 
 try {
   await program.parseAsync();

@@ -46,7 +46,8 @@ export function confusionSvg(confusion: number[][], classes: readonly string[]):
     const [x, y] = [label + p * cell + cell / 2 + 4, label - 4];
     parts.push(`<text x="${x}" y="${y}" transform="rotate(-60 ${x} ${y})" ${font}>${escape(c)}</text>`);
   });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}">`
+  const width = size + Math.round(label / 2); // room for the last rotated column name
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${size}">`
     + `<rect width="100%" height="100%" fill="#fff"/>${parts.join('')}</svg>`;
 }
 

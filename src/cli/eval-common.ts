@@ -1,6 +1,5 @@
 // What the `clip eval` subcommands and `clip merge --sweep` share: dataset and prompt options,
 // features with a progress bar, and the output in text, JSON or an HTML report.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { cacheDir, type LoadedClip } from '../index.js';
@@ -11,7 +10,7 @@ import type { ClassificationMetrics } from '../eval/metrics.js';
 import { progressBar } from '../eval/progress.js';
 import { writeReport, type ReportInput } from '../eval/report.js';
 import {
-  CHINESE_SINGLE_TEMPLATE, CHINESE_TEMPLATES, DEFAULT_TEMPLATES, IMAGENET_TEMPLATES, SINGLE_TEMPLATE,
+  CHINESE_SINGLE_TEMPLATE, CHINESE_TEMPLATES, DEFAULT_TEMPLATES, IMAGENET_TEMPLATES, readTemplateFile, SINGLE_TEMPLATE,
 } from '../zeroshot/templates.js';
 import { modelOptions } from './options.js';
 
@@ -65,11 +64,7 @@ export function templateOptions(cmd: Command): Command {
 /** The prompt templates: inline, from a file, or a built-in set (Chinese prompts for Chinese-CLIP). */
 export function templates(o: Options, clip: LoadedClip): string[] {
   if (o.template) return o.template as string[];
-  if (o.templatesFile) {
-    const lines = readFileSync(o.templatesFile as string, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
-    if (!lines.length) usage(`${o.templatesFile as string}: no templates (one per line, {} for the class name)`);
-    return lines;
-  }
+  if (o.templatesFile) return readTemplateFile(o.templatesFile as string);
   const chinese = clip.model.config.text.kind === 'bert';
   if (!['default', 'single', 'imagenet80'].includes(o.templateSet as string)) usage(`--template-set must be default, single or imagenet80, got "${o.templateSet as string}"`);
   switch (o.templateSet) {

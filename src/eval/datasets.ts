@@ -7,7 +7,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InputError } from '../errors.js';
 import type { ImageInput } from '../image/index.js';
-import { readCsvSamples, readLabelledFolder, type Sample } from '../train/index.js';
+// The train modules directly, not train/index.ts: train/run.ts uses readImageFolder for class prompts.
+import { readCsvSamples, type Sample } from '../train/data.js';
+import { readLabelledFolder } from '../train/evaluate.js';
 import { FASHION_LABELS, FASHION_MNIST_DIR, fashionFile, readFashionSplit, type FashionSplitName } from './fashion-mnist.js';
 
 export interface LabelledDataset {

@@ -1,4 +1,6 @@
 // Prompt templates for zero-shot classification: `{}` is replaced by the label.
+import { readFileSync } from 'node:fs';
+import { InputError } from '../errors.js';
 
 /** The reference's single prompt ("a photo of a {label}."). */
 export const SINGLE_TEMPLATE = ['a photo of a {}.'];
@@ -50,3 +52,16 @@ export const IMAGENET_TEMPLATES = [
   'a dark photo of a {}.', 'itap of a {}.', 'graffiti of the {}.', 'a toy {}.',
   'itap of my {}.', 'a photo of a cool {}.', 'a photo of a small {}.', 'a tattoo of the {}.',
 ];
+
+/** Templates from a file, one per line (blank lines ignored); each must hold {}. */
+export function readTemplateFile(path: string): string[] {
+  let text: string;
+  try { text = readFileSync(path, 'utf8'); } catch (e) {
+    throw new InputError(`${path}: cannot read the templates file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  if (lines.length === 0) throw new InputError(`${path}: no templates (one per line, {} for the class name)`);
+  const bad = lines.find((l) => !l.includes('{}'));
+  if (bad) throw new InputError(`${path}: template "${bad}" has no {} placeholder for the class name`);
+  return lines;
+}

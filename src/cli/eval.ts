@@ -100,7 +100,7 @@ export function registerEval(program: Command): void {
       const fit = fitLinearProbe({ x: trainF.data, y: trainY, dim: trainF.dim, classes }, {
         ...(o.C !== undefined ? { C: o.C as number } : {}),
         validationFraction: o.validation as number, maxIterations: o.maxIter as number,
-        onSweep: (p) => { if (!o.json) console.error(`C ${p.C.toExponential(2)}: validation accuracy ${pct(p.accuracy)} (${p.iterations} iterations)`); },
+        onSweep: (p) => console.error(`C ${p.C.toExponential(2)}: validation accuracy ${pct(p.accuracy)} (${p.iterations} iterations)`),
       });
       const m = classificationMetrics(logisticScores(fit.model, testF.data), testY, train.classes);
       if (o.exportFeatures) {

@@ -30,6 +30,20 @@ export interface FitResult { model: LogisticModel; iterations: number; converged
 /** Labelled rows: x [n, dim] and the class of each row. */
 export interface Examples { x: Float32Array; y: ArrayLike<number>; dim: number; classes: number }
 
+/** x·w over `dim` entries from the given offsets, four products at a time (the probe's hot loop). */
+function rowDot(x: Float32Array, xo: number, w: Float64Array, wo: number, dim: number): number {
+  let [s0, s1, s2, s3] = [0, 0, 0, 0];
+  let k = 0;
+  for (; k + 3 < dim; k += 4) {
+    s0 += w[wo + k]! * x[xo + k]!;
+    s1 += w[wo + k + 1]! * x[xo + k + 1]!;
+    s2 += w[wo + k + 2]! * x[xo + k + 2]!;
+    s3 += w[wo + k + 3]! * x[xo + k + 3]!;
+  }
+  for (; k < dim; k++) s0 += w[wo + k]! * x[xo + k]!;
+  return s0 + s1 + s2 + s3;
+}
+
 /** Loss and gradient of the objective at `w` (gradient written into `grad`). */
 function objective({ x, y, dim, classes }: Examples, w: Float64Array, C: number, grad: Float64Array): number {
   const n = y.length;
@@ -41,9 +55,7 @@ function objective({ x, y, dim, classes }: Examples, w: Float64Array, C: number,
     const row = i * dim;
     let max = -Infinity;
     for (let c = 0; c < classes; c++) {
-      const wc = c * stride;
-      let s = w[wc + dim]!;
-      for (let k = 0; k < dim; k++) s += w[wc + k]! * x[row + k]!;
+      const s = w[c * stride + dim]! + rowDot(x, row, w, c * stride, dim);
       z[c] = s;
       if (s > max) max = s;
     }

@@ -60,6 +60,8 @@ test('retrievalRanks: an image with two captions is found by its better one; tex
   assert.deepEqual(r.textToImage, [1, 0, 1]);
   assert.deepEqual(recallMetrics(r.textToImage), { 'R@1': 1 / 3, 'R@5': 1, 'R@10': 1, median_rank: 2 });
   assert.equal(recallMetrics([0, 3, 1, 9]).median_rank, 3, '1-based ranks 1, 2, 4, 10: the mean of the middle two');
+  // Equal scores (duplicate captions) do not rank above a match, either way.
+  assert.deepEqual(retrievalRanks(Float32Array.from([0.5, 0.5, 0.5, 0.5]), 2, [0, 1]), { imageToText: [0, 0], textToImage: [0, 0] });
   assert.throws(() => retrievalRanks(new Float32Array(3), 2, [0]), /expected 2 × 1/);
   assert.throws(() => retrievalRanks(new Float32Array(2), 2, [0]), /image 1 has no caption/);
 });

@@ -45,7 +45,7 @@ before(async () => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test('recallAtK: a match counts at K when fewer than K candidates rank above it', () => {
+test('recallAtK: a match counts at K when fewer than K candidates score strictly higher', () => {
   // Row i = image i against texts 0..2; the diagonal holds the true pairs.
   const sim = Float32Array.from([
     0.9, 0.1, 0.2, // image 0: its caption is best                  → rank 0

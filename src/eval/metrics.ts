@@ -1,6 +1,8 @@
 // Evaluation metrics from score matrices, shared by `clip eval` and evaluation during training.
-// Ranks break ties by index (a candidate scoring equal to the true one counts as ranked above it
-// only when it comes first), so a rank of 0 is exactly "argmax, first index on ties".
+// Ties: in classification a class scoring equal to the true one ranks above it when it comes
+// first, so top-1 is exactly "argmax, first index on ties" (as torch.argmax) and agrees with the
+// confusion matrix; in retrieval only strictly higher scores rank above a match, the usual
+// `(scores > positive).sum()`, which matters for duplicate captions (equal text features).
 
 import { InputError } from '../errors.js';
 
@@ -19,13 +21,13 @@ export function dotRows(a: Float32Array, b: Float32Array, d: number): Float32Arr
   return out;
 }
 
-/** Candidates (0..m-1 of `row`) that rank above candidate `target`: scoring higher, or equal and earlier. */
-function rankOf(scores: Float32Array, offset: number, m: number, target: number): number {
+/** Candidates j (0..m-1 from `offset`) ranked above `target`: scoring higher, or (if `earlierFirst`) equal and j < target. */
+function rankOf(scores: Float32Array, offset: number, m: number, target: number, earlierFirst: boolean): number {
   const own = scores[offset + target]!;
   let rank = 0;
   for (let j = 0; j < m; j++) {
     const s = scores[offset + j]!;
-    if (s > own || (s === own && j < target)) rank++;
+    if (s > own || (earlierFirst && s === own && j < target)) rank++;
   }
   return rank;
 }
@@ -61,7 +63,7 @@ export function classificationMetrics(scores: Float32Array, labels: ArrayLike<nu
     for (let c = 1; c < k; c++) if (scores[i * k + c]! > scores[i * k + predicted]!) predicted = c;
     confusion[label]![predicted]!++;
     if (predicted === label) top1++;
-    if (rankOf(scores, i * k, k, label) < 5) top5++;
+    if (rankOf(scores, i * k, k, label, true) < 5) top5++;
   }
   const per_class: Record<string, ClassMetrics> = {};
   const present: number[] = [];
@@ -96,8 +98,8 @@ export interface RetrievalRanks {
 }
 
 /**
- * Ranks from a similarity matrix [nImages, nTexts] where text t describes image textImage[t]
- * (an image may have several captions; every image must have at least one).
+ * Ranks (candidates scoring strictly higher) from a similarity matrix [nImages, nTexts] where
+ * text t describes image textImage[t] (an image may have several captions, and needs one).
  */
 export function retrievalRanks(similarity: Float32Array, nImages: number, textImage: readonly number[]): RetrievalRanks {
   const nTexts = textImage.length;
@@ -106,13 +108,13 @@ export function retrievalRanks(similarity: Float32Array, nImages: number, textIm
   textImage.forEach((image, t) => captions[image]!.push(t));
   const imageToText = captions.map((own, i) => {
     if (own.length === 0) throw new InputError(`image ${i} has no caption`);
-    return Math.min(...own.map((t) => rankOf(similarity, i * nTexts, nTexts, t)));
+    return Math.min(...own.map((t) => rankOf(similarity, i * nTexts, nTexts, t, false)));
   });
   // Text t's column, gathered so the same ranking rule applies.
   const column = new Float32Array(nImages);
   const textToImage = textImage.map((image, t) => {
     for (let i = 0; i < nImages; i++) column[i] = similarity[i * nTexts + t]!;
-    return rankOf(column, 0, nImages, image);
+    return rankOf(column, 0, nImages, image, false);
   });
   return { imageToText, textToImage };
 }

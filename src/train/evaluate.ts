@@ -85,7 +85,7 @@ export interface Recall { imageToText: Record<number, number>; textToImage: Reco
 
 /**
  * Recall@K from a similarity matrix [n images, n texts] whose diagonal holds the matching pairs:
- * a query counts as found at K when fewer than K candidates rank above its match (eval/metrics.ts).
+ * a query counts as found at K when fewer than K candidates score strictly higher than its match.
  */
 export function recallAtK(similarity: Float32Array, n: number, ks: readonly number[]): Recall {
   const ranks = retrievalRanks(similarity, n, [...Array(n).keys()]);

@@ -66,29 +66,30 @@ test('retrievalRanks: an image with two captions is found by its better one; tex
   assert.throws(() => retrievalRanks(new Float32Array(2), 2, [0]), /image 1 has no caption/);
 });
 
-test('fitLogistic: two points ±1 reach the optimum derived on paper', () => {
+test('fitLogistic: two points ±1 reach the optimum derived on paper', async () => {
   // Classes 0 at x = -1 and 1 at x = +1. By symmetry the intercepts are equal and w0 = -w1 = -d/2;
   // the objective is log(1 + e^-d) + d²/(8C), whose minimum solves d/(4C) = 1/(1 + e^d).
   const C = 1;
   let [lo, hi] = [0, 10];
   for (let i = 0; i < 100; i++) { const d = (lo + hi) / 2; if (d / (4 * C) < 1 / (1 + Math.exp(d))) lo = d; else hi = d; }
-  const fit = fitLogistic({ x: Float32Array.from([-1, 1]), y: [0, 1], dim: 1, classes: 2 }, { C, tolerance: 1e-10 });
+  const fit = await fitLogistic({ x: Float32Array.from([-1, 1]), y: [0, 1], dim: 1, classes: 2 }, { C, tolerance: 1e-6 });
   assert.ok(fit.converged);
   const [w0, b0, w1, b1] = fit.model.weights;
-  assert.ok(Math.abs(w1! - w0! - lo) < 1e-6, `w1 - w0 = ${w1! - w0!}, paper: ${lo}`);
-  assert.ok(Math.abs(w0! + w1!) < 1e-6 && Math.abs(b0! - b1!) < 1e-6, 'symmetric solution');
+  // The data term is float32 (ONNX Runtime): the optimum is resolved to ~1e-5.
+  assert.ok(Math.abs(w1! - w0! - lo) < 1e-4, `w1 - w0 = ${w1! - w0!}, paper: ${lo}`);
+  assert.ok(Math.abs(w0! + w1!) < 1e-4 && Math.abs(b0! - b1!) < 1e-4, 'symmetric solution');
   const scores = logisticScores(fit.model, Float32Array.from([-1, 1]));
   assert.ok(scores[0]! > scores[1]! && scores[3]! > scores[2]!);
 });
 
-test('fitLinearProbe: sweeps C on a held-out part and separates three Gaussian blobs', () => {
+test('fitLinearProbe: sweeps C on a held-out part and separates three Gaussian blobs', async () => {
   let seed = 1;
   const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
   const centres = [[3, 0], [-3, 0], [0, 3]];
   const x: number[] = [];
   const y: number[] = [];
   for (let i = 0; i < 150; i++) { const c = i % 3; y.push(c); x.push(centres[c]![0]! + random() - 0.5, centres[c]![1]! + random() - 0.5); }
-  const fit = fitLinearProbe({ x: Float32Array.from(x), y, dim: 2, classes: 3 }, { maxIterations: 200 });
+  const fit = await fitLinearProbe({ x: Float32Array.from(x), y, dim: 2, classes: 3 }, { maxIterations: 200 });
   assert.equal(fit.validationRows, 30, 'every 5th of 150');
   assert.equal(fit.sweep.length >= 7, true, 'the coarse grid at least');
   assert.ok(fit.sweep.some((p) => p.C === fit.C));

@@ -97,7 +97,7 @@ export function registerEval(program: Command): void {
       const classes = train.classes.length;
       const labelsOf = (d: LabelledDataset, f: ImageFeatures) => Int32Array.from(f.rows, (r) => d.labels[r]!);
       const [trainY, testY] = [labelsOf(train, trainF), labelsOf(test, testF)];
-      const fit = fitLinearProbe({ x: trainF.data, y: trainY, dim: trainF.dim, classes }, {
+      const fit = await fitLinearProbe({ x: trainF.data, y: trainY, dim: trainF.dim, classes }, {
         ...(o.C !== undefined ? { C: o.C as number } : {}),
         validationFraction: o.validation as number, maxIterations: o.maxIter as number,
         onSweep: (p) => console.error(`C ${p.C.toExponential(2)}: validation accuracy ${pct(p.accuracy)} (${p.iterations} iterations)`),

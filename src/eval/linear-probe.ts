@@ -3,7 +3,7 @@
 // (C at every second decade from 1e-6 to 1e6, then the interval around the best halved until 8
 // steps per decade), then refit on the whole training set with the chosen C.
 
-import { fitLogistic, logisticScores, type Examples, type LogisticModel } from './logistic.js';
+import { fitLogistic, logisticProblem, logisticScores, type Examples, type LogisticModel } from './logistic.js';
 
 export interface SweepPoint { C: number; accuracy: number; iterations: number }
 
@@ -49,7 +49,7 @@ export function logisticAccuracy(model: LogisticModel, data: Examples): number {
   return data.y.length ? correct / data.y.length : 0;
 }
 
-export function fitLinearProbe(train: Examples, opts: LinearProbeOptions = {}): LinearProbeFit {
+export async function fitLinearProbe(train: Examples, opts: LinearProbeOptions = {}): Promise<LinearProbeFit> {
   const started = performance.now();
   const maxIterations = opts.maxIterations ?? 1000;
   const sweep: SweepPoint[] = [];
@@ -63,12 +63,13 @@ export function fitLinearProbe(train: Examples, opts: LinearProbeOptions = {}): 
     const validation = subset(train, (i) => i % every === 0);
     validationRows = validation.y.length;
     const tried = new Map<number, { point: SweepPoint; weights: Float64Array }>(); // by log10 C
-    const tryC = (log10: number) => {
+    const problem = await logisticProblem(fitPart);
+    const tryC = async (log10: number) => {
       const key = Math.round(log10 * 1000) / 1000;
       if (tried.has(key)) return;
       // Warm start from the nearest C already fitted.
       const nearest = [...tried.entries()].sort((a, b) => Math.abs(a[0] - key) - Math.abs(b[0] - key))[0];
-      const fit = fitLogistic(fitPart, { C: 10 ** key, maxIterations, ...(nearest ? { initial: nearest[1].weights } : {}) });
+      const fit = await problem.fit({ C: 10 ** key, maxIterations, ...(nearest ? { initial: nearest[1].weights } : {}) });
       const point = { C: 10 ** key, accuracy: logisticAccuracy(fit.model, validation), iterations: fit.iterations };
       tried.set(key, { point, weights: fit.model.weights });
       sweep.push(point);
@@ -76,15 +77,19 @@ export function fitLinearProbe(train: Examples, opts: LinearProbeOptions = {}): 
     };
     // Best validation accuracy; ties go to the stronger regularisation (smaller C).
     const best = () => [...tried.entries()].sort((a, b) => b[1].point.accuracy - a[1].point.accuracy || a[0] - b[0])[0]![0];
-    for (let e = -6; e <= 6; e += 2) tryC(e);
-    for (let step = 1; step >= 0.125; step /= 2) {
-      const centre = best();
-      tryC(centre - step);
-      tryC(centre + step);
+    try {
+      for (let e = -6; e <= 6; e += 2) await tryC(e);
+      for (let step = 1; step >= 0.125; step /= 2) {
+        const centre = best();
+        await tryC(centre - step);
+        await tryC(centre + step);
+      }
+    } finally {
+      await problem.release();
     }
     C = 10 ** best();
   }
-  const fit = fitLogistic(train, { C, maxIterations });
+  const fit = await fitLogistic(train, { C, maxIterations });
   return {
     model: fit.model, C, sweep, trainRows: train.y.length, validationRows,
     iterations: fit.iterations, converged: fit.converged, seconds: (performance.now() - started) / 1000,

@@ -4,9 +4,11 @@
 // model with L-BFGS: ml-logistic-regression is one-vs-rest gradient descent, and the general
 // optimisers on npm are unmaintained. The objective is scikit-learn's, divided by C·n:
 //   mean cross-entropy + ‖W‖² / (2·C·n)      (the intercepts are not penalised, as in sklearn ≥ 1.1)
-// and it stops as sklearn's lbfgs solver does (largest gradient entry ≤ 1e-4, or no progress).
+// its data term evaluated by ONNX Runtime (logistic-graph.ts), the optimiser in float64 here; it
+// stops as sklearn's lbfgs solver does (largest gradient entry ≤ 1e-4, or no progress).
 
 import { InputError } from '../errors.js';
+import { objectiveSession, type ObjectiveSession } from './logistic-graph.js';
 
 export interface LogisticModel {
   classes: number;
@@ -30,72 +32,64 @@ export interface FitResult { model: LogisticModel; iterations: number; converged
 /** Labelled rows: x [n, dim] and the class of each row. */
 export interface Examples { x: Float32Array; y: ArrayLike<number>; dim: number; classes: number }
 
-/** x·w over `dim` entries from the given offsets, four products at a time (the probe's hot loop). */
-function rowDot(x: Float32Array, xo: number, w: Float64Array, wo: number, dim: number): number {
-  let [s0, s1, s2, s3] = [0, 0, 0, 0];
-  let k = 0;
-  for (; k + 3 < dim; k += 4) {
-    s0 += w[wo + k]! * x[xo + k]!;
-    s1 += w[wo + k + 1]! * x[xo + k + 1]!;
-    s2 += w[wo + k + 2]! * x[xo + k + 2]!;
-    s3 += w[wo + k + 3]! * x[xo + k + 3]!;
-  }
-  for (; k < dim; k++) s0 += w[wo + k]! * x[xo + k]!;
-  return s0 + s1 + s2 + s3;
-}
-
-/** Loss and gradient of the objective at `w` (gradient written into `grad`). */
-function objective({ x, y, dim, classes }: Examples, w: Float64Array, C: number, grad: Float64Array): number {
-  const n = y.length;
-  const stride = dim + 1;
-  const z = new Float64Array(classes);
-  grad.fill(0);
-  let loss = 0;
-  for (let i = 0; i < n; i++) {
-    const row = i * dim;
-    let max = -Infinity;
-    for (let c = 0; c < classes; c++) {
-      const s = w[c * stride + dim]! + rowDot(x, row, w, c * stride, dim);
-      z[c] = s;
-      if (s > max) max = s;
-    }
-    let sum = 0;
-    for (let c = 0; c < classes; c++) { z[c] = Math.exp(z[c]! - max); sum += z[c]!; }
-    const label = y[i]!;
-    loss += Math.log(sum) - Math.log(z[label]!);
-    for (let c = 0; c < classes; c++) {
-      const r = z[c]! / sum - (c === label ? 1 : 0); // ∂CE/∂logit
-      const gc = c * stride;
-      for (let k = 0; k < dim; k++) grad[gc + k]! += r * x[row + k]!;
-      grad[gc + dim]! += r;
-    }
-  }
-  const lambda = 1 / (C * n);
-  let penalty = 0;
-  for (let c = 0; c < classes; c++) {
-    for (let k = 0; k < stride; k++) {
-      const j = c * stride + k;
-      grad[j] = grad[j]! / n + (k < dim ? lambda * w[j]! : 0);
-      if (k < dim) penalty += w[j]! * w[j]!;
-    }
-  }
-  return loss / n + 0.5 * lambda * penalty;
-}
-
 const dot = (a: Float64Array, b: Float64Array) => { let s = 0; for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!; return s; };
 const maxAbs = (a: Float64Array) => { let m = 0; for (const v of a) m = Math.max(m, Math.abs(v)); return m; };
 
-/** L-BFGS (10 corrections, backtracking Armijo line search) on the objective above. */
-export function fitLogistic(data: Examples, opts: FitOptions): FitResult {
+/** The objective's value and gradient at `w` ([classes, dim + 1], float64), the penalty added here. */
+async function objective(session: ObjectiveSession, w: Float64Array, C: number, n: number, dim: number, classes: number): Promise<{ f: number; g: Float64Array }> {
+  const stride = dim + 1;
+  const weights = new Float32Array(classes * dim);
+  const intercepts = new Float32Array(classes);
+  for (let c = 0; c < classes; c++) {
+    for (let k = 0; k < dim; k++) weights[c * dim + k] = w[c * stride + k]!;
+    intercepts[c] = w[c * stride + dim]!;
+  }
+  const { loss, gradWeights, gradIntercepts } = await session.evaluate(weights, intercepts);
+  const lambda = 1 / (C * n);
+  const g = new Float64Array(w.length);
+  let penalty = 0;
+  for (let c = 0; c < classes; c++) {
+    for (let k = 0; k < dim; k++) {
+      const v = w[c * stride + k]!;
+      g[c * stride + k] = gradWeights[c * dim + k]! + lambda * v;
+      penalty += v * v;
+    }
+    g[c * stride + dim] = gradIntercepts[c]!;
+  }
+  return { f: loss + 0.5 * lambda * penalty, g };
+}
+
+/** A training set ready for fits at several C (the data stays loaded in ONNX Runtime). */
+export interface LogisticProblem {
+  fit(opts: FitOptions): Promise<FitResult>;
+  release(): Promise<void>;
+}
+
+export async function logisticProblem(data: Examples): Promise<LogisticProblem> {
   const { dim, classes } = data;
-  if (data.x.length !== data.y.length * dim) throw new InputError(`features hold ${data.x.length} values, expected ${data.y.length} × ${dim}`);
+  const n = data.y.length;
+  if (data.x.length !== n * dim) throw new InputError(`features hold ${data.x.length} values, expected ${n} × ${dim}`);
+  const bad = Array.from(data.y).findIndex((l) => !(Number.isInteger(l) && l >= 0 && l < classes));
+  if (bad >= 0) throw new InputError(`label ${data.y[bad]} at row ${bad}, expected 0..${classes - 1}`);
+  const session = await objectiveSession(data.x, data.y, dim, classes);
+  return { fit: (opts) => lbfgs(session, n, dim, classes, opts), release: () => session.release() };
+}
+
+/** One fit (the problem is released afterwards). */
+export async function fitLogistic(data: Examples, opts: FitOptions): Promise<FitResult> {
+  const problem = await logisticProblem(data);
+  try { return await problem.fit(opts); } finally { await problem.release(); }
+}
+
+/** L-BFGS (10 corrections, backtracking Armijo line search). */
+async function lbfgs(session: ObjectiveSession, n: number, dim: number, classes: number, opts: FitOptions): Promise<FitResult> {
   if (!(opts.C > 0)) throw new InputError(`C must be positive, got ${opts.C}`);
   const maxIterations = opts.maxIterations ?? 1000;
   const tolerance = opts.tolerance ?? 1e-4;
   const size = classes * (dim + 1);
+  const evaluate = (w: Float64Array) => objective(session, w, opts.C, n, dim, classes);
   let w = opts.initial ? Float64Array.from(opts.initial) : new Float64Array(size);
-  let g = new Float64Array(size);
-  let f = objective(data, w, opts.C, g);
+  let { f, g } = await evaluate(w);
   const history: { s: Float64Array; y: Float64Array; rho: number }[] = [];
   const memory = 10;
   let iterations = 0;
@@ -127,21 +121,21 @@ export function fitLogistic(data: Examples, opts: FitOptions): FitResult {
     }
     let step = 1;
     const next = new Float64Array(size);
-    const nextGrad = new Float64Array(size);
-    let fNext = Infinity;
+    let trial = { f: Infinity, g };
     for (let tries = 0; tries < 50; tries++) {
       for (let i = 0; i < size; i++) next[i] = w[i]! + step * d[i]!;
-      fNext = objective(data, next, opts.C, nextGrad);
-      if (fNext <= f + 1e-4 * step * slope) break;
+      trial = await evaluate(next);
+      if (trial.f <= f + 1e-4 * step * slope) break;
       step /= 2;
     }
-    if (!(fNext <= f)) { converged = true; break; } // no decrease possible at float precision
+    // No decrease at all: the minimum is reached to the precision the float32 loss resolves.
+    if (!(trial.f <= f)) { converged = true; break; }
     const s = Float64Array.from(next, (v, i) => v - w[i]!);
-    const y = Float64Array.from(nextGrad, (v, i) => v - g[i]!);
+    const y = Float64Array.from(trial.g, (v, i) => v - g[i]!);
     const sy = dot(s, y);
     if (sy > 1e-12) { history.push({ s, y, rho: 1 / sy }); if (history.length > memory) history.shift(); }
-    const decrease = f - fNext;
-    [w, g, f] = [next, nextGrad, fNext];
+    const decrease = f - trial.f;
+    [w, g, f] = [next, trial.g, trial.f];
     if (decrease <= 64 * Number.EPSILON * Math.max(Math.abs(f), 1)) { converged = true; iterations++; break; }
   }
   return { model: { classes, dim, weights: w }, iterations, converged, loss: f };

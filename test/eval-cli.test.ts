@@ -5,24 +5,16 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { load } from '../src/load.js';
-import type { ClipConfig } from '../src/models/config.js';
 import { randomStateDict } from '../src/models/random.js';
 import { toFloat32 } from '../src/tensor.js';
 import { readCheckpoint } from '../src/weights/index.js';
 import { writeSafetensors } from '../src/weights/safetensors.js';
+import { CFG, CLI, MERGES } from './tiny-cli-model.js';
 
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
-const MERGES = '#version: tiny\nc a\nca t</w>\n';
-const CFG: ClipConfig = {
-  embedDim: 8,
-  vision: { kind: 'vit', width: 64, layers: 1, heads: 1, patchSize: 8, imageResolution: 16 },
-  text: { kind: 'transformer', width: 64, layers: 1, heads: 1, contextLength: 16, vocabSize: 516 },
-};
 const CLASSES = ['cat', 'red', 'blue'];
 const COLOURS: Record<string, [number, number, number][]> = {
   cat: [[90, 90, 90], [120, 100, 80]], red: [[220, 20, 20], [180, 40, 60]], blue: [[20, 30, 220], [60, 90, 200]],

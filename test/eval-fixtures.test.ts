@@ -6,14 +6,13 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { toFloat32 } from '../src/tensor.js';
 import { readSafetensors } from '../src/weights/safetensors.js';
 import { needsFixtures, OPENAI_FIXTURES } from './fixtures.js';
+import { CLI } from './tiny-cli-model.js';
 
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
 const skip = needsFixtures(OPENAI_FIXTURES);
 
 function reference() {

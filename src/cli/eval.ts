@@ -120,7 +120,7 @@ export function registerEval(program: Command): void {
         printClassification(m);
       }, () => ({
         title: `Linear probe: ${train.source} → ${test.source}`, settings, metrics: { ...headline(m), C: fit.C.toExponential(3) }, classification: m,
-        tables: fit.sweep.length ? [{ caption: 'C sweep (validation accuracy)', header: ['C', 'accuracy', 'iterations'], rows: fit.sweep.map((p) => [p.C.toExponential(3), pct(p.accuracy), p.iterations]) }] : [],
+        tables: fit.sweep.length ? [{ caption: 'C sweep (validation accuracy)', header: ['C', 'accuracy', 'iterations'], rows: [...fit.sweep].sort((p, q) => p.C - q.C).map((p) => [p.C.toExponential(3), pct(p.accuracy), p.iterations]) }] : [],
       }));
     });
 }

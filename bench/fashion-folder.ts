@@ -8,7 +8,12 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { FASHION_LABELS, FASHION_MNIST_DIR, readFashionSplit, type FashionSplitName } from '../src/eval/fashion-mnist.js';
+import {
+  FASHION_LABELS,
+  FASHION_MNIST_DIR,
+  readFashionSplit,
+  type FashionSplitName,
+} from '../src/eval/fashion-mnist.js';
 
 const { values } = parseArgs({
   options: {
@@ -28,6 +33,8 @@ for (let r = 0; r < split.count && written.some((n) => n < perClass); r++) {
   if (written[label]! >= perClass) continue;
   written[label]!++;
   const pixels = split.pixels.subarray(r * 784, (r + 1) * 784);
-  await sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(join(values.out, FASHION_LABELS[label]!, `${r}.png`));
+  await sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } })
+    .png()
+    .toFile(join(values.out, FASHION_LABELS[label]!, `${r}.png`));
 }
 console.log(`wrote ${written.reduce((a, b) => a + b, 0)} images to ${values.out}`);

@@ -6,14 +6,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { firstItems, readCaptionPairs, readFashionMnist, readImageFolder, readLabelCsv, readLabelledDataset } from '../src/eval/datasets.js';
+import {
+  firstItems,
+  readCaptionPairs,
+  readFashionMnist,
+  readImageFolder,
+  readLabelCsv,
+  readLabelledDataset,
+} from '../src/eval/datasets.js';
 import { readIdx } from '../src/eval/fashion-mnist.js';
 import { InputError } from '../src/errors.js';
 
 let dir = '';
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'clip-eval-data-'));
-  for (const [folder, files] of [['n02', ['b.png', 'a.png']], ['n01', ['c.png']]] as const) {
+  for (const [folder, files] of [
+    ['n02', ['b.png', 'a.png']],
+    ['n01', ['c.png']],
+  ] as const) {
     mkdirSync(join(dir, 'folder', folder), { recursive: true });
     for (const f of files) writeFileSync(join(dir, 'folder', folder, f), `bytes of ${folder}/${f}`);
   }
@@ -23,7 +33,10 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 test('readImageFolder: sorted sub-folders are the classes; classes.txt renames them in that order', () => {
   const plain = readImageFolder(join(dir, 'folder'));
   assert.deepEqual(plain.classes, ['n01', 'n02']);
-  assert.deepEqual(plain.inputs, ['n01/c.png', 'n02/a.png', 'n02/b.png'].map((f) => join(dir, 'folder', f)));
+  assert.deepEqual(
+    plain.inputs,
+    ['n01/c.png', 'n02/a.png', 'n02/b.png'].map((f) => join(dir, 'folder', f)),
+  );
   assert.deepEqual([...plain.labels], [0, 1, 1]);
   writeFileSync(join(dir, 'folder', 'classes.txt'), 'tench\ngoldfish\n');
   try {
@@ -50,7 +63,10 @@ test('readLabelCsv: labels by name (classes sorted) or by index into classes.txt
   mkdirSync(join(dir, 'indexed'));
   writeFileSync(join(dir, 'indexed', 'classes.txt'), 'airplane\nbird\n');
   writeFileSync(join(dir, 'indexed', 'set.csv'), 'filepath,label\nx.png,1\ny.png,airplane\nz.png,7\n');
-  assert.throws(() => readLabelCsv(join(dir, 'indexed', 'set.csv')), (e: Error) => e instanceof InputError && /row 4 has label "7"/.test(e.message));
+  assert.throws(
+    () => readLabelCsv(join(dir, 'indexed', 'set.csv')),
+    (e: Error) => e instanceof InputError && /row 4 has label "7"/.test(e.message),
+  );
   writeFileSync(join(dir, 'indexed', 'set.csv'), 'filepath,label\nx.png,1\ny.png,airplane\n');
   assert.deepEqual([...readLabelCsv(join(dir, 'indexed', 'set.csv')).labels], [1, 0]);
   assert.throws(() => readLabelledDataset(join(dir, 'nope')), /no such dataset/);
@@ -85,7 +101,10 @@ test('readFashionMnist: gzipped IDX images and labels as raw 28×28 gray pixels;
 });
 
 test('readCaptionPairs: an image repeated on several rows has several captions', () => {
-  writeFileSync(join(dir, 'pairs.csv'), 'filepath,title\na.png,a red square\nb.png,a blue circle\na.png,something red\n');
+  writeFileSync(
+    join(dir, 'pairs.csv'),
+    'filepath,title\na.png,a red square\nb.png,a blue circle\na.png,something red\n',
+  );
   const pairs = readCaptionPairs(join(dir, 'pairs.csv'));
   assert.deepEqual(pairs.images, [join(dir, 'a.png'), join(dir, 'b.png')]);
   assert.deepEqual(pairs.texts, ['a red square', 'a blue circle', 'something red']);

@@ -8,7 +8,17 @@ import { load, readCheckpoint, toCanonical, writeSafetensors } from '../index.js
 import { interpolateStateDicts } from '../eval/merge.js';
 import { zeroShotMetrics } from '../eval/zeroshot.js';
 import {
-  dataset, emit, fashionOption, features, outputOptions, pct, settingsOf, templateOptions, templates, usage, type Options,
+  dataset,
+  emit,
+  fashionOption,
+  features,
+  outputOptions,
+  pct,
+  settingsOf,
+  templateOptions,
+  templates,
+  usage,
+  type Options,
 } from './eval-common.js';
 import { loadOptions } from './options.js';
 
@@ -16,24 +26,38 @@ import { loadOptions } from './options.js';
 function alphas(value: string | true): number[] {
   if (value === true) return Array.from({ length: 11 }, (_, i) => i / 10);
   const list = value.split(',').map(Number);
-  if (list.some((a) => !(a >= 0 && a <= 1))) usage(`--sweep takes alphas within [0, 1] separated by commas, got "${value}"`);
+  if (list.some((a) => !(a >= 0 && a <= 1)))
+    usage(`--sweep takes alphas within [0, 1] separated by commas, got "${value}"`);
   return list;
 }
 
 export function registerMerge(program: Command): void {
-  templateOptions(fashionOption(outputOptions(program.command('merge')
-    .description('weight-space ensemble of two checkpoints: (1 - alpha)·a + alpha·b (WiSE-FT)'))))
+  templateOptions(
+    fashionOption(
+      outputOptions(
+        program
+          .command('merge')
+          .description('weight-space ensemble of two checkpoints: (1 - alpha)·a + alpha·b (WiSE-FT)'),
+      ),
+    ),
+  )
     .argument('<a>', 'first checkpoint (alpha = 0), e.g. the zero-shot model')
     .argument('<b>', 'second checkpoint (alpha = 1), e.g. its fine-tune')
     .option('-o, --output <file.safetensors>', 'write the merged model')
     .option('--alpha <x>', 'weight of b (default 0.5; with --sweep, the best alpha)', Number.parseFloat)
-    .option('--sweep [alphas]', 'zero-shot top-1 of the merge at each alpha (default 0,0.1,…,1) on --eval or --fashion-mnist')
+    .option(
+      '--sweep [alphas]',
+      'zero-shot top-1 of the merge at each alpha (default 0,0.1,…,1) on --eval or --fashion-mnist',
+    )
     .option('--eval <dataset>', 'labelled dataset for --sweep: ImageFolder directory or filepath,label CSV')
     .addOption(new Option('--device <device>', 'where to run the sweep').choices(['cpu', 'cuda']).default('cpu'))
     .option('--threads <n>', 'intra-op threads', (v) => Number.parseInt(v, 10))
     .option('--bpe <path>', 'tokenizer merges file for the sweep')
-    .addHelpText('after', '\nExamples:\n  clip merge zeroshot.safetensors tuned.safetensors --alpha 0.5 -o wise.safetensors\n'
-      + '  clip merge zeroshot.safetensors tuned.safetensors --sweep --fashion-mnist --json -o best.safetensors')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  clip merge zeroshot.safetensors tuned.safetensors --alpha 0.5 -o wise.safetensors\n' +
+        '  clip merge zeroshot.safetensors tuned.safetensors --sweep --fashion-mnist --json -o best.safetensors',
+    )
     .action(async (a: string, b: string, o: Options) => {
       if (!o.sweep && !o.output) usage('give -o <file.safetensors> (or --sweep to measure alphas)');
       if (!o.sweep && (o.eval || o.fashionMnist)) usage('--eval and --fashion-mnist are for --sweep');
@@ -65,18 +89,36 @@ export function registerMerge(program: Command): void {
         }
         const best = sweep.reduce((p, q) => (q.top1 > p.top1 ? q : p));
         if (o.alpha === undefined) alpha = best.alpha;
-        const settings = settingsOf({ ...o, model: undefined }, { task: 'merge-sweep', a, b, dataset: data.source, templates: prompts });
+        const settings = settingsOf(
+          { ...o, model: undefined },
+          { task: 'merge-sweep', a, b, dataset: data.source, templates: prompts },
+        );
         const rows = sweep.map((s) => [s.alpha, pct(s.top1), pct(s.top5), pct(s.mean_per_class)]);
-        await emit(o, { sweep, best_alpha: best.alpha, settings }, () => {
-          for (const s of sweep) console.log(`alpha ${s.alpha.toFixed(2)}: top-1 ${pct(s.top1)}  top-5 ${pct(s.top5)}  mean per class ${pct(s.mean_per_class)}`);
-          console.log(`best alpha ${best.alpha} (top-1 ${pct(best.top1)})`);
-        }, () => ({
-          title: `WiSE-FT sweep: ${a} → ${b}`, settings, metrics: { 'best alpha': String(best.alpha), 'best top-1': best.top1 },
-          tables: [{ caption: 'Zero-shot accuracy by alpha', header: ['alpha', 'top-1', 'top-5', 'mean per class'], rows }],
-        }));
+        await emit(
+          o,
+          { sweep, best_alpha: best.alpha, settings },
+          () => {
+            for (const s of sweep) {
+              const scores = `top-1 ${pct(s.top1)}  top-5 ${pct(s.top5)}  mean per class ${pct(s.mean_per_class)}`;
+              console.log(`alpha ${s.alpha.toFixed(2)}: ${scores}`);
+            }
+            console.log(`best alpha ${best.alpha} (top-1 ${pct(best.top1)})`);
+          },
+          () => ({
+            title: `WiSE-FT sweep: ${a} → ${b}`,
+            settings,
+            metrics: { 'best alpha': String(best.alpha), 'best top-1': best.top1 },
+            tables: [
+              { caption: 'Zero-shot accuracy by alpha', header: ['alpha', 'top-1', 'top-5', 'mean per class'], rows },
+            ],
+          }),
+        );
       }
       if (o.output) {
-        writeSafetensors(o.output as string, interpolateStateDicts(sa, sb, alpha, [a, b]), { format: 'pt', producer: `clip merge alpha=${alpha}` });
+        writeSafetensors(o.output as string, interpolateStateDicts(sa, sb, alpha, [a, b]), {
+          format: 'pt',
+          producer: `clip merge alpha=${alpha}`,
+        });
         console.error(`wrote ${o.output as string} (alpha ${alpha})`);
       }
     });

@@ -10,7 +10,13 @@ import type { ImageInput } from '../image/index.js';
 // The train modules directly, not train/index.ts: train/run.ts uses readImageFolder for class prompts.
 import { readCsvSamples, type Sample } from '../train/data.js';
 import { readLabelledFolder } from '../train/evaluate.js';
-import { FASHION_LABELS, FASHION_MNIST_DIR, fashionFile, readFashionSplit, type FashionSplitName } from './fashion-mnist.js';
+import {
+  FASHION_LABELS,
+  FASHION_MNIST_DIR,
+  fashionFile,
+  readFashionSplit,
+  type FashionSplitName,
+} from './fashion-mnist.js';
 
 export interface LabelledDataset {
   /** Where it came from, for reports: a path, or "fashion-mnist t10k". */
@@ -28,7 +34,11 @@ function hashFiles(paths: readonly string[]): string {
   const hash = createHash('sha256');
   for (const p of paths) {
     let bytes: Buffer;
-    try { bytes = readFileSync(p); } catch { bytes = Buffer.alloc(0); } // unreadable: skipped when embedded
+    try {
+      bytes = readFileSync(p);
+    } catch {
+      bytes = Buffer.alloc(0);
+    } // unreadable: skipped when embedded
     hash.update(`${bytes.length}:`).update(bytes);
   }
   return hash.digest('hex');
@@ -36,7 +46,10 @@ function hashFiles(paths: readonly string[]): string {
 
 /** Non-empty lines of a text file. */
 function readLines(path: string): string[] {
-  return readFileSync(path, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  return readFileSync(path, 'utf8')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 /**
@@ -49,11 +62,20 @@ export function readImageFolder(dir: string): LabelledDataset {
   const namesFile = join(dir, 'classes.txt');
   const classes = existsSync(namesFile) ? readLines(namesFile) : folders;
   if (classes.length !== folders.length) {
-    throw new InputError(`${namesFile}: ${classes.length} class names for ${folders.length} sub-folders (one line per sorted sub-folder expected)`);
+    throw new InputError(
+      `${namesFile}: ${classes.length} class names for ${folders.length} sub-folders ` +
+        '(one line per sorted sub-folder expected)',
+    );
   }
   const index = new Map(folders.map((f, i) => [f, i]));
   const inputs = items.map((i) => i.image);
-  return { source: dir, classes, inputs, labels: Int32Array.from(items, (i) => index.get(i.label)!), fingerprint: () => hashFiles(inputs) };
+  return {
+    source: dir,
+    classes,
+    inputs,
+    labels: Int32Array.from(items, (i) => index.get(i.label)!),
+    fingerprint: () => hashFiles(inputs),
+  };
 }
 
 /**
@@ -62,7 +84,10 @@ export function readImageFolder(dir: string): LabelledDataset {
  * label is one of those names or a 0-based index into them.
  */
 export function readLabelCsv(path: string, columns: { imageKey?: string; labelKey?: string } = {}): LabelledDataset {
-  const rows = readCsvSamples(path, { imageKey: columns.imageKey ?? 'filepath', captionKey: columns.labelKey ?? 'label' });
+  const rows = readCsvSamples(path, {
+    imageKey: columns.imageKey ?? 'filepath',
+    captionKey: columns.labelKey ?? 'label',
+  });
   if (rows.length === 0) throw new InputError(`${path}: no rows`);
   const namesFile = join(dirname(path), 'classes.txt');
   const classes = existsSync(namesFile) ? readLines(namesFile) : [...new Set(rows.map((r) => r.caption.trim()))].sort();
@@ -71,7 +96,10 @@ export function readLabelCsv(path: string, columns: { imageKey?: string; labelKe
     const label = r.caption.trim();
     const byIndex = /^\d+$/.test(label) && !index.has(label) ? Number(label) : undefined;
     const found = byIndex !== undefined && byIndex < classes.length ? byIndex : index.get(label);
-    if (found === undefined) throw new InputError(`${path}: row ${row + 2} has label "${label}", not one of the ${classes.length} classes in ${namesFile}`);
+    if (found === undefined)
+      throw new InputError(
+        `${path}: row ${row + 2} has label "${label}", not one of the ${classes.length} classes in ${namesFile}`,
+      );
     return found;
   });
   const inputs = rows.map((r) => r.image);
@@ -80,7 +108,8 @@ export function readLabelCsv(path: string, columns: { imageKey?: string; labelKe
 
 /** A folder, or a .csv/.tsv file. */
 export function readLabelledDataset(path: string): LabelledDataset {
-  if (!existsSync(path)) throw new InputError(`${path}: no such dataset (expected an ImageFolder directory or a filepath,label CSV)`);
+  if (!existsSync(path))
+    throw new InputError(`${path}: no such dataset (expected an ImageFolder directory or a filepath,label CSV)`);
   return /\.(csv|tsv)$/i.test(path) ? readLabelCsv(path) : readImageFolder(path);
 }
 
@@ -88,7 +117,12 @@ export function readLabelledDataset(path: string): LabelledDataset {
 export function readFashionMnist(split: FashionSplitName, dir = FASHION_MNIST_DIR): LabelledDataset {
   const { pixels, labels, count } = readFashionSplit(split, dir);
   const P = 28 * 28;
-  const inputs: ImageInput[] = Array.from({ length: count }, (_, r) => ({ width: 28, height: 28, channels: 1 as const, data: pixels.subarray(r * P, (r + 1) * P) }));
+  const inputs: ImageInput[] = Array.from({ length: count }, (_, r) => ({
+    width: 28,
+    height: 28,
+    channels: 1 as const,
+    data: pixels.subarray(r * P, (r + 1) * P),
+  }));
   return {
     source: `fashion-mnist ${split}`,
     classes: [...FASHION_LABELS],
@@ -101,7 +135,12 @@ export function readFashionMnist(split: FashionSplitName, dir = FASHION_MNIST_DI
 /** The first `n` items (all when n is undefined). */
 export function firstItems(data: LabelledDataset, n: number | undefined): LabelledDataset {
   if (n === undefined || n >= data.inputs.length) return data;
-  return { ...data, inputs: data.inputs.slice(0, n), labels: data.labels.slice(0, n), fingerprint: () => `${data.fingerprint()}:first${n}` };
+  return {
+    ...data,
+    inputs: data.inputs.slice(0, n),
+    labels: data.labels.slice(0, n),
+    fingerprint: () => `${data.fingerprint()}:first${n}`,
+  };
 }
 
 export interface CaptionedImages {
@@ -115,14 +154,21 @@ export interface CaptionedImages {
 }
 
 /** Pairs grouped by image: a CSV with `filepath,title` (as `clip train --csv`), an image repeated for more captions. */
-export function readCaptionPairs(path: string, columns: { imageKey?: string; captionKey?: string } = {}): CaptionedImages {
+export function readCaptionPairs(
+  path: string,
+  columns: { imageKey?: string; captionKey?: string } = {},
+): CaptionedImages {
   const rows: Sample[] = readCsvSamples(path, columns);
   if (rows.length === 0) throw new InputError(`${path}: no pairs`);
   const images: string[] = [];
   const index = new Map<string, number>();
   const textImage = rows.map((r) => {
     let i = index.get(r.image);
-    if (i === undefined) { i = images.length; images.push(r.image); index.set(r.image, i); }
+    if (i === undefined) {
+      i = images.length;
+      images.push(r.image);
+      index.set(r.image, i);
+    }
     return i;
   });
   return { source: path, images, texts: rows.map((r) => r.caption), textImage, fingerprint: () => hashFiles(images) };

@@ -9,7 +9,16 @@ export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
 
 /** The dataset's classes in label order, named as a caption would name them. */
 export const FASHION_LABELS = [
-  't-shirt', 'trousers', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot',
+  't-shirt',
+  'trousers',
+  'pullover',
+  'dress',
+  'coat',
+  'sandal',
+  'shirt',
+  'sneaker',
+  'bag',
+  'ankle boot',
 ];
 
 export type FashionSplitName = 'train' | 't10k';
@@ -27,7 +36,9 @@ export function readIdx(path: string, rank: number): { dims: number[]; data: Uin
   try {
     bytes = readFileSync(path);
   } catch (e) {
-    throw new InputError(`${path}: cannot read the idx file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new InputError(
+      `${path}: cannot read the idx file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = gunzipSync(bytes);
   if (bytes.length < 4 + 4 * rank) throw new InputError(`${path}: ${bytes.length} bytes, too short for an idx header`);
@@ -35,7 +46,9 @@ export function readIdx(path: string, rank: number): { dims: number[]; data: Uin
   const magic = view.getUint32(0);
   const expected = 0x0800 + rank;
   if (magic !== expected) {
-    throw new InputError(`${path}: idx magic 0x${magic.toString(16)}, expected 0x${expected.toString(16)} (uint8, ${rank} dims)`);
+    throw new InputError(
+      `${path}: idx magic 0x${magic.toString(16)}, expected 0x${expected.toString(16)} (uint8, ${rank} dims)`,
+    );
   }
   const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i));
   const data = bytes.subarray(4 + 4 * rank);
@@ -55,9 +68,15 @@ export function readFashionSplit(split: FashionSplitName, dir = FASHION_MNIST_DI
   const images = readIdx(fashionFile(dir, split, 'images'), 3);
   const labels = readIdx(fashionFile(dir, split, 'labels'), 1);
   if (images.dims[1] !== 28 || images.dims[2] !== 28 || images.dims[0] !== labels.dims[0]) {
-    throw new InputError(`${dir}: ${split} images [${images.dims.join(', ')}] and ${labels.dims[0]} labels, expected [n, 28, 28] and n labels`);
+    throw new InputError(
+      `${dir}: ${split} images [${images.dims.join(', ')}] and ${labels.dims[0]} labels, ` +
+        'expected [n, 28, 28] and n labels',
+    );
   }
   const bad = labels.data.findIndex((l) => l >= FASHION_LABELS.length);
-  if (bad >= 0) throw new InputError(`${fashionFile(dir, split, 'labels')}: label ${labels.data[bad]} at row ${bad}, expected 0..9`);
+  if (bad >= 0)
+    throw new InputError(
+      `${fashionFile(dir, split, 'labels')}: label ${labels.data[bad]} at row ${bad}, expected 0..9`,
+    );
   return { pixels: images.data, labels: labels.data, count: labels.dims[0]! };
 }

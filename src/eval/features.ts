@@ -4,7 +4,16 @@
 // evaluation of the same data (another template set, a linear-probe sweep) skips the model.
 
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { cacheDir, embedImages, type ImageInput, type LoadedClip } from '../index.js';
 
@@ -39,7 +48,9 @@ async function hashFile(path: string): Promise<string> {
 export async function modelFingerprint(nameOrPath: string): Promise<string> {
   if (!existsSync(nameOrPath)) return `name:${nameOrPath}`;
   if (!statSync(nameOrPath).isDirectory()) return `sha256:${await hashFile(nameOrPath)}`;
-  const files = readdirSync(nameOrPath).sort().filter((f) => statSync(join(nameOrPath, f)).isFile());
+  const files = readdirSync(nameOrPath)
+    .sort()
+    .filter((f) => statSync(join(nameOrPath, f)).isFile());
   const hashes = await Promise.all(files.map(async (f) => `${f}:${await hashFile(join(nameOrPath, f))}`));
   return `sha256:${createHash('sha256').update(hashes.join('\n')).digest('hex')}`;
 }
@@ -56,14 +67,27 @@ export interface FeatureOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-interface CachedMeta { format: number; dim: number; rows: number[]; failures: ImageFeatures['failures'] }
+interface CachedMeta {
+  format: number;
+  dim: number;
+  rows: number[];
+  failures: ImageFeatures['failures'];
+}
 
 /** Features of `inputs`, from the cache when this model has seen these exact images. */
-export async function imageFeatures(clip: LoadedClip, inputs: readonly ImageInput[], opts: FeatureOptions = {}): Promise<ImageFeatures> {
+export async function imageFeatures(
+  clip: LoadedClip,
+  inputs: readonly ImageInput[],
+  opts: FeatureOptions = {},
+): Promise<ImageFeatures> {
   const resolution = clip.model.config.vision.imageResolution;
-  const key = opts.model && opts.fingerprint
-    ? createHash('sha256').update(JSON.stringify([CACHE_FORMAT, opts.model, opts.fingerprint, inputs.length, resolution])).digest('hex').slice(0, 32)
-    : undefined;
+  const key =
+    opts.model && opts.fingerprint
+      ? createHash('sha256')
+          .update(JSON.stringify([CACHE_FORMAT, opts.model, opts.fingerprint, inputs.length, resolution]))
+          .digest('hex')
+          .slice(0, 32)
+      : undefined;
   const dir = opts.cacheDir ?? join(cacheDir(), 'features');
   const [metaPath, dataPath] = [join(dir, `${key}.json`), join(dir, `${key}.f32`)];
   if (key && existsSync(metaPath) && existsSync(dataPath)) {
@@ -72,7 +96,15 @@ export async function imageFeatures(clip: LoadedClip, inputs: readonly ImageInpu
     if (meta.format === CACHE_FORMAT && bytes.length === meta.rows.length * meta.dim * 4) {
       const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
       opts.onProgress?.(inputs.length, inputs.length);
-      return { data, dim: meta.dim, rows: meta.rows, failures: meta.failures, imagesPerSecond: 0, seconds: 0, cached: true };
+      return {
+        data,
+        dim: meta.dim,
+        rows: meta.rows,
+        failures: meta.failures,
+        imagesPerSecond: 0,
+        seconds: 0,
+        cached: true,
+      };
     }
   }
   const started = performance.now();
@@ -87,7 +119,10 @@ export async function imageFeatures(clip: LoadedClip, inputs: readonly ImageInpu
   const preprocess = raw ? { concurrency: 1 } : {};
   for await (const batch of embedImages(clip, inputs, { batchSize: opts.batchSize ?? 64, preprocess })) {
     for (const f of batch.failures) failures.push({ index: f.index, message: f.error.message });
-    for (const e of batch.embeddings) { rows.push(e.index); parts.push(e.embedding); }
+    for (const e of batch.embeddings) {
+      rows.push(e.index);
+      parts.push(e.embedding);
+    }
     done += batch.embeddings.length + batch.failures.length;
     opts.onProgress?.(done, inputs.length);
   }
@@ -100,7 +135,10 @@ export async function imageFeatures(clip: LoadedClip, inputs: readonly ImageInpu
     const staging = `.tmp-${process.pid}`;
     writeFileSync(dataPath + staging, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     renameSync(dataPath + staging, dataPath);
-    writeFileSync(metaPath + staging, JSON.stringify({ format: CACHE_FORMAT, dim, rows, failures } satisfies CachedMeta));
+    writeFileSync(
+      metaPath + staging,
+      JSON.stringify({ format: CACHE_FORMAT, dim, rows, failures } satisfies CachedMeta),
+    );
     renameSync(metaPath + staging, metaPath);
   }
   return { data, dim, rows, failures, imagesPerSecond: rows.length / seconds, seconds, cached: false };

@@ -5,7 +5,11 @@
 
 import { fitLogistic, logisticProblem, logisticScores, type Examples, type LogisticModel } from './logistic.js';
 
-export interface SweepPoint { C: number; accuracy: number; iterations: number }
+export interface SweepPoint {
+  C: number;
+  accuracy: number;
+  iterations: number;
+}
 
 export interface LinearProbeFit {
   model: LogisticModel;
@@ -38,12 +42,13 @@ function subset(data: Examples, keep: (i: number) => boolean): Examples {
 }
 
 /** Share of rows whose highest logit is their label. */
-export function logisticAccuracy(model: LogisticModel, data: Examples): number {
+function logisticAccuracy(model: LogisticModel, data: Examples): number {
   const scores = logisticScores(model, data.x);
   let correct = 0;
   for (let i = 0; i < data.y.length; i++) {
     let best = 0;
-    for (let c = 1; c < data.classes; c++) if (scores[i * data.classes + c]! > scores[i * data.classes + best]!) best = c;
+    for (let c = 1; c < data.classes; c++)
+      if (scores[i * data.classes + c]! > scores[i * data.classes + best]!) best = c;
     if (best === data.y[i]) correct++;
   }
   return data.y.length ? correct / data.y.length : 0;
@@ -69,14 +74,19 @@ export async function fitLinearProbe(train: Examples, opts: LinearProbeOptions =
       if (tried.has(key)) return;
       // Warm start from the nearest C already fitted.
       const nearest = [...tried.entries()].sort((a, b) => Math.abs(a[0] - key) - Math.abs(b[0] - key))[0];
-      const fit = await problem.fit({ C: 10 ** key, maxIterations, ...(nearest ? { initial: nearest[1].weights } : {}) });
+      const fit = await problem.fit({
+        C: 10 ** key,
+        maxIterations,
+        ...(nearest ? { initial: nearest[1].weights } : {}),
+      });
       const point = { C: 10 ** key, accuracy: logisticAccuracy(fit.model, validation), iterations: fit.iterations };
       tried.set(key, { point, weights: fit.model.weights });
       sweep.push(point);
       opts.onSweep?.(point);
     };
     // Best validation accuracy; ties go to the stronger regularisation (smaller C).
-    const best = () => [...tried.entries()].sort((a, b) => b[1].point.accuracy - a[1].point.accuracy || a[0] - b[0])[0]![0];
+    const best = () =>
+      [...tried.entries()].sort((a, b) => b[1].point.accuracy - a[1].point.accuracy || a[0] - b[0])[0]![0];
     try {
       for (let e = -6; e <= 6; e += 2) await tryC(e);
       for (let step = 1; step >= 0.125; step /= 2) {
@@ -91,7 +101,13 @@ export async function fitLinearProbe(train: Examples, opts: LinearProbeOptions =
   }
   const fit = await fitLogistic(train, { C, maxIterations });
   return {
-    model: fit.model, C, sweep, trainRows: train.y.length, validationRows,
-    iterations: fit.iterations, converged: fit.converged, seconds: (performance.now() - started) / 1000,
+    model: fit.model,
+    C,
+    sweep,
+    trainRows: train.y.length,
+    validationRows,
+    iterations: fit.iterations,
+    converged: fit.converged,
+    seconds: (performance.now() - started) / 1000,
   };
 }

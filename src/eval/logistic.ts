@@ -27,16 +27,41 @@ export interface FitOptions {
   initial?: Float64Array;
 }
 
-export interface FitResult { model: LogisticModel; iterations: number; converged: boolean; loss: number }
+export interface FitResult {
+  model: LogisticModel;
+  iterations: number;
+  converged: boolean;
+  loss: number;
+}
 
 /** Labelled rows: x [n, dim] and the class of each row. */
-export interface Examples { x: Float32Array; y: ArrayLike<number>; dim: number; classes: number }
+export interface Examples {
+  x: Float32Array;
+  y: ArrayLike<number>;
+  dim: number;
+  classes: number;
+}
 
-const dot = (a: Float64Array, b: Float64Array) => { let s = 0; for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!; return s; };
-const maxAbs = (a: Float64Array) => { let m = 0; for (const v of a) m = Math.max(m, Math.abs(v)); return m; };
+const dot = (a: Float64Array, b: Float64Array) => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+};
+const maxAbs = (a: Float64Array) => {
+  let m = 0;
+  for (const v of a) m = Math.max(m, Math.abs(v));
+  return m;
+};
 
 /** The objective's value and gradient at `w` ([classes, dim + 1], float64), the penalty added here. */
-async function objective(session: ObjectiveSession, w: Float64Array, C: number, n: number, dim: number, classes: number): Promise<{ f: number; g: Float64Array }> {
+async function objective(
+  session: ObjectiveSession,
+  w: Float64Array,
+  C: number,
+  n: number,
+  dim: number,
+  classes: number,
+): Promise<{ f: number; g: Float64Array }> {
   const stride = dim + 1;
   const weights = new Float32Array(classes * dim);
   const intercepts = new Float32Array(classes);
@@ -78,11 +103,21 @@ export async function logisticProblem(data: Examples): Promise<LogisticProblem> 
 /** One fit (the problem is released afterwards). */
 export async function fitLogistic(data: Examples, opts: FitOptions): Promise<FitResult> {
   const problem = await logisticProblem(data);
-  try { return await problem.fit(opts); } finally { await problem.release(); }
+  try {
+    return await problem.fit(opts);
+  } finally {
+    await problem.release();
+  }
 }
 
 /** L-BFGS (10 corrections, backtracking Armijo line search). */
-async function lbfgs(session: ObjectiveSession, n: number, dim: number, classes: number, opts: FitOptions): Promise<FitResult> {
+async function lbfgs(
+  session: ObjectiveSession,
+  n: number,
+  dim: number,
+  classes: number,
+  opts: FitOptions,
+): Promise<FitResult> {
   if (!(opts.C > 0)) throw new InputError(`C must be positive, got ${opts.C}`);
   const maxIterations = opts.maxIterations ?? 1000;
   const tolerance = opts.tolerance ?? 1e-4;
@@ -95,7 +130,10 @@ async function lbfgs(session: ObjectiveSession, n: number, dim: number, classes:
   let iterations = 0;
   let converged = false;
   for (; iterations < maxIterations; iterations++) {
-    if (maxAbs(g) <= tolerance) { converged = true; break; }
+    if (maxAbs(g) <= tolerance) {
+      converged = true;
+      break;
+    }
     // Two-loop recursion: d = -H·g.
     const d = Float64Array.from(g, (v) => -v);
     const alphas: number[] = [];
@@ -114,7 +152,8 @@ async function lbfgs(session: ObjectiveSession, n: number, dim: number, classes:
       for (let i = 0; i < size; i++) d[i]! += s[i]! * (alphas[h]! - b);
     }
     let slope = dot(g, d);
-    if (slope >= 0) { // not a descent direction: forget the curvature and go downhill
+    if (slope >= 0) {
+      // not a descent direction: forget the curvature and go downhill
       history.length = 0;
       for (let i = 0; i < size; i++) d[i] = -g[i]!;
       slope = dot(g, d);
@@ -129,14 +168,24 @@ async function lbfgs(session: ObjectiveSession, n: number, dim: number, classes:
       step /= 2;
     }
     // No decrease at all: the minimum is reached to the precision the float32 loss resolves.
-    if (!(trial.f <= f)) { converged = true; break; }
+    if (!(trial.f <= f)) {
+      converged = true;
+      break;
+    }
     const s = Float64Array.from(next, (v, i) => v - w[i]!);
     const y = Float64Array.from(trial.g, (v, i) => v - g[i]!);
     const sy = dot(s, y);
-    if (sy > 1e-12) { history.push({ s, y, rho: 1 / sy }); if (history.length > memory) history.shift(); }
+    if (sy > 1e-12) {
+      history.push({ s, y, rho: 1 / sy });
+      if (history.length > memory) history.shift();
+    }
     const decrease = f - trial.f;
     [w, g, f] = [next, trial.g, trial.f];
-    if (decrease <= 64 * Number.EPSILON * Math.max(Math.abs(f), 1)) { converged = true; iterations++; break; }
+    if (decrease <= 64 * Number.EPSILON * Math.max(Math.abs(f), 1)) {
+      converged = true;
+      iterations++;
+      break;
+    }
   }
   return { model: { classes, dim, weights: w }, iterations, converged, loss: f };
 }

@@ -6,7 +6,8 @@ import { fromFloat32, toFloat32, type RawTensor, type StateDict } from '../tenso
 
 const FLOAT = new Set(['float64', 'float32', 'float16', 'bfloat16']);
 
-const sameBytes = (x: RawTensor, y: RawTensor) => x.bytes.length === y.bytes.length && x.bytes.every((v, i) => v === y.bytes[i]);
+const sameBytes = (x: RawTensor, y: RawTensor) =>
+  x.bytes.length === y.bytes.length && x.bytes.every((v, i) => v === y.bytes[i]);
 
 /**
  * The interpolation of every float tensor, in float32 (what the runtime computes in); other
@@ -15,18 +16,32 @@ const sameBytes = (x: RawTensor, y: RawTensor) => x.bytes.length === y.bytes.len
 export function interpolateStateDicts(a: StateDict, b: StateDict, alpha: number, names = ['a', 'b']): StateDict {
   if (!(alpha >= 0 && alpha <= 1)) throw new InputError(`--alpha must be within [0, 1], got ${alpha}`);
   const missing = [...a.keys()].filter((k) => !b.has(k)).concat([...b.keys()].filter((k) => !a.has(k)));
-  if (missing.length) throw new InputError(`${names[0]} and ${names[1]} differ in tensors: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`);
+  if (missing.length)
+    throw new InputError(
+      `${names[0]} and ${names[1]} differ in tensors: ` +
+        `${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}`,
+    );
   const out: StateDict = new Map();
   for (const [key, ta] of a) {
     const tb = b.get(key)!;
-    if (ta.shape.join() !== tb.shape.join()) throw new InputError(`${key}: shape [${ta.shape.join(', ')}] in ${names[0]} but [${tb.shape.join(', ')}] in ${names[1]}`);
+    if (ta.shape.join() !== tb.shape.join())
+      throw new InputError(
+        `${key}: shape [${ta.shape.join(', ')}] in ${names[0]} but [${tb.shape.join(', ')}] in ${names[1]}`,
+      );
     if (!FLOAT.has(ta.dtype) || !FLOAT.has(tb.dtype)) {
-      if (ta.dtype !== tb.dtype || !sameBytes(ta, tb)) throw new InputError(`${key}: non-float tensor (${ta.dtype}) differs between ${names[0]} and ${names[1]}`);
+      if (ta.dtype !== tb.dtype || !sameBytes(ta, tb))
+        throw new InputError(`${key}: non-float tensor (${ta.dtype}) differs between ${names[0]} and ${names[1]}`);
       out.set(key, ta);
       continue;
     }
     const [xa, xb] = [toFloat32(ta), toFloat32(tb)];
-    out.set(key, fromFloat32(xa.map((v, i) => (1 - alpha) * v + alpha * xb[i]!), ta.shape));
+    out.set(
+      key,
+      fromFloat32(
+        xa.map((v, i) => (1 - alpha) * v + alpha * xb[i]!),
+        ta.shape,
+      ),
+    );
   }
   return out;
 }

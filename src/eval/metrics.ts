@@ -21,7 +21,10 @@ export function dotRows(a: Float32Array, b: Float32Array, d: number): Float32Arr
   return out;
 }
 
-/** Candidates j (0..m-1 from `offset`) ranked above `target`: scoring higher, or (if `earlierFirst`) equal and j < target. */
+/**
+ * Candidates j (0..m-1 from `offset`) ranked above `target`: scoring higher, or (if
+ * `earlierFirst`) scoring equal with j < target.
+ */
 function rankOf(scores: Float32Array, offset: number, m: number, target: number, earlierFirst: boolean): number {
   const own = scores[offset + target]!;
   let rank = 0;
@@ -32,7 +35,10 @@ function rankOf(scores: Float32Array, offset: number, m: number, target: number,
   return rank;
 }
 
-export interface ClassMetrics { accuracy: number | null; n: number }
+export interface ClassMetrics {
+  accuracy: number | null;
+  n: number;
+}
 
 export interface ClassificationMetrics {
   top1: number;
@@ -50,10 +56,15 @@ export interface ClassificationMetrics {
  * Top-1/top-5, per-class and mean per-class accuracy and the confusion matrix from scores
  * [n, classes] (logits or probabilities: only the order matters) and the true class of each row.
  */
-export function classificationMetrics(scores: Float32Array, labels: ArrayLike<number>, classes: readonly string[]): ClassificationMetrics {
+export function classificationMetrics(
+  scores: Float32Array,
+  labels: ArrayLike<number>,
+  classes: readonly string[],
+): ClassificationMetrics {
   const k = classes.length;
   const n = labels.length;
-  if (scores.length !== n * k) throw new InputError(`scores hold ${scores.length} values, expected ${n} rows × ${k} classes`);
+  if (scores.length !== n * k)
+    throw new InputError(`scores hold ${scores.length} values, expected ${n} rows × ${k} classes`);
   const confusion = classes.map(() => new Array<number>(k).fill(0));
   let top1 = 0;
   let top5 = 0;
@@ -74,10 +85,16 @@ export function classificationMetrics(scores: Float32Array, labels: ArrayLike<nu
     per_class[name] = { accuracy, n: count };
   });
   const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
-  return { top1: n ? top1 / n : 0, top5: n ? top5 / n : 0, mean_per_class: mean(present), n, per_class, confusion, classes: [...classes] };
+  return {
+    top1: n ? top1 / n : 0,
+    top5: n ? top5 / n : 0,
+    mean_per_class: mean(present),
+    n,
+    per_class,
+    confusion,
+    classes: [...classes],
+  };
 }
-
-export interface RecallMetrics { 'R@1': number; 'R@5': number; 'R@10': number; median_rank: number }
 
 /** Recall@K (share of queries whose first match ranks within K) and the median 1-based rank of the first match. */
 export function recallMetrics(ranks: readonly number[], ks: readonly number[] = [1, 5, 10]): Record<string, number> {
@@ -101,9 +118,14 @@ export interface RetrievalRanks {
  * Ranks (candidates scoring strictly higher) from a similarity matrix [nImages, nTexts] where
  * text t describes image textImage[t] (an image may have several captions, and needs one).
  */
-export function retrievalRanks(similarity: Float32Array, nImages: number, textImage: readonly number[]): RetrievalRanks {
+export function retrievalRanks(
+  similarity: Float32Array,
+  nImages: number,
+  textImage: readonly number[],
+): RetrievalRanks {
   const nTexts = textImage.length;
-  if (similarity.length !== nImages * nTexts) throw new InputError(`similarity holds ${similarity.length} values, expected ${nImages} × ${nTexts}`);
+  if (similarity.length !== nImages * nTexts)
+    throw new InputError(`similarity holds ${similarity.length} values, expected ${nImages} × ${nTexts}`);
   const captions: number[][] = Array.from({ length: nImages }, () => []);
   textImage.forEach((image, t) => captions[image]!.push(t));
   const imageToText = captions.map((own, i) => {

@@ -25,13 +25,24 @@ async function textFeatures(clip: LoadedClip, texts: readonly string[], batch = 
 }
 
 /** Metrics over the readable images and their captions (captions of unreadable images are left out). */
-export async function retrievalMetrics(clip: LoadedClip, pairs: CaptionedImages, features: ImageFeatures): Promise<RetrievalMetrics> {
+export async function retrievalMetrics(
+  clip: LoadedClip,
+  pairs: CaptionedImages,
+  features: ImageFeatures,
+): Promise<RetrievalMetrics> {
   const row = new Map(features.rows.map((image, r) => [image, r]));
   const kept = pairs.textImage.map((image, t) => ({ t, r: row.get(image) })).filter((k) => k.r !== undefined);
-  const texts = await textFeatures(clip, kept.map((k) => pairs.texts[k.t]!));
+  const texts = await textFeatures(
+    clip,
+    kept.map((k) => pairs.texts[k.t]!),
+  );
   const images = normalizeRows({ data: features.data, shape: [features.rows.length, features.dim] }).data;
   const similarity = dotRows(images, texts, features.dim);
-  const ranks = retrievalRanks(similarity, features.rows.length, kept.map((k) => k.r!));
+  const ranks = retrievalRanks(
+    similarity,
+    features.rows.length,
+    kept.map((k) => k.r!),
+  );
   return {
     image_to_text: recallMetrics(ranks.imageToText),
     text_to_image: recallMetrics(ranks.textToImage),

@@ -7,8 +7,15 @@ import type { ImageFeatures } from './features.js';
 import { classificationMetrics, dotRows, type ClassificationMetrics } from './metrics.js';
 
 /** Logits [rows, classes] = exp(logit_scale) · cos(image, class embedding), as the reference computes them. */
-export async function zeroShotLogits(clip: LoadedClip, classes: readonly string[], templates: readonly string[], features: ImageFeatures): Promise<Float32Array> {
-  const classifier = await zeroShotClassifier(clip.model, (t) => clip.tokenize(t, { truncate: true }), classes, { templates });
+export async function zeroShotLogits(
+  clip: LoadedClip,
+  classes: readonly string[],
+  templates: readonly string[],
+  features: ImageFeatures,
+): Promise<Float32Array> {
+  const classifier = await zeroShotClassifier(clip.model, (t) => clip.tokenize(t, { truncate: true }), classes, {
+    templates,
+  });
   const images = normalizeRows({ data: features.data, shape: [features.rows.length, features.dim] });
   const logits = dotRows(images.data, classifier.weights.data, features.dim);
   const scale = Math.exp(clip.model.logitScale);
@@ -16,7 +23,16 @@ export async function zeroShotLogits(clip: LoadedClip, classes: readonly string[
 }
 
 /** Metrics over the images that could be read (the labels of the feature rows). */
-export async function zeroShotMetrics(clip: LoadedClip, data: LabelledDataset, templates: readonly string[], features: ImageFeatures): Promise<ClassificationMetrics> {
+export async function zeroShotMetrics(
+  clip: LoadedClip,
+  data: LabelledDataset,
+  templates: readonly string[],
+  features: ImageFeatures,
+): Promise<ClassificationMetrics> {
   const logits = await zeroShotLogits(clip, data.classes, templates, features);
-  return classificationMetrics(logits, features.rows.map((r) => data.labels[r]!), data.classes);
+  return classificationMetrics(
+    logits,
+    features.rows.map((r) => data.labels[r]!),
+    data.classes,
+  );
 }

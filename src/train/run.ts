@@ -35,7 +35,10 @@ export interface TrainClipOptions {
    * WebDataset tar shards with the number of samples per epoch (as open_clip's --train-num-samples),
    * or an ImageFolder whose class names fill prompt templates (classPromptSamples).
    */
-  data: { csv: string; csvOptions?: CsvOptions } | { folder: string } | { shards: string[]; samples: number; bufferSize?: number }
+  data:
+    | { csv: string; csvOptions?: CsvOptions }
+    | { folder: string }
+    | { shards: string[]; samples: number; bufferSize?: number }
     | { folderClasses: string; templates: readonly string[] };
   /** Where checkpoints go (a .safetensors path; the optimiser state is written beside it). */
   output: string;

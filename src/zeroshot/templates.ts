@@ -57,7 +57,8 @@ export const IMAGENET_TEMPLATES = [
 export function readTemplateFile(path: string): string[] {
   let text: string;
   try { text = readFileSync(path, 'utf8'); } catch (e) {
-    throw new InputError(`${path}: cannot read the templates file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new InputError(`${path}: cannot read the templates file (${why})`);
   }
   const lines = text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
   if (lines.length === 0) throw new InputError(`${path}: no templates (one per line, {} for the class name)`);

@@ -35,7 +35,6 @@ export function outputOptions(cmd: Command): Command {
     .option('--json', "print one JSON object with every metric and the run's settings")
     .option('--report <file.html>', 'also write a self-contained HTML report')
     .option('-b, --batch-size <n>', 'images per model run', int, 64)
-    .option('--limit <n>', 'use only the first n images of each dataset', int)
     .option('--no-cache', 'recompute image features even when <cache-dir>/features holds them');
 }
 
@@ -44,12 +43,14 @@ export function evalOptions(cmd: Command): Command {
   return outputOptions(modelOptions(cmd));
 }
 
-/** Options naming a labelled dataset by flag rather than path. */
-export function fashionOption(cmd: Command): Command {
-  return cmd.option(
-    '--fashion-mnist [dir]',
-    `Fashion-MNIST's IDX files (Debian's dataset-fashion-mnist, default ${FASHION_MNIST_DIR})`,
-  );
+/** Options of commands that read labelled datasets: Fashion-MNIST by flag, a subset. */
+export function datasetOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--fashion-mnist [dir]',
+      `Fashion-MNIST's IDX files (Debian's dataset-fashion-mnist, default ${FASHION_MNIST_DIR})`,
+    )
+    .option('--limit <n>', 'use only the first n images of each dataset', int);
 }
 
 const fashionDir = (o: Options) => (o.fashionMnist === true ? FASHION_MNIST_DIR : (o.fashionMnist as string));

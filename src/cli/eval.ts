@@ -16,7 +16,7 @@ import {
   dataset,
   emit,
   evalOptions,
-  fashionOption,
+  datasetOptions,
   featureSummary,
   features,
   headline,
@@ -37,7 +37,7 @@ export function registerEval(program: Command): void {
     .description('evaluate a model: zero-shot classification, retrieval, linear probe');
 
   templateOptions(
-    fashionOption(
+    datasetOptions(
       evalOptions(
         evalCmd
           .command('zeroshot')
@@ -127,7 +127,7 @@ export function registerEval(program: Command): void {
       }
     });
 
-  fashionOption(
+  datasetOptions(
     evalOptions(
       evalCmd
         .command('linear-probe')

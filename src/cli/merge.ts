@@ -10,7 +10,7 @@ import { zeroShotMetrics } from '../eval/zeroshot.js';
 import {
   dataset,
   emit,
-  fashionOption,
+  datasetOptions,
   features,
   outputOptions,
   pct,
@@ -33,7 +33,7 @@ function alphas(value: string | true): number[] {
 
 export function registerMerge(program: Command): void {
   templateOptions(
-    fashionOption(
+    datasetOptions(
       outputOptions(
         program
           .command('merge')

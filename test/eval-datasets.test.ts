@@ -1,7 +1,7 @@
 // The evaluation datasets' readers on small hand-made files: an ImageFolder with and without
 // classes.txt, a filepath,label CSV (names and indices), Fashion-MNIST IDX files, caption pairs.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -51,6 +51,23 @@ test('readImageFolder: sorted sub-folders are the classes; classes.txt renames t
   }
   assert.equal(firstItems(plain, 2).inputs.length, 2);
   assert.notEqual(firstItems(plain, 2).fingerprint(), plain.fingerprint());
+});
+
+test('readImageFolder follows symbolic links and nested folders, as torchvision does; hidden files are left out', () => {
+  const root = join(dir, 'linked');
+  mkdirSync(join(root, 'b', 'nested'), { recursive: true });
+  writeFileSync(join(root, 'b', 'nested', 'x.png'), 'x');
+  writeFileSync(join(root, 'b', '.DS_Store'), 'junk');
+  symlinkSync(join(dir, 'folder', 'n01'), join(root, 'a')); // a linked class folder
+  symlinkSync(join(dir, 'folder', 'n02', 'a.png'), join(root, 'b', 'y.png')); // a linked image
+  const data = readImageFolder(root);
+  assert.deepEqual(data.classes, ['a', 'b']);
+  assert.deepEqual(data.inputs, [
+    join(root, 'a', 'c.png'),
+    join(root, 'b', 'nested', 'x.png'),
+    join(root, 'b', 'y.png'),
+  ]);
+  assert.deepEqual([...data.labels], [0, 1, 1]);
 });
 
 test('readLabelCsv: labels by name (classes sorted) or by index into classes.txt; unknown labels name the row', () => {

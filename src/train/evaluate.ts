@@ -2,7 +2,7 @@
 // per label, prompts "a photo of a {}.") and text↔image retrieval recall@K on held-out pairs,
 // computed with whatever weights the given CLIP model holds.
 
-import { readdirSync } from 'node:fs';
+import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import { dotRows, retrievalRanks } from '../eval/metrics.js';
@@ -21,15 +21,25 @@ export type Tokenize = (texts: readonly string[]) => Tensor<Int32Array>;
 const CHUNK = 64;
 
 /**
- * Every file in the subfolders of `dir`, labelled by its subfolder's name (sorted). Files that
- * are not images fail to decode at evaluation time and are counted as skipped.
+ * Every file under the subfolders of `dir` (recursively, following symbolic links, as
+ * torchvision's ImageFolder), labelled by its top subfolder's name; sorted, hidden files left
+ * out. Files that are not images fail to decode at evaluation time and are counted as skipped.
  */
 export function readLabelledFolder(dir: string): LabelledImage[] {
   const out: LabelledImage[] = [];
-  for (const sub of readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort()) {
-    for (const f of readdirSync(join(dir, sub), { withFileTypes: true }).filter((e) => e.isFile() && !e.name.startsWith('.')).map((e) => e.name).sort()) {
-      out.push({ image: join(dir, sub, f), label: sub });
-    }
+  const isDirectory = (path: string) => statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
+  const seen = new Set<string>(); // real paths of the folders walked, so a link cycle ends
+  const filesUnder = (folder: string): string[] => {
+    const real = realpathSync(folder);
+    if (seen.has(real)) return [];
+    seen.add(real);
+    return readdirSync(folder).filter((name) => !name.startsWith('.')).sort().flatMap((name) => {
+      const path = join(folder, name);
+      return isDirectory(path) ? filesUnder(path) : statSync(path, { throwIfNoEntry: false })?.isFile() ? [path] : [];
+    });
+  };
+  for (const sub of readdirSync(dir).filter((name) => isDirectory(join(dir, name))).sort()) {
+    for (const image of filesUnder(join(dir, sub))) out.push({ image, label: sub });
   }
   if (out.length === 0) throw new InputError(`${dir}: no images in subfolders (expected <dir>/<label>/<image>)`);
   return out;

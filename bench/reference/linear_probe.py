@@ -4,9 +4,9 @@ wrote, to check our L-BFGS probe: same features, same C, the CLIP paper's settin
 (lbfgs, multinomial, max_iter=1000). Not a dependency of clip-ts: run it by hand (Debian's
 python3-sklearn) and compare the printed test accuracy with clip-ts's JSON `top1`.
 
-  linear_probe.py DIR --C 0.316 [--sweep]     # --sweep: also choose C itself on the same split
+  linear_probe.py DIR --C 0.316
 
-Prints one JSON object: {"C", "test_accuracy", "n_iter", "seconds"[, "sweep"]}.
+Prints one JSON object: {"C", "test_accuracy", "n_iter", "seconds"}.
 """
 import argparse
 import json
@@ -26,18 +26,10 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("dir")
     parser.add_argument("--C", type=float, required=True)
-    parser.add_argument("--sweep", action="store_true", help="choose C on every 5th training row held out, as clip-ts does")
     args = parser.parse_args()
     load = lambda name: np.load(f"{args.dir}/{name}.npy")
     train_x, train_y, test_x, test_y = load("train_x"), load("train_y"), load("test_x"), load("test_y")
     out = {"C": args.C}
-    if args.sweep:
-        held = np.arange(len(train_y)) % 5 == 0
-        scores = {}
-        for log_c in np.arange(-6, 6.01, 0.5):
-            model = fit(train_x[~held], train_y[~held], 10.0 ** log_c)
-            scores[float(10.0 ** log_c)] = float((model.predict(train_x[held]) == train_y[held]).mean())
-        out["sweep"] = scores
     start = time.perf_counter()
     model = fit(train_x, train_y, args.C)
     out["seconds"] = time.perf_counter() - start

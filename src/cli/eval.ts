@@ -14,9 +14,9 @@ import { retrievalMetrics } from '../eval/retrieval.js';
 import { zeroShotMetrics } from '../eval/zeroshot.js';
 import {
   dataset,
+  datasetOptions,
   emit,
   evalOptions,
-  datasetOptions,
   featureSummary,
   features,
   headline,

@@ -9,8 +9,8 @@ import { interpolateStateDicts } from '../eval/merge.js';
 import { zeroShotMetrics } from '../eval/zeroshot.js';
 import {
   dataset,
-  emit,
   datasetOptions,
+  emit,
   features,
   outputOptions,
   pct,

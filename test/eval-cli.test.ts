@@ -102,7 +102,8 @@ test('clip eval zeroshot --template "{}" --json: the contract, against argmax of
   const classes = [...CLASSES].sort();
   const ref = await reference(classes);
   const predicted = ref.images.map((img) => argmax(ref.texts.map((t) => dot(img, t))));
-  const r = run('eval', 'zeroshot', join(dir, 'set'), '--model', model(), '--template', '{}', '--json');
+  // The dataset may follow --template: the option takes one value (repeat it for more).
+  const r = run('eval', 'zeroshot', '--model', model(), '--template', '{}', join(dir, 'set'), '--json');
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout) as ZeroShotJson;
   assert.equal(out.n, 6);

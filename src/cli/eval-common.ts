@@ -68,14 +68,21 @@ export function dataset(path: string | undefined, o: Options, split: 'train' | '
 
 /** Where the zero-shot prompts come from. */
 export function templateOptions(cmd: Command): Command {
-  return cmd
-    .option('--template <template...>', 'prompt template(s) inline; "{}" uses the class names verbatim')
-    .option('--templates-file <file>', 'prompt templates, one per line with {} for the class name')
-    .option(
-      '--template-set <name>',
-      'built-in prompts: default (7-prompt ensemble), single ("a photo of a {}."), imagenet80 (the paper\'s 80)',
-      'default',
-    );
+  return (
+    cmd
+      // Repeatable rather than variadic, so that `--template "{}" photos/` leaves photos/ the dataset.
+      .option(
+        '--template <template>',
+        'a prompt template inline (repeat for an ensemble); "{}" uses the class names verbatim',
+        (value: string, previous: string[] = []) => [...previous, value],
+      )
+      .option('--templates-file <file>', 'prompt templates, one per line with {} for the class name')
+      .option(
+        '--template-set <name>',
+        'built-in prompts: default (7-prompt ensemble), single ("a photo of a {}."), imagenet80 (the paper\'s 80)',
+        'default',
+      )
+  );
 }
 
 /** The prompt templates: inline, from a file, or a built-in set (Chinese prompts for Chinese-CLIP). */

@@ -9,11 +9,10 @@
 //
 // Exported as `fashionDemo` too, so that test/demo-fashion.test.ts runs a shortened version.
 
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { gunzipSync } from 'node:zlib';
 import { InputError } from '../src/errors.js';
+import { FASHION_LABELS, FASHION_MNIST_DIR, readFashionSplit, type FashionSplit } from '../src/eval/fashion-mnist.js';
 import { load } from '../src/load.js';
 import type { ClipConfig, VisionTransformerConfig } from '../src/models/config.js';
 import { randomStateDict, seededUniform } from '../src/models/random.js';
@@ -25,10 +24,7 @@ import { writeSafetensors } from '../src/weights/safetensors.js';
 import { zeroShotClassifier } from '../src/zeroshot/classifier.js';
 import { DEFAULT_TEMPLATES } from '../src/zeroshot/templates.js';
 
-export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
-
-/** The dataset's classes in label order, named as a caption would name them. */
-export const FASHION_LABELS = ['t-shirt', 'trousers', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag', 'ankle boot'];
+export { FASHION_LABELS, FASHION_MNIST_DIR, readFashionSplit, type FashionSplit };
 
 /**
  * Training phrasings, `{}` for the label and `{adj}` for a word drawn from TRAIN_ADJECTIVES: the
@@ -61,36 +57,6 @@ export const FASHION_CONFIG: ClipConfig & { vision: VisionTransformerConfig } = 
 // CLIP's image normalisation (the gray value is replicated to the three channels).
 const MEAN = [0.48145466, 0.4578275, 0.40821073];
 const STD = [0.26862954, 0.26130258, 0.27577711];
-
-export interface FashionSplit {
-  /** [n·28·28] bytes, row-major images. */
-  pixels: Uint8Array;
-  labels: Uint8Array;
-  count: number;
-}
-
-/** Reads one idx file (optionally gzipped): big-endian magic 0x0000 08 <rank>, the dims, then uint8 data. */
-function readIdx(path: string, rank: number): { dims: number[]; data: Uint8Array } {
-  let bytes: Uint8Array = readFileSync(path);
-  if (bytes[0] === 0x1f && bytes[1] === 0x8b) bytes = gunzipSync(bytes);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const magic = view.getUint32(0);
-  if (magic !== 0x0800 + rank) throw new InputError(`${path}: idx magic 0x${magic.toString(16)}, expected 0x${(0x0800 + rank).toString(16)} (uint8, ${rank} dims)`);
-  const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i));
-  const data = bytes.subarray(4 + 4 * rank);
-  if (data.length !== dims.reduce((a, b) => a * b, 1)) throw new InputError(`${path}: ${data.length} data bytes for dims [${dims.join(', ')}]`);
-  return { dims, data };
-}
-
-/** The `train` or `t10k` split from the Debian package's folder. */
-export function readFashionSplit(split: 'train' | 't10k', dir = FASHION_MNIST_DIR): FashionSplit {
-  const images = readIdx(`${dir}/${split}-images-idx3-ubyte.gz`, 3);
-  const labels = readIdx(`${dir}/${split}-labels-idx1-ubyte.gz`, 1);
-  if (images.dims[1] !== 28 || images.dims[2] !== 28 || images.dims[0] !== labels.dims[0]) {
-    throw new InputError(`${dir}: ${split} images [${images.dims.join(', ')}] and ${labels.dims[0]} labels, expected [n, 28, 28] and n labels`);
-  }
-  return { pixels: images.data, labels: labels.data, count: labels.dims[0]! };
-}
 
 /** Images `rows` of a split as CLIP input: float32 [n, 3, 28, 28], gray replicated, normalised. */
 export function imageTensor(split: FashionSplit, rows: readonly number[]): Tensor {

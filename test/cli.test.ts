@@ -4,23 +4,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import type { ClipConfig } from '../src/models/config.js';
 import { randomStateDict } from '../src/models/random.js';
 import { writeSafetensors } from '../src/weights/safetensors.js';
-
-const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
-// A vocabulary of 512 byte symbols + 2 merges + start/end tokens = 516 ids.
-const MERGES = '#version: tiny\nc a\nca t</w>\n';
-const CFG: ClipConfig = {
-  embedDim: 8,
-  vision: { kind: 'vit', width: 64, layers: 1, heads: 1, patchSize: 8, imageResolution: 16 },
-  text: { kind: 'transformer', width: 64, layers: 1, heads: 1, contextLength: 16, vocabSize: 516 },
-  activation: 'quick_gelu',
-};
+import { CFG, CLI, MERGES } from './tiny-cli-model.js';
 
 let dir = '';
 const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, CLIP_OFFLINE: '1', CLIP_CACHE_DIR: join(dir, 'cache') } });

@@ -6,6 +6,8 @@ import { Command } from 'commander';
 import { registerClassify } from './classify.js';
 import { registerEmbed } from './embed.js';
 import { registerIndex } from './index.js';
+import { registerEval } from './eval.js';
+import { registerMerge } from './merge.js';
 import { registerModels } from './models.js';
 import { registerSearch } from './search.js';
 import { registerServe } from './serve.js';
@@ -31,6 +33,8 @@ registerIndex(program);
 registerSearch(program);
 registerServe(program);
 registerQuantize(program);
+registerEval(program);
+registerMerge(program);
 
 try {
   await program.parseAsync();

@@ -1,6 +1,7 @@
 // `clip train`: contrastive training / fine-tuning on image-caption pairs.
 import type { Command } from 'commander';
 import { defaultTokenizer } from '../zoo/tokenizer.js';
+import { IMAGENET_TEMPLATES, readTemplateFile } from '../zeroshot/templates.js';
 import { trainClip, type EvalResult } from '../train/index.js';
 
 /** One line for a terminal: "zero-shot top-1 42.0% (50 images)  image→text R@1 …". */
@@ -26,6 +27,8 @@ export function registerTrain(program: Command): void {
     .option('--csv-caption-key <name>', 'caption column', 'title')
     .option('--folder <dir>', 'folder of images with same-name .txt captions')
     .option('--shards <tars...>', 'WebDataset tar shards (key.jpg + key.txt)')
+    .option('--folder-classes <dir>', 'labelled ImageFolder <dir>/<class>/<image>: class prompts as captions')
+    .option('--templates <file>', 'prompts for --folder-classes, one per line with {} (default: the 80 ImageNet ones)')
     .option('--samples <n>', 'samples per epoch for --shards', (v) => Number.parseInt(v, 10))
     .option('-b, --batch-size <n>', 'batch size (the contrastive loss sees the whole batch)', (v) => Number.parseInt(v, 10), 32)
     .option('-e, --epochs <n>', 'epochs', (v) => Number.parseInt(v, 10), 1)
@@ -48,8 +51,12 @@ export function registerTrain(program: Command): void {
       const data = o.csv ? { csv: o.csv as string, csvOptions }
         : o.folder ? { folder: o.folder as string }
         : o.shards ? { shards: o.shards as string[], samples: o.samples as number }
+        : o.folderClasses ? {
+          folderClasses: o.folderClasses as string,
+          templates: o.templates ? readTemplateFile(o.templates as string) : IMAGENET_TEMPLATES,
+        }
         : undefined;
-      if (!data) throw new Error('give the training pairs with --csv, --folder or --shards (with --samples)');
+      if (!data) throw new Error('give the training data with --csv, --folder, --folder-classes or --shards (+ --samples)');
       if ('shards' in data && !data.samples) throw new Error('--shards needs --samples (samples per epoch)');
       const evaluation = o.evalFolder || o.evalPairs ? {
         every: o.evalEvery as number | undefined,

@@ -2,9 +2,10 @@
 // per label, prompts "a photo of a {}.") and text↔image retrieval recall@K on held-out pairs,
 // computed with whatever weights the given CLIP model holds.
 
-import { readdirSync } from 'node:fs';
+import { readdirSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
+import { dotRows, retrievalRanks } from '../eval/metrics.js';
 import { preprocessBatch } from '../image/index.js';
 import { normalizeRows, type CLIP } from '../models/clip.js';
 import type { Tensor } from '../tensor.js';
@@ -20,15 +21,25 @@ export type Tokenize = (texts: readonly string[]) => Tensor<Int32Array>;
 const CHUNK = 64;
 
 /**
- * Every file in the subfolders of `dir`, labelled by its subfolder's name (sorted). Files that
- * are not images fail to decode at evaluation time and are counted as skipped.
+ * Every file under the subfolders of `dir` (recursively, following symbolic links, as
+ * torchvision's ImageFolder), labelled by its top subfolder's name; sorted, hidden files left
+ * out. Files that are not images fail to decode at evaluation time and are counted as skipped.
  */
 export function readLabelledFolder(dir: string): LabelledImage[] {
   const out: LabelledImage[] = [];
-  for (const sub of readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort()) {
-    for (const f of readdirSync(join(dir, sub), { withFileTypes: true }).filter((e) => e.isFile() && !e.name.startsWith('.')).map((e) => e.name).sort()) {
-      out.push({ image: join(dir, sub, f), label: sub });
-    }
+  const isDirectory = (path: string) => statSync(path, { throwIfNoEntry: false })?.isDirectory() === true;
+  const seen = new Set<string>(); // real paths of the folders walked, so a link cycle ends
+  const filesUnder = (folder: string): string[] => {
+    const real = realpathSync(folder);
+    if (seen.has(real)) return [];
+    seen.add(real);
+    return readdirSync(folder).filter((name) => !name.startsWith('.')).sort().flatMap((name) => {
+      const path = join(folder, name);
+      return isDirectory(path) ? filesUnder(path) : statSync(path, { throwIfNoEntry: false })?.isFile() ? [path] : [];
+    });
+  };
+  for (const sub of readdirSync(dir).filter((name) => isDirectory(join(dir, name))).sort()) {
+    for (const image of filesUnder(join(dir, sub))) out.push({ image, label: sub });
   }
   if (out.length === 0) throw new InputError(`${dir}: no images in subfolders (expected <dir>/<label>/<image>)`);
   return out;
@@ -87,16 +98,9 @@ export interface Recall { imageToText: Record<number, number>; textToImage: Reco
  * a query counts as found at K when fewer than K candidates score strictly higher than its match.
  */
 export function recallAtK(similarity: Float32Array, n: number, ks: readonly number[]): Recall {
-  const imageRank = new Array<number>(n).fill(0);
-  const textRank = new Array<number>(n).fill(0);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) {
-      if (similarity[i * n + j]! > similarity[i * n + i]!) imageRank[i]!++; // text j beats image i's caption
-      if (similarity[j * n + i]! > similarity[i * n + i]!) textRank[i]!++; // image j beats text i's image
-    }
-  }
-  const recall = (ranks: number[]) => Object.fromEntries(ks.map((k) => [k, n ? ranks.filter((r) => r < k).length / n : 0]));
-  return { imageToText: recall(imageRank), textToImage: recall(textRank) };
+  const ranks = retrievalRanks(similarity, n, [...Array(n).keys()]);
+  const recall = (r: number[]) => Object.fromEntries(ks.map((k) => [k, n ? r.filter((x) => x < k).length / n : 0]));
+  return { imageToText: recall(ranks.imageToText), textToImage: recall(ranks.textToImage) };
 }
 
 export interface RetrievalResult extends Recall { pairs: number; skipped: number }
@@ -107,15 +111,7 @@ export async function retrievalRecall(model: CLIP, tokenize: Tokenize, pairs: re
   const images = normalizeRows(features);
   const texts = normalizeRows(await encodeTexts(model, tokenize, indices.map((i) => pairs[i]!.caption)));
   const n = indices.length;
-  const d = model.config.embedDim;
-  const similarity = new Float32Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) {
-      let dot = 0;
-      for (let k = 0; k < d; k++) dot += images.data[i * d + k]! * texts.data[j * d + k]!;
-      similarity[i * n + j] = dot;
-    }
-  }
+  const similarity = dotRows(images.data, texts.data, model.config.embedDim);
   return { ...recallAtK(similarity, n, ks), pairs: n, skipped };
 }
 

@@ -18,6 +18,7 @@ import { defaultTokenizer } from '../zoo/tokenizer.js';
 import type { AdamWOptions } from './adamw.js';
 import { readTrainState, restoreTrainState, saveCheckpoint, trainStatePath } from './checkpoint.js';
 import { evaluateClip, readLabelledFolder, type EvalResult } from './evaluate.js';
+import { classPromptSamples } from './class-prompts.js';
 import { epochBatches, readCsvSamples, readFolderSamples, streamBatches, webDatasetPairs, type CsvOptions, type LoaderOptions, type LoaderPosition, type SkipCount } from './data.js';
 import type { Batch } from './trainer.js';
 import { Trainer } from './trainer.js';
@@ -32,9 +33,14 @@ export interface TrainClipOptions {
   modelConfig?: string;
   /**
    * Training pairs: a CSV/TSV (open_clip columns), a folder of images with .txt captions, or
-   * WebDataset tar shards with the number of samples per epoch (as open_clip's --train-num-samples).
+   * WebDataset tar shards with the number of samples per epoch (as open_clip's --train-num-samples),
+   * or an ImageFolder whose class names fill prompt templates (classPromptSamples).
    */
-  data: { csv: string; csvOptions?: CsvOptions } | { folder: string } | { shards: string[]; samples: number; bufferSize?: number };
+  data:
+    | { csv: string; csvOptions?: CsvOptions }
+    | { folder: string }
+    | { shards: string[]; samples: number; bufferSize?: number }
+    | { folderClasses: string; templates: readonly string[] };
   /** Where checkpoints go (a .safetensors path; the optimiser state is written beside it). */
   output: string;
   batchSize: number;
@@ -101,7 +107,10 @@ async function startingModel(model: string, configFile: string | undefined): Pro
 
 export async function trainClip(opts: TrainClipOptions): Promise<TrainClipResult> {
   const data = opts.data;
-  const samples = 'csv' in data ? readCsvSamples(data.csv, data.csvOptions) : 'folder' in data ? readFolderSamples(data.folder) : undefined;
+  const samples = 'csv' in data ? readCsvSamples(data.csv, data.csvOptions)
+    : 'folder' in data ? readFolderSamples(data.folder)
+    : 'folderClasses' in data ? classPromptSamples(data.folderClasses, data.templates, opts.seed)
+    : undefined;
   const count = samples?.length ?? ('samples' in data ? data.samples : 0);
   const perEpoch = Math.floor(count / opts.batchSize);
   if (perEpoch < 1) throw new InputError(`${count} training pairs make no batch of ${opts.batchSize}`);

@@ -1,0 +1,24 @@
+// Fine-tuning from labels (the CLIP paper's and FLYP's recipe): each image of an ImageFolder is
+// paired with a prompt of its class, "a photo of a {}." and the like, and trained with the same
+// contrastive loss as captioned pairs.
+
+import { InputError } from '../errors.js';
+import { readImageFolder } from '../eval/datasets.js';
+import { seededUniform } from '../models/random.js';
+import { fillTemplate } from '../zeroshot/templates.js';
+import type { Sample } from './data.js';
+
+/**
+ * One sample per image, its caption a template drawn (seeded) for that image and filled with its
+ * class name (the sub-folder, or its line of `classes.txt`). The draw is fixed per image, so
+ * epochs repeat captions; with many images every template still appears in every class.
+ */
+export function classPromptSamples(dir: string, templates: readonly string[], seed = 0): Sample[] {
+  if (templates.length === 0) throw new InputError(`${dir}: class-prompt training needs at least one template`);
+  const data = readImageFolder(dir);
+  const random = seededUniform(seed + 0x51ed);
+  return data.inputs.map((image, i) => ({
+    image: image as string,
+    caption: fillTemplate(templates[Math.floor(random() * templates.length)]!, data.classes[data.labels[i]!]!),
+  }));
+}

@@ -184,6 +184,14 @@ test(
     assert.equal((await restarted.exit).code, 1);
     assert.match(restarted.stderr.join('\n'), /6 already written, 0 queued/);
     assert.equal(await jobCount(url), 6, 'no duplicate jobs after the run either');
+    rmSync(join(out, 'manifest.json'));
+    const detached = cli([...queued, '--detach']);
+    assert.equal((await detached.exit).code, 0);
+    assert.deepEqual(
+      JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')),
+      manifest,
+      'a complete run gets its manifest back',
+    );
 
     for (const s of survivors) s.child.kill('SIGTERM');
     for (const s of survivors) assert.equal((await s.exit).code, 0, 'SIGTERM stops a worker cleanly');

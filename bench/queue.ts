@@ -126,6 +126,14 @@ async function redisStats(redis: Redis): Promise<{ calls: Map<string, number>; c
   return { calls, cpu: seconds('used_cpu_sys') + seconds('used_cpu_user') };
 }
 
+/** `clip embed --queue … --detach` of `count` one-image jobs, all the same image (listed in a .txt). */
+async function enqueueCopies(queue: string, out: string, model: string, image: string, count: number): Promise<void> {
+  const list = `${out}.txt`;
+  writeFileSync(list, `${image}\n`.repeat(count));
+  const flags = { fastJpeg: false, normalize: false, float16: false, detach: true, status: false };
+  await runQueuedEmbed([list], { queue, out, model, batchSize: 1, shardSize: 1, ...flags, load: {} });
+}
+
 async function queueOverhead(dir: string, workers: number, jobs: number): Promise<void> {
   const model = writeTinyModel(dir);
   const image = join(dir, 'small.png');
@@ -143,27 +151,12 @@ async function queueOverhead(dir: string, workers: number, jobs: number): Promis
 
   const redisServer = await startRedis();
   const redis = new Redis(redisServer.url);
-  const list = join(dir, 'list.txt');
   // Redis memory per waiting job, in a database no worker listens to.
   const memory = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
   const memoryBefore = await memory();
   const waiting = 2000;
-  writeFileSync(list, `${image}\n`.repeat(waiting));
-  await runQueuedEmbed([list], {
-    queue: `${redisServer.url}/1`,
-    out: join(dir, 'waiting'),
-    model,
-    batchSize: 1,
-    shardSize: 1,
-    fastJpeg: false,
-    normalize: false,
-    float16: false,
-    detach: true,
-    status: false,
-    load: {},
-  });
+  await enqueueCopies(`${redisServer.url}/1`, join(dir, 'waiting'), model, image, waiting);
   const bytesPerWaitingJob = ((await memory()) - memoryBefore) / waiting;
-  writeFileSync(list, `${image}\n`.repeat(jobs));
 
   log(`starting ${workers} workers`);
   const children = Array.from({ length: workers }, () =>
@@ -187,19 +180,7 @@ async function queueOverhead(dir: string, workers: number, jobs: number): Promis
   const redisBefore = await redisStats(redis);
   const out = join(dir, 'queued');
   const started = performance.now();
-  await runQueuedEmbed([list], {
-    queue: redisServer.url,
-    out,
-    model,
-    batchSize: 1,
-    shardSize: 1,
-    fastJpeg: false,
-    normalize: false,
-    float16: false,
-    detach: true,
-    status: false,
-    load: {},
-  });
+  await enqueueCopies(redisServer.url, out, model, image, jobs);
   const enqueued = performance.now();
   for (let i = 0; i < 36_000 && !existsSync(manifestPath(out)); i++) await sleep(50);
   const wall = (performance.now() - started) / 1000;

@@ -4,7 +4,7 @@
 // size, the corrupt image must be an ok:false row, and restarting the producer must not add jobs.
 // Then a job whose model the worker does not have ends in the failed set, shown by --status.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -50,9 +50,14 @@ interface Cli {
 
 /** `clip …` as a child process; its output lines are collected as they come. */
 const running = new Set<ChildProcess>();
-function cli(args: readonly string[], onLine?: (line: string) => void, onErrorLine?: (line: string) => void): Cli {
+function cli(
+  args: readonly string[],
+  onLine?: (line: string) => void,
+  onErrorLine?: (line: string) => void,
+  env: NodeJS.ProcessEnv = {},
+): Cli {
   const child = spawn(process.execPath, [CLI, ...args], {
-    env: { ...process.env, CLIP_OFFLINE: '1', CLIP_CACHE_DIR: join(dir, 'cache') },
+    env: { ...process.env, CLIP_OFFLINE: '1', CLIP_CACHE_DIR: join(dir, 'cache'), ...env },
   });
   running.add(child);
   child.on('exit', () => running.delete(child));
@@ -103,14 +108,6 @@ test(
     const queued = ['embed', '--queue', url, images, '--out', out, '--shard-size', '8', ...run];
 
     const single = cli(['embed', images, ...run]);
-    assert.equal((await single.exit).code, 1, 'the corrupt image makes clip embed exit 1');
-    const reference = new Map(
-      single.stdout
-        .map((l) => JSON.parse(l) as { image: string; embedding: number[] })
-        .map((e) => [e.image, Float32Array.from(e.embedding)]),
-    );
-    assert.equal(reference.size, 40);
-
     const first = cli([...queued, '--detach']);
     assert.equal((await first.exit).code, 0, first.stderr.join('\n'));
     assert.match(first.stderr.join('\n'), /41 images in 6 shards; 0 already written, 6 queued/);
@@ -133,6 +130,13 @@ test(
       );
     }
     const follower = cli(queued);
+    assert.equal((await single.exit).code, 1, 'the corrupt image makes clip embed exit 1');
+    const reference = new Map(
+      single.stdout
+        .map((l) => JSON.parse(l) as { image: string; embedding: number[] })
+        .map((e) => [e.image, Float32Array.from(e.embedding)]),
+    );
+    assert.equal(reference.size, 40);
     const followed = await follower.exit;
     assert.equal(followed.code, 1, follower.stderr.join('\n'));
     assert.match(follower.stderr.join('\n'), /embedded 41 images into .*; 1 images failed/);
@@ -180,10 +184,16 @@ test(
       'no image twice',
     );
 
-    const restarted = cli(queued);
-    assert.equal((await restarted.exit).code, 1);
+    rmSync(join(out, 'manifest.json'));
+    const restarted = cli([...queued, '--detach']);
+    assert.equal((await restarted.exit).code, 0);
     assert.match(restarted.stderr.join('\n'), /6 already written, 0 queued/);
     assert.equal(await jobCount(url), 6, 'no duplicate jobs after the run either');
+    assert.deepEqual(
+      JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')),
+      manifest,
+      'a complete run gets its manifest back',
+    );
 
     for (const s of survivors) s.child.kill('SIGTERM');
     for (const s of survivors) assert.equal((await s.exit).code, 0, 'SIGTERM stops a worker cleanly');
@@ -330,5 +340,68 @@ test(
     assert.match(said, /embedded 3 images into/);
     worker.child.kill('SIGTERM');
     assert.equal((await worker.exit).code, 0);
+  },
+);
+
+test(
+  'TLS (rediss://) and a password in the URL reach Redis; a wrong password is one clear line',
+  {
+    skip: skip || (spawnSync('openssl', ['version']).status === 0 ? false : 'SKIPPED: openssl not found'),
+    timeout: 60_000,
+  },
+  async () => {
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    const made = spawnSync('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ]);
+    assert.equal(made.status, 0, String(made.stderr));
+    const secure = await startRedis({ tls: { cert, key }, password: 'pa55word' });
+    try {
+      assert.match(secure.url, /^rediss:\/\/:pa55word@127\.0\.0\.1:\d+$/);
+      const env = { NODE_EXTRA_CA_CERTS: cert }; // our self-signed certificate; a real one needs nothing
+      const worker = cli(['worker', '--queue', `${secure.url}/0`, '--threads', '1'], undefined, undefined, env);
+      const out = join(dir, 'out-tls');
+      const producer = cli(
+        ['embed', '--queue', `${secure.url}/0`, join(images, 'photo-007.jpg'), '--out', out, '-m', model],
+        undefined,
+        undefined,
+        env,
+      );
+      assert.equal((await producer.exit).code, 0, producer.stderr.join('\n'));
+      assert.ok(
+        worker.stdout.some((l) => /waiting for jobs on rediss:\/\/:\*\*\*@127\.0\.0\.1/.test(l)),
+        'no password in logs',
+      );
+      worker.child.kill('SIGTERM');
+      assert.equal((await worker.exit).code, 0);
+      const wrong = cli(
+        ['embed', '--queue', secure.url.replace('pa55word', 'nope'), '--out', out, '--status'],
+        undefined,
+        undefined,
+        env,
+      );
+      assert.equal((await wrong.exit).code, 1);
+      assert.deepEqual(wrong.stderr, [
+        `clip: cannot use Redis at ${secure.url.replace('pa55word', '***')}: ` +
+          'WRONGPASS invalid username-password pair or user is disabled.',
+      ]);
+    } finally {
+      await secure.stop();
+    }
   },
 );

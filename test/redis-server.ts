@@ -42,15 +42,23 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
-export async function startRedis(): Promise<TestRedis> {
+export interface RedisOptions {
+  /** Serve TLS only (`rediss://`) with this certificate and key (self-signed: clients trust `cert`). */
+  tls?: { cert: string; key: string };
+  password?: string;
+}
+
+export async function startRedis({ tls, password }: RedisOptions = {}): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'clip-redis-'));
   const port = await freePort();
+  const listen = tls
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key]
+    : ['--port', String(port)];
+  const secure = tls ? ['--tls-ca-cert-file', tls.cert, '--tls-auth-clients', 'no'] : [];
+  const auth = password ? ['--requirepass', password] : [];
+  const args = [...listen, ...secure, ...auth, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
   const launch = async (): Promise<ChildProcess> => {
-    const child = spawn(
-      BINARY,
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-      { stdio: 'ignore' },
-    );
+    const child = spawn(BINARY, args, { stdio: 'ignore' });
     for (let i = 0; i < 100 && !(await accepts(port)); i++) await sleep(50);
     if (!(await accepts(port))) throw new Error(`redis-server did not start on port ${port}`);
     return child;
@@ -62,7 +70,7 @@ export async function startRedis(): Promise<TestRedis> {
   };
   let child = await launch();
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: `${tls ? 'rediss' : 'redis'}://${password ? `:${password}@` : ''}127.0.0.1:${port}`,
     port,
     restart: async () => {
       await halt(child);

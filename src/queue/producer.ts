@@ -114,6 +114,8 @@ async function enqueue(
   await claimOutput(spec, file);
 
   const done = doneShards(out);
+  // Complete already (the workers' count of it may have been lost with Redis): make sure of the manifest.
+  if (done.size === spec.shards) await writeManifestIfComplete(out);
   const jobs = jobsOf(spec, ranges);
   const missing = await addMissing(queue, jobs, done);
   const failed = await failedJobs(queue, spec, done);

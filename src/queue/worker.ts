@@ -69,7 +69,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
   await ready;
   if (!o.model) await loadNextJobsModel(redis, models, log);
 
-  const process_ = async (job: Job<EmbedJob, JobResult>): Promise<JobResult> => {
+  const processJob = async (job: Job<EmbedJob, JobResult>): Promise<JobResult> => {
     const { data } = job;
     const clip = await models.get(data.model).catch((e: Error) => {
       throw e instanceof ModelRefusedError ? new UnrecoverableError(e.message) : e;
@@ -84,7 +84,7 @@ export async function runWorker(o: WorkerOptions): Promise<void> {
     return { worker: name, images, failed, seconds };
   };
 
-  const worker = new Worker<EmbedJob, JobResult>(QUEUE_NAME, process_, {
+  const worker = new Worker<EmbedJob, JobResult>(QUEUE_NAME, processJob, {
     connection: redis,
     name,
     concurrency: o.concurrency,

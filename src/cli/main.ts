@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The `clip` command: one thin subcommand per library feature.
 
+// First: re-runs `clip` with a short command line when its arguments are long (see the file).
+import './short-argv.js';
 import { availableParallelism } from 'node:os';
 import { Command } from 'commander';
 import { registerClassify } from './classify.js';

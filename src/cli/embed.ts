@@ -1,45 +1,74 @@
-// `clip embed`: image and text embeddings as JSON lines.
+// `clip embed`: image and text embeddings as JSON lines, or into a .jsonl / .npy file.
 import type { Command } from 'commander';
-import { embedImages, expandImagePaths } from '../embed.js';
+import { embedImages } from '../embed.js';
 import { load } from '../load.js';
-import { loadOptions, modelOptions } from './options.js';
+import { checkDevice } from './device.js';
+import { openEmbeddingOutput } from './embedding-output.js';
+import { imageList } from './images.js';
+import { readListFile } from './lists.js';
+import { loadOptions, modelOptions, positiveInt, UsageError } from './options.js';
+import { ImageProgress } from './progress.js';
+
+const TEXTS_PER_RUN = 256;
 
 export function registerEmbed(program: Command): void {
   modelOptions(program.command('embed').description('print image and/or text embeddings as JSON lines'))
     .argument('[images...]', 'image files or folders of images')
+    .option('--files-from <file>', 'also embed the images listed in this file, one path per line ("-": standard input)')
     .option('-t, --text <text...>', 'texts to embed')
+    .option('--texts-file <file>', 'also embed the texts in this file, one per line ("-": standard input)')
     .option('--normalize', 'L2-normalise the embeddings')
     .option('--truncate', 'cut texts longer than the context (as clip.tokenize(truncate=True)) instead of failing')
-    .option('-b, --batch-size <n>', 'images per model run (the next batch is decoded meanwhile)', (v) => Number.parseInt(v, 10), 32)
+    .option('-o, --out <file>', 'write to a .jsonl file, or a .npy float32 matrix with <file>.rows.jsonl naming each row')
+    .option('-b, --batch-size <n>', 'images per model run (the next batch is decoded meanwhile)', positiveInt, 32)
     .option('--fast-jpeg', 'decode large JPEGs at reduced scale first (much faster, not bit-exact with the reference)')
+    .addHelpText('after', `
+Examples:
+  clip embed photos/ --normalize > photos.jsonl
+  clip embed --files-from list.txt --out photos.npy     (rows named in photos.npy.rows.jsonl)
+  clip embed --text "a dog" "a cat" --model ViT-B/16`)
     .action(async (paths: string[], o: Record<string, unknown>) => {
+      const { images, problems } = imageList(paths, o.filesFrom as string | undefined);
+      const texts = [...(o.text as string[] | undefined) ?? [], ...(o.textsFile ? readListFile(o.textsFile as string, '--texts-file') : [])];
+      if (!images.length && !texts.length && !problems.length) {
+        throw new UsageError('nothing to embed: give image files or folders, --files-from, --text or --texts-file');
+      }
+      const output = openEmbeddingOutput(o.out as string | undefined);
+      checkDevice(o.device as string);
       const clip = await load(o.model as string, loadOptions(o));
-      const emit = (kind: string, input: string, row: Float32Array) => {
-        let v = Array.from(row);
-        if (o.normalize) { const n = Math.hypot(...v); v = v.map((x) => x / n); }
-        console.log(JSON.stringify({ [kind]: input, embedding: v }));
-      };
-      const images = expandImagePaths(paths);
-      const started = performance.now();
-      let done = 0;
-      let failed = 0;
-      for await (const { embeddings, failures } of embedImages(clip, images, { batchSize: o.batchSize as number, preprocess: { fastJpeg: Boolean(o.fastJpeg) } })) {
-        for (const f of failures) console.error(`skipped: ${f.error.message}`);
-        for (const e of embeddings) emit('image', e.input as string, e.embedding);
-        done += embeddings.length;
-        failed += failures.length;
+      try {
+        // Texts first: a text too long for the context fails before minutes of image work.
+        const tokens = texts.length ? clip.tokenize(texts, { truncate: Boolean(o.truncate) }) : undefined;
+        const emit = (kind: 'image' | 'text', input: string, row: Float32Array) => {
+          if (o.normalize) {
+            const norm = Math.hypot(...row);
+            row = row.map((x) => x / norm);
+          }
+          output.add(kind, input, row);
+        };
+        const progress = new ImageProgress(images.length + problems.length, 'embedded');
+        for (const problem of problems) progress.skip(problem);
+        const options = { batchSize: o.batchSize as number, preprocess: { fastJpeg: Boolean(o.fastJpeg) } };
+        for await (const { embeddings, failures } of embedImages(clip, images, options)) {
+          for (const f of failures) progress.skip(f.error.message);
+          for (const e of embeddings) emit('image', e.input as string, e.embedding);
+          progress.advance(embeddings.length);
+        }
+        if ((images.length || problems.length) && progress.finish()) process.exitCode = 1;
+        if (tokens) {
+          // A few hundred texts per model run: a long --texts-file runs in bounded memory.
+          const width = tokens.shape[1]!;
+          for (let start = 0; start < texts.length; start += TEXTS_PER_RUN) {
+            const rows = Math.min(TEXTS_PER_RUN, texts.length - start);
+            const chunk = { data: tokens.data.subarray(start * width, (start + rows) * width), shape: [rows, width] };
+            const features = await clip.model.encodeText(chunk);
+            const d = features.shape[1]!;
+            for (let i = 0; i < rows; i++) emit('text', texts[start + i]!, features.data.subarray(i * d, (i + 1) * d));
+          }
+        }
+      } finally {
+        output.close();
+        await clip.model.release();
       }
-      if (images.length) {
-        const seconds = (performance.now() - started) / 1000;
-        console.error(`embedded ${done} images in ${seconds.toFixed(1)} s (${(done / seconds).toFixed(1)} images/s end to end)${failed ? `, ${failed} skipped` : ''}`);
-        if (failed) process.exitCode = 1;
-      }
-      const texts = (o.text as string[] | undefined) ?? [];
-      if (texts.length) {
-        const features = await clip.model.encodeText(clip.tokenize(texts, { truncate: Boolean(o.truncate) }));
-        const d = features.shape[1]!;
-        texts.forEach((t, i) => emit('text', t, features.data.subarray(i * d, (i + 1) * d)));
-      }
-      await clip.model.release();
     });
 }

@@ -3,11 +3,13 @@
 
 // First: re-runs `clip` with a short command line when its arguments are long (see the file).
 import './short-argv.js';
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { registerClassify } from './classify.js';
 import { registerEmbed } from './embed.js';
 import { registerModels } from './models.js';
+import { UsageError } from './options.js';
 import { registerTokenize } from './tokenize.js';
 import { registerTrain } from './train.js';
 
@@ -15,7 +17,14 @@ import { registerTrain } from './train.js';
 // decoding use every core.
 process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, availableParallelism()));
 
-const program = new Command('clip').description('CLIP in TypeScript: embeddings, zero-shot classification, tokenization');
+const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+const program = new Command('clip')
+  .description('CLIP in TypeScript: embeddings, zero-shot classification, tokenization')
+  .version(version, '-V, --version', 'print the version of clip-ts')
+  // Every error is one line "clip: …"; usage errors (commander's and ours) exit with status 2.
+  .exitOverride()
+  .configureOutput({ outputError: (message, write) => write(`clip: ${message.replace(/^error: /, '')}`) });
 
 // One line per command; each command lives in its own file.
 registerModels(program);
@@ -27,6 +36,7 @@ registerTokenize(program);
 try {
   await program.parseAsync();
 } catch (e) {
+  if (e instanceof CommanderError) process.exit(e.exitCode === 0 ? 0 : 2);
   console.error(`clip: ${(e as Error).message}`);
-  process.exit(1);
+  process.exit(e instanceof UsageError ? 2 : 1);
 }

@@ -27,7 +27,7 @@ export const positiveFloat = numberParser('a positive number', (n) => Number.isF
 /** `--wd 0`: a finite number, 0 or above. */
 export const nonNegativeFloat = numberParser('a number ≥ 0', (n) => Number.isFinite(n) && n >= 0);
 
-/** Where the model runs and where its files come from: every command that uses a model takes these. */
+/** Where the model runs and where its files come from: every command that uses a model takes these (train too). */
 export function runtimeOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--device <device>', 'where to run (cuda needs the GPU build, see the README)').choices(['cpu', 'cuda']).default('cpu'))
@@ -35,14 +35,13 @@ export function runtimeOptions(cmd: Command): Command {
     .option('--cache-dir <dir>', 'download cache (default: $CLIP_CACHE_DIR or ~/.cache/clip)')
     .option('--offline', 'never download; use cached files only (as CLIP_OFFLINE=1)')
     .option('--mirror <url>', 'download from this mirror instead of the original hosts (as CLIP_MIRROR)')
-    .option('--bpe <path>', 'tokenizer merges file (bpe_simple_vocab_16e6.txt.gz) for OpenAI models')
-    .option('--vocab <path>', 'BERT vocab.txt for Chinese-CLIP models');
+    .option('--bpe <path>', 'tokenizer merges file (bpe_simple_vocab_16e6.txt.gz) for OpenAI models');
 }
 
-/** `-m/--model` plus the runtime options. */
+/** `-m/--model`, the runtime options and `--vocab` (Chinese-CLIP's tokenizer): for commands that run a model. */
 export function modelOptions(cmd: Command): Command {
   cmd.option('-m, --model <name|path>', 'model name (see `clip models`), hf-hub:owner/repo, or a checkpoint path', 'ViT-B/32');
-  return runtimeOptions(cmd);
+  return runtimeOptions(cmd).option('--vocab <path>', 'BERT vocab.txt for Chinese-CLIP models');
 }
 
 /** The parsed runtime options as load() takes them. */

@@ -4,6 +4,7 @@
 // saves checkpoints that load() reads; `resume` continues a run exactly where its last save was.
 // Optionally evaluates the current weights every so many steps (evaluate.ts).
 
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import { CLIP, logitScaleOf } from '../models/clip.js';
@@ -11,7 +12,7 @@ import { inferConfigFromStateDict } from '../models/config.js';
 import { OFFICIAL_CONFIGS } from '../models/presets.js';
 import { randomStateDict } from '../models/random.js';
 import type { StateDict } from '../tensor.js';
-import { downloadModel } from '../zoo/fetch.js';
+import { downloadModel, type FetchOptions } from '../zoo/fetch.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import { defaultTokenizer, type Tokenizer } from '../text/index.js';
 import { readCheckpoint } from '../weights/index.js';
@@ -19,7 +20,7 @@ import { toCanonical } from '../weights/keymap/index.js';
 import type { AdamWOptions } from './adamw.js';
 import { readTrainState, restoreTrainState, saveCheckpoint, trainStatePath } from './checkpoint.js';
 import { evaluateClip, readLabelledFolder, type EvalResult } from './evaluate.js';
-import { epochBatches, readCsvSamples, readFolderSamples, streamBatches, webDatasetPairs, type CsvOptions, type LoaderOptions, type LoaderPosition, type SkipCount } from './data.js';
+import { epochBatches, readCsvSamples, readFolderSamples, streamBatches, webDatasetPairs, type CsvOptions, type LoaderOptions, type LoaderPosition, type Sample, type SkipCount } from './data.js';
 import type { Batch } from './trainer.js';
 import { Trainer } from './trainer.js';
 
@@ -52,6 +53,8 @@ export interface TrainClipOptions {
   /** Default: CLIP's BPE tokenizer (defaultTokenizer). */
   tokenizer?: Tokenizer;
   runtime?: RuntimeOptions;
+  /** How a model given by name is downloaded (cache folder, offline, mirror). */
+  fetch?: FetchOptions;
   /**
    * Evaluate every `every` steps (and after the last step; only then when `every` is absent):
    * zero-shot top-1 on a labelled folder (<folder>/<label>/<image>) and/or text↔image recall@1
@@ -78,7 +81,44 @@ export interface StepInfo {
 
 export interface TrainClipResult { steps: number; lastLoss: number; skipped: number }
 
-interface ResumeState { epoch: number; batch: number; seed: number }
+/**
+ * `settings` (absent in runs saved before it existed): what a resumed run must share with the run
+ * it continues, so that it continues that run and not another one (epochs may grow).
+ */
+interface ResumeState { epoch: number; batch: number; seed: number; settings?: RunSettings }
+
+type RunSettings = Record<string, unknown>;
+
+/** The options a run cannot change when resumed: its data, batching, seed, schedule and optimiser. */
+function runSettings(opts: TrainClipOptions, samples: readonly Sample[] | undefined): RunSettings {
+  const data = samples ? createHash('sha256').update(JSON.stringify(samples)).digest('hex')
+    : JSON.stringify('shards' in opts.data ? [opts.data.shards, opts.data.samples] : []);
+  return {
+    data, batchSize: opts.batchSize, seed: opts.seed ?? 0, lr: opts.lr ?? null, warmup: opts.warmup ?? 0,
+    optimizer: opts.optimizer ?? null, clipGradNorm: opts.clipGradNorm ?? null,
+    freeze: { image: Boolean(opts.freeze?.image), text: Boolean(opts.freeze?.text) },
+  };
+}
+
+/** `resume` asked to continue a run with settings other than the ones it was started with. */
+export class ResumeMismatchError extends InputError {
+  override name = 'ResumeMismatchError';
+  constructor(readonly output: string, readonly changed: string[]) {
+    super(`cannot resume ${output}: it was started with different ${changed.join(', ')}; ` +
+      'resume with the same settings, or start a new run in another output (or overwrite this one)');
+  }
+}
+
+function checkSameRun(saved: RunSettings | undefined, now: RunSettings, output: string): void {
+  if (!saved) return;
+  const changed = Object.keys(now).filter((key) => JSON.stringify(saved[key] ?? null) !== JSON.stringify(now[key]));
+  if (changed.length) throw new ResumeMismatchError(output, changed.map((key) => (key === 'data' ? 'training data' : key)));
+}
+
+/** A loss that is NaN or infinite: the weights are ruined from this step on, so nothing more is saved. */
+export class NonFiniteLossError extends Error {
+  override name = 'NonFiniteLossError';
+}
 
 /** `scratch:<architecture>` for random initial weights (e.g. `scratch:ViT-B/32`). */
 export const SCRATCH_PREFIX = 'scratch:';
@@ -87,14 +127,14 @@ export const SCRATCH_PREFIX = 'scratch:';
  * The weights a run starts from: a checkpoint file, a model name from the zoo (downloaded into
  * the cache), or `scratch:<name>` of an official architecture (random weights, training from scratch).
  */
-async function startingWeights(model: string, resume: boolean): Promise<StateDict> {
+async function startingWeights(model: string, resume: boolean, fetch?: FetchOptions): Promise<StateDict> {
   if (resume || existsSync(model)) return toCanonical(await readCheckpoint(model));
   if (model.startsWith(SCRATCH_PREFIX)) {
     const cfg = OFFICIAL_CONFIGS[model.slice(SCRATCH_PREFIX.length)];
     if (!cfg) throw new InputError(`"${model}": expected ${SCRATCH_PREFIX}<one of ${Object.keys(OFFICIAL_CONFIGS).join(', ')}>`);
     return randomStateDict(cfg, 0);
   }
-  return toCanonical(await readCheckpoint((await downloadModel(model)).weights));
+  return toCanonical(await readCheckpoint((await downloadModel(model, fetch)).weights));
 }
 
 export async function trainClip(opts: TrainClipOptions): Promise<TrainClipResult> {
@@ -105,7 +145,10 @@ export async function trainClip(opts: TrainClipOptions): Promise<TrainClipResult
   if (perEpoch < 1) throw new InputError(`${count} training pairs make no batch of ${opts.batchSize}`);
   const start = opts.resume ? opts.output : opts.model;
   if (opts.resume && !existsSync(trainStatePath(start))) throw new InputError(`cannot resume: ${trainStatePath(start)} does not exist`);
-  const sd = await startingWeights(start, opts.resume === true);
+  const settings = runSettings(opts, samples);
+  const saved = opts.resume ? readTrainState(start) : undefined;
+  checkSameRun((saved?.resume as Partial<ResumeState> | undefined)?.settings, settings, opts.output);
+  const sd = await startingWeights(start, opts.resume === true, opts.fetch);
   const cfg = inferConfigFromStateDict(sd);
   const trainer = await Trainer.create(sd, cfg, {
     batchSize: opts.batchSize,
@@ -116,10 +159,9 @@ export async function trainClip(opts: TrainClipOptions): Promise<TrainClipResult
     ...(opts.runtime ? { runtime: opts.runtime } : {}),
   });
   let position: ResumeState = { epoch: 0, batch: 0, seed: opts.seed ?? 0 };
-  if (opts.resume) {
-    const state = readTrainState(start);
-    restoreTrainState(trainer, state);
-    position = state.resume as unknown as ResumeState;
+  if (saved) {
+    restoreTrainState(trainer, saved);
+    position = saved.resume as unknown as ResumeState;
   }
   const tokenizer = opts.tokenizer ?? defaultTokenizer();
   const skipped: SkipCount = { count: 0 };
@@ -136,7 +178,11 @@ export async function trainClip(opts: TrainClipOptions): Promise<TrainClipResult
     }
   }
   let lastLoss = NaN;
-  const save = (next: ResumeState) => saveCheckpoint(opts.output, trainer, next as unknown as Record<string, unknown>);
+  let lastSaved: number | undefined;
+  const save = (next: Omit<ResumeState, 'settings'>) => {
+    saveCheckpoint(opts.output, trainer, { ...next, settings });
+    lastSaved = trainer.step;
+  };
   const logitScale = () => Math.exp(trainer.weights.get('logit_scale')?.data[0] ?? logitScaleOf(sd));
   // Evaluation data is read up front, so a wrong path fails before any training.
   const evaluation = opts.evaluation;
@@ -163,6 +209,11 @@ export async function trainClip(opts: TrainClipOptions): Promise<TrainClipResult
         const t = performance.now();
         const { loss, lr } = await trainer.trainStep(batch);
         const now = performance.now();
+        if (!Number.isFinite(loss)) {
+          throw new NonFiniteLossError(`the loss is ${loss} at step ${trainer.step} (epoch ${epoch}); training stopped. ` +
+            (lastSaved !== undefined ? `${opts.output} holds the last good weights (step ${lastSaved})` : `nothing was saved to ${opts.output}`) +
+            '; a lower learning rate or gradient clipping usually helps');
+        }
         lastLoss = loss;
         opts.onStep?.({ step: trainer.step, epoch, loss, lr, logitScale: logitScale(), samplesPerSecond: (1000 * opts.batchSize) / (now - since), skipped: skipped.count, ms: now - t });
         const next = batch.position.batch + 1 < perEpoch ? { epoch, batch: batch.position.batch + 1 } : { epoch: epoch + 1, batch: 0 };

@@ -41,7 +41,7 @@ export class TruncatedPickleError extends CheckpointError {
  * ~100 bytes of heap), and integer literals (arbitrary-precision parsing is quadratic).
  */
 export const MAX_PICKLE_BYTES = 64 << 20;
-const MAX_VALUES = 1 << 21;
+const MAX_VALUES = 1 << 20;
 const MAX_INT_BYTES = 64;
 
 export interface UnpickleOptions {

@@ -97,7 +97,6 @@ function bomb(path: string, numel: number, declaredSize = BOMB_BYTES): void {
   ]));
 }
 
-
 interface ChildResult { ok: boolean; error?: string; name?: string; maxRssMb: number; ms: number }
 
 /** readCheckpoint(path) in a fresh process: its outcome, time and peak resident memory. */
@@ -115,13 +114,19 @@ test('the hand-made deflate stream is what it claims', () => {
   assert.deepEqual(inflateRawSync(deflatedZeros(100_000)), Buffer.alloc(100_000));
 });
 
-test('a deflate bomb under a small storage: only the declared bytes are inflated', async () => {
-  const path = join(dir, 'small-storage.pt');
-  bomb(path, 4);
-  const r = await readInChild(path);
-  assert.ok(r.ok, r.error);
-  assert.ok(r.maxRssMb < 300, `peak RSS ${r.maxRssMb.toFixed(0)} MB`);
-  assert.ok(r.ms < 5000, `${r.ms} ms`);
+test('a deflate bomb under a small storage: only the declared bytes are inflated; a directory that lies is caught', async () => {
+  const honest = join(dir, 'small-storage.pt');
+  const lying = join(dir, 'small-storage-lying.pt');
+  bomb(honest, 4);
+  bomb(lying, 4, 16); // the zip directory claims 16 bytes for the 512 MiB entry
+  const results = await Promise.all([readInChild(honest), readInChild(lying)]);
+  assert.ok(results[0]!.ok, results[0]!.error);
+  assert.equal(results[1]!.name, 'CheckpointError');
+  assert.match(results[1]!.error!, /cannot read zip entry "archive\/data\/0" \(too many bytes in the stream/);
+  for (const r of results) {
+    assert.ok(r.maxRssMb < 300, `peak RSS ${r.maxRssMb.toFixed(0)} MB`);
+    assert.ok(r.ms < 5000, `${r.ms} ms`);
+  }
 });
 
 test('a deflate bomb under a storage that claims all of it: refused before inflating', async () => {

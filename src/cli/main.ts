@@ -24,7 +24,9 @@ const program = new Command('clip')
   .version(version, '-V, --version', 'print the version of clip-ts')
   // Every error is one line "clip: …"; usage errors (commander's and ours) exit with status 2.
   .exitOverride()
-  .configureOutput({ outputError: (message, write) => write(`clip: ${message.replace(/^error: /, '')}`) });
+  .configureOutput({
+    outputError: (message, write) => write(`clip: ${message.replace(/^error: /, '').replace(/\n\(Did you mean (.*)\)/, ' (did you mean $1)')}`),
+  });
 
 // One line per command; each command lives in its own file.
 registerModels(program);

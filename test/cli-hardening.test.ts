@@ -167,6 +167,9 @@ describe('clip on hostile input', { concurrency: 4 }, () => {
     // Forgiving names resolve to the registry's (and then need the cache, offline here).
     assertFails(run(['embed', '--text', 'x', '--model', 'vit-b-32']), 1, /offline mode .*ViT-B-32\.pt is not in the cache.*--model <file> --bpe/);
     assertFails(run(['download', 'ViT-B/32'], { env: { CLIP_MIRROR: 'mirror.example.com' } }), 1, /CLIP_MIRROR is "mirror\.example\.com"; expected an http/);
+    // No network (nothing listens on the discard port): the way out without network is named.
+    assertFails(run(['embed', '--text', 'x'], { env: { CLIP_OFFLINE: '', CLIP_MIRROR: 'http://127.0.0.1:9' } }), 1,
+      /could not connect to 127\.0\.0\.1:9 .*CLIP_OFFLINE=1, or pass a local checkpoint: --model <file> --bpe /);
     assertFails(run(['embed', '--text', 'x', '--model', model, '--device', 'cuda']), 1, /--device cuda: .*no CUDA provider.*"GPU" in the README/);
   });
 

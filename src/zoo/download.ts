@@ -293,7 +293,8 @@ function networkError(url: string, target: string, e: unknown): DownloadError {
   return new DownloadError('network', url, target,
     `could not connect to ${new URL(url).host} to download ${url} (${code ?? (e as Error).message}). ` +
     'Check your network connection or proxy, or set CLIP_MIRROR to a mirror; ' +
-    `to work without network, copy the file to ${target} and set CLIP_OFFLINE=1.`);
+    `to work without network, copy the file to ${target} and set CLIP_OFFLINE=1, ` +
+    'or pass a local checkpoint: --model <file> --bpe <bpe_simple_vocab_16e6.txt.gz> (a path in the API).');
 }
 
 function httpError(url: string, target: string, status: number): DownloadError {

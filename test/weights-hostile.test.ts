@@ -201,3 +201,17 @@ test('safetensors files the format forbids are refused as the reference refuses 
   const written = serializeSafetensors(new Map([['x', { dtype: 'float16' as const, shape: [3], bytes: new Uint8Array(6) }], ['y', { dtype: 'float64' as const, shape: [1], bytes: new Uint8Array(8) }]]));
   assert.equal(parseSafetensors(written).tensors.size, 2);
 });
+
+test('a tensor whose strides overlap cannot expand a tiny storage into gigabytes', async () => {
+  const path = join(dir, 'expanded.pt');
+  const storage = { key: '0', dtype: 'float32' as const, numel: 1 };
+  const dataPkl = pickle(orderedDictValue([['w', tensorValue(storage, 0, [1 << 30], [0])]]));
+  writeFileSync(path, zipFile([
+    { name: 'archive/data.pkl', data: dataPkl, method: 0, uncompressedSize: dataPkl.length },
+    { name: 'archive/data/0', data: new Uint8Array(4), method: 0, uncompressedSize: 4 },
+  ]));
+  const r = await readInChild(path);
+  assert.equal(r.name, 'CheckpointError');
+  assert.match(r.error!, /tensor "w" .*expands a 1-element storage to 1073741824 elements/);
+  assert.ok(r.maxRssMb < 300, `peak RSS ${r.maxRssMb.toFixed(0)} MB`);
+});

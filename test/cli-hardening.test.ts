@@ -147,6 +147,17 @@ describe('clip on hostile input', { concurrency: 4 }, () => {
     assertFails(run(['embed', red, '--model', model, '--out', join(dir, 'nope', 'x.npy')]), 2, /folder .*nope does not exist/);
   });
 
+  const hasScript = existsSync('/usr/bin/script');
+  test('on a terminal, a progress bar with skipped images above it, then the summary', { skip: hasScript ? false : 'needs /usr/bin/script for a pseudo-terminal' }, () => {
+    const command = [process.execPath, CLI, 'embed', red, red, join(dir, 'nothere.png'), '--model', model, '--out', join(dir, 'tty.jsonl')]
+      .map((a) => `'${a}'`).join(' ');
+    const r = spawnSync('/usr/bin/script', ['-qec', command, '/dev/null'], { encoding: 'utf8', env: { ...process.env, CLIP_OFFLINE: '1' }, timeout: 60_000 });
+    assert.equal(r.status, 1, r.stdout);
+    assert.match(r.stdout, /embedded .* \d\/3 images \| \d failed \| [\d.]+ images\/s/);
+    assert.match(r.stdout, /skipped: .*nothere\.png: cannot read the file \(ENOENT\)/);
+    assert.match(r.stdout, /embedded 2 of 3 images in [\d.]+ s \([\d.]+ images\/s\), 1 skipped/);
+  });
+
   test('--version, and an example in every command\'s --help', () => {
     const v = run(['--version']);
     assert.equal(v.status, 0);

@@ -1,9 +1,8 @@
 // `clip classify`: zero-shot classification of images against labels.
+// The model code (ONNX Runtime, sharp) is imported when the command runs, so that usage errors and
+// --help answer without loading it.
 import { Option, type Command } from 'commander';
-import { embedImages } from '../embed.js';
-import { load } from '../load.js';
 import { CHINESE_SINGLE_TEMPLATE, CHINESE_TEMPLATES, DEFAULT_TEMPLATES, SINGLE_TEMPLATE } from '../zeroshot/templates.js';
-import { zeroShotClassifier } from '../zeroshot/classifier.js';
 import { checkDevice } from './device.js';
 import { imageList } from './images.js';
 import { readListFile, requireDistinct } from './lists.js';
@@ -53,6 +52,8 @@ Examples:
       const { images, problems } = imageList(args, o.filesFrom as string | undefined);
       if (!images.length && !problems.length) throw new UsageError('no images to classify: give image files or folders, or --files-from');
       checkDevice(o.device as string);
+      const [{ load }, { embedImages }, { zeroShotClassifier }] = await Promise.all([
+        import('../load.js'), import('../embed.js'), import('../zeroshot/classifier.js')]);
       const clip = await load(o.model as string, loadOptions(o));
       try {
         const templates = templatesOf(o, clip.model.config.text.kind === 'bert');

@@ -1,7 +1,7 @@
 // `clip embed`: image and text embeddings as JSON lines, or into a .jsonl / .npy file.
+// The model code (ONNX Runtime, sharp) is imported when the command runs, so that usage errors and
+// --help answer without loading it.
 import type { Command } from 'commander';
-import { embedImages } from '../embed.js';
-import { load } from '../load.js';
 import { checkDevice } from './device.js';
 import { openEmbeddingOutput } from './embedding-output.js';
 import { imageList } from './images.js';
@@ -35,6 +35,7 @@ Examples:
       }
       const output = openEmbeddingOutput(o.out as string | undefined);
       checkDevice(o.device as string);
+      const [{ load }, { embedImages }] = await Promise.all([import('../load.js'), import('../embed.js')]);
       const clip = await load(o.model as string, loadOptions(o));
       try {
         // Texts first: a text too long for the context fails before minutes of image work.

@@ -22,7 +22,7 @@ export class ImageProgress {
   /** Reports a skipped image (on its own line, above the bar). */
   skip(message: string): void {
     this.failed++;
-    if (this.bars) this.bars.log(`skipped: ${message}\n`);
+    if (this.bars) { this.bars.log(`skipped: ${message}\n`); this.bars.update(); }
     else console.error(`skipped: ${message}`);
   }
 

@@ -1,9 +1,10 @@
 // `clip train`: contrastive training / fine-tuning on image-caption pairs.
+// The model code (ONNX Runtime, sharp) is imported when the command runs, so that usage errors and
+// --help answer without loading it.
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { defaultTokenizer } from '../text/index.js';
-import { ResumeMismatchError, trainClip, type EvalResult } from '../train/index.js';
+import type { EvalResult } from '../train/index.js';
 import { trainStatePath } from '../train/checkpoint.js';
 import { checkDevice } from './device.js';
 import { loadOptions, nonNegativeFloat, nonNegativeInt, positiveFloat, positiveInt, runtimeOptions, UsageError } from './options.js';
@@ -100,6 +101,8 @@ Examples:
       checkOutput(o);
       checkDevice(o.device as string);
       const { device, threads, bpePath, ...fetch } = loadOptions(o);
+      const [{ defaultTokenizer }, { ResumeMismatchError, trainClip }] =
+        await Promise.all([import('../text/index.js'), import('../train/index.js')]);
       // A live status line on a terminal; JSON lines (one per step and per evaluation) otherwise, for logs.
       const tty = process.stderr.isTTY;
       const result = await trainClip({

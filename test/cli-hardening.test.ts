@@ -10,19 +10,14 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import type { ClipConfig } from '../src/models/config.js';
 import { randomStateDict } from '../src/models/random.js';
 import { writeSafetensors } from '../src/weights/safetensors.js';
+import { TINY_CFG, TINY_MERGES } from './tiny-clip.js';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
 const VERSION = (JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
-// A vocabulary of 512 byte symbols + 2 merges + start/end tokens = 516 ids.
-const MERGES = '#version: tiny\nc a\nca t</w>\n';
-const CFG: ClipConfig = {
-  embedDim: 8,
-  vision: { kind: 'vit', width: 64, layers: 1, heads: 1, patchSize: 8, imageResolution: 16 },
-  text: { kind: 'transformer', width: 64, layers: 1, heads: 1, contextLength: 16, vocabSize: 516 },
-};
+const MERGES = TINY_MERGES;
+const CFG = TINY_CFG;
 
 let dir = '';
 let model = '';
@@ -203,6 +198,8 @@ describe('clip on hostile input', { concurrency: 4 }, () => {
     assertFails(run(['train', '-m', start, '-o', join(dir, 'nope', 'run.safetensors'), ...common]), 2, /-o\/--output .*folder .*nope does not exist/);
     assertFails(run(['train', '-m', start, '-o', start, ...common]), 2, /is the model it starts from/);
     assertFails(run(['train', '-m', start, '-o', out, ...common, '--resume']), 2, /--resume: .*does not exist/);
+    assertFails(run(['train', '-m', start, '-o', out, ...common.slice(2), '--csv', join(dir, 'none.csv')]), 2, /--csv .*none\.csv: no such file/);
+    assertFails(run(['train', '-m', start, '-o', out, ...common, '--csv', join(dir, 'none.csv')]), 2, /exactly one of --csv, --folder or --shards/);
     const first = run(['train', '-m', start, '-o', out, ...common]);
     assert.equal(first.status, 0, first.stderr);
     const written = statSync(out).mtimeMs;

@@ -8,18 +8,13 @@ import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import type { ClipConfig } from '../src/models/config.js';
 import { randomStateDict } from '../src/models/random.js';
 import { writeSafetensors } from '../src/weights/safetensors.js';
+import { TINY_CFG, TINY_MERGES } from './tiny-clip.js';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
-// A vocabulary of 512 byte symbols + 2 merges + start/end tokens = 516 ids.
-const MERGES = '#version: tiny\nc a\nca t</w>\n';
-const CFG: ClipConfig = {
-  embedDim: 8,
-  vision: { kind: 'vit', width: 64, layers: 1, heads: 1, patchSize: 8, imageResolution: 16 },
-  text: { kind: 'transformer', width: 64, layers: 1, heads: 1, contextLength: 16, vocabSize: 516 },
-};
+const MERGES = TINY_MERGES;
+const CFG = TINY_CFG;
 
 let dir = '';
 const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, CLIP_OFFLINE: '1', CLIP_CACHE_DIR: join(dir, 'cache') } });

@@ -48,6 +48,16 @@ function deflatedZeros(total: number): Buffer {
 
 interface ZipEntry { name: string; data: Uint8Array; method: 0 | 8; uncompressedSize: number }
 
+/** A little-endian record of `size` bytes: [offset, byte width (2 or 4), value] for each non-zero field. */
+function record(size: number, fields: [number, 2 | 4, number][]): Buffer {
+  const out = Buffer.alloc(size);
+  for (const [at, width, value] of fields) {
+    if (width === 2) out.writeUInt16LE(value, at);
+    else out.writeUInt32LE(value, at);
+  }
+  return out;
+}
+
 /** A zip written field by field, so an entry can carry pre-deflated data (and any declared size). */
 function zipFile(entries: readonly ZipEntry[]): Buffer {
   const locals: Buffer[] = [];
@@ -55,33 +65,14 @@ function zipFile(entries: readonly ZipEntry[]): Buffer {
   let offset = 0;
   for (const { name, data, method, uncompressedSize } of entries) {
     const fileName = Buffer.from(name);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt16LE(method, 8);
-    local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(uncompressedSize, 22);
-    local.writeUInt16LE(fileName.length, 26);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(20, 4);
-    central.writeUInt16LE(20, 6);
-    central.writeUInt16LE(method, 10);
-    central.writeUInt32LE(data.length, 20);
-    central.writeUInt32LE(uncompressedSize, 24);
-    central.writeUInt16LE(fileName.length, 28);
-    central.writeUInt32LE(offset, 42);
-    locals.push(local, fileName, Buffer.from(data));
-    centrals.push(central, fileName);
+    const sizes: [number, 2 | 4, number][] = [[0, 2, method], [10, 4, data.length], [14, 4, uncompressedSize], [18, 2, fileName.length]];
+    // The local header and the central directory entry share these fields, 8 and 12 bytes in.
+    locals.push(record(30, [[0, 4, 0x04034b50], [4, 2, 20], ...sizes.map(([at, w, v]) => [at + 8, w, v] as [number, 2 | 4, number])]), fileName, Buffer.from(data));
+    centrals.push(record(46, [[0, 4, 0x02014b50], [4, 2, 20], [6, 2, 20], ...sizes.map(([at, w, v]) => [at + 10, w, v] as [number, 2 | 4, number]), [42, 4, offset]]), fileName);
     offset += 30 + fileName.length + data.length;
   }
   const directory = Buffer.concat(centrals);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(directory.length, 12);
-  end.writeUInt32LE(offset, 16);
+  const end = record(22, [[0, 4, 0x06054b50], [8, 2, entries.length], [10, 2, entries.length], [12, 4, directory.length], [16, 4, offset]]);
   return Buffer.concat([...locals, directory, end]);
 }
 

@@ -20,9 +20,12 @@ function labelsOf(o: Record<string, unknown>): string[] {
 function templatesOf(o: Record<string, unknown>, chinese: boolean): readonly string[] {
   const file = (o.templatesFile ?? o.templates) as string | undefined;
   if (o.template || file) {
-    const templates = [...(o.template as string[] | undefined) ?? [], ...(file ? readListFile(file, '--templates-file') : [])];
+    const inline = (o.template as string[] | undefined) ?? [];
+    const templates = [...inline, ...(file ? readListFile(file, '--templates-file') : [])];
     const missing = templates.find((t) => !t.includes('{}'));
-    if (missing !== undefined) throw new UsageError(`template ${JSON.stringify(missing)} has no {} where the label goes`);
+    if (missing !== undefined) {
+      throw new UsageError(`template ${JSON.stringify(missing)} has no {} where the label goes`);
+    }
     return requireDistinct(templates, 'templates');
   }
   if (chinese) return o.singlePrompt ? CHINESE_SINGLE_TEMPLATE : CHINESE_TEMPLATES;
@@ -32,10 +35,11 @@ function templatesOf(o: Record<string, unknown>, chinese: boolean): readonly str
 export function registerClassify(program: Command): void {
   modelOptions(program.command('classify').description('zero-shot classification of images against labels'))
     .argument('[images...]', 'image files or folders of images')
-    .option('--files-from <file>', 'also classify the images listed in this file, one path per line ("-": standard input)')
+    .option('--files-from <file>', 'also classify the images listed in this file, one path per line ("-": stdin)')
     .option('-l, --labels <labels>', 'comma-separated labels, e.g. "a dog,a cat,a diagram"')
     .option('--labels-file <file>', 'labels, one per line (may contain commas; "-": standard input)')
-    .option('--templates-file <file>', 'prompt templates, one per line with {} for the label (default: a 7-prompt ensemble; Chinese prompts for Chinese-CLIP)')
+    .option('--templates-file <file>',
+      'prompt templates, one per line with {} for the label (default: a 7-prompt ensemble; Chinese ones for Chinese-CLIP)')
     .addOption(new Option('--templates <file>', 'same as --templates-file').hideHelp())
     .option('--template <template...>', 'prompt template(s) given inline, e.g. "a photo of a {}." or "一张{}的照片"')
     .option('--single-prompt', 'use only the reference prompt "a photo of a {}." ("{}的照片。" for Chinese-CLIP)')
@@ -50,7 +54,9 @@ Examples:
     .action(async (args: string[], o: Record<string, unknown>) => {
       const labels = labelsOf(o);
       const { images, problems } = imageList(args, o.filesFrom as string | undefined);
-      if (!images.length && !problems.length) throw new UsageError('no images to classify: give image files or folders, or --files-from');
+      if (!images.length && !problems.length) {
+        throw new UsageError('no images to classify: give image files or folders, or --files-from');
+      }
       checkDevice(o.device as string);
       const [{ load }, { embedImages }, { zeroShotClassifier }] = await Promise.all([
         import('../load.js'), import('../embed.js'), import('../zeroshot/classifier.js')]);
@@ -68,11 +74,14 @@ Examples:
           const d = embeddings[0]!.embedding.length;
           const features = new Float32Array(embeddings.length * d);
           embeddings.forEach((e, row) => features.set(e.embedding, row * d));
-          const predictions = await classifier.classify({ data: features, shape: [embeddings.length, d] }, o.top as number);
+          const batch = { data: features, shape: [embeddings.length, d] };
+          const predictions = await classifier.classify(batch, o.top as number);
           embeddings.forEach((e, row) => {
             if (o.json) { console.log(JSON.stringify({ image: e.input, predictions: predictions[row] })); return; }
             console.log(e.input);
-            for (const p of predictions[row]!) console.log(`  ${(100 * p.probability).toFixed(2).padStart(6)}%  ${p.label}`);
+            for (const p of predictions[row]!) {
+              console.log(`  ${(100 * p.probability).toFixed(2).padStart(6)}%  ${p.label}`);
+            }
           });
         }
         if (progress.finish()) process.exitCode = 1;

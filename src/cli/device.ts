@@ -7,13 +7,15 @@ import { dirname, join } from 'node:path';
 /** onnxruntime-node keeps its native libraries in bin/napi-v6/<platform>/<arch>/ of its package. */
 function cudaProviderPath(): string {
   const packageJson = createRequire(import.meta.url).resolve('onnxruntime-node/package.json');
-  return join(dirname(packageJson), 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime_providers_cuda.so');
+  const binaries = join(dirname(packageJson), 'bin', 'napi-v6', process.platform, process.arch);
+  return join(binaries, 'libonnxruntime_providers_cuda.so');
 }
 
 export function checkDevice(device: string | undefined): void {
   if (device !== 'cuda') return;
   const provider = cudaProviderPath();
   if (!existsSync(provider)) {
-    throw new Error(`--device cuda: this install of onnxruntime-node has no CUDA provider (${provider} is missing); see "GPU" in the README for installing it, or use --device cpu`);
+    throw new Error(`--device cuda: this install of onnxruntime-node has no CUDA provider (${provider} is missing); ` +
+      'see "GPU" in the README for installing it, or use --device cpu');
   }
 }

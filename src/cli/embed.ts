@@ -19,7 +19,7 @@ export function registerEmbed(program: Command): void {
     .option('--texts-file <file>', 'also embed the texts in this file, one per line ("-": standard input)')
     .option('--normalize', 'L2-normalise the embeddings')
     .option('--truncate', 'cut texts longer than the context (as clip.tokenize(truncate=True)) instead of failing')
-    .option('-o, --out <file>', 'write to a .jsonl file, or a .npy float32 matrix with <file>.rows.jsonl naming each row')
+    .option('-o, --out <file>', 'write to a .jsonl file, or a .npy float32 matrix (<file>.rows.jsonl names the rows)')
     .option('-b, --batch-size <n>', 'images per model run (the next batch is decoded meanwhile)', positiveInt, 32)
     .option('--fast-jpeg', 'decode large JPEGs at reduced scale first (much faster, not bit-exact with the reference)')
     .addHelpText('after', `
@@ -29,7 +29,8 @@ Examples:
   clip embed --text "a dog" "a cat" --model ViT-B/16`)
     .action(async (paths: string[], o: Record<string, unknown>) => {
       const { images, problems } = imageList(paths, o.filesFrom as string | undefined);
-      const texts = [...(o.text as string[] | undefined) ?? [], ...(o.textsFile ? readListFile(o.textsFile as string, '--texts-file') : [])];
+      const listed = o.textsFile ? readListFile(o.textsFile as string, '--texts-file') : [];
+      const texts = [...(o.text as string[] | undefined) ?? [], ...listed];
       if (!images.length && !texts.length && !problems.length) {
         throw new UsageError('nothing to embed: give image files or folders, --files-from, --text or --texts-file');
       }

@@ -17,9 +17,13 @@ export interface EmbeddingOutput {
 export function openEmbeddingOutput(path: string | undefined): EmbeddingOutput {
   if (path === undefined) return jsonLines((line) => process.stdout.write(line));
   const ext = extname(path).toLowerCase();
-  if (ext !== '.npy' && ext !== '.jsonl') throw new UsageError(`--out ${path}: expected a file name ending in .npy or .jsonl`);
+  if (ext !== '.npy' && ext !== '.jsonl') {
+    throw new UsageError(`--out ${path}: expected a file name ending in .npy or .jsonl`);
+  }
   const folder = dirname(path);
-  if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new UsageError(`--out ${path}: folder ${folder} does not exist`);
+  if (!existsSync(folder) || !statSync(folder).isDirectory()) {
+    throw new UsageError(`--out ${path}: folder ${folder} does not exist`);
+  }
   if (ext === '.jsonl') {
     const fd = openSync(path, 'w');
     return { ...jsonLines((line) => writeSync(fd, line)), close: () => closeSync(fd) };
@@ -31,7 +35,8 @@ const row = (kind: RowKind, input: string) => JSON.stringify({ [kind]: input });
 
 function jsonLines(write: (line: string) => void): EmbeddingOutput {
   return {
-    add: (kind, input, embedding) => write(`${row(kind, input).slice(0, -1)},"embedding":${JSON.stringify(Array.from(embedding))}}\n`),
+    add: (kind, input, embedding) =>
+      write(`${row(kind, input).slice(0, -1)},"embedding":${JSON.stringify(Array.from(embedding))}}\n`),
     close: () => {},
   };
 }
@@ -63,7 +68,9 @@ class NpyWriter implements EmbeddingOutput {
 
   add(kind: RowKind, input: string, embedding: Float32Array): void {
     if (this.rows === 0) this.dim = embedding.length;
-    if (embedding.length !== this.dim) throw new Error(`internal: row of ${embedding.length} values in a ${this.dim}-column ${this.path}`);
+    if (embedding.length !== this.dim) {
+      throw new Error(`internal: row of ${embedding.length} values in a ${this.dim}-column ${this.path}`);
+    }
     writeSync(this.fd, new Uint8Array(embedding.buffer, embedding.byteOffset, embedding.byteLength));
     writeSync(this.sidecar, `${row(kind, input)}\n`);
     this.rows++;

@@ -1,7 +1,7 @@
 // The images a command works on: paths given as arguments and/or listed in a file (--files-from),
 // each folder replaced by the images in it. A folder without images is reported, not ignored.
 import { statSync } from 'node:fs';
-import { expandImagePaths } from '../embed.js';
+import { expandImagePaths, IMAGE_EXTENSIONS } from '../embed.js';
 import { readListFile } from './lists.js';
 
 export interface ImageList {
@@ -17,7 +17,7 @@ export function imageList(args: readonly string[], filesFrom: string | undefined
   for (const path of paths) {
     const found = expandImagePaths([path]);
     if (found.length === 0 && statSync(path, { throwIfNoEntry: false })?.isDirectory()) {
-      problems.push(`${path}: the folder holds no image files (.jpg, .jpeg, .png, .webp, .gif, .tif, .tiff, .avif, .bmp)`);
+      problems.push(`${path}: the folder holds no image files (${[...IMAGE_EXTENSIONS].join(', ')})`);
     }
     images.push(...found);
   }

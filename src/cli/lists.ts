@@ -10,7 +10,9 @@ export function readListFile(path: string, flag: string): string[] {
     text = readFileSync(path === '-' ? 0 : path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, expected a text file' : (e as Error).message;
+    const why = code === 'ENOENT' ? 'no such file'
+      : code === 'EISDIR' ? 'is a folder, expected a text file'
+      : (e as Error).message;
     throw new UsageError(`${flag} ${path}: ${why}`);
   }
   return text.split('\n').map((line) => line.replace(/\s+$/, '')).filter((line) => line.trim() !== '');
@@ -24,7 +26,8 @@ export function requireDistinct(items: readonly string[], what: string): string[
   for (const item of items) (seen.has(item) ? repeated : seen).add(item);
   if (repeated.size) {
     const shown = [...repeated].slice(0, 5).map((r) => JSON.stringify(r)).join(', ');
-    throw new UsageError(`${what} must be distinct; repeated: ${shown}${repeated.size > 5 ? ` and ${repeated.size - 5} more` : ''}`);
+    const more = repeated.size > 5 ? ` and ${repeated.size - 5} more` : '';
+    throw new UsageError(`${what} must be distinct; repeated: ${shown}${more}`);
   }
   return [...items];
 }

@@ -17,7 +17,8 @@ import { registerTrain } from './train.js';
 // decoding use every core.
 process.env.UV_THREADPOOL_SIZE ??= String(Math.max(4, availableParallelism()));
 
-const { version } = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+const packageJson = new URL('../../../package.json', import.meta.url);
+const { version } = JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string };
 
 const program = new Command('clip')
   .description('CLIP in TypeScript: embeddings, zero-shot classification, tokenization')
@@ -25,7 +26,8 @@ const program = new Command('clip')
   // Every error is one line "clip: …"; usage errors (commander's and ours) exit with status 2.
   .exitOverride()
   .configureOutput({
-    outputError: (message, write) => write(`clip: ${message.replace(/^error: /, '').replace(/\n\(Did you mean (.*)\)/, ' (did you mean $1)')}`),
+    outputError: (message, write) =>
+      write(`clip: ${message.replace(/^error: /, '').replace(/\n\(Did you mean (.*)\)/, ' (did you mean $1)')}`),
   });
 
 // One line per command; each command lives in its own file.

@@ -30,7 +30,8 @@ export const nonNegativeFloat = numberParser('a number ≥ 0', (n) => Number.isF
 /** Where the model runs and where its files come from: every command that uses a model takes these (train too). */
 export function runtimeOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--device <device>', 'where to run (cuda needs the GPU build, see the README)').choices(['cpu', 'cuda']).default('cpu'))
+    .addOption(new Option('--device <device>', 'where to run (cuda needs the GPU build, see the README)')
+      .choices(['cpu', 'cuda']).default('cpu'))
     .option('--threads <n>', 'intra-op threads (default: one per core)', positiveInt)
     .option('--cache-dir <dir>', 'download cache (default: $CLIP_CACHE_DIR or ~/.cache/clip)')
     .option('--offline', 'never download; use cached files only (as CLIP_OFFLINE=1)')
@@ -40,7 +41,7 @@ export function runtimeOptions(cmd: Command): Command {
 
 /** `-m/--model`, the runtime options and `--vocab` (Chinese-CLIP's tokenizer): for commands that run a model. */
 export function modelOptions(cmd: Command): Command {
-  cmd.option('-m, --model <name|path>', 'model name (see `clip models`), hf-hub:owner/repo, or a checkpoint path', 'ViT-B/32');
+  cmd.option('-m, --model <name|path>', 'model name (see `clip models`), hf-hub:owner/repo, or a checkpoint', 'ViT-B/32');
   return runtimeOptions(cmd).option('--vocab <path>', 'BERT vocab.txt for Chinese-CLIP models');
 }
 

@@ -40,7 +40,8 @@ export class ImageProgress {
     this.bar?.update(this.done + this.failed, { failed: this.failed, rate: this.rate().toFixed(1) });
     this.bars?.stop();
     const skipped = this.failed ? `, ${this.failed} skipped` : '';
-    console.error(`${this.verb} ${this.done} of ${this.total} images in ${this.seconds().toFixed(1)} s (${this.rate().toFixed(1)} images/s)${skipped}`);
+    const speed = `${this.seconds().toFixed(1)} s (${this.rate().toFixed(1)} images/s)`;
+    console.error(`${this.verb} ${this.done} of ${this.total} images in ${speed}${skipped}`);
     return this.failed > 0;
   }
 }

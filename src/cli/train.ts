@@ -7,7 +7,9 @@ import type { Command } from 'commander';
 import type { EvalResult } from '../train/index.js';
 import { trainStatePath } from '../train/checkpoint.js';
 import { checkDevice } from './device.js';
-import { loadOptions, nonNegativeFloat, nonNegativeInt, positiveFloat, positiveInt, runtimeOptions, UsageError } from './options.js';
+import {
+  loadOptions, nonNegativeFloat, nonNegativeInt, positiveFloat, positiveInt, runtimeOptions, UsageError,
+} from './options.js';
 
 /** One line for a terminal: "zero-shot top-1 42.0% (50 images)  image→text R@1 …". */
 function describeEval({ zeroShot, retrieval }: EvalResult): string {
@@ -34,22 +36,26 @@ const samePath = (a: string, b: string) => existsSync(a) && existsSync(b) && rea
 /** Before any work: the output can be written, is not the model it starts from, and overwrites nothing unasked. */
 function checkOutput(o: Record<string, unknown>): void {
   const output = o.output as string;
-  if (!output.endsWith('.safetensors')) throw new UsageError(`-o/--output ${output}: expected a file name ending in .safetensors`);
+  const fail = (why: string): never => { throw new UsageError(`-o/--output ${output}${why}`); };
+  if (!output.endsWith('.safetensors')) fail(': expected a file name ending in .safetensors');
   const folder = dirname(resolve(output));
-  if (!existsSync(folder) || !statSync(folder).isDirectory()) throw new UsageError(`-o/--output ${output}: folder ${folder} does not exist`);
+  if (!existsSync(folder) || !statSync(folder).isDirectory()) fail(`: folder ${folder} does not exist`);
   if (samePath(output, o.model as string) || resolve(output) === resolve(o.model as string)) {
-    throw new UsageError(`-o/--output ${output} is the model it starts from (-m); write the run to another file`);
+    fail(' is the model it starts from (-m); write the run to another file');
   }
   if (o.resume) {
-    if (!existsSync(trainStatePath(output))) throw new UsageError(`--resume: ${trainStatePath(output)} does not exist, so there is no run to continue in ${output}`);
-    if (o.overwrite) throw new UsageError('--resume continues the run in --output; --overwrite starts it over: give one of them');
+    if (!existsSync(trainStatePath(output))) {
+      throw new UsageError(`--resume: ${trainStatePath(output)} does not exist, so there is no run to continue in ${output}`);
+    }
+    if (o.overwrite) throw new UsageError('--resume continues the run in --output, --overwrite starts over: give one');
   } else if (existsSync(output) && !o.overwrite) {
-    throw new UsageError(`-o/--output ${output} exists: pass --resume to continue that run, or --overwrite to start over`);
+    fail(' exists: pass --resume to continue that run, or --overwrite to start over');
   }
 }
 
 export function registerTrain(program: Command): void {
-  const cmd = program.command('train').description('contrastive training / fine-tuning from a checkpoint on image-caption pairs')
+  const cmd = program.command('train')
+    .description('contrastive training / fine-tuning from a checkpoint on image-caption pairs')
     .requiredOption('-m, --model <name|path|scratch:arch>', 'start from a checkpoint file (any format load() reads), a model name (downloaded), or scratch:<architecture> (e.g. scratch:ViT-B/32, random weights)')
     .requiredOption('-o, --output <file.safetensors>', 'where checkpoints are written (optimiser state goes beside it)')
     .option('--overwrite', 'replace an existing --output (and its training state) with a new run')
@@ -70,9 +76,9 @@ export function registerTrain(program: Command): void {
     .option('--seed <n>', 'data order seed', nonNegativeInt, 0)
     .option('--save-every <steps>', 'checkpoint every N steps (and at the end)', positiveInt)
     .option('--resume', 'continue the run in --output exactly where it stopped (same data and settings)')
-    .option('--eval-every <steps>', 'evaluate every N steps (default with --eval-folder/--eval-pairs: after the last step only)', positiveInt)
+    .option('--eval-every <steps>', 'evaluate every N steps (default: after the last step only)', positiveInt)
     .option('--eval-folder <dir>', 'zero-shot top-1 on a labelled folder <dir>/<label>/<image> (prompt "a photo of a {}.")')
-    .option('--eval-pairs <csv>', 'text↔image recall@1 and @5 on held-out pairs (same CSV format and columns as --csv)');
+    .option('--eval-pairs <csv>', 'text↔image recall@1 and @5 on held-out pairs (CSV format and columns as --csv)');
   runtimeOptions(cmd)
     .addHelpText('after', `
 Examples:
@@ -82,7 +88,9 @@ Examples:
     .action(async (o: Record<string, unknown>) => {
       const csvOptions = { imageKey: o.csvImgKey as string, captionKey: o.csvCaptionKey as string };
       const sources = ['csv', 'folder', 'shards'].filter((k) => o[k]);
-      if (sources.length !== 1) throw new UsageError('give the training pairs with exactly one of --csv, --folder or --shards (with --samples)');
+      if (sources.length !== 1) {
+        throw new UsageError('give the training pairs with exactly one of --csv, --folder or --shards (with --samples)');
+      }
       const data = o.csv ? { csv: o.csv as string, csvOptions }
         : o.folder ? { folder: o.folder as string }
         : { shards: o.shards as string[], samples: o.samples as number };
@@ -125,7 +133,8 @@ Examples:
       }).catch((e: unknown) => {
         if (e instanceof ResumeMismatchError) {
           const flags = e.changed.map((setting) => SETTING_FLAGS[setting] ?? setting).join(', ');
-          throw new UsageError(`--resume: ${e.output} was started with other ${flags}; resume with the same ones, or start over with --overwrite or another --output`);
+          throw new UsageError(`--resume: ${e.output} was started with other ${flags}; resume with the same ones, ` +
+            'or start over with --overwrite or another --output');
         }
         throw e;
       });

@@ -180,7 +180,9 @@ async function decodeBytes(bytes: Uint8Array, label: string, maxPixels: number, 
  * errors. Measured with Pillow 11.3 on 330 corrupt JPEGs (bit flips in the fixtures, markers written
  * into generated ones): see test/image-decode-strict.test.ts.
  */
-async function decodeAsStrictAsPillow<T>(bytes: Uint8Array, meta: Metadata, decode: (failOn: SharpOptions['failOn']) => Promise<T>): Promise<T> {
+async function decodeAsStrictAsPillow<T>(
+  bytes: Uint8Array, meta: Metadata, decode: (failOn: SharpOptions['failOn']) => Promise<T>,
+): Promise<T> {
   if (meta.format !== 'jpeg') return decode('truncated');
   if (meta.isProgressive) return decode('error');
   try {

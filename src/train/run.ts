@@ -112,7 +112,9 @@ export class ResumeMismatchError extends InputError {
 function checkSameRun(saved: RunSettings | undefined, now: RunSettings, output: string): void {
   if (!saved) return;
   const changed = Object.keys(now).filter((key) => JSON.stringify(saved[key] ?? null) !== JSON.stringify(now[key]));
-  if (changed.length) throw new ResumeMismatchError(output, changed.map((key) => (key === 'data' ? 'training data' : key)));
+  if (changed.length) {
+    throw new ResumeMismatchError(output, changed.map((key) => (key === 'data' ? 'training data' : key)));
+  }
 }
 
 /** A loss that is NaN or infinite: the weights are ruined from this step on, so nothing more is saved. */
@@ -210,9 +212,10 @@ export async function trainClip(opts: TrainClipOptions): Promise<TrainClipResult
         const { loss, lr } = await trainer.trainStep(batch);
         const now = performance.now();
         if (!Number.isFinite(loss)) {
+          const kept = lastSaved !== undefined ? `${opts.output} holds the last good weights (step ${lastSaved})`
+            : `nothing was saved to ${opts.output}`;
           throw new NonFiniteLossError(`the loss is ${loss} at step ${trainer.step} (epoch ${epoch}); training stopped. ` +
-            (lastSaved !== undefined ? `${opts.output} holds the last good weights (step ${lastSaved})` : `nothing was saved to ${opts.output}`) +
-            '; a lower learning rate or gradient clipping usually helps');
+            `${kept}; a lower learning rate or gradient clipping usually helps`);
         }
         lastLoss = loss;
         opts.onStep?.({ step: trainer.step, epoch, loss, lr, logitScale: logitScale(), samplesPerSecond: (1000 * opts.batchSize) / (now - since), skipped: skipped.count, ms: now - t });

@@ -228,7 +228,7 @@ class Unpickler {
   }
 
   private countValue(): void {
-    if (++this.values > MAX_VALUES) this.fail(`builds more than ${MAX_VALUES} values; no checkpoint's pickle is that large`);
+    if (++this.values > MAX_VALUES) this.fail(`builds more than ${MAX_VALUES} values; no checkpoint's pickle does`);
   }
 
   private push(v: unknown): void {
@@ -316,7 +316,8 @@ class Unpickler {
 
   private textInt(text: string): number | bigint {
     const digits = text.endsWith('L') ? text.slice(0, -1) : text;
-    if (digits.length > 2.5 * MAX_INT_BYTES) this.fail(`integer literal of ${digits.length} digits; the limit is ${Math.floor(2.5 * MAX_INT_BYTES)}`);
+    const maxDigits = Math.floor(2.5 * MAX_INT_BYTES);
+    if (digits.length > maxDigits) this.fail(`integer literal of ${digits.length} digits; the limit is ${maxDigits}`);
     if (!/^[+-]?\d+$/.test(digits)) this.fail(`invalid integer literal ${JSON.stringify(text.slice(0, 40))}`);
     return normaliseInt(BigInt(digits));
   }

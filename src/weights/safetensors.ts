@@ -44,7 +44,9 @@ function headerLength(first8: Uint8Array, fileSize: number, file: string): numbe
   if (n + 8n > BigInt(fileSize)) {
     throw new CheckpointError(file, `safetensors header claims ${n} bytes but the file has ${fileSize - 8} (truncated?)`);
   }
-  if (n > MAX_HEADER_BYTES) throw new CheckpointError(file, `safetensors header claims ${n} bytes; the format allows at most ${MAX_HEADER_BYTES}`);
+  if (n > MAX_HEADER_BYTES) {
+    throw new CheckpointError(file, `safetensors header claims ${n} bytes; the format allows at most ${MAX_HEADER_BYTES}`);
+  }
   return Number(n);
 }
 
@@ -61,7 +63,9 @@ function parseHeader(json: Uint8Array, dataLength: number, file: string): { entr
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
-      if (typeof entry !== 'object' || entry === null || Array.isArray(entry) || !Object.values(entry).every((v) => typeof v === 'string')) {
+      const strings = typeof entry === 'object' && entry !== null && !Array.isArray(entry)
+        && Object.values(entry).every((v) => typeof v === 'string');
+      if (!strings) {
         throw new CheckpointError(file, 'safetensors "__metadata__" must map names to strings');
       }
       metadata = entry as Record<string, string>;
@@ -94,12 +98,15 @@ function checkLayout(entries: readonly HeaderEntry[], dataLength: number, file: 
   let expected = 0;
   for (const { name, begin, end } of ordered) {
     if (begin !== expected) {
-      throw new CheckpointError(file, `tensor "${name}" starts at data byte ${begin}, expected ${expected} (tensors must follow each other without ${begin < expected ? 'overlapping' : 'gaps'})`);
+      const why = begin < expected ? 'overlapping' : 'gaps';
+      throw new CheckpointError(file,
+        `tensor "${name}" starts at data byte ${begin}, expected ${expected} (tensors must follow each other without ${why})`);
     }
     expected = end;
   }
   if (expected !== dataLength) {
-    throw new CheckpointError(file, `the tensors end at data byte ${expected} but the data section has ${dataLength} bytes (trailing bytes)`);
+    throw new CheckpointError(file,
+      `the tensors end at data byte ${expected} but the data section has ${dataLength} bytes (trailing bytes)`);
   }
 }
 

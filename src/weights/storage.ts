@@ -67,7 +67,8 @@ export function materializeTensor(ref: TensorRef<StorageRef>, storage: Uint8Arra
   // Overlapping strides (0 to broadcast) can describe a huge tensor over a tiny storage: copying it
   // out would allocate what the file never held. Allowed up to a size a real expanded buffer has.
   if (count > viewNumel && count * size > MAX_EXPANDED_BYTES) {
-    throw new CheckpointError(file, `tensor "${name}" (shape ${JSON.stringify(shape)}, stride ${JSON.stringify(stride)}) expands a ${viewNumel}-element storage to ${count} elements; refusing more than ${MAX_EXPANDED_BYTES} bytes`);
+    throw new CheckpointError(file, `tensor "${name}" (shape ${JSON.stringify(shape)}, stride ${JSON.stringify(stride)}) ` +
+      `expands a ${viewNumel}-element storage to ${count} elements; refusing more than ${MAX_EXPANDED_BYTES} bytes`);
   }
   const start = viewOffset + ref.storageOffset;
   if (isContiguous(shape, stride)) {

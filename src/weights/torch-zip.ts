@@ -71,7 +71,8 @@ export async function openTorchZip(source: ByteSource): Promise<TorchCheckpoint>
         return await source.read(fileDataStart, length);
       }
       if (length > inflateBudget) {
-        throw new CheckpointError(file, `compressed zip entry "${entry.fileName}" would inflate to ${length} bytes, more than ${INFLATE_RATIO}× the file's size allows (a decompression bomb?)`);
+        throw new CheckpointError(file, `compressed zip entry "${entry.fileName}" would inflate to ${length} bytes, ` +
+          `more than ${INFLATE_RATIO}× the file's size allows (a decompression bomb?)`);
       }
       inflateBudget -= length;
       const out = new Uint8Array(length);
@@ -83,7 +84,9 @@ export async function openTorchZip(source: ByteSource): Promise<TorchCheckpoint>
         filled += piece.length;
         if (filled === length) break; // leaving the loop destroys the stream: the rest is never inflated
       }
-      if (filled < length) throw new CheckpointError(file, `zip entry "${entry.fileName}" inflates to ${filled} bytes, expected ${length}`);
+      if (filled < length) {
+        throw new CheckpointError(file, `zip entry "${entry.fileName}" inflates to ${filled} bytes, expected ${length}`);
+      }
       return out;
     } catch (e) {
       if (e instanceof CheckpointError) throw e;
@@ -93,13 +96,15 @@ export async function openTorchZip(source: ByteSource): Promise<TorchCheckpoint>
 
   const byteorder = entries.get(`${prefix}byteorder`);
   if (byteorder) {
-    const order = Buffer.from(await readEntry(byteorder, Math.min(byteorder.uncompressedSize, 16))).toString('latin1').trim();
+    const bytes = await readEntry(byteorder, Math.min(byteorder.uncompressedSize, 16));
+    const order = Buffer.from(bytes).toString('latin1').trim();
     if (order !== 'little') throw new CheckpointError(file, `storages are ${order}-endian; only little-endian checkpoints are supported`);
   }
 
   const pickleEntry = entries.get(`${prefix}data.pkl`)!;
   if (pickleEntry.uncompressedSize > MAX_PICKLE_BYTES) {
-    throw new CheckpointError(file, `"${pickleEntry.fileName}" is ${pickleEntry.uncompressedSize} bytes; a checkpoint's pickle is far smaller (limit ${MAX_PICKLE_BYTES})`);
+    throw new CheckpointError(file,
+      `"${pickleEntry.fileName}" is ${pickleEntry.uncompressedSize} bytes; a checkpoint's pickle is far smaller (limit ${MAX_PICKLE_BYTES})`);
   }
   const { value: object } = unpickle(await readEntry(pickleEntry, pickleEntry.uncompressedSize), {
     source: `${file}:${pickleEntry.fileName}`,

@@ -56,7 +56,8 @@ const MAX_REDIRECTS = 10;
 /** Downloads `url` (or finds it in the cache) and resolves to the verified file's path. */
 export async function download(url: string, options: DownloadOptions = {}): Promise<string> {
   const target = targetPath(url, options);
-  const source = options.baseUrl !== undefined ? mirrored(url, options.baseUrl, '--mirror / baseUrl') : mirrored(url, process.env.CLIP_MIRROR, 'CLIP_MIRROR');
+  const source = options.baseUrl !== undefined ? mirrored(url, options.baseUrl, '--mirror / baseUrl')
+    : mirrored(url, process.env.CLIP_MIRROR, 'CLIP_MIRROR');
   const offline = options.offline ?? process.env.CLIP_OFFLINE === '1';
 
   if (await isCachedAndValid(source, target, options.sha256, offline)) return target;
@@ -91,7 +92,7 @@ function targetPath(url: string, options: DownloadOptions): string {
 export function mirrored(url: string, baseUrl: string | undefined, setting = 'baseUrl'): string {
   if (!baseUrl) return url;
   if (!URL.canParse(baseUrl) || !/^https?:$/.test(new URL(baseUrl).protocol)) {
-    throw new InputError(`${setting} is ${JSON.stringify(baseUrl)}; expected an http:// or https:// URL such as https://mirror.example.com`);
+    throw new InputError(`${setting} is ${JSON.stringify(baseUrl)}; expected an http(s):// URL such as https://mirror.example.com`);
   }
   const { pathname, search } = new URL(url);
   return baseUrl.replace(/\/+$/, '') + pathname + search;

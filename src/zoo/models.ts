@@ -138,7 +138,8 @@ export function resolveModel(name: string): ModelSource {
   }
   const suggestion = closestName(name);
   throw new InputError(
-    `model "${name}" not found; ${suggestion ? `did you mean "${suggestion}"? ` : ''}available models = ${JSON.stringify(availableModels())}, ` +
+    `model "${name}" not found; ${suggestion ? `did you mean "${suggestion}"? ` : ''}` +
+    `available models = ${JSON.stringify(availableModels())}, ` +
     `Chinese-CLIP: ${JSON.stringify(availableChineseClipModels())}, ` +
     `or "${HF_HUB_PREFIX}owner/repo" for a Hugging Face CLIPModel repository ` +
     `(e.g. ${HF_HUB_PREFIX}${HF_OPENAI_REPOS['ViT-B/32']}), or pass a checkpoint file path`,
@@ -169,7 +170,8 @@ export function canonicalModelName(name: string): string {
 
 /** A file path rather than a name: starts like one or ends in a checkpoint extension. */
 function looksLikePath(name: string): boolean {
-  return /^(\.{1,2}[/\\]|[/\\~])/.test(name) || /\.(pt|pth|bin|safetensors|ckpt|onnx)$/i.test(name) || name.includes('\\') || name.split('/').length > 2;
+  return /^(\.{1,2}[/\\]|[/\\~])/.test(name) || /\.(pt|pth|bin|safetensors|ckpt|onnx)$/i.test(name)
+    || name.includes('\\') || name.split('/').length > 2;
 }
 
 /** The known name closest to `name` (edit distance on the forgiving key), if reasonably close. */

@@ -11,7 +11,8 @@ export interface ImageEmbedding { index: number; input: ImageInput; embedding: F
 
 export interface EmbedBatch { embeddings: ImageEmbedding[]; failures: BatchFailure[] }
 
-const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.bmp']);
+/** The file extensions a folder's images are recognised by. */
+export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.bmp']);
 
 /** Whether a file name ends like an image (what a folder expands to). */
 export const isImageName = (name: string): boolean => IMAGE_EXTENSIONS.has(extname(name).toLowerCase());

@@ -145,7 +145,7 @@ export function tokenizerFor(kind: 'transformer' | 'bert', files: ModelFiles, op
   if (kind === 'bert') {
     return () => {
       const path = options.vocabPath ?? files.vocabTxt ?? existing(join(cacheDir(options.cacheDir), 'cn-clip', 'vocab.txt'));
-      if (!path) throw new InputError(`Chinese-CLIP tokenizer: no vocab.txt beside ${files.weights}; pass vocabPath (the file ships with every Chinese-CLIP download, e.g. load("cn-clip/ViT-B-16"))`);
+      if (!path) throw new InputError(`Chinese-CLIP tokenizer: no vocab.txt beside ${files.weights}; pass --vocab <file> (vocabPath in the API; the file ships with every Chinese-CLIP download, e.g. load("cn-clip/ViT-B-16"))`);
       return WordPieceTokenizer.fromVocabFile(path);
     };
   }

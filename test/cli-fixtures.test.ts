@@ -24,7 +24,7 @@ test('clip classify reproduces the reference probabilities and top-1', { skip: n
   const shown = [0, 2, 3, 4, 9];
   const r = spawnSync(process.execPath, [CLI, 'classify', ...shown.map((i) => join(OPENAI_FIXTURES, 'images', images[i]!)),
     '--model', join(OPENAI_FIXTURES, 'models', 'vit-tiny.jit.pt'), '--bpe', join(OPENAI_FIXTURES, 'bpe_simple_vocab_16e6.txt.gz'),
-    '--labels', labelIdx.map((i) => captions[i]).join(','), '--template', '{}', '-k', String(labelIdx.length), '--json'], { encoding: 'utf8' });
+    '--labels', labelIdx.map((i) => captions[i]).join(','), '--template', '{}', '--truncate', '-k', String(labelIdx.length), '--json'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { image: string; predictions: { label: string; probability: number }[] });
   assert.equal(lines.length, shown.length);

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InputError } from '../src/errors.js';
-import { availableModels, BPE_FILE, HF_OPENAI_REPOS, resolveModel } from '../src/zoo/models.js';
+import { availableModels, BPE_FILE, canonicalModelName, HF_OPENAI_REPOS, resolveModel } from '../src/zoo/models.js';
 
 test('availableModels lists the reference\'s nine models in its order', () => {
   assert.deepEqual(availableModels(), [
@@ -52,9 +52,29 @@ test('hf-hub: names give the CLIPModel files under resolve/main, cached per repo
 });
 
 test('unknown names and malformed hf-hub names are InputErrors that list what is available', () => {
-  assert.throws(() => resolveModel('ViT-B-32'), (e: Error) =>
-    e instanceof InputError && e.message.includes('"ViT-B-32" not found') && e.message.includes('"ViT-L/14@336px"'));
+  assert.throws(() => resolveModel('ViT-Z-99'), (e: Error) =>
+    e instanceof InputError && e.message.includes('"ViT-Z-99" not found') && e.message.includes('"ViT-L/14@336px"'));
   for (const bad of ['hf-hub:', 'hf-hub:noslash', 'hf-hub:a/b/c', 'hf-hub:../x', 'hf-hub:a/..']) {
     assert.throws(() => resolveModel(bad), InputError, bad);
+  }
+});
+
+test('names resolve forgivingly when unambiguous: any case, open_clip spelling, Hugging Face ids without hf-hub:', () => {
+  const cases: [string, string][] = [
+    ['vit-b/32', 'ViT-B/32'], ['ViT-B-32', 'ViT-B/32'], ['VIT-L-14-336', 'ViT-L/14@336px'], ['vit-l/14@336px', 'ViT-L/14@336px'],
+    ['rn50x4', 'RN50x4'], ['cn-clip/vit-b-16', 'cn-clip/ViT-B-16'],
+    ['openai/clip-vit-base-patch32', 'hf-hub:openai/clip-vit-base-patch32'],
+    ['laion/CLIP-ViT-B-32-laion2B-s34B-b79K', 'hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K'],
+  ];
+  for (const [given, name] of cases) assert.equal(resolveModel(given).name, name, given);
+  assert.equal(canonicalModelName('ViT-B/32'), 'ViT-B/32');
+});
+
+test('otherwise the closest name is suggested, and what looks like a path is "no such file"', () => {
+  assert.throws(() => resolveModel('ViT-B/33'), /model "ViT-B\/33" not found; did you mean "ViT-B\/32"\?/);
+  assert.throws(() => resolveModel('cn-clip/ViT-B-61'), /did you mean "cn-clip\/ViT-B-16"\?/);
+  assert.throws(() => resolveModel('totally-unknown'), (e: Error) => !e.message.includes('did you mean'));
+  for (const path of ['./model.pt', '/models/x.safetensors', 'checkpoints/epoch_3.pt', 'a/b/c']) {
+    assert.throws(() => resolveModel(path), (e: Error) => e instanceof InputError && e.message === `${path}: no such file (a model given as a path must exist; \`clip models\` lists the names)`);
   }
 });

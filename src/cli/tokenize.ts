@@ -1,12 +1,7 @@
 // `clip tokenize`: token ids of texts (clip.tokenize), or texts back from ids (--decode).
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { defaultTokenizer } from '../zoo/tokenizer.js';
-
-function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got "${value}"`);
-  return n;
-}
+import { positiveInt, UsageError } from './options.js';
 
 interface TokenizeCliOptions {
   decode?: boolean;
@@ -22,15 +17,22 @@ export function registerTokenize(program: Command): void {
     .argument('<inputs...>', 'texts, or token ids with --decode')
     .option('--decode', 'the inputs are token ids: print the text they decode to')
     .option('--bpe <path>', 'merges file (default: $CLIP_BPE_PATH, else bpe_simple_vocab_16e6.txt.gz in the cache)')
-    .option('--context-length <n>', 'row length, SOT and EOT included', nonNegativeInt, 77)
+    .option('--context-length <n>', 'row length, SOT and EOT included (at least 2)', positiveInt, 77)
     .option('--truncate', 'cut texts longer than the context instead of failing')
     .option('--pad', 'print the zero padding too')
+    .addHelpText('after', `
+Examples:
+  clip tokenize "a photo of a cat"          (49406 320 1125 539 320 2368 49407)
+  clip tokenize --decode 320 1125 539 320 2368`)
     .action((inputs: string[], o: TokenizeCliOptions) => {
+      if (o.contextLength < 2) {
+        throw new UsageError(`--context-length ${o.contextLength}: a row needs at least 2 tokens (SOT and EOT)`);
+      }
       const tokenizer = defaultTokenizer(o.bpe);
       if (o.decode) {
         const ids = inputs.flatMap((arg) => arg.split(/[\s,]+/).filter(Boolean)).map((v) => {
           const n = Number(v);
-          if (!Number.isInteger(n)) throw new InvalidArgumentError(`--decode expects integer token ids, got "${v}"`);
+          if (!Number.isInteger(n)) throw new UsageError(`--decode expects integer token ids, got "${v}"`);
           return n;
         });
         console.log(tokenizer.decode(ids));

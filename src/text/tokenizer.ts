@@ -112,7 +112,8 @@ export class Tokenizer {
       data[start] = this.sotToken;
       const count = this.encodeInto(list[i]!, data, start + 1, start + contextLength - 1, truncate);
       if (count + 2 > contextLength && !truncate) {
-        throw new InputError(`texts[${i}] is too long: ${count + 2} tokens (SOT and EOT included) for context length ${contextLength}; shorten it or pass truncate: true`);
+        const text = list[i]!.length > 60 ? `${list[i]!.slice(0, 57)}...` : list[i]!;
+        throw new InputError(`texts[${i}] ${JSON.stringify(text)} is too long: ${count + 2} tokens (SOT and EOT included) for context length ${contextLength}; shorten it or truncate it (--truncate on the command line, truncate: true in the API)`);
       }
       data[start + Math.min(count + 1, contextLength - 1)] = this.eotToken;
     }

@@ -11,7 +11,7 @@ export {
   readCsvSamples, readFolderSamples, webDatasetPairs, epochBatches, streamBatches, epochOrder,
   type Sample, type Pair, type CsvOptions, type LoaderOptions, type LoaderPosition, type SkipCount,
 } from './data.js';
-export { trainClip, type TrainClipOptions, type TrainClipResult, type StepInfo } from './run.js';
+export { trainClip, NonFiniteLossError, ResumeMismatchError, type TrainClipOptions, type TrainClipResult, type StepInfo } from './run.js';
 export {
   evaluateClip, zeroShotAccuracy, retrievalRecall, recallAtK, readLabelledFolder,
   type EvalResult, type ZeroShotResult, type RetrievalResult, type Recall, type LabelledImage, type Tokenize,

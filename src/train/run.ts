@@ -4,6 +4,7 @@
 // saves checkpoints that load() reads; `resume` continues a run exactly where its last save was.
 // Optionally evaluates the current weights every so many steps (evaluate.ts).
 
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import { bpeTokenizerFor, findModelFiles, imageTransformFor, readModel, type ModelFiles } from '../model-files.js';
@@ -12,6 +13,7 @@ import type { ClipConfig } from '../models/config.js';
 import { OFFICIAL_CONFIGS } from '../models/presets.js';
 import { randomStateDict } from '../models/random.js';
 import type { StateDict } from '../tensor.js';
+import type { FetchOptions } from '../zoo/fetch.js';
 import type { RuntimeOptions } from '../runtime/session.js';
 import type { Tokenizer } from '../text/index.js';
 import { defaultTokenizer } from '../zoo/tokenizer.js';
@@ -19,7 +21,7 @@ import type { AdamWOptions } from './adamw.js';
 import { readTrainState, restoreTrainState, saveCheckpoint, trainStatePath } from './checkpoint.js';
 import { evaluateClip, readLabelledFolder, type EvalResult } from './evaluate.js';
 import { classPromptSamples } from './class-prompts.js';
-import { epochBatches, readCsvSamples, readFolderSamples, streamBatches, webDatasetPairs, type CsvOptions, type LoaderOptions, type LoaderPosition, type SkipCount } from './data.js';
+import { epochBatches, readCsvSamples, readFolderSamples, streamBatches, webDatasetPairs, type CsvOptions, type LoaderOptions, type LoaderPosition, type Sample, type SkipCount } from './data.js';
 import type { Batch } from './trainer.js';
 import { Trainer } from './trainer.js';
 
@@ -58,7 +60,11 @@ export interface TrainClipOptions {
   workers?: number;
   /** Default: the model's BPE tokenizer, as load() gives it (CLIP's merges, named as its config says). */
   tokenizer?: Tokenizer;
+  /** The merges file for the default tokenizer, when the model's download or folder brings none. */
+  bpePath?: string;
   runtime?: RuntimeOptions;
+  /** How a model given by name is downloaded (cache folder, offline, mirror). */
+  fetch?: FetchOptions;
   /**
    * Evaluate every `every` steps (and after the last step; only then when `every` is absent):
    * zero-shot top-1 on a labelled folder (<folder>/<label>/<image>) and/or text↔image recall@1
@@ -85,7 +91,46 @@ export interface StepInfo {
 
 export interface TrainClipResult { steps: number; lastLoss: number; skipped: number }
 
-interface ResumeState { epoch: number; batch: number; seed: number }
+/**
+ * `settings` (absent in runs saved before it existed): what a resumed run must share with the run
+ * it continues, so that it continues that run and not another one (epochs may grow).
+ */
+interface ResumeState { epoch: number; batch: number; seed: number; settings?: RunSettings }
+
+type RunSettings = Record<string, unknown>;
+
+/** The options a run cannot change when resumed: its data, batching, seed, schedule and optimiser. */
+function runSettings(opts: TrainClipOptions, samples: readonly Sample[] | undefined): RunSettings {
+  const data = samples ? createHash('sha256').update(JSON.stringify(samples)).digest('hex')
+    : JSON.stringify('shards' in opts.data ? [opts.data.shards, opts.data.samples] : []);
+  return {
+    data, batchSize: opts.batchSize, seed: opts.seed ?? 0, lr: opts.lr ?? null, warmup: opts.warmup ?? 0,
+    optimizer: opts.optimizer ?? null, clipGradNorm: opts.clipGradNorm ?? null,
+    freeze: { image: Boolean(opts.freeze?.image), text: Boolean(opts.freeze?.text) },
+  };
+}
+
+/** `resume` asked to continue a run with settings other than the ones it was started with. */
+export class ResumeMismatchError extends InputError {
+  override name = 'ResumeMismatchError';
+  constructor(readonly output: string, readonly changed: string[]) {
+    super(`cannot resume ${output}: it was started with different ${changed.join(', ')}; ` +
+      'resume with the same settings, or start a new run in another output (or overwrite this one)');
+  }
+}
+
+function checkSameRun(saved: RunSettings | undefined, now: RunSettings, output: string): void {
+  if (!saved) return;
+  const changed = Object.keys(now).filter((key) => JSON.stringify(saved[key] ?? null) !== JSON.stringify(now[key]));
+  if (changed.length) {
+    throw new ResumeMismatchError(output, changed.map((key) => (key === 'data' ? 'training data' : key)));
+  }
+}
+
+/** A loss that is NaN or infinite: the weights are ruined from this step on, so nothing more is saved. */
+export class NonFiniteLossError extends Error {
+  override name = 'NonFiniteLossError';
+}
 
 /** `scratch:<architecture>` for random initial weights (e.g. `scratch:ViT-B/32`). */
 export const SCRATCH_PREFIX = 'scratch:';
@@ -95,13 +140,13 @@ export const SCRATCH_PREFIX = 'scratch:';
  * (downloaded into the cache), each opened as load() opens it, with its config file; or
  * `scratch:<name>` of an official architecture (random weights, training from scratch).
  */
-async function startingModel(model: string, configFile: string | undefined): Promise<{ stateDict: StateDict; config: ClipConfig; files?: ModelFiles }> {
+async function startingModel(model: string, configFile: string | undefined, fetch: FetchOptions = {}): Promise<{ stateDict: StateDict; config: ClipConfig; files?: ModelFiles }> {
   if (model.startsWith(SCRATCH_PREFIX) && !existsSync(model)) {
     const config = OFFICIAL_CONFIGS[model.slice(SCRATCH_PREFIX.length)];
     if (!config) throw new InputError(`"${model}": expected ${SCRATCH_PREFIX}<one of ${Object.keys(OFFICIAL_CONFIGS).join(', ')}>`);
     return { stateDict: randomStateDict(config, 0), config };
   }
-  const files = await findModelFiles(model, configFile !== undefined ? { config: configFile } : {});
+  const files = await findModelFiles(model, { ...fetch, ...(configFile !== undefined ? { config: configFile } : {}) });
   return { ...(await readModel(files)), files };
 }
 
@@ -116,8 +161,11 @@ export async function trainClip(opts: TrainClipOptions): Promise<TrainClipResult
   if (perEpoch < 1) throw new InputError(`${count} training pairs make no batch of ${opts.batchSize}`);
   const start = opts.resume ? opts.output : opts.model;
   if (opts.resume && !existsSync(trainStatePath(start))) throw new InputError(`cannot resume: ${trainStatePath(start)} does not exist`);
+  const settings = runSettings(opts, samples);
+  const saved = opts.resume ? readTrainState(start) : undefined;
+  checkSameRun((saved?.resume as Partial<ResumeState> | undefined)?.settings, settings, opts.output);
   // A resumed run's output carries the config it was saved with (saveCheckpoint); `modelConfig` is the starting model's.
-  const { stateDict: sd, config: cfg, files } = await startingModel(start, opts.resume ? undefined : opts.modelConfig);
+  const { stateDict: sd, config: cfg, files } = await startingModel(start, opts.resume ? undefined : opts.modelConfig, opts.fetch);
   const trainer = await Trainer.create(sd, cfg, {
     batchSize: opts.batchSize,
     lr: { baseLr: opts.lr ?? 5e-4, warmup: opts.warmup ?? 0, totalSteps: opts.epochs * perEpoch },
@@ -127,12 +175,11 @@ export async function trainClip(opts: TrainClipOptions): Promise<TrainClipResult
     ...(opts.runtime ? { runtime: opts.runtime } : {}),
   });
   let position: ResumeState = { epoch: 0, batch: 0, seed: opts.seed ?? 0 };
-  if (opts.resume) {
-    const state = readTrainState(start);
-    restoreTrainState(trainer, state);
-    position = state.resume as unknown as ResumeState;
+  if (saved) {
+    restoreTrainState(trainer, saved);
+    position = saved.resume as unknown as ResumeState;
   }
-  const tokenizer = opts.tokenizer ?? (files ? bpeTokenizerFor(files, {})() : defaultTokenizer());
+  const tokenizer = opts.tokenizer ?? (files ? bpeTokenizerFor(files, { bpePath: opts.bpePath })() : defaultTokenizer(opts.bpePath));
   const skipped: SkipCount = { count: 0 };
   const { size: resolution, ...transform } = files ? imageTransformFor(cfg, files) : { size: cfg.vision.imageResolution };
   const loader = (seed: number): LoaderOptions => ({ batchSize: opts.batchSize, resolution, transform, tokenizer, contextLength: cfg.text.contextLength, seed, ...(opts.workers ? { workers: opts.workers } : {}) });
@@ -148,7 +195,11 @@ export async function trainClip(opts: TrainClipOptions): Promise<TrainClipResult
     }
   }
   let lastLoss = NaN;
-  const save = (next: ResumeState) => saveCheckpoint(opts.output, trainer, next as unknown as Record<string, unknown>, files?.configJson);
+  let lastSaved: number | undefined;
+  const save = (next: Omit<ResumeState, 'settings'>) => {
+    saveCheckpoint(opts.output, trainer, { ...next, settings }, files?.configJson);
+    lastSaved = trainer.step;
+  };
   const logitScale = () => Math.exp(trainer.weights.get('logit_scale')?.data[0] ?? logitScaleOf(sd));
   // Evaluation data is read up front, so a wrong path fails before any training.
   const evaluation = opts.evaluation;
@@ -175,6 +226,12 @@ export async function trainClip(opts: TrainClipOptions): Promise<TrainClipResult
         const t = performance.now();
         const { loss, lr } = await trainer.trainStep(batch);
         const now = performance.now();
+        if (!Number.isFinite(loss)) {
+          const kept = lastSaved !== undefined ? `${opts.output} holds the last good weights (step ${lastSaved})`
+            : `nothing was saved to ${opts.output}`;
+          throw new NonFiniteLossError(`the loss is ${loss} at step ${trainer.step} (epoch ${epoch}); training stopped. ` +
+            `${kept}; a lower learning rate or gradient clipping usually helps`);
+        }
         lastLoss = loss;
         opts.onStep?.({ step: trainer.step, epoch, loss, lr, logitScale: logitScale(), samplesPerSecond: (1000 * opts.batchSize) / (now - since), skipped: skipped.count, ms: now - t });
         const next = batch.position.batch + 1 < perEpoch ? { epoch, batch: batch.position.batch + 1 } : { epoch: epoch + 1, batch: 0 };

@@ -3,7 +3,7 @@
 // of storage keys — then, per key in that order, an int64 element count and the raw bytes.
 import { CheckpointError } from '../errors.js';
 import { DTYPE_SIZE, type DType } from '../tensor.js';
-import { TruncatedPickleError, unpickle } from './pickle.js';
+import { MAX_PICKLE_BYTES, TruncatedPickleError, unpickle } from './pickle.js';
 import type { ByteSource } from './source.js';
 import { parseStoragePid, type StorageRef } from './storage.js';
 import type { TorchCheckpoint } from './torch-zip.js';
@@ -16,7 +16,7 @@ export const LEGACY_SIGNATURE = Uint8Array.from([0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0
 
 /** Pickles are read from a head of the file; it grows only if they do not fit (huge objects). */
 const FIRST_HEAD = 1 << 20;
-const MAX_HEAD = 1 << 30;
+const MAX_HEAD = MAX_PICKLE_BYTES;
 
 interface LegacyHead {
   object: unknown;

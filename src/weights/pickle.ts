@@ -34,6 +34,16 @@ export class TruncatedPickleError extends CheckpointError {
   override name = 'TruncatedPickleError';
 }
 
+/**
+ * Bounds that keep a hostile pickle from exhausting memory or time; real checkpoints stay far
+ * below them (a ViT-L/14 TorchScript data.pkl is ~10^4 values and well under a megabyte):
+ * the pickle's size, the values it may build (each op can make one, and an empty dict costs
+ * ~100 bytes of heap), and integer literals (arbitrary-precision parsing is quadratic).
+ */
+export const MAX_PICKLE_BYTES = 64 << 20;
+const MAX_VALUES = 1 << 20;
+const MAX_INT_BYTES = 64;
+
 export interface UnpickleOptions {
   /** File name used in error messages. */
   source?: string;
@@ -162,6 +172,7 @@ class Unpickler {
   private readonly view: DataView;
   private readonly source: string;
   private opStart = 0;
+  private values = 0;
 
   constructor(private readonly bytes: Uint8Array, private readonly options: UnpickleOptions) {
     this.pos = options.offset ?? 0;
@@ -216,7 +227,14 @@ class Unpickler {
     return utf8.decode(this.bytes.subarray(start, this.pos - 1));
   }
 
-  private push(v: unknown): void { this.stack.push(v); }
+  private countValue(): void {
+    if (++this.values > MAX_VALUES) this.fail(`builds more than ${MAX_VALUES} values; no checkpoint's pickle does`);
+  }
+
+  private push(v: unknown): void {
+    this.countValue();
+    this.stack.push(v);
+  }
 
   private pop(): unknown {
     if (this.stack.length === 0) this.fail('stack underflow');
@@ -226,6 +244,12 @@ class Unpickler {
   private top(): unknown {
     if (this.stack.length === 0) this.fail('stack underflow');
     return this.stack[this.stack.length - 1];
+  }
+
+  private mark(): void {
+    this.countValue();
+    this.metastack.push(this.stack);
+    this.stack = [];
   }
 
   private popMark(): unknown[] {
@@ -243,6 +267,7 @@ class Unpickler {
 
   private memoPut(index: number): void {
     if (!Number.isSafeInteger(index) || index < 0) this.fail(`invalid memo key ${index}`);
+    if (this.memo.size >= MAX_VALUES && !this.memo.has(index)) this.fail(`memoizes more than ${MAX_VALUES} values`);
     this.memo.set(index, this.top());
   }
 
@@ -291,7 +316,9 @@ class Unpickler {
 
   private textInt(text: string): number | bigint {
     const digits = text.endsWith('L') ? text.slice(0, -1) : text;
-    if (!/^[+-]?\d+$/.test(digits)) this.fail(`invalid integer literal ${JSON.stringify(text)}`);
+    const maxDigits = Math.floor(2.5 * MAX_INT_BYTES);
+    if (digits.length > maxDigits) this.fail(`integer literal of ${digits.length} digits; the limit is ${maxDigits}`);
+    if (!/^[+-]?\d+$/.test(digits)) this.fail(`invalid integer literal ${JSON.stringify(text.slice(0, 40))}`);
     return normaliseInt(BigInt(digits));
   }
 
@@ -318,7 +345,7 @@ class Unpickler {
           return { value, end: this.pos };
         }
         // --- stack manipulation
-        case 0x28: this.metastack.push(this.stack); this.stack = []; break; // MARK
+        case 0x28: this.mark(); break; // MARK
         case 0x30: this.pop(); break; // POP
         case 0x31: this.popMark(); break; // POP_MARK
         case 0x32: this.push(this.top()); break; // DUP
@@ -347,6 +374,7 @@ class Unpickler {
         case 0x8b: { // LONG4
           const n = this.i32();
           if (n < 0) this.fail('LONG4 with a negative length');
+          if (n > MAX_INT_BYTES) this.fail(`LONG4 integer of ${n} bytes; the limit is ${MAX_INT_BYTES}`);
           this.push(decodeLong(this.take(n)));
           break;
         }

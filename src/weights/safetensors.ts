@@ -28,12 +28,18 @@ function isIndex(v: unknown): v is number {
   return Number.isSafeInteger(v) && (v as number) >= 0;
 }
 
+/** The reference implementation's limit on the JSON header (safetensors' MAX_HEADER_SIZE). */
+const MAX_HEADER_BYTES = 100_000_000;
+
 /** Reads the 8-byte header length; `fileSize` bounds it. */
 function headerLength(first8: Uint8Array, fileSize: number, file: string): number {
   if (fileSize < 8) throw new CheckpointError(file, `safetensors file is ${fileSize} bytes, too short for its 8-byte header length`);
   const n = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
   if (n + 8n > BigInt(fileSize)) {
     throw new CheckpointError(file, `safetensors header claims ${n} bytes but the file has ${fileSize - 8} (truncated?)`);
+  }
+  if (n > MAX_HEADER_BYTES) {
+    throw new CheckpointError(file, `safetensors header claims ${n} bytes; the format allows at most ${MAX_HEADER_BYTES}`);
   }
   return Number(n);
 }
@@ -50,7 +56,15 @@ function parseHeader(json: Uint8Array, dataLength: number, file: string): { entr
   const entries: HeaderEntry[] = [];
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header)) {
-    if (name === '__metadata__') { metadata = entry as Record<string, string>; continue; }
+    if (name === '__metadata__') {
+      const strings = typeof entry === 'object' && entry !== null && !Array.isArray(entry)
+        && Object.values(entry).every((v) => typeof v === 'string');
+      if (!strings) {
+        throw new CheckpointError(file, 'safetensors "__metadata__" must map names to strings');
+      }
+      metadata = entry as Record<string, string>;
+      continue;
+    }
     const { dtype, shape, data_offsets } = (entry ?? {}) as { dtype?: string; shape?: unknown; data_offsets?: unknown };
     const dt = FROM_SAFETENSORS[dtype ?? ''];
     if (!dt) throw new CheckpointError(file, `tensor "${name}" has unsupported dtype ${dtype}`);
@@ -64,7 +78,30 @@ function parseHeader(json: Uint8Array, dataLength: number, file: string): { entr
     if (end > dataLength) throw new CheckpointError(file, `tensor "${name}" ends past the end of the file (truncated?)`);
     entries.push({ name, dtype: dt, shape, begin, end });
   }
+  checkLayout(entries, dataLength, file);
   return { entries, metadata };
+}
+
+/**
+ * As the reference implementation validates: the tensors, in offset order, tile the data section
+ * exactly: each starts where the previous ended (no overlap, no gap), and the last ends at the end
+ * of the file (no trailing bytes).
+ */
+function checkLayout(entries: readonly HeaderEntry[], dataLength: number, file: string): void {
+  const ordered = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let expected = 0;
+  for (const { name, begin, end } of ordered) {
+    if (begin !== expected) {
+      const why = begin < expected ? 'overlapping' : 'gaps';
+      throw new CheckpointError(file,
+        `tensor "${name}" starts at data byte ${begin}, expected ${expected} (tensors must follow each other without ${why})`);
+    }
+    expected = end;
+  }
+  if (expected !== dataLength) {
+    throw new CheckpointError(file,
+      `the tensors end at data byte ${expected} but the data section has ${dataLength} bytes (trailing bytes)`);
+  }
 }
 
 /** Parses safetensors bytes; tensors are views into `bytes` (no copy). */

@@ -39,6 +39,8 @@ export function parseStoragePid(pid: unknown, file: string): StorageRef {
   return new StorageRef(key, type.dtype, total, offset, size);
 }
 
+const MAX_EXPANDED_BYTES = 64 << 20;
+
 function isContiguous(shape: readonly number[], stride: readonly number[]): boolean {
   let expected = 1;
   for (let d = shape.length - 1; d >= 0; d--) {
@@ -61,6 +63,12 @@ export function materializeTensor(ref: TensorRef<StorageRef>, storage: Uint8Arra
   const last = ref.storageOffset + shape.reduce((acc, n, d) => acc + (n - 1) * stride[d]!, 0);
   if (last >= viewNumel) {
     throw new CheckpointError(file, `tensor "${name}" (shape ${JSON.stringify(shape)}, stride ${JSON.stringify(stride)}, offset ${ref.storageOffset}) reaches element ${last} of a ${viewNumel}-element storage "${ref.storage.key}"`);
+  }
+  // Overlapping strides (0 to broadcast) can describe a huge tensor over a tiny storage: copying it
+  // out would allocate what the file never held. Allowed up to a size a real expanded buffer has.
+  if (count > viewNumel && count * size > MAX_EXPANDED_BYTES) {
+    throw new CheckpointError(file, `tensor "${name}" (shape ${JSON.stringify(shape)}, stride ${JSON.stringify(stride)}) ` +
+      `expands a ${viewNumel}-element storage to ${count} elements; refusing more than ${MAX_EXPANDED_BYTES} bytes`);
   }
   const start = viewOffset + ref.storageOffset;
   if (isContiguous(shape, stride)) {

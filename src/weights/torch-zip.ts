@@ -5,7 +5,7 @@
 import yauzl from 'yauzl';
 import { CheckpointError } from '../errors.js';
 import { DTYPE_SIZE } from '../tensor.js';
-import { unpickle } from './pickle.js';
+import { MAX_PICKLE_BYTES, unpickle } from './pickle.js';
 import { memoryBytes, type ByteSource } from './source.js';
 import { parseStoragePid, type StorageRef } from './storage.js';
 
@@ -47,23 +47,47 @@ function findPrefix(entries: Map<string, yauzl.Entry>, file: string): string {
   throw new CheckpointError(file, `zip archive has no data.pkl, so it is not a PyTorch checkpoint (entries: ${sample || 'none'})`);
 }
 
+/**
+ * torch writes every entry stored (uncompressed); a compressed one comes from re-zipping, or is a
+ * decompression bomb (a few MB inflating to GBs). Compressed entries of one archive may inflate to
+ * this many times the file's size (weights barely compress), plus some slack for small files.
+ */
+const INFLATE_RATIO = 50;
+const INFLATE_SLACK = 64 << 20;
+
 export async function openTorchZip(source: ByteSource): Promise<TorchCheckpoint> {
   const file = source.name;
   const zip = await openZip(source);
   const entries = await listEntries(zip, file);
   const prefix = findPrefix(entries, file);
+  let inflateBudget = INFLATE_RATIO * source.size + INFLATE_SLACK;
 
-  async function readEntry(entry: yauzl.Entry): Promise<Uint8Array> {
+  /** The first `length` bytes of an entry (never more, whatever its data would inflate to). */
+  async function readEntry(entry: yauzl.Entry, length: number): Promise<Uint8Array> {
     try {
       if (entry.compressionMethod === 0 && !entry.isEncrypted()) {
         // Stored entries (all storages torch writes): read straight from the file, no stream.
         const { fileDataStart } = await zip.readLocalFileHeaderPromise(entry, { minimal: true });
-        return await source.read(fileDataStart, entry.uncompressedSize);
+        return await source.read(fileDataStart, length);
       }
-      const chunks: Buffer[] = [];
-      for await (const chunk of await zip.openReadStreamPromise(entry)) chunks.push(chunk as Buffer);
-      const all = Buffer.concat(chunks);
-      return new Uint8Array(all.buffer, all.byteOffset, all.byteLength);
+      if (length > inflateBudget) {
+        throw new CheckpointError(file, `compressed zip entry "${entry.fileName}" would inflate to ${length} bytes, ` +
+          `more than ${INFLATE_RATIO}× the file's size allows (a decompression bomb?)`);
+      }
+      inflateBudget -= length;
+      const out = new Uint8Array(length);
+      let filled = 0;
+      const stream = await zip.openReadStreamPromise(entry);
+      for await (const chunk of stream) {
+        const piece = (chunk as Buffer).subarray(0, length - filled);
+        out.set(piece, filled);
+        filled += piece.length;
+        if (filled === length) break; // leaving the loop destroys the stream: the rest is never inflated
+      }
+      if (filled < length) {
+        throw new CheckpointError(file, `zip entry "${entry.fileName}" inflates to ${filled} bytes, expected ${length}`);
+      }
+      return out;
     } catch (e) {
       if (e instanceof CheckpointError) throw e;
       throw new CheckpointError(file, `cannot read zip entry "${entry.fileName}" (${(e as Error).message})`);
@@ -72,12 +96,17 @@ export async function openTorchZip(source: ByteSource): Promise<TorchCheckpoint>
 
   const byteorder = entries.get(`${prefix}byteorder`);
   if (byteorder) {
-    const order = Buffer.from(await readEntry(byteorder)).toString('latin1').trim();
+    const bytes = await readEntry(byteorder, Math.min(byteorder.uncompressedSize, 16));
+    const order = Buffer.from(bytes).toString('latin1').trim();
     if (order !== 'little') throw new CheckpointError(file, `storages are ${order}-endian; only little-endian checkpoints are supported`);
   }
 
   const pickleEntry = entries.get(`${prefix}data.pkl`)!;
-  const { value: object } = unpickle(await readEntry(pickleEntry), {
+  if (pickleEntry.uncompressedSize > MAX_PICKLE_BYTES) {
+    throw new CheckpointError(file,
+      `"${pickleEntry.fileName}" is ${pickleEntry.uncompressedSize} bytes; a checkpoint's pickle is far smaller (limit ${MAX_PICKLE_BYTES})`);
+  }
+  const { value: object } = unpickle(await readEntry(pickleEntry, pickleEntry.uncompressedSize), {
     source: `${file}:${pickleEntry.fileName}`,
     persistentLoad: (pid) => parseStoragePid(pid, file),
   });
@@ -92,8 +121,7 @@ export async function openTorchZip(source: ByteSource): Promise<TorchCheckpoint>
       if (entry.uncompressedSize < expected) {
         throw new CheckpointError(file, `storage entry "${name}" holds ${entry.uncompressedSize} bytes, expected ${expected} (${ref.numel} × ${ref.dtype})`);
       }
-      const bytes = await readEntry(entry);
-      return bytes.length === expected ? bytes : bytes.subarray(0, expected);
+      return readEntry(entry, expected);
     },
   };
 }

@@ -19,6 +19,8 @@ export interface ZeroShotClassifier {
 
 type Tokenize = (texts: readonly string[]) => Tensor<Int32Array>;
 
+const PROMPTS_PER_RUN = 256;
+
 /** Per-model cache: the same labels and templates are embedded once. */
 const cache = new WeakMap<CLIP, Map<string, Tensor>>();
 
@@ -28,14 +30,20 @@ async function labelWeights(model: CLIP, tokenize: Tokenize, labels: readonly st
   cache.set(model, perModel);
   const hit = perModel.get(key);
   if (hit) return hit;
-  const prompts = labels.flatMap((label) => templates.map((t) => fillTemplate(t, label)));
-  const embedded = normalizeRows(await model.encodeText(tokenize(prompts)));
-  const d = embedded.shape[1]!;
+  // Labels are embedded a batch at a time: thousands of labels × templates in one model run
+  // would need gigabytes of activations.
+  const d = model.config.embedDim;
   const mean = new Float32Array(labels.length * d);
-  for (let l = 0; l < labels.length; l++) {
-    for (let t = 0; t < templates.length; t++) {
-      const row = (l * templates.length + t) * d;
-      for (let k = 0; k < d; k++) mean[l * d + k]! += embedded.data[row + k]! / templates.length;
+  const labelsPerRun = Math.max(1, Math.floor(PROMPTS_PER_RUN / templates.length));
+  for (let first = 0; first < labels.length; first += labelsPerRun) {
+    const batch = labels.slice(first, first + labelsPerRun);
+    const prompts = batch.flatMap((label) => templates.map((t) => fillTemplate(t, label)));
+    const embedded = normalizeRows(await model.encodeText(tokenize(prompts)));
+    for (let l = 0; l < batch.length; l++) {
+      for (let t = 0; t < templates.length; t++) {
+        const row = (l * templates.length + t) * d;
+        for (let k = 0; k < d; k++) mean[(first + l) * d + k]! += embedded.data[row + k]! / templates.length;
+      }
     }
   }
   const weights = normalizeRows({ data: mean, shape: [labels.length, d] });
@@ -44,7 +52,7 @@ async function labelWeights(model: CLIP, tokenize: Tokenize, labels: readonly st
 }
 
 function softmax(logits: number[]): number[] {
-  const max = Math.max(...logits);
+  const max = logits.reduce((a, b) => Math.max(a, b), -Infinity);
   const exps = logits.map((l) => Math.exp(l - max));
   const sum = exps.reduce((a, b) => a + b, 0);
   return exps.map((e) => e / sum);

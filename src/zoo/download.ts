@@ -14,7 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { setTimeout as sleep } from 'node:timers/promises';
 import cliProgress from 'cli-progress';
-import { DownloadError } from '../errors.js';
+import { DownloadError, InputError } from '../errors.js';
 import { cacheDir } from './cache.js';
 import { checkFile } from './checks.js';
 import { acquireLock } from './lock.js';
@@ -56,14 +56,16 @@ const MAX_REDIRECTS = 10;
 /** Downloads `url` (or finds it in the cache) and resolves to the verified file's path. */
 export async function download(url: string, options: DownloadOptions = {}): Promise<string> {
   const target = targetPath(url, options);
-  const source = mirrored(url, options.baseUrl ?? process.env.CLIP_MIRROR);
+  const source = options.baseUrl !== undefined ? mirrored(url, options.baseUrl, '--mirror / baseUrl')
+    : mirrored(url, process.env.CLIP_MIRROR, 'CLIP_MIRROR');
   const offline = options.offline ?? process.env.CLIP_OFFLINE === '1';
 
   if (await isCachedAndValid(source, target, options.sha256, offline)) return target;
   if (offline) {
     throw new DownloadError('offline', source, target,
-      `offline mode (CLIP_OFFLINE=1 or offline: true) and ${target} is not in the cache. ` +
-      `Run once with network access (unset CLIP_OFFLINE), or download ${source} yourself and save it as ${target}.`);
+      `offline mode (--offline, CLIP_OFFLINE=1 or offline: true) and ${target} is not in the cache. ` +
+      `Run once with network access (unset CLIP_OFFLINE), or download ${source} yourself and save it as ${target}; ` +
+      'or pass a local checkpoint: --model <file> --bpe <bpe_simple_vocab_16e6.txt.gz>.');
   }
 
   await fsStep(source, target, () => mkdir(dirname(target), { recursive: true }));
@@ -87,8 +89,11 @@ function targetPath(url: string, options: DownloadOptions): string {
 }
 
 /** `https://host/a/b` with mirror `http://mirror:8080/x` → `http://mirror:8080/x/a/b`. */
-export function mirrored(url: string, baseUrl: string | undefined): string {
+export function mirrored(url: string, baseUrl: string | undefined, setting = 'baseUrl'): string {
   if (!baseUrl) return url;
+  if (!URL.canParse(baseUrl) || !/^https?:$/.test(new URL(baseUrl).protocol)) {
+    throw new InputError(`${setting} is ${JSON.stringify(baseUrl)}; expected an http(s):// URL such as https://mirror.example.com`);
+  }
   const { pathname, search } = new URL(url);
   return baseUrl.replace(/\/+$/, '') + pathname + search;
 }
@@ -289,7 +294,8 @@ function networkError(url: string, target: string, e: unknown): DownloadError {
   return new DownloadError('network', url, target,
     `could not connect to ${new URL(url).host} to download ${url} (${code ?? (e as Error).message}). ` +
     'Check your network connection or proxy, or set CLIP_MIRROR to a mirror; ' +
-    `to work without network, copy the file to ${target} and set CLIP_OFFLINE=1.`);
+    `to work without network, copy the file to ${target} and set CLIP_OFFLINE=1, ` +
+    'or pass a local checkpoint: --model <file> --bpe <bpe_simple_vocab_16e6.txt.gz> (a path in the API).');
 }
 
 function httpError(url: string, target: string, status: number): DownloadError {

@@ -113,28 +113,87 @@ export function availableModels(): string[] {
   return Object.keys(OPENAI_MODELS);
 }
 
-/** A reference name (`ViT-B/32`) or `hf-hub:owner/repo` → the files that make up the model. */
+/**
+ * A reference name (`ViT-B/32`) or `hf-hub:owner/repo` → the files that make up the model.
+ * Names are resolved forgivingly when that is unambiguous (see canonicalModelName).
+ */
 export function resolveModel(name: string): ModelSource {
-  const url = OPENAI_MODELS[name];
+  const canonical = canonicalModelName(name);
+  const url = OPENAI_MODELS[canonical];
   if (url !== undefined) {
     const parts = new URL(url).pathname.split('/');
     const file = parts.at(-1)!;
-    return { kind: 'openai', name, weights: { url, dest: file, sha256: parts.at(-2)! }, bpe: BPE_FILE };
+    return { kind: 'openai', name: canonical, weights: { url, dest: file, sha256: parts.at(-2)! }, bpe: BPE_FILE };
   }
-  if (name.startsWith(HF_HUB_PREFIX)) return huggingFaceSource(name, name.slice(HF_HUB_PREFIX.length));
-  const cn = CHINESE_CLIP_MODELS[name.slice(CHINESE_CLIP_PREFIX.length)];
-  if (name.startsWith(CHINESE_CLIP_PREFIX) && cn) {
+  if (canonical.startsWith(HF_HUB_PREFIX)) return huggingFaceSource(canonical, canonical.slice(HF_HUB_PREFIX.length));
+  const cn = CHINESE_CLIP_MODELS[canonical.slice(CHINESE_CLIP_PREFIX.length)];
+  if (canonical.startsWith(CHINESE_CLIP_PREFIX) && cn) {
     return {
-      kind: 'chinese-clip', name, overrides: cn.overrides, vocab: CHINESE_CLIP_VOCAB,
+      kind: 'chinese-clip', name: canonical, overrides: cn.overrides, vocab: CHINESE_CLIP_VOCAB,
       weights: { url: `${CN_CLIP_BASE}/${cn.file}`, dest: `cn-clip/${cn.file}`, check: 'torch-zip' },
     };
   }
+  if (looksLikePath(name)) {
+    throw new InputError(`${name}: no such file (a model given as a path must exist; \`clip models\` lists the names)`);
+  }
+  const suggestion = closestName(name);
   throw new InputError(
-    `model "${name}" not found; available models = ${JSON.stringify(availableModels())}, ` +
+    `model "${name}" not found; ${suggestion ? `did you mean "${suggestion}"? ` : ''}` +
+    `available models = ${JSON.stringify(availableModels())}, ` +
     `Chinese-CLIP: ${JSON.stringify(availableChineseClipModels())}, ` +
     `or "${HF_HUB_PREFIX}owner/repo" for a Hugging Face CLIPModel repository ` +
     `(e.g. ${HF_HUB_PREFIX}${HF_OPENAI_REPOS['ViT-B/32']}), or pass a checkpoint file path`,
   );
+}
+
+/** Case, "/", "@" and "-" differences and open_clip's "-336" for "@336px" do not matter. */
+function nameKey(name: string): string {
+  return name.toLowerCase().replace(/[/@_\s]/g, '-').replace(/px$/, '');
+}
+
+const KNOWN_NAMES = (): string[] => [...availableModels(), ...availableChineseClipModels()];
+
+/**
+ * The registry's spelling of `name`: itself when known; else the one known name it matches
+ * ignoring case and open_clip's spelling (`vit-b/32`, `ViT-B-32`, `cn-clip/vit-b-16`); else a
+ * Hugging Face `owner/repo` with the `hf-hub:` prefix added; else `name` unchanged.
+ */
+export function canonicalModelName(name: string): string {
+  if (OPENAI_MODELS[name] !== undefined || name.startsWith(HF_HUB_PREFIX)) return name;
+  const matches = KNOWN_NAMES().filter((known) => nameKey(known) === nameKey(name));
+  if (matches.length === 1) return matches[0]!;
+  // owner/repo, unless it looks like a mistyped zoo name (`ViT-B/33`, `cn-clip/ViT-X`).
+  const zooLike = /^(vit|rn)/i.test(name) || name.startsWith(CHINESE_CLIP_PREFIX) || closestName(name) !== undefined;
+  if (/^[\w.-]+\/[\w.-]+$/.test(name) && !looksLikePath(name) && !zooLike) return HF_HUB_PREFIX + name;
+  return name;
+}
+
+/** A file path rather than a name: starts like one or ends in a checkpoint extension. */
+function looksLikePath(name: string): boolean {
+  return /^(\.{1,2}[/\\]|[/\\~])/.test(name) || /\.(pt|pth|bin|safetensors|ckpt|onnx)$/i.test(name)
+    || name.includes('\\') || name.split('/').length > 2;
+}
+
+/** The known name closest to `name` (edit distance on the forgiving key), if reasonably close. */
+function closestName(name: string): string | undefined {
+  let best: { known: string; distance: number } | undefined;
+  for (const known of KNOWN_NAMES()) {
+    const distance = editDistance(nameKey(name), nameKey(known));
+    if (!best || distance < best.distance) best = { known, distance };
+  }
+  return best && best.distance <= Math.max(2, Math.floor(nameKey(name).length / 3)) ? best.known : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }
 
 // Hugging Face publishes no checksum we could pin here (files under `main` may change), so these

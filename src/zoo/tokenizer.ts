@@ -14,7 +14,7 @@ import { cacheDir } from './cache.js';
 export function findMergesFile(bpePath?: string): string {
   const given = bpePath ?? process.env.CLIP_BPE_PATH;
   if (given !== undefined && given !== '') {
-    if (!existsSync(given)) throw new InputError(`BPE merges file not found: ${given} (given ${bpePath !== undefined ? 'as bpePath' : 'in CLIP_BPE_PATH'})`);
+    if (!existsSync(given)) throw new InputError(`BPE merges file not found: ${given} (given ${bpePath !== undefined ? 'with --bpe / bpePath' : 'in CLIP_BPE_PATH'})`);
     return given;
   }
   const cached = join(cacheDir(), DEFAULT_BPE_FILE);

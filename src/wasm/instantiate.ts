@@ -14,6 +14,7 @@ export interface KernelMemory {
 
 /** Compiles and instantiates a kernel binary given as base64 (no imports); returns its exports. */
 export function instantiateKernel<Exports>(base64: string): Exports {
-  const module = new WebAssembly.Module(Buffer.from(base64, 'base64'));
+  // atob rather than Buffer: the browser build runs the same kernels.
+  const module = new WebAssembly.Module(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)));
   return new WebAssembly.Instance(module, {}).exports as Exports;
 }

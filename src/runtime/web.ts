@@ -1,0 +1,51 @@
+// The browser's runtime: onnxruntime-web (same version line as onnxruntime-node) running the very
+// ONNX graphs Node builds, on its WebAssembly backend (SIMD; threads when the page is
+// cross-origin isolated) or WebGPU. The only file besides session.ts that knows which ONNX Runtime.
+
+import * as ort from 'onnxruntime-web';
+import { InputError } from '../errors.js';
+import type { Graph } from '../graph/ir.js';
+import { INLINE_WEIGHT_LIMIT, toOnnx, weightBytes } from '../graph/onnx.js';
+import { OrtSession } from './ort-session.js';
+
+export type WebExecutionProvider = 'wasm' | 'webgpu';
+
+export interface WebRuntimeOptions {
+  /** ['wasm'] (default) or ['webgpu'] (falls back to nothing: an unavailable adapter is an error). */
+  executionProviders?: readonly WebExecutionProvider[];
+  /**
+   * WebAssembly threads. Default: ONNX Runtime's choice (up to 4 when the page is cross-origin
+   * isolated, else 1). More than 1 needs COOP/COEP headers (SharedArrayBuffer).
+   */
+  threads?: number;
+  /** Where onnxruntime-web's .wasm/.mjs files are (a URL prefix ending in '/'). */
+  wasmPaths?: string;
+}
+
+/** Settings that are process-wide in onnxruntime-web: fixed by the first session, so set once. */
+let configured: string | undefined;
+
+function configure(opts: WebRuntimeOptions): void {
+  const key = JSON.stringify([opts.threads, opts.wasmPaths]);
+  if (configured !== undefined) {
+    if (configured !== key) throw new InputError('threads and wasmPaths are fixed by the first model loaded on this page (onnxruntime-web initialises once)');
+    return;
+  }
+  if (opts.threads !== undefined) {
+    if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new InputError(`threads must be a positive integer, got ${opts.threads}`);
+    ort.env.wasm.numThreads = opts.threads;
+  }
+  if (opts.wasmPaths !== undefined) ort.env.wasm.wasmPaths = opts.wasmPaths;
+  configured = key;
+}
+
+/** Serialises the graph with its weights inline and opens an onnxruntime-web session. */
+export async function openWebSession(graph: Graph, opts: WebRuntimeOptions = {}): Promise<OrtSession> {
+  configure(opts);
+  if (weightBytes(graph) >= INLINE_WEIGHT_LIMIT) {
+    throw new InputError(`the model's weights (${(weightBytes(graph) / 2 ** 30).toFixed(1)} GiB) are too large for the browser runtime`);
+  }
+  const providers = [...(opts.executionProviders ?? ['wasm'])];
+  const session = await ort.InferenceSession.create(toOnnx(graph), { executionProviders: providers, graphOptimizationLevel: 'all' });
+  return new OrtSession(session, ort.Tensor);
+}

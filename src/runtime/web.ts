@@ -6,7 +6,7 @@ import * as ort from 'onnxruntime-web';
 import { InputError } from '../errors.js';
 import type { Graph } from '../graph/ir.js';
 import { INLINE_WEIGHT_LIMIT, toOnnx, weightBytes } from '../graph/onnx.js';
-import { OrtSession } from './ort-session.js';
+import { OrtSession, type TensorLike } from './ort-session.js';
 
 export type WebExecutionProvider = 'wasm' | 'webgpu';
 
@@ -36,7 +36,20 @@ function configure(opts: WebRuntimeOptions): void {
     ort.env.wasm.numThreads = opts.threads;
   }
   if (opts.wasmPaths !== undefined) ort.env.wasm.wasmPaths = opts.wasmPaths;
+  ort.env.logLevel = 'error'; // not the warning that shape ops stay on the CPU under WebGPU
   configured = key;
+}
+
+/** The end of the last queued run: all sessions share one WebAssembly instance, which runs one at a time. */
+let lastRun: Promise<unknown> = Promise.resolve();
+
+/** A session whose runs wait for every earlier run on the page (onnxruntime-web refuses concurrent ones). */
+class WebSession extends OrtSession {
+  override run(feeds: Record<string, TensorLike>, outputs?: string[]): Promise<Record<string, TensorLike>> {
+    const run = lastRun.catch(() => undefined).then(() => super.run(feeds, outputs));
+    lastRun = run;
+    return run;
+  }
 }
 
 /** Serialises the graph with its weights inline and opens an onnxruntime-web session. */
@@ -47,5 +60,5 @@ export async function openWebSession(graph: Graph, opts: WebRuntimeOptions = {})
   }
   const providers = [...(opts.executionProviders ?? ['wasm'])];
   const session = await ort.InferenceSession.create(toOnnx(graph), { executionProviders: providers, graphOptimizationLevel: 'all' });
-  return new OrtSession(session, ort.Tensor);
+  return new WebSession(session, ort.Tensor);
 }

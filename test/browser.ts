@@ -39,7 +39,8 @@ export async function serveStatic(mounts: Record<string, string>): Promise<Stati
       'Cross-Origin-Opener-Policy': 'same-origin',
       'Cross-Origin-Embedder-Policy': 'require-corp',
       'Cross-Origin-Resource-Policy': 'same-origin',
-      'Cache-Control': 'no-store',
+      // Cacheable, so a second page compiles onnxruntime-web's 28 MB of WebAssembly from V8's code cache.
+      'Cache-Control': 'max-age=600',
     };
     if (path === '/') {
       res.writeHead(200, { ...headers, 'Content-Type': 'text/html' }).end('<!doctype html><meta charset="utf-8"><title>clip-ts</title>');
@@ -70,9 +71,13 @@ export function launchChromium(options: { webgpu?: boolean } = {}): Promise<Brow
   return chromium.launch({ executablePath: CHROMIUM, args: [...FLAGS, ...gpu], headless: true });
 }
 
-/** A fresh page at the server's root (each page initialises onnxruntime-web once, with its own threads). */
+/**
+ * A fresh page at the server's root (each page initialises onnxruntime-web once, with its own
+ * threads), in the browser's first context: pages share its HTTP cache and Cache API storage.
+ */
 export async function openPage(browser: Browser, server: StaticServer): Promise<Page> {
-  const page = await browser.newPage();
+  const context = browser.contexts()[0] ?? await browser.newContext();
+  const page = await context.newPage();
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
   await page.goto(`${server.origin}/`);
   return page;

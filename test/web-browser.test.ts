@@ -2,7 +2,7 @@
 // token ids, preprocessed pixels, features and logits of the OpenAI and Chinese-CLIP models, on
 // onnxruntime-web's WebAssembly backend with one and two threads, and on WebGPU (SwiftShader).
 // Self-contained sibling: web-bundle.test.ts (random models, Node as the reference).
-import { after, before, test } from 'node:test';
+import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -139,43 +139,43 @@ function assertExactPixels(report: Record<string, number | string>, label: strin
   }
 }
 
-test('Chromium, WASM 1 thread: OpenAI fixtures — token ids, pixels at 32/64/224 and features of every model file', { skip: skipOpenai, timeout: 120_000 }, async (t) => {
+interface OpenaiCase { id: number; text: string; tokenize: { truncate_false: number[] | { error: string }; truncate_true: number[] } }
+
+/** Jobs for every OpenAI fixture model (features); `full` adds the tokenizer cases and preprocessing at 32, 64 and 224 px. */
+function openaiJobs(full: boolean): { jobs: PageModelJob[]; check: (results: PageModelResult[], t: TestContext) => void } {
   const models = openaiModels();
-  const cases = (JSON.parse(readFileSync(join(OPENAI_FIXTURES, 'tokenizer_cases.json'), 'utf8')) as { cases: { id: number; text: string; tokenize: { truncate_false: number[] | { error: string }; truncate_true: number[] } }[] }).cases;
+  const jobs = models.map((m) => featureJob(`${OPENAI_URL}/models/${m.file}`, m, BPE));
+  const cases = (JSON.parse(readFileSync(join(OPENAI_FIXTURES, 'tokenizer_cases.json'), 'utf8')) as { cases: OpenaiCase[] }).cases;
   const images = readdirSync(join(OPENAI_FIXTURES, 'images')).sort();
   const imageUrls = images.map((f) => `${OPENAI_URL}/images/${f}`);
-  const jobs = models.map((m) => featureJob(`${OPENAI_URL}/models/${m.file}`, m, BPE));
-  jobs[0]!.texts = cases.map((c) => c.text);
   const res32 = models.findIndex((m) => m.file.startsWith('vit'));
   const res64 = models.findIndex((m) => m.file.startsWith('rn'));
-  jobs[res32]!.files = imageUrls;
-  jobs[res64]!.files = imageUrls;
-  jobs.push({ url: '/temp/vit-224.safetensors', load: BPE, files: imageUrls });
-  const results = await inPage({ threads: 1 }, jobs);
-
-  assertChecks(models.flatMap((m, i) => openaiFeatureChecks(m, results[i]!)));
-  const tokenized = results[0]!.tokenized!;
-  const wrong = cases.filter((c, i) => {
-    const [full, cut] = tokenized[i]!;
-    const expected = c.tokenize.truncate_false;
-    const fullOk = Array.isArray(expected) ? JSON.stringify(full) === JSON.stringify(expected) : typeof full === 'string' && /too long/.test(full);
-    return !fullOk || JSON.stringify(cut) !== JSON.stringify(c.tokenize.truncate_true);
-  });
-  assert.deepEqual(wrong.map((c) => c.id), [], 'tokenizer cases whose ids differ in the browser');
-
-  for (const [size, result] of [[32, results[res32]!], [64, results[res64]!], [224, results.at(-1)!]] as const) {
-    const pre = readSafetensors(join(OPENAI_FIXTURES, 'preprocess', `${size}.safetensors`)).tensors;
-    const report = pixelReport(images, result.pixels!, (i) => toFloat32(pre.get(images[i]!)!), size);
-    t.diagnostic(`max pixel difference per image at ${size}: ${JSON.stringify(report)}`);
-    assertExactPixels(report, `${size} px`);
+  if (full) {
+    jobs[0]!.texts = cases.map((c) => c.text);
+    jobs[res32]!.files = imageUrls;
+    jobs[res64]!.files = imageUrls;
+    jobs.push({ url: '/temp/vit-224.safetensors', load: BPE, files: imageUrls });
   }
-});
-
-test('Chromium, WASM 2 threads (cross-origin isolated): OpenAI fixture features', { skip: skipOpenai, timeout: 120_000 }, async () => {
-  const models = openaiModels();
-  const results = await inPage({ threads: 2 }, models.map((m) => featureJob(`${OPENAI_URL}/models/${m.file}`, m, BPE)));
-  assertChecks(models.flatMap((m, i) => openaiFeatureChecks(m, results[i]!)));
-});
+  const check = (results: PageModelResult[], t: TestContext) => {
+    assertChecks(models.flatMap((m, i) => openaiFeatureChecks(m, results[i]!)));
+    if (!full) return;
+    const tokenized = results[0]!.tokenized!;
+    const wrong = cases.filter((c, i) => {
+      const [whole, cut] = tokenized[i]!;
+      const expected = c.tokenize.truncate_false;
+      const wholeOk = Array.isArray(expected) ? JSON.stringify(whole) === JSON.stringify(expected) : typeof whole === 'string' && /too long/.test(whole);
+      return !wholeOk || JSON.stringify(cut) !== JSON.stringify(c.tokenize.truncate_true);
+    });
+    assert.deepEqual(wrong.map((c) => c.id), [], 'tokenizer cases whose ids differ in the browser');
+    for (const [size, result] of [[32, results[res32]!], [64, results[res64]!], [224, results[models.length]!]] as const) {
+      const pre = readSafetensors(join(OPENAI_FIXTURES, 'preprocess', `${size}.safetensors`)).tensors;
+      const report = pixelReport(images, result.pixels!, (i) => toFloat32(pre.get(images[i]!)!), size);
+      t.diagnostic(`OpenAI: max pixel difference per image at ${size}: ${JSON.stringify(report)}`);
+      assertExactPixels(report, `${size} px`);
+    }
+  };
+  return { jobs, check };
+}
 
 // ---- Chinese-CLIP fixtures ----
 
@@ -198,36 +198,57 @@ function chineseFeatureChecks(m: ModelFixture, r: PageModelResult): Check[] {
   ];
 }
 
-test('Chromium, WASM 1 and 2 threads: Chinese-CLIP fixtures — token ids, pixels at 32/64/224, features (config beside the model)', { skip: skipChinese, timeout: 120_000 }, async (t) => {
+/** Jobs for every Chinese-CLIP fixture model (features); `full` adds the WordPiece cases and preprocessing. */
+function chineseJobs(full: boolean): { jobs: PageModelJob[]; check: (results: PageModelResult[], t: TestContext) => void } {
   const models = chineseModels();
   const manifest = JSON.parse(readFileSync(join(CHINESE_FIXTURES, 'manifest.json'), 'utf8')) as { images: { file: string }[] };
   const imageUrls = manifest.images.map((i) => `${CN_URL}/${i.file}`);
   const cases = (JSON.parse(readFileSync(join(CHINESE_FIXTURES, 'tokenizer_cases.json'), 'utf8')) as { cases: { id: number; text: string; input_ids: number[] }[] }).cases;
   const jobs = models.map((m) => featureJob(`${CN_URL}/models/${m.file}`, m, VOCAB));
-  jobs[0]!.texts = cases.map((c) => c.text);
   const resolutions = models.map((m) => m.images.shape[2]!);
-  jobs.forEach((job) => { job.files = imageUrls; });
-  jobs.push({ url: '/temp/cn-224.safetensors', load: VOCAB, files: imageUrls });
-  const results = await inPage({ threads: 1 }, jobs);
-
-  assertChecks(models.flatMap((m, i) => chineseFeatureChecks(m, results[i]!)));
-  const wrong = cases.filter((c, i) => JSON.stringify(results[0]!.tokenized![i]![0]) !== JSON.stringify(c.input_ids));
-  assert.deepEqual(wrong.map((c) => c.id), [], 'WordPiece cases whose ids differ in the browser');
-  for (const [size, result] of [...resolutions.map((r, i) => [r, results[i]!] as const), [224, results.at(-1)!] as const]) {
-    const pixelValues = toFloat32(readSafetensors(join(CHINESE_FIXTURES, 'preprocess', `res${size}.safetensors`)).tensors.get('pixel_values')!);
-    const per = 3 * size * size;
-    const report = pixelReport(imageUrls.map((u) => u.split('/').at(-1)!), result.pixels!, (i) => pixelValues.subarray(i * per, (i + 1) * per), size);
-    t.diagnostic(`max pixel difference per image at ${size}: ${JSON.stringify(report)}`);
-    assertExactPixels(report, `${size} px`);
+  if (full) {
+    jobs[0]!.texts = cases.map((c) => c.text);
+    jobs.forEach((job) => { job.files = imageUrls; });
+    jobs.push({ url: '/temp/cn-224.safetensors', load: VOCAB, files: imageUrls });
   }
+  const check = (results: PageModelResult[], t: TestContext) => {
+    assertChecks(models.flatMap((m, i) => chineseFeatureChecks(m, results[i]!)));
+    if (!full) return;
+    const wrong = cases.filter((c, i) => JSON.stringify(results[0]!.tokenized![i]![0]) !== JSON.stringify(c.input_ids));
+    assert.deepEqual(wrong.map((c) => c.id), [], 'WordPiece cases whose ids differ in the browser');
+    for (const [size, result] of [...resolutions.map((r, i) => [r, results[i]!] as const), [224, results[models.length]!] as const]) {
+      const pixelValues = toFloat32(readSafetensors(join(CHINESE_FIXTURES, 'preprocess', `res${size}.safetensors`)).tensors.get('pixel_values')!);
+      const per = 3 * size * size;
+      const report = pixelReport(imageUrls.map((u) => u.split('/').at(-1)!), result.pixels!, (i) => pixelValues.subarray(i * per, (i + 1) * per), size);
+      t.diagnostic(`Chinese-CLIP: max pixel difference per image at ${size}: ${JSON.stringify(report)}`);
+      assertExactPixels(report, `${size} px`);
+    }
+  };
+  return { jobs, check };
+}
 
-  const threaded = await inPage({ threads: 2 }, models.map((m) => featureJob(`${CN_URL}/models/${m.file}`, m, VOCAB)));
-  assertChecks(models.flatMap((m, i) => chineseFeatureChecks(m, threaded[i]!)));
+/** OpenAI then Chinese-CLIP jobs on one page (one onnxruntime-web start per mode). */
+async function runFixtures(runtime: PageRuntime, full: boolean, t: TestContext): Promise<void> {
+  const openai = openaiJobs(full);
+  const chinese = chineseJobs(full);
+  const results = await inPage(runtime, [...openai.jobs, ...chinese.jobs]);
+  openai.check(results.slice(0, openai.jobs.length), t);
+  chinese.check(results.slice(openai.jobs.length), t);
+}
+
+const skipFixtures = skipOpenai || skipChinese;
+
+test('Chromium, WASM 1 thread: OpenAI and Chinese-CLIP fixtures — token ids, pixels at 32/64/224 px, features and logits of every model file', { skip: skipFixtures, timeout: 180_000 }, async (t) => {
+  await runFixtures({ threads: 1 }, true, t);
+});
+
+test('Chromium, WASM 2 threads (cross-origin isolated): features and logits of every fixture model file', { skip: skipFixtures, timeout: 120_000 }, async (t) => {
+  await runFixtures({ threads: 2 }, false, t);
 });
 
 // ---- WebGPU ----
 
-test('Chromium, WebGPU on SwiftShader: OpenAI and Chinese-CLIP ViT fixture features (correctness only)', { skip: skipOpenai || skipChinese, timeout: 180_000 }, async (t) => {
+test('Chromium, WebGPU on SwiftShader: OpenAI and Chinese-CLIP ViT fixture features (correctness only)', { skip: skipFixtures, timeout: 180_000 }, async (t) => {
   const gpu = await launchChromium({ webgpu: true });
   try {
     const probe = await openPage(gpu, server);

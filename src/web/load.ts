@@ -96,13 +96,26 @@ async function tokenizerFile(bytes: ArrayBuffer | Uint8Array | undefined, url: s
   return (await bytesOf(where, options)).bytes;
 }
 
-async function loadTokenizer(kind: 'transformer' | 'bert', options: WebLoadOptions, modelUrl?: string): Promise<TextTokenizer> {
-  if (kind === 'bert') {
-    const vocab = await tokenizerFile(options.vocabBytes, options.vocabUrl, 'vocab.txt', options, modelUrl);
-    return WordPieceTokenizer.fromVocabBytes(vocab, options.vocabUrl ?? 'vocab.txt');
+/** Tokenizers by file URL: building CLIP's BPE tables takes about a second, so models on one page share them. */
+const tokenizers = new Map<string, Promise<TextTokenizer>>();
+
+function loadTokenizer(kind: 'transformer' | 'bert', options: WebLoadOptions, modelUrl?: string): Promise<TextTokenizer> {
+  const bytes = kind === 'bert' ? options.vocabBytes : options.bpeBytes;
+  const given = kind === 'bert' ? options.vocabUrl : options.bpeUrl;
+  const fallback = kind === 'bert' ? 'vocab.txt' : DEFAULT_BPE_FILE;
+  const build = async () => {
+    const file = await tokenizerFile(bytes, given, fallback, options, modelUrl);
+    return kind === 'bert' ? WordPieceTokenizer.fromVocabBytes(file, given ?? fallback) : Tokenizer.fromMergesText(mergesText(file, gunzipSync));
+  };
+  const url = bytes ? undefined : given ? absolute(given) : modelUrl && new URL(fallback, modelUrl).href;
+  if (!url) return build();
+  let tokenizer = tokenizers.get(url);
+  if (!tokenizer) {
+    tokenizer = build();
+    tokenizers.set(url, tokenizer);
+    tokenizer.catch(() => tokenizers.delete(url));
   }
-  const merges = await tokenizerFile(options.bpeBytes, options.bpeUrl, DEFAULT_BPE_FILE, options, modelUrl);
-  return Tokenizer.fromMergesText(mergesText(merges, gunzipSync));
+  return tokenizer;
 }
 
 async function imageBytes(image: WebImage): Promise<Uint8Array> {

@@ -25,6 +25,8 @@ const TYPES: Record<string, string> = {
 export interface StaticServer {
   /** e.g. http://127.0.0.1:12345 */
   origin: string;
+  /** Paths requested so far, in order. */
+  requests: string[];
   close(): Promise<void>;
 }
 
@@ -33,8 +35,10 @@ export interface StaticServer {
  * isolated (COOP/COEP), so pages get SharedArrayBuffer and WebAssembly threads.
  */
 export async function serveStatic(mounts: Record<string, string>): Promise<StaticServer> {
+  const requests: string[] = [];
   const server: Server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url!, 'http://x').pathname);
+    requests.push(path);
     const headers = {
       'Cross-Origin-Opener-Policy': 'same-origin',
       'Cross-Origin-Embedder-Policy': 'require-corp',
@@ -59,6 +63,7 @@ export async function serveStatic(mounts: Record<string, string>): Promise<Stati
   const { port } = server.address() as AddressInfo;
   return {
     origin: `http://127.0.0.1:${port}`,
+    requests,
     close: () => new Promise<void>((done) => { server.closeAllConnections(); server.close(() => done()); }),
   };
 }

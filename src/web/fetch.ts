@@ -73,7 +73,8 @@ export async function fetchBytes(url: string, options: FetchBytesOptions = {}): 
   }
   let response: Response;
   try {
-    response = await fetch(url);
+    // With our own cached copy, the browser's HTTP cache would only hold the same bytes twice.
+    response = await fetch(url, cache ? { cache: 'no-store' } : {});
   } catch (e) {
     throw new DownloadError('network', url, url, `${url}: cannot fetch (${(e as Error).message})`);
   }

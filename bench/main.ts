@@ -1,6 +1,6 @@
 // `npm run bench`: benchmarks, never part of `npm test`. The models suite is bench/models.ts;
 // the tokenizer and preprocessing suites are their own scripts, run here as child processes.
-//   node dist/bench/main.js [--suite models|tokenize|preprocess|all] [--compare] [--json]
+//   node dist/bench/main.js [--suite models|tokenize|preprocess|browser|all] [--compare] [--json]
 //     [--models ViT-B/32,ViT-B/16,RN50] [--tasks image,text] [--batches 1,32] [--threads 2] [--quick]
 
 import { spawnSync } from 'node:child_process';
@@ -12,7 +12,7 @@ import { OFFICIAL_CONFIGS } from '../src/models/presets.js';
 import { benchModels, IMPLS, probeLoad, type Impl, type Measurement, type Task } from './models.js';
 import { positiveInt } from './text-timing.js';
 
-const SUITES = ['models', 'tokenize', 'preprocess', 'all'] as const;
+const SUITES = ['models', 'tokenize', 'preprocess', 'browser', 'all'] as const;
 
 function list<T extends string>(allowed: readonly T[]) {
   return (value: string): T[] => {
@@ -125,6 +125,7 @@ async function main(): Promise<void> {
   }
   if (opts.suite === 'tokenize' || opts.suite === 'all') runScript('tokenize', json);
   if (opts.suite === 'preprocess' || opts.suite === 'all') runScript('preprocess', json);
+  if (opts.suite === 'browser' || opts.suite === 'all') runScript('browser', json);
 }
 
 await main();

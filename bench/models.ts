@@ -89,7 +89,7 @@ function toHalf(sd: StateDict): StateDict {
   return new Map([...sd].map(([key, t]) => [key, toFloat16(t)]));
 }
 
-async function writeRandomCheckpoint(model: string, path: string): Promise<void> {
+export async function writeRandomCheckpoint(model: string, path: string): Promise<void> {
   await writeTorchZip(path, toHalf(randomStateDict(OFFICIAL_CONFIGS[model]!, 0)));
 }
 

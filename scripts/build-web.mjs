@@ -1,6 +1,7 @@
 // Builds the browser entry (src/web) into dist/web/: clip.bundle.js (self-contained: onnxruntime-web,
 // codecs and their .wasm inlined), clip.js (the same ESM module with onnxruntime-web left as an
-// import, for apps with their own bundler) and ort/ (onnxruntime-web's WebAssembly runtime files).
+// import, for apps with their own bundler), ort/ (onnxruntime-web's WebAssembly runtime files) and
+// demo/ (the photo search page).
 import { build } from 'esbuild';
 import { copyFileSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -40,6 +41,16 @@ const common = {
 
 await build({ ...common, outfile: join(out, 'clip.bundle.js'), minify: true, sourcemap: true });
 await build({ ...common, outfile: join(out, 'clip.js'), external: ['onnxruntime-web'] });
+
+// The demo (npm run web:demo): its page and worker, which load clip.bundle.js at run time.
+const demo = join(root, 'src/web/demo');
+await build({
+  ...common,
+  entryPoints: [join(demo, 'app.ts'), join(demo, 'worker.ts')],
+  outdir: join(out, 'demo'),
+  minify: true,
+});
+copyFileSync(join(demo, 'index.html'), join(out, 'demo', 'index.html'));
 
 const ortDist = join(root, 'node_modules', 'onnxruntime-web', 'dist');
 mkdirSync(join(out, 'ort'), { recursive: true });

@@ -22,19 +22,19 @@ export interface WebRuntimeOptions {
   wasmPaths?: string;
 }
 
-/** Settings that are process-wide in onnxruntime-web: fixed by the first session, so set once. */
+/** Settings that are page-wide in onnxruntime-web and fixed once its WebAssembly starts: the first model's. */
 let configured: string | undefined;
 
 function configure(opts: WebRuntimeOptions): void {
+  if (opts.threads !== undefined && (!Number.isInteger(opts.threads) || opts.threads < 1)) {
+    throw new InputError(`threads must be a positive integer, got ${opts.threads}`);
+  }
   const key = JSON.stringify([opts.threads, opts.wasmPaths]);
   if (configured !== undefined) {
-    if (configured !== key) throw new InputError('threads and wasmPaths are fixed by the first model loaded on this page (onnxruntime-web initialises once)');
+    if (configured !== key) console.warn(`clip-ts: threads and wasmPaths stay as the first model on this page set them (${configured})`);
     return;
   }
-  if (opts.threads !== undefined) {
-    if (!Number.isInteger(opts.threads) || opts.threads < 1) throw new InputError(`threads must be a positive integer, got ${opts.threads}`);
-    ort.env.wasm.numThreads = opts.threads;
-  }
+  if (opts.threads !== undefined) ort.env.wasm.numThreads = opts.threads;
   if (opts.wasmPaths !== undefined) ort.env.wasm.wasmPaths = opts.wasmPaths;
   ort.env.logLevel = 'error'; // not the warning that shape ops stay on the CPU under WebGPU
   configured = key;

@@ -68,6 +68,7 @@ async function main(): Promise<void> {
 
     console.error(`Chromium, WebAssembly, ${opts.threads} threads`);
     const page = await openPage(browser, server);
+    // The same phases as timeNode, written out again: this function runs in the page.
     const web = await page.evaluate(async ({ bundle, threads, rounds, images, tokens }) => {
       const clip = await import(bundle);
       const fromBase64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0)).buffer;

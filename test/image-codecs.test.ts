@@ -83,7 +83,19 @@ test('JPEG (4:2:0 and 4:4:4, progressive), WebP and PNG made here decode like sh
     const node = await decodeImage(bytes);
     assert.equal(ours.mode, node.mode, `${what}: mode`);
     assert.deepEqual(toRGB(ours), toRGB(node), `${what}: pixels`);
+    // The size limit applies to the size the header declares (read before decoding).
+    await assert.rejects(decodeWithCodecs(bytes, await codecs, what, 97 * 61 - 1), /image has 97×61 = 5917 pixels, more than the limit/);
   }
+  const lossless = await image().webp({ lossless: true }).toBuffer();
+  await assert.rejects(decodeWithCodecs(lossless, await codecs, 'lossless', 100), /image has 97×61/);
+});
+
+test('a small file whose header claims a huge image is refused before it is decoded', async () => {
+  const png = encodePng({ width: 4, height: 4, channels: 3, depth: 8, data: new Uint8Array(48) });
+  const forged = png.slice();
+  new DataView(forged.buffer).setUint32(16, 100_000); // IHDR width
+  new DataView(forged.buffer).setUint32(20, 100_000); // and height
+  await assert.rejects(decodeWithCodecs(forged, await codecs, 'bomb.png', 89_478_485), /bomb\.png: image has 100000×100000 = 10000000000 pixels, more than the limit/);
 });
 
 test('unknown, empty and oversized inputs are InputErrors naming the input', async () => {

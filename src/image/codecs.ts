@@ -34,15 +34,43 @@ function sniff(b: Uint8Array): Format | undefined {
   return undefined;
 }
 
-/** Number of colour components of a JPEG, from its first start-of-frame marker. */
-function jpegComponents(b: Uint8Array): number | undefined {
+interface Header { width: number; height: number; components?: number }
+
+/** A JPEG's size and colour components, from its first start-of-frame marker. */
+function jpegHeader(b: Uint8Array): Header | undefined {
   for (let i = 2; i + 9 < b.length;) {
     if (b[i] !== 0xff) return undefined;
     const marker = b[i + 1]!;
-    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return b[i + 9];
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      return { height: (b[i + 5]! << 8) | b[i + 6]!, width: (b[i + 7]! << 8) | b[i + 8]!, components: b[i + 9] };
+    }
     i += 2 + ((b[i + 2]! << 8) | b[i + 3]!);
   }
   return undefined;
+}
+
+/**
+ * The image size the header declares, read before decoding so that a small file claiming a
+ * huge image is refused before any memory is spent on it.
+ */
+function declaredSize(format: Format, b: Uint8Array): Header | undefined {
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  if (b.length < 30) return undefined;
+  switch (format) {
+    case 'png': return { width: view.getUint32(16), height: view.getUint32(20) };
+    case 'gif': return { width: view.getUint16(6, true), height: view.getUint16(8, true) };
+    case 'jpeg': return jpegHeader(b);
+    case 'webp': {
+      const chunk = String.fromCharCode(...b.subarray(12, 16));
+      if (chunk === 'VP8X') return { width: 1 + (view.getUint32(24, true) & 0xffffff), height: 1 + (view.getUint32(27, true) & 0xffffff) };
+      if (chunk === 'VP8 ') return { width: view.getUint16(26, true) & 0x3fff, height: view.getUint16(28, true) & 0x3fff };
+      if (chunk === 'VP8L') {
+        const bits = view.getUint32(21, true);
+        return { width: 1 + (bits & 0x3fff), height: 1 + ((bits >>> 14) & 0x3fff) };
+      }
+      return undefined;
+    }
+  }
 }
 
 function arrayBufferOf(bytes: Uint8Array): ArrayBuffer {
@@ -115,7 +143,9 @@ export async function decodeWithCodecs(bytes: Uint8Array, codecs: WasmCodecs, la
   if (bytes.length === 0) throw new InputError(`${label}: the file is empty`);
   const format = sniff(bytes);
   if (!format) throw new InputError(`${label}: unsupported image format; the browser decoder reads JPEG, PNG, GIF and WebP`);
-  if (format === 'jpeg' && jpegComponents(bytes) === 4) {
+  const header = declaredSize(format, bytes);
+  if (header) checkSize(header.width, header.height, label, maxPixels);
+  if (header?.components === 4) {
     throw new InputError(`${label}: CMYK JPEGs are not supported by the browser decoder (libjpeg-turbo cannot convert CMYK to RGB)`);
   }
   let pixels: Pixels;

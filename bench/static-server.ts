@@ -20,17 +20,20 @@ export interface StaticServer {
 
 /**
  * Serves `mounts` (URL prefix → folder) read-only, plus an empty page at `/`, cross-origin
- * isolated (COOP/COEP), so pages get SharedArrayBuffer and WebAssembly threads.
+ * isolated (COOP/COEP) unless `isolated: false`, so pages get SharedArrayBuffer and WebAssembly threads.
  */
-export async function serveStatic(mounts: Record<string, string>, port = 0): Promise<StaticServer> {
+export async function serveStatic(mounts: Record<string, string>, options: { port?: number; isolated?: boolean } = {}): Promise<StaticServer> {
+  const isolation = options.isolated === false ? {} : {
+    'Cross-Origin-Opener-Policy': 'same-origin',
+    'Cross-Origin-Embedder-Policy': 'require-corp',
+    'Cross-Origin-Resource-Policy': 'same-origin',
+  };
   const requests: string[] = [];
   const server: Server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url!, 'http://x').pathname);
     requests.push(path);
     const headers = {
-      'Cross-Origin-Opener-Policy': 'same-origin',
-      'Cross-Origin-Embedder-Policy': 'require-corp',
-      'Cross-Origin-Resource-Policy': 'same-origin',
+      ...isolation,
       // Cacheable, so a second page compiles onnxruntime-web's 28 MB of WebAssembly from V8's code cache.
       'Cache-Control': 'max-age=600',
     };
@@ -48,7 +51,7 @@ export async function serveStatic(mounts: Record<string, string>, port = 0): Pro
     res.writeHead(200, { ...headers, 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Content-Length': statSync(file).size });
     createReadStream(file).pipe(res);
   });
-  await new Promise<void>((done) => server.listen(port, '127.0.0.1', done));
+  await new Promise<void>((done) => server.listen(options.port ?? 0, '127.0.0.1', done));
   const { port: bound } = server.address() as AddressInfo;
   return {
     origin: `http://127.0.0.1:${bound}`,

@@ -23,5 +23,5 @@ if (!existsSync(join(web, 'demo', 'index.html'))) {
   console.error('clip: dist/web/demo is missing; run npm run build first');
   process.exit(1);
 }
-const server = await serveStatic({ '/models/': resolve(opts.models), '/': web }, opts.port);
+const server = await serveStatic({ '/models/': resolve(opts.models), '/': web }, { port: opts.port });
 console.log(`photo search demo: ${server.origin}/demo/index.html  (models from ${resolve(opts.models)} at /models/; Ctrl-C stops)`);

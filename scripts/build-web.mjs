@@ -57,5 +57,8 @@ mkdirSync(join(out, 'ort'), { recursive: true });
 for (const file of ['ort-wasm-simd-threaded.jsep.mjs', 'ort-wasm-simd-threaded.jsep.wasm']) {
   copyFileSync(join(ortDist, file), join(out, 'ort', file));
 }
+// The loader again as .js, which every static server sends as JavaScript (not all know .mjs);
+// load() points onnxruntime-web at this copy by default.
+copyFileSync(join(ortDist, 'ort-wasm-simd-threaded.jsep.mjs'), join(out, 'ort', 'ort-wasm-simd-threaded.jsep.js'));
 const size = statSync(join(out, 'clip.bundle.js')).size;
 console.log(`dist/web/clip.bundle.js: ${(size / 1024).toFixed(0)} KiB`);

@@ -27,6 +27,7 @@ declare const caches: {
   open(name: string): Promise<{ match(url: string): Promise<Response | undefined>; put(url: string, response: Response): Promise<void> }>;
 };
 declare const location: { href: string };
+declare const crossOriginIsolated: boolean;
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BUNDLE = '/dist/web/clip.bundle.js';
@@ -159,5 +160,23 @@ test('load() from bytes needs the tokenizer file; a wrong sha256 is a DownloadEr
     assert.equal(errors[2], 'no error');
   } finally {
     await page.close();
+  }
+});
+
+test('a plain page (not cross-origin isolated) with default options: one thread, same features; the loader is fetched as .js', { skip, timeout: 120_000 }, async () => {
+  const plain = await serveStatic({ '/dist/': join(ROOT, 'dist'), '/temp/': temp }, { isolated: false });
+  const page = await openPage(browser!, plain);
+  try {
+    const tokens = TOKENIZER.tokenize(TEXTS);
+    const [r] = await runInPage(page, BUNDLE, {}, [{ url: '/temp/model.safetensors', tokens: { data: i32(tokens.data), shape: tokens.shape } }]);
+    const node = new CLIP(randomStateDict(CONFIG, 7));
+    const expected = await node.encodeText(tokens);
+    await node.release();
+    assert.ok(compareArrays(fromF32(r!.textFeatures!), expected.data).maxAbs <= 1e-4);
+    assert.equal(await page.evaluate(() => crossOriginIsolated), false);
+    assert.ok(plain.requests.includes('/dist/web/ort/ort-wasm-simd-threaded.jsep.js'), plain.requests.join(' '));
+  } finally {
+    await page.close();
+    await plain.close();
   }
 });

@@ -18,8 +18,11 @@ export interface WebRuntimeOptions {
    * isolated, else 1). More than 1 needs COOP/COEP headers (SharedArrayBuffer).
    */
   threads?: number;
-  /** Where onnxruntime-web's .wasm/.mjs files are (a URL prefix ending in '/'). */
-  wasmPaths?: string;
+  /**
+   * Where onnxruntime-web's files are: a URL prefix ending in '/' (holding
+   * ort-wasm-simd-threaded.jsep.{mjs,wasm}), or the URL of each.
+   */
+  wasmPaths?: string | { mjs?: string; wasm?: string };
 }
 
 /** Settings that are page-wide in onnxruntime-web and fixed once its WebAssembly starts: the first model's. */

@@ -139,7 +139,10 @@ export async function load(model: FileSource, options: WebLoadOptions = {}): Pro
   const runtime: WebRuntimeOptions = {
     executionProviders: options.executionProviders,
     threads: options.threads,
-    wasmPaths: options.wasmPaths ?? new URL('./ort/', import.meta.url).href,
+    wasmPaths: options.wasmPaths ?? {
+      mjs: new URL('./ort/ort-wasm-simd-threaded.jsep.js', import.meta.url).href,
+      wasm: new URL('./ort/ort-wasm-simd-threaded.jsep.wasm', import.meta.url).href,
+    },
   };
   const clip = new ClipModel(stateDict, (_name, build) => build().then((graph) => openWebSession(graph, runtime)), config, options.precision);
   const tokenizer = await loadTokenizer(config.text.kind, options, url);

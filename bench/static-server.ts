@@ -6,8 +6,13 @@ import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve } from 'node:path';
 
 const TYPES: Record<string, string> = {
-  '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json',
-  '.html': 'text/html', '.map': 'application/json', '.css': 'text/css',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json',
+  '.html': 'text/html',
+  '.map': 'application/json',
+  '.css': 'text/css',
 };
 
 export interface StaticServer {
@@ -22,12 +27,18 @@ export interface StaticServer {
  * Serves `mounts` (URL prefix → folder) read-only, plus an empty page at `/`, cross-origin
  * isolated (COOP/COEP) unless `isolated: false`, so pages get SharedArrayBuffer and WebAssembly threads.
  */
-export async function serveStatic(mounts: Record<string, string>, options: { port?: number; isolated?: boolean } = {}): Promise<StaticServer> {
-  const isolation = options.isolated === false ? {} : {
-    'Cross-Origin-Opener-Policy': 'same-origin',
-    'Cross-Origin-Embedder-Policy': 'require-corp',
-    'Cross-Origin-Resource-Policy': 'same-origin',
-  };
+export async function serveStatic(
+  mounts: Record<string, string>,
+  options: { port?: number; isolated?: boolean } = {},
+): Promise<StaticServer> {
+  const isolation =
+    options.isolated === false
+      ? {}
+      : {
+          'Cross-Origin-Opener-Policy': 'same-origin',
+          'Cross-Origin-Embedder-Policy': 'require-corp',
+          'Cross-Origin-Resource-Policy': 'same-origin',
+        };
   const requests: string[] = [];
   const server: Server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url!, 'http://x').pathname);
@@ -37,8 +48,11 @@ export async function serveStatic(mounts: Record<string, string>, options: { por
       // Cacheable, so a second page compiles onnxruntime-web's 28 MB of WebAssembly from V8's code cache.
       'Cache-Control': 'max-age=600',
     };
-    if (path === '/') { // a blank page to open others from
-      res.writeHead(200, { ...headers, 'Content-Type': 'text/html' }).end('<!doctype html><meta charset="utf-8"><title>clip-ts</title>');
+    if (path === '/') {
+      // a blank page to open others from
+      res
+        .writeHead(200, { ...headers, 'Content-Type': 'text/html' })
+        .end('<!doctype html><meta charset="utf-8"><title>clip-ts</title>');
       return;
     }
     const prefix = Object.keys(mounts).find((p) => path.startsWith(p));
@@ -48,7 +62,11 @@ export async function serveStatic(mounts: Record<string, string>, options: { por
       res.writeHead(404, headers).end('not found');
       return;
     }
-    res.writeHead(200, { ...headers, 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Content-Length': statSync(file).size });
+    res.writeHead(200, {
+      ...headers,
+      'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
+      'Content-Length': statSync(file).size,
+    });
     createReadStream(file).pipe(res);
   });
   await new Promise<void>((done) => server.listen(options.port ?? 0, '127.0.0.1', done));
@@ -56,6 +74,10 @@ export async function serveStatic(mounts: Record<string, string>, options: { por
   return {
     origin: `http://127.0.0.1:${bound}`,
     requests,
-    close: () => new Promise<void>((done) => { server.closeAllConnections(); server.close(() => done()); }),
+    close: () =>
+      new Promise<void>((done) => {
+        server.closeAllConnections();
+        server.close(() => done());
+      }),
   };
 }

@@ -17,11 +17,26 @@ export function needsChromium(): false | string {
   return reason;
 }
 
-const FLAGS = ['--headless', '--no-sandbox', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 /** Headless Chromium; `webgpu` swaps --disable-gpu for the SwiftShader WebGPU adapter (correctness only). */
 export function launchChromium(options: { webgpu?: boolean } = {}): Promise<Browser> {
-  const gpu = options.webgpu ? ['--enable-unsafe-webgpu', '--enable-unsafe-swiftshader', '--use-webgpu-adapter=swiftshader', '--use-angle=swiftshader'] : ['--disable-gpu'];
+  const gpu = options.webgpu
+    ? [
+        '--enable-unsafe-webgpu',
+        '--enable-unsafe-swiftshader',
+        '--use-webgpu-adapter=swiftshader',
+        '--use-angle=swiftshader',
+      ]
+    : ['--disable-gpu'];
   return chromium.launch({ executablePath: CHROMIUM, args: [...FLAGS, ...gpu], headless: true });
 }
 
@@ -30,7 +45,7 @@ export function launchChromium(options: { webgpu?: boolean } = {}): Promise<Brow
  * threads), in the browser's first context: pages share its HTTP cache and Cache API storage.
  */
 export async function openPage(browser: Browser, server: StaticServer): Promise<Page> {
-  const context = browser.contexts()[0] ?? await browser.newContext();
+  const context = browser.contexts()[0] ?? (await browser.newContext());
   const page = await context.newPage();
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
   await page.goto(`${server.origin}/`);

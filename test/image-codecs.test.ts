@@ -32,26 +32,30 @@ async function nodeCodecs(): Promise<WasmCodecs> {
 
 const codecs = nodeCodecs();
 
-test('fixture images decode to exactly what Pillow decodes (CMYK JPEG: refused with a clear error)', { skip: needsFixtures(OPENAI_FIXTURES) }, async (t) => {
-  const decoded = readSafetensors(join(OPENAI_FIXTURES, 'preprocess', 'decoded.safetensors')).tensors;
-  const report: Record<string, number | string> = {};
-  for (const file of readdirSync(join(OPENAI_FIXTURES, 'images')).sort()) {
-    const bytes = readFileSync(join(OPENAI_FIXTURES, 'images', file));
-    try {
-      const ours = toRGB(await decodeWithCodecs(bytes, await codecs, file, Infinity));
-      const ref = decoded.get(`${file}#rgb`) ?? decoded.get(file)!;
-      assert.equal(ours.length, ref.bytes.length, `${file}: size`);
-      report[file] = ours.reduce((max, v, i) => Math.max(max, Math.abs(v - ref.bytes[i]!)), 0);
-    } catch (e) {
-      report[file] = (e as Error).message;
+test(
+  'fixture images decode to exactly what Pillow decodes (CMYK JPEG: refused with a clear error)',
+  { skip: needsFixtures(OPENAI_FIXTURES) },
+  async (t) => {
+    const decoded = readSafetensors(join(OPENAI_FIXTURES, 'preprocess', 'decoded.safetensors')).tensors;
+    const report: Record<string, number | string> = {};
+    for (const file of readdirSync(join(OPENAI_FIXTURES, 'images')).sort()) {
+      const bytes = readFileSync(join(OPENAI_FIXTURES, 'images', file));
+      try {
+        const ours = toRGB(await decodeWithCodecs(bytes, await codecs, file, Infinity));
+        const ref = decoded.get(`${file}#rgb`) ?? decoded.get(file)!;
+        assert.equal(ours.length, ref.bytes.length, `${file}: size`);
+        report[file] = ours.reduce((max, v, i) => Math.max(max, Math.abs(v - ref.bytes[i]!)), 0);
+      } catch (e) {
+        report[file] = (e as Error).message;
+      }
     }
-  }
-  t.diagnostic(`max difference per image (0..255): ${JSON.stringify(report)}`);
-  for (const [file, diff] of Object.entries(report)) {
-    if (file === 'cmyk.jpg') assert.match(String(diff), /CMYK JPEGs are not supported/);
-    else assert.equal(diff, 0, file);
-  }
-});
+    t.diagnostic(`max difference per image (0..255): ${JSON.stringify(report)}`);
+    for (const [file, diff] of Object.entries(report)) {
+      if (file === 'cmyk.jpg') assert.match(String(diff), /CMYK JPEGs are not supported/);
+      else assert.equal(diff, 0, file);
+    }
+  },
+);
 
 /** A smooth RGB test card with sharp edges: width × height × 3. */
 function testCard(width: number, height: number): Uint8Array {
@@ -72,10 +76,16 @@ test('JPEG (4:2:0 and 4:4:4, progressive), WebP and PNG made here decode like sh
   const image = () => sharp(raw, { raw: { width: 97, height: 61, channels: 3 } });
   const files: [string, Uint8Array][] = [
     ['jpeg 4:2:0', await image().jpeg({ quality: 80 }).toBuffer()],
-    ['jpeg 4:4:4 progressive', await image().jpeg({ quality: 90, chromaSubsampling: '4:4:4', progressive: true }).toBuffer()],
+    [
+      'jpeg 4:4:4 progressive',
+      await image().jpeg({ quality: 90, chromaSubsampling: '4:4:4', progressive: true }).toBuffer(),
+    ],
     ['grey jpeg', await image().greyscale().jpeg().toBuffer()],
     ['webp', await image().webp({ quality: 75 }).toBuffer()],
-    ['png rgb16', encodePng({ width: 97, height: 61, channels: 3, depth: 16, data: Uint16Array.from(raw, (v) => v * 257 + 3) })],
+    [
+      'png rgb16',
+      encodePng({ width: 97, height: 61, channels: 3, depth: 16, data: Uint16Array.from(raw, (v) => v * 257 + 3) }),
+    ],
     ['png grey', encodePng({ width: 97, height: 61, channels: 1, depth: 8, data: raw.filter((_, i) => i % 3 === 0) })],
   ];
   for (const [what, bytes] of files) {
@@ -84,7 +94,10 @@ test('JPEG (4:2:0 and 4:4:4, progressive), WebP and PNG made here decode like sh
     assert.equal(ours.mode, node.mode, `${what}: mode`);
     assert.deepEqual(toRGB(ours), toRGB(node), `${what}: pixels`);
     // The size limit applies to the size the header declares (read before decoding).
-    await assert.rejects(decodeWithCodecs(bytes, await codecs, what, 97 * 61 - 1), /image has 97×61 = 5917 pixels, more than the limit/);
+    await assert.rejects(
+      decodeWithCodecs(bytes, await codecs, what, 97 * 61 - 1),
+      /image has 97×61 = 5917 pixels, more than the limit/,
+    );
   }
   const lossless = await image().webp({ lossless: true }).toBuffer();
   await assert.rejects(decodeWithCodecs(lossless, await codecs, 'lossless', 100), /image has 97×61/);
@@ -95,13 +108,28 @@ test('a small file whose header claims a huge image is refused before it is deco
   const forged = png.slice();
   new DataView(forged.buffer).setUint32(16, 100_000); // IHDR width
   new DataView(forged.buffer).setUint32(20, 100_000); // and height
-  await assert.rejects(decodeWithCodecs(forged, await codecs, 'bomb.png', 89_478_485), /bomb\.png: image has 100000×100000 = 10000000000 pixels, more than the limit/);
+  await assert.rejects(
+    decodeWithCodecs(forged, await codecs, 'bomb.png', 89_478_485),
+    /bomb\.png: image has 100000×100000 = 10000000000 pixels, more than the limit/,
+  );
 });
 
 test('unknown, empty and oversized inputs are InputErrors naming the input', async () => {
-  await assert.rejects(decodeWithCodecs(new Uint8Array(0), await codecs, 'a.png', Infinity), /a\.png: the file is empty/);
-  await assert.rejects(decodeWithCodecs(new TextEncoder().encode('hello'), await codecs, 'b.txt', Infinity), (e) => e instanceof InputError && /b\.txt: unsupported image format/.test(e.message));
+  await assert.rejects(
+    decodeWithCodecs(new Uint8Array(0), await codecs, 'a.png', Infinity),
+    /a\.png: the file is empty/,
+  );
+  await assert.rejects(
+    decodeWithCodecs(new TextEncoder().encode('hello'), await codecs, 'b.txt', Infinity),
+    (e) => e instanceof InputError && /b\.txt: unsupported image format/.test(e.message),
+  );
   const png = encodePng({ width: 20, height: 10, channels: 3, depth: 8, data: new Uint8Array(600) });
-  await assert.rejects(decodeWithCodecs(png, await codecs, 'c.png', 100), /c\.png: image has 20×10 = 200 pixels, more than the limit of 100/);
-  await assert.rejects(decodeWithCodecs(png.subarray(0, 40), await codecs, 'd.png', Infinity), /d\.png: cannot decode the png data/);
+  await assert.rejects(
+    decodeWithCodecs(png, await codecs, 'c.png', 100),
+    /c\.png: image has 20×10 = 200 pixels, more than the limit of 100/,
+  );
+  await assert.rejects(
+    decodeWithCodecs(png.subarray(0, 40), await codecs, 'd.png', Infinity),
+    /d\.png: cannot decode the png data/,
+  );
 });

@@ -34,7 +34,18 @@ const VIT_224: ClipConfig = {
 const CN_224: ClipConfig = {
   embedDim: 16,
   vision: VIT_224.vision,
-  text: { kind: 'bert', width: 64, layers: 1, heads: 1, intermediate: 96, maxPositions: 64, typeVocabSize: 2, vocabSize: 21128, contextLength: 52, activation: 'gelu' },
+  text: {
+    kind: 'bert',
+    width: 64,
+    layers: 1,
+    heads: 1,
+    intermediate: 96,
+    maxPositions: 64,
+    typeVocabSize: 2,
+    vocabSize: 21128,
+    contextLength: 52,
+    activation: 'gelu',
+  },
 };
 
 let server: StaticServer;
@@ -68,7 +79,10 @@ async function inPage(runtime: PageRuntime, jobs: PageModelJob[], gpuBrowser?: B
 
 function assertChecks(checks: Check[]): void {
   const failed = checks.filter((c) => !c.passed);
-  assert.deepEqual(failed.map((c) => `${c.name}: maxAbs ${c.maxAbs} (${c.detail})`), []);
+  assert.deepEqual(
+    failed.map((c) => `${c.name}: maxAbs ${c.maxAbs} (${c.detail})`),
+    [],
+  );
 }
 
 // ---- OpenAI CLIP fixtures ----
@@ -76,13 +90,21 @@ function assertChecks(checks: Check[]): void {
 const OPENAI_URL = '/fixtures/openai-clip';
 const BPE = { bpeUrl: `${OPENAI_URL}/bpe_simple_vocab_16e6.txt.gz` };
 
-interface ModelFixture { file: string; ref: StateDict; images: Tensor; tokens: Tensor<Int32Array> }
+interface ModelFixture {
+  file: string;
+  ref: StateDict;
+  images: Tensor;
+  tokens: Tensor<Int32Array>;
+}
 
 /** Images [N, 3, R, R] from per-image tensors. */
 function stack(tensors: RawTensor[]): Tensor {
   const parts = tensors.map(toFloat32);
   const data = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  parts.reduce((at, p) => { data.set(p, at); return at + p.length; }, 0);
+  parts.reduce((at, p) => {
+    data.set(p, at);
+    return at + p.length;
+  }, 0);
   return { data, shape: [tensors.length, ...tensors[0]!.shape] };
 }
 
@@ -90,17 +112,26 @@ const asTensor = (t: RawTensor): Tensor => ({ data: toFloat32(t), shape: t.shape
 const asTokens = (t: RawTensor): Tensor<Int32Array> => ({ data: toInt32(t), shape: t.shape });
 
 function openaiModels(): ModelFixture[] {
-  return readdirSync(join(OPENAI_FIXTURES, 'models')).sort().map((file) => {
-    const { tensors: ref, metadata } = readSafetensors(join(OPENAI_FIXTURES, 'outputs', `${file.split('.')[0]}.safetensors`));
-    const order = JSON.parse(metadata.image_order!) as string[];
-    const res = file.startsWith('vit') ? 32 : 64;
-    const pre = readSafetensors(join(OPENAI_FIXTURES, 'preprocess', `${res}.safetensors`)).tensors;
-    return { file, ref, images: stack(order.map((k) => pre.get(k)!)), tokens: asTokens(ref.get('tokens')!) };
-  });
+  return readdirSync(join(OPENAI_FIXTURES, 'models'))
+    .sort()
+    .map((file) => {
+      const { tensors: ref, metadata } = readSafetensors(
+        join(OPENAI_FIXTURES, 'outputs', `${file.split('.')[0]}.safetensors`),
+      );
+      const order = JSON.parse(metadata.image_order!) as string[];
+      const res = file.startsWith('vit') ? 32 : 64;
+      const pre = readSafetensors(join(OPENAI_FIXTURES, 'preprocess', `${res}.safetensors`)).tensors;
+      return { file, ref, images: stack(order.map((k) => pre.get(k)!)), tokens: asTokens(ref.get('tokens')!) };
+    });
 }
 
 function featureJob(url: string, m: ModelFixture, load: Record<string, unknown>): PageModelJob {
-  return { url, load, images: { data: f32(m.images.data), shape: m.images.shape }, tokens: { data: i32(m.tokens.data), shape: m.tokens.shape } };
+  return {
+    url,
+    load,
+    images: { data: f32(m.images.data), shape: m.images.shape },
+    tokens: { data: i32(m.tokens.data), shape: m.tokens.shape },
+  };
 }
 
 function openaiFeatureChecks(m: ModelFixture, r: PageModelResult): Check[] {
@@ -115,12 +146,18 @@ function openaiFeatureChecks(m: ModelFixture, r: PageModelResult): Check[] {
 /** Largest difference in 0..255 pixel units between preprocessed images (normalised floats). */
 function maxPixelDifference(ours: Float32Array, ref: Float32Array, size: number): number {
   let max = 0;
-  for (let i = 0; i < ref.length; i++) max = Math.max(max, Math.abs(ours[i]! - ref[i]!) * CLIP_STD[Math.floor(i / (size * size))]! * 255);
+  for (let i = 0; i < ref.length; i++)
+    max = Math.max(max, Math.abs(ours[i]! - ref[i]!) * CLIP_STD[Math.floor(i / (size * size))]! * 255);
   return Math.round(max * 1000) / 1000;
 }
 
 /** Per image: max pixel difference against the reference, or the decoder's error. */
-function pixelReport(files: string[], results: NonNullable<PageModelResult['pixels']>, reference: (i: number) => Float32Array, size: number): Record<string, number | string> {
+function pixelReport(
+  files: string[],
+  results: NonNullable<PageModelResult['pixels']>,
+  reference: (i: number) => Float32Array,
+  size: number,
+): Record<string, number | string> {
   const report: Record<string, number | string> = {};
   files.forEach((file, i) => {
     const r = results[i]!;
@@ -139,13 +176,25 @@ function assertExactPixels(report: Record<string, number | string>, label: strin
   }
 }
 
-interface OpenaiCase { id: number; text: string; tokenize: { truncate_false: number[] | { error: string }; truncate_true: number[] } }
+interface OpenaiCase {
+  id: number;
+  text: string;
+  tokenize: { truncate_false: number[] | { error: string }; truncate_true: number[] };
+}
 
-/** Jobs for every OpenAI fixture model (features); `full` adds the tokenizer cases and preprocessing at 32, 64 and 224 px. */
-function openaiJobs(full: boolean): { jobs: PageModelJob[]; check: (results: PageModelResult[], t: TestContext) => void } {
+/**
+ * Jobs for every OpenAI fixture model (features); `full` adds the tokenizer cases and
+ * preprocessing at 32, 64 and 224 px.
+ */
+function openaiJobs(full: boolean): {
+  jobs: PageModelJob[];
+  check: (results: PageModelResult[], t: TestContext) => void;
+} {
   const models = openaiModels();
   const jobs = models.map((m) => featureJob(`${OPENAI_URL}/models/${m.file}`, m, BPE));
-  const cases = (JSON.parse(readFileSync(join(OPENAI_FIXTURES, 'tokenizer_cases.json'), 'utf8')) as { cases: OpenaiCase[] }).cases;
+  const cases = (
+    JSON.parse(readFileSync(join(OPENAI_FIXTURES, 'tokenizer_cases.json'), 'utf8')) as { cases: OpenaiCase[] }
+  ).cases;
   const images = readdirSync(join(OPENAI_FIXTURES, 'images')).sort();
   const imageUrls = images.map((f) => `${OPENAI_URL}/images/${f}`);
   const res32 = models.findIndex((m) => m.file.startsWith('vit'));
@@ -163,11 +212,21 @@ function openaiJobs(full: boolean): { jobs: PageModelJob[]; check: (results: Pag
     const wrong = cases.filter((c, i) => {
       const [whole, cut] = tokenized[i]!;
       const expected = c.tokenize.truncate_false;
-      const wholeOk = Array.isArray(expected) ? JSON.stringify(whole) === JSON.stringify(expected) : typeof whole === 'string' && /too long/.test(whole);
+      const wholeOk = Array.isArray(expected)
+        ? JSON.stringify(whole) === JSON.stringify(expected)
+        : typeof whole === 'string' && /too long/.test(whole);
       return !wholeOk || JSON.stringify(cut) !== JSON.stringify(c.tokenize.truncate_true);
     });
-    assert.deepEqual(wrong.map((c) => c.id), [], 'tokenizer cases whose ids differ in the browser');
-    for (const [size, result] of [[32, results[res32]!], [64, results[res64]!], [224, results[models.length]!]] as const) {
+    assert.deepEqual(
+      wrong.map((c) => c.id),
+      [],
+      'tokenizer cases whose ids differ in the browser',
+    );
+    for (const [size, result] of [
+      [32, results[res32]!],
+      [64, results[res64]!],
+      [224, results[models.length]!],
+    ] as const) {
       const pre = readSafetensors(join(OPENAI_FIXTURES, 'preprocess', `${size}.safetensors`)).tensors;
       const report = pixelReport(images, result.pixels!, (i) => toFloat32(pre.get(images[i]!)!), size);
       t.diagnostic(`OpenAI: max pixel difference per image at ${size}: ${JSON.stringify(report)}`);
@@ -183,10 +242,20 @@ const CN_URL = '/fixtures/chinese-clip';
 const VOCAB = { vocabUrl: `${CN_URL}/vocab.txt` };
 
 function chineseModels(): ModelFixture[] {
-  return readdirSync(join(CHINESE_FIXTURES, 'models')).filter((f) => f.endsWith('.pt')).sort().map((file) => {
-    const { tensors: ref } = readSafetensors(join(CHINESE_FIXTURES, 'outputs', file.replace(/\.pt$/, '.safetensors')));
-    return { file, ref, images: asTensor(ref.get('image.pixel_values')!), tokens: asTokens(ref.get('text.input_ids')!) };
-  });
+  return readdirSync(join(CHINESE_FIXTURES, 'models'))
+    .filter((f) => f.endsWith('.pt'))
+    .sort()
+    .map((file) => {
+      const { tensors: ref } = readSafetensors(
+        join(CHINESE_FIXTURES, 'outputs', file.replace(/\.pt$/, '.safetensors')),
+      );
+      return {
+        file,
+        ref,
+        images: asTensor(ref.get('image.pixel_values')!),
+        tokens: asTokens(ref.get('text.input_ids')!),
+      };
+    });
 }
 
 function chineseFeatureChecks(m: ModelFixture, r: PageModelResult): Check[] {
@@ -199,27 +268,52 @@ function chineseFeatureChecks(m: ModelFixture, r: PageModelResult): Check[] {
 }
 
 /** Jobs for every Chinese-CLIP fixture model (features); `full` adds the WordPiece cases and preprocessing. */
-function chineseJobs(full: boolean): { jobs: PageModelJob[]; check: (results: PageModelResult[], t: TestContext) => void } {
+function chineseJobs(full: boolean): {
+  jobs: PageModelJob[];
+  check: (results: PageModelResult[], t: TestContext) => void;
+} {
   const models = chineseModels();
-  const manifest = JSON.parse(readFileSync(join(CHINESE_FIXTURES, 'manifest.json'), 'utf8')) as { images: { file: string }[] };
+  const manifest = JSON.parse(readFileSync(join(CHINESE_FIXTURES, 'manifest.json'), 'utf8')) as {
+    images: { file: string }[];
+  };
   const imageUrls = manifest.images.map((i) => `${CN_URL}/${i.file}`);
-  const cases = (JSON.parse(readFileSync(join(CHINESE_FIXTURES, 'tokenizer_cases.json'), 'utf8')) as { cases: { id: number; text: string; input_ids: number[] }[] }).cases;
+  const cases = (
+    JSON.parse(readFileSync(join(CHINESE_FIXTURES, 'tokenizer_cases.json'), 'utf8')) as {
+      cases: { id: number; text: string; input_ids: number[] }[];
+    }
+  ).cases;
   const jobs = models.map((m) => featureJob(`${CN_URL}/models/${m.file}`, m, VOCAB));
   const resolutions = models.map((m) => m.images.shape[2]!);
   if (full) {
     jobs[0]!.texts = cases.map((c) => c.text);
-    jobs.forEach((job) => { job.files = imageUrls; });
+    jobs.forEach((job) => {
+      job.files = imageUrls;
+    });
     jobs.push({ url: '/temp/cn-224.safetensors', load: VOCAB, files: imageUrls });
   }
   const check = (results: PageModelResult[], t: TestContext) => {
     assertChecks(models.flatMap((m, i) => chineseFeatureChecks(m, results[i]!)));
     if (!full) return;
     const wrong = cases.filter((c, i) => JSON.stringify(results[0]!.tokenized![i]![0]) !== JSON.stringify(c.input_ids));
-    assert.deepEqual(wrong.map((c) => c.id), [], 'WordPiece cases whose ids differ in the browser');
-    for (const [size, result] of [...resolutions.map((r, i) => [r, results[i]!] as const), [224, results[models.length]!] as const]) {
-      const pixelValues = toFloat32(readSafetensors(join(CHINESE_FIXTURES, 'preprocess', `res${size}.safetensors`)).tensors.get('pixel_values')!);
+    assert.deepEqual(
+      wrong.map((c) => c.id),
+      [],
+      'WordPiece cases whose ids differ in the browser',
+    );
+    for (const [size, result] of [
+      ...resolutions.map((r, i) => [r, results[i]!] as const),
+      [224, results[models.length]!] as const,
+    ]) {
+      const pixelValues = toFloat32(
+        readSafetensors(join(CHINESE_FIXTURES, 'preprocess', `res${size}.safetensors`)).tensors.get('pixel_values')!,
+      );
       const per = 3 * size * size;
-      const report = pixelReport(imageUrls.map((u) => u.split('/').at(-1)!), result.pixels!, (i) => pixelValues.subarray(i * per, (i + 1) * per), size);
+      const report = pixelReport(
+        imageUrls.map((u) => u.split('/').at(-1)!),
+        result.pixels!,
+        (i) => pixelValues.subarray(i * per, (i + 1) * per),
+        size,
+      );
       t.diagnostic(`Chinese-CLIP: max pixel difference per image at ${size}: ${JSON.stringify(report)}`);
       assertExactPixels(report, `${size} px`);
     }
@@ -238,36 +332,57 @@ async function runFixtures(runtime: PageRuntime, full: boolean, t: TestContext):
 
 const skipFixtures = skipOpenai || skipChinese;
 
-test('Chromium, WASM 1 thread: OpenAI and Chinese-CLIP fixtures — token ids, pixels at 32/64/224 px, features and logits of every model file', { skip: skipFixtures, timeout: 180_000 }, async (t) => {
-  await runFixtures({ threads: 1 }, true, t);
-});
+test(
+  'Chromium, WASM 1 thread: OpenAI and Chinese-CLIP fixtures — token ids, pixels at 32/64/224 px, features and logits of every model file',
+  { skip: skipFixtures, timeout: 180_000 },
+  async (t) => {
+    await runFixtures({ threads: 1 }, true, t);
+  },
+);
 
-test('Chromium, WASM 2 threads (cross-origin isolated): features and logits of every fixture model file', { skip: skipFixtures, timeout: 120_000 }, async (t) => {
-  await runFixtures({ threads: 2 }, false, t);
-});
+test(
+  'Chromium, WASM 2 threads (cross-origin isolated): features and logits of every fixture model file',
+  { skip: skipFixtures, timeout: 120_000 },
+  async (t) => {
+    await runFixtures({ threads: 2 }, false, t);
+  },
+);
 
 // ---- WebGPU ----
 
-test('Chromium, WebGPU on SwiftShader: OpenAI and Chinese-CLIP ViT fixture features (correctness only)', { skip: skipFixtures, timeout: 180_000 }, async (t) => {
-  const gpu = await launchChromium({ webgpu: true });
-  try {
-    const probe = await openPage(gpu, server);
-    type Gpu = { gpu?: { requestAdapter(): Promise<unknown> } };
-    const adapter = await probe.evaluate(async () => Boolean(await (globalThis as unknown as { navigator: Gpu }).navigator.gpu?.requestAdapter()));
-    await probe.close();
-    if (!adapter) {
-      t.skip('SKIPPED: Chromium offers no WebGPU adapter here (SwiftShader WebGPU unavailable)');
-      console.warn('\n*** SKIPPED: no WebGPU adapter in Chromium ***\n');
-      return;
+test(
+  'Chromium, WebGPU on SwiftShader: OpenAI and Chinese-CLIP ViT fixture features (correctness only)',
+  { skip: skipFixtures, timeout: 180_000 },
+  async (t) => {
+    const gpu = await launchChromium({ webgpu: true });
+    try {
+      const probe = await openPage(gpu, server);
+      type Gpu = { gpu?: { requestAdapter(): Promise<unknown> } };
+      const adapter = await probe.evaluate(async () =>
+        Boolean(await (globalThis as unknown as { navigator: Gpu }).navigator.gpu?.requestAdapter()),
+      );
+      await probe.close();
+      if (!adapter) {
+        t.skip('SKIPPED: Chromium offers no WebGPU adapter here (SwiftShader WebGPU unavailable)');
+        console.warn('\n*** SKIPPED: no WebGPU adapter in Chromium ***\n');
+        return;
+      }
+      const openai = openaiModels().filter((m) => m.file === 'vit-tiny.jit.pt');
+      const chinese = chineseModels().filter((m) => m.file === 'vit-tiny.pt');
+      const results = await inPage(
+        { executionProviders: ['webgpu'] },
+        [
+          ...openai.map((m) => featureJob(`${OPENAI_URL}/models/${m.file}`, m, BPE)),
+          ...chinese.map((m) => featureJob(`${CN_URL}/models/${m.file}`, m, VOCAB)),
+        ],
+        gpu,
+      );
+      assertChecks([
+        ...openaiFeatureChecks(openai[0]!, results[0]!),
+        ...chineseFeatureChecks(chinese[0]!, results[1]!),
+      ]);
+    } finally {
+      await gpu.close();
     }
-    const openai = openaiModels().filter((m) => m.file === 'vit-tiny.jit.pt');
-    const chinese = chineseModels().filter((m) => m.file === 'vit-tiny.pt');
-    const results = await inPage({ executionProviders: ['webgpu'] }, [
-      ...openai.map((m) => featureJob(`${OPENAI_URL}/models/${m.file}`, m, BPE)),
-      ...chinese.map((m) => featureJob(`${CN_URL}/models/${m.file}`, m, VOCAB)),
-    ], gpu);
-    assertChecks([...openaiFeatureChecks(openai[0]!, results[0]!), ...chineseFeatureChecks(chinese[0]!, results[1]!)]);
-  } finally {
-    await gpu.close();
-  }
-});
+  },
+);

@@ -24,7 +24,12 @@ import { f32, fromF32, i32, runInPage } from './web-page.js';
 // Browser globals used inside page.evaluate (the project's type library has no DOM).
 declare const caches: {
   delete(name: string): Promise<boolean>;
-  open(name: string): Promise<{ match(url: string): Promise<Response | undefined>; put(url: string, response: Response): Promise<void> }>;
+  open(
+    name: string,
+  ): Promise<{
+    match(url: string): Promise<Response | undefined>;
+    put(url: string, response: Response): Promise<void>;
+  }>;
 };
 declare const location: { href: string };
 declare const crossOriginIsolated: boolean;
@@ -33,14 +38,28 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BUNDLE = '/dist/web/clip.bundle.js';
 const skip = needsChromium();
 
-const MERGES = ['#version: 0.2', 'h e', 'l l', 'o </w>', 'he ll', 'a t</w>', 'c at</w>', 'd o', 'do g</w>', 'p h', 'o t', 'ph ot', 'phot o</w>'].join('\n');
+const MERGES = [
+  '#version: 0.2',
+  'h e',
+  'l l',
+  'o </w>',
+  'he ll',
+  'a t</w>',
+  'c at</w>',
+  'd o',
+  'do g</w>',
+  'p h',
+  'o t',
+  'ph ot',
+  'phot o</w>',
+].join('\n');
 const TOKENIZER = Tokenizer.fromMergesText(MERGES);
 const CONFIG: ClipConfig = {
   embedDim: 16,
   vision: { kind: 'vit', width: 64, layers: 2, heads: 2, patchSize: 16, imageResolution: 48 },
   text: { kind: 'transformer', width: 64, layers: 2, heads: 2, contextLength: 77, vocabSize: TOKENIZER.eotToken + 1 },
 };
-const TEXTS = ['hello', 'a photo of a cat', 'a dog!', "it’s café &amp; ﬁne", '猫の写真 🐱', ''];
+const TEXTS = ['hello', 'a photo of a cat', 'a dog!', 'it’s café &amp; ﬁne', '猫の写真 🐱', ''];
 
 let server: StaticServer;
 let browser: Browser | undefined;
@@ -76,39 +95,47 @@ after(async () => {
   if (temp) rmSync(temp, { recursive: true, force: true });
 });
 
-test('the bundle gives Node\'s token ids and pixels exactly and its features within 1e-4 (WASM, 1 thread)', { skip, timeout: 120_000 }, async (t) => {
-  const pixels = await Promise.all(images.map((f) => preprocess(join(temp, f), { size: 48 })));
-  const batch = new Float32Array(pixels.flatMap((p) => [...p.data]));
-  const tokens = TOKENIZER.tokenize(TEXTS);
-  const node = new CLIP(randomStateDict(CONFIG, 7));
-  const imageShape = [images.length, 3, 48, 48];
-  const nodeImage = await node.encodeImage({ data: batch, shape: imageShape });
-  const nodeText = await node.encodeText(tokens);
-  await node.release();
+test(
+  "the bundle gives Node's token ids and pixels exactly and its features within 1e-4 (WASM, 1 thread)",
+  { skip, timeout: 120_000 },
+  async (t) => {
+    const pixels = await Promise.all(images.map((f) => preprocess(join(temp, f), { size: 48 })));
+    const batch = new Float32Array(pixels.flatMap((p) => [...p.data]));
+    const tokens = TOKENIZER.tokenize(TEXTS);
+    const node = new CLIP(randomStateDict(CONFIG, 7));
+    const imageShape = [images.length, 3, 48, 48];
+    const nodeImage = await node.encodeImage({ data: batch, shape: imageShape });
+    const nodeText = await node.encodeText(tokens);
+    await node.release();
 
-  const page = await openPage(browser!, server);
-  try {
-    // The model by URL; its tokenizer found beside it (bpe_simple_vocab_16e6.txt.gz).
-    const [r] = await runInPage(page, BUNDLE, { threads: 1 }, [{
-      url: '/temp/model.safetensors',
-      texts: TEXTS,
-      files: images.map((f) => `/temp/${f}`),
-      images: { data: f32(batch), shape: imageShape },
-      tokens: { data: i32(tokens.data), shape: tokens.shape },
-    }]);
-    TEXTS.forEach((text, i) => assert.deepEqual(r!.tokenized![i]![0], Array.from(TOKENIZER.tokenize(text).data), text));
-    r!.pixels!.forEach((p, i) => {
-      assert.ok('data' in p, `${images[i]}: ${'error' in p ? p.error : ''}`);
-      assert.deepEqual(fromF32(p.data), pixels[i]!.data, `${images[i]}: pixels`);
-    });
-    const image = compareArrays(fromF32(r!.imageFeatures!), nodeImage.data);
-    const text = compareArrays(fromF32(r!.textFeatures!), nodeText.data);
-    t.diagnostic(`browser vs Node features: image max |Δ| ${image.maxAbs}, text max |Δ| ${text.maxAbs}`);
-    assert.ok(image.maxAbs <= 1e-4 && text.maxAbs <= 1e-4);
-  } finally {
-    await page.close();
-  }
-});
+    const page = await openPage(browser!, server);
+    try {
+      // The model by URL; its tokenizer found beside it (bpe_simple_vocab_16e6.txt.gz).
+      const [r] = await runInPage(page, BUNDLE, { threads: 1 }, [
+        {
+          url: '/temp/model.safetensors',
+          texts: TEXTS,
+          files: images.map((f) => `/temp/${f}`),
+          images: { data: f32(batch), shape: imageShape },
+          tokens: { data: i32(tokens.data), shape: tokens.shape },
+        },
+      ]);
+      TEXTS.forEach((text, i) =>
+        assert.deepEqual(r!.tokenized![i]![0], Array.from(TOKENIZER.tokenize(text).data), text),
+      );
+      r!.pixels!.forEach((p, i) => {
+        assert.ok('data' in p, `${images[i]}: ${'error' in p ? p.error : ''}`);
+        assert.deepEqual(fromF32(p.data), pixels[i]!.data, `${images[i]}: pixels`);
+      });
+      const image = compareArrays(fromF32(r!.imageFeatures!), nodeImage.data);
+      const text = compareArrays(fromF32(r!.textFeatures!), nodeText.data);
+      t.diagnostic(`browser vs Node features: image max |Δ| ${image.maxAbs}, text max |Δ| ${text.maxAbs}`);
+      assert.ok(image.maxAbs <= 1e-4 && text.maxAbs <= 1e-4);
+    } finally {
+      await page.close();
+    }
+  },
+);
 
 /** Loads the model in the page and says how many times the server was asked for it. */
 async function loadCounting(page: Page, before: () => Promise<void> = async () => {}): Promise<number> {
@@ -122,61 +149,84 @@ async function loadCounting(page: Page, before: () => Promise<void> = async () =
   return count() - start;
 }
 
-test('a downloaded checkpoint is served from the Cache API next time; a damaged cached copy is fetched again', { skip, timeout: 120_000 }, async () => {
-  const page = await openPage(browser!, server);
-  try {
-    await page.evaluate(() => caches.delete('clip-ts'));
-    assert.equal(await loadCounting(page), 1, 'first load downloads');
-    assert.equal(await loadCounting(page), 0, 'second load comes from the cache');
-    const damage = () => page.evaluate(async () => {
-      const cache = await caches.open('clip-ts');
-      const url = new URL('/temp/model.safetensors', location.href).href;
-      const stored = await cache.match(url);
-      const bytes = new Uint8Array(await stored!.arrayBuffer());
-      bytes[bytes.length - 1] ^= 0xff;
-      await cache.put(url, new Response(bytes, { headers: stored!.headers }));
-    });
-    assert.equal(await loadCounting(page, damage), 1, 'a cached copy whose sha256 no longer matches is downloaded again');
-  } finally {
-    await page.close();
-  }
-});
+test(
+  'a downloaded checkpoint is served from the Cache API next time; a damaged cached copy is fetched again',
+  { skip, timeout: 120_000 },
+  async () => {
+    const page = await openPage(browser!, server);
+    try {
+      await page.evaluate(() => caches.delete('clip-ts'));
+      assert.equal(await loadCounting(page), 1, 'first load downloads');
+      assert.equal(await loadCounting(page), 0, 'second load comes from the cache');
+      const damage = () =>
+        page.evaluate(async () => {
+          const cache = await caches.open('clip-ts');
+          const url = new URL('/temp/model.safetensors', location.href).href;
+          const stored = await cache.match(url);
+          const bytes = new Uint8Array(await stored!.arrayBuffer());
+          bytes[bytes.length - 1] ^= 0xff;
+          await cache.put(url, new Response(bytes, { headers: stored!.headers }));
+        });
+      assert.equal(
+        await loadCounting(page, damage),
+        1,
+        'a cached copy whose sha256 no longer matches is downloaded again',
+      );
+    } finally {
+      await page.close();
+    }
+  },
+);
 
-test('load() from bytes needs the tokenizer file; a wrong sha256 is a DownloadError', { skip, timeout: 120_000 }, async () => {
-  const page = await openPage(browser!, server);
-  try {
-    const errors = await page.evaluate(async (bundle) => {
-      const clip = await import(bundle);
-      const bytes = await (await fetch('/temp/model.safetensors')).arrayBuffer();
-      const message = (p: Promise<unknown>) => p.then(() => 'no error', (e: Error) => `${e.name}: ${e.message}`);
-      return [
-        await message(clip.load(bytes)),
-        await message(clip.load('/temp/model.safetensors', { sha256: '00'.repeat(32), cache: false })),
-        await message(clip.load(bytes, { bpeUrl: '/temp/bpe_simple_vocab_16e6.txt.gz' })),
-      ];
-    }, BUNDLE);
-    assert.match(errors[0]!, /InputError: .*pass the tokenizer file too/);
-    assert.match(errors[1]!, /DownloadError: .*sha256 is [0-9a-f]{64}, expected 0{64}/);
-    assert.equal(errors[2], 'no error');
-  } finally {
-    await page.close();
-  }
-});
+test(
+  'load() from bytes needs the tokenizer file; a wrong sha256 is a DownloadError',
+  { skip, timeout: 120_000 },
+  async () => {
+    const page = await openPage(browser!, server);
+    try {
+      const errors = await page.evaluate(async (bundle) => {
+        const clip = await import(bundle);
+        const bytes = await (await fetch('/temp/model.safetensors')).arrayBuffer();
+        const message = (p: Promise<unknown>) =>
+          p.then(
+            () => 'no error',
+            (e: Error) => `${e.name}: ${e.message}`,
+          );
+        return [
+          await message(clip.load(bytes)),
+          await message(clip.load('/temp/model.safetensors', { sha256: '00'.repeat(32), cache: false })),
+          await message(clip.load(bytes, { bpeUrl: '/temp/bpe_simple_vocab_16e6.txt.gz' })),
+        ];
+      }, BUNDLE);
+      assert.match(errors[0]!, /InputError: .*pass the tokenizer file too/);
+      assert.match(errors[1]!, /DownloadError: .*sha256 is [0-9a-f]{64}, expected 0{64}/);
+      assert.equal(errors[2], 'no error');
+    } finally {
+      await page.close();
+    }
+  },
+);
 
-test('a plain page (not cross-origin isolated) with default options: one thread, same features; the loader is fetched as .js', { skip, timeout: 120_000 }, async () => {
-  const plain = await serveStatic({ '/dist/': join(ROOT, 'dist'), '/temp/': temp }, { isolated: false });
-  const page = await openPage(browser!, plain);
-  try {
-    const tokens = TOKENIZER.tokenize(TEXTS);
-    const [r] = await runInPage(page, BUNDLE, {}, [{ url: '/temp/model.safetensors', tokens: { data: i32(tokens.data), shape: tokens.shape } }]);
-    const node = new CLIP(randomStateDict(CONFIG, 7));
-    const expected = await node.encodeText(tokens);
-    await node.release();
-    assert.ok(compareArrays(fromF32(r!.textFeatures!), expected.data).maxAbs <= 1e-4);
-    assert.equal(await page.evaluate(() => crossOriginIsolated), false);
-    assert.ok(plain.requests.includes('/dist/web/ort/ort-wasm-simd-threaded.jsep.js'), plain.requests.join(' '));
-  } finally {
-    await page.close();
-    await plain.close();
-  }
-});
+test(
+  'a plain page (not cross-origin isolated) with default options: one thread, same features; the loader is fetched as .js',
+  { skip, timeout: 120_000 },
+  async () => {
+    const plain = await serveStatic({ '/dist/': join(ROOT, 'dist'), '/temp/': temp }, { isolated: false });
+    const page = await openPage(browser!, plain);
+    try {
+      const tokens = TOKENIZER.tokenize(TEXTS);
+      const [r] = await runInPage(page, BUNDLE, {}, [
+        { url: '/temp/model.safetensors', tokens: { data: i32(tokens.data), shape: tokens.shape } },
+      ]);
+      const node = new CLIP(randomStateDict(CONFIG, 7));
+      const expected = await node.encodeText(tokens);
+      await node.release();
+      assert.ok(compareArrays(fromF32(r!.textFeatures!), expected.data).maxAbs <= 1e-4);
+      assert.equal(await page.evaluate(() => crossOriginIsolated), false);
+      assert.ok(plain.requests.includes('/dist/web/ort/ort-wasm-simd-threaded.jsep.js'), plain.requests.join(' '));
+    } finally {
+      await page.close();
+      await plain.close();
+    }
+  },
+);

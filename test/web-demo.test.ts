@@ -16,7 +16,11 @@ import { serializeSafetensors } from '../src/weights/safetensors.js';
 import { launchChromium, needsChromium, serveStatic, type StaticServer } from './browser.js';
 
 // Browser global read inside page.waitForFunction (the project's type library has no DOM).
-declare const document: { getElementById(id: string): { textContent: string | null } | null; querySelector(s: string): { textContent: string | null } | null; querySelectorAll(s: string): { length: number } };
+declare const document: {
+  getElementById(id: string): { textContent: string | null } | null;
+  querySelector(s: string): { textContent: string | null } | null;
+  querySelectorAll(s: string): { length: number };
+};
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const skip = needsChromium();
@@ -36,9 +40,16 @@ before(async () => {
   temp = mkdtempSync(join(tmpdir(), 'clip-demo-'));
   writeFileSync(join(temp, 'tiny.safetensors'), serializeSafetensors(randomStateDict(CONFIG, 3)));
   writeFileSync(join(temp, 'bpe_simple_vocab_16e6.txt.gz'), gzipSync(MERGES));
-  for (const [name, colour] of [['red.png', { r: 220, g: 30, b: 30 }], ['green.jpg', { r: 30, g: 200, b: 60 }], ['blue.webp', { r: 20, g: 40, b: 230 }]] as const) {
+  for (const [name, colour] of [
+    ['red.png', { r: 220, g: 30, b: 30 }],
+    ['green.jpg', { r: 30, g: 200, b: 60 }],
+    ['blue.webp', { r: 20, g: 40, b: 230 }],
+  ] as const) {
     const image = sharp({ create: { width: 64, height: 48, channels: 3, background: colour } });
-    writeFileSync(join(temp, name), await (name.endsWith('png') ? image.png() : name.endsWith('jpg') ? image.jpeg() : image.webp()).toBuffer());
+    writeFileSync(
+      join(temp, name),
+      await (name.endsWith('png') ? image.png() : name.endsWith('jpg') ? image.jpeg() : image.webp()).toBuffer(),
+    );
   }
   server = await serveStatic({ '/models/': temp, '/': join(ROOT, 'dist', 'web') });
   browser = await launchChromium();
@@ -50,35 +61,58 @@ after(async () => {
   if (temp) rmSync(temp, { recursive: true, force: true });
 });
 
-test('demo: load, add photos, search, zero-shot labels; photos persist in IndexedDB', { skip, timeout: 120_000 }, async () => {
-  const page = await browser!.newPage();
-  try {
-    await page.goto(`${server.origin}/demo/index.html`);
-    await page.fill('#model-url', '/models/tiny.safetensors');
-    await page.click('#load');
-    await page.waitForFunction(() => /^(ready|error)/.test(document.getElementById('load-status')!.textContent!), undefined, { timeout: 60_000 });
-    assert.match(await page.textContent('#load-status') ?? '', /^ready: \/models\/tiny\.safetensors \(8-d\)/);
-    await page.setInputFiles('#photos', ['red.png', 'green.jpg', 'blue.webp'].map((f) => join(temp, f)));
-    await page.waitForFunction(() => document.getElementById('embed-status')!.textContent!.startsWith('3 / 3 embedded'), undefined, { timeout: 60_000 });
-    assert.equal(await page.locator('#grid figure').count(), 3);
+test(
+  'demo: load, add photos, search, zero-shot labels; photos persist in IndexedDB',
+  { skip, timeout: 120_000 },
+  async () => {
+    const page = await browser!.newPage();
+    try {
+      await page.goto(`${server.origin}/demo/index.html`);
+      await page.fill('#model-url', '/models/tiny.safetensors');
+      await page.click('#load');
+      await page.waitForFunction(
+        () => /^(ready|error)/.test(document.getElementById('load-status')!.textContent!),
+        undefined,
+        { timeout: 60_000 },
+      );
+      assert.match((await page.textContent('#load-status')) ?? '', /^ready: \/models\/tiny\.safetensors \(8-d\)/);
+      await page.setInputFiles(
+        '#photos',
+        ['red.png', 'green.jpg', 'blue.webp'].map((f) => join(temp, f)),
+      );
+      await page.waitForFunction(
+        () => document.getElementById('embed-status')!.textContent!.startsWith('3 / 3 embedded'),
+        undefined,
+        { timeout: 60_000 },
+      );
+      assert.equal(await page.locator('#grid figure').count(), 3);
 
-    await page.fill('#query', 'a dog');
-    await page.click('#search');
-    await page.waitForFunction(() => /^-?\d\.\d{3} /.test(document.querySelector('#grid figcaption')?.textContent ?? ''));
-    const scores = (await page.locator('#grid figcaption').allTextContents()).map((t) => Number(t.split(' ')[0]));
-    assert.equal(scores.length, 3);
-    assert.deepEqual(scores, [...scores].sort((a, b) => b - a), 'ranked by similarity');
+      await page.fill('#query', 'a dog');
+      await page.click('#search');
+      await page.waitForFunction(() =>
+        /^-?\d\.\d{3} /.test(document.querySelector('#grid figcaption')?.textContent ?? ''),
+      );
+      const scores = (await page.locator('#grid figcaption').allTextContents()).map((t) => Number(t.split(' ')[0]));
+      assert.equal(scores.length, 3);
+      assert.deepEqual(
+        scores,
+        [...scores].sort((a, b) => b - a),
+        'ranked by similarity',
+      );
 
-    await page.locator('#grid figure').first().click();
-    await page.waitForFunction(() => document.querySelectorAll('#labels-out li').length === 6);
-    const percents = (await page.locator('#labels-out li').allTextContents()).map((t) => parseFloat(t));
-    assert.ok(Math.abs(percents.reduce((a, b) => a + b, 0) - 100) < 0.5, `probabilities sum to 100%: ${percents}`);
+      await page.locator('#grid figure').first().click();
+      await page.waitForFunction(() => document.querySelectorAll('#labels-out li').length === 6);
+      const percents = (await page.locator('#labels-out li').allTextContents()).map((t) => parseFloat(t));
+      assert.ok(Math.abs(percents.reduce((a, b) => a + b, 0) - 100) < 0.5, `probabilities sum to 100%: ${percents}`);
 
-    await page.reload();
-    await page.fill('#model-url', '/models/tiny.safetensors');
-    await page.click('#load');
-    await page.waitForFunction(() => document.querySelectorAll('#grid figure').length === 3, undefined, { timeout: 60_000 });
-  } finally {
-    await page.close();
-  }
-});
+      await page.reload();
+      await page.fill('#model-url', '/models/tiny.safetensors');
+      await page.click('#load');
+      await page.waitForFunction(() => document.querySelectorAll('#grid figure').length === 3, undefined, {
+        timeout: 60_000,
+      });
+    } finally {
+      await page.close();
+    }
+  },
+);

@@ -34,50 +34,66 @@ export interface PageRuntime {
 }
 
 /** Runs `jobs` in the page (one model at a time) with the bundle at `bundle`. */
-export function runInPage(page: Page, bundle: string, runtime: PageRuntime, jobs: PageModelJob[]): Promise<PageModelResult[]> {
-  return page.evaluate(async ({ bundle, runtime, jobs }) => {
-    const toBase64 = (a: ArrayBufferView) => {
-      const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-      let s = '';
-      for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-      return btoa(s);
-    };
-    const fromBase64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0)).buffer;
-    const clip = await import(bundle);
-    const results: PageModelResult[] = [];
-    for (const job of jobs) {
-      const { model, preprocess, tokenize } = await clip.load(job.url, { ...runtime, ...job.load });
-      const result: PageModelResult = {};
-      const images = job.images && { data: new Float32Array(fromBase64(job.images.data)), shape: job.images.shape };
-      const tokens = job.tokens && { data: new Int32Array(fromBase64(job.tokens.data)), shape: job.tokens.shape };
-      if (images) result.imageFeatures = toBase64((await model.encodeImage(images)).data);
-      if (tokens) result.textFeatures = toBase64((await model.encodeText(tokens)).data);
-      if (images && tokens) {
-        const logits = await model.forward(images, tokens);
-        result.logitsPerImage = toBase64(logits.logitsPerImage.data);
-        result.logitsPerText = toBase64(logits.logitsPerText.data);
-      }
-      const attempt = (truncate: boolean): number[] | string => {
-        try { return Array.from(tokenize([text], { truncate }).data as Int32Array); } catch (e) { return String((e as Error).message); }
+export function runInPage(
+  page: Page,
+  bundle: string,
+  runtime: PageRuntime,
+  jobs: PageModelJob[],
+): Promise<PageModelResult[]> {
+  return page.evaluate(
+    async ({ bundle, runtime, jobs }) => {
+      const toBase64 = (a: ArrayBufferView) => {
+        const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+        let s = '';
+        for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+        return btoa(s);
       };
-      let text = '';
-      if (job.texts) result.tokenized = job.texts.map((t) => { text = t; return [attempt(false), attempt(true)]; });
-      if (job.files) {
-        result.pixels = [];
-        for (const file of job.files) {
+      const fromBase64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0)).buffer;
+      const clip = await import(bundle);
+      const results: PageModelResult[] = [];
+      for (const job of jobs) {
+        const { model, preprocess, tokenize } = await clip.load(job.url, { ...runtime, ...job.load });
+        const result: PageModelResult = {};
+        const images = job.images && { data: new Float32Array(fromBase64(job.images.data)), shape: job.images.shape };
+        const tokens = job.tokens && { data: new Int32Array(fromBase64(job.tokens.data)), shape: job.tokens.shape };
+        if (images) result.imageFeatures = toBase64((await model.encodeImage(images)).data);
+        if (tokens) result.textFeatures = toBase64((await model.encodeText(tokens)).data);
+        if (images && tokens) {
+          const logits = await model.forward(images, tokens);
+          result.logitsPerImage = toBase64(logits.logitsPerImage.data);
+          result.logitsPerText = toBase64(logits.logitsPerText.data);
+        }
+        const attempt = (truncate: boolean): number[] | string => {
           try {
-            const blob = await (await fetch(file)).blob();
-            result.pixels.push({ data: toBase64((await preprocess(blob)).data) });
+            return Array.from(tokenize([text], { truncate }).data as Int32Array);
           } catch (e) {
-            result.pixels.push({ error: String((e as Error).message) });
+            return String((e as Error).message);
+          }
+        };
+        let text = '';
+        if (job.texts)
+          result.tokenized = job.texts.map((t) => {
+            text = t;
+            return [attempt(false), attempt(true)];
+          });
+        if (job.files) {
+          result.pixels = [];
+          for (const file of job.files) {
+            try {
+              const blob = await (await fetch(file)).blob();
+              result.pixels.push({ data: toBase64((await preprocess(blob)).data) });
+            } catch (e) {
+              result.pixels.push({ error: String((e as Error).message) });
+            }
           }
         }
+        await model.release();
+        results.push(result);
       }
-      await model.release();
-      results.push(result);
-    }
-    return results;
-  }, { bundle, runtime, jobs });
+      return results;
+    },
+    { bundle, runtime, jobs },
+  );
 }
 
 export const f32 = (a: Float32Array): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');

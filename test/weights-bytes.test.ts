@@ -30,23 +30,36 @@ test('a torch zip read from bytes with fflate equals the file read with yauzl; d
   const dir = mkdtempSync(join(tmpdir(), 'clip-bytes-'));
   try {
     const sd: StateDict = new Map([
-      ['a.weight', fromFloat32(Float32Array.from({ length: 12 }, (_, i) => i / 3), [3, 4])],
+      [
+        'a.weight',
+        fromFloat32(
+          Float32Array.from({ length: 12 }, (_, i) => i / 3),
+          [3, 4],
+        ),
+      ],
       ['b.bias', fromFloat32(Float32Array.of(-1, 2), [2])],
     ]);
     const path = join(dir, 'm.pt');
     await writeTorchZip(path, sd);
     const bytes = readFileSync(path);
     assertSame(await readBytes(bytes), await readCheckpoint(path), 'm.pt');
-    await assert.rejects(readBytes(bytes.subarray(0, bytes.length - 30)), (e) => e instanceof CheckpointError && /zip/.test(e.message));
+    await assert.rejects(
+      readBytes(bytes.subarray(0, bytes.length - 30)),
+      (e) => e instanceof CheckpointError && /zip/.test(e.message),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
-test('every fixture checkpoint (TorchScript, torch zip, legacy, safetensors) reads the same from bytes', { skip: needsFixtures(OPENAI_FIXTURES) || needsFixtures(CHINESE_FIXTURES) }, async () => {
-  for (const dir of [join(OPENAI_FIXTURES, 'models'), join(CHINESE_FIXTURES, 'models')]) {
-    for (const file of readdirSync(dir).filter((f) => /\.(pt|safetensors)$/.test(f))) {
-      assertSame(await readBytes(readFileSync(join(dir, file))), await readCheckpoint(join(dir, file)), file);
+test(
+  'every fixture checkpoint (TorchScript, torch zip, legacy, safetensors) reads the same from bytes',
+  { skip: needsFixtures(OPENAI_FIXTURES) || needsFixtures(CHINESE_FIXTURES) },
+  async () => {
+    for (const dir of [join(OPENAI_FIXTURES, 'models'), join(CHINESE_FIXTURES, 'models')]) {
+      for (const file of readdirSync(dir).filter((f) => /\.(pt|safetensors)$/.test(f))) {
+        assertSame(await readBytes(readFileSync(join(dir, file))), await readCheckpoint(join(dir, file)), file);
+      }
     }
-  }
-});
+  },
+);

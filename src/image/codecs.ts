@@ -34,7 +34,11 @@ function sniff(b: Uint8Array): Format | undefined {
   return undefined;
 }
 
-interface Header { width: number; height: number; components?: number }
+interface Header {
+  width: number;
+  height: number;
+  components?: number;
+}
 
 /** A JPEG's size and colour components, from its first start-of-frame marker. */
 function jpegHeader(b: Uint8Array): Header | undefined {
@@ -57,13 +61,18 @@ function declaredSize(format: Format, b: Uint8Array): Header | undefined {
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   if (b.length < 30) return undefined;
   switch (format) {
-    case 'png': return { width: view.getUint32(16), height: view.getUint32(20) };
-    case 'gif': return { width: view.getUint16(6, true), height: view.getUint16(8, true) };
-    case 'jpeg': return jpegHeader(b);
+    case 'png':
+      return { width: view.getUint32(16), height: view.getUint32(20) };
+    case 'gif':
+      return { width: view.getUint16(6, true), height: view.getUint16(8, true) };
+    case 'jpeg':
+      return jpegHeader(b);
     case 'webp': {
       const chunk = String.fromCharCode(...b.subarray(12, 16));
-      if (chunk === 'VP8X') return { width: 1 + (view.getUint32(24, true) & 0xffffff), height: 1 + (view.getUint32(27, true) & 0xffffff) };
-      if (chunk === 'VP8 ') return { width: view.getUint16(26, true) & 0x3fff, height: view.getUint16(28, true) & 0x3fff };
+      if (chunk === 'VP8X')
+        return { width: 1 + (view.getUint32(24, true) & 0xffffff), height: 1 + (view.getUint32(27, true) & 0xffffff) };
+      if (chunk === 'VP8 ')
+        return { width: view.getUint16(26, true) & 0x3fff, height: view.getUint16(28, true) & 0x3fff };
       if (chunk === 'VP8L') {
         const bits = view.getUint32(21, true);
         return { width: 1 + (bits & 0x3fff), height: 1 + ((bits >>> 14) & 0x3fff) };
@@ -83,7 +92,8 @@ function fromRgba(img: Rgba): Pixels {
   const n = width * height;
   let opaque = true;
   for (let i = 3; opaque && i < data.length; i += 4) opaque = data[i] === 255;
-  if (!opaque) return { mode: 'RGBA', width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  if (!opaque)
+    return { mode: 'RGBA', width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
   const rgb = new Uint8Array(n * 3);
   for (let i = 0; i < n; i++) {
     rgb[i * 3] = data[i * 4]!;
@@ -131,7 +141,8 @@ function fromGif(bytes: Uint8Array): Pixels {
   const { dims, colorTable, pixels } = frame;
   const index = new Uint8Array(width * height).fill(backgroundColorIndex);
   for (let y = 0; y < dims.height && y + dims.top < height; y++) {
-    for (let x = 0; x < dims.width && x + dims.left < width; x++) index[(y + dims.top) * width + x + dims.left] = pixels[y * dims.width + x]!;
+    for (let x = 0; x < dims.width && x + dims.left < width; x++)
+      index[(y + dims.top) * width + x + dims.left] = pixels[y * dims.width + x]!;
   }
   const rgb = new Uint8Array(width * height * 3);
   index.forEach((i, p) => rgb.set(colorTable[i] ?? [0, 0, 0], p * 3));
@@ -139,14 +150,22 @@ function fromGif(bytes: Uint8Array): Pixels {
 }
 
 /** Decodes JPEG, PNG, GIF or WebP bytes into Pillow-mode pixels; failures are InputErrors naming `label`. */
-export async function decodeWithCodecs(bytes: Uint8Array, codecs: WasmCodecs, label: string, maxPixels: number): Promise<Pixels> {
+export async function decodeWithCodecs(
+  bytes: Uint8Array,
+  codecs: WasmCodecs,
+  label: string,
+  maxPixels: number,
+): Promise<Pixels> {
   if (bytes.length === 0) throw new InputError(`${label}: the file is empty`);
   const format = sniff(bytes);
-  if (!format) throw new InputError(`${label}: unsupported image format; the browser decoder reads JPEG, PNG, GIF and WebP`);
+  if (!format)
+    throw new InputError(`${label}: unsupported image format; the browser decoder reads JPEG, PNG, GIF and WebP`);
   const header = declaredSize(format, bytes);
   if (header) checkSize(header.width, header.height, label, maxPixels);
   if (header?.components === 4) {
-    throw new InputError(`${label}: CMYK JPEGs are not supported by the browser decoder (libjpeg-turbo cannot convert CMYK to RGB)`);
+    throw new InputError(
+      `${label}: CMYK JPEGs are not supported by the browser decoder (libjpeg-turbo cannot convert CMYK to RGB)`,
+    );
   }
   let pixels: Pixels;
   try {

@@ -15,12 +15,21 @@ export interface TowerSession {
   release(): Promise<void>;
 }
 
-type TensorClass = new (type: 'float32' | 'int32' | 'int64' | 'uint8', data: TensorLike['data'], dims: readonly number[]) => OrtTensor;
+type TensorClass = new (
+  type: 'float32' | 'int32' | 'int64' | 'uint8',
+  data: TensorLike['data'],
+  dims: readonly number[],
+) => OrtTensor;
 
 export class OrtSession implements TowerSession {
-  constructor(private readonly session: InferenceSession, private readonly TensorOf: TensorClass) {}
+  constructor(
+    private readonly session: InferenceSession,
+    private readonly TensorOf: TensorClass,
+  ) {}
 
-  get inputNames(): readonly string[] { return this.session.inputNames; }
+  get inputNames(): readonly string[] {
+    return this.session.inputNames;
+  }
 
   /** Runs the graph; returns the requested outputs (all by default) as plain tensors. */
   async run(feeds: Record<string, TensorLike>, outputs?: string[]): Promise<Record<string, TensorLike>> {
@@ -39,7 +48,14 @@ export class OrtSession implements TowerSession {
 
   private tensor(t: TensorLike): OrtTensor {
     const d = t.data;
-    const type = d instanceof Float32Array ? 'float32' : d instanceof Int32Array ? 'int32' : d instanceof BigInt64Array ? 'int64' : 'uint8';
+    const type =
+      d instanceof Float32Array
+        ? 'float32'
+        : d instanceof Int32Array
+          ? 'int32'
+          : d instanceof BigInt64Array
+            ? 'int64'
+            : 'uint8';
     return new this.TensorOf(type, d, t.shape);
   }
 }

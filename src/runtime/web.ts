@@ -34,7 +34,8 @@ function configure(opts: WebRuntimeOptions): void {
   }
   const key = JSON.stringify([opts.threads, opts.wasmPaths]);
   if (configured !== undefined) {
-    if (configured !== key) console.warn(`clip-ts: threads and wasmPaths stay as the first model on this page set them (${configured})`);
+    if (configured !== key)
+      console.warn(`clip-ts: threads and wasmPaths stay as the first model on this page set them (${configured})`);
     return;
   }
   if (opts.threads !== undefined) ort.env.wasm.numThreads = opts.threads;
@@ -59,9 +60,14 @@ class WebSession extends OrtSession {
 export async function openWebSession(graph: Graph, opts: WebRuntimeOptions = {}): Promise<OrtSession> {
   configure(opts);
   if (weightBytes(graph) >= INLINE_WEIGHT_LIMIT) {
-    throw new InputError(`the model's weights (${(weightBytes(graph) / 2 ** 30).toFixed(1)} GiB) are too large for the browser runtime`);
+    throw new InputError(
+      `the model's weights (${(weightBytes(graph) / 2 ** 30).toFixed(1)} GiB) are too large for the browser runtime`,
+    );
   }
   const providers = [...(opts.executionProviders ?? ['wasm'])];
-  const session = await ort.InferenceSession.create(toOnnx(graph), { executionProviders: providers, graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(toOnnx(graph), {
+    executionProviders: providers,
+    graphOptimizationLevel: 'all',
+  });
   return new WebSession(session, ort.Tensor);
 }

@@ -27,7 +27,11 @@ async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
 }
 
 /** The response body, read chunk by chunk into one buffer, reporting progress. */
-async function readBody(response: Response, url: string, onProgress?: FetchBytesOptions['onProgress']): Promise<Uint8Array<ArrayBuffer>> {
+async function readBody(
+  response: Response,
+  url: string,
+  onProgress?: FetchBytesOptions['onProgress'],
+): Promise<Uint8Array<ArrayBuffer>> {
   const length = Number(response.headers.get('content-length'));
   const total = Number.isSafeInteger(length) && length > 0 ? length : undefined;
   const reader = response.body?.getReader();
@@ -78,12 +82,22 @@ export async function fetchBytes(url: string, options: FetchBytesOptions = {}): 
   } catch (e) {
     throw new DownloadError('network', url, url, `${url}: cannot fetch (${(e as Error).message})`);
   }
-  if (!response.ok) throw new DownloadError('http', url, url, `${url}: HTTP ${response.status} ${response.statusText}`, response.status);
+  if (!response.ok)
+    throw new DownloadError(
+      'http',
+      url,
+      url,
+      `${url}: HTTP ${response.status} ${response.statusText}`,
+      response.status,
+    );
   const bytes = await readBody(response, url, options.onProgress);
   const digest = await sha256Hex(bytes);
   if (options.sha256 && digest !== options.sha256.toLowerCase()) {
     throw new DownloadError('checksum', url, url, `${url}: sha256 is ${digest}, expected ${options.sha256}`);
   }
-  await cache?.put(url, new Response(bytes, { headers: { [DIGEST_HEADER]: digest, 'content-length': String(bytes.length) } }));
+  await cache?.put(
+    url,
+    new Response(bytes, { headers: { [DIGEST_HEADER]: digest, 'content-length': String(bytes.length) } }),
+  );
   return bytes;
 }

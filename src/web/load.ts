@@ -64,10 +64,15 @@ function absolute(url: string | URL): string {
   return new URL(url, globalThis.location?.href).href;
 }
 
-async function bytesOf(source: FileSource, options: WebLoadOptions, sha256?: string): Promise<{ bytes: Uint8Array; url?: string }> {
+async function bytesOf(
+  source: FileSource,
+  options: WebLoadOptions,
+  sha256?: string,
+): Promise<{ bytes: Uint8Array; url?: string }> {
   if (source instanceof Uint8Array) return { bytes: source };
   if (source instanceof ArrayBuffer) return { bytes: new Uint8Array(source) };
-  if (typeof source !== 'string' && !(source instanceof URL)) return { bytes: new Uint8Array(await source.arrayBuffer()) };
+  if (typeof source !== 'string' && !(source instanceof URL))
+    return { bytes: new Uint8Array(await source.arrayBuffer()) };
   const url = absolute(source);
   return { bytes: await fetchBytes(url, { onProgress: options.onProgress, cache: options.cache, sha256 }), url };
 }
@@ -89,23 +94,36 @@ async function configOverrides(options: WebLoadOptions, modelUrl?: string): Prom
 }
 
 /** The tokenizer file: given bytes, else a given URL, else the default name beside the model. */
-async function tokenizerFile(bytes: ArrayBuffer | Uint8Array | undefined, url: string | undefined, fallback: string, options: WebLoadOptions, modelUrl?: string): Promise<Uint8Array> {
+async function tokenizerFile(
+  bytes: ArrayBuffer | Uint8Array | undefined,
+  url: string | undefined,
+  fallback: string,
+  options: WebLoadOptions,
+  modelUrl?: string,
+): Promise<Uint8Array> {
   if (bytes) return bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
   const where = url ?? (modelUrl ? new URL(fallback, modelUrl).href : undefined);
-  if (!where) throw new InputError(`the model was given as bytes: pass the tokenizer file too (${fallback}, as a URL or bytes)`);
+  if (!where)
+    throw new InputError(`the model was given as bytes: pass the tokenizer file too (${fallback}, as a URL or bytes)`);
   return (await bytesOf(where, options)).bytes;
 }
 
 /** Tokenizers by file URL: building CLIP's BPE tables takes about a second, so models on one page share them. */
 const tokenizers = new Map<string, Promise<TextTokenizer>>();
 
-function loadTokenizer(kind: 'transformer' | 'bert', options: WebLoadOptions, modelUrl?: string): Promise<TextTokenizer> {
+function loadTokenizer(
+  kind: 'transformer' | 'bert',
+  options: WebLoadOptions,
+  modelUrl?: string,
+): Promise<TextTokenizer> {
   const bytes = kind === 'bert' ? options.vocabBytes : options.bpeBytes;
   const given = kind === 'bert' ? options.vocabUrl : options.bpeUrl;
   const fallback = kind === 'bert' ? 'vocab.txt' : DEFAULT_BPE_FILE;
   const build = async () => {
     const file = await tokenizerFile(bytes, given, fallback, options, modelUrl);
-    return kind === 'bert' ? WordPieceTokenizer.fromVocabBytes(file, given ?? fallback) : Tokenizer.fromMergesText(mergesText(file, gunzipSync));
+    return kind === 'bert'
+      ? WordPieceTokenizer.fromVocabBytes(file, given ?? fallback)
+      : Tokenizer.fromMergesText(mergesText(file, gunzipSync));
   };
   const url = bytes ? undefined : given ? absolute(given) : modelUrl && new URL(fallback, modelUrl).href;
   if (!url) return build();
@@ -144,7 +162,12 @@ export async function load(model: FileSource, options: WebLoadOptions = {}): Pro
       wasm: new URL('./ort/ort-wasm-simd-threaded.jsep.wasm', import.meta.url).href,
     },
   };
-  const clip = new ClipModel(stateDict, (_name, build) => build().then((graph) => openWebSession(graph, runtime)), config, options.precision);
+  const clip = new ClipModel(
+    stateDict,
+    (_name, build) => build().then((graph) => openWebSession(graph, runtime)),
+    config,
+    options.precision,
+  );
   const tokenizer = await loadTokenizer(config.text.kind, options, url);
   const size = config.vision.imageResolution;
   const resizeMode: ResizeMode = config.text.kind === 'bert' ? 'square' : 'shortest-side-crop';
@@ -153,8 +176,17 @@ export async function load(model: FileSource, options: WebLoadOptions = {}): Pro
     model: clip,
     async preprocess(image) {
       const pixels = isImageData(image)
-        ? fromRaw({ width: image.width, height: image.height, channels: 4, data: image.data }, '<ImageData>', DEFAULT_MAX_PIXELS)
-        : await decodeWithCodecs(await imageBytes(image), wasmCodecs, image instanceof Blob ? (image as File).name ?? '<blob>' : '<bytes>', DEFAULT_MAX_PIXELS);
+        ? fromRaw(
+            { width: image.width, height: image.height, channels: 4, data: image.data },
+            '<ImageData>',
+            DEFAULT_MAX_PIXELS,
+          )
+        : await decodeWithCodecs(
+            await imageBytes(image),
+            wasmCodecs,
+            image instanceof Blob ? ((image as File).name ?? '<blob>') : '<bytes>',
+            DEFAULT_MAX_PIXELS,
+          );
       return transformPixels(pixels, { size, resizeMode });
     },
     tokenize: (texts, opts = {}) => tokenizer.tokenize(texts, { ...opts, contextLength }),

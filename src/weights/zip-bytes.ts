@@ -17,13 +17,19 @@ export async function openTorchZipBytes(source: ByteSource): Promise<TorchCheckp
     }
   };
   const sizes = new Map<string, number>();
-  unzip((entry) => { sizes.set(entry.name, entry.originalSize); return false; }, 'is not a readable zip archive');
-  return torchCheckpointFromZip({
-    sizes,
-    read: async (name) => {
-      const entry = unzip((e) => e.name === name, `cannot read zip entry "${name}"`)[name];
-      if (!entry) throw new CheckpointError(source.name, `zip entry "${name}" is missing`);
-      return entry;
+  unzip((entry) => {
+    sizes.set(entry.name, entry.originalSize);
+    return false;
+  }, 'is not a readable zip archive');
+  return torchCheckpointFromZip(
+    {
+      sizes,
+      read: async (name) => {
+        const entry = unzip((e) => e.name === name, `cannot read zip entry "${name}"`)[name];
+        if (!entry) throw new CheckpointError(source.name, `zip entry "${name}" is missing`);
+        return entry;
+      },
     },
-  }, source.name);
+    source.name,
+  );
 }

@@ -4,7 +4,12 @@
 import { createStore, del, entries, set } from 'idb-keyval';
 import type { FromWorker, ToWorker } from './protocol.js';
 
-interface StoredPhoto { model: string; name: string; vector: Float32Array; thumbnail: Blob }
+interface StoredPhoto {
+  model: string;
+  name: string;
+  vector: Float32Array;
+  thumbnail: Blob;
+}
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const store = createStore('clip-ts-demo', 'photos');
@@ -12,6 +17,7 @@ const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'modu
 const pending = new Map<string, (message: FromWorker) => void>();
 let model: { name: string; logitScale: number } | undefined;
 let nextId = 0;
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
 
 function send(message: ToWorker): void {
   worker.postMessage(message);
@@ -30,7 +36,8 @@ worker.addEventListener('message', (event: MessageEvent<FromWorker>) => {
   if (message.type === 'progress') {
     const { loaded, total, cached } = message.progress;
     $<HTMLProgressElement>('load-progress').value = total ? loaded / total : 0;
-    $('load-status').textContent = `${(loaded / 2 ** 20).toFixed(0)} MiB${total ? ` of ${(total / 2 ** 20).toFixed(0)}` : ''}${cached ? ' (from the cache)' : ''}`;
+    $('load-status').textContent =
+      `${mib(loaded)} MiB${total ? ` of ${mib(total)}` : ''}${cached ? ' (from the cache)' : ''}`;
   } else if (message.type === 'ready') {
     model = { name: message.model, logitScale: message.logitScale };
     $<HTMLProgressElement>('load-progress').value = 1;
@@ -47,7 +54,10 @@ worker.addEventListener('message', (event: MessageEvent<FromWorker>) => {
 async function thumbnail(file: Blob): Promise<Blob> {
   const bitmap = await createImageBitmap(file);
   const scale = 240 / Math.max(bitmap.width, bitmap.height);
-  const canvas = new OffscreenCanvas(Math.max(1, Math.round(bitmap.width * scale)), Math.max(1, Math.round(bitmap.height * scale)));
+  const canvas = new OffscreenCanvas(
+    Math.max(1, Math.round(bitmap.width * scale)),
+    Math.max(1, Math.round(bitmap.height * scale)),
+  );
   canvas.getContext('2d')!.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
   return canvas.convertToBlob({ type: 'image/jpeg', quality: 0.8 });
 }
@@ -58,7 +68,10 @@ async function photosOfModel(): Promise<StoredPhoto[]> {
 }
 
 async function embedAll(files: File[]): Promise<void> {
-  if (!model) { $('embed-status').textContent = 'load a model first'; return; }
+  if (!model) {
+    $('embed-status').textContent = 'load a model first';
+    return;
+  }
   const images = files.filter((f) => f.type.startsWith('image/'));
   const bar = $<HTMLProgressElement>('embed-progress');
   let done = 0;
@@ -67,12 +80,17 @@ async function embedAll(files: File[]): Promise<void> {
     const name = (file as File & { webkitRelativePath?: string }).webkitRelativePath || file.name;
     const reply = await request({ type: 'embed', id: String(nextId++), image: file });
     if (reply.type === 'embedded') {
-      await set(`${model.name}|${name}`, { model: model.name, name, vector: reply.vector, thumbnail: await thumbnail(file) } satisfies StoredPhoto, store);
+      await set(
+        `${model.name}|${name}`,
+        { model: model.name, name, vector: reply.vector, thumbnail: await thumbnail(file) } satisfies StoredPhoto,
+        store,
+      );
     } else if (reply.type === 'error') {
       failed.push(`${name}: ${reply.message}`);
     }
     bar.value = ++done / images.length;
-    $('embed-status').textContent = `${done} / ${images.length} embedded${failed.length ? `, ${failed.length} failed (${failed.at(-1)})` : ''}`;
+    $('embed-status').textContent =
+      `${done} / ${images.length} embedded${failed.length ? `, ${failed.length} failed (${failed.at(-1)})` : ''}`;
   }
   await showPhotos();
 }
@@ -85,17 +103,19 @@ function dot(a: Float32Array, b: Float32Array): number {
 
 function render(photos: { photo: StoredPhoto; score?: number }[]): void {
   const grid = $('grid');
-  grid.replaceChildren(...photos.map(({ photo, score }) => {
-    const figure = document.createElement('figure');
-    const img = document.createElement('img');
-    img.src = URL.createObjectURL(photo.thumbnail);
-    img.alt = photo.name;
-    const caption = document.createElement('figcaption');
-    caption.textContent = score === undefined ? photo.name : `${score.toFixed(3)} ${photo.name}`;
-    figure.append(img, caption);
-    figure.addEventListener('click', () => void classify(photo));
-    return figure;
-  }));
+  grid.replaceChildren(
+    ...photos.map(({ photo, score }) => {
+      const figure = document.createElement('figure');
+      const img = document.createElement('img');
+      img.src = URL.createObjectURL(photo.thumbnail);
+      img.alt = photo.name;
+      const caption = document.createElement('figcaption');
+      caption.textContent = score === undefined ? photo.name : `${score.toFixed(3)} ${photo.name}`;
+      figure.append(img, caption);
+      figure.addEventListener('click', () => void classify(photo));
+      return figure;
+    }),
+  );
 }
 
 async function showPhotos(): Promise<void> {
@@ -112,13 +132,18 @@ async function search(): Promise<void> {
   const query = $<HTMLInputElement>('query').value.trim();
   if (!model || !query) return;
   const [q] = await textVectors([query]);
-  const ranked = (await photosOfModel()).map((photo) => ({ photo, score: dot(photo.vector, q!) })).sort((a, b) => b.score - a.score);
+  const ranked = (await photosOfModel())
+    .map((photo) => ({ photo, score: dot(photo.vector, q!) }))
+    .sort((a, b) => b.score - a.score);
   render(ranked.slice(0, 48));
 }
 
 /** Zero-shot: softmax over exp(logit scale) · cosine with "a photo of {label}." prompts. */
 async function classify(photo: StoredPhoto): Promise<void> {
-  const labels = $<HTMLInputElement>('labels').value.split(',').map((s) => s.trim()).filter(Boolean);
+  const labels = $<HTMLInputElement>('labels')
+    .value.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (!model || !labels.length) return;
   const vectors = await textVectors(labels.map((l) => `a photo of ${l}.`));
   const logits = vectors.map((v) => Math.exp(model!.logitScale) * dot(photo.vector, v));
@@ -126,11 +151,13 @@ async function classify(photo: StoredPhoto): Promise<void> {
   const weights = logits.map((l) => Math.exp(l - top));
   const total = weights.reduce((a, b) => a + b, 0);
   const items = labels.map((label, i) => ({ label, p: weights[i]! / total })).sort((a, b) => b.p - a.p);
-  $('labels-out').replaceChildren(...items.map(({ label, p }) => {
-    const li = document.createElement('li');
-    li.textContent = `${(100 * p).toFixed(1)}% ${label} — ${photo.name}`;
-    return li;
-  }));
+  $('labels-out').replaceChildren(
+    ...items.map(({ label, p }) => {
+      const li = document.createElement('li');
+      li.textContent = `${(100 * p).toFixed(1)}% ${label} — ${photo.name}`;
+      return li;
+    }),
+  );
 }
 
 /** Files of a drop, folders walked recursively (webkitGetAsEntry). */
@@ -147,7 +174,8 @@ async function droppedFiles(items: DataTransferItemList): Promise<File[]> {
       }
     }
   };
-  for (const entry of [...items].map((i) => i.webkitGetAsEntry()).filter((e): e is FileSystemEntry => e !== null)) await walk(entry);
+  for (const entry of [...items].map((i) => i.webkitGetAsEntry()).filter((e): e is FileSystemEntry => e !== null))
+    await walk(entry);
   return files;
 }
 
@@ -165,7 +193,10 @@ $('load').addEventListener('click', () => {
 });
 $('photos').addEventListener('change', (e) => void embedAll([...((e.target as HTMLInputElement).files ?? [])]));
 const drop = $('drop');
-drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+drop.addEventListener('dragover', (e) => {
+  e.preventDefault();
+  drop.classList.add('over');
+});
 drop.addEventListener('dragleave', () => drop.classList.remove('over'));
 drop.addEventListener('drop', (e) => {
   e.preventDefault();
@@ -173,7 +204,9 @@ drop.addEventListener('drop', (e) => {
   void droppedFiles(e.dataTransfer!.items).then(embedAll);
 });
 $('search').addEventListener('click', () => void search());
-$('query').addEventListener('keydown', (e) => { if (e.key === 'Enter') void search(); });
+$('query').addEventListener('keydown', (e) => {
+  if (e.key === 'Enter') void search();
+});
 $('forget').addEventListener('click', async () => {
   for (const photo of await photosOfModel()) await del(`${photo.model}|${photo.name}`, store);
   await showPhotos();

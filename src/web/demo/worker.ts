@@ -12,12 +12,16 @@ const unitRow = (v: Float32Array) => clip.normalizeRows({ data: v, shape: [1, v.
 
 async function handle(message: ToWorker): Promise<void> {
   if (message.type === 'load') {
-    const source = async (s: string | File | undefined) => (s === undefined || typeof s === 'string' ? { url: s } : { bytes: new Uint8Array(await s.arrayBuffer()) });
+    const source = async (s: string | File | undefined) =>
+      s === undefined || typeof s === 'string' ? { url: s } : { bytes: new Uint8Array(await s.arrayBuffer()) };
     const bpe = await source(message.bpe);
     const vocab = await source(message.vocab);
     loaded = await clip.load(message.model, {
       threads: message.threads,
-      bpeUrl: bpe.url, bpeBytes: bpe.bytes, vocabUrl: vocab.url, vocabBytes: vocab.bytes,
+      bpeUrl: bpe.url,
+      bpeBytes: bpe.bytes,
+      vocabUrl: vocab.url,
+      vocabBytes: vocab.bytes,
       onProgress: (progress) => post({ type: 'progress', progress }),
     });
     const name = typeof message.model === 'string' ? message.model : message.model.name;
@@ -41,7 +45,9 @@ async function handle(message: ToWorker): Promise<void> {
 let queue = Promise.resolve();
 addEventListener('message', (event: MessageEvent<ToWorker>) => {
   const message = event.data;
-  queue = queue.then(() => handle(message)).catch((e: Error) => {
-    post({ type: 'error', id: 'id' in message ? message.id : undefined, message: e.message });
-  });
+  queue = queue
+    .then(() => handle(message))
+    .catch((e: Error) => {
+      post({ type: 'error', id: 'id' in message ? message.id : undefined, message: e.message });
+    });
 });

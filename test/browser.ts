@@ -1,9 +1,11 @@
 // Driving Debian's Chromium from tests and benchmarks: a static server on 127.0.0.1 with the
 // COOP/COEP headers WebAssembly threads need, and a headless browser (playwright-core, never a
 // downloaded browser). Without Chromium, callers skip loudly.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import type { StaticServer } from '../bench/static-server.js';
+import { serveStatic, type StaticServer } from '../bench/static-server.js';
 
 export { serveStatic, type StaticServer } from '../bench/static-server.js';
 
@@ -50,4 +52,34 @@ export async function openPage(browser: Browser, server: StaticServer): Promise<
   page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
   await page.goto(`${server.origin}/`);
   return page;
+}
+
+/** What a browser test file sets up once: files it makes, a server for them, and Chromium. */
+export interface BrowserHarness {
+  temp: string;
+  server: StaticServer;
+  browser: Browser;
+  /** Closes the browser and the server and removes the temporary folder. */
+  close(): Promise<void>;
+}
+
+/** A temporary folder filled by `prepare`, served with `mounts(temp)`, and a headless Chromium. */
+export async function startHarness(
+  prepare: (temp: string) => Promise<void>,
+  mounts: (temp: string) => Record<string, string>,
+): Promise<BrowserHarness> {
+  const temp = mkdtempSync(join(tmpdir(), 'clip-web-'));
+  await prepare(temp);
+  const server = await serveStatic(mounts(temp));
+  const browser = await launchChromium();
+  return {
+    temp,
+    server,
+    browser,
+    async close() {
+      await browser.close();
+      await server.close();
+      rmSync(temp, { recursive: true, force: true });
+    },
+  };
 }

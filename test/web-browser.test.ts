@@ -4,8 +4,7 @@
 // Self-contained sibling: web-bundle.test.ts (random models, Node as the reference).
 import { after, before, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
@@ -15,7 +14,14 @@ import { allCloseCheck, numericCheck, type Check } from '../src/parity/check.js'
 import { CLIP_STD } from '../src/image/normalize.js';
 import { toFloat32, toInt32, type RawTensor, type StateDict, type Tensor } from '../src/tensor.js';
 import { readSafetensors, serializeSafetensors } from '../src/weights/safetensors.js';
-import { launchChromium, needsChromium, openPage, serveStatic, type StaticServer } from './browser.js';
+import {
+  launchChromium,
+  needsChromium,
+  openPage,
+  startHarness,
+  type BrowserHarness,
+  type StaticServer,
+} from './browser.js';
 import { CHINESE_FIXTURES, needsFixtures, OPENAI_FIXTURES, SHARED } from './fixtures.js';
 import { f32, fromF32, i32, runInPage, type PageModelJob, type PageModelResult, type PageRuntime } from './web-page.js';
 
@@ -48,28 +54,27 @@ const CN_224: ClipConfig = {
   },
 };
 
+let harness: BrowserHarness | undefined;
 let server: StaticServer;
-let browser: Browser | undefined;
-let temp: string;
+let browser: Browser;
 
 before(async () => {
   if (skipBrowser) return;
   assert.ok(existsSync(join(ROOT, 'dist/web/clip.bundle.js')), 'dist/web/clip.bundle.js is missing: run npm run build');
-  temp = mkdtempSync(join(tmpdir(), 'clip-web-'));
-  writeFileSync(join(temp, 'vit-224.safetensors'), serializeSafetensors(randomStateDict(VIT_224, 1)));
-  writeFileSync(join(temp, 'cn-224.safetensors'), serializeSafetensors(randomStateDict(CN_224, 2)));
-  server = await serveStatic({ '/dist/': join(ROOT, 'dist'), '/fixtures/': join(SHARED, 'fixtures'), '/temp/': temp });
-  browser = await launchChromium();
+  harness = await startHarness(
+    async (temp) => {
+      writeFileSync(join(temp, 'vit-224.safetensors'), serializeSafetensors(randomStateDict(VIT_224, 1)));
+      writeFileSync(join(temp, 'cn-224.safetensors'), serializeSafetensors(randomStateDict(CN_224, 2)));
+    },
+    (temp) => ({ '/dist/': join(ROOT, 'dist'), '/fixtures/': join(SHARED, 'fixtures'), '/temp/': temp }),
+  );
+  ({ server, browser } = harness);
 });
 
-after(async () => {
-  await browser?.close();
-  await server?.close();
-  if (temp) rmSync(temp, { recursive: true, force: true });
-});
+after(() => harness?.close());
 
 async function inPage(runtime: PageRuntime, jobs: PageModelJob[], gpuBrowser?: Browser): Promise<PageModelResult[]> {
-  const page = await openPage(gpuBrowser ?? browser!, server);
+  const page = await openPage(gpuBrowser ?? browser, server);
   try {
     return await runInPage(page, BUNDLE, runtime, jobs);
   } finally {

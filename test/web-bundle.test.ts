@@ -4,8 +4,7 @@
 // Sibling of web-browser.test.ts (the golden fixtures).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -18,7 +17,14 @@ import { compareArrays } from '../src/parity/check.js';
 import { preprocess } from '../src/image/run.js';
 import { Tokenizer } from '../src/text/tokenizer.js';
 import { serializeSafetensors } from '../src/weights/safetensors.js';
-import { launchChromium, needsChromium, openPage, serveStatic, type StaticServer } from './browser.js';
+import {
+  needsChromium,
+  openPage,
+  serveStatic,
+  startHarness,
+  type BrowserHarness,
+  type StaticServer,
+} from './browser.js';
 import { f32, fromF32, i32, runInPage } from './web-page.js';
 
 // Browser globals used inside page.evaluate (the project's type library has no DOM).
@@ -61,15 +67,14 @@ const CONFIG: ClipConfig = {
 };
 const TEXTS = ['hello', 'a photo of a cat', 'a dog!', 'it’s café &amp; ﬁne', '猫の写真 🐱', ''];
 
+let harness: BrowserHarness | undefined;
 let server: StaticServer;
-let browser: Browser | undefined;
+let browser: Browser;
 let temp: string;
 const images: string[] = [];
 
-before(async () => {
-  if (skip) return;
-  assert.ok(existsSync(join(ROOT, 'dist/web/clip.bundle.js')), 'dist/web/clip.bundle.js is missing: run npm run build');
-  temp = mkdtempSync(join(tmpdir(), 'clip-web-bundle-'));
+/** The model, its merges file beside it, and images encoded by sharp. */
+async function prepare(temp: string): Promise<void> {
   writeFileSync(join(temp, 'model.safetensors'), serializeSafetensors(randomStateDict(CONFIG, 7)));
   writeFileSync(join(temp, 'bpe_simple_vocab_16e6.txt.gz'), gzipSync(MERGES));
   const { width, height } = { width: 131, height: 77 };
@@ -85,15 +90,16 @@ before(async () => {
     writeFileSync(join(temp, name), bytes);
     images.push(name);
   }
-  server = await serveStatic({ '/dist/': join(ROOT, 'dist'), '/temp/': temp });
-  browser = await launchChromium();
+}
+
+before(async () => {
+  if (skip) return;
+  assert.ok(existsSync(join(ROOT, 'dist/web/clip.bundle.js')), 'dist/web/clip.bundle.js is missing: run npm run build');
+  harness = await startHarness(prepare, (temp) => ({ '/dist/': join(ROOT, 'dist'), '/temp/': temp }));
+  ({ server, browser, temp } = harness);
 });
 
-after(async () => {
-  await browser?.close();
-  await server?.close();
-  if (temp) rmSync(temp, { recursive: true, force: true });
-});
+after(() => harness?.close());
 
 test(
   "the bundle gives Node's token ids and pixels exactly and its features within 1e-4 (WASM, 1 thread)",
@@ -108,7 +114,7 @@ test(
     const nodeText = await node.encodeText(tokens);
     await node.release();
 
-    const page = await openPage(browser!, server);
+    const page = await openPage(browser, server);
     try {
       // The model by URL; its tokenizer found beside it (bpe_simple_vocab_16e6.txt.gz).
       const [r] = await runInPage(page, BUNDLE, { threads: 1 }, [
@@ -153,7 +159,7 @@ test(
   'a downloaded checkpoint is served from the Cache API next time; a damaged cached copy is fetched again',
   { skip, timeout: 120_000 },
   async () => {
-    const page = await openPage(browser!, server);
+    const page = await openPage(browser, server);
     try {
       await page.evaluate(() => caches.delete('clip-ts'));
       assert.equal(await loadCounting(page), 1, 'first load downloads');
@@ -182,7 +188,7 @@ test(
   'load() from bytes needs the tokenizer file; a wrong sha256 is a DownloadError',
   { skip, timeout: 120_000 },
   async () => {
-    const page = await openPage(browser!, server);
+    const page = await openPage(browser, server);
     try {
       const errors = await page.evaluate(async (bundle) => {
         const clip = await import(bundle);
@@ -212,7 +218,7 @@ test(
   { skip, timeout: 120_000 },
   async () => {
     const plain = await serveStatic({ '/dist/': join(ROOT, 'dist'), '/temp/': temp }, { isolated: false });
-    const page = await openPage(browser!, plain);
+    const page = await openPage(browser, plain);
     try {
       const tokens = TOKENIZER.tokenize(TEXTS);
       const [r] = await runInPage(page, BUNDLE, {}, [

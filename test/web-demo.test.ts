@@ -3,8 +3,7 @@
 // photos still there after a reload. A random-weight model: this checks the plumbing, not ranking.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -13,7 +12,7 @@ import type { Browser } from 'playwright-core';
 import type { ClipConfig } from '../src/models/config.js';
 import { randomStateDict } from '../src/models/random.js';
 import { serializeSafetensors } from '../src/weights/safetensors.js';
-import { launchChromium, needsChromium, serveStatic, type StaticServer } from './browser.js';
+import { needsChromium, startHarness, type BrowserHarness, type StaticServer } from './browser.js';
 
 // Browser global read inside page.waitForFunction (the project's type library has no DOM).
 declare const document: {
@@ -31,13 +30,13 @@ const CONFIG: ClipConfig = {
   text: { kind: 'transformer', width: 64, layers: 1, heads: 1, contextLength: 77, vocabSize: 512 + 4 + 2 },
 };
 
+let harness: BrowserHarness | undefined;
 let server: StaticServer;
-let browser: Browser | undefined;
+let browser: Browser;
 let temp: string;
 
-before(async () => {
-  if (skip) return;
-  temp = mkdtempSync(join(tmpdir(), 'clip-demo-'));
+/** A tiny model with its merges file beside it, and three one-colour photos. */
+async function prepare(temp: string): Promise<void> {
   writeFileSync(join(temp, 'tiny.safetensors'), serializeSafetensors(randomStateDict(CONFIG, 3)));
   writeFileSync(join(temp, 'bpe_simple_vocab_16e6.txt.gz'), gzipSync(MERGES));
   for (const [name, colour] of [
@@ -51,21 +50,21 @@ before(async () => {
       await (name.endsWith('png') ? image.png() : name.endsWith('jpg') ? image.jpeg() : image.webp()).toBuffer(),
     );
   }
-  server = await serveStatic({ '/models/': temp, '/': join(ROOT, 'dist', 'web') });
-  browser = await launchChromium();
+}
+
+before(async () => {
+  if (skip) return;
+  harness = await startHarness(prepare, (temp) => ({ '/models/': temp, '/': join(ROOT, 'dist', 'web') }));
+  ({ server, browser, temp } = harness);
 });
 
-after(async () => {
-  await browser?.close();
-  await server?.close();
-  if (temp) rmSync(temp, { recursive: true, force: true });
-});
+after(() => harness?.close());
 
 test(
   'demo: load, add photos, search, zero-shot labels; photos persist in IndexedDB',
   { skip, timeout: 120_000 },
   async () => {
-    const page = await browser!.newPage();
+    const page = await browser.newPage();
     try {
       await page.goto(`${server.origin}/demo/index.html`);
       await page.fill('#model-url', '/models/tiny.safetensors');

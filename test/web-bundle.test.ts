@@ -4,18 +4,19 @@
 // Sibling of web-browser.test.ts (the golden fixtures).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import type { Browser, Page } from 'playwright-core';
 import { CLIP } from '../src/models/clip.js';
-import type { ClipConfig } from '../src/models/config.js';
+import { inferConfigFromStateDict, type ClipConfig } from '../src/models/config.js';
 import { randomStateDict } from '../src/models/random.js';
 import { compareArrays } from '../src/parity/check.js';
 import { preprocess } from '../src/image/run.js';
 import { Tokenizer } from '../src/text/tokenizer.js';
+import { vocabFromMerges } from '../src/text/vocab.js';
 import { serializeSafetensors } from '../src/weights/safetensors.js';
 import {
   needsChromium,
@@ -30,9 +31,7 @@ import { f32, fromF32, i32, runInPage } from './web-page.js';
 // Browser globals used inside page.evaluate (the project's type library has no DOM).
 declare const caches: {
   delete(name: string): Promise<boolean>;
-  open(
-    name: string,
-  ): Promise<{
+  open(name: string): Promise<{
     match(url: string): Promise<Response | undefined>;
     put(url: string, response: Response): Promise<void>;
   }>;
@@ -233,6 +232,39 @@ test(
     } finally {
       await page.close();
       await plain.close();
+    }
+  },
+);
+
+test(
+  'a Hugging Face style folder: vocab.json + merges.txt and config.json beside the model are used',
+  { skip, timeout: 120_000 },
+  async () => {
+    const hf = join(temp, 'hf');
+    mkdirSync(hf, { recursive: true });
+    copyFileSync(join(temp, 'model.safetensors'), join(hf, 'model.safetensors'));
+    writeFileSync(join(hf, 'vocab.json'), JSON.stringify(Object.fromEntries(vocabFromMerges(MERGES).encoder)));
+    writeFileSync(join(hf, 'merges.txt'), MERGES);
+    writeFileSync(join(hf, 'config.json'), JSON.stringify({ text_config: {}, vision_config: { hidden_act: 'gelu' } }));
+    const tokens = TOKENIZER.tokenize(TEXTS);
+    const page = await openPage(browser, server);
+    try {
+      const [r] = await runInPage(page, BUNDLE, {}, [
+        { url: '/temp/hf/model.safetensors', texts: TEXTS, tokens: { data: i32(tokens.data), shape: tokens.shape } },
+      ]);
+      TEXTS.forEach((text, i) =>
+        assert.deepEqual(r!.tokenized![i]![0], Array.from(TOKENIZER.tokenize(text).data), text),
+      );
+      const sd = randomStateDict(CONFIG, 7);
+      const gelu = new CLIP(sd, {}, inferConfigFromStateDict(sd, { activation: 'gelu' }));
+      const expected = await gelu.encodeText(tokens);
+      await gelu.release();
+      assert.ok(
+        compareArrays(fromF32(r!.textFeatures!), expected.data).maxAbs <= 1e-4,
+        'features of the GELU model config.json asks for',
+      );
+    } finally {
+      await page.close();
     }
   },
 );

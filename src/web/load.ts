@@ -13,7 +13,7 @@ import { configOverridesFromJson } from '../models/config-file.js';
 import { openWebSession, type WebRuntimeOptions } from '../runtime/web.js';
 import type { Tensor } from '../tensor.js';
 import { Tokenizer } from '../text/tokenizer.js';
-import { mergesText } from '../text/vocab.js';
+import { mergesText, vocabFromHuggingFace } from '../text/vocab.js';
 import { WordPieceTokenizer, type TextTokenizer } from '../text/wordpiece.js';
 import { toCanonical } from '../weights/keymap/index.js';
 import { readStateDict } from '../weights/read.js';
@@ -25,7 +25,10 @@ import { fetchBytes, type Progress } from './fetch.js';
 export type FileSource = string | URL | ArrayBuffer | Uint8Array | Blob;
 
 export interface WebLoadOptions extends WebRuntimeOptions {
-  /** CLIP's BPE merges file (bpe_simple_vocab_16e6.txt.gz, gzip'd or plain); default: beside the model URL. */
+  /**
+   * CLIP's BPE merges file (bpe_simple_vocab_16e6.txt.gz, gzip'd or plain). Default: beside the
+   * model URL, or a Hugging Face vocab.json + merges.txt there.
+   */
   bpeUrl?: string;
   bpeBytes?: ArrayBuffer | Uint8Array;
   /** Chinese-CLIP's vocab.txt; default: beside the model URL. */
@@ -83,14 +86,38 @@ async function optionalFile(url: string): Promise<Uint8Array | undefined> {
   return response?.ok ? new Uint8Array(await response.arrayBuffer()) : undefined;
 }
 
+const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+
+/**
+ * The config overrides: the given config (object or URL), else the first config file beside the
+ * model, as Node looks for them: `<stem>.config.json`, then `config.json` (`open_clip_config.json`
+ * for open_clip_* files).
+ */
 async function configOverrides(options: WebLoadOptions, modelUrl?: string): Promise<ConfigOverrides> {
   const { config } = options;
   if (config !== undefined && typeof config !== 'string') return configOverridesFromJson(config, 'config');
-  const url = config ?? (modelUrl ? modelUrl.replace(/\.(pt|pth|bin|safetensors)$/, '') + '.config.json' : undefined);
-  if (!url) return {};
-  const bytes = config ? (await bytesOf(config, options)).bytes : await optionalFile(url);
-  if (!bytes) return {};
-  return configOverridesFromJson(JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>, url);
+  const parse = (bytes: Uint8Array, url: string) =>
+    configOverridesFromJson(JSON.parse(text(bytes)) as Record<string, unknown>, url);
+  if (config) return parse((await bytesOf(config, options)).bytes, config);
+  if (!modelUrl) return {};
+  const file = new URL(modelUrl).pathname.split('/').pop()!;
+  const candidates = [
+    modelUrl.replace(/\.(pt|pth|bin|safetensors)$/, '') + '.config.json',
+    new URL(file.startsWith('open_clip_') ? 'open_clip_config.json' : 'config.json', modelUrl).href,
+  ];
+  for (const url of candidates) {
+    const bytes = await optionalFile(url);
+    if (bytes) return parse(bytes, url);
+  }
+  return {};
+}
+
+/** A Hugging Face CLIPTokenizer's vocab.json and merges.txt beside the model, if both are there. */
+async function huggingFaceTokenizer(modelUrl: string): Promise<Tokenizer | undefined> {
+  const [vocab, merges] = await Promise.all(
+    ['vocab.json', 'merges.txt'].map((f) => optionalFile(new URL(f, modelUrl).href)),
+  );
+  return vocab && merges ? new Tokenizer(vocabFromHuggingFace(text(vocab), text(merges), 'vocab.json')) : undefined;
 }
 
 /** The tokenizer file: given bytes, else a given URL, else the default name beside the model. */
@@ -120,6 +147,10 @@ function loadTokenizer(
   const given = kind === 'bert' ? options.vocabUrl : options.bpeUrl;
   const fallback = kind === 'bert' ? 'vocab.txt' : DEFAULT_BPE_FILE;
   const build = async () => {
+    // Like Node: a Hugging Face tokenizer beside the model wins unless a merges file is given.
+    const beside = kind === 'transformer' && !bytes && !given && modelUrl;
+    const huggingFace = beside ? await huggingFaceTokenizer(modelUrl) : undefined;
+    if (huggingFace) return huggingFace;
     const file = await tokenizerFile(bytes, given, fallback, options, modelUrl);
     return kind === 'bert'
       ? WordPieceTokenizer.fromVocabBytes(file, given ?? fallback)

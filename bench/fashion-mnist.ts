@@ -196,7 +196,7 @@ function shuffled(n: number, random: () => number): number[] {
   return order;
 }
 
-/** Training images that calibrate the int8 patch convolution (static quantisation, models/int8.ts). */
+/** Training images that calibrate the int8 patch convolution (static quantisation, inference/int8.ts). */
 const CALIBRATION_IMAGES = 32;
 
 export async function fashionDemo(opts: FashionDemoOptions): Promise<FashionDemoResult> {

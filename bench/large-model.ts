@@ -2,7 +2,8 @@
 // weights go to an external data file (graph/onnx.ts). Not part of `npm test` (it needs ~10 GB
 // of memory and a minute or two): `node dist/bench/large-model.js`.
 
-import { buildImageGraph, CLIP } from '../src/models/clip.js';
+import { buildImageGraph } from '../src/models/clip.js';
+import { CLIP } from '../src/inference/clip.js';
 import type { ClipConfig } from '../src/models/config.js';
 import { weightBytes } from '../src/graph/onnx.js';
 import { fromFloat32, type StateDict } from '../src/tensor.js';

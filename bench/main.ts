@@ -1,6 +1,6 @@
 // `npm run bench`: benchmarks, never part of `npm test`. The models suite is bench/models.ts;
 // the tokenizer and preprocessing suites are their own scripts, run here as child processes.
-//   node dist/bench/main.js [--suite models|tokenize|preprocess|search|all] [--compare] [--json]
+//   node dist/bench/main.js [--suite models|tokenize|preprocess|search|browser|all] [--compare] [--json]
 //     [--models ViT-B/32,ViT-B/16,RN50] [--tasks image,text] [--batches 1,32] [--threads 2] [--quick]
 
 import { spawnSync } from 'node:child_process';
@@ -14,7 +14,7 @@ import { benchModels, IMPLS, probeLoad, type Impl, type Measurement, type Task }
 import { positiveInt } from './text-timing.js';
 
 // `search` (bench/search.ts: 100k and 1M vectors, minutes and GBs of disk) runs only when asked for.
-const SUITES = ['models', 'tokenize', 'preprocess', 'search', 'all'] as const;
+const SUITES = ['models', 'tokenize', 'preprocess', 'search', 'browser', 'all'] as const;
 
 function list<T extends string>(allowed: readonly T[]) {
   return (value: string): T[] => {
@@ -130,6 +130,7 @@ async function main(): Promise<void> {
   if (opts.suite === 'tokenize' || opts.suite === 'all') runScript('tokenize', json);
   if (opts.suite === 'preprocess' || opts.suite === 'all') runScript('preprocess', json);
   if (opts.suite === 'search') runScript('search', json);
+  if (opts.suite === 'browser' || opts.suite === 'all') runScript('browser', json);
 }
 
 await main();

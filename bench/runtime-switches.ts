@@ -6,7 +6,7 @@
 // then measured alone, against the default alone, at the end.
 //   node dist/bench/runtime-switches.js [--model ViT-B/32] [--rounds 5]
 import { parseArgs } from 'node:util';
-import { CLIP } from '../src/models/clip.js';
+import { CLIP } from '../src/inference/clip.js';
 import { OFFICIAL_CONFIGS } from '../src/models/presets.js';
 import { randomStateDict } from '../src/models/random.js';
 import type { RuntimeOptions } from '../src/runtime/session.js';

@@ -2,7 +2,8 @@
 
 export { load, type LoadedClip, type LoadOptions, type Preprocess } from './load.js';
 export { embedImages, expandImagePaths, isImageName, type EmbedBatch, type ImageEmbedding } from './embed.js';
-export { CLIP, clipLogits, normalizeRows, type ClipLogits } from './models/clip.js';
+export { CLIP } from './inference/clip.js';
+export { clipLogits, normalizeRows, type ClipLogits } from './inference/logits.js';
 export { inferConfigFromStateDict, type ClipConfig, type ConfigOverrides } from './models/config.js';
 export { readConfigFile } from './models/config-file.js';
 export { OFFICIAL_CONFIGS } from './models/presets.js';

@@ -10,7 +10,9 @@ import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync
 import { join } from 'node:path';
 import { preprocess as preprocessImage, preprocessBatch, type BatchOptions, type BatchResult, type ImageInput, type PreprocessOptions } from './image/index.js';
 import { findModelFiles, imageTransformFor, type ImageTransform, readModel, tokenizerFor, type ModelFileOptions, type ModelFiles, type TokenizerFileOptions } from './model-files.js';
-import { CLIP, logitScaleOf, type LazyWeights } from './models/clip.js';
+import { CLIP } from './inference/clip.js';
+import { logitScaleOf } from './models/clip.js';
+import { type LazyWeights } from './inference/clip-model.js';
 import type { ClipConfig } from './models/config.js';
 import type { RuntimeOptions } from './runtime/session.js';
 import type { StateDict, Tensor } from './tensor.js';
@@ -79,7 +81,7 @@ async function weightsFor(files: ModelFiles, options: LoadOptions, compile: bool
   writeFileSync(staging, JSON.stringify(meta));
   renameSync(staging, metaPath);
   // Lazy too, handing over the weights already read: the model lets them go once its towers are
-  // compiled (models/clip.ts), instead of holding the checkpoint as long as it lives.
+  // compiled (inference/clip-model.ts), instead of holding the checkpoint as long as it lives.
   let first: StateDict | undefined = stateDict;
   const handOver = async () => { const sd = first ?? await read(); first = undefined; return sd; };
   return { weights: { ...meta, load: handOver }, config, compiledDir };

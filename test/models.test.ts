@@ -4,7 +4,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError, InputError } from '../src/errors.js';
-import { buildImageGraph, buildTextGraph, CLIP, lengthBuckets, trimPadding } from '../src/models/clip.js';
+import { buildImageGraph, buildTextGraph } from '../src/models/clip.js';
+import { CLIP } from '../src/inference/clip.js';
+import { lengthBuckets, trimPadding } from '../src/inference/text-buckets.js';
 import { Session } from '../src/runtime/session.js';
 import { inferConfigFromStateDict, type ClipConfig } from '../src/models/config.js';
 import { OFFICIAL_CONFIGS } from '../src/models/presets.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ConfigError } from '../src/errors.js';
 import { load } from '../src/load.js';
-import { CLIP } from '../src/models/clip.js';
+import { CLIP } from '../src/inference/clip.js';
 import { inferConfigFromStateDict, type ClipConfig } from '../src/models/config.js';
 import { randomStateDict } from '../src/models/random.js';
 import { openClipSettings } from '../src/models/open-clip-config.js';

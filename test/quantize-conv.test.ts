@@ -1,11 +1,11 @@
-// Static int8 convolutions (graph/quantize-conv.ts, models/int8.ts) on random-weight towers:
+// Static int8 convolutions (graph/quantize-conv.ts, inference/int8.ts) on random-weight towers:
 // every convolution is rewritten to QDQ form from calibrated ranges, ONNX Runtime runs it, and
 // features stay close to float32 on images the calibration did not see.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildImageGraph } from '../src/models/clip.js';
 import type { ClipConfig } from '../src/models/config.js';
-import { quantizeTower } from '../src/models/int8.js';
+import { quantizeTower } from '../src/inference/int8.js';
 import { randomStateDict } from '../src/models/random.js';
 import { Session } from '../src/runtime/session.js';
 import type { Tensor } from '../src/tensor.js';

@@ -3,7 +3,8 @@
 // embeddings are computed once per (model, labels, templates).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CLIP, normalizeRows } from '../src/models/clip.js';
+import { CLIP } from '../src/inference/clip.js';
+import { normalizeRows } from '../src/inference/logits.js';
 import type { ClipConfig } from '../src/models/config.js';
 import { randomStateDict } from '../src/models/random.js';
 import { zeroShotClassifier } from '../src/zeroshot/classifier.js';

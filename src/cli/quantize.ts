@@ -1,6 +1,6 @@
 // `clip quantize`: calibrates the int8 image tower's convolutions on real images and keeps the
 // result in the compiled-model cache, where later `precision: 'int8'` loads of the same model
-// find it (see models/int8.ts). Prints how close the int8 features are to float32 on those images.
+// find it (see inference/int8.ts). Prints how close the int8 features are to float32 on those images.
 import type { Command } from 'commander';
 import { expandImagePaths } from '../embed.js';
 import { InputError } from '../errors.js';

@@ -95,7 +95,7 @@ export function toOnnx(graph: Graph, options: OnnxOptions = {}): Uint8Array {
       nodes.push({
         opType, input: inputs, output: outputs, domain: domain ?? '', name: `${opType}_${nodes.length}`,
         attribute: Object.entries(attrs).map(([name, a]) => {
-          if (typeof a === 'string') return { name, type: onnx.AttributeProto.AttributeType.STRING, s: Buffer.from(a) };
+          if (typeof a === 'string') return { name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(a) };
           if (Array.isArray(a)) return { name, type: onnx.AttributeProto.AttributeType.INTS, ints: a };
           return { name, type: onnx.AttributeProto.AttributeType.INT, i: a as number };
         }),

@@ -294,7 +294,8 @@ export const PRIMITIVES = {
     emit: (ctx, inputs, [y], attrs) => {
       const s = attrs.stride as number;
       const p = attrs.padding as number;
-      ctx.node('Conv', inputs.map(ctx.name), [ctx.name(y!)], { strides: [s, s], pads: [p, p, p, p] });
+      // Explicit default dilations: onnxruntime-web's WebGPU Conv refuses a node without them.
+      ctx.node('Conv', inputs.map(ctx.name), [ctx.name(y!)], { dilations: [1, 1], strides: [s, s], pads: [p, p, p, p] });
     },
   },
   AveragePool: {

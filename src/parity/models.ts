@@ -4,7 +4,9 @@
 
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildImageGraph, buildTextGraph, CLIP, normalizeRows } from '../models/clip.js';
+import { buildImageGraph, buildTextGraph } from '../models/clip.js';
+import { CLIP } from '../inference/clip.js';
+import { normalizeRows } from '../inference/logits.js';
 import { Session } from '../runtime/session.js';
 import { numel, toFloat32, toInt32, type StateDict, type Tensor } from '../tensor.js';
 import { readCheckpoint } from '../weights/index.js';

@@ -13,7 +13,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { load } from '../load.js';
-import { normalizeRows } from '../models/clip.js';
+import { normalizeRows } from '../inference/logits.js';
 import { toFloat32, toInt32, type RawTensor, type Tensor } from '../tensor.js';
 import { DEFAULT_BPE_FILE } from '../text/vocab.js';
 import { findMergesFile } from '../zoo/tokenizer.js';

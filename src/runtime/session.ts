@@ -5,10 +5,11 @@ import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { InputError } from '../errors.js';
 import type { Graph } from '../graph/ir.js';
 import { toOnnx, weightBytes } from '../graph/onnx.js';
-import type { Tensor } from '../tensor.js';
+import { OrtSession } from './ort-session.js';
+
+export type { TensorLike, TowerSession } from './ort-session.js';
 
 export type Device = 'cpu' | 'cuda';
 
@@ -32,8 +33,6 @@ export interface GraphTuning {
   disabledOptimizers?: readonly string[];
 }
 
-export type TensorLike = Tensor<Float32Array | Int32Array | BigInt64Array | Uint8Array>;
-
 function sessionOptions(opts: RuntimeOptions, tuning: GraphTuning = {}): ort.InferenceSession.SessionOptions {
   // `extra` entries become ONNX Runtime session config keys ("session.intra_op.allow_spinning", ...).
   const extra = {
@@ -50,12 +49,6 @@ function sessionOptions(opts: RuntimeOptions, tuning: GraphTuning = {}): ort.Inf
     ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
     ...(Object.keys(extra).length ? { extra } : {}),
   };
-}
-
-function ortTensor(t: TensorLike): ort.Tensor {
-  const d = t.data;
-  const type = d instanceof Float32Array ? 'float32' : d instanceof Int32Array ? 'int32' : d instanceof BigInt64Array ? 'int64' : 'uint8';
-  return new ort.Tensor(type, d, t.shape as number[]);
 }
 
 /** Writes `model.onnx` with its weights in `model.onnx.data` (ONNX external data) into `dir`. */
@@ -76,10 +69,10 @@ const MODEL_FILE = 'model.onnx';
  */
 const IN_MEMORY_WEIGHT_LIMIT = 64 * 2 ** 20;
 
-export class Session {
-  private constructor(private readonly session: ort.InferenceSession) {}
-
-  get inputNames(): readonly string[] { return this.session.inputNames; }
+export class Session extends OrtSession {
+  private constructor(session: ort.InferenceSession) {
+    super(session, ort.Tensor);
+  }
 
   /** Serialises the graph (weights inline, or as external data when large) and opens a session. */
   static async create(graph: Graph, opts: RuntimeOptions = {}, tuning: GraphTuning = {}): Promise<Session> {
@@ -118,20 +111,5 @@ export class Session {
       }
     }
     return new Session(await ort.InferenceSession.create(modelPath, sessionOptions(opts)));
-  }
-
-  /** Runs the graph; returns the requested outputs (all by default) as plain tensors. */
-  async run(feeds: Record<string, TensorLike>, outputs?: string[]): Promise<Record<string, TensorLike>> {
-    for (const name of this.inputNames) if (!(name in feeds)) throw new InputError(`missing input "${name}"`);
-    const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = ortTensor(v);
-    const result = outputs ? await this.session.run(ortFeeds, outputs) : await this.session.run(ortFeeds);
-    const out: Record<string, TensorLike> = {};
-    for (const [k, v] of Object.entries(result)) out[k] = { data: v.data as TensorLike['data'], shape: [...v.dims] };
-    return out;
-  }
-
-  async release(): Promise<void> {
-    await this.session.release();
   }
 }

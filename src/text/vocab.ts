@@ -77,10 +77,13 @@ export function vocabFromHuggingFace(vocabJson: string, mergesTxt: string, sourc
   return { encoder, merges: parseMerges(mergesTxt.split('\n'), `${source} merges.txt`) };
 }
 
+/** Text of a merges file's bytes, gunzipped (by the platform's `gunzip`) when they start with the gzip magic bytes. */
+export function mergesText(bytes: Uint8Array, gunzip: (gz: Uint8Array) => Uint8Array): string {
+  return new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzip(bytes) : bytes);
+}
+
 /** Text of a merges file, gunzipped when it starts with the gzip magic bytes. */
 export function readMergesFile(path: string): string {
   if (!existsSync(path)) throw new InputError(`BPE merges file not found: ${path}`);
-  const bytes = readFileSync(path);
-  const text = bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes;
-  return text.toString('utf8');
+  return mergesText(readFileSync(path), gunzipSync);
 }

@@ -80,14 +80,19 @@ export class WordPieceTokenizer implements TextTokenizer {
 
   /** From a vocab.txt file (UTF-8, as the reference opens it; invalid UTF-8 is an error there too). */
   static fromVocabFile(path: string): WordPieceTokenizer {
+    return WordPieceTokenizer.fromVocabBytes(readFileSync(path), path);
+  }
+
+  /** From the bytes of a vocab.txt (`source` names it in errors). */
+  static fromVocabBytes(bytes: Uint8Array, source = 'vocab.txt'): WordPieceTokenizer {
     let text: string;
     try {
-      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(readFileSync(path));
+      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
     } catch (e) {
-      if (e instanceof TypeError) throw new InputError(`${path}: not valid UTF-8 (a BERT vocab.txt is UTF-8 text)`);
+      if (e instanceof TypeError) throw new InputError(`${source}: not valid UTF-8 (a BERT vocab.txt is UTF-8 text)`);
       throw e;
     }
-    return WordPieceTokenizer.fromVocabText(text, path);
+    return WordPieceTokenizer.fromVocabText(text, source);
   }
 
   /** BasicTokenizer.tokenize: cleaned, lower-cased, accent-free words and punctuation marks. */

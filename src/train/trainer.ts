@@ -6,7 +6,7 @@
 import { ConfigError } from '../errors.js';
 import type { ClipConfig } from '../models/config.js';
 import { Session, type GraphTuning, type RuntimeOptions, type TensorLike } from '../runtime/session.js';
-import { trimPadding } from '../models/clip.js';
+import { trimPadding } from '../inference/text-buckets.js';
 import { fromFloat32, toFloat32, type RawTensor, type StateDict, type Tensor } from '../tensor.js';
 import { AdamW, type AdamWOptions } from './adamw.js';
 import { clipGradNorm } from './clip-grad-norm.js';

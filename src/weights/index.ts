@@ -1,73 +1,13 @@
 // Checkpoint files → StateDict, whatever the format: PyTorch zip (torch.save ≥ 1.6, TorchScript
 // archives such as the official OpenAI releases), legacy torch.save, safetensors. The format is
 // recognised by its first bytes, never by the file name. Nothing in a file is ever executed.
-import { CheckpointError, UnsafePickleError } from '../errors.js';
-import type { RawTensor, StateDict } from '../tensor.js';
-import { openLegacy, LEGACY_SIGNATURE } from './legacy.js';
+import type { StateDict } from '../tensor.js';
 import { ScriptObject, TensorRef } from './pickle.js';
-import { parseSafetensors, readSafetensors } from './safetensors.js';
-import { openSource, type ByteSource } from './source.js';
-import { findStateDict } from './state-dict.js';
-import { materializeTensor, StorageRef } from './storage.js';
-import { openTorchZip, type TorchCheckpoint } from './torch-zip.js';
+import { openTorch, readStateDict, safetensorsOf, tensorLoader, withSource } from './read.js';
+import { StorageRef } from './storage.js';
+import { openTorchZip } from './torch-zip.js';
 
-export type CheckpointFormat = 'torch-zip' | 'torch-legacy' | 'safetensors';
-
-const HEAD_BYTES = 16;
-
-/** The format of a file from its first 16 bytes, or undefined when it is none we read. */
-export function detectFormat(head: Uint8Array): CheckpointFormat | undefined {
-  // A zip's first local header "PK\x03\x04", or the end record "PK\x05\x06" of an empty zip.
-  const zip = head[0] === 0x50 && head[1] === 0x4b && ((head[2] === 3 && head[3] === 4) || (head[2] === 5 && head[3] === 6));
-  if (zip) return 'torch-zip';
-  if (head[0] === 0x80 && LEGACY_SIGNATURE.every((b, i) => head[2 + i] === b)) return 'torch-legacy';
-  // safetensors: u64 header length (JSON headers are small), then the header's opening '{'.
-  if (head.length >= 9 && head[8] === 0x7b && head.subarray(4, 8).every((b) => b === 0)) return 'safetensors';
-  return undefined;
-}
-
-async function detect(source: ByteSource): Promise<CheckpointFormat> {
-  if (source.size === 0) throw new CheckpointError(source.name, 'is empty; expected a checkpoint');
-  const head = await source.read(0, Math.min(HEAD_BYTES, source.size));
-  const format = detectFormat(head);
-  if (format) return format;
-  const hex = [...head.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
-  throw new CheckpointError(source.name, `is not a checkpoint: expected a PyTorch zip (starts "PK\\x03\\x04"), a legacy torch.save file ("\\x80\\x02" + magic number) or safetensors; it starts with bytes ${hex}`);
-}
-
-/** Opens, runs `body`, always closes; unexpected failures become CheckpointErrors naming the file. */
-async function withSource<T>(pathOrBytes: string | Uint8Array, body: (source: ByteSource, format: CheckpointFormat) => Promise<T>): Promise<T> {
-  const source = await openSource(pathOrBytes);
-  try {
-    return await body(source, await detect(source));
-  } catch (e) {
-    if (e instanceof CheckpointError || e instanceof UnsafePickleError) throw e;
-    throw new CheckpointError(source.name, `cannot be read (${(e as Error).message})`);
-  } finally {
-    await source.close();
-  }
-}
-
-function openTorch(source: ByteSource, format: CheckpointFormat): Promise<TorchCheckpoint> {
-  return format === 'torch-zip' ? openTorchZip(source) : openLegacy(source);
-}
-
-function safetensorsOf(pathOrBytes: string | Uint8Array): StateDict {
-  return typeof pathOrBytes === 'string' ? readSafetensors(pathOrBytes).tensors : parseSafetensors(pathOrBytes).tensors;
-}
-
-/** Loads each storage once (tensors may share one) and turns every reference into a RawTensor. */
-function tensorLoader(checkpoint: TorchCheckpoint, file: string): (ref: TensorRef<StorageRef>, name: string) => Promise<RawTensor> {
-  const storages = new Map<string, Promise<Uint8Array>>();
-  return async (ref, name) => {
-    let storage = storages.get(ref.storage.key);
-    if (!storage) {
-      storage = checkpoint.loadStorage(ref.storage);
-      storages.set(ref.storage.key, storage);
-    }
-    return materializeTensor(ref, await storage, file, name);
-  };
-}
+export { detectFormat, type CheckpointFormat } from './read.js';
 
 /**
  * Reads the state dict of a checkpoint file (or of its bytes): parameter and buffer names as
@@ -76,16 +16,8 @@ function tensorLoader(checkpoint: TorchCheckpoint, file: string): (ref: TensorRe
  * Only the storages the state dict uses are read (e.g. not an optimizer's). Given bytes, the
  * contiguous tensors are views into them (no copy).
  */
-export async function readCheckpoint(pathOrBytes: string | Uint8Array): Promise<StateDict> {
-  return withSource(pathOrBytes, async (source, format) => {
-    if (format === 'safetensors') return safetensorsOf(pathOrBytes);
-    const checkpoint = await openTorch(source, format);
-    const refs = findStateDict(checkpoint.object, source.name);
-    const load = tensorLoader(checkpoint, source.name);
-    const stateDict: StateDict = new Map();
-    for (const [name, ref] of refs) stateDict.set(name, await load(ref, name));
-    return stateDict;
-  });
+export function readCheckpoint(pathOrBytes: string | Uint8Array): Promise<StateDict> {
+  return readStateDict(pathOrBytes, openTorchZip);
 }
 
 /**
@@ -96,7 +28,7 @@ export async function readCheckpoint(pathOrBytes: string | Uint8Array): Promise<
 export async function readCheckpointObject(pathOrBytes: string | Uint8Array): Promise<unknown> {
   return withSource(pathOrBytes, async (source, format) => {
     if (format === 'safetensors') return safetensorsOf(pathOrBytes);
-    const checkpoint = await openTorch(source, format);
+    const checkpoint = await openTorch(source, format, openTorchZip);
     const load = tensorLoader(checkpoint, source.name);
     const resolve = async (value: unknown, name: string): Promise<unknown> =>
       value instanceof TensorRef && value.storage instanceof StorageRef ? load(value, name) : value;

@@ -48,7 +48,7 @@ function headerLength(first8: Uint8Array, fileSize: number, file: string): numbe
 function parseHeader(json: Uint8Array, dataLength: number, file: string): { entries: HeaderEntry[]; metadata: Record<string, string> } {
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(Buffer.from(json.buffer, json.byteOffset, json.byteLength).toString('utf8'));
+    header = JSON.parse(new TextDecoder('utf-8', { ignoreBOM: true }).decode(json)); // no Buffer: browsers parse too
   } catch (e) {
     throw new CheckpointError(file, `safetensors header is not valid JSON (${(e as Error).message})`);
   }

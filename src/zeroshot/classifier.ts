@@ -3,7 +3,8 @@
 // probabilities are softmax(exp(logit_scale) · cosine) over the labels.
 
 import { InputError } from '../errors.js';
-import { normalizeRows, type CLIP } from '../models/clip.js';
+import { normalizeRows } from '../inference/logits.js';
+import { type ClipModel } from '../inference/clip-model.js';
 import type { Tensor } from '../tensor.js';
 import { DEFAULT_TEMPLATES, fillTemplate } from './templates.js';
 
@@ -22,9 +23,9 @@ type Tokenize = (texts: readonly string[]) => Tensor<Int32Array>;
 const PROMPTS_PER_RUN = 256;
 
 /** Per-model cache: the same labels and templates are embedded once. */
-const cache = new WeakMap<CLIP, Map<string, Tensor>>();
+const cache = new WeakMap<ClipModel, Map<string, Tensor>>();
 
-async function labelWeights(model: CLIP, tokenize: Tokenize, labels: readonly string[], templates: readonly string[]): Promise<Tensor> {
+async function labelWeights(model: ClipModel, tokenize: Tokenize, labels: readonly string[], templates: readonly string[]): Promise<Tensor> {
   const key = JSON.stringify([labels, templates]);
   const perModel = cache.get(model) ?? new Map<string, Tensor>();
   cache.set(model, perModel);
@@ -59,7 +60,7 @@ function softmax(logits: number[]): number[] {
 }
 
 export async function zeroShotClassifier(
-  model: CLIP,
+  model: ClipModel,
   tokenize: Tokenize,
   labels: readonly string[],
   options: { templates?: readonly string[] } = {},

@@ -1,0 +1,116 @@
+// The running CLIP model, whatever the platform: each tower compiled on first use by the runtime
+// the caller supplies (onnxruntime-node in clip.ts, onnxruntime-web in src/web), captions run in
+// length buckets, and `forward` gives the reference's scaled cosine logits.
+
+import { InputError } from '../errors.js';
+import type { Graph } from '../graph/ir.js';
+import { buildImageGraph, buildTextGraph, logitScaleOf } from '../models/clip.js';
+import { inferConfigFromStateDict, type ClipConfig } from '../models/config.js';
+import type { TowerSession } from '../runtime/ort-session.js';
+import type { StateDict, Tensor } from '../tensor.js';
+import { clipLogits, type ClipLogits } from './logits.js';
+import { lengthBuckets, trimPadding } from './text-buckets.js';
+
+/**
+ * Weights read only if a tower has to be compiled (its compiled model is not in the cache);
+ * `load` may be called again for a tower compiled later.
+ */
+export interface LazyWeights {
+  config: ClipConfig;
+  logitScale: number;
+  load: () => Promise<StateDict>;
+}
+
+export type Precision = 'fp32' | 'int8';
+
+/**
+ * Compiles a tower into a runnable session. `build` gives its float32 graph; the runtime may
+ * rewrite it (int8) and keep the result (a compiled cache).
+ */
+export type OpenTower = (tower: 'image' | 'text', build: () => Promise<Graph>) => Promise<TowerSession>;
+
+export class ClipModel {
+  readonly config: ClipConfig;
+  /** The learned temperature, as stored: a log (logits use exp(logitScale)). */
+  readonly logitScale: number;
+  /** Runs `use` on the weights; lazy weights are read for the builds under way and then let go. */
+  private readonly withWeights: <T>(use: (sd: StateDict) => T | Promise<T>) => Promise<T>;
+  private imageSession?: Promise<TowerSession>;
+  private textSession?: Promise<TowerSession>;
+
+  constructor(weights: StateDict | LazyWeights, private readonly openTower: OpenTower, config?: ClipConfig) {
+    if (weights instanceof Map) {
+      this.config = config ?? inferConfigFromStateDict(weights);
+      this.logitScale = logitScaleOf(weights);
+      this.withWeights = async (use) => use(weights);
+    } else {
+      this.config = config ?? weights.config;
+      this.logitScale = weights.logitScale;
+      let loading: Promise<StateDict> | undefined;
+      let users = 0;
+      this.withWeights = async (use) => {
+        users++;
+        try {
+          return await use(await (loading ??= weights.load()));
+        } finally {
+          if (--users === 0) loading = undefined;
+        }
+      };
+    }
+  }
+
+  private session(tower: 'image' | 'text'): Promise<TowerSession> {
+    return this.openTower(tower, () => this.withWeights((sd) => (tower === 'image'
+      ? buildImageGraph(sd, this.config)
+      : buildTextGraph(sd, this.config, { dynamicLength: true }))));
+  }
+
+  /** images float32 [N, 3, R, R] (preprocessed) → features [N, embedDim]. */
+  async encodeImage(images: Tensor): Promise<Tensor> {
+    const R = this.config.vision.imageResolution;
+    const [n, c, h, w] = images.shape;
+    if (images.shape.length !== 4 || c !== 3 || h !== R || w !== R) {
+      throw new InputError(`encodeImage expects images [N, 3, ${R}, ${R}], got [${images.shape.join(', ')}]`);
+    }
+    if (n === 0) return { data: new Float32Array(0), shape: [0, this.config.embedDim] };
+    this.imageSession ??= this.session('image');
+    const out = await (await this.imageSession).run({ images });
+    return out.image_features as Tensor;
+  }
+
+  /** tokens int32 [N, contextLength] (from tokenize) → features [N, embedDim]. */
+  async encodeText(tokens: Tensor<Int32Array>): Promise<Tensor> {
+    const L = this.config.text.contextLength;
+    if (tokens.shape.length !== 2 || tokens.shape[1] !== L) {
+      throw new InputError(`encodeText expects tokens [N, ${L}], got [${tokens.shape.join(', ')}]`);
+    }
+    if (!(tokens.data instanceof Int32Array)) throw new InputError('encodeText expects int32 token ids (an Int32Array)');
+    const { vocabSize } = this.config.text;
+    const bad = tokens.data.findIndex((id) => id < 0 || id >= vocabSize);
+    if (bad >= 0) throw new InputError(`token id ${tokens.data[bad]} at row ${Math.floor(bad / L)} is outside the vocabulary [0, ${vocabSize})`);
+    if (tokens.shape[0] === 0) return { data: new Float32Array(0), shape: [0, this.config.embedDim] };
+    this.textSession ??= this.session('text');
+    const session = await this.textSession;
+    const { kind } = this.config.text;
+    const D = this.config.embedDim;
+    const features = new Float32Array(tokens.shape[0]! * D);
+    for (const rows of lengthBuckets(tokens, kind)) {
+      const out = await session.run({ tokens: trimPadding(tokens, kind, rows) });
+      const part = out.text_features!.data as Float32Array;
+      rows.forEach((r, i) => features.set(part.subarray(i * D, (i + 1) * D), r * D));
+    }
+    return { data: features, shape: [tokens.shape[0]!, D] };
+  }
+
+  /** The reference `model(image, text)`: scaled cosine similarities both ways. */
+  async forward(images: Tensor, tokens: Tensor<Int32Array>): Promise<ClipLogits> {
+    const [img, txt] = await Promise.all([this.encodeImage(images), this.encodeText(tokens)]);
+    return clipLogits(img, txt, this.logitScale);
+  }
+
+  /** Frees the runtime sessions. */
+  async release(): Promise<void> {
+    for (const s of [this.imageSession, this.textSession]) if (s) await (await s).release();
+    this.imageSession = this.textSession = undefined;
+  }
+}

@@ -1,0 +1,46 @@
+// CLIP on onnxruntime-node: the platform-free model (clip-model.ts) with its towers compiled to
+// Node ONNX Runtime sessions, optionally int8 (int8.ts), optionally kept on disk (compiledDir) for
+// the next load.
+
+import { join } from 'node:path';
+import type { ClipConfig } from '../models/config.js';
+import { Session, type RuntimeOptions } from '../runtime/session.js';
+import type { StateDict, Tensor } from '../tensor.js';
+import { ClipModel, type LazyWeights, type Precision } from './clip-model.js';
+import { quantizeTower } from './int8.js';
+
+export interface ClipRuntimeOptions extends RuntimeOptions {
+  /** Keep each tower's compiled ONNX model in `<compiledDir>/{image,text}` and reuse it (see Session.cached). */
+  compiledDir?: string;
+  /**
+   * 'fp32' (default, matches the reference) or 'int8': weight matmuls with int8 weights and
+   * dynamically quantized activations (graph/quantize.ts): faster, not exact.
+   */
+  precision?: Precision;
+  /**
+   * With precision 'int8': preprocessed images [N, 3, R, R] on which the image tower's
+   * convolutions are calibrated and quantized too (int8.ts); kept in the compiled cache
+   * as `image-int8-calibrated`, which later int8 loads use without calibration images.
+   */
+  calibrationImages?: Tensor;
+}
+
+export class CLIP extends ClipModel {
+  constructor(weights: StateDict | LazyWeights, runtime: ClipRuntimeOptions = {}, config?: ClipConfig) {
+    const { compiledDir, precision, calibrationImages } = runtime;
+    const int8 = precision === 'int8';
+    super(weights, (tower, buildFloat) => {
+      // int8 image towers with calibrated convolutions (clip quantize) are kept apart and preferred.
+      const calibratedDir = compiledDir && join(compiledDir, 'image-int8-calibrated');
+      const calibrated = int8 && tower === 'image' && (calibrationImages || (calibratedDir && Session.isCached(calibratedDir)));
+      const build = async () => {
+        const graph = await buildFloat();
+        if (int8) await quantizeTower(graph, calibrated ? calibrationImages : undefined, runtime);
+        return graph;
+      };
+      return compiledDir
+        ? Session.cached(calibrated ? calibratedDir! : join(compiledDir, int8 ? `${tower}-int8` : tower), build, runtime)
+        : build().then((g) => Session.create(g, runtime));
+    }, config);
+  }
+}

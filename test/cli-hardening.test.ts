@@ -70,7 +70,8 @@ describe('clip on hostile input', { concurrency: 4 }, () => {
     const { predictions } = JSON.parse(r.stdout) as { predictions: { label: string; probability: number }[] };
     assert.equal(predictions.length, 3);
     for (const p of predictions) assert.ok(labels.includes(p.label) && p.probability > 0 && p.probability < 1);
-    const comma = run(['classify', red, '--model', model, '--labels-file', '-', '--template', '{}', '--json'], { input: 'a cat, sleeping\na dog\n' });
+    const input = '\uFEFFa cat, sleeping\r\na dog\r\n\r\n'; // a byte-order mark and CRLF lines, as Windows editors write
+    const comma = run(['classify', red, '--model', model, '--labels-file', '-', '--template', '{}', '--json'], { input });
     assert.equal(comma.status, 0, comma.stderr);
     assert.deepEqual((JSON.parse(comma.stdout) as { predictions: { label: string }[] }).predictions.map((p) => p.label).sort(), ['a cat, sleeping', 'a dog']);
   });

@@ -61,6 +61,17 @@ describe('clip on hostile input', { concurrency: 4 }, () => {
     assert.equal((JSON.parse(lines.at(-1)!) as { text: string }).text, texts.at(-1));
   });
 
+  test('a library process with a huge command line gets an InputError before ONNX Runtime, not a segfault', () => {
+    const LOAD = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'load.js');
+    const script = `const { load } = await import(${JSON.stringify(LOAD)});
+      const clip = await load(${JSON.stringify(model)});
+      await clip.model.encodeText(clip.tokenize(['cat'])).then(() => console.log('ran'), (e) => console.log(e.name, e.message));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, ...Array.from({ length: 400 }, () => 'x'.repeat(100))],
+      { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.signal, null, 'no crash');
+    assert.match(r.stdout, /^InputError this process's command line is \d+ bytes; ONNX Runtime overflows its stack/);
+  });
+
   test('100,000 labels from --labels-file; labels may contain commas', () => {
     const labels = Array.from({ length: 100_000 }, (_, i) => `thing ${i}`);
     labels[7] = 'a cat, sleeping';

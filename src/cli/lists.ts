@@ -16,7 +16,8 @@ export function readListFile(path: string, flag: string): string[] {
     throw new UsageError(`${flag} ${path}: ${why}`);
   }
   // A byte-order mark (as some editors write) is not part of the first item.
-  return text.replace(/^\uFEFF/, '').split('\n').map((line) => line.replace(/\s+$/, '')).filter((line) => line.trim() !== '');
+  const lines = text.replace(/^\uFEFF/, '').split('\n').map((line) => line.replace(/\s+$/, ''));
+  return lines.filter((line) => line.trim() !== '');
 }
 
 /** Items given inline (`--labels a,b`) and/or from a list file, refusing an empty result and duplicates. */

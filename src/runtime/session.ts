@@ -9,6 +9,7 @@ import { InputError } from '../errors.js';
 import type { Graph } from '../graph/ir.js';
 import { INLINE_WEIGHT_LIMIT, toOnnx, weightBytes } from '../graph/onnx.js';
 import type { Tensor } from '../tensor.js';
+import { checkCommandLineForOnnxRuntime } from './command-line.js';
 
 export type Device = 'cpu' | 'cuda';
 
@@ -35,6 +36,7 @@ export interface GraphTuning {
 export type TensorLike = Tensor<Float32Array | Int32Array | BigInt64Array | Uint8Array>;
 
 function sessionOptions(opts: RuntimeOptions, tuning: GraphTuning = {}): ort.InferenceSession.SessionOptions {
+  checkCommandLineForOnnxRuntime(); // every session is opened with these options
   // `extra` entries become ONNX Runtime session config keys ("session.intra_op.allow_spinning", ...).
   const extra = {
     ...(opts.spinning === false ? { session: { intra_op: { allow_spinning: '0' } } } : {}),

@@ -97,10 +97,12 @@ describe('clip on hostile input', { concurrency: 4 }, () => {
       [['embed', red, ...m, '-b', '0'], /--batch-size <n>.*'0'/],
       [['embed', red, ...m, '--threads', '0'], /--threads <n>.*'0'/],
       [['embed', red, ...m, '--threads', 'abc'], /--threads <n>.*'abc'/],
+      [['embed', red, ...m, '--threads', '1000000000'], /--threads <n>.*'1000000000'.*from 1 to 1024/],
       [['train', ...m, '-o', join(dir, 'x.safetensors'), '--folder', dir, '--lr', 'abc'], /--lr <x>.*'abc'.*positive number/],
       [['train', ...m, '-o', join(dir, 'x.safetensors'), '--folder', dir, '-e', 'abc'], /--epochs <n>.*'abc'/],
       [['train', ...m, '-o', join(dir, 'x.safetensors'), '--folder', dir, '--wd', '-1'], /--wd <x>.*'-1'/],
-      [['tokenize', 'x', '--context-length', '1'], /--context-length 1: a row needs at least 2 tokens/],
+      [['tokenize', 'x', '--context-length', '1'], /--context-length 1: expected 2 \(SOT and EOT\) to 65536/],
+      [['tokenize', 'x', '--context-length', '1000000000'], /--context-length 1000000000: expected 2/],
     ];
     for (const [args, message] of cases) assertFails(run(args), 2, message);
   });

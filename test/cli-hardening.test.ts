@@ -58,6 +58,17 @@ describe('clip on hostile input', { concurrency: 4 }, () => {
     assert.equal((JSON.parse(lines.at(-1)!) as { text: string }).text, texts.at(-1));
   });
 
+  test('a library process with a huge command line gets an InputError before ONNX Runtime, not a segfault', () => {
+    const LOAD = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'load.js');
+    const script = `const { load } = await import(${JSON.stringify(LOAD)});
+      const clip = await load(${JSON.stringify(model)});
+      await clip.model.encodeText(clip.tokenize(['cat'])).then(() => console.log('ran'), (e) => console.log(e.name, e.message));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, ...Array.from({ length: 400 }, () => 'x'.repeat(100))],
+      { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.signal, null, 'no crash');
+    assert.match(r.stdout, /^InputError this process's command line is \d+ bytes; ONNX Runtime overflows its stack/);
+  });
+
   test('100,000 labels from --labels-file; labels may contain commas', () => {
     const labels = Array.from({ length: 100_000 }, (_, i) => `thing ${i}`);
     labels[7] = 'a cat, sleeping';
@@ -67,7 +78,8 @@ describe('clip on hostile input', { concurrency: 4 }, () => {
     const { predictions } = JSON.parse(r.stdout) as { predictions: { label: string; probability: number }[] };
     assert.equal(predictions.length, 3);
     for (const p of predictions) assert.ok(labels.includes(p.label) && p.probability > 0 && p.probability < 1);
-    const comma = run(['classify', red, '--model', model, '--labels-file', '-', '--template', '{}', '--json'], { input: 'a cat, sleeping\na dog\n' });
+    const input = '\uFEFFa cat, sleeping\r\na dog\r\n\r\n'; // a byte-order mark and CRLF lines, as Windows editors write
+    const comma = run(['classify', red, '--model', model, '--labels-file', '-', '--template', '{}', '--json'], { input });
     assert.equal(comma.status, 0, comma.stderr);
     assert.deepEqual((JSON.parse(comma.stdout) as { predictions: { label: string }[] }).predictions.map((p) => p.label).sort(), ['a cat, sleeping', 'a dog']);
   });
@@ -82,10 +94,12 @@ describe('clip on hostile input', { concurrency: 4 }, () => {
       [['embed', red, ...m, '-b', '0'], /--batch-size <n>.*'0'/],
       [['embed', red, ...m, '--threads', '0'], /--threads <n>.*'0'/],
       [['embed', red, ...m, '--threads', 'abc'], /--threads <n>.*'abc'/],
+      [['embed', red, ...m, '--threads', '1000000000'], /--threads <n>.*'1000000000'.*from 1 to 1024/],
       [['train', ...m, '-o', join(dir, 'x.safetensors'), '--folder', dir, '--lr', 'abc'], /--lr <x>.*'abc'.*positive number/],
       [['train', ...m, '-o', join(dir, 'x.safetensors'), '--folder', dir, '-e', 'abc'], /--epochs <n>.*'abc'/],
       [['train', ...m, '-o', join(dir, 'x.safetensors'), '--folder', dir, '--wd', '-1'], /--wd <x>.*'-1'/],
-      [['tokenize', 'x', '--context-length', '1'], /--context-length 1: a row needs at least 2 tokens/],
+      [['tokenize', 'x', '--context-length', '1'], /--context-length 1: expected 2 \(SOT and EOT\) to 65536/],
+      [['tokenize', 'x', '--context-length', '1000000000'], /--context-length 1000000000: expected 2/],
     ];
     for (const [args, message] of cases) assertFails(run(args), 2, message);
   });

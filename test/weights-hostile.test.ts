@@ -105,7 +105,7 @@ test('the hand-made deflate stream is what it claims', () => {
   assert.deepEqual(inflateRawSync(deflatedZeros(100_000)), Buffer.alloc(100_000));
 });
 
-test('a deflate bomb under a small storage: only the declared bytes are inflated; a directory that lies is caught', async () => {
+test('a deflate bomb under a small storage: only the declared bytes are inflated; a directory that lies is caught', async (t) => {
   const honest = join(dir, 'small-storage.pt');
   const lying = join(dir, 'small-storage-lying.pt');
   bomb(honest, 4);
@@ -115,18 +115,20 @@ test('a deflate bomb under a small storage: only the declared bytes are inflated
   assert.equal(results[1]!.name, 'CheckpointError');
   assert.match(results[1]!.error!, /cannot read zip entry "archive\/data\/0" \(too many bytes in the stream/);
   for (const r of results) {
+    t.diagnostic(`${BOMB_BYTES / 2 ** 20} MiB bomb: ${r.ms.toFixed(0)} ms, peak RSS ${r.maxRssMb.toFixed(0)} MB`);
     assert.ok(r.maxRssMb < 300, `peak RSS ${r.maxRssMb.toFixed(0)} MB`);
     assert.ok(r.ms < 5000, `${r.ms} ms`);
   }
 });
 
-test('a deflate bomb under a storage that claims all of it: refused before inflating', async () => {
+test('a deflate bomb under a storage that claims all of it: refused before inflating', async (t) => {
   const path = join(dir, 'big-storage.pt');
   bomb(path, BOMB_BYTES / 4);
   const r = await readInChild(path);
   assert.equal(r.ok, false);
   assert.equal(r.name, 'CheckpointError');
   assert.match(r.error!, /would inflate to \d+ bytes.*decompression bomb/);
+  t.diagnostic(`refused in ${r.ms.toFixed(0)} ms, peak RSS ${r.maxRssMb.toFixed(0)} MB`);
   assert.ok(r.maxRssMb < 300, `peak RSS ${r.maxRssMb.toFixed(0)} MB`);
 });
 
@@ -135,7 +137,7 @@ function zipWithPickle(path: string, dataPkl: Uint8Array): void {
   writeFileSync(path, zipFile([{ name: 'archive/data.pkl', data: dataPkl, method: 0, uncompressedSize: dataPkl.length }]));
 }
 
-test('pickles that build millions of values, or giant integers, are refused in bounded memory and time', async () => {
+test('pickles that build millions of values, or giant integers, are refused in bounded memory and time', async (t) => {
   const cases: [string, Uint8Array, RegExp][] = [
     // PROTO 2, then 6 million EMPTY_DICT opcodes.
     ['dicts', Uint8Array.from([0x80, 0x02, ...new Array<number>(6_000_000).fill(0x7d)]), /builds more than \d+ values/],
@@ -157,6 +159,7 @@ test('pickles that build millions of values, or giant integers, are refused in b
     assert.equal(r.ok, false, name);
     assert.equal(r.name, 'CheckpointError', name);
     assert.match(r.error!, message, name);
+    t.diagnostic(`${name}: refused in ${r.ms.toFixed(0)} ms, peak RSS ${r.maxRssMb.toFixed(0)} MB`);
     assert.ok(r.maxRssMb < 400, `${name}: peak RSS ${r.maxRssMb.toFixed(0)} MB`);
     assert.ok(r.ms < 10_000, `${name}: ${r.ms} ms`);
   }

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { UsageError } from './options.js';
 
-/** The non-blank lines of `path` (trailing spaces and CR removed); `flag` names the option in errors. */
+/** The non-blank lines of `path` (trailing spaces and CRs removed); `flag` names the option in errors. */
 export function readListFile(path: string, flag: string): string[] {
   let text: string;
   try {
@@ -15,7 +15,9 @@ export function readListFile(path: string, flag: string): string[] {
       : (e as Error).message;
     throw new UsageError(`${flag} ${path}: ${why}`);
   }
-  return text.split('\n').map((line) => line.replace(/\s+$/, '')).filter((line) => line.trim() !== '');
+  // A byte-order mark (as some editors write) is not part of the first item.
+  const lines = text.replace(/^\uFEFF/, '').split('\n').map((line) => line.replace(/\s+$/, ''));
+  return lines.filter((line) => line.trim() !== '');
 }
 
 /** Items given inline (`--labels a,b`) and/or from a list file, refusing an empty result and duplicates. */

@@ -27,12 +27,15 @@ export const positiveFloat = numberParser('a positive number', (n) => Number.isF
 /** `--wd 0`: a finite number, 0 or above. */
 export const nonNegativeFloat = numberParser('a number ≥ 0', (n) => Number.isFinite(n) && n >= 0);
 
+/** `--threads`: 1 to 1024 (ONNX Runtime fails with bad_alloc long before a billion). */
+const threadCount = numberParser('a thread count from 1 to 1024', (n) => Number.isSafeInteger(n) && n > 0 && n <= 1024);
+
 /** Where the model runs and where its files come from: every command that uses a model takes these (train too). */
 export function runtimeOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--device <device>', 'where to run (cuda needs the GPU build, see the README)')
       .choices(['cpu', 'cuda']).default('cpu'))
-    .option('--threads <n>', 'intra-op threads (default: one per core)', positiveInt)
+    .option('--threads <n>', 'intra-op threads (default: one per core)', threadCount)
     .option('--cache-dir <dir>', 'download cache (default: $CLIP_CACHE_DIR or ~/.cache/clip)')
     .option('--offline', 'never download; use cached files only (as CLIP_OFFLINE=1)')
     .option('--mirror <url>', 'download from this mirror instead of the original hosts (as CLIP_MIRROR)')

@@ -25,8 +25,8 @@ Examples:
   clip tokenize "a photo of a cat"          (49406 320 1125 539 320 2368 49407)
   clip tokenize --decode 320 1125 539 320 2368`)
     .action((inputs: string[], o: TokenizeCliOptions) => {
-      if (o.contextLength < 2) {
-        throw new UsageError(`--context-length ${o.contextLength}: a row needs at least 2 tokens (SOT and EOT)`);
+      if (o.contextLength < 2 || o.contextLength > 65536) {
+        throw new UsageError(`--context-length ${o.contextLength}: expected 2 (SOT and EOT) to 65536 tokens per row`);
       }
       const tokenizer = defaultTokenizer(o.bpe);
       if (o.decode) {

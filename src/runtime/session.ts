@@ -10,6 +10,7 @@ import { toOnnx, weightBytes } from '../graph/onnx.js';
 import { OrtSession } from './ort-session.js';
 
 export type { TensorLike, TowerSession } from './ort-session.js';
+import { checkCommandLineForOnnxRuntime } from './command-line.js';
 
 export type Device = 'cpu' | 'cuda';
 
@@ -34,6 +35,7 @@ export interface GraphTuning {
 }
 
 function sessionOptions(opts: RuntimeOptions, tuning: GraphTuning = {}): ort.InferenceSession.SessionOptions {
+  checkCommandLineForOnnxRuntime(); // every session is opened with these options
   // `extra` entries become ONNX Runtime session config keys ("session.intra_op.allow_spinning", ...).
   const extra = {
     ...(opts.spinning === false ? { session: { intra_op: { allow_spinning: '0' } } } : {}),

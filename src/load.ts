@@ -46,8 +46,8 @@ export interface LoadedClip {
   preprocessBatch: (images: readonly ImageInput[], options?: Omit<BatchOptions, 'size' | 'resizeMode'>) => Promise<BatchResult>;
   /** The model's tokenizer: texts → int32 [N, contextLength] (`truncate` applies to BPE; BERT always truncates). */
   tokenize: (texts: string | readonly string[], options?: { truncate?: boolean }) => Tensor<Int32Array>;
-  /** The tokenizer itself (encode / decode). */
-  tokenizer: () => TextTokenizer;
+  /** The tokenizer itself (encode / decode), read from its files on first use. */
+  readonly tokenizer: TextTokenizer;
 }
 
 /** Bump when the graphs the models emit change, so stale compiled models are not reused. */
@@ -106,6 +106,6 @@ export async function load(nameOrPath: string, options: LoadOptions = {}): Promi
     preprocess: (image, opts = {}) => preprocessImage(image, { ...normalization, ...opts, size, resizeMode }),
     preprocessBatch: (images, opts = {}) => preprocessBatch(images, { ...normalization, ...opts, size, resizeMode }),
     tokenize: (texts, opts = {}) => getTokenizer().tokenize(texts, { ...opts, contextLength }),
-    tokenizer: getTokenizer,
+    get tokenizer() { return getTokenizer(); },
   };
 }

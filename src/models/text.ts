@@ -19,7 +19,7 @@ function causalMask(p: Params, length: number): Value {
  * mask and pooling at the end token, positions after a batch's last end token change nothing,
  * so callers may cut the padding off (an exact saving); L may be a symbolic dim.
  */
-export function encodeText(tokens: Value, p: Params, cfg: TextTransformerConfig, embedDim: number, activation: Activation): Value {
+export function encodeTextTransformer(tokens: Value, p: Params, cfg: TextTransformerConfig, embedDim: number, activation: Activation): Value {
   const { width, contextLength } = cfg;
   const g = tokens.graph;
   const fit = (table: Value, axis: number) => (tokens.shape[1] === contextLength ? table : table.sliceAs(axis, tokens, 1));

@@ -7,7 +7,7 @@ import { encodeTextBert } from './bert.js';
 import type { ClipConfig } from './config.js';
 import type { Params } from './params.js';
 import { encodeImageResNet } from './resnet.js';
-import { encodeText } from './text.js';
+import { encodeTextTransformer } from './text.js';
 import { encodeImageViT } from './vit.js';
 
 /**
@@ -24,5 +24,5 @@ export function imageTower(images: Value, p: Params, cfg: ClipConfig, training =
 export function textTower(tokens: Value, p: Params, cfg: ClipConfig): Value {
   return cfg.text.kind === 'bert'
     ? encodeTextBert(tokens, p, cfg.text, cfg.embedDim)
-    : encodeText(tokens, p, cfg.text, cfg.embedDim, cfg.activation);
+    : encodeTextTransformer(tokens, p, cfg.text, cfg.embedDim, cfg.activation);
 }

@@ -47,6 +47,13 @@ test('compiled cache: the second load reuses the compiled towers; a changed file
   const a = await first.model.encodeImage(image);
   const ta = await first.model.encodeText(first.tokenize(['cat']));
   await first.model.release();
+  // The compiled towers compute what the towers built in memory compute (small weights kept inline
+  // beside external data once aliased a reused buffer, and every model loaded by name was wrong).
+  const plain = await load(join(dir, 'model.safetensors'), { bpePath: join(dir, 'bpe_simple_vocab_16e6.txt') });
+  const close = (x: Float32Array, y: Float32Array) => x.every((v, i) => Math.abs(v - y[i]!) <= 1e-6);
+  assert.ok(close(a.data, (await plain.model.encodeImage(image)).data), 'compiled image tower = in-memory one');
+  assert.ok(close(ta.data, (await plain.model.encodeText(plain.tokenize(['cat']))).data), 'compiled text tower = in-memory one');
+  await plain.model.release();
   const [key] = readdirSync(join(cache, 'compiled'));
   assert.deepEqual(readdirSync(join(cache, 'compiled', key!)).sort(), ['image', 'meta.json', 'text']);
 

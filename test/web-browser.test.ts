@@ -106,7 +106,7 @@ interface ModelFixture {
 
 /** Images [N, 3, R, R] from per-image tensors. */
 function stack(tensors: RawTensor[]): Tensor {
-  const parts = tensors.map(toFloat32);
+  const parts = tensors.map((t) => toFloat32(t));
   const data = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
   parts.reduce((at, p) => {
     data.set(p, at);

@@ -8,14 +8,14 @@
 // noise from the (shared) machine hits all of them alike.
 
 import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import { load } from '../src/load.js';
+import { load, type LoadedClip } from '../src/load.js';
 import { OFFICIAL_CONFIGS } from '../src/models/presets.js';
 import { randomStateDict } from '../src/models/random.js';
 import { toFloat16, type StateDict, type Tensor } from '../src/tensor.js';
@@ -63,6 +63,7 @@ export interface ModelBenchOptions {
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const REFERENCE_SCRIPT = join(REPO_ROOT, 'bench', 'reference', 'clip_reference.py');
 const SHARED_BPE = join(process.env.CLIP_SHARED_DIR ?? join(REPO_ROOT, '..', 'shared'), 'fixtures', 'openai-clip', 'bpe_simple_vocab_16e6.txt.gz');
+const SHARED_PHOTOS = join(dirname(SHARED_BPE), 'images');
 const MIN_SECONDS = 8;
 const MIN_ROUNDS = 5;
 
@@ -125,14 +126,15 @@ async function timed(encode: () => Promise<Tensor>): Promise<Timed> {
 }
 
 /** Our library, loaded from the checkpoint file as a user would. */
-async function openOurs(checkpoint: string, threads: number, bpePath?: string, precision: Precision = 'fp32', shared?: Inputs): Promise<Runner & { inputs: Inputs; tokenize: (texts: readonly string[]) => Tensor<Int32Array> }> {
-  const { model, tokenize } = await load(checkpoint, { threads, bpePath, precision, spinning: false });
+async function openOurs(checkpoint: string, threads: number, bpePath?: string, precision: Precision = 'fp32', shared?: Inputs, calibrationImages?: Tensor): Promise<Runner & { inputs: Inputs; tokenize: (texts: readonly string[]) => Tensor<Int32Array>; preprocessBatch: LoadedClip['preprocessBatch'] }> {
+  const { model, tokenize, preprocessBatch } = await load(checkpoint, { threads, bpePath, precision, spinning: false, calibrationImages });
   const inputs = shared ?? new Inputs(model.config.vision.imageResolution, tokenize);
   return {
     impl: 'ours',
     precision,
     inputs,
     tokenize,
+    preprocessBatch,
     run: (task, batch) => timed(() => task === 'image' ? model.encodeImage(inputs.get(task, batch) as Tensor) : model.encodeText(inputs.get(task, batch) as Tensor<Int32Array>)),
     close: () => model.release(),
   };
@@ -402,7 +404,14 @@ async function benchModel({ name, dir, python, bpePath }: ModelContext, opts: Mo
   try {
     const ours = await openOurs(checkpoint, threads, bpePath);
     runners.push(ours);
-    if (opts.int8) runners.push(await openOurs(checkpoint, threads, bpePath, 'int8', ours.inputs));
+    if (opts.int8) {
+      // int8 with calibrated convolutions (the image tower's convs run as QLinearConv) when the
+      // fixture photos are here to calibrate on; otherwise only the matmuls are int8.
+      const photos = existsSync(SHARED_PHOTOS) ? readdirSync(SHARED_PHOTOS).map((f) => join(SHARED_PHOTOS, f)) : [];
+      const calibration = photos.length ? (await ours.preprocessBatch(photos)).tensor : undefined;
+      log(calibration ? `int8: convolutions calibrated on ${calibration.shape[0]} fixture photos` : `int8: no ${SHARED_PHOTOS}, so convolutions stay fp32`);
+      runners.push(await openOurs(checkpoint, threads, bpePath, 'int8', ours.inputs, calibration));
+    }
     const tokenRows = opts.tasks.includes('text') ? captionRows(ours.tokenize, log) : undefined;
     const tasks = opts.tasks.filter((t) => t === 'image' || tokenRows);
     if (python) {

@@ -2,7 +2,7 @@
 // tiny BPE merges file and a generated PNG in a temporary folder; the command is run as a process.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -68,4 +68,18 @@ test('an unknown model name is a clear error', () => {
   const r = run('embed', '--text', 'x', '--model', 'ViT-Z/99');
   assert.equal(r.status, 1);
   assert.match(r.stderr, /model "ViT-Z\/99" not found; available models/);
+});
+
+test('clip quantize calibrates the int8 image tower into the compiled cache; no images is a clear error', async () => {
+  await sharp({ create: { width: 32, height: 32, channels: 3, background: { r: 10, g: 180, b: 40 } } }).png().toFile(join(dir, 'green.png'));
+  const r = run('quantize', join(dir, 'red.png'), join(dir, 'green.png'), '--model', dir);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /calibrated on 2 images/);
+  const cosine = Number(/min ([\d.]+)/.exec(r.stdout)?.[1]);
+  assert.ok(cosine > 0.99, r.stdout);
+  const compiled = readdirSync(join(dir, 'cache', 'compiled'));
+  assert.ok(compiled.some((key) => existsSync(join(dir, 'cache', 'compiled', key, 'image-int8-calibrated', 'model.onnx'))), compiled.join());
+  const none = run('quantize', join(dir, 'no-such-folder'), '--model', dir);
+  assert.equal(none.status, 1);
+  assert.match(none.stderr, /^clip: none of the images could be read$/m);
 });

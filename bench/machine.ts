@@ -9,7 +9,14 @@ import * as ort from 'onnxruntime-node';
 /** The /proc/cpuinfo flags that decide int8 and fp32 GEMM speed, in this order when present. */
 const FLAGS = ['avx2', 'fma', 'avx512f', 'avx512bw', 'avx512_vnni', 'avx_vnni', 'avx512_bf16', 'amx_int8'];
 
-export interface Machine { cpu: string; flags: string[]; vnni: boolean; cores: number; onnxruntime: string; node: string }
+export interface Machine {
+  cpu: string;
+  flags: string[];
+  vnni: boolean;
+  cores: number;
+  onnxruntime: string;
+  node: string;
+}
 
 export function describeMachine(): Machine {
   const info = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
@@ -27,5 +34,6 @@ export function describeMachine(): Machine {
 
 /** One line: "Intel(R) Xeon(R) Processor, 2 cores, avx2 avx512f … (VNNI: yes), onnxruntime-node 1.30.0, node v20". */
 export function machineLine(m: Machine = describeMachine()): string {
-  return `${m.cpu}, ${m.cores} cores, ${m.flags.join(' ') || 'no AVX2'} (VNNI: ${m.vnni ? 'yes' : 'no'}), onnxruntime-node ${m.onnxruntime}, node ${m.node}`;
+  const flags = `${m.flags.join(' ') || 'no AVX2'} (VNNI: ${m.vnni ? 'yes' : 'no'})`;
+  return `${m.cpu}, ${m.cores} cores, ${flags}, onnxruntime-node ${m.onnxruntime}, node ${m.node}`;
 }

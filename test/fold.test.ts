@@ -26,7 +26,7 @@ test('foldedWeight applies Transpose (any permutation), Slice (any axis) and Res
   assert.equal(s.name, 'w[axis1:1:3].reshape(2x8)');
   const m = g.param('m', iota(70 * 65), [70, 65]);
   const mt = foldedWeight(g, m.transpose([1, 0]))!.data();
-  for (const [r, c] of [[0, 0], [69, 64], [13, 50], [64, 69]] as const) if (r < 65 && c < 70) assert.equal(mt[r * 70 + c], c * 65 + r);
+  for (const [r, c] of [[0, 0], [64, 69], [13, 50], [40, 3]] as const) assert.equal(mt[r * 70 + c], c * 65 + r);
   const x = g.input('x', 'float32', [2, 3]);
   assert.equal(foldedWeight(g, x.transpose([1, 0])), undefined, 'a computed value is not a weight');
 });

@@ -15,16 +15,22 @@ const TINY_RN: ClipConfig = {
   vision: { kind: 'resnet', width: 8, layers: [1, 2, 1, 1], heads: 2, imageResolution: 64 },
   text: { kind: 'transformer', width: 64, layers: 1, heads: 1, contextLength: 8, vocabSize: 50 },
 };
-const TINY_VIT: ClipConfig = { ...TINY_RN, vision: { kind: 'vit', width: 64, layers: 2, heads: 2, patchSize: 8, imageResolution: 32 } };
+const TINY_VIT: ClipConfig = {
+  ...TINY_RN,
+  vision: { kind: 'vit', width: 64, layers: 2, heads: 2, patchSize: 8, imageResolution: 32 },
+};
 
 /** Smooth image-like inputs (normalised-pixel range), different per seed. */
 function images(n: number, res: number, seed: number): Tensor {
   const data = new Float32Array(n * 3 * res * res);
-  for (let i = 0; i < data.length; i++) data[i] = 1.8 * Math.sin(i * 0.013 * (1 + seed) + seed) * Math.cos(i * 0.0007 + seed * 3);
+  for (let i = 0; i < data.length; i++) {
+    data[i] = 1.8 * Math.sin(i * 0.013 * (1 + seed) + seed) * Math.cos(i * 0.0007 + seed * 3);
+  }
   return { data, shape: [n, 3, res, res] };
 }
 
-async function features(cfg: ClipConfig, calibration: Tensor | undefined, inputs: Tensor): Promise<{ out: Float32Array; ops: string[] }> {
+type Features = { out: Float32Array; ops: string[] };
+async function features(cfg: ClipConfig, calibration: Tensor | undefined, inputs: Tensor): Promise<Features> {
   const graph = buildImageGraph(randomStateDict(cfg, 11), cfg);
   if (calibration) await quantizeTower(graph, calibration, {});
   const session = await Session.create(graph);

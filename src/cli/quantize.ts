@@ -13,7 +13,11 @@ function rowCosines(a: Tensor, b: Tensor): number[] {
   const d = a.shape[1]!;
   return Array.from({ length: a.shape[0]! }, (_, r) => {
     let ab = 0; let aa = 0; let bb = 0;
-    for (let j = r * d; j < (r + 1) * d; j++) { ab += a.data[j]! * b.data[j]!; aa += a.data[j]! ** 2; bb += b.data[j]! ** 2; }
+    for (let j = r * d; j < (r + 1) * d; j++) {
+      ab += a.data[j]! * b.data[j]!;
+      aa += a.data[j]! ** 2;
+      bb += b.data[j]! ** 2;
+    }
     return ab / Math.sqrt(aa * bb);
   });
 }
@@ -21,8 +25,11 @@ function rowCosines(a: Tensor, b: Tensor): number[] {
 export function registerQuantize(program: Command): void {
   modelOptions(program.command('quantize')
     .description('calibrate the int8 image tower (convolutions too) on your images and keep it in the compiled cache')
-    .addHelpText('after', '\nExample:\n  clip quantize -m RN50 photos/ --max-images 32\n  then load("RN50", { precision: "int8" }) (or any int8 load of that model) uses the calibrated tower.\n'
-      + 'The first calibration of a model file is kept; remove <cache-dir>/compiled to calibrate again.'))
+    .addHelpText('after', [
+      '\nExample:\n  clip quantize -m RN50 photos/ --max-images 32',
+      'Then every int8 load of that model (load("RN50", { precision: "int8" })) uses the calibrated tower.',
+      'The first calibration of a model file is kept; remove <cache-dir>/compiled to calibrate again.',
+    ].join('\n')))
     .argument('<images...>', 'image files or folders of images (a few dozen typical photos are enough)')
     .option('--max-images <n>', 'calibrate on at most this many images', (v) => Number.parseInt(v, 10), 32)
     .action(async (paths: string[], o: Record<string, unknown>) => {
@@ -37,7 +44,8 @@ export function registerQuantize(program: Command): void {
       const cosines = rowCosines(await fp32.model.encodeImage(tensor), await int8.model.encodeImage(tensor));
       const mean = cosines.reduce((a, b) => a + b, 0) / cosines.length;
       console.log(`calibrated on ${tensor.shape[0]} images; int8 image tower kept in the compiled cache`);
-      console.log(`feature cosine int8 vs fp32 on these images: min ${Math.min(...cosines).toFixed(4)}, mean ${mean.toFixed(4)}`);
+      const worst = Math.min(...cosines);
+      console.log(`feature cosine int8 vs fp32 on these images: min ${worst.toFixed(4)}, mean ${mean.toFixed(4)}`);
       await Promise.all([fp32.model.release(), int8.model.release()]);
     });
 }

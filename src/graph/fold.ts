@@ -65,7 +65,10 @@ function slice(data: Typed, shape: readonly number[], axis: number, start: numbe
   const rowOut = (end - start) * inner;
   const out = alike(data, outer * rowOut);
   // (Float32Array stands for any of the typed arrays here: `set` copies elements of the same type.)
-  for (let o = 0; o < outer; o++) (out as Float32Array).set(data.subarray(o * rowIn + start * inner, o * rowIn + end * inner) as Float32Array, o * rowOut);
+  for (let o = 0; o < outer; o++) {
+    const row = data.subarray(o * rowIn + start * inner, o * rowIn + end * inner);
+    (out as Float32Array).set(row as Float32Array, o * rowOut);
+  }
   return out;
 }
 
@@ -81,8 +84,14 @@ function apply(node: Node, data: Typed, shape: readonly number[]): Typed {
 
 function suffix(node: Node): string {
   const { attrs } = node;
-  if (node.op === 'Transpose') return (attrs.perm as number[]).join() === '1,0' ? '.T' : `.T${(attrs.perm as number[]).join('')}`;
-  if (node.op === 'Slice') return `[${attrs.axis === 0 ? '' : `axis${attrs.axis as number}:`}${attrs.start as number}:${attrs.end as number}]`;
+  if (node.op === 'Transpose') {
+    const perm = attrs.perm as number[];
+    return perm.join() === '1,0' ? '.T' : `.T${perm.join('')}`;
+  }
+  if (node.op === 'Slice') {
+    const axis = attrs.axis === 0 ? '' : `axis${attrs.axis as number}:`;
+    return `[${axis}${attrs.start as number}:${attrs.end as number}]`;
+  }
   return `.reshape(${node.outputs[0]!.shape.join('x')})`;
 }
 

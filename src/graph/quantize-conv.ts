@@ -15,13 +15,16 @@ export type Ranges = Map<number, [number, number]>;
 
 /** Convolutions with weights (not inputs) among the nodes that compute the outputs. */
 function quantizableConvs(graph: Graph): Node[] {
-  return liveNodes(graph).nodes.filter((n) => n.op === 'Conv' && foldedWeight(graph, n.inputs[1]!) && (!n.inputs[2] || foldedWeight(graph, n.inputs[2])));
+  const isWeight = (v: Value | undefined) => v === undefined || foldedWeight(graph, v) !== undefined;
+  return liveNodes(graph).nodes.filter((n) => n.op === 'Conv' && isWeight(n.inputs[1]) && isWeight(n.inputs[2]));
 }
 
 /** The value quantized after a convolution: the ReLU's output when a ReLU is its only consumer. */
 function outputPoints(graph: Graph, convs: readonly Node[]): Map<Node, Value> {
   const consumers = new Map<number, Node[]>();
-  for (const node of liveNodes(graph).nodes) for (const v of node.inputs) consumers.set(v.id, [...(consumers.get(v.id) ?? []), node]);
+  for (const node of liveNodes(graph).nodes) {
+    for (const v of node.inputs) consumers.set(v.id, [...(consumers.get(v.id) ?? []), node]);
+  }
   return new Map(convs.map((conv) => {
     const users = consumers.get(conv.outputs[0]!.id) ?? [];
     return [conv, users.length === 1 && users[0]!.op === 'Relu' ? users[0]!.outputs[0]! : conv.outputs[0]!];
@@ -48,6 +51,19 @@ export function observe(ranges: Ranges, id: number, data: ArrayLike<number>): vo
   ranges.set(id, [lo, hi]);
 }
 
+/** Symmetric int8 per output channel (axis 0): scale = max |w| / 127 over the channel. */
+function perChannelInt8(data: Float32Array, channels: number): { q: Int8Array; scales: Float32Array } {
+  const per = data.length / channels;
+  const scales = new Float32Array(channels);
+  for (let i = 0; i < data.length; i++) {
+    const o = Math.floor(i / per);
+    scales[o] = Math.max(scales[o]!, Math.abs(data[i]!));
+  }
+  for (let o = 0; o < channels; o++) scales[o] = scales[o]! > 0 ? scales[o]! / 127 : 1;
+  const q = Int8Array.from(data, (v, i) => Math.max(-127, Math.min(127, Math.round(v / scales[Math.floor(i / per)]!))));
+  return { q, scales };
+}
+
 /** uint8 affine parameters covering [min, max] and 0 (so zero, ReLU's floor, is exact). */
 function activationScale([min, max]: [number, number]): { scale: number; zeroPoint: number } {
   const lo = Math.min(min, 0);
@@ -66,7 +82,8 @@ export function quantizeConvs(graph: Graph, ranges: Ranges): number {
   const points = outputPoints(graph, convs);
   const scalar = (name: string, value: number, dtype: 'float32' | 'uint8') =>
     graph.param(name, dtype === 'float32' ? Float32Array.of(value) : Uint8Array.of(value), [], dtype);
-  const node = (op: Node['op'], inputs: Value[], outputs: Value[], attrs: Node['attrs'] = {}): Node => ({ op, inputs, attrs, outputs });
+  const node = (op: Node['op'], inputs: Value[], outputs: Value[], attrs: Node['attrs'] = {}): Node =>
+    ({ op, inputs, attrs, outputs });
   // A new value of `like`'s shape: raw results whose QDQ pairs then produce the original values.
   const fresh = (like: Value, dtype: Value['dtype']) => graph.detachedValue(dtype, like.shape);
 
@@ -74,13 +91,15 @@ export function quantizeConvs(graph: Graph, ranges: Ranges): number {
   for (const n of graph.nodes) for (const v of n.outputs) producers.set(v.id, n);
   const dequantized = new Map<number, { value: Value; scale: number }>(); // value id → its DQ output
   const rewritten = new Map<Node, Node[]>();
-  const qdq = (x: Value, target: Value | undefined, tag: string): { nodes: Node[]; value: Value; scale: number } => {
+  type Pair = { nodes: Node[]; value: Value; scale: number };
+  const qdq = (x: Value, target: Value | undefined, tag: string): Pair => {
     const { scale, zeroPoint } = activationScale(ranges.get((target ?? x).id)!);
     const s = scalar(`${tag}.scale`, scale, 'float32');
     const z = scalar(`${tag}.zero_point`, zeroPoint, 'uint8');
     const q = fresh(x, 'uint8');
     const y = target ?? fresh(x, 'float32');
-    return { nodes: [node('QuantizeLinear', [x, s, z], [q]), node('DequantizeLinear', [q, s, z], [y])], value: y, scale };
+    const nodes = [node('QuantizeLinear', [x, s, z], [q]), node('DequantizeLinear', [q, s, z], [y])];
+    return { nodes, value: y, scale };
   };
 
   convs.forEach((conv, i) => {
@@ -105,25 +124,23 @@ export function quantizeConvs(graph: Graph, ranges: Ranges): number {
     }
     const weight = foldedWeight(graph, w)!;
     const channels = w.dim(0);
-    const wData = weight.data() as Float32Array;
-    const per = wData.length / channels;
-    const wScales = new Float32Array(channels);
-    for (let i = 0; i < wData.length; i++) wScales[Math.floor(i / per)] = Math.max(wScales[Math.floor(i / per)]!, Math.abs(wData[i]!));
-    for (let o = 0; o < channels; o++) wScales[o] = wScales[o]! > 0 ? wScales[o]! / 127 : 1;
-    const wq = Int8Array.from(wData, (v, i) => Math.max(-127, Math.min(127, Math.round(v / wScales[Math.floor(i / per)]!))));
-    const wDq = fresh(w, 'float32');
-    const wScale = graph.param(`${weight.name}.int8_scale`, wScales, [channels]);
-    nodes.push(node('DequantizeLinear', [graph.param(`${weight.name}.int8`, wq, w.shape, 'int8'), wScale,
-      graph.param(`${weight.name}.int8_zero_point`, new Int8Array(channels), [channels], 'int8')], [wDq], { axis: 0 }));
-    const convInputs = [input.value, wDq];
+    const { q, scales } = perChannelInt8(weight.data() as Float32Array, channels);
+    // Per output channel (axis 0): int8 weights, and the int32 bias at scale input · weight[o].
+    const perChannel = (name: string, data: Int8Array | Int32Array, shape: Value['shape'], scale: Float32Array) => {
+      const out = graph.detachedValue('float32', shape);
+      const dtype = data instanceof Int8Array ? 'int8' : 'int32';
+      const zeros = dtype === 'int8' ? new Int8Array(channels) : new Int32Array(channels);
+      const inputs = [graph.param(name, data, shape, dtype), graph.param(`${name}.scale`, scale, [channels]),
+        graph.param(`${name}.zero_point`, zeros, [channels], dtype)];
+      nodes.push(node('DequantizeLinear', inputs, [out], { axis: 0 }));
+      return out;
+    };
+    const convInputs = [input.value, perChannel(`${weight.name}.int8`, q, w.shape, scales)];
     if (b) {
-      // int32 bias at scale input · weight[o], as QLinearConv takes it.
-      const bData = foldedWeight(graph, b)!.data() as Float32Array;
-      const bScales = Float32Array.from(wScales, (s) => s * input!.scale);
-      const bDq = fresh(b, 'float32');
-      nodes.push(node('DequantizeLinear', [graph.param(`${weight.name}.bias_int32`, Int32Array.from(bData, (v, o) => Math.round(v / bScales[o]!)), [channels], 'int32'),
-        graph.param(`${weight.name}.bias_scale`, bScales, [channels]), graph.param(`${weight.name}.bias_zero_point`, new Int32Array(channels), [channels], 'int32')], [bDq], { axis: 0 }));
-      convInputs.push(bDq);
+      const bias = foldedWeight(graph, b)!.data() as Float32Array;
+      const biasScales = Float32Array.from(scales, (s) => s * input!.scale);
+      const biasInt32 = Int32Array.from(bias, (v, o) => Math.round(v / biasScales[o]!));
+      convInputs.push(perChannel(`${weight.name}.bias_int32`, biasInt32, [channels], biasScales));
     }
     const point = points.get(conv)!;
     if (point === conv.outputs[0]) {

@@ -24,7 +24,8 @@ async function calibrate(graph: Graph, images: Tensor, opts: RuntimeOptions): Pr
     const per = rest.reduce((a, b) => a * b, 1);
     for (let start = 0; start < n; start += CALIBRATION_BATCH) {
       const end = Math.min(n, start + CALIBRATION_BATCH);
-      const out = await session.run({ images: { data: images.data.subarray(start * per, end * per), shape: [end - start, ...rest] } });
+      const batch = { data: images.data.subarray(start * per, end * per), shape: [end - start, ...rest] };
+      const out = await session.run({ images: batch });
       values.forEach((v, i) => observe(ranges, v.id, out[`calibration.${i}`]!.data as Float32Array));
     }
   } finally {
@@ -35,7 +36,7 @@ async function calibrate(graph: Graph, images: Tensor, opts: RuntimeOptions): Pr
 }
 
 /** Rewrites a tower's graph for precision int8; convolutions only when calibration images are given. */
-export async function quantizeTower(graph: Graph, calibration: Tensor | undefined, opts: RuntimeOptions): Promise<void> {
-  if (calibration && calibration.shape[0]) quantizeConvs(graph, await calibrate(graph, calibration, opts));
+export async function quantizeTower(graph: Graph, images: Tensor | undefined, opts: RuntimeOptions): Promise<void> {
+  if (images && images.shape[0]) quantizeConvs(graph, await calibrate(graph, images, opts));
   quantizeWeightMatmuls(graph);
 }

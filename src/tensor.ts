@@ -92,16 +92,25 @@ function view<T>(ctor: { new (b: ArrayBuffer, o: number, n: number): T; BYTES_PE
   return new ctor(aligned.buffer as ArrayBuffer, aligned.byteOffset, aligned.byteLength / size);
 }
 
-/** Any floating or integer tensor as float32 values (the reference's `model.float()`). */
-export function toFloat32(t: RawTensor): Float32Array {
+/**
+ * Any floating or integer tensor as float32 values (the reference's `model.float()`). Float32 and
+ * float16 tensors are written into the start of `scratch` when it is big enough (a serialiser
+ * converting weights one after another reuses one buffer instead of allocating each).
+ */
+export function toFloat32(t: RawTensor, scratch?: Float32Array): Float32Array {
   const n = numel(t.shape);
+  const into = scratch && scratch.length >= n ? scratch.subarray(0, n) : undefined;
   switch (t.dtype) {
-    case 'float32': return view(Float32Array, t.bytes).slice();
+    case 'float32': {
+      if (!into) return view(Float32Array, t.bytes).slice();
+      into.set(view(Float32Array, t.bytes));
+      return into;
+    }
     case 'float64': return Float32Array.from(view(Float64Array, t.bytes));
     case 'float16': {
       const table = halfLookup();
       const src = view(Uint16Array, t.bytes);
-      const out = new Float32Array(n);
+      const out = into ?? new Float32Array(n);
       for (let i = 0; i < n; i++) out[i] = table[src[i]!]!;
       return out;
     }

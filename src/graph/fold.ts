@@ -11,7 +11,7 @@ export const LAYOUT_OPS: ReadonlySet<Node['op']> = new Set(['Transpose', 'Slice'
 export interface FoldedWeight {
   /** The source initializer's name with the layout ops appended (`w[0:768].T`): equal names, equal data. */
   name: string;
-  data(): ConstData;
+  data(scratch?: Float32Array): ConstData;
 }
 
 type Typed = ConstData;
@@ -106,7 +106,7 @@ export function foldedWeight(graph: Graph, v: Value): FoldedWeight | undefined {
   const src = foldedWeight(graph, node.inputs[0]!);
   if (!src) return undefined;
   const shape = node.inputs[0]!.shape as number[];
-  return { name: `${src.name}${suffix(node)}`, data: () => apply(node, src.data(), shape) };
+  return { name: `${src.name}${suffix(node)}`, data: (scratch) => apply(node, src.data(scratch), shape) };
 }
 
 /**

@@ -24,7 +24,11 @@ export type ConstData = Float32Array | Int32Array | BigInt64Array | Uint8Array |
 export interface Initializer {
   readonly name: string;
   readonly value: Value;
-  data(): ConstData;
+  /**
+   * The values. With `scratch`, they may be written into its start and that view returned,
+   * valid until the next call with the same scratch (serialisation writes each tensor at once).
+   */
+  data(scratch?: Float32Array): ConstData;
 }
 
 export interface Node {
@@ -132,7 +136,7 @@ export class Graph {
    * A named weight; `name` is its state-dict name, so errors and dumps point at the checkpoint.
    * `data` may be a function that makes the values each time they are needed (see Initializer).
    */
-  param(name: string, data: ConstData | (() => ConstData), shape: Shape, dtype: DType = 'float32'): Value {
+  param(name: string, data: ConstData | Initializer['data'], shape: Shape, dtype: DType = 'float32'): Value {
     const v = new Value(this, this.nextId++, dtype, shape);
     this.initializers.set(v.id, { name, value: v, data: typeof data === 'function' ? data : () => data });
     return v;

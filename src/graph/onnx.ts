@@ -110,6 +110,8 @@ export function toOnnx(graph: Graph, options: OnnxOptions = {}): Uint8Array {
   for (const [from, to] of identities) ctx.node('Identity', [from], [to]);
 
   const external = options.externalDataPath ? openSync(options.externalDataPath, 'w') : undefined;
+  const largest = Math.max(0, ...[...weights.values()].map((w) => numel(w.value.shape as number[])));
+  const scratch = external === undefined ? undefined : new Float32Array(largest);
   let offset = 0;
   try {
     const written = new Set<string>();
@@ -118,7 +120,8 @@ export function toOnnx(graph: Graph, options: OnnxOptions = {}): Uint8Array {
       if (!init || !used.has(id) || written.has(name)) continue;
       written.add(name);
       const v = init.value;
-      const bytes = bytesOf(init.data());
+      // External data is written at once, so conversions may reuse one scratch buffer.
+      const bytes = bytesOf(external === undefined ? init.data() : init.data(scratch));
       const tensor: OnnxTypes.ITensorProto = { name: init.name, dataType: onnxDtype(v.dtype), dims: v.shape as number[] };
       if (external !== undefined && bytes.byteLength > 1024) {
         writeSync(external, bytes);

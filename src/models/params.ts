@@ -37,7 +37,7 @@ export class Params {
       throw new ConfigError(`"${key}" has dtype ${t.dtype}, expected a floating-point tensor`);
     }
     // Converted to float32 when serialised, not now (see Initializer in graph/ir.ts).
-    const value = this.graph.param(key, () => toFloat32(t), t.shape);
+    const value = this.graph.param(key, (scratch) => toFloat32(t, scratch), t.shape);
     this.cache.set(key, value);
     return value;
   }

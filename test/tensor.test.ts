@@ -38,3 +38,16 @@ test('tensor conversions: float16 and bfloat16 upcast, int64 values', () => {
   padded.set(new Uint8Array(Float32Array.of(7.25, -1).buffer), 1);
   assert.deepEqual(Array.from(toFloat32({ dtype: 'float32', shape: [2], bytes: padded.subarray(1) })), [7.25, -1]);
 });
+
+test('toFloat32 writes float16 and float32 tensors into a big enough scratch buffer, else allocates', () => {
+  const values = Float32Array.from([1.5, -2, 0.25, 65504]);
+  const scratch = new Float32Array(8).fill(7);
+  for (const t of [fromFloat32(values, [4]), toFloat16(fromFloat32(values, [4]))]) {
+    const out = toFloat32(t, scratch);
+    assert.deepEqual([...out], [...values]);
+    assert.equal(out.buffer, scratch.buffer, `${t.dtype}: the scratch buffer is reused`);
+    const small = new Float32Array(2);
+    assert.notEqual(toFloat32(t, small).buffer, small.buffer, 'too small a scratch is not used');
+  }
+  assert.equal(scratch[4], 7, 'only the start of the scratch is written');
+});

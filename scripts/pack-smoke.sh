@@ -30,5 +30,5 @@ writeFileSync('merges.txt', '#version: tiny\nc a\nca t</w>\n');
 await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 200, g: 30, b: 90 } } }).png().toFile('red.png');
 JS
 node make-model.mjs
-npx --no-install clip classify red.png --labels "cat,dog" --model tiny.safetensors --bpe merges.txt --json
+npx --no-install clip classify red.png --labels "cat,dog" --template "{}" --model tiny.safetensors --bpe merges.txt --json
 echo "pack smoke test passed"

@@ -125,8 +125,9 @@ export function vectorBlob(v: Float32Array): Buffer {
   return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
 }
 
-/** A BLOB read back as float32 (copied: SQLite's buffer is not guaranteed to be aligned). */
+/** A BLOB read as float32: a view when it is 4-byte aligned, else a copy. */
 export function blobVector(b: Buffer): Float32Array {
+  if (b.byteOffset % 4 === 0) return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
   const v = new Float32Array(b.byteLength / 4);
   new Uint8Array(v.buffer).set(b);
   return v;

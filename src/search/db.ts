@@ -74,8 +74,19 @@ export function openIndex(path: string, { readonly = false } = {}): IndexDb {
   return db;
 }
 
+const statements = new WeakMap<IndexDb, Map<string, Database.Statement>>();
+
+/** A prepared statement, prepared once per connection (preparing costs more than running a small query). */
+export function statement(db: IndexDb, sql: string): Database.Statement {
+  let bySql = statements.get(db);
+  if (!bySql) statements.set(db, bySql = new Map());
+  let prepared = bySql.get(sql);
+  if (!prepared) bySql.set(sql, prepared = db.prepare(sql));
+  return prepared;
+}
+
 export function readMeta(db: IndexDb, key: string): string | undefined {
-  return (db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
+  return (statement(db, 'SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
 }
 
 export function storedModel(db: IndexDb): ModelIdentity | undefined {

@@ -7,7 +7,7 @@
 // recomputed in float64 from the stored unit vectors: the cosine of the features.
 import { resolve, sep } from 'node:path';
 import { InputError } from '../errors.js';
-import { blobVector, vectorWidth, type IndexDb } from './db.js';
+import { blobVector, statement, vectorWidth, type IndexDb } from './db.js';
 import { VectorScan, type VectorKind } from './vectors.js';
 
 export interface SearchFilters {
@@ -61,7 +61,7 @@ function filteredIds(db: IndexDb, f: SearchFilters): Set<number> | undefined {
   if (f.camera) { where.push("(coalesce(p.make, '') || ' ' || coalesce(p.model, '')) LIKE ?"); args.push(`%${f.camera}%`); }
   if (f.folder) { where.push('f.path >= ? AND f.path < ?'); args.push(...folderRange(f.folder)); }
   if (!where.length) return undefined;
-  return new Set(db.prepare(`SELECT DISTINCT p.id FROM photos p JOIN files f ON f.photo_id = p.id WHERE ${where.join(' AND ')}`)
+  return new Set(statement(db, `SELECT DISTINCT p.id FROM photos p JOIN files f ON f.photo_id = p.id WHERE ${where.join(' AND ')}`)
     .pluck().all(...args) as number[]);
 }
 
@@ -73,7 +73,7 @@ function folderRange(folder: string): [string, string] {
 }
 
 export function photoCount(db: IndexDb): number {
-  return db.prepare('SELECT count(*) FROM photos').pluck().get() as number;
+  return statement(db, 'SELECT count(*) FROM photos').pluck().get() as number;
 }
 
 /** One scan per connection and kind, kept in memory and refreshed from the database per query. */
@@ -133,7 +133,7 @@ export function searchVector(db: IndexDb, query: Float32Array, options: SearchOp
   const allowed = (row: number) => photoIds[row] !== excludeId && (!ids || ids.has(photoIds[row]!));
   const rows = bestRows(values, approximate ? Math.max(candidates, offset + k) : offset + k, allowed);
   // One statement for all candidates (a point query each costs more in call overhead than in I/O).
-  const stored = db.prepare('SELECT id, embedding FROM vectors WHERE id IN (SELECT value FROM json_each(?))').raw()
+  const stored = statement(db, 'SELECT id, embedding FROM vectors WHERE id IN (SELECT value FROM json_each(?))').raw()
     .all(JSON.stringify(rows.map((r) => photoIds[r]!))) as [number, Buffer][];
   let scored = stored.map(([id, blob]) => ({ id, score: dot(query, blobVector(blob)) }));
   scored.sort((a, b) => b.score - a.score || a.id - b.id);
@@ -152,10 +152,10 @@ function dot(a: Float32Array, b: Float32Array): number {
 
 /** A photo's row and paths. */
 export function photoById(db: IndexDb, id: number): Omit<SearchHit, 'score'> | undefined {
-  const row = db.prepare('SELECT id, width, height, taken, make, model FROM photos WHERE id = ?').get(id) as
+  const row = statement(db, 'SELECT id, width, height, taken, make, model FROM photos WHERE id = ?').get(id) as
     Omit<SearchHit, 'score' | 'paths'> | undefined;
   if (!row) return undefined;
-  const paths = db.prepare('SELECT path FROM files WHERE photo_id = ? ORDER BY path').pluck().all(id) as string[];
+  const paths = statement(db, 'SELECT path FROM files WHERE photo_id = ? ORDER BY path').pluck().all(id) as string[];
   return { ...row, paths };
 }
 
@@ -167,6 +167,6 @@ function hydrate(db: IndexDb, id: number, score: number, folder?: string): Searc
 
 /** The stored unit vector of a photo ("more like this"). */
 export function photoVector(db: IndexDb, id: number): Float32Array | undefined {
-  const blob = db.prepare('SELECT embedding FROM vectors WHERE id = ?').pluck().get(id) as Buffer | undefined;
+  const blob = statement(db, 'SELECT embedding FROM vectors WHERE id = ?').pluck().get(id) as Buffer | undefined;
   return blob && blobVector(blob);
 }

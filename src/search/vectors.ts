@@ -5,7 +5,7 @@
 // any deletion reloads everything.
 import { instantiateKernel, type KernelMemory } from '../wasm/instantiate.js';
 import { SCAN_WASM_BASE64 } from './kernels/scan-wasm.js';
-import type { IndexDb } from './db.js';
+import { statement, type IndexDb } from './db.js';
 
 interface ScanKernel {
   memory: KernelMemory;
@@ -52,7 +52,7 @@ export class VectorScan {
   refresh(): void {
     // data_version moves when another connection commits; max(id) catches this connection's own inserts.
     const version = this.db.pragma('data_version', { simple: true }) as number;
-    const maxId = (this.db.prepare('SELECT max(id) FROM vectors').pluck().get() as number | null) ?? 0;
+    const maxId = (statement(this.db, 'SELECT max(id) FROM vectors').pluck().get() as number | null) ?? 0;
     if (version === this.version && maxId === this.lastId) return;
     this.version = version;
     const total = this.db.prepare('SELECT count(*) FROM vectors').pluck().get() as number;

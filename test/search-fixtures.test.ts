@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { expandImagePaths } from '../src/index.js';
 import { assertTopK, cosine, imageFeatures, load, textFeature } from './search-brute.js';
-import { needsFixtures, OPENAI_FIXTURES } from './fixtures.js';
+import { CHINESE_FIXTURES, needsFixtures, OPENAI_FIXTURES } from './fixtures.js';
 import { runCli } from './search-helpers.js';
 
 const skip = needsFixtures(OPENAI_FIXTURES);
@@ -45,3 +45,21 @@ for (const name of ['vit-tiny.safetensors', 'rn-tiny.jit.pt']) {
     await clip.model.release();
   });
 }
+
+test('Chinese queries with a Chinese-CLIP checkpoint: clip search --json scores equal brute-force cosines', { skip: needsFixtures(CHINESE_FIXTURES) }, async () => {
+  const model = join(CHINESE_FIXTURES, 'models', 'vit-tiny.pt');
+  const vocab = join(CHINESE_FIXTURES, 'vocab.txt');
+  const images = join(CHINESE_FIXTURES, 'images');
+  const db = join(dir, 'cn.db');
+  const r = runCli({}, 'index', images, '--db', db, '--model', model, '--vocab', vocab, '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const clip = await load(model, { vocabPath: vocab });
+  const features = await imageFeatures(clip, expandImagePaths([images]));
+  for (const caption of ['一只猫', '火箭发射台', '一杯咖啡']) {
+    const t = await textFeature(clip, caption);
+    const s = runCli({}, 'search', caption, '--db', db, '-k', '5', '--json');
+    assert.equal(s.status, 0, s.stderr);
+    assertTopK(JSON.parse(s.stdout), new Map([...features].map(([p, f]) => [p, cosine(f, t)])), 5, caption);
+  }
+  await clip.model.release();
+});

@@ -106,6 +106,7 @@ test('second run: unchanged skipped; a rewritten file updated, a touched one unc
   const c = openIndex(db(), { readonly: true });
   assert.equal(c.prepare('SELECT count(*) FROM photos').pluck().get(), 7, 'the replaced and the deleted photo are gone');
   assert.equal(c.prepare('SELECT count(*) FROM vectors').pluck().get(), 7);
+  assert.equal(c.prepare('SELECT count(*) FROM codes').pluck().get(), 7);
   c.close();
 });
 

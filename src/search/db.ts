@@ -3,8 +3,9 @@
 //   meta     key → value: the model identity and the vector width
 //   photos   one row per distinct content (sha256): its metadata
 //   files    one row per path: size and mtime (to notice changes), the photo it shows
-//   vectors  per photo: the L2-normalised image features (float32 BLOB) and their sign bits (the
-//            coarse pass of approximate search on large indexes)
+//   vectors  per photo: the L2-normalised image features (float32 BLOB)
+//   codes    per photo: their sign bits (the coarse pass of approximate search on large indexes),
+//            a table of its own so that loading them reads 64 bytes a photo, not the vectors' pages
 //
 // Scans run over these vectors in memory (vectors.ts), not in SQLite: the sqlite-vec extension
 // (0.1.9, npm binary) measured ~5 ms per 1k float rows per KNN query here, a bit-vector KNN with
@@ -45,6 +46,9 @@ export function openIndex(path: string, { readonly = false } = {}): IndexDb {
     }
     return db;
   }
+  // 16 KiB pages hold seven 512-d vectors each (4 KiB pages hold one: 2x the disk). Only takes
+  // effect when the file is created.
+  db.pragma('page_size = 16384');
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.exec(`
@@ -65,7 +69,10 @@ export function openIndex(path: string, { readonly = false } = {}): IndexDb {
     );
     CREATE TABLE IF NOT EXISTS vectors (
       id INTEGER PRIMARY KEY REFERENCES photos(id),
-      embedding BLOB NOT NULL,  -- float32, L2-normalised
+      embedding BLOB NOT NULL   -- float32, L2-normalised
+    );
+    CREATE TABLE IF NOT EXISTS codes (
+      id INTEGER PRIMARY KEY REFERENCES photos(id),
       bits BLOB NOT NULL        -- sign bits, padded to 16-byte lanes
     );
     CREATE INDEX IF NOT EXISTS files_photo ON files(photo_id);
@@ -127,7 +134,7 @@ export function bindModel(db: IndexDb, path: string, model: ModelIdentity, dim: 
 /** Empties the index (for --reindex with another model). */
 export function clearIndex(db: IndexDb): void {
   db.transaction(() => {
-    db.exec('DELETE FROM vectors; DELETE FROM files; DELETE FROM photos; DELETE FROM meta;');
+    db.exec('DELETE FROM codes; DELETE FROM vectors; DELETE FROM files; DELETE FROM photos; DELETE FROM meta;');
   })();
 }
 

@@ -18,6 +18,7 @@ export class IndexWriter {
   private readonly photoBySha;
   private readonly insertPhoto;
   private readonly insertVector;
+  private readonly insertCode;
   private readonly upsertFile;
   private readonly fileOf;
   private readonly deleteFile;
@@ -26,7 +27,8 @@ export class IndexWriter {
     this.photoBySha = db.prepare('SELECT id FROM photos WHERE sha256 = ?').pluck();
     this.insertPhoto = db.prepare(`INSERT INTO photos (sha256, width, height, taken, make, model, latitude, longitude)
       VALUES (@sha256, @width, @height, @taken, @make, @model, @latitude, @longitude)`);
-    this.insertVector = db.prepare('INSERT INTO vectors (id, embedding, bits) VALUES (?, ?, ?)');
+    this.insertVector = db.prepare('INSERT INTO vectors (id, embedding) VALUES (?, ?)');
+    this.insertCode = db.prepare('INSERT INTO codes (id, bits) VALUES (?, ?)');
     this.upsertFile = db.prepare(`INSERT INTO files (path, photo_id, size, mtime_ms) VALUES (?, ?, ?, ?)
       ON CONFLICT(path) DO UPDATE SET photo_id = excluded.photo_id, size = excluded.size, mtime_ms = excluded.mtime_ms`);
     this.fileOf = db.prepare('SELECT photo_id FROM files WHERE path = ?').pluck();
@@ -44,7 +46,8 @@ export class IndexWriter {
     if (existing !== undefined) return existing;
     const id = Number(this.insertPhoto.run(info).lastInsertRowid);
     const unit = unitVector(embedding);
-    this.insertVector.run(id, vectorBlob(unit), signBits(unit));
+    this.insertVector.run(id, vectorBlob(unit));
+    this.insertCode.run(id, signBits(unit));
     return id;
   }
 
@@ -70,6 +73,7 @@ export class IndexWriter {
   private dropIfOrphan(photoId: number): void {
     if (this.db.prepare('SELECT 1 FROM files WHERE photo_id = ? LIMIT 1').get(photoId)) return;
     this.db.prepare('DELETE FROM vectors WHERE id = ?').run(photoId);
+    this.db.prepare('DELETE FROM codes WHERE id = ?').run(photoId);
     this.db.prepare('DELETE FROM photos WHERE id = ?').run(photoId);
   }
 }

@@ -38,10 +38,13 @@ export class VectorScan {
   private lastId = 0;
   private version = -1;
   private readonly stride: number;
+  private readonly table: string;
+  private readonly column: string;
 
   constructor(private readonly db: IndexDb, readonly kind: VectorKind, readonly dim: number) {
     if (dim % 4 || 4 * dim > QUERY_BYTES) throw new RangeError(`vectors of ${dim} dimensions: expected a multiple of 4 up to ${QUERY_BYTES / 4}`);
     this.stride = kind === 'float' ? 4 * dim : codeBytes(dim);
+    [this.table, this.column] = kind === 'float' ? ['vectors', 'embedding'] : ['codes', 'bits'];
   }
 
   /** Photo id of each row (valid up to `count`). */
@@ -52,16 +55,15 @@ export class VectorScan {
   refresh(): void {
     // data_version moves when another connection commits; max(id) catches this connection's own inserts.
     const version = this.db.pragma('data_version', { simple: true }) as number;
-    const maxId = (statement(this.db, 'SELECT max(id) FROM vectors').pluck().get() as number | null) ?? 0;
+    const maxId = (statement(this.db, `SELECT max(id) FROM ${this.table}`).pluck().get() as number | null) ?? 0;
     if (version === this.version && maxId === this.lastId) return;
     this.version = version;
-    const total = this.db.prepare('SELECT count(*) FROM vectors').pluck().get() as number;
-    const added = this.db.prepare('SELECT count(*) FROM vectors WHERE id > ?').pluck().get(this.lastId) as number;
+    const total = this.db.prepare(`SELECT count(*) FROM ${this.table}`).pluck().get() as number;
+    const added = this.db.prepare(`SELECT count(*) FROM ${this.table} WHERE id > ?`).pluck().get(this.lastId) as number;
     if (this.rows + added !== total) { this.rows = 0; this.lastId = 0; } // something was deleted
-    const column = this.kind === 'float' ? 'embedding' : 'bits';
     this.reserve(total);
     let heap = new Uint8Array(this.kernel.memory.buffer);
-    for (const [id, v] of this.db.prepare(`SELECT id, ${column} FROM vectors WHERE id > ? ORDER BY id`).raw().iterate(this.lastId) as
+    for (const [id, v] of this.db.prepare(`SELECT id, ${this.column} FROM ${this.table} WHERE id > ? ORDER BY id`).raw().iterate(this.lastId) as
       IterableIterator<[number, Buffer]>) {
       if (this.rows === this.ids.length) { const ids = new Int32Array(this.ids.length * 2); ids.set(this.ids); this.ids = ids; }
       if (heap.buffer !== this.kernel.memory.buffer) heap = new Uint8Array(this.kernel.memory.buffer);

@@ -55,6 +55,7 @@ function bench(n: number) {
   for (let start = 0; start < n; start += BATCH) {
     const rows = Array.from({ length: Math.min(BATCH, n - start) }, (_, i) => around(centers[(start + i) % clusters]!, 0.9, next));
     db.transaction(() => rows.forEach((v, i) => {
+      if (i === 0) writer.centreCodes(rows);
       const id = start + i;
       const info = { sha256: id.toString(16).padStart(64, '0'), width: 4000, height: 3000, taken: null, make: null, model: null, latitude: null, longitude: null };
       writer.linkFile({ path: `/photos/${id}.jpg`, size: id, mtimeMs: 0 }, writer.addPhoto(info, v));

@@ -83,6 +83,7 @@ export async function importShards(db: IndexDb, dbPath: string, dir: string, ide
       rows.push({ path, info, size: stat?.size ?? -1, mtimeMs: stat?.mtimeMs ?? -1, embedding: matrix.data.subarray(row * dim, (row + 1) * dim) });
     }
     db.transaction(() => {
+      writer.centreCodes(rows.map((r) => r.embedding));
       for (const r of rows) {
         const before = existing.get(r.path);
         const photoId = writer.addPhoto(r.info, r.embedding);

@@ -1,7 +1,7 @@
 // Writing rows of the index: a photo (metadata + vectors) and the paths that show it. Callers wrap
 // these in a transaction per batch, so a crash leaves whole batches or nothing.
 import { vectorBlob, type IndexDb } from './db.js';
-import { signBits } from './vectors.js';
+import { codeCentre, signBits } from './vectors.js';
 import type { PhotoInfo } from './describe.js';
 
 export interface FileStamp { path: string; size: number; mtimeMs: number }
@@ -35,6 +35,22 @@ export class IndexWriter {
     this.deleteFile = db.prepare('DELETE FROM files WHERE path = ?');
   }
 
+  private centre: Float32Array | undefined;
+
+  /**
+   * Sets the centre of the sign-bit codes to the mean of these unit vectors (the first batch),
+   * once: only while the index holds no photo, so every code is made with the same centre.
+   */
+  centreCodes(embeddings: readonly Float32Array[]): void {
+    this.centre = codeCentre(this.db);
+    if (this.centre || !embeddings.length || this.db.prepare('SELECT 1 FROM photos LIMIT 1').get()) return;
+    const mean = new Float64Array(embeddings[0]!.length);
+    for (const e of embeddings) unitVector(e).forEach((x, j) => { mean[j]! += x / embeddings.length; });
+    this.centre = Float32Array.from(mean);
+    this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('code_centre', ?)")
+      .run(Buffer.from(this.centre.buffer).toString('base64'));
+  }
+
   /** The photo with this content, if indexed. */
   photoId(sha256: string): number | undefined {
     return this.photoBySha.get(sha256) as number | undefined;
@@ -47,7 +63,8 @@ export class IndexWriter {
     const id = Number(this.insertPhoto.run(info).lastInsertRowid);
     const unit = unitVector(embedding);
     this.insertVector.run(id, vectorBlob(unit));
-    this.insertCode.run(id, signBits(unit));
+    this.centre ??= codeCentre(this.db);
+    this.insertCode.run(id, signBits(unit, this.centre));
     return id;
   }
 

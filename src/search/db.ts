@@ -4,8 +4,8 @@
 //   photos   one row per distinct content (sha256): its metadata
 //   files    one row per path: size and mtime (to notice changes), the photo it shows
 //   vectors  per photo: the L2-normalised image features (float32 BLOB)
-//   codes    per photo: their sign bits (the coarse pass of approximate search on large indexes),
-//            a table of its own so that loading them reads 64 bytes a photo, not the vectors' pages
+//   codes    per photo: their sign bits and int8 values (the coarse passes of approximate search on
+//            large indexes), a table of its own so that loading them does not read the vectors' pages
 //
 // Scans run over these vectors in memory (vectors.ts), not in SQLite: the sqlite-vec extension
 // (0.1.9, npm binary) measured ~5 ms per 1k float rows per KNN query here, a bit-vector KNN with
@@ -73,7 +73,8 @@ export function openIndex(path: string, { readonly = false } = {}): IndexDb {
     );
     CREATE TABLE IF NOT EXISTS codes (
       id INTEGER PRIMARY KEY REFERENCES photos(id),
-      bits BLOB NOT NULL        -- sign bits, padded to 16-byte lanes
+      bits BLOB NOT NULL,       -- sign bits, padded to 16-byte lanes
+      q8 BLOB NOT NULL          -- int8: round(x * Q8_SCALE), clamped
     );
     CREATE INDEX IF NOT EXISTS files_photo ON files(photo_id);
     CREATE INDEX IF NOT EXISTS photos_taken ON photos(taken);

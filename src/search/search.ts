@@ -2,8 +2,9 @@
 // query (as a rowid set), so k results come back whenever k photos pass them.
 //
 // Exact (the default up to APPROXIMATE_ABOVE photos): a scan of every float32 unit vector. Approximate
-// (larger indexes): a scan of the vectors' sign bits (1/32 of the bytes) keeps the `candidates`
-// nearest in Hamming distance, which are then rescored exactly. Either way the scores returned are
+// (larger indexes): a scan of the vectors' sign bits (1/32 of the bytes) keeps the SHORTLIST nearest
+// in Hamming distance, their int8 codes against the float query keep `candidates`, and those are
+// rescored exactly. Either way the scores returned are
 // recomputed in float64 from the stored unit vectors: the cosine of the features.
 import { resolve, sep } from 'node:path';
 import { InputError } from '../errors.js';
@@ -50,7 +51,9 @@ export interface SearchHit {
 export const APPROXIMATE_ABOVE = 100_000;
 /** Most results one query may page through. */
 const MAX_K = 4096;
-const DEFAULT_CANDIDATES = 2000;
+const DEFAULT_CANDIDATES = 1000;
+/** Rows the sign-bit pass keeps for the int8 pass of approximate search. */
+const SHORTLIST = 10_000;
 
 /** Photo ids passing the filters, or undefined when there are no filters. */
 function filteredIds(db: IndexDb, f: SearchFilters): Set<number> | undefined {
@@ -92,7 +95,8 @@ function scanFor(db: IndexDb, kind: VectorKind): VectorScan | undefined {
 /**
  * Rows of the `keep` best values (highest, or lowest when `ascending`), among rows `allowed`.
  * Bits distances are small integers: a histogram finds the cut in one pass; float scores keep
- * a sorted shortlist that a row enters only when it beats the current k-th.
+ * a sorted shortlist that a row enters only when it beats the current k-th (or, to keep many,
+ * are sorted).
  */
 function bestRows(values: Float32Array | Uint16Array, keep: number, allowed: (row: number) => boolean): number[] {
   if (values instanceof Uint16Array) {
@@ -103,6 +107,11 @@ function bestRows(values: Float32Array | Uint16Array, keep: number, allowed: (ro
     const rows: number[] = [];
     for (let r = 0; r < values.length; r++) if (values[r]! <= cut && allowed(r)) rows.push(r);
     return rows;
+  }
+  if (keep > 64) { // many to keep (the int8 pass): sorting beats a long insertion shortlist
+    const all: number[] = [];
+    for (let r = 0; r < values.length; r++) if (allowed(r)) all.push(r);
+    return all.sort((a, b) => values[b]! - values[a]!).slice(0, keep);
   }
   const top: number[] = [];
   let floor = -Infinity;
@@ -131,7 +140,13 @@ export function searchVector(db: IndexDb, query: Float32Array, options: SearchOp
   const values = scan.scan(query);
   const photoIds = scan.photoIds;
   const allowed = (row: number) => photoIds[row] !== excludeId && (!ids || ids.has(photoIds[row]!));
-  const rows = bestRows(values, approximate ? Math.max(candidates, offset + k) : offset + k, allowed);
+  let rows = bestRows(values, approximate ? Math.max(SHORTLIST, candidates, offset + k) : offset + k, allowed);
+  if (approximate && rows.length > candidates) {
+    // Middle pass: the float query against the int8 codes of the shortlist keeps `candidates`.
+    const middle = scan.int8Scores(query, rows);
+    const keep = bestRows(middle, Math.max(candidates, offset + k), () => true);
+    rows = keep.map((i) => rows[i]!);
+  }
   // One statement for all candidates (a point query each costs more in call overhead than in I/O).
   const stored = statement(db, 'SELECT id, embedding FROM vectors WHERE id IN (SELECT value FROM json_each(?))').raw()
     .all(JSON.stringify(rows.map((r) => photoIds[r]!))) as [number, Buffer][];

@@ -1,7 +1,7 @@
 // Writing rows of the index: a photo (metadata + vectors) and the paths that show it. Callers wrap
 // these in a transaction per batch, so a crash leaves whole batches or nothing.
 import { vectorBlob, type IndexDb } from './db.js';
-import { codeCentre, signBits } from './vectors.js';
+import { codeCentre, int8Code, signBits } from './vectors.js';
 import type { PhotoInfo } from './describe.js';
 
 export interface FileStamp { path: string; size: number; mtimeMs: number }
@@ -28,7 +28,7 @@ export class IndexWriter {
     this.insertPhoto = db.prepare(`INSERT INTO photos (sha256, width, height, taken, make, model, latitude, longitude)
       VALUES (@sha256, @width, @height, @taken, @make, @model, @latitude, @longitude)`);
     this.insertVector = db.prepare('INSERT INTO vectors (id, embedding) VALUES (?, ?)');
-    this.insertCode = db.prepare('INSERT INTO codes (id, bits) VALUES (?, ?)');
+    this.insertCode = db.prepare('INSERT INTO codes (id, bits, q8) VALUES (?, ?, ?)');
     this.upsertFile = db.prepare(`INSERT INTO files (path, photo_id, size, mtime_ms) VALUES (?, ?, ?, ?)
       ON CONFLICT(path) DO UPDATE SET photo_id = excluded.photo_id, size = excluded.size, mtime_ms = excluded.mtime_ms`);
     this.fileOf = db.prepare('SELECT photo_id FROM files WHERE path = ?').pluck();
@@ -64,7 +64,8 @@ export class IndexWriter {
     const unit = unitVector(embedding);
     this.insertVector.run(id, vectorBlob(unit));
     this.centre ??= codeCentre(this.db);
-    this.insertCode.run(id, signBits(unit, this.centre));
+    const q8 = int8Code(unit);
+    this.insertCode.run(id, signBits(unit, this.centre), Buffer.from(q8.buffer, q8.byteOffset, q8.byteLength));
     return id;
   }
 

@@ -30,6 +30,16 @@ export function signBits(v: Float32Array, centre?: Float32Array): Uint8Array {
   return code;
 }
 
+/**
+ * Scale of the int8 codes: unit vectors of 512 dimensions have components of ~0.044 on average and
+ * rarely beyond ±0.3, so x * 400 rounds to a step of 0.0025 and clamps at ±0.3175.
+ */
+export const Q8_SCALE = 400;
+
+export function int8Code(v: Float32Array): Int8Array {
+  return Int8Array.from(v, (x) => Math.max(-127, Math.min(127, Math.round(x * Q8_SCALE))));
+}
+
 /** The centre the index's codes were made with (meta 'code_centre', float32 base64), if any. */
 export function codeCentre(db: IndexDb): Float32Array | undefined {
   const value = (statement(db, "SELECT value FROM meta WHERE key = 'code_centre'").pluck().get() as string | undefined);
@@ -60,6 +70,9 @@ export class VectorScan {
     [this.table, this.column] = kind === 'float' ? ['vectors', 'embedding'] : ['codes', 'bits'];
   }
 
+  /** int8 codes of the rows (kind 'bits'), `dim` per row. */
+  private q8 = new Int8Array(0);
+
   /** Photo id of each row (valid up to `count`). */
   get photoIds(): Int32Array { return this.ids.subarray(0, this.rows); }
   get count(): number { return this.rows; }
@@ -76,14 +89,35 @@ export class VectorScan {
     if (this.rows + added !== total) { this.rows = 0; this.lastId = 0; } // something was deleted
     this.reserve(total);
     let heap = new Uint8Array(this.kernel.memory.buffer);
-    for (const [id, v] of this.db.prepare(`SELECT id, ${this.column} FROM ${this.table} WHERE id > ? ORDER BY id`).raw().iterate(this.lastId) as
-      IterableIterator<[number, Buffer]>) {
+    const q8 = this.kind === 'bits' ? ', q8' : '';
+    for (const [id, v, q] of this.db.prepare(`SELECT id, ${this.column}${q8} FROM ${this.table} WHERE id > ? ORDER BY id`).raw()
+      .iterate(this.lastId) as IterableIterator<[number, Buffer, Buffer?]>) {
       if (this.rows === this.ids.length) { const ids = new Int32Array(this.ids.length * 2); ids.set(this.ids); this.ids = ids; }
+      if (q) {
+        if ((this.rows + 1) * this.dim > this.q8.length) {
+          const grown = new Int8Array(Math.max(total, 2 * this.rows + 1) * this.dim);
+          grown.set(this.q8);
+          this.q8 = grown;
+        }
+        this.q8.set(new Int8Array(q.buffer, q.byteOffset, this.dim), this.rows * this.dim);
+      }
       if (heap.buffer !== this.kernel.memory.buffer) heap = new Uint8Array(this.kernel.memory.buffer);
       heap.set(v.subarray(0, this.stride), QUERY_BYTES + this.rows * this.stride);
       this.ids[this.rows++] = id;
       this.lastId = id;
     }
+  }
+
+  /** dot(query, int8 code) of each of `rows` (kind 'bits'): the middle pass of approximate search. */
+  int8Scores(query: Float32Array, rows: readonly number[]): Float32Array {
+    const out = new Float32Array(rows.length);
+    const { dim, q8 } = this;
+    for (let i = 0; i < rows.length; i++) {
+      let sum = 0;
+      for (let j = 0, o = rows[i]! * dim; j < dim; j++, o++) sum += query[j]! * q8[o]!;
+      out[i] = sum;
+    }
+    return out;
   }
 
   /** Grows the kernel's memory to hold `rows` rows plus one output slot (4 bytes) per row. */

@@ -51,9 +51,9 @@ export interface SearchHit {
 export const APPROXIMATE_ABOVE = 100_000;
 /** Most results one query may page through. */
 const MAX_K = 4096;
-const DEFAULT_CANDIDATES = 1000;
+const DEFAULT_CANDIDATES = 500;
 /** Rows the sign-bit pass keeps for the int8 pass of approximate search. */
-const SHORTLIST = 10_000;
+const SHORTLIST = 20_000;
 
 /** Photo ids passing the filters, or undefined when there are no filters. */
 function filteredIds(db: IndexDb, f: SearchFilters): Set<number> | undefined {

@@ -2,7 +2,8 @@
 // caption's from model.encodeText, cosine in float64; and the check that a `clip search --json`
 // answer is the top of that ranking with the same scores.
 import assert from 'node:assert/strict';
-import { load, type LoadedClip } from '../src/index.js';
+import { expandImagePaths, load, type LoadedClip } from '../src/index.js';
+import { runCli } from './search-helpers.js';
 
 export function cosine(a: Float32Array, b: Float32Array): number {
   let ab = 0, aa = 0, bb = 0;
@@ -39,4 +40,17 @@ export function assertTopK(results: { path: string; score: number }[], reference
   for (const [path, s] of reference) {
     if (!returned.has(path)) assert.ok(s <= last + 1e-5, `${label}: ${path} (${s}) is missing above the last result (${last})`);
   }
+}
+
+/**
+ * `clip index` of a folder into `db` with a checkpoint and its tokenizer file (`--bpe` or
+ * `--vocab`), then the brute-force features of the same images from the library.
+ */
+export async function indexWithReference(
+  db: string, images: string, model: string, tokenizer: ['--bpe' | '--vocab', string],
+): Promise<{ clip: LoadedClip; features: Map<string, Float32Array>; summary: Record<string, number> }> {
+  const r = runCli({}, 'index', images, '--db', db, '--model', model, ...tokenizer, '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const clip = await load(model, tokenizer[0] === '--bpe' ? { bpePath: tokenizer[1] } : { vocabPath: tokenizer[1] });
+  return { clip, features: await imageFeatures(clip, expandImagePaths([images])), summary: JSON.parse(r.stdout) as Record<string, number> };
 }

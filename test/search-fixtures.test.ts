@@ -6,9 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { expandImagePaths } from '../src/index.js';
-import { assertTopK, cosine, imageFeatures, load, textFeature } from './search-brute.js';
-import { needsFixtures, OPENAI_FIXTURES } from './fixtures.js';
+import { assertTopK, cosine, indexWithReference, textFeature } from './search-brute.js';
+import { CHINESE_FIXTURES, needsFixtures, OPENAI_FIXTURES } from './fixtures.js';
 import { runCli } from './search-helpers.js';
 
 const skip = needsFixtures(OPENAI_FIXTURES);
@@ -21,14 +20,9 @@ for (const name of ['vit-tiny.safetensors', 'rn-tiny.jit.pt']) {
     const bpe = join(OPENAI_FIXTURES, 'bpe_simple_vocab_16e6.txt.gz');
     const images = join(OPENAI_FIXTURES, 'images');
     const db = join(dir, `${name}.db`);
-    const r = runCli({}, 'index', images, '--db', db, '--model', model, '--bpe', bpe, '--json');
-    assert.equal(r.status, 0, r.stderr);
-    const paths = expandImagePaths([images]);
-    const summary = JSON.parse(r.stdout) as Record<string, number>;
-    assert.deepEqual(summary, { added: paths.length, updated: 0, removed: 0, unchanged: 0, failed: 0, total: paths.length });
-
-    const clip = await load(model, { bpePath: bpe });
-    const features = await imageFeatures(clip, paths);
+    const { clip, features, summary } = await indexWithReference(db, images, model, ['--bpe', bpe]);
+    const n = features.size;
+    assert.deepEqual(summary, { added: n, updated: 0, removed: 0, unchanged: 0, failed: 0, total: n });
     for (const caption of ['a photo of an astronaut', 'a rocket on the launch pad', 'a cat', 'coffee']) {
       const t = await textFeature(clip, caption);
       const reference = new Map([...features].map(([p, f]) => [p, cosine(f, t)]));
@@ -45,3 +39,18 @@ for (const name of ['vit-tiny.safetensors', 'rn-tiny.jit.pt']) {
     await clip.model.release();
   });
 }
+
+test('Chinese queries with a Chinese-CLIP checkpoint: clip search --json scores equal brute-force cosines', { skip: needsFixtures(CHINESE_FIXTURES) }, async () => {
+  const model = join(CHINESE_FIXTURES, 'models', 'vit-tiny.pt');
+  const vocab = join(CHINESE_FIXTURES, 'vocab.txt');
+  const images = join(CHINESE_FIXTURES, 'images');
+  const db = join(dir, 'cn.db');
+  const { clip, features } = await indexWithReference(db, images, model, ['--vocab', vocab]);
+  for (const caption of ['一只猫', '火箭发射台', '一杯咖啡']) {
+    const t = await textFeature(clip, caption);
+    const s = runCli({}, 'search', caption, '--db', db, '-k', '5', '--json');
+    assert.equal(s.status, 0, s.stderr);
+    assertTopK(JSON.parse(s.stdout), new Map([...features].map(([p, f]) => [p, cosine(f, t)])), 5, caption);
+  }
+  await clip.model.release();
+});

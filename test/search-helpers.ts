@@ -45,14 +45,14 @@ export const runCli = (env: Record<string, string>, ...args: string[]) =>
 export const startCli = (env: Record<string, string>, ...args: string[]) =>
   spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CLIP_OFFLINE: '1', ...env } });
 
-export interface IndexRow { path: string; sha256: string; taken: number | null; width: number | null; vector: string }
+export interface IndexRow { path: string; sha256: string; taken: number | null; width: number | null; vector: string; bits: string }
 
-/** Every path with its content hash, metadata and vector (hex of the float32 bytes), sorted by path. */
+/** Every path with its content hash, metadata, vector and sign bits (hex of the bytes), sorted by path. */
 export function dumpIndex(file: string): IndexRow[] {
   const db = openIndex(file, { readonly: true });
   try {
-    return db.prepare(`SELECT f.path, p.sha256, p.taken, p.width, hex(v.embedding) AS vector
-      FROM files f JOIN photos p ON p.id = f.photo_id JOIN vectors v ON v.id = p.id ORDER BY f.path`).all() as IndexRow[];
+    return db.prepare(`SELECT f.path, p.sha256, p.taken, p.width, hex(v.embedding) AS vector, hex(c.bits) AS bits
+      FROM files f JOIN photos p ON p.id = f.photo_id JOIN vectors v ON v.id = p.id JOIN codes c ON c.id = p.id ORDER BY f.path`).all() as IndexRow[];
   } finally {
     db.close();
   }

@@ -2,7 +2,8 @@
 // exact duplicates, unreadable and hidden files, refusing another model, query mixes, filters,
 // near duplicates, and importing queue output.
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -105,6 +106,7 @@ test('second run: unchanged skipped; a rewritten file updated, a touched one unc
   const c = openIndex(db(), { readonly: true });
   assert.equal(c.prepare('SELECT count(*) FROM photos').pluck().get(), 7, 'the replaced and the deleted photo are gone');
   assert.equal(c.prepare('SELECT count(*) FROM vectors').pluck().get(), 7);
+  assert.equal(c.prepare('SELECT count(*) FROM codes').pluck().get(), 7);
   c.close();
 });
 
@@ -172,15 +174,17 @@ test('clip index --import reads queue output (float32 and float16 shards) and se
   const out = join(dir, 'queue-out');
   mkdirSync(out);
   const half = Math.ceil(paths.length / 2);
+  // As `clip embed --queue` writes them: a failed line has a row of zeros.
   const shard = (i: number, list: string[], dtype: '<f4' | '<f2', extra: string[] = []) => {
-    writeFileSync(join(out, `shard-0000${i}.npy`), npy(list.map((p) => features.get(p)!), dtype));
+    const rows = [...list.map((p) => features.get(p)!), ...extra.map(() => new Float32Array(8))];
+    writeFileSync(join(out, `shard-0000${i}.npy`), npy(rows, dtype));
     const lines = list.map((p) => JSON.stringify({ path: p, sha256: shas.get(p), ok: true }));
     writeFileSync(join(out, `shard-0000${i}.jsonl`), [...lines, ...extra].join('\n') + '\n');
-    return { embeddings: `shard-0000${i}.npy`, metadata: `shard-0000${i}.jsonl`, rows: list.length };
+    return { embeddings: `shard-0000${i}.npy`, metadata: `shard-0000${i}.jsonl`, rows: rows.length };
   };
-  // A failed line has no embedding row.
   const failed = JSON.stringify({ path: join(photos, 'gone.jpg'), ok: false, error: 'unreadable' });
-  const manifest = { model, complete: true, shards: [shard(0, paths.slice(0, half), '<f4'), shard(1, paths.slice(half), '<f2', [failed])] };
+  const modelSha256 = createHash('sha256').update(readFileSync(model)).digest('hex');
+  const manifest = { model: 'some/other/name.safetensors', modelSha256, dim: 8, complete: true, shards: [shard(0, paths.slice(0, half), '<f4'), shard(1, paths.slice(half), '<f2', [failed])] };
   writeFileSync(join(out, 'manifest.json'), JSON.stringify(manifest));
   const imported = join(dir, 'imported.db');
   const r = runCli({}, 'index', '--import', out, '--db', imported, '--model', model, '--bpe', bpe, '--json');
@@ -193,6 +197,10 @@ test('clip index --import reads queue output (float32 and float16 shards) and se
     const tolerance = paths.indexOf(h.path) < half ? 1e-6 : 2e-3; // float16 rows
     assert.ok(Math.abs(score.get(h.path)! - h.score) <= tolerance, `${h.path}: ${score.get(h.path)} vs ${h.score}`);
   }
+  writeFileSync(join(out, 'manifest.json'), JSON.stringify({ ...manifest, modelSha256: '0'.repeat(64) }));
+  const other = runCli({}, 'index', '--import', out, '--db', imported, '--model', model, '--bpe', bpe);
+  assert.equal(other.status, 1);
+  assert.match(other.stderr, /^clip: .*embedded with/);
   const bad = join(dir, 'bad-out');
   mkdirSync(bad);
   writeFileSync(join(bad, 'manifest.json'), JSON.stringify({ ...manifest, complete: false }));

@@ -26,6 +26,7 @@ function build(file: string, n: number, next: () => number): Float32Array[] {
   const centers = Array.from({ length: 20 }, () => unitVector(Float32Array.from({ length: DIM }, next)));
   const vectors = Array.from({ length: n }, (_, i) => unitVector(centers[i % 20]!.map((x) => x + 0.15 * next())));
   db.transaction(() => vectors.forEach((v, i) => {
+    if (i === 0) writer.centreCodes(vectors.slice(0, 500));
     const info = { sha256: String(i), width: 1, height: 1, taken: i, make: null, model: null, latitude: null, longitude: null };
     writer.linkFile({ path: `/p/${String(i).padStart(5, '0')}.jpg`, size: 1, mtimeMs: 0 }, writer.addPhoto(info, v));
   }))();

@@ -11,11 +11,9 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser } from 'playwright-core';
-import { expandImagePaths } from '../src/index.js';
 import { buildServer } from '../src/server/app.js';
-import { cosine, imageFeatures, load, textFeature } from './search-brute.js';
+import { cosine, indexWithReference, textFeature } from './search-brute.js';
 import { needsFixtures, OPENAI_FIXTURES } from './fixtures.js';
-import { runCli } from './search-helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
@@ -42,12 +40,8 @@ test('search page in chromium: query → best photo first, drop an image → tha
   const bpe = join(OPENAI_FIXTURES, 'bpe_simple_vocab_16e6.txt.gz');
   const images = join(OPENAI_FIXTURES, 'images');
   const db = join(dir, 'photos.db');
-  const r = runCli({}, 'index', images, '--db', db, '--model', model, '--bpe', bpe, '--json');
-  assert.equal(r.status, 0, r.stderr);
-
+  const { clip, features } = await indexWithReference(db, images, model, ['--bpe', bpe]);
   const query = 'a photo of a rocket';
-  const clip = await load(model, { bpePath: bpe });
-  const features = await imageFeatures(clip, expandImagePaths([images]));
   const t = await textFeature(clip, query);
   const best = [...features].map(([p, f]) => ({ p, s: cosine(f, t) })).sort((a, b) => b.s - a.s)[0]!.p;
   await clip.model.release();

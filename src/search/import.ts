@@ -13,7 +13,13 @@ import { readNpy } from './npy.js';
 import { IndexWriter } from './store.js';
 import type { IndexSummary } from './indexer.js';
 
-interface Manifest { model?: unknown; complete?: boolean; shards: { embeddings: string; metadata: string; rows: number }[] }
+interface Manifest {
+  model?: unknown;
+  /** sha256 of the checkpoint (`clip embed --queue` writes it beside the model's name). */
+  modelSha256?: string;
+  complete?: boolean;
+  shards: { embeddings: string; metadata: string; rows: number }[];
+}
 
 type ShardLine = { path: string; sha256: string; ok: true } | { path: string; ok: false; error: string };
 
@@ -30,19 +36,24 @@ function readManifest(dir: string): Manifest {
   return manifest;
 }
 
-/** The model named by the manifest must be the one given (same checkpoint hash, or same name/path). */
-function checkManifestModel(file: string, model: unknown, identity: ModelIdentity): void {
-  const named = typeof model === 'string' ? model : (model as { name?: string; sha256?: string; checkpointSha256?: string } | undefined);
-  if (named === undefined) return;
-  const sha = typeof named === 'object' ? named.checkpointSha256 ?? named.sha256 : undefined;
-  const name = typeof named === 'string' ? named : named.name;
-  if (sha ? sha === identity.checkpointSha256 : name === undefined || name === identity.name || resolve(name) === identity.name) return;
-  throw new InputError(`${file}: the shards were embedded with ${JSON.stringify(model)}, not ${identity.name}; pass that model with --model`);
+/**
+ * The shards' model must be the one given: the same checkpoint sha256, or (a model folder, whose
+ * hash covers several files) the same name or path.
+ */
+function checkManifestModel(file: string, manifest: Manifest, identity: ModelIdentity): void {
+  const named = manifest.model as string | { name?: string; sha256?: string; checkpointSha256?: string } | undefined;
+  const sha = manifest.modelSha256 ?? (typeof named === 'object' ? named.checkpointSha256 ?? named.sha256 : undefined);
+  const name = typeof named === 'string' ? named : named?.name;
+  if (sha === undefined && name === undefined) return;
+  if (sha === identity.checkpointSha256) return;
+  if (name !== undefined && (name === identity.name || resolve(name) === identity.name)) return;
+  throw new InputError(`${file}: the shards were embedded with ${name ?? 'another model'} (sha256 ${sha ?? 'not given'}), `
+    + `not ${identity.name}; pass that model with --model`);
 }
 
 export async function importShards(db: IndexDb, dbPath: string, dir: string, identity: ModelIdentity, dim: number): Promise<IndexSummary> {
   const manifest = readManifest(dir);
-  checkManifestModel(join(dir, 'manifest.json'), manifest.model, identity);
+  checkManifestModel(join(dir, 'manifest.json'), manifest, identity);
   bindModel(db, dbPath, identity, dim);
   const writer = new IndexWriter(db);
   const summary: IndexSummary = { added: 0, updated: 0, removed: 0, unchanged: 0, failed: 0, total: 0, failures: [] };
@@ -72,6 +83,7 @@ export async function importShards(db: IndexDb, dbPath: string, dir: string, ide
       rows.push({ path, info, size: stat?.size ?? -1, mtimeMs: stat?.mtimeMs ?? -1, embedding: matrix.data.subarray(row * dim, (row + 1) * dim) });
     }
     db.transaction(() => {
+      writer.centreCodes(rows.map((r) => r.embedding));
       for (const r of rows) {
         const before = existing.get(r.path);
         const photoId = writer.addPhoto(r.info, r.embedding);

@@ -106,6 +106,7 @@ export async function indexFolders(
       try { rows.push({ file, info: await describe(file.path), embedding: e.embedding }); } catch (err) { fail(file.path, err); }
     }
     db.transaction(() => {
+      writer.centreCodes(rows.map((r) => r.embedding));
       for (const { file, info, embedding } of rows) {
         const photoId = writer.addPhoto(info, embedding);
         writer.linkFile(file, photoId);

@@ -18,7 +18,9 @@ async function sha256File(path: string): Promise<string> {
 /** Loads a model and computes its identity (a local path is recorded absolute, a name as given). */
 export async function loadIndexModel(nameOrPath: string, options: LoadOptions): Promise<IndexModel> {
   const name = existsSync(nameOrPath) ? resolve(nameOrPath) : nameOrPath;
-  const clip = await load(name, options);
+  // No spin-waiting between the model's operators: while indexing, the cores it would spin on
+  // are decoding the next batch.
+  const clip = await load(name, { spinning: false, ...options });
   const identity: ModelIdentity = {
     name,
     checkpointSha256: await sha256File(clip.checkpoint),

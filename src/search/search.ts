@@ -2,12 +2,13 @@
 // query (as a rowid set), so k results come back whenever k photos pass them.
 //
 // Exact (the default up to APPROXIMATE_ABOVE photos): a scan of every float32 unit vector. Approximate
-// (larger indexes): a scan of the vectors' sign bits (1/32 of the bytes) keeps the `candidates`
-// nearest in Hamming distance, which are then rescored exactly. Either way the scores returned are
+// (larger indexes): a scan of the vectors' sign bits (1/32 of the bytes) keeps the SHORTLIST nearest
+// in Hamming distance, their int8 codes against the float query keep `candidates`, and those are
+// rescored exactly. Either way the scores returned are
 // recomputed in float64 from the stored unit vectors: the cosine of the features.
 import { resolve, sep } from 'node:path';
 import { InputError } from '../errors.js';
-import { blobVector, vectorWidth, type IndexDb } from './db.js';
+import { blobVector, statement, vectorWidth, type IndexDb } from './db.js';
 import { VectorScan, type VectorKind } from './vectors.js';
 
 export interface SearchFilters {
@@ -50,7 +51,9 @@ export interface SearchHit {
 export const APPROXIMATE_ABOVE = 100_000;
 /** Most results one query may page through. */
 const MAX_K = 4096;
-const DEFAULT_CANDIDATES = 2000;
+const DEFAULT_CANDIDATES = 500;
+/** Rows the sign-bit pass keeps for the int8 pass of approximate search. */
+const SHORTLIST = 20_000;
 
 /** Photo ids passing the filters, or undefined when there are no filters. */
 function filteredIds(db: IndexDb, f: SearchFilters): Set<number> | undefined {
@@ -61,7 +64,7 @@ function filteredIds(db: IndexDb, f: SearchFilters): Set<number> | undefined {
   if (f.camera) { where.push("(coalesce(p.make, '') || ' ' || coalesce(p.model, '')) LIKE ?"); args.push(`%${f.camera}%`); }
   if (f.folder) { where.push('f.path >= ? AND f.path < ?'); args.push(...folderRange(f.folder)); }
   if (!where.length) return undefined;
-  return new Set(db.prepare(`SELECT DISTINCT p.id FROM photos p JOIN files f ON f.photo_id = p.id WHERE ${where.join(' AND ')}`)
+  return new Set(statement(db, `SELECT DISTINCT p.id FROM photos p JOIN files f ON f.photo_id = p.id WHERE ${where.join(' AND ')}`)
     .pluck().all(...args) as number[]);
 }
 
@@ -73,7 +76,7 @@ function folderRange(folder: string): [string, string] {
 }
 
 export function photoCount(db: IndexDb): number {
-  return db.prepare('SELECT count(*) FROM photos').pluck().get() as number;
+  return statement(db, 'SELECT count(*) FROM photos').pluck().get() as number;
 }
 
 /** One scan per connection and kind, kept in memory and refreshed from the database per query. */
@@ -92,7 +95,8 @@ function scanFor(db: IndexDb, kind: VectorKind): VectorScan | undefined {
 /**
  * Rows of the `keep` best values (highest, or lowest when `ascending`), among rows `allowed`.
  * Bits distances are small integers: a histogram finds the cut in one pass; float scores keep
- * a sorted shortlist that a row enters only when it beats the current k-th.
+ * a sorted shortlist that a row enters only when it beats the current k-th (or, to keep many,
+ * are sorted).
  */
 function bestRows(values: Float32Array | Uint16Array, keep: number, allowed: (row: number) => boolean): number[] {
   if (values instanceof Uint16Array) {
@@ -103,6 +107,11 @@ function bestRows(values: Float32Array | Uint16Array, keep: number, allowed: (ro
     const rows: number[] = [];
     for (let r = 0; r < values.length; r++) if (values[r]! <= cut && allowed(r)) rows.push(r);
     return rows;
+  }
+  if (keep > 64) { // many to keep (the int8 pass): sorting beats a long insertion shortlist
+    const all: number[] = [];
+    for (let r = 0; r < values.length; r++) if (allowed(r)) all.push(r);
+    return all.sort((a, b) => values[b]! - values[a]!).slice(0, keep);
   }
   const top: number[] = [];
   let floor = -Infinity;
@@ -131,9 +140,15 @@ export function searchVector(db: IndexDb, query: Float32Array, options: SearchOp
   const values = scan.scan(query);
   const photoIds = scan.photoIds;
   const allowed = (row: number) => photoIds[row] !== excludeId && (!ids || ids.has(photoIds[row]!));
-  const rows = bestRows(values, approximate ? Math.max(candidates, offset + k) : offset + k, allowed);
+  let rows = bestRows(values, approximate ? Math.max(SHORTLIST, candidates, offset + k) : offset + k, allowed);
+  if (approximate && rows.length > candidates) {
+    // Middle pass: the float query against the int8 codes of the shortlist keeps `candidates`.
+    const middle = scan.int8Scores(query, rows);
+    const keep = bestRows(middle, Math.max(candidates, offset + k), () => true);
+    rows = keep.map((i) => rows[i]!);
+  }
   // One statement for all candidates (a point query each costs more in call overhead than in I/O).
-  const stored = db.prepare('SELECT id, embedding FROM vectors WHERE id IN (SELECT value FROM json_each(?))').raw()
+  const stored = statement(db, 'SELECT id, embedding FROM vectors WHERE id IN (SELECT value FROM json_each(?))').raw()
     .all(JSON.stringify(rows.map((r) => photoIds[r]!))) as [number, Buffer][];
   let scored = stored.map(([id, blob]) => ({ id, score: dot(query, blobVector(blob)) }));
   scored.sort((a, b) => b.score - a.score || a.id - b.id);
@@ -152,10 +167,10 @@ function dot(a: Float32Array, b: Float32Array): number {
 
 /** A photo's row and paths. */
 export function photoById(db: IndexDb, id: number): Omit<SearchHit, 'score'> | undefined {
-  const row = db.prepare('SELECT id, width, height, taken, make, model FROM photos WHERE id = ?').get(id) as
+  const row = statement(db, 'SELECT id, width, height, taken, make, model FROM photos WHERE id = ?').get(id) as
     Omit<SearchHit, 'score' | 'paths'> | undefined;
   if (!row) return undefined;
-  const paths = db.prepare('SELECT path FROM files WHERE photo_id = ? ORDER BY path').pluck().all(id) as string[];
+  const paths = statement(db, 'SELECT path FROM files WHERE photo_id = ? ORDER BY path').pluck().all(id) as string[];
   return { ...row, paths };
 }
 
@@ -167,6 +182,6 @@ function hydrate(db: IndexDb, id: number, score: number, folder?: string): Searc
 
 /** The stored unit vector of a photo ("more like this"). */
 export function photoVector(db: IndexDb, id: number): Float32Array | undefined {
-  const blob = db.prepare('SELECT embedding FROM vectors WHERE id = ?').pluck().get(id) as Buffer | undefined;
+  const blob = statement(db, 'SELECT embedding FROM vectors WHERE id = ?').pluck().get(id) as Buffer | undefined;
   return blob && blobVector(blob);
 }

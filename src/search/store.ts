@@ -1,7 +1,7 @@
 // Writing rows of the index: a photo (metadata + vectors) and the paths that show it. Callers wrap
 // these in a transaction per batch, so a crash leaves whole batches or nothing.
 import { vectorBlob, type IndexDb } from './db.js';
-import { signBits } from './vectors.js';
+import { codeCentre, int8Code, signBits } from './vectors.js';
 import type { PhotoInfo } from './describe.js';
 
 export interface FileStamp { path: string; size: number; mtimeMs: number }
@@ -18,6 +18,7 @@ export class IndexWriter {
   private readonly photoBySha;
   private readonly insertPhoto;
   private readonly insertVector;
+  private readonly insertCode;
   private readonly upsertFile;
   private readonly fileOf;
   private readonly deleteFile;
@@ -26,11 +27,28 @@ export class IndexWriter {
     this.photoBySha = db.prepare('SELECT id FROM photos WHERE sha256 = ?').pluck();
     this.insertPhoto = db.prepare(`INSERT INTO photos (sha256, width, height, taken, make, model, latitude, longitude)
       VALUES (@sha256, @width, @height, @taken, @make, @model, @latitude, @longitude)`);
-    this.insertVector = db.prepare('INSERT INTO vectors (id, embedding, bits) VALUES (?, ?, ?)');
+    this.insertVector = db.prepare('INSERT INTO vectors (id, embedding) VALUES (?, ?)');
+    this.insertCode = db.prepare('INSERT INTO codes (id, bits, q8) VALUES (?, ?, ?)');
     this.upsertFile = db.prepare(`INSERT INTO files (path, photo_id, size, mtime_ms) VALUES (?, ?, ?, ?)
       ON CONFLICT(path) DO UPDATE SET photo_id = excluded.photo_id, size = excluded.size, mtime_ms = excluded.mtime_ms`);
     this.fileOf = db.prepare('SELECT photo_id FROM files WHERE path = ?').pluck();
     this.deleteFile = db.prepare('DELETE FROM files WHERE path = ?');
+  }
+
+  private centre: Float32Array | undefined;
+
+  /**
+   * Sets the centre of the sign-bit codes to the mean of these unit vectors (the first batch),
+   * once: only while the index holds no photo, so every code is made with the same centre.
+   */
+  centreCodes(embeddings: readonly Float32Array[]): void {
+    this.centre = codeCentre(this.db);
+    if (this.centre || !embeddings.length || this.db.prepare('SELECT 1 FROM photos LIMIT 1').get()) return;
+    const mean = new Float64Array(embeddings[0]!.length);
+    for (const e of embeddings) unitVector(e).forEach((x, j) => { mean[j]! += x / embeddings.length; });
+    this.centre = Float32Array.from(mean);
+    this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('code_centre', ?)")
+      .run(Buffer.from(this.centre.buffer).toString('base64'));
   }
 
   /** The photo with this content, if indexed. */
@@ -44,7 +62,10 @@ export class IndexWriter {
     if (existing !== undefined) return existing;
     const id = Number(this.insertPhoto.run(info).lastInsertRowid);
     const unit = unitVector(embedding);
-    this.insertVector.run(id, vectorBlob(unit), signBits(unit));
+    this.insertVector.run(id, vectorBlob(unit));
+    this.centre ??= codeCentre(this.db);
+    const q8 = int8Code(unit);
+    this.insertCode.run(id, signBits(unit, this.centre), Buffer.from(q8.buffer, q8.byteOffset, q8.byteLength));
     return id;
   }
 
@@ -70,6 +91,7 @@ export class IndexWriter {
   private dropIfOrphan(photoId: number): void {
     if (this.db.prepare('SELECT 1 FROM files WHERE photo_id = ? LIMIT 1').get(photoId)) return;
     this.db.prepare('DELETE FROM vectors WHERE id = ?').run(photoId);
+    this.db.prepare('DELETE FROM codes WHERE id = ?').run(photoId);
     this.db.prepare('DELETE FROM photos WHERE id = ?').run(photoId);
   }
 }

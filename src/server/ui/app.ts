@@ -83,6 +83,8 @@ async function loadMore() {
   } finally {
     loading = false;
   }
+  // A page that does not fill the window leaves the sentinel in view: the observer will not fire again.
+  if (mine === generation && !exhausted && $('more').getBoundingClientRect().top < innerHeight) void loadMore();
 }
 
 function card(r: Result): HTMLElement {

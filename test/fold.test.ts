@@ -3,6 +3,7 @@
 // never folds a transposed copy at load time. Values must equal the unfolded graph's.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { foldedWeight } from '../src/graph/fold.js';
 import { Graph } from '../src/graph/ir.js';
@@ -55,5 +56,28 @@ test('linear layers serialise as FusedMatMul over the stored weight, with the sa
       for (let k = 0; k < 3; k++) sum += xs[r * 3 + k]! * (w[o * 3 + k]! + w[(o + 4) * 3 + k]!);
       assert.ok(Math.abs(out[r * 4 + o]! - sum) < 1e-5, `row ${r} col ${o}: ${out[r * 4 + o]} vs ${sum}`);
     }
+  }
+});
+
+test('fuseTransposedWeights: false (the WebGPU form) stores wᵀ, emits plain MatMuls, same results', async () => {
+  const g = new Graph();
+  const x = g.input('x', 'float32', ['batch', 2, 3]);
+  const packed = g.param('packed', Float32Array.from({ length: 8 * 3 }, (_, i) => Math.sin(i)), [8, 3]);
+  g.output('y', linear(x, packed.slice(0, 0, 4)).add(linear(x, packed.slice(0, 4, 8))));
+  const model = onnxProto.onnx.ModelProto.decode(toOnnx(g, { fuseTransposedWeights: false }));
+  const ops = model.graph!.node!.map((n) => n.opType);
+  assert.deepEqual(ops.filter((o) => o === 'MatMul').length, 2, `ops: ${ops.join(', ')}`);
+  for (const op of ['FusedMatMul', 'Transpose', 'Slice']) assert.ok(!ops.includes(op), `ops: ${ops.join(', ')}`);
+  assert.deepEqual(model.graph!.initializer!.map((t) => t.name).sort(), ['packed[0:4].T', 'packed[4:8].T']);
+
+  const xs = { data: Float32Array.from({ length: 2 * 2 * 3 }, (_, i) => Math.cos(i)), shape: [2, 2, 3] };
+  const fused = await Session.create(g);
+  const expected = (await fused.run({ x: xs })).y!.data as Float32Array;
+  await fused.release();
+  const session = await ort.InferenceSession.create(toOnnx(g, { fuseTransposedWeights: false }));
+  const out = (await session.run({ x: new ort.Tensor('float32', xs.data, xs.shape) })).y!.data as Float32Array;
+  await session.release();
+  for (let i = 0; i < out.length; i++) {
+    assert.ok(Math.abs(out[i]! - expected[i]!) < 1e-6, `${i}: ${out[i]} vs ${expected[i]}`);
   }
 });

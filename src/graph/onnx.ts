@@ -36,6 +36,13 @@ function bytesOf(data: ArrayBufferView): Uint8Array {
 export interface OnnxOptions {
   /** Write initializers larger than 1 KiB to this file (a path); the model refers to it by base name. */
   externalDataPath?: string;
+  /**
+   * Emit x @ wᵀ as FusedMatMul(transB) over the stored weight (default true). False stores wᵀ as
+   * a weight of its own and emits a plain MatMul: onnxruntime-web's WebGPU (JSEP) FusedMatMul
+   * with transB computes wrong results (CLIP's attention projections off by ~4 on SwiftShader,
+   * onnxruntime-web 1.30), so runtime/web.ts turns it off there.
+   */
+  fuseTransposedWeights?: boolean;
 }
 
 /** The ONNX ModelProto bytes of a graph. */
@@ -60,7 +67,7 @@ export function toOnnx(graph: Graph, options: OnnxOptions = {}): Uint8Array {
   // x @ wᵀ reads w in place (FusedMatMul transB=1): the transposed weight is never made.
   const transB = new Map<Node, Value>();
   const emitted = live.nodes.filter((node) => {
-    const w = transposedWeightOperand(graph, node);
+    const w = options.fuseTransposedWeights === false ? undefined : transposedWeightOperand(graph, node);
     if (w && asWeight(w)) transB.set(node, w);
     return !(LAYOUT_OPS.has(node.op) && asWeight(node.outputs[0]!));
   });

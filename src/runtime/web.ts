@@ -68,7 +68,9 @@ export async function openWebSession(graph: Graph, opts: WebRuntimeOptions = {})
     );
   }
   const providers = [...(opts.executionProviders ?? ['wasm'])];
-  const session = await ort.InferenceSession.create(toOnnx(graph), {
+  // WebGPU's FusedMatMul(transB) is wrong in onnxruntime-web (see OnnxOptions): plain MatMuls there.
+  const onnx = toOnnx(graph, { fuseTransposedWeights: !providers.includes('webgpu') });
+  const session = await ort.InferenceSession.create(onnx, {
     executionProviders: providers,
     graphOptimizationLevel: 'all',
   });

@@ -167,7 +167,9 @@ async function main(): Promise<void> {
     console.log('task   batch  browser/s  node/s  browser÷node');
     for (const r of rows) {
       const cells = [r.browser_per_s.toFixed(1).padStart(9), r.node_per_s.toFixed(1).padStart(6)];
-      console.log(`${r.task.padEnd(6)} ${String(r.batch).padStart(5)}  ${cells.join('  ')}  ${r.browser_over_node.toFixed(2).padStart(11)}×`);
+      console.log(
+        `${r.task.padEnd(6)} ${String(r.batch).padStart(5)}  ${cells.join('  ')}  ${r.browser_over_node.toFixed(2).padStart(11)}×`,
+      );
     }
     console.log('\nWhere the time goes (seconds)        browser    node');
     const phase = (label: string, b: number, n: number) =>

@@ -36,6 +36,6 @@ export const CAPTIONS: readonly string[] = [
   'origami crane',
   'A busy train station platform during rush hour, commuters in winter coats waiting as a high-speed train pulls in.',
   'a tattoo of a rose.',
-  'Handwritten recipe card for grandma\'s apple pie, stained with butter and flour.',
+  "Handwritten recipe card for grandma's apple pie, stained with butter and flour.",
   'a photo of the number 7.',
 ];

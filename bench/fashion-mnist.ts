@@ -32,11 +32,35 @@ export { FASHION_LABELS, FASHION_MNIST_DIR, readFashionSplit, type FashionSplit 
  * never saw still land near their class. None of these is a zero-shot template (asserted below).
  */
 const TRAIN_TEMPLATES = [
-  '{}', 'a {}.', 'a photo of a {}.', 'a picture of a {}.', 'an image of the {}.', 'a {adj} {}.',
-  'a {adj} photo of a {}.', 'a photo of my {}.', 'this is a {}.', 'a product shot of a {}.',
-  'a {adj} picture of the {}.', 'there is a {} here.', 'a {} in a catalogue.', 'a grayscale image of a {}.',
+  '{}',
+  'a {}.',
+  'a photo of a {}.',
+  'a picture of a {}.',
+  'an image of the {}.',
+  'a {adj} {}.',
+  'a {adj} photo of a {}.',
+  'a photo of my {}.',
+  'this is a {}.',
+  'a product shot of a {}.',
+  'a {adj} picture of the {}.',
+  'there is a {} here.',
+  'a {} in a catalogue.',
+  'a grayscale image of a {}.',
 ];
-const TRAIN_ADJECTIVES = ['black and white', 'small', 'grayscale', 'low resolution', 'simple', 'tiny', 'dark', 'bright', 'new', 'old', 'cheap', 'nice'];
+const TRAIN_ADJECTIVES = [
+  'black and white',
+  'small',
+  'grayscale',
+  'low resolution',
+  'simple',
+  'tiny',
+  'dark',
+  'bright',
+  'new',
+  'old',
+  'cheap',
+  'nice',
+];
 
 /** Zero-shot prompts: CLIP's default ensemble (what `clip classify` uses), disjoint from the training phrasings. */
 export const EVAL_TEMPLATES = DEFAULT_TEMPLATES;
@@ -79,7 +103,9 @@ function caption(label: number, random: () => number): string {
 
 /** Every training caption's words: used to check the zero-shot prompts are new. */
 function trainingPhrasings(): string[] {
-  return TRAIN_TEMPLATES.flatMap((t) => (t.includes('{adj}') ? TRAIN_ADJECTIVES.map((a) => t.replace('{adj}', a)) : [t]));
+  return TRAIN_TEMPLATES.flatMap((t) =>
+    t.includes('{adj}') ? TRAIN_ADJECTIVES.map((a) => t.replace('{adj}', a)) : [t],
+  );
 }
 
 /** Gaussian N(0, 1) from a seeded uniform (Box-Muller). */
@@ -103,10 +129,12 @@ export function clipInit(cfg: ClipConfig & { vision: VisionTransformerConfig }, 
     if (/(ln_\w+)\.|bias$/.test(key)) return undefined;
     if (key === 'token_embedding.weight') return 0.02;
     if (key === 'positional_embedding') return 0.01;
-    if (/^visual\.(class_embedding|positional_embedding|proj)$/.test(key) || key === 'text_projection') return width ** -0.5;
+    if (/^visual\.(class_embedding|positional_embedding|proj)$/.test(key) || key === 'text_projection')
+      return width ** -0.5;
     if (key === 'visual.conv1.weight') return (3 * cfg.vision.patchSize ** 2) ** -0.5; // fan-in, as torch's conv default scale
     if (key.endsWith('attn.in_proj_weight')) return width ** -0.5;
-    if (key.endsWith('attn.out_proj.weight') || key.endsWith('mlp.c_proj.weight')) return width ** -0.5 * (2 * layers) ** -0.5;
+    if (key.endsWith('attn.out_proj.weight') || key.endsWith('mlp.c_proj.weight'))
+      return width ** -0.5 * (2 * layers) ** -0.5;
     if (key.endsWith('mlp.c_fc.weight')) return (2 * width) ** -0.5;
     return undefined;
   };
@@ -210,7 +238,9 @@ export async function fashionDemo(opts: FashionDemoOptions): Promise<FashionDemo
   const test = readFashionSplit('t10k', opts.dataDir);
   const tokenizer = Tokenizer.fromMergesFile(findMergesFile(opts.bpePath));
   const tokenize = (texts: readonly string[]) => tokenizer.tokenize(texts, { contextLength: cfg.text.contextLength });
-  const vocab = new CompactVocab(tokenize(trainingPhrasings().flatMap((t) => FASHION_LABELS.map((l) => t.replace('{}', l)))).data);
+  const vocab = new CompactVocab(
+    tokenize(trainingPhrasings().flatMap((t) => FASHION_LABELS.map((l) => t.replace('{}', l)))).data,
+  );
 
   const full = clipInit(cfg, opts.seed);
   const D = cfg.text.width;
@@ -230,7 +260,9 @@ export async function fashionDemo(opts: FashionDemoOptions): Promise<FashionDemo
     optimizer: { betas: [0.9, 0.98], eps: 1e-6, weightDecay: 0.1 },
     ...(opts.threads ? { runtime: { threads: opts.threads } } : {}),
   });
-  log(`training ${totalSteps} steps: ${opts.epochs} epoch(s) of ${perEpoch} batches of ${opts.batchSize} (${rows.length} images), ${vocab.ids.length} token ids in use`);
+  log(
+    `training ${totalSteps} steps: ${opts.epochs} epoch(s) of ${perEpoch} batches of ${opts.batchSize} (${rows.length} images), ${vocab.ids.length} token ids in use`,
+  );
 
   // With 10 classes a batch of 256 holds ~25 images of each class, and the contrastive loss
   // counts the other same-class captions as negatives. Accepted: the varied phrasings make
@@ -243,13 +275,18 @@ export async function fashionDemo(opts: FashionDemoOptions): Promise<FashionDemo
       for (let b = 0; b < perEpoch; b++) {
         const batchRows = order.slice(b * opts.batchSize, (b + 1) * opts.batchSize);
         const tokens = tokenize(batchRows.map((r) => caption(train.labels[r]!, random)));
-        const batch: Batch = { images: imageTensor(train, batchRows), tokens: { data: vocab.remap(tokens.data), shape: tokens.shape } };
+        const batch: Batch = {
+          images: imageTensor(train, batchRows),
+          tokens: { data: vocab.remap(tokens.data), shape: tokens.shape },
+        };
         const { loss } = await trainer.trainStep(batch);
         losses.push(loss);
         const step = trainer.step;
         if (step % 20 === 0 || step === totalSteps) {
           const seconds = (performance.now() - t0) / 1000;
-          log(`epoch ${epoch + 1} step ${step}/${totalSteps} loss ${loss.toFixed(4)} lr ${trainer.learningRate(step - 1).toExponential(2)} ${(step * opts.batchSize / seconds).toFixed(0)} samples/s`);
+          log(
+            `epoch ${epoch + 1} step ${step}/${totalSteps} loss ${loss.toFixed(4)} lr ${trainer.learningRate(step - 1).toExponential(2)} ${((step * opts.batchSize) / seconds).toFixed(0)} samples/s`,
+          );
         }
       }
     }
@@ -269,22 +306,48 @@ export async function fashionDemo(opts: FashionDemoOptions): Promise<FashionDemo
   const n = Math.min(opts.testSamples, test.count);
   const predicted = await zeroShotPredictions(modelPath, test, n, opts, 'fp32');
   const accuracyOf = (labels: string[]) => labels.filter((l, r) => l === FASHION_LABELS[test.labels[r]!]).length / n;
-  const int8Of = (labels: string[]) => ({ accuracy: accuracyOf(labels), agreement: labels.filter((l, r) => l === predicted[r]).length / n });
+  const int8Of = (labels: string[]) => ({
+    accuracy: accuracyOf(labels),
+    agreement: labels.filter((l, r) => l === predicted[r]).length / n,
+  });
   const accuracy = accuracyOf(predicted);
   const int8 = int8Of(await zeroShotPredictions(modelPath, test, n, opts, 'int8'));
   const calibration = imageTensor(train, rows.slice(0, CALIBRATION_IMAGES));
   const int8Calibrated = int8Of(await zeroShotPredictions(modelPath, test, n, opts, 'int8', calibration));
-  log(`zero-shot top-1 on ${n} test images, ${EVAL_TEMPLATES.length} unseen prompt templates: ${(100 * accuracy).toFixed(2)}%`);
-  log(`with precision 'int8': ${(100 * int8.accuracy).toFixed(2)}%, same top-1 as fp32 on ${(100 * int8.agreement).toFixed(2)}% of the images`);
-  log(`int8 with the patch convolution calibrated on ${CALIBRATION_IMAGES} training images: ${(100 * int8Calibrated.accuracy).toFixed(2)}%, same top-1 as fp32 on ${(100 * int8Calibrated.agreement).toFixed(2)}%`);
+  log(
+    `zero-shot top-1 on ${n} test images, ${EVAL_TEMPLATES.length} unseen prompt templates: ${(100 * accuracy).toFixed(2)}%`,
+  );
+  log(
+    `with precision 'int8': ${(100 * int8.accuracy).toFixed(2)}%, same top-1 as fp32 on ${(100 * int8.agreement).toFixed(2)}% of the images`,
+  );
+  log(
+    `int8 with the patch convolution calibrated on ${CALIBRATION_IMAGES} training images: ${(100 * int8Calibrated.accuracy).toFixed(2)}%, same top-1 as fp32 on ${(100 * int8Calibrated.agreement).toFixed(2)}%`,
+  );
   return { losses, trainSeconds, samplesPerSecond, accuracy, int8, int8Calibrated, modelPath };
 }
 
 /** Loads the saved file as `clip classify` does and returns the top-1 label of each of the first `n` test images. */
-async function zeroShotPredictions(modelPath: string, test: FashionSplit, n: number, opts: FashionDemoOptions, precision: 'fp32' | 'int8', calibrationImages?: Tensor): Promise<string[]> {
-  const clip = await load(modelPath, { precision, calibrationImages, ...(opts.bpePath ? { bpePath: opts.bpePath } : {}), ...(opts.threads ? { threads: opts.threads } : {}) });
+async function zeroShotPredictions(
+  modelPath: string,
+  test: FashionSplit,
+  n: number,
+  opts: FashionDemoOptions,
+  precision: 'fp32' | 'int8',
+  calibrationImages?: Tensor,
+): Promise<string[]> {
+  const clip = await load(modelPath, {
+    precision,
+    calibrationImages,
+    ...(opts.bpePath ? { bpePath: opts.bpePath } : {}),
+    ...(opts.threads ? { threads: opts.threads } : {}),
+  });
   try {
-    const classifier = await zeroShotClassifier(clip.model, (t) => clip.tokenize(t, { truncate: true }), FASHION_LABELS, { templates: EVAL_TEMPLATES });
+    const classifier = await zeroShotClassifier(
+      clip.model,
+      (t) => clip.tokenize(t, { truncate: true }),
+      FASHION_LABELS,
+      { templates: EVAL_TEMPLATES },
+    );
     const labels: string[] = [];
     const chunk = 500;
     for (let start = 0; start < n; start += chunk) {
@@ -314,9 +377,16 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     },
   });
   await fashionDemo({
-    epochs: Number(values.epochs), samples: Number(values.samples), batchSize: Number(values.batch),
-    lr: Number(values.lr), warmup: Number(values.warmup), seed: Number(values.seed), out: values.out!,
-    testSamples: Number(values['test-samples']), dataDir: values.data!,
-    ...(values.bpe ? { bpePath: values.bpe } : {}), ...(values.threads ? { threads: Number(values.threads) } : {}),
+    epochs: Number(values.epochs),
+    samples: Number(values.samples),
+    batchSize: Number(values.batch),
+    lr: Number(values.lr),
+    warmup: Number(values.warmup),
+    seed: Number(values.seed),
+    out: values.out!,
+    testSamples: Number(values['test-samples']),
+    dataDir: values.data!,
+    ...(values.bpe ? { bpePath: values.bpe } : {}),
+    ...(values.threads ? { threads: Number(values.threads) } : {}),
   });
 }

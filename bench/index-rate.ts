@@ -20,30 +20,52 @@ const count = Number(args[args.indexOf('--images') + 1]) || 120;
 const asJson = args.includes('--json');
 const BATCH = 32;
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const fixtures = join(process.env.CLIP_SHARED_DIR ?? join(repoRoot, '..', 'shared'), 'fixtures', 'openai-clip', 'images');
+const fixtures = join(
+  process.env.CLIP_SHARED_DIR ?? join(repoRoot, '..', 'shared'),
+  'fixtures',
+  'openai-clip',
+  'images',
+);
 const SOURCES = ['astronaut.jpg', 'chelsea.png', 'coffee_444.jpg', 'rocket.jpg', 'motorcycle.webp', 'progressive.jpg'];
 
 async function makePhotos(dir: string): Promise<void> {
   mkdirSync(dir, { recursive: true });
   if (readdirSync(dir).length >= count) return;
   let s = 17;
-  const rand = () => { s = (s * 1664525 + 1013904223) >>> 0; return s / 2 ** 32; };
+  const rand = () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
   for (let i = 0; i < count; i++) {
     const source = join(fixtures, SOURCES[i % SOURCES.length]!);
-    const base = existsSync(source) ? sharp(source) : sharp({ create: { width: 640, height: 480, channels: 3, background: { r: i, g: 90, b: 160 } } });
+    const base = existsSync(source)
+      ? sharp(source)
+      : sharp({ create: { width: 640, height: 480, channels: 3, background: { r: i, g: 90, b: 160 } } });
     const meta = await base.clone().metadata();
     const megapixels = 1 + 11 * rand();
     const scale = Math.sqrt((megapixels * 1e6) / (meta.width! * meta.height!));
-    await base.clone().extract({ left: Math.floor(rand() * meta.width! * 0.1), top: 0, width: Math.floor(meta.width! * 0.9), height: meta.height! })
+    await base
+      .clone()
+      .extract({
+        left: Math.floor(rand() * meta.width! * 0.1),
+        top: 0,
+        width: Math.floor(meta.width! * 0.9),
+        height: meta.height!,
+      })
       .resize(Math.round(meta.width! * 0.9 * scale), Math.round(meta.height! * scale), { kernel: 'lanczos3' })
       .modulate({ brightness: 0.8 + 0.4 * rand(), hue: Math.floor(rand() * 40) })
-      .jpeg({ quality: 90 }).toFile(join(dir, `photo-${String(i).padStart(4, '0')}.jpg`));
+      .jpeg({ quality: 90 })
+      .toFile(join(dir, `photo-${String(i).padStart(4, '0')}.jpg`));
   }
 }
 
 const photos = join(tmpdir(), `clip-bench-index-${count}`);
 await makePhotos(photos);
-const files = readdirSync(photos).filter((f) => f.endsWith('.jpg')).sort().slice(0, count).map((f) => join(photos, f));
+const files = readdirSync(photos)
+  .filter((f) => f.endsWith('.jpg'))
+  .sort()
+  .slice(0, count)
+  .map((f) => join(photos, f));
 const work = mkdtempSync(join(tmpdir(), 'clip-bench-index-'));
 const checkpoint = join(work, 'vit-b-32.safetensors');
 writeSafetensors(checkpoint, randomStateDict(OFFICIAL_CONFIGS['ViT-B/32']!, 1));
@@ -71,9 +93,19 @@ await model.clip.model.release();
 rmSync(work, { recursive: true, force: true });
 
 const result = {
-  images: files.length, model: 'ViT-B/32 (random weights)', batch: BATCH,
-  model_images_per_s: +modelRate.toFixed(2), preprocess_images_per_s: +preprocessRate.toFixed(2),
+  images: files.length,
+  model: 'ViT-B/32 (random weights)',
+  batch: BATCH,
+  model_images_per_s: +modelRate.toFixed(2),
+  preprocess_images_per_s: +preprocessRate.toFixed(2),
   end_to_end_images_per_s: +endToEnd.toFixed(2),
-  ratio_to_slower_stage: +(endToEnd / Math.min(modelRate, preprocessRate)).toFixed(3), failed: summary.failed,
+  ratio_to_slower_stage: +(endToEnd / Math.min(modelRate, preprocessRate)).toFixed(3),
+  failed: summary.failed,
 };
-console.log(asJson ? JSON.stringify(result) : Object.entries(result).map(([k, v]) => `${k}=${v}`).join('  '));
+console.log(
+  asJson
+    ? JSON.stringify(result)
+    : Object.entries(result)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('  '),
+);

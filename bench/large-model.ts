@@ -24,7 +24,7 @@ const stateDict: StateDict = new Map();
 const fill = (key: string, shape: readonly number[]) => {
   const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
   const gain = /ln_\w+\.weight$/.test(key);
-  for (let i = 0; i < data.length; i++) data[i] = gain ? 1 : ((i * 2654435761) % 1000 - 500) * 2e-5;
+  for (let i = 0; i < data.length; i++) data[i] = gain ? 1 : (((i * 2654435761) % 1000) - 500) * 2e-5;
   return fromFloat32(data, shape);
 };
 const graph = buildImageGraph(stateDict, CONFIG, { fill });
@@ -37,6 +37,8 @@ const R = CONFIG.vision.imageResolution;
 const images = { data: new Float32Array(2 * 3 * R * R).map((_, i) => Math.sin(i)), shape: [2, 3, R, R] };
 const features = await model.encodeImage(images);
 const finite = features.data.every(Number.isFinite);
-console.log(`encodeImage [2, 3, ${R}, ${R}] → [${features.shape.join(', ')}], finite: ${finite}, after ${seconds()} s; peak RSS ${(process.resourceUsage().maxRSS / 2 ** 20).toFixed(1)} GiB`);
+console.log(
+  `encodeImage [2, 3, ${R}, ${R}] → [${features.shape.join(', ')}], finite: ${finite}, after ${seconds()} s; peak RSS ${(process.resourceUsage().maxRSS / 2 ** 20).toFixed(1)} GiB`,
+);
 await model.release();
 if (!finite || features.shape[1] !== CONFIG.embedDim) process.exit(1);

@@ -18,9 +18,13 @@ const SUITES = ['models', 'tokenize', 'preprocess', 'search', 'browser', 'all'] 
 
 function list<T extends string>(allowed: readonly T[]) {
   return (value: string): T[] => {
-    const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+    const items = value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     const bad = items.filter((s) => !allowed.includes(s as T));
-    if (bad.length || !items.length) throw new InvalidArgumentError(`expected a comma-separated list of ${allowed.join(', ')}; got "${value}"`);
+    if (bad.length || !items.length)
+      throw new InvalidArgumentError(`expected a comma-separated list of ${allowed.join(', ')}; got "${value}"`);
     return items as T[];
   };
 }
@@ -28,9 +32,16 @@ function list<T extends string>(allowed: readonly T[]) {
 const program = new Command('bench')
   .description('Benchmarks of CLIP for TypeScript (random weights of the real sizes)')
   .addOption(new Option('--suite <suite>', 'what to benchmark').choices(SUITES).default('models'))
-  .option('--compare', 'also run the PyTorch reference (python3-torch) and ONNX Runtime on its torch.onnx.export, alternating with ours')
+  .option(
+    '--compare',
+    'also run the PyTorch reference (python3-torch) and ONNX Runtime on its torch.onnx.export, alternating with ours',
+  )
   .option('--json', 'print JSON lines, one per measurement, instead of tables')
-  .option('--models <names>', 'comma-separated model names', list(Object.keys(OFFICIAL_CONFIGS)), ['ViT-B/32', 'ViT-B/16', 'RN50'])
+  .option('--models <names>', 'comma-separated model names', list(Object.keys(OFFICIAL_CONFIGS)), [
+    'ViT-B/32',
+    'ViT-B/16',
+    'RN50',
+  ])
   .option('--tasks <tasks>', 'image,text', list<Task>(['image', 'text']), ['image', 'text'] as Task[])
   .option('--batches <sizes>', 'comma-separated batch sizes', (v) => v.split(',').map(positiveInt), [1, 32])
   .option('--threads <n>', 'intra-op threads for every implementation', positiveInt, 2)
@@ -59,30 +70,62 @@ const fmt = (x: number | undefined, digits = 1) => (x === undefined ? '—' : x.
 /** Columns before `textColumns` are left-aligned labels, the rest right-aligned numbers. */
 function table(header: string[], rows: string[][], textColumns: number): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < textColumns ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i < textColumns ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
 /** Throughput per model, task and batch with our ratio to each other implementation; then loads. */
 function printTables(records: Measurement[], threads: number): void {
-  const find = (m: string, task: string, batch: number, impl: Impl, precision = 'fp32') => records.find((r) => r.model === m && r.task === task && r.batch === batch && r.impl === impl && r.precision === precision);
+  const find = (m: string, task: string, batch: number, impl: Impl, precision = 'fp32') =>
+    records.find(
+      (r) => r.model === m && r.task === task && r.batch === batch && r.impl === impl && r.precision === precision,
+    );
   const hasInt8 = records.some((r) => r.precision === 'int8');
-  const keys = [...new Set(records.filter((r) => r.task === 'image' || r.task === 'text').map((r) => `${r.model}|${r.task}|${r.batch}`))];
+  const keys = [
+    ...new Set(
+      records.filter((r) => r.task === 'image' || r.task === 'text').map((r) => `${r.model}|${r.task}|${r.batch}`),
+    ),
+  ];
   const others = IMPLS.filter((i) => i !== 'ours' && records.some((r) => r.impl === i));
   const rows = keys.map((key) => {
     const [model, task, b] = key.split('|') as [string, string, string];
     const per = (impl: Impl) => find(model, task, Number(b), impl)?.per_s;
     const ours = per('ours');
     const int8 = find(model, task, Number(b), 'ours', 'int8')?.per_s;
-    return [model, task, b, ...['ours', ...others].map((i) => fmt(per(i as Impl))),
+    return [
+      model,
+      task,
+      b,
+      ...['ours', ...others].map((i) => fmt(per(i as Impl))),
       ...others.map((i) => (ours && per(i) ? `${(ours / per(i)!).toFixed(2)}×` : '—')),
-      ...(hasInt8 ? [fmt(int8), ...others.map((i) => (int8 && per(i) ? `${(int8 / per(i)!).toFixed(2)}×` : '—'))] : [])];
+      ...(hasInt8 ? [fmt(int8), ...others.map((i) => (int8 && per(i) ? `${(int8 / per(i)!).toFixed(2)}×` : '—'))] : []),
+    ];
   });
-  console.log(`\nThroughput, items/s (batch / median seconds per encode), ${threads} threads; all fp32 except "ours int8"`);
-  console.log(table(['model', 'task', 'batch', 'ours', ...others, ...others.map((i) => `ours÷${i}`),
-    ...(hasInt8 ? ['ours int8', ...others.map((i) => `int8÷${i}`)] : [])], rows, 2));
+  console.log(
+    `\nThroughput, items/s (batch / median seconds per encode), ${threads} threads; all fp32 except "ours int8"`,
+  );
+  console.log(
+    table(
+      [
+        'model',
+        'task',
+        'batch',
+        'ours',
+        ...others,
+        ...others.map((i) => `ours÷${i}`),
+        ...(hasInt8 ? ['ours int8', ...others.map((i) => `int8÷${i}`)] : []),
+      ],
+      rows,
+      2,
+    ),
+  );
 
-  const loads = [...new Set(records.filter((r) => r.task === 'first-load' && r.precision === 'fp32').map((r) => `${r.model}|${r.impl}`))].map((key) => {
+  const loads = [
+    ...new Set(
+      records.filter((r) => r.task === 'first-load' && r.precision === 'fp32').map((r) => `${r.model}|${r.impl}`),
+    ),
+  ].map((key) => {
     const [model, impl] = key.split('|') as [string, Impl];
     const first = records.find((r) => r.model === model && r.impl === impl && r.task === 'first-load')!;
     const cached = records.find((r) => r.model === model && r.impl === impl && r.task === 'cached-load');
@@ -120,10 +163,18 @@ async function main(): Promise<void> {
   if (opts.suite === 'models' || opts.suite === 'all') {
     const records: Measurement[] = [];
     await benchModels({
-      models: opts.models, tasks: opts.tasks, batches: opts.batches, threads: opts.threads,
-      compare: Boolean(opts.compare), quick: Boolean(opts.quick), int8: opts.int8 !== false,
+      models: opts.models,
+      tasks: opts.tasks,
+      batches: opts.batches,
+      threads: opts.threads,
+      compare: Boolean(opts.compare),
+      quick: Boolean(opts.quick),
+      int8: opts.int8 !== false,
       log: (line) => console.error(`[${(performance.now() / 1000).toFixed(0).padStart(4)} s] ${line}`),
-      emit: (m) => { records.push(m); if (json) console.log(JSON.stringify(m)); },
+      emit: (m) => {
+        records.push(m);
+        if (json) console.log(JSON.stringify(m));
+      },
     });
     if (!json) printTables(records, opts.threads);
   }

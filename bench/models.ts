@@ -62,7 +62,12 @@ export interface ModelBenchOptions {
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const REFERENCE_SCRIPT = join(REPO_ROOT, 'bench', 'reference', 'clip_reference.py');
-const SHARED_BPE = join(process.env.CLIP_SHARED_DIR ?? join(REPO_ROOT, '..', 'shared'), 'fixtures', 'openai-clip', 'bpe_simple_vocab_16e6.txt.gz');
+const SHARED_BPE = join(
+  process.env.CLIP_SHARED_DIR ?? join(REPO_ROOT, '..', 'shared'),
+  'fixtures',
+  'openai-clip',
+  'bpe_simple_vocab_16e6.txt.gz',
+);
 const SHARED_PHOTOS = join(dirname(SHARED_BPE), 'images');
 const MIN_SECONDS = 8;
 const MIN_ROUNDS = 5;
@@ -96,7 +101,10 @@ export async function writeRandomCheckpoint(model: string, path: string): Promis
 
 // ---- implementations ----
 
-interface Timed { seconds: number; shape: readonly number[] }
+interface Timed {
+  seconds: number;
+  shape: readonly number[];
+}
 
 /** One implementation under test: a single encode of `batch` items, timed. */
 interface Runner {
@@ -109,12 +117,19 @@ interface Runner {
 /** Inputs made once per task and batch, outside the timing. */
 class Inputs {
   private readonly cache = new Map<string, Tensor<Float32Array | Int32Array>>();
-  constructor(private readonly resolution: number, private readonly tokenize: (texts: readonly string[]) => Tensor<Int32Array>) {}
+  constructor(
+    private readonly resolution: number,
+    private readonly tokenize: (texts: readonly string[]) => Tensor<Int32Array>,
+  ) {}
 
   get(task: Task, batch: number): Tensor<Float32Array | Int32Array> {
     const key = `${task}:${batch}`;
     let t = this.cache.get(key);
-    if (!t) this.cache.set(key, t = task === 'image' ? randomImages(batch, this.resolution) : captionTokens(this.tokenize, batch));
+    if (!t)
+      this.cache.set(
+        key,
+        (t = task === 'image' ? randomImages(batch, this.resolution) : captionTokens(this.tokenize, batch)),
+      );
     return t;
   }
 }
@@ -126,8 +141,27 @@ async function timed(encode: () => Promise<Tensor>): Promise<Timed> {
 }
 
 /** Our library, loaded from the checkpoint file as a user would. */
-async function openOurs(checkpoint: string, threads: number, bpePath?: string, precision: Precision = 'fp32', shared?: Inputs, calibrationImages?: Tensor): Promise<Runner & { inputs: Inputs; tokenize: (texts: readonly string[]) => Tensor<Int32Array>; preprocessBatch: LoadedClip['preprocessBatch'] }> {
-  const { model, tokenize, preprocessBatch } = await load(checkpoint, { threads, bpePath, precision, spinning: false, calibrationImages });
+async function openOurs(
+  checkpoint: string,
+  threads: number,
+  bpePath?: string,
+  precision: Precision = 'fp32',
+  shared?: Inputs,
+  calibrationImages?: Tensor,
+): Promise<
+  Runner & {
+    inputs: Inputs;
+    tokenize: (texts: readonly string[]) => Tensor<Int32Array>;
+    preprocessBatch: LoadedClip['preprocessBatch'];
+  }
+> {
+  const { model, tokenize, preprocessBatch } = await load(checkpoint, {
+    threads,
+    bpePath,
+    precision,
+    spinning: false,
+    calibrationImages,
+  });
   const inputs = shared ?? new Inputs(model.config.vision.imageResolution, tokenize);
   return {
     impl: 'ours',
@@ -135,14 +169,24 @@ async function openOurs(checkpoint: string, threads: number, bpePath?: string, p
     inputs,
     tokenize,
     preprocessBatch,
-    run: (task, batch) => timed(() => task === 'image' ? model.encodeImage(inputs.get(task, batch) as Tensor) : model.encodeText(inputs.get(task, batch) as Tensor<Int32Array>)),
+    run: (task, batch) =>
+      timed(() =>
+        task === 'image'
+          ? model.encodeImage(inputs.get(task, batch) as Tensor)
+          : model.encodeText(inputs.get(task, batch) as Tensor<Int32Array>),
+      ),
     close: () => model.release(),
   };
 }
 
 /** The session options src/runtime/session.ts gives ours on CPU, so both run under the same settings. */
 function ortOptions(threads: number): ort.InferenceSession.SessionOptions {
-  return { executionProviders: ['cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: threads, extra: { session: { intra_op: { allow_spinning: '0' } } } };
+  return {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: threads,
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  };
 }
 
 /** ONNX Runtime on the reference's torch.onnx.export files (tokens are int64 there). */
@@ -157,7 +201,10 @@ async function openOrtExport(paths: Record<Task, string>, threads: number, input
     let t = feeds.get(key);
     if (!t) {
       const x = inputs.get(task, batch);
-      t = task === 'image' ? new ort.Tensor('float32', x.data as Float32Array, [...x.shape]) : new ort.Tensor('int64', BigInt64Array.from(x.data, BigInt), [...x.shape]);
+      t =
+        task === 'image'
+          ? new ort.Tensor('float32', x.data as Float32Array, [...x.shape])
+          : new ort.Tensor('int64', BigInt64Array.from(x.data, BigInt), [...x.shape]);
       feeds.set(key, t);
     }
     return t;
@@ -171,7 +218,10 @@ async function openOrtExport(paths: Record<Task, string>, threads: number, input
       const out = await session.run({ [session.inputNames[0]!]: feed(task, batch) });
       return { seconds: (performance.now() - start) / 1000, shape: out[session.outputNames[0]!]!.dims };
     },
-    close: async () => { await sessions.image.release(); await sessions.text.release(); },
+    close: async () => {
+      await sessions.image.release();
+      await sessions.text.release();
+    },
   };
 }
 
@@ -192,24 +242,36 @@ class PythonReference implements Runner {
   private readonly replies: AsyncIterator<string>;
 
   private constructor(private readonly child: ChildProcessByStdio<Writable, Readable, Readable>) {
-    child.stderr.on('data', (chunk: Buffer) => { this.stderr = (this.stderr + chunk.toString()).slice(-4000); });
+    child.stderr.on('data', (chunk: Buffer) => {
+      this.stderr = (this.stderr + chunk.toString()).slice(-4000);
+    });
     // Writing to a child that died fails with EPIPE; reply() already reports the death with its stderr.
-    child.stdin.on('error', (e) => { this.stderr += `\n(writing to it: ${e.message})`; });
+    child.stdin.on('error', (e) => {
+      this.stderr += `\n(writing to it: ${e.message})`;
+    });
     this.replies = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   }
 
   /** Starts the script on `checkpoint`; `log` hears which torch and BLAS it runs on. */
-  static async start(python: string, checkpoint: string, threads: number, log: (line: string) => void): Promise<PythonReference> {
+  static async start(
+    python: string,
+    checkpoint: string,
+    threads: number,
+    log: (line: string) => void,
+  ): Promise<PythonReference> {
     // Passive OpenMP waiting, like our sessions' spinning: false, so no implementation's idle threads
     // busy-wait on the cores while the next one runs (the runs alternate).
     const child = spawn(python, [REFERENCE_SCRIPT, checkpoint, '--serve', '--threads', String(threads)], {
-      stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' },
     });
     const ref = new PythonReference(child);
-    const ready = await ref.reply() as { torch: string; threads: number; blas: string[] };
+    const ready = (await ref.reply()) as { torch: string; threads: number; blas: string[] };
     log(`pytorch: torch ${ready.torch}, ${ready.threads} threads, BLAS ${ready.blas.join(', ') || 'unknown'}`);
     if (ready.blas.length && !ready.blas.some((path) => /openblas|mkl|blis/i.test(path))) {
-      log('WARNING: PyTorch runs on the reference (netlib) BLAS, so its numbers are far too low: apt-get install libopenblas0-openmp');
+      log(
+        'WARNING: PyTorch runs on the reference (netlib) BLAS, so its numbers are far too low: apt-get install libopenblas0-openmp',
+      );
     }
     return ref;
   }
@@ -242,7 +304,11 @@ class PythonReference implements Runner {
 
 // ---- load time and peak RSS, each in a fresh process ----
 
-export interface LoadResult { first_load_s: number; cached_load_s: number; peak_rss_mb: number }
+export interface LoadResult {
+  first_load_s: number;
+  cached_load_s: number;
+  peak_rss_mb: number;
+}
 
 /**
  * Run inside a fresh process (see main.ts --probe-load): load + first encodeImage of batch 1,
@@ -250,7 +316,13 @@ export interface LoadResult { first_load_s: number; cached_load_s: number; peak_
  * a fresh on-disk compiled-model cache and the second reuses them), then one image and one text
  * encode at `batch` so the peak RSS covers inference too.
  */
-export async function probeLoad(impl: 'ours' | 'ort-export', path: string, model: string, threads: number, batch: number): Promise<LoadResult> {
+export async function probeLoad(
+  impl: 'ours' | 'ort-export',
+  path: string,
+  model: string,
+  threads: number,
+  batch: number,
+): Promise<LoadResult> {
   const { vision, text } = OFFICIAL_CONFIGS[model]!;
   const seconds: number[] = [];
   const cacheDir = mkdtempSync(join(tmpdir(), 'clip-bench-compiled-'));
@@ -274,7 +346,11 @@ export async function probeLoad(impl: 'ours' | 'ort-export', path: string, model
         await session.run(feed(randomImages(batch, vision.imageResolution)));
         const textSession = await ort.InferenceSession.create(join(path, 'text.onnx'), ortOptions(threads));
         const tokens = syntheticTokens(batch, text.contextLength);
-        await textSession.run({ [textSession.inputNames[0]!]: new ort.Tensor('int64', BigInt64Array.from(tokens.data, BigInt), [...tokens.shape]) });
+        await textSession.run({
+          [textSession.inputNames[0]!]: new ort.Tensor('int64', BigInt64Array.from(tokens.data, BigInt), [
+            ...tokens.shape,
+          ]),
+        });
         await textSession.release();
       }
       await session.release();
@@ -290,7 +366,9 @@ export async function probeLoad(impl: 'ours' | 'ort-export', path: string, model
  * probe: Linux carries the parent's size across fork and exec.)
  */
 export function peakRssMb(): number {
-  const hwm = existsSync('/proc/self/status') ? /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8')) : null;
+  const hwm = existsSync('/proc/self/status')
+    ? /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))
+    : null;
   return hwm ? Number(hwm[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
 }
 
@@ -315,8 +393,12 @@ function runProbe(command: string, args: string[]): Promise<LoadResult> {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { stderr = (stderr + c.toString()).slice(-4000); });
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr = (stderr + c.toString()).slice(-4000);
+    });
     child.on('error', fail);
     child.on('exit', (code) => {
       const last = stdout.trim().split('\n').pop() ?? '';
@@ -337,13 +419,14 @@ async function measure(runners: Runner[], task: Task, batch: number, quick: bool
   const shapes = new Map<Runner, string>();
   for (const r of runners) shapes.set(r, (await r.run(task, batch)).shape.join('x'));
   if (new Set(shapes.values()).size > 1) {
-    throw new Error(`${task} batch ${batch}: output shapes differ: ${[...shapes].map(([r, s]) => `${r.impl} ${r.precision} ${s}`).join(', ')}`);
+    throw new Error(
+      `${task} batch ${batch}: output shapes differ: ${[...shapes].map(([r, s]) => `${r.impl} ${r.precision} ${s}`).join(', ')}`,
+    );
   }
   const samples = new Map<Runner, number[]>(runners.map((r) => [r, []]));
   const start = performance.now();
-  const enough = (round: number) => quick
-    ? round >= 1
-    : round >= MIN_ROUNDS && (performance.now() - start) / 1000 >= MIN_SECONDS * runners.length;
+  const enough = (round: number) =>
+    quick ? round >= 1 : round >= MIN_ROUNDS && (performance.now() - start) / 1000 >= MIN_SECONDS * runners.length;
   for (let round = 0; !enough(round); round++) {
     for (let k = 0; k < runners.length; k++) {
       const r = runners[(round + k) % runners.length]!;
@@ -371,7 +454,10 @@ interface ModelContext {
 }
 
 /** Token rows of all the captions (sent to the reference once), or undefined with a message when there is no BPE file. */
-function captionRows(tokenize: (texts: readonly string[]) => Tensor<Int32Array>, log: (line: string) => void): number[][] | undefined {
+function captionRows(
+  tokenize: (texts: readonly string[]) => Tensor<Int32Array>,
+  log: (line: string) => void,
+): number[][] | undefined {
   try {
     const rows = captionTokens(tokenize, CAPTIONS.length);
     const width = rows.shape[1]!;
@@ -390,8 +476,20 @@ async function benchModel({ name, dir, python, bpePath }: ModelContext, opts: Mo
   await writeRandomCheckpoint(name, checkpoint);
 
   const loadRecord = (impl: Impl, r: LoadResult) => {
-    for (const [task, seconds] of [['first-load', r.first_load_s], ['cached-load', r.cached_load_s]] as const) {
-      emit({ model: name, task, impl, precision: 'fp32', batch: 1, per_s: 1 / seconds, seconds, peak_rss_mb: r.peak_rss_mb });
+    for (const [task, seconds] of [
+      ['first-load', r.first_load_s],
+      ['cached-load', r.cached_load_s],
+    ] as const) {
+      emit({
+        model: name,
+        task,
+        impl,
+        precision: 'fp32',
+        batch: 1,
+        per_s: 1 / seconds,
+        seconds,
+        peak_rss_mb: r.peak_rss_mb,
+      });
     }
   };
   const probeArgs = ['--threads', String(threads), '--batch', String(Math.max(...opts.batches))];
@@ -409,7 +507,11 @@ async function benchModel({ name, dir, python, bpePath }: ModelContext, opts: Mo
       // fixture photos are here to calibrate on; otherwise only the matmuls are int8.
       const photos = existsSync(SHARED_PHOTOS) ? readdirSync(SHARED_PHOTOS).map((f) => join(SHARED_PHOTOS, f)) : [];
       const calibration = photos.length ? (await ours.preprocessBatch(photos)).tensor : undefined;
-      log(calibration ? `int8: convolutions calibrated on ${calibration.shape[0]} fixture photos` : `int8: no ${SHARED_PHOTOS}, so convolutions stay fp32`);
+      log(
+        calibration
+          ? `int8: convolutions calibrated on ${calibration.shape[0]} fixture photos`
+          : `int8: no ${SHARED_PHOTOS}, so convolutions stay fp32`,
+      );
       runners.push(await openOurs(checkpoint, threads, bpePath, 'int8', ours.inputs, calibration));
     }
     const tokenRows = opts.tasks.includes('text') ? captionRows(ours.tokenize, log) : undefined;
@@ -422,7 +524,7 @@ async function benchModel({ name, dir, python, bpePath }: ModelContext, opts: Mo
       runners.push(reference);
       if (tokenRows) await reference.request({ cmd: 'tokens', rows: tokenRows });
       const exportDir = join(dir, 'onnx');
-      const { paths } = await reference.request({ cmd: 'export', dir: exportDir }) as { paths: Record<Task, string> };
+      const { paths } = (await reference.request({ cmd: 'export', dir: exportDir })) as { paths: Record<Task, string> };
       log('load probe (ort-export)');
       loadRecord('ort-export', await nodeProbe('ort-export', exportDir));
       runners.push(await openOrtExport(paths, threads, ours.inputs));
@@ -433,8 +535,15 @@ async function benchModel({ name, dir, python, bpePath }: ModelContext, opts: Mo
         for (const [{ impl, precision }, seconds] of await measure(runners, task, batch, opts.quick)) {
           const mid = median(seconds);
           emit({
-            model: name, task, impl, precision, batch, per_s: batch / mid,
-            iters: seconds.length, median_ms: mid * 1000, min_ms: Math.min(...seconds) * 1000,
+            model: name,
+            task,
+            impl,
+            precision,
+            batch,
+            per_s: batch / mid,
+            iters: seconds.length,
+            median_ms: mid * 1000,
+            min_ms: Math.min(...seconds) * 1000,
           });
         }
       }
@@ -447,7 +556,10 @@ async function benchModel({ name, dir, python, bpePath }: ModelContext, opts: Mo
 /** Benchmarks each model in turn; the reference side is skipped, with a message, when no python3 has torch. */
 export async function benchModels(opts: ModelBenchOptions): Promise<void> {
   const python = opts.compare ? findPythonWithTorch() : undefined;
-  if (opts.compare && !python) opts.log('--compare: no python3 here can import torch, so "pytorch" and "ort-export" are skipped (apt-get install python3-torch, or set CLIP_BENCH_PYTHON)');
+  if (opts.compare && !python)
+    opts.log(
+      '--compare: no python3 here can import torch, so "pytorch" and "ort-export" are skipped (apt-get install python3-torch, or set CLIP_BENCH_PYTHON)',
+    );
   // $CLIP_BPE_PATH, else the fixtures' copy, else load()'s default (the model cache).
   const bpePath = process.env.CLIP_BPE_PATH ?? (existsSync(SHARED_BPE) ? SHARED_BPE : undefined);
   for (const name of opts.models) {

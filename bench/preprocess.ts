@@ -18,11 +18,20 @@ const MEGAPIXELS = 12;
 const args = process.argv.slice(2);
 const asJson = args.includes('--json');
 const rounds = Number(args[args.indexOf('--rounds') + 1]) || 2;
-const log = (line: string) => { if (!asJson) console.log(line); };
+const log = (line: string) => {
+  if (!asJson) console.log(line);
+};
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const photos = join(process.env.CLIP_SHARED_DIR ?? join(repoRoot, '..', 'shared'), 'fixtures', 'openai-clip', 'images');
-const PHOTO_NAMES = ['astronaut.jpg', 'chelsea.png', 'coffee_444.jpg', 'rocket.jpg', 'motorcycle.webp', 'progressive.jpg'];
+const PHOTO_NAMES = [
+  'astronaut.jpg',
+  'chelsea.png',
+  'coffee_444.jpg',
+  'rocket.jpg',
+  'motorcycle.webp',
+  'progressive.jpg',
+];
 
 /** ~12 MP JPEGs (q90, 4:2:0), made once; synthetic noise pictures when the fixtures are absent. */
 async function makeImages(): Promise<string[]> {
@@ -35,10 +44,15 @@ async function makeImages(): Promise<string[]> {
     if (existsSync(out)) continue;
     const source = existsSync(join(photos, name))
       ? sharp(join(photos, name))
-      : sharp(Buffer.from(Uint8Array.from({ length: 64 * 48 * 3 }, (_, k) => (k * (i + 7) * 2654435761) >>> 24)), { raw: { width: 64, height: 48, channels: 3 } });
+      : sharp(Buffer.from(Uint8Array.from({ length: 64 * 48 * 3 }, (_, k) => (k * (i + 7) * 2654435761) >>> 24)), {
+          raw: { width: 64, height: 48, channels: 3 },
+        });
     const meta = await source.clone().metadata();
     const scale = Math.sqrt((MEGAPIXELS * 1e6) / (meta.width! * meta.height!));
-    await source.resize(Math.round(meta.width! * scale), Math.round(meta.height! * scale), { kernel: 'lanczos3' }).jpeg({ quality: 90 }).toFile(out);
+    await source
+      .resize(Math.round(meta.width! * scale), Math.round(meta.height! * scale), { kernel: 'lanczos3' })
+      .jpeg({ quality: 90 })
+      .toFile(out);
   }
   return files;
 }
@@ -47,7 +61,10 @@ async function makeImages(): Promise<string[]> {
  * Wall-clock images/s and CPU milliseconds per image (all threads of the process), from the
  * round with the least CPU time: on a shared machine, other load only ever adds to it.
  */
-interface Timing { imagesPerSecond: number; cpuMsPerImage: number }
+interface Timing {
+  imagesPerSecond: number;
+  cpuMsPerImage: number;
+}
 
 async function timeRounds<T>(items: T[], run: (item: T) => unknown): Promise<Timing> {
   await run(items[0]!); // warm-up (JIT, libvips caches)
@@ -58,7 +75,8 @@ async function timeRounds<T>(items: T[], run: (item: T) => unknown): Promise<Tim
     for (const item of items) await run(item);
     const used = process.cpuUsage(cpu);
     const cpuMsPerImage = (used.user + used.system) / 1000 / items.length;
-    if (cpuMsPerImage < best.cpuMsPerImage) best = { imagesPerSecond: items.length / ((performance.now() - start) / 1000), cpuMsPerImage };
+    if (cpuMsPerImage < best.cpuMsPerImage)
+      best = { imagesPerSecond: items.length / ((performance.now() - start) / 1000), cpuMsPerImage };
   }
   return best;
 }
@@ -70,12 +88,20 @@ async function timeBatch(files: string[], concurrency: number): Promise<Timing> 
   const cpu = process.cpuUsage();
   await preprocessBatch(list, { size: SIZE, concurrency });
   const used = process.cpuUsage(cpu);
-  return { imagesPerSecond: list.length / ((performance.now() - start) / 1000), cpuMsPerImage: (used.user + used.system) / 1000 / list.length };
+  return {
+    imagesPerSecond: list.length / ((performance.now() - start) / 1000),
+    cpuMsPerImage: (used.user + used.system) / 1000 / list.length,
+  };
 }
 
 function absDiff(a: Float32Array, b: Float32Array): { max: number; mean: number } {
-  let max = 0, sum = 0;
-  for (let i = 0; i < a.length; i++) { const d = Math.abs(a[i]! - b[i]!); max = Math.max(max, d); sum += d; }
+  let max = 0,
+    sum = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    max = Math.max(max, d);
+    sum += d;
+  }
   return { max, mean: sum / a.length };
 }
 
@@ -107,17 +133,31 @@ print(*run(False), *run(True))
 for f in files: t(Image.open(f)).numpy().astype('<f4').tofile(os.path.join(tensors, os.path.basename(f) + '.f32'))
 `;
 
-interface Reference { exact: Timing; draft: Timing; tensors: Map<string, Float32Array> }
+interface Reference {
+  exact: Timing;
+  draft: Timing;
+  tensors: Map<string, Float32Array>;
+}
 
 /** The reference's timings and its float32 [3, n, n] output per file. */
 function pythonReference(files: string[]): Reference | string {
   const probe = spawnSync(PYTHON_BIN, ['-c', 'import PIL, torch, torchvision'], { encoding: 'utf8' });
-  if (probe.status !== 0) return 'SKIPPED: python3 with Pillow + torchvision not found (apt-get install -y python3-pil python3-torchvision)';
+  if (probe.status !== 0)
+    return 'SKIPPED: python3 with Pillow + torchvision not found (apt-get install -y python3-pil python3-torchvision)';
   const dir = mkdtempSync(join(tmpdir(), 'clip-bench-reference-'));
-  const out = execFileSync(PYTHON_BIN, ['-c', PYTHON, String(rounds), dir, ...files], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
-  const tensors = new Map(files.map((f) => [f, new Float32Array(readFileSync(join(dir, `${basename(f)}.f32`)).buffer.slice(0))]));
+  const out = execFileSync(PYTHON_BIN, ['-c', PYTHON, String(rounds), dir, ...files], { encoding: 'utf8' })
+    .trim()
+    .split(/\s+/)
+    .map(Number);
+  const tensors = new Map(
+    files.map((f) => [f, new Float32Array(readFileSync(join(dir, `${basename(f)}.f32`)).buffer.slice(0))]),
+  );
   rmSync(dir, { recursive: true });
-  return { exact: { imagesPerSecond: out[0]!, cpuMsPerImage: out[1]! }, draft: { imagesPerSecond: out[2]!, cpuMsPerImage: out[3]! }, tensors };
+  return {
+    exact: { imagesPerSecond: out[0]!, cpuMsPerImage: out[1]! },
+    draft: { imagesPerSecond: out[2]!, cpuMsPerImage: out[3]! },
+    tensors,
+  };
 }
 
 /** Values of `a` that are not the very same float32 as in `b`. */
@@ -131,7 +171,9 @@ function countDiffering(a: Float32Array, b: Float32Array): number {
 async function main() {
   const files = await makeImages();
   const meta = await sharp(files[0]!).metadata();
-  log(`${files.length} JPEGs of ~${MEGAPIXELS} MP (e.g. ${meta.width}×${meta.height}) in ${dirname(files[0]!)}, to ${SIZE}×${SIZE}, ${rounds} rounds`);
+  log(
+    `${files.length} JPEGs of ~${MEGAPIXELS} MP (e.g. ${meta.width}×${meta.height}) in ${dirname(files[0]!)}, to ${SIZE}×${SIZE}, ${rounds} rounds`,
+  );
 
   const decodeOnly = await timeRounds(files, (f) => decodeImage(f));
   const decodePart = await timeRounds(files, (f) => decodeForTransform(f, { size: SIZE }));
@@ -155,9 +197,20 @@ async function main() {
   }
 
   const result = {
-    images: files.length, megapixels: MEGAPIXELS, size: SIZE, rounds, cores,
-    decodeOnly, decodePart, resizeOnly, exact, fastJpeg: fast, exactBatchOneThread: batchOneWorker, exactBatchAllCores: batchAllCores,
-    pilTorchvision: py?.exact ?? null, pilDraftTorchvision: py?.draft ?? null,
+    images: files.length,
+    megapixels: MEGAPIXELS,
+    size: SIZE,
+    rounds,
+    cores,
+    decodeOnly,
+    decodePart,
+    resizeOnly,
+    exact,
+    fastJpeg: fast,
+    exactBatchOneThread: batchOneWorker,
+    exactBatchAllCores: batchAllCores,
+    pilTorchvision: py?.exact ?? null,
+    pilDraftTorchvision: py?.draft ?? null,
     exactValuesDifferingFromPil: py ? differingFromPil : null,
     // Per-core ratio = reference CPU time per image / ours (> 1: we are faster per core).
     perCoreRatioExactVsPil: py ? py.exact.cpuMsPerImage / exact.cpuMsPerImage : null,
@@ -165,7 +218,10 @@ async function main() {
     fastPathAbsDiff: diffs,
     python: typeof python === 'string' ? python : 'ok',
   };
-  if (asJson) { console.log(JSON.stringify(result, null, 2)); return; }
+  if (asJson) {
+    console.log(JSON.stringify(result, null, 2));
+    return;
+  }
   const f = (t: Timing) => `${t.imagesPerSecond.toFixed(2)} images/s wall, ${t.cpuMsPerImage.toFixed(0)} ms CPU/image`;
   log(`decode only (sharp, full size, 1 at a time):      ${f(decodeOnly)}`);
   log(`decode only the part the crop reads (exact path): ${f(decodePart)}`);
@@ -176,11 +232,21 @@ async function main() {
   log(`exact preprocessBatch, ${cores} worker threads:        ${f(batchAllCores)} (start-up included)`);
   if (!py) log(String(python));
   else {
-    log(`PIL + torchvision (1 thread):                     ${f(py.exact)}  -> per-core ratio ours/PIL ${(py.exact.cpuMsPerImage / exact.cpuMsPerImage).toFixed(2)}×`);
-    log(`PIL draft(448) + torchvision (1 thread):          ${f(py.draft)}  -> per-core ratio fast/draft ${(py.draft.cpuMsPerImage / fast.cpuMsPerImage).toFixed(2)}×`);
-    log(`exact path vs PIL + torchvision: ${differingFromPil} of ${files.length * 3 * SIZE * SIZE} float32 values differ`);
+    log(
+      `PIL + torchvision (1 thread):                     ${f(py.exact)}  -> per-core ratio ours/PIL ${(py.exact.cpuMsPerImage / exact.cpuMsPerImage).toFixed(2)}×`,
+    );
+    log(
+      `PIL draft(448) + torchvision (1 thread):          ${f(py.draft)}  -> per-core ratio fast/draft ${(py.draft.cpuMsPerImage / fast.cpuMsPerImage).toFixed(2)}×`,
+    );
+    log(
+      `exact path vs PIL + torchvision: ${differingFromPil} of ${files.length * 3 * SIZE * SIZE} float32 values differ`,
+    );
   }
-  log(`fast path vs exact, |Δ| of the normalised tensor (max / mean): ${Object.entries(diffs).map(([k, v]) => `${k} ${v.max.toFixed(3)} / ${v.mean.toFixed(4)}`).join(', ')}`);
+  log(
+    `fast path vs exact, |Δ| of the normalised tensor (max / mean): ${Object.entries(diffs)
+      .map(([k, v]) => `${k} ${v.max.toFixed(3)} / ${v.mean.toFixed(4)}`)
+      .join(', ')}`,
+  );
   writeFileSync(join(tmpdir(), 'clip-bench-preprocess.json'), JSON.stringify(result, null, 2));
 }
 

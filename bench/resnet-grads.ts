@@ -20,15 +20,25 @@ import { readCheckpoint } from '../src/weights/index.js';
 import { writeTorchZip } from '../src/weights/torch-writer.js';
 import { findPythonWithTorch } from './models.js';
 
-const { values } = parseArgs({ options: {
-  resolution: { type: 'string', default: '128' }, batch: { type: 'string', default: '8' }, width: { type: 'string', default: '16' },
-  images: { type: 'string' },
-} });
+const { values } = parseArgs({
+  options: {
+    resolution: { type: 'string', default: '128' },
+    batch: { type: 'string', default: '8' },
+    width: { type: 'string', default: '16' },
+    images: { type: 'string' },
+  },
+});
 const R = Number(values.resolution);
 const B = Number(values.batch);
 const cfg: ClipConfig = {
   embedDim: 32,
-  vision: { kind: 'resnet', width: Number(values.width), layers: [1, 1, 1, 1], heads: Number(values.width) / 2, imageResolution: R },
+  vision: {
+    kind: 'resnet',
+    width: Number(values.width),
+    layers: [1, 1, 1, 1],
+    heads: Number(values.width) / 2,
+    imageResolution: R,
+  },
   text: { kind: 'transformer', width: 64, layers: 1, heads: 1, contextLength: 77, vocabSize: 49408 },
   activation: 'quick_gelu',
 };
@@ -37,7 +47,10 @@ const cfg: ClipConfig = {
 function weights(): StateDict {
   const sd = randomStateDict(cfg, 3);
   let s = 99;
-  const noise = () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 2 ** 31 - 1; };
+  const noise = () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 31 - 1;
+  };
   for (const [key, t] of sd) {
     if (!/\.(bn\d|downsample\.1)\.(weight|bias)$/.test(key)) continue;
     const data = toFloat32(t).map((v) => v + (key.endsWith('weight') ? 0.5 : 0.2) * noise());
@@ -54,7 +67,7 @@ async function photos(folder: string): Promise<Float32Array> {
   const per = 3 * R * R;
   const rows = tensor.shape[0]!;
   const out = new Float32Array(B * per);
-  for (let i = 0; i < B; i++) out.set(tensor.data.subarray((i % rows) * per, (i % rows + 1) * per), i * per);
+  for (let i = 0; i < B; i++) out.set(tensor.data.subarray((i % rows) * per, ((i % rows) + 1) * per), i * per);
   return out;
 }
 
@@ -66,7 +79,9 @@ if (!python) {
 const dir = mkdtempSync(join(tmpdir(), 'clip-resnet-grads-'));
 try {
   const sd = weights();
-  const images = values.images ? await photos(values.images) : Float32Array.from({ length: B * 3 * R * R }, (_, i) => Math.sin(i * 0.37) + 0.3 * Math.cos(i * 0.011));
+  const images = values.images
+    ? await photos(values.images)
+    : Float32Array.from({ length: B * 3 * R * R }, (_, i) => Math.sin(i * 0.37) + 0.3 * Math.cos(i * 0.011));
   const L = cfg.text.contextLength;
   const tokens = new Int32Array(B * L);
   for (let r = 0; r < B; r++) {
@@ -75,17 +90,25 @@ try {
     tokens[r * L + 6 + r] = 49407;
   }
   await writeTorchZip(join(dir, 'model.pt'), sd);
-  await writeTorchZip(join(dir, 'batch.pt'), new Map([
-    ['images', fromFloat32(images, [B, 3, R, R])],
-    ['tokens', { dtype: 'int32', shape: [B, L], bytes: new Uint8Array(tokens.buffer) }],
-  ]));
+  await writeTorchZip(
+    join(dir, 'batch.pt'),
+    new Map([
+      ['images', fromFloat32(images, [B, 3, R, R])],
+      ['tokens', { dtype: 'int32', shape: [B, L], bytes: new Uint8Array(tokens.buffer) }],
+    ]),
+  );
   const script = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'reference', 'train_grads.py');
-  const run = spawnSync(python, [script, join(dir, 'model.pt'), join(dir, 'batch.pt'), join(dir, 'grads.pt')], { encoding: 'utf8' });
+  const run = spawnSync(python, [script, join(dir, 'model.pt'), join(dir, 'batch.pt'), join(dir, 'grads.pt')], {
+    encoding: 'utf8',
+  });
   if (run.status !== 0) throw new Error(`train_grads.py failed: ${run.stderr.trim().split('\n').at(-1)}`);
   const reference = await readCheckpoint(join(dir, 'grads.pt'));
 
   const trainer = await Trainer.create(sd, cfg, { batchSize: B });
-  const ours = await trainer.computeGradients({ images: { data: images, shape: [B, 3, R, R] }, tokens: { data: tokens, shape: [B, L] } });
+  const ours = await trainer.computeGradients({
+    images: { data: images, shape: [B, 3, R, R] },
+    tokens: { data: tokens, shape: [B, L] },
+  });
   await trainer.release();
 
   const rows: { name: string; ours: number; torch32: number }[] = [];
@@ -102,13 +125,23 @@ try {
   }
   const stem = (n: string) => /^visual\.(conv|bn)\d\./.test(n);
   rows.sort((a, b) => Number(stem(b.name)) - Number(stem(a.name)) || b.ours - a.ours);
-  for (const r of rows) console.log(`${r.name.padEnd(44)} ours ${r.ours.toExponential(2)}  pytorch f32 ${r.torch32.toExponential(2)}`);
-  const worstOf = (pick: (r: typeof rows[number]) => number, only = (_: string) => true) => Math.max(...rows.filter((r) => only(r.name)).map(pick));
-  console.log(JSON.stringify({
-    resolution: R, stem: R / 2, batch: B, width: cfg.vision.width, parameters: rows.length,
-    worst_ours: worstOf((r) => r.ours), worst_pytorch_f32: worstOf((r) => r.torch32),
-    worst_stem_ours: worstOf((r) => r.ours, stem), worst_stem_pytorch_f32: worstOf((r) => r.torch32, stem),
-  }));
+  for (const r of rows)
+    console.log(`${r.name.padEnd(44)} ours ${r.ours.toExponential(2)}  pytorch f32 ${r.torch32.toExponential(2)}`);
+  const worstOf = (pick: (r: (typeof rows)[number]) => number, only = (_: string) => true) =>
+    Math.max(...rows.filter((r) => only(r.name)).map(pick));
+  console.log(
+    JSON.stringify({
+      resolution: R,
+      stem: R / 2,
+      batch: B,
+      width: cfg.vision.width,
+      parameters: rows.length,
+      worst_ours: worstOf((r) => r.ours),
+      worst_pytorch_f32: worstOf((r) => r.torch32),
+      worst_stem_ours: worstOf((r) => r.ours, stem),
+      worst_stem_pytorch_f32: worstOf((r) => r.torch32, stem),
+    }),
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

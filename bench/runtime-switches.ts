@@ -12,7 +12,9 @@ import { randomStateDict } from '../src/models/random.js';
 import type { RuntimeOptions } from '../src/runtime/session.js';
 import { median, randomImages, syntheticTokens } from './models.js';
 
-const { values } = parseArgs({ options: { model: { type: 'string', default: 'ViT-B/32' }, rounds: { type: 'string', default: '5' } } });
+const { values } = parseArgs({
+  options: { model: { type: 'string', default: 'ViT-B/32' }, rounds: { type: 'string', default: '5' } },
+});
 const name = values.model!;
 const cfg = OFFICIAL_CONFIGS[name];
 if (!cfg) throw new Error(`unknown model ${name}; one of ${Object.keys(OFFICIAL_CONFIGS).join(', ')}`);
@@ -28,7 +30,11 @@ const VARIANTS: [string, RuntimeOptions][] = [
 const sd = randomStateDict(cfg, 1);
 const R = cfg.vision.imageResolution;
 // Captions end at positions 2..40, as real ones mostly do.
-const [image1, image32, text32] = [randomImages(1, R), randomImages(32, R), syntheticTokens(32, cfg.text.contextLength, 40)];
+const [image1, image32, text32] = [
+  randomImages(1, R),
+  randomImages(32, R),
+  syntheticTokens(32, cfg.text.contextLength, 40),
+];
 const TASKS: [string, number, (m: CLIP) => Promise<unknown>][] = [
   ['image', 1, (m) => m.encodeImage(image1)],
   ['image', 32, (m) => m.encodeImage(image32)],
@@ -50,7 +56,9 @@ async function measure(variants: [string, RuntimeOptions][]): Promise<void> {
       }
     }
     seconds.forEach((s, i) => {
-      console.log(JSON.stringify({ model: name, task, batch, variant: variants[i]![0], per_s: +(batch / median(s)).toFixed(2) }));
+      console.log(
+        JSON.stringify({ model: name, task, batch, variant: variants[i]![0], per_s: +(batch / median(s)).toFixed(2) }),
+      );
     });
   }
   for (const m of models) await m.release();

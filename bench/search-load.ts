@@ -26,7 +26,9 @@ const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'm
 const work = mkdtempSync(join(tmpdir(), 'clip-bench-load-'));
 const checkpoint = join(work, 'vit-b-32.safetensors');
 writeSafetensors(checkpoint, randomStateDict(OFFICIAL_CONFIGS['ViT-B/32']!, 1));
-const bpe = process.env.CLIP_BPE_PATH ?? join(dirname(CLI), '..', '..', '..', '..', 'shared', 'fixtures', 'openai-clip', 'bpe_simple_vocab_16e6.txt.gz');
+const bpe =
+  process.env.CLIP_BPE_PATH ??
+  join(dirname(CLI), '..', '..', '..', '..', 'shared', 'fixtures', 'openai-clip', 'bpe_simple_vocab_16e6.txt.gz');
 const model = await loadIndexModel(checkpoint, { bpePath: bpe });
 const dbFile = join(work, 'load.db');
 const db = openIndex(dbFile);
@@ -34,19 +36,40 @@ bindModel(db, dbFile, model.identity, 512);
 await model.clip.model.release();
 const writer = new IndexWriter(db);
 let s = 5;
-const next = () => { s = (s * 1664525 + 1013904223) >>> 0; return s / 2 ** 32 - 0.5; };
+const next = () => {
+  s = (s * 1664525 + 1013904223) >>> 0;
+  return s / 2 ** 32 - 0.5;
+};
 db.transaction(() => {
   for (let i = 0; i < photos; i++) {
-    const info = { sha256: i.toString(16).padStart(64, '0'), width: 4000, height: 3000, taken: null, make: null, model: null, latitude: null, longitude: null };
-    writer.linkFile({ path: `/photos/${i}.jpg`, size: i, mtimeMs: 0 }, writer.addPhoto(info, unitVector(Float32Array.from({ length: 512 }, next))));
+    const info = {
+      sha256: i.toString(16).padStart(64, '0'),
+      width: 4000,
+      height: 3000,
+      taken: null,
+      make: null,
+      model: null,
+      latitude: null,
+      longitude: null,
+    };
+    writer.linkFile(
+      { path: `/photos/${i}.jpg`, size: i, mtimeMs: 0 },
+      writer.addPhoto(info, unitVector(Float32Array.from({ length: 512 }, next))),
+    );
   }
 })();
 db.close();
 
-const server = spawn(process.execPath, [CLI, 'serve', '--db', dbFile, '--port', '0', '--bpe', bpe], { stdio: ['ignore', 'ignore', 'pipe'] });
+const server = spawn(process.execPath, [CLI, 'serve', '--db', dbFile, '--port', '0', '--bpe', bpe], {
+  stdio: ['ignore', 'ignore', 'pipe'],
+});
 const url = await new Promise<string>((res, rej) => {
   let err = '';
-  server.stderr.on('data', (d: Buffer) => { err += d; const m = /listening on (\S+)\//.exec(err); if (m) res(m[1]!); });
+  server.stderr.on('data', (d: Buffer) => {
+    err += d;
+    const m = /listening on (\S+)\//.exec(err);
+    if (m) res(m[1]!);
+  });
   server.on('exit', () => rej(new Error(`server exited: ${err}`)));
 });
 
@@ -54,12 +77,22 @@ const WORDS = ['dog', 'cat', 'beach', 'mountain', 'city', 'night', 'snow', 'bicy
 async function run(label: string, path: (n: number) => string) {
   let n = 0;
   const result = await autocannon({
-    url, connections, duration: seconds,
+    url,
+    connections,
+    duration: seconds,
     requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: path(n++) }) }],
   });
   return {
-    run: label, photos, connections, seconds, requests_per_s: Math.round(result.requests.average),
-    p50_ms: result.latency.p50, p99_ms: result.latency.p99, errors: result.errors, non_2xx: result.non2xx, total: result.requests.total,
+    run: label,
+    photos,
+    connections,
+    seconds,
+    requests_per_s: Math.round(result.requests.average),
+    p50_ms: result.latency.p50,
+    p99_ms: result.latency.p99,
+    errors: result.errors,
+    non_2xx: result.non2xx,
+    total: result.requests.total,
   };
 }
 
@@ -72,4 +105,11 @@ const results = [
 ];
 server.kill('SIGTERM');
 rmSync(work, { recursive: true, force: true });
-for (const r of results) console.log(asJson ? JSON.stringify(r) : Object.entries(r).map(([k, v]) => `${k}=${v}`).join('  '));
+for (const r of results)
+  console.log(
+    asJson
+      ? JSON.stringify(r)
+      : Object.entries(r)
+          .map(([k, v]) => `${k}=${v}`)
+          .join('  '),
+  );

@@ -15,9 +15,15 @@ export const WARMUP = 1000;
 export const LABEL = 20;
 
 /** Wall and CPU seconds of one timed pass over the captions. */
-export interface Pass { wall: number; cpu: number }
+export interface Pass {
+  wall: number;
+  cpu: number;
+}
 /** One timed side of the report. */
-export interface Rates { textsPerSecond: number; cpuMicrosPerText: number }
+export interface Rates {
+  textsPerSecond: number;
+  cpuMicrosPerText: number;
+}
 
 /** commander argument parser for --captions, --rounds and the like. */
 export function positiveInt(value: string): number {
@@ -27,20 +33,33 @@ export function positiveInt(value: string): number {
 }
 
 /** The command-line options both benches take. */
-export interface TextBenchOptions { json?: boolean; captions: number; rounds: number; python?: string; pythonpath?: string }
+export interface TextBenchOptions {
+  json?: boolean;
+  captions: number;
+  rounds: number;
+  python?: string;
+  pythonpath?: string;
+}
 
 /**
  * Parses the command line of bench `name`: the shared options plus `--<input> <path>`, the
  * vocabulary file; `pythonPackage` is what the reference needs pip-installed.
  */
-export function parseTextBenchOptions<K extends string>(name: string, input: { option: K; description: string }, pythonPackage: string): TextBenchOptions & { [key in K]?: string } {
+export function parseTextBenchOptions<K extends string>(
+  name: string,
+  input: { option: K; description: string },
+  pythonPackage: string,
+): TextBenchOptions & { [key in K]?: string } {
   return new Command(name)
     .option('--json', 'print one JSON line instead of text')
     .option(`--${input.option} <path>`, input.description)
     .option('--captions <n>', 'number of captions', positiveInt, 10_000)
     .option('--rounds <n>', 'timed passes per side (the median is reported)', positiveInt, 3)
     .option('--python <executable>', 'Python for the reference (default: $PYTHON, else /usr/bin/python3 or python3)')
-    .option('--pythonpath <dir>', `put in front of PYTHONPATH, e.g. where ${pythonPackage} was pip-installed (default: $CLIP_BENCH_PYTHONPATH)`)
+    .option(
+      '--pythonpath <dir>',
+      `put in front of PYTHONPATH, e.g. where ${pythonPackage} was pip-installed (default: $CLIP_BENCH_PYTHONPATH)`,
+    )
     .parse()
     .opts<TextBenchOptions & { [key in K]?: string }>();
 }
@@ -51,7 +70,12 @@ export function parseTextBenchOptions<K extends string>(name: string, input: { o
  * Warms `tokenize` up on `warmup`, then times `rounds` passes over `captions` in batches of
  * BATCH, as wall and CPU time; the rows are those of the last pass.
  */
-export function timeOurs(tokenize: (texts: string[]) => Tensor<Int32Array>, captions: string[], warmup: string[], rounds: number): { passes: Pass[]; rows: Int32Array[] } {
+export function timeOurs(
+  tokenize: (texts: string[]) => Tensor<Int32Array>,
+  captions: string[],
+  warmup: string[],
+  rounds: number,
+): { passes: Pass[]; rows: Int32Array[] } {
   for (let s = 0; s < warmup.length; s += BATCH) tokenize(warmup.slice(s, s + BATCH));
   const passes: Pass[] = [];
   let rows: Int32Array[] = [];
@@ -72,7 +96,10 @@ export function timeOurs(tokenize: (texts: string[]) => Tensor<Int32Array>, capt
 // ---- the Python reference ----
 
 /** A Python executable and the environment to run it in. */
-export interface PythonCommand { executable: string; env: NodeJS.ProcessEnv }
+export interface PythonCommand {
+  executable: string;
+  env: NodeJS.ProcessEnv;
+}
 
 /**
  * The Pythons to try, in order: `given` alone, else Debian's /usr/bin/python3 (where apt's
@@ -85,7 +112,11 @@ export function pythonCandidates(pythonPath: string | undefined, given: string |
 
 /** Runs `script` with `args` and parses the JSON it prints, or returns why it failed. */
 export function runPythonJson<T>(python: PythonCommand, script: string, args: string[]): T | string {
-  const run = spawnSync(python.executable, ['-c', script, ...args], { encoding: 'utf8', env: python.env, maxBuffer: 1 << 30 });
+  const run = spawnSync(python.executable, ['-c', script, ...args], {
+    encoding: 'utf8',
+    env: python.env,
+    maxBuffer: 1 << 30,
+  });
   if (run.status !== 0) return `the Python reference failed: ${run.stderr.trim().split('\n').at(-1)}`;
   return JSON.parse(run.stdout) as T;
 }

@@ -22,28 +22,157 @@ import { DEFAULT_BPE_FILE } from '../src/text/vocab.js';
 import { findMergesFile } from '../src/zoo/tokenizer.js';
 import { seededUniform } from '../src/models/random.js';
 import {
-  BATCH, LABEL, WARMUP, differingRows, header, medianPass, parseTextBenchOptions, pythonCandidates, rates, row, runPythonJson,
-  speedup, timeOurs, withCaptionsFile, type Pass, type PythonCommand,
+  BATCH,
+  LABEL,
+  WARMUP,
+  differingRows,
+  header,
+  medianPass,
+  parseTextBenchOptions,
+  pythonCandidates,
+  rates,
+  row,
+  runPythonJson,
+  speedup,
+  timeOurs,
+  withCaptionsFile,
+  type Pass,
+  type PythonCommand,
 } from './text-timing.js';
 
 // ---- deterministic, varied captions ----
 
-const SUBJECTS = ['dog', 'cat', 'golden retriever', 'tabby kitten', 'horse', 'red fox', 'owl', 'child', 'woman', 'man', 'group of friends',
-  'chef', 'cyclist', 'surfer', 'astronaut', 'old fishing boat', 'vintage car', 'steam locomotive', 'bowl of ramen', 'slice of pizza',
-  'cup of coffee', 'lighthouse', 'skyscraper', 'cathedral', 'bridge', 'mountain lake', 'waterfall', 'sunflower', 'cactus', 'robot'];
-const ADJECTIVES = ['small', 'large', 'old', 'shiny', 'blurry', 'colourful', 'black and white', 'bright', 'dark', 'wet', 'snow-covered',
-  'hand-drawn', 'tiny', 'giant', 'rusty', 'cute', 'famous', 'empty', 'crowded', 'ancient'];
-const ACTIONS = ['sitting', 'running', 'sleeping', 'standing', 'jumping', 'waiting', 'floating', 'parked', 'resting', 'glowing'];
-const PLACES = ['on a beach at sunset', 'in a busy street', 'next to a window', 'in the snow', 'under a clear blue sky', 'in a forest',
-  'on a wooden table', 'in front of a brick wall', 'at night', 'in the rain', 'on top of a hill', 'in a kitchen', 'near the harbour',
-  'in Zürich', 'outside a café in Montréal', 'in Kyoto', 'at the Musée d’Orsay', 'by the Río Grande'];
-const STYLES = ['a photo of', 'a close-up photo of', 'a painting of', 'a sketch of', 'an illustration of', 'a 3D render of',
-  'a low resolution photo of', 'a cropped photo of', 'a black and white photo of', 'a satellite image of', 'a cartoon', 'art of'];
-const EXTRAS = ['', '', '', ' #travel #photography', ' 😀', ' 🐶❤️', ' (2019)', ' — shot on 35mm film', ' [stock photo]', ' &amp; friends',
-  ', 4K, HDR', ' 猫の写真', ' 강아지', ' “award-winning”', ' don’t miss it!', ' … and more', ' v2.0', ' 100% organic', ' @home'];
-const CLAUSES = ['while two people walk past', 'with mountains in the background', 'surrounded by autumn leaves',
-  'as the light fades behind the hills', 'with a reflection in the water below', 'next to a sign that reads "open 24 hours"',
-  'and a dog watching from the doorway', 'beside a stack of old books and a half-empty glass of wine'];
+const SUBJECTS = [
+  'dog',
+  'cat',
+  'golden retriever',
+  'tabby kitten',
+  'horse',
+  'red fox',
+  'owl',
+  'child',
+  'woman',
+  'man',
+  'group of friends',
+  'chef',
+  'cyclist',
+  'surfer',
+  'astronaut',
+  'old fishing boat',
+  'vintage car',
+  'steam locomotive',
+  'bowl of ramen',
+  'slice of pizza',
+  'cup of coffee',
+  'lighthouse',
+  'skyscraper',
+  'cathedral',
+  'bridge',
+  'mountain lake',
+  'waterfall',
+  'sunflower',
+  'cactus',
+  'robot',
+];
+const ADJECTIVES = [
+  'small',
+  'large',
+  'old',
+  'shiny',
+  'blurry',
+  'colourful',
+  'black and white',
+  'bright',
+  'dark',
+  'wet',
+  'snow-covered',
+  'hand-drawn',
+  'tiny',
+  'giant',
+  'rusty',
+  'cute',
+  'famous',
+  'empty',
+  'crowded',
+  'ancient',
+];
+const ACTIONS = [
+  'sitting',
+  'running',
+  'sleeping',
+  'standing',
+  'jumping',
+  'waiting',
+  'floating',
+  'parked',
+  'resting',
+  'glowing',
+];
+const PLACES = [
+  'on a beach at sunset',
+  'in a busy street',
+  'next to a window',
+  'in the snow',
+  'under a clear blue sky',
+  'in a forest',
+  'on a wooden table',
+  'in front of a brick wall',
+  'at night',
+  'in the rain',
+  'on top of a hill',
+  'in a kitchen',
+  'near the harbour',
+  'in Zürich',
+  'outside a café in Montréal',
+  'in Kyoto',
+  'at the Musée d’Orsay',
+  'by the Río Grande',
+];
+const STYLES = [
+  'a photo of',
+  'a close-up photo of',
+  'a painting of',
+  'a sketch of',
+  'an illustration of',
+  'a 3D render of',
+  'a low resolution photo of',
+  'a cropped photo of',
+  'a black and white photo of',
+  'a satellite image of',
+  'a cartoon',
+  'art of',
+];
+const EXTRAS = [
+  '',
+  '',
+  '',
+  ' #travel #photography',
+  ' 😀',
+  ' 🐶❤️',
+  ' (2019)',
+  ' — shot on 35mm film',
+  ' [stock photo]',
+  ' &amp; friends',
+  ', 4K, HDR',
+  ' 猫の写真',
+  ' 강아지',
+  ' “award-winning”',
+  ' don’t miss it!',
+  ' … and more',
+  ' v2.0',
+  ' 100% organic',
+  ' @home',
+];
+const CLAUSES = [
+  'while two people walk past',
+  'with mountains in the background',
+  'surrounded by autumn leaves',
+  'as the light fades behind the hills',
+  'with a reflection in the water below',
+  'next to a sign that reads "open 24 hours"',
+  'and a dog watching from the doorway',
+  'beside a stack of old books and a half-empty glass of wine',
+];
 
 /** Captions from 2 words to a few that overflow 77 tokens: prompts, alt-text, long descriptions. */
 function generateCaptions(count: number, seed: number): string[] {
@@ -55,9 +184,13 @@ function generateCaptions(count: number, seed: number): string[] {
     let caption: string;
     if (kind < 0.3) caption = `${pick(STYLES)} a ${pick(SUBJECTS)}.`;
     else if (kind < 0.55) caption = `${pick(SUBJECTS)} ${pick(PLACES)}`;
-    else if (kind < 0.85) caption = `A ${pick(ADJECTIVES)} ${pick(SUBJECTS)} ${pick(ACTIONS)} ${pick(PLACES)}, ${pick(CLAUSES)}${pick(EXTRAS)}`;
+    else if (kind < 0.85)
+      caption = `A ${pick(ADJECTIVES)} ${pick(SUBJECTS)} ${pick(ACTIONS)} ${pick(PLACES)}, ${pick(CLAUSES)}${pick(EXTRAS)}`;
     else {
-      const clauses = Array.from({ length: 3 + Math.floor(random() * 6) }, () => `${pick(ADJECTIVES)} ${pick(SUBJECTS)} ${pick(ACTIONS)} ${pick(PLACES)} ${pick(CLAUSES)}`);
+      const clauses = Array.from(
+        { length: 3 + Math.floor(random() * 6) },
+        () => `${pick(ADJECTIVES)} ${pick(SUBJECTS)} ${pick(ACTIONS)} ${pick(PLACES)} ${pick(CLAUSES)}`,
+      );
       caption = `${pick(STYLES)} ${clauses.join('; ')}.${pick(EXTRAS)}`;
     }
     if (random() < 0.1) caption = caption.toUpperCase();
@@ -227,8 +360,15 @@ except ImportError:
 print(json.dumps(found))
 `;
 
-interface PythonSetup extends PythonCommand { python: string; regex: string; ftfy: string | null }
-interface PythonResult { passes: Pass[]; rows: number[][] }
+interface PythonSetup extends PythonCommand {
+  python: string;
+  regex: string;
+  ftfy: string | null;
+}
+interface PythonResult {
+  passes: Pass[];
+  rows: number[][];
+}
 
 /**
  * The Python to run the reference with: $PYTHON, else Debian's /usr/bin/python3 (whose
@@ -242,15 +382,31 @@ function findPython(pythonPath: string | undefined, given: string | undefined): 
     const probe = spawnSync(executable, ['-c', PYTHON_PROBE], { encoding: 'utf8', env });
     if (probe.error || probe.status !== 0) continue;
     const found = JSON.parse(probe.stdout) as { python: string; regex: string | null; ftfy: string | null };
-    if (found.regex !== null) usable.push({ executable, env, python: found.python, regex: found.regex, ftfy: found.ftfy });
+    if (found.regex !== null)
+      usable.push({ executable, env, python: found.python, regex: found.regex, ftfy: found.ftfy });
   }
-  return usable.find((p) => p.ftfy !== null) ?? usable[0]
-    ?? `no ${candidates.map((c) => c.executable).join(' or ')} with the regex module (Debian: apt-get install python3-regex)`;
+  return (
+    usable.find((p) => p.ftfy !== null) ??
+    usable[0] ??
+    `no ${candidates.map((c) => c.executable).join(' or ')} with the regex module (Debian: apt-get install python3-regex)`
+  );
 }
 
 /** Runs the Python reference, with or without ftfy, or returns why it failed. */
-function runPython(setup: PythonSetup, withFtfy: boolean, bpePath: string, captionsFile: string, rounds: number): PythonResult | string {
-  return runPythonJson<PythonResult>(setup, PYTHON_REFERENCE, [bpePath, captionsFile, String(BATCH), String(rounds), withFtfy ? '1' : '0']);
+function runPython(
+  setup: PythonSetup,
+  withFtfy: boolean,
+  bpePath: string,
+  captionsFile: string,
+  rounds: number,
+): PythonResult | string {
+  return runPythonJson<PythonResult>(setup, PYTHON_REFERENCE, [
+    bpePath,
+    captionsFile,
+    String(BATCH),
+    String(rounds),
+    withFtfy ? '1' : '0',
+  ]);
 }
 
 /** --bpe, else $CLIP_BPE_PATH or the cache, else the golden fixtures' copy beside the checkout. */
@@ -260,14 +416,22 @@ function locateMerges(given?: string): string | undefined {
     return findMergesFile();
   } catch {
     const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-    const shared = join(process.env.CLIP_SHARED_DIR ?? resolve(repoRoot, '..', 'shared'), 'fixtures', 'openai-clip', DEFAULT_BPE_FILE);
+    const shared = join(
+      process.env.CLIP_SHARED_DIR ?? resolve(repoRoot, '..', 'shared'),
+      'fixtures',
+      'openai-clip',
+      DEFAULT_BPE_FILE,
+    );
     return existsSync(shared) ? shared : undefined;
   }
 }
 
 function main(): void {
-  const opts = parseTextBenchOptions('bench-tokenize',
-    { option: 'bpe', description: 'merges file (default: $CLIP_BPE_PATH, the cache, or ../shared fixtures)' }, 'ftfy');
+  const opts = parseTextBenchOptions(
+    'bench-tokenize',
+    { option: 'bpe', description: 'merges file (default: $CLIP_BPE_PATH, the cache, or ../shared fixtures)' },
+    'ftfy',
+  );
   const bpePath = locateMerges(opts.bpe);
   if (bpePath === undefined) {
     console.log(`SKIPPED tokenize bench: no ${DEFAULT_BPE_FILE} (pass --bpe <path> or set CLIP_BPE_PATH)`);
@@ -288,7 +452,12 @@ function main(): void {
   const fixTextShare = (used.user + used.system) / 1e6 / medianPass(ours.passes).cpu;
 
   const record: Record<string, unknown> = {
-    bench: 'tokenize', captions: captions.length, batch: BATCH, rounds: opts.rounds, meanTokens: Number(meanTokens.toFixed(1)), truncated,
+    bench: 'tokenize',
+    captions: captions.length,
+    batch: BATCH,
+    rounds: opts.rounds,
+    meanTokens: Number(meanTokens.toFixed(1)),
+    truncated,
     ours: { ...oursRates, node: process.versions.node, fixTextCpuShare: Number(fixTextShare.toFixed(2)) },
     oursTextsPerSecond: oursRates.textsPerSecond,
   };
@@ -319,10 +488,18 @@ function main(): void {
         const pyRates = rates(result.passes, captions.length);
         // Without ftfy, rows may differ only where ftfy would change the text.
         const differing = differingRows(ours.rows, result.rows);
-        const unexplained = withFtfy ? differing.length : differing.filter((i) => fixText(captions[i]!) === captions[i]).length;
-        (record.python as Record<string, unknown>)[key] = { ...pyRates, rowsDiffering: differing.length, rowsDifferingUnexplained: unexplained };
-        lines.push(`  ${name.padEnd(LABEL)} ${row(pyRates)}  ${differing.length === 0 ? 'rows identical' : `${differing.length} rows differ`}`
-          + (withFtfy ? '' : ` (${differing.length - unexplained} where ftfy changes the text)`));
+        const unexplained = withFtfy
+          ? differing.length
+          : differing.filter((i) => fixText(captions[i]!) === captions[i]).length;
+        (record.python as Record<string, unknown>)[key] = {
+          ...pyRates,
+          rowsDiffering: differing.length,
+          rowsDifferingUnexplained: unexplained,
+        };
+        lines.push(
+          `  ${name.padEnd(LABEL)} ${row(pyRates)}  ${differing.length === 0 ? 'rows identical' : `${differing.length} rows differ`}` +
+            (withFtfy ? '' : ` (${differing.length - unexplained} where ftfy changes the text)`),
+        );
         if (unexplained > 0) {
           // A speed figure for wrong output means nothing: say which text and fail the run.
           const first = withFtfy ? differing[0]! : differing.find((i) => fixText(captions[i]!) === captions[i])!;
@@ -332,9 +509,17 @@ function main(): void {
         if (withFtfy === sides[0]) {
           // The ratio is against the reference pipeline itself when ftfy is there.
           const ratio = speedup(oursRates, pyRates);
-          Object.assign(record, { pythonTextsPerSecond: pyRates.textsPerSecond, ratio: ratio.wall, cpuRatio: ratio.cpu, ratioAgainst: name });
-          ratioLine = `  ratio vs ${name}: ${ratio.wall}x by wall time, ${ratio.cpu}x by CPU time`
-            + (withFtfy ? '' : `\n  (ftfy not importable by ${setup.executable}: pip install --target DIR ftfy==6.3.1 wcwidth, then --pythonpath DIR)`);
+          Object.assign(record, {
+            pythonTextsPerSecond: pyRates.textsPerSecond,
+            ratio: ratio.wall,
+            cpuRatio: ratio.cpu,
+            ratioAgainst: name,
+          });
+          ratioLine =
+            `  ratio vs ${name}: ${ratio.wall}x by wall time, ${ratio.cpu}x by CPU time` +
+            (withFtfy
+              ? ''
+              : `\n  (ftfy not importable by ${setup.executable}: pip install --target DIR ftfy==6.3.1 wcwidth, then --pythonpath DIR)`);
         }
       }
       lines.push(`  (Python ${setup.python}, regex ${setup.regex}: ${setup.executable})`);

@@ -18,30 +18,76 @@ import { fileURLToPath } from 'node:url';
 import { WordPieceTokenizer } from '../src/text/wordpiece.js';
 import { seededUniform } from '../src/models/random.js';
 import {
-  BATCH, LABEL, WARMUP, differingRows, header, parseTextBenchOptions, pythonCandidates, rates, row, runPythonJson, speedup,
-  timeOurs, withCaptionsFile, type Pass, type PythonCommand,
+  BATCH,
+  LABEL,
+  WARMUP,
+  differingRows,
+  header,
+  parseTextBenchOptions,
+  pythonCandidates,
+  rates,
+  row,
+  runPythonJson,
+  speedup,
+  timeOurs,
+  withCaptionsFile,
+  type Pass,
+  type PythonCommand,
 } from './text-timing.js';
 
 const CONTEXT_LENGTH = 52;
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CHINESE_FIXTURES = join(process.env.CLIP_SHARED_DIR ?? resolve(repoRoot, '..', 'shared'), 'fixtures', 'chinese-clip');
+const CHINESE_FIXTURES = join(
+  process.env.CLIP_SHARED_DIR ?? resolve(repoRoot, '..', 'shared'),
+  'fixtures',
+  'chinese-clip',
+);
 
 // ---- deterministic, varied captions ----
 
 /** Used when the fixtures are absent: captions of the kind Chinese-CLIP is fed (written for this bench). */
 const BUILT_IN_FRAGMENTS: readonly string[] = [
-  '一只橘猫趴在窗台上晒太阳', '两个小孩在海边堆沙堡', '夜晚的上海外滩灯火通明', '一碗热气腾腾的牛肉面',
-  '雪山脚下的湖泊倒映着蓝天', '穿着汉服的女孩在古镇里拍照', '秋天的银杏叶铺满了小路', '一辆红色的自行车停在咖啡馆门口',
-  '熊猫正在吃竹子', '老人在公园里下象棋', '雨后的街道上行人撑着伞', '桌上放着一台笔记本电脑和一杯拿铁',
-  '高铁驶过金黄色的稻田', '北京故宫的红墙和琉璃瓦', '一只金毛犬叼着飞盘奔跑', '沙漠中的骆驼队',
-  '這是一張台北101的夜景照片', '香港維多利亞港的日落', 'A photo of a dog 一张狗的照片', 'iPhone 手机的产品图',
-  '2023年春节的烟花表演', '《西游记》插画：孙悟空大闹天宫', '美食博主的早餐分享 😋', 'Nike 运动鞋，白色，42码',
+  '一只橘猫趴在窗台上晒太阳',
+  '两个小孩在海边堆沙堡',
+  '夜晚的上海外滩灯火通明',
+  '一碗热气腾腾的牛肉面',
+  '雪山脚下的湖泊倒映着蓝天',
+  '穿着汉服的女孩在古镇里拍照',
+  '秋天的银杏叶铺满了小路',
+  '一辆红色的自行车停在咖啡馆门口',
+  '熊猫正在吃竹子',
+  '老人在公园里下象棋',
+  '雨后的街道上行人撑着伞',
+  '桌上放着一台笔记本电脑和一杯拿铁',
+  '高铁驶过金黄色的稻田',
+  '北京故宫的红墙和琉璃瓦',
+  '一只金毛犬叼着飞盘奔跑',
+  '沙漠中的骆驼队',
+  '這是一張台北101的夜景照片',
+  '香港維多利亞港的日落',
+  'A photo of a dog 一张狗的照片',
+  'iPhone 手机的产品图',
+  '2023年春节的烟花表演',
+  '《西游记》插画：孙悟空大闹天宫',
+  '美食博主的早餐分享 😋',
+  'Nike 运动鞋，白色，42码',
 ];
 
 /** The fixture categories that read like real captions (not the edge cases: controls, [UNK] bait, 200-letter words…). */
-const CAPTION_CATEGORIES = new Set(['simplified_chinese', 'traditional_chinese', 'chinese_punctuation', 'fullwidth',
-  'mixed_chinese_english', 'english', 'accents', 'numbers', 'emoji', 'urls', 'misc']);
+const CAPTION_CATEGORIES = new Set([
+  'simplified_chinese',
+  'traditional_chinese',
+  'chinese_punctuation',
+  'fullwidth',
+  'mixed_chinese_english',
+  'english',
+  'accents',
+  'numbers',
+  'emoji',
+  'urls',
+  'misc',
+]);
 
 /**
  * Caption fragments: the 16 captions of the chinese-clip README's "Outputs" section and the
@@ -50,14 +96,18 @@ const CAPTION_CATEGORIES = new Set(['simplified_chinese', 'traditional_chinese',
 function loadFragments(): { fragments: string[]; source: string } {
   const readme = join(CHINESE_FIXTURES, 'README.md');
   const cases = join(CHINESE_FIXTURES, 'tokenizer_cases.json');
-  if (!existsSync(readme) || !existsSync(cases)) return { fragments: [...BUILT_IN_FRAGMENTS], source: 'built-in captions, no fixtures found' };
+  if (!existsSync(readme) || !existsSync(cases))
+    return { fragments: [...BUILT_IN_FRAGMENTS], source: 'built-in captions, no fixtures found' };
   const outputs = readFileSync(readme, 'utf8').split('## Outputs')[1]?.split('\n## ')[0] ?? '';
   // The captions are listed as: 0. `"一只猫坐在沙发上"`
   const listed = [...outputs.matchAll(/^\d+\. `(".*")`$/gm)].map((m) => JSON.parse(m[1]!) as string);
   const { cases: entries } = JSON.parse(readFileSync(cases, 'utf8')) as { cases: { category: string; text: string }[] };
   const texts = entries.filter((c) => CAPTION_CATEGORIES.has(c.category)).map((c) => c.text);
   const fragments = [...listed, ...texts].filter((t) => t.trim() !== '');
-  return { fragments, source: `${listed.length} README captions + ${texts.length} tokenizer cases from ${CHINESE_FIXTURES}` };
+  return {
+    fragments,
+    source: `${listed.length} README captions + ${texts.length} tokenizer cases from ${CHINESE_FIXTURES}`,
+  };
 }
 
 const JOINERS = ['，', '。', '；', '、', ' ', '', ', ', '：'];
@@ -110,20 +160,38 @@ function findPython(pythonPath: string | undefined, given: string | undefined): 
     if (!probe.error && probe.status === 0) return python;
     failures.push(`${python.executable}: ${probe.error?.message ?? probe.stderr.trim().split('\n').at(-1)}`);
   }
-  return `the Python reference (cn_clip) is not available (${failures.join('; ')}); `
-    + 'install it with `pip install --target DIR cn_clip --no-deps` (it also needs torch and six) and pass --pythonpath DIR';
+  return (
+    `the Python reference (cn_clip) is not available (${failures.join('; ')}); ` +
+    'install it with `pip install --target DIR cn_clip --no-deps` (it also needs torch and six) and pass --pythonpath DIR'
+  );
 }
 
-interface PythonResult { passes: Pass[]; rows: number[][]; python: string; executable: string }
+interface PythonResult {
+  passes: Pass[];
+  rows: number[][];
+  python: string;
+  executable: string;
+}
 
 function runPython(python: PythonCommand, captionsFile: string, rounds: number): PythonResult | string {
-  const result = runPythonJson<Omit<PythonResult, 'executable'>>(python, PYTHON_REFERENCE, [captionsFile, String(BATCH), String(rounds), String(CONTEXT_LENGTH)]);
+  const result = runPythonJson<Omit<PythonResult, 'executable'>>(python, PYTHON_REFERENCE, [
+    captionsFile,
+    String(BATCH),
+    String(rounds),
+    String(CONTEXT_LENGTH),
+  ]);
   return typeof result === 'string' ? result : { ...result, executable: python.executable };
 }
 
 function main(): void {
-  const opts = parseTextBenchOptions('bench-wordpiece',
-    { option: 'vocab', description: 'BERT vocab.txt (default: $CLIP_VOCAB_PATH, else the ../shared chinese-clip fixture)' }, 'cn_clip');
+  const opts = parseTextBenchOptions(
+    'bench-wordpiece',
+    {
+      option: 'vocab',
+      description: 'BERT vocab.txt (default: $CLIP_VOCAB_PATH, else the ../shared chinese-clip fixture)',
+    },
+    'cn_clip',
+  );
   const vocabPath = opts.vocab ?? process.env.CLIP_VOCAB_PATH ?? join(CHINESE_FIXTURES, 'vocab.txt');
   if (!existsSync(vocabPath)) {
     console.log(`SKIPPED wordpiece bench: no vocab.txt at ${vocabPath} (pass --vocab <path> or set CLIP_VOCAB_PATH)`);
@@ -133,16 +201,28 @@ function main(): void {
   const captions = generateCaptions(fragments, opts.captions, 1);
   const warmup = generateCaptions(fragments, WARMUP, 2);
   const tokenizer = WordPieceTokenizer.fromVocabFile(vocabPath);
-  const ours = timeOurs((texts) => tokenizer.tokenize(texts, { contextLength: CONTEXT_LENGTH }), captions, warmup, opts.rounds);
+  const ours = timeOurs(
+    (texts) => tokenizer.tokenize(texts, { contextLength: CONTEXT_LENGTH }),
+    captions,
+    warmup,
+    opts.rounds,
+  );
   const oursRates = rates(ours.passes, captions.length);
   const lengths = ours.rows.map((r) => r.indexOf(tokenizer.separatorToken) + 1);
   const meanTokens = lengths.reduce((a, b) => a + b, 0) / lengths.length;
   const truncated = captions.filter((c) => tokenizer.encode(c).length > CONTEXT_LENGTH - 2).length;
 
   const record: Record<string, unknown> = {
-    bench: 'wordpiece', captions: captions.length, captionSource: source, batch: BATCH, rounds: opts.rounds,
-    contextLength: CONTEXT_LENGTH, meanTokens: Number(meanTokens.toFixed(1)), truncated,
-    ours: { ...oursRates, node: process.versions.node }, oursTextsPerSecond: oursRates.textsPerSecond,
+    bench: 'wordpiece',
+    captions: captions.length,
+    captionSource: source,
+    batch: BATCH,
+    rounds: opts.rounds,
+    contextLength: CONTEXT_LENGTH,
+    meanTokens: Number(meanTokens.toFixed(1)),
+    truncated,
+    ours: { ...oursRates, node: process.versions.node },
+    oursTextsPerSecond: oursRates.textsPerSecond,
   };
   const lines = [
     `wordpiece (Chinese-CLIP): ${captions.length} captions (${source}), mean ${meanTokens.toFixed(1)} tokens, ${truncated} truncated;`,
@@ -152,7 +232,10 @@ function main(): void {
   ];
 
   const setup = findPython(opts.pythonpath ?? process.env.CLIP_BENCH_PYTHONPATH, opts.python ?? process.env.PYTHON);
-  const result = typeof setup === 'string' ? setup : withCaptionsFile(captions, warmup, (file) => runPython(setup, file, opts.rounds));
+  const result =
+    typeof setup === 'string'
+      ? setup
+      : withCaptionsFile(captions, warmup, (file) => runPython(setup, file, opts.rounds));
   if (typeof result === 'string') {
     record.python = { skipped: result };
     lines.push(`  ${'python reference'.padEnd(LABEL)} SKIPPED: ${result}`);
@@ -160,9 +243,16 @@ function main(): void {
     const pyRates = rates(result.passes, captions.length);
     const differing = differingRows(ours.rows, result.rows);
     const ratio = speedup(oursRates, pyRates);
-    record.python = { ...pyRates, executable: result.executable, version: result.python, rowsDiffering: differing.length };
+    record.python = {
+      ...pyRates,
+      executable: result.executable,
+      version: result.python,
+      rowsDiffering: differing.length,
+    };
     Object.assign(record, { pythonTextsPerSecond: pyRates.textsPerSecond, ratio: ratio.wall, cpuRatio: ratio.cpu });
-    lines.push(`  ${'cn_clip (python)'.padEnd(LABEL)} ${row(pyRates)}  ${differing.length === 0 ? 'rows identical' : `${differing.length} rows differ`} (Python ${result.python})`);
+    lines.push(
+      `  ${'cn_clip (python)'.padEnd(LABEL)} ${row(pyRates)}  ${differing.length === 0 ? 'rows identical' : `${differing.length} rows differ`} (Python ${result.python})`,
+    );
     lines.push(`  ratio clip-ts vs cn_clip: ${ratio.wall}x by wall time, ${ratio.cpu}x by CPU time`);
     if (differing.length > 0) {
       // A speed figure for wrong output means nothing: say which text and fail the run.

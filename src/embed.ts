@@ -7,9 +7,16 @@ import { extname, join } from 'node:path';
 import type { BatchFailure, ImageInput } from './image/index.js';
 import type { LoadedClip } from './load.js';
 
-export interface ImageEmbedding { index: number; input: ImageInput; embedding: Float32Array }
+export interface ImageEmbedding {
+  index: number;
+  input: ImageInput;
+  embedding: Float32Array;
+}
 
-export interface EmbedBatch { embeddings: ImageEmbedding[]; failures: BatchFailure[] }
+export interface EmbedBatch {
+  embeddings: ImageEmbedding[];
+  failures: BatchFailure[];
+}
 
 /** The file extensions a folder's images are recognised by. */
 export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.bmp']);
@@ -21,7 +28,10 @@ export const isImageName = (name: string): boolean => IMAGE_EXTENSIONS.has(extna
 export function expandImagePaths(paths: readonly string[]): string[] {
   return paths.flatMap((p) => {
     if (!statSync(p, { throwIfNoEntry: false })?.isDirectory()) return [p];
-    return readdirSync(p).filter(isImageName).sort().map((f) => join(p, f));
+    return readdirSync(p)
+      .filter(isImageName)
+      .sort()
+      .map((f) => join(p, f));
   });
 }
 
@@ -29,7 +39,10 @@ export function expandImagePaths(paths: readonly string[]): string[] {
 export async function* embedImages(
   clip: LoadedClip,
   inputs: readonly ImageInput[],
-  { batchSize = 32, preprocess = {} }: { batchSize?: number; preprocess?: Parameters<LoadedClip['preprocessBatch']>[1] } = {},
+  {
+    batchSize = 32,
+    preprocess = {},
+  }: { batchSize?: number; preprocess?: Parameters<LoadedClip['preprocessBatch']>[1] } = {},
 ): AsyncGenerator<EmbedBatch> {
   const starts = Array.from({ length: Math.ceil(inputs.length / batchSize) }, (_, i) => i * batchSize);
   const prepare = (start: number) => clip.preprocessBatch(inputs.slice(start, start + batchSize), preprocess);
@@ -39,11 +52,18 @@ export async function* embedImages(
     pending = b + 1 < starts.length ? prepare(starts[b + 1]!) : undefined;
     const offset = starts[b]!;
     const globalFailures = failures.map((f) => ({ ...f, index: offset + f.index }));
-    if (indices.length === 0) { yield { embeddings: [], failures: globalFailures }; continue; }
+    if (indices.length === 0) {
+      yield { embeddings: [], failures: globalFailures };
+      continue;
+    }
     const features = await clip.model.encodeImage(tensor);
     const d = features.shape[1]!;
     yield {
-      embeddings: indices.map((i, row) => ({ index: offset + i, input: inputs[offset + i]!, embedding: features.data.slice(row * d, (row + 1) * d) })),
+      embeddings: indices.map((i, row) => ({
+        index: offset + i,
+        input: inputs[offset + i]!,
+        embedding: features.data.slice(row * d, (row + 1) * d),
+      })),
       failures: globalFailures,
     };
   }

@@ -3,7 +3,10 @@
 /** A checkpoint file that cannot be read: truncated, not a checkpoint, unsupported layout. */
 export class CheckpointError extends Error {
   override name = 'CheckpointError';
-  constructor(readonly file: string, message: string) {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
     super(`${file}: ${message}`);
   }
 }
@@ -30,8 +33,16 @@ export class InputError extends Error {
 
 /** Why a download failed; lets callers react (e.g. try the next mirror on 'http' 404). */
 export type DownloadFailure =
-  | 'network' | 'http' | 'checksum' | 'corrupt' | 'disk-full' | 'permission' | 'filesystem'
-  | 'offline' | 'aborted' | 'not-a-file';
+  | 'network'
+  | 'http'
+  | 'checksum'
+  | 'corrupt'
+  | 'disk-full'
+  | 'permission'
+  | 'filesystem'
+  | 'offline'
+  | 'aborted'
+  | 'not-a-file';
 
 /** A file that could not be downloaded or verified; the message says what to do next. */
 export class DownloadError extends Error {

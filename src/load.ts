@@ -8,11 +8,27 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { preprocess as preprocessImage, preprocessBatch, type BatchOptions, type BatchResult, type ImageInput, type PreprocessOptions } from './image/index.js';
-import { findModelFiles, imageTransformFor, type ImageTransform, readModel, tokenizerFor, type ModelFileOptions, type ModelFiles, type TokenizerFileOptions } from './model-files.js';
+import {
+  preprocess as preprocessImage,
+  preprocessBatch,
+  type BatchOptions,
+  type BatchResult,
+  type ImageInput,
+  type PreprocessOptions,
+} from './image/index.js';
+import {
+  findModelFiles,
+  imageTransformFor,
+  type ImageTransform,
+  readModel,
+  tokenizerFor,
+  type ModelFileOptions,
+  type ModelFiles,
+  type TokenizerFileOptions,
+} from './model-files.js';
 import { CLIP } from './inference/clip.js';
 import { logitScaleOf } from './models/clip.js';
-import { type LazyWeights } from './inference/clip-model.js';
+import type { LazyWeights } from './inference/clip-model.js';
 import type { ClipConfig } from './models/config.js';
 import type { RuntimeOptions } from './runtime/session.js';
 import type { StateDict, Tensor } from './tensor.js';
@@ -32,7 +48,10 @@ export interface LoadOptions extends RuntimeOptions, ModelFileOptions, Tokenizer
   calibrationImages?: Tensor;
 }
 
-export type Preprocess = (image: ImageInput, options?: Omit<PreprocessOptions, 'size' | 'resizeMode'>) => Promise<Tensor>;
+export type Preprocess = (
+  image: ImageInput,
+  options?: Omit<PreprocessOptions, 'size' | 'resizeMode'>,
+) => Promise<Tensor>;
 
 export interface LoadedClip {
   model: CLIP;
@@ -43,7 +62,10 @@ export interface LoadedClip {
   /** The model's image transform: image → float32 [3, R, R]. */
   preprocess: Preprocess;
   /** Many images at once, concurrently; failures are reported, not thrown. */
-  preprocessBatch: (images: readonly ImageInput[], options?: Omit<BatchOptions, 'size' | 'resizeMode'>) => Promise<BatchResult>;
+  preprocessBatch: (
+    images: readonly ImageInput[],
+    options?: Omit<BatchOptions, 'size' | 'resizeMode'>,
+  ) => Promise<BatchResult>;
   /** The model's tokenizer: texts → int32 [N, contextLength] (`truncate` applies to BPE; BERT always truncates). */
   tokenize: (texts: string | readonly string[], options?: { truncate?: boolean }) => Tensor<Int32Array>;
   /** The tokenizer itself (encode / decode), read from its files on first use. */
@@ -53,20 +75,32 @@ export interface LoadedClip {
 /** Bump when the graphs the models emit change, so stale compiled models are not reused. */
 const COMPILED_FORMAT = 3;
 
-interface CompiledMeta { config: ClipConfig; logitScale: number }
+interface CompiledMeta {
+  config: ClipConfig;
+  logitScale: number;
+}
 
 /**
  * The weights (or, when a compiled model of this exact file is cached, only its config and
  * logit scale, reading the weights lazily) and the folder for its compiled towers. The cache key
  * covers the file's identity (path, size, mtime), the config overrides and the emitter format.
  */
-async function weightsFor(files: ModelFiles, options: LoadOptions, compile: boolean): Promise<{ weights: StateDict | LazyWeights; config: ClipConfig; compiledDir?: string }> {
+async function weightsFor(
+  files: ModelFiles,
+  options: LoadOptions,
+  compile: boolean,
+): Promise<{ weights: StateDict | LazyWeights; config: ClipConfig; compiledDir?: string }> {
   if (!compile) {
     const { stateDict, config } = await readModel(files);
     return { weights: stateDict, config };
   }
   const info = statSync(files.weights);
-  const key = createHash('sha256').update(JSON.stringify([COMPILED_FORMAT, realpathSync(files.weights), info.size, info.mtimeMs, files.settings.overrides])).digest('hex').slice(0, 32);
+  const key = createHash('sha256')
+    .update(
+      JSON.stringify([COMPILED_FORMAT, realpathSync(files.weights), info.size, info.mtimeMs, files.settings.overrides]),
+    )
+    .digest('hex')
+    .slice(0, 32);
   const compiledDir = join(cacheDir(options.cacheDir), 'compiled', key);
   const metaPath = join(compiledDir, 'meta.json');
   const read = async () => (await readModel(files)).stateDict;
@@ -83,7 +117,11 @@ async function weightsFor(files: ModelFiles, options: LoadOptions, compile: bool
   // Lazy too, handing over the weights already read: the model lets them go once its towers are
   // compiled (inference/clip-model.ts), instead of holding the checkpoint as long as it lives.
   let first: StateDict | undefined = stateDict;
-  const handOver = async () => { const sd = first ?? await read(); first = undefined; return sd; };
+  const handOver = async () => {
+    const sd = first ?? (await read());
+    first = undefined;
+    return sd;
+  };
   return { weights: { ...meta, load: handOver }, config, compiledDir };
 }
 
@@ -93,7 +131,11 @@ export async function load(nameOrPath: string, options: LoadOptions = {}): Promi
   const files = await findModelFiles(nameOrPath, options);
   const { weights, config, compiledDir } = await weightsFor(files, options, options.compiledCache ?? byName);
   const { device, threads, optimization, spinning, precision, calibrationImages } = options;
-  const model = new CLIP(weights, { device, threads, optimization, spinning, precision, calibrationImages, compiledDir }, config);
+  const model = new CLIP(
+    weights,
+    { device, threads, optimization, spinning, precision, calibrationImages, compiledDir },
+    config,
+  );
   const { size, resizeMode, ...normalization } = imageTransformFor(config, files);
   const { contextLength } = config.text;
   const makeTokenizer = tokenizerFor(config.text.kind, files, options);
@@ -106,6 +148,8 @@ export async function load(nameOrPath: string, options: LoadOptions = {}): Promi
     preprocess: (image, opts = {}) => preprocessImage(image, { ...normalization, ...opts, size, resizeMode }),
     preprocessBatch: (images, opts = {}) => preprocessBatch(images, { ...normalization, ...opts, size, resizeMode }),
     tokenize: (texts, opts = {}) => getTokenizer().tokenize(texts, { ...opts, contextLength }),
-    get tokenizer() { return getTokenizer(); },
+    get tokenizer() {
+      return getTokenizer();
+    },
   };
 }

@@ -38,7 +38,12 @@ export interface ModelFiles {
   vocabTxt?: string;
 }
 
-const HF_WEIGHT_FILES = ['model.safetensors', 'pytorch_model.bin', 'open_clip_model.safetensors', 'open_clip_pytorch_model.bin'];
+const HF_WEIGHT_FILES = [
+  'model.safetensors',
+  'pytorch_model.bin',
+  'open_clip_model.safetensors',
+  'open_clip_pytorch_model.bin',
+];
 const CHECKPOINT = /\.(pt|pth|bin|safetensors)$/;
 const OPEN_CLIP_CONFIG = 'open_clip_config.json';
 
@@ -74,8 +79,12 @@ function localFiles(path: string, configPath: string | undefined): ModelFiles {
   if (statSync(path).isDirectory()) {
     const files = readdirSync(path);
     const candidates = files.filter((f) => CHECKPOINT.test(f));
-    const found = HF_WEIGHT_FILES.find((f) => files.includes(f)) ?? (candidates.length === 1 ? candidates[0] : undefined);
-    if (!found) throw new InputError(`${path}: no checkpoint found (expected one of ${HF_WEIGHT_FILES.join(', ')} or a single .pt/.safetensors file)`);
+    const found =
+      HF_WEIGHT_FILES.find((f) => files.includes(f)) ?? (candidates.length === 1 ? candidates[0] : undefined);
+    if (!found)
+      throw new InputError(
+        `${path}: no checkpoint found (expected one of ${HF_WEIGHT_FILES.join(', ')} or a single .pt/.safetensors file)`,
+      );
     weights = join(path, found);
   }
   const dir = dirname(weights);
@@ -93,19 +102,27 @@ function localFiles(path: string, configPath: string | undefined): ModelFiles {
 
 /** The files of a path, a zoo model name or an `hf-hub:` repository (downloaded into the cache). */
 export async function findModelFiles(nameOrPath: string, options: ModelFileOptions = {}): Promise<ModelFiles> {
-  if (options.config !== undefined && !existsSync(options.config)) throw new InputError(`model config file not found: ${options.config}`);
+  if (options.config !== undefined && !existsSync(options.config))
+    throw new InputError(`model config file not found: ${options.config}`);
   if (existsSync(nameOrPath)) return localFiles(nameOrPath, options.config);
   resolveModel(nameOrPath); // a clear error listing the models before any download
   const files = await downloadModel(nameOrPath, options);
   const given = options.config ? settingsOf(options.config) : undefined;
   switch (files.kind) {
-    case 'openai': return { weights: files.weights, ...(given ?? settingsOf(undefined)), bpe: files.bpe };
-    case 'chinese-clip': return { weights: files.weights, ...(given ?? { settings: { overrides: files.overrides } }), vocabTxt: files.vocab };
-    case 'huggingface': return {
-      weights: files.weights,
-      ...(given ?? settingsOf(files.config)),
-      ...('bpe' in files.tokenizer ? { bpe: files.tokenizer.bpe } : { hfTokenizer: files.tokenizer }),
-    };
+    case 'openai':
+      return { weights: files.weights, ...(given ?? settingsOf(undefined)), bpe: files.bpe };
+    case 'chinese-clip':
+      return {
+        weights: files.weights,
+        ...(given ?? { settings: { overrides: files.overrides } }),
+        vocabTxt: files.vocab,
+      };
+    case 'huggingface':
+      return {
+        weights: files.weights,
+        ...(given ?? settingsOf(files.config)),
+        ...('bpe' in files.tokenizer ? { bpe: files.tokenizer.bpe } : { hfTokenizer: files.tokenizer }),
+      };
   }
 }
 
@@ -128,7 +145,11 @@ export type ImageTransform = TransformOptions & { resizeMode: ResizeMode };
 
 /** The model's image transform: its config's (open_clip's preprocess_cfg), else its family's. */
 export function imageTransformFor(config: ClipConfig, files: ModelFiles): ImageTransform {
-  const { mean, std, resizeMode = config.text.kind === 'bert' ? 'square' : 'shortest-side-crop' } = files.settings.preprocess ?? {};
+  const {
+    mean,
+    std,
+    resizeMode = config.text.kind === 'bert' ? 'square' : 'shortest-side-crop',
+  } = files.settings.preprocess ?? {};
   return { size: config.vision.imageResolution, resizeMode, ...(mean ? { mean } : {}), ...(std ? { std } : {}) };
 }
 
@@ -141,11 +162,19 @@ export function bpeTokenizerFor(files: ModelFiles, options: TokenizerFileOptions
 }
 
 /** The model's tokenizer, made on first use: BPE (bpeTokenizerFor) or BERT's WordPiece. */
-export function tokenizerFor(kind: 'transformer' | 'bert', files: ModelFiles, options: TokenizerFileOptions): () => TextTokenizer {
+export function tokenizerFor(
+  kind: 'transformer' | 'bert',
+  files: ModelFiles,
+  options: TokenizerFileOptions,
+): () => TextTokenizer {
   if (kind === 'bert') {
     return () => {
-      const path = options.vocabPath ?? files.vocabTxt ?? existing(join(cacheDir(options.cacheDir), 'cn-clip', 'vocab.txt'));
-      if (!path) throw new InputError(`Chinese-CLIP tokenizer: no vocab.txt beside ${files.weights}; pass --vocab <file> (vocabPath in the API; the file ships with every Chinese-CLIP download, e.g. load("cn-clip/ViT-B-16"))`);
+      const path =
+        options.vocabPath ?? files.vocabTxt ?? existing(join(cacheDir(options.cacheDir), 'cn-clip', 'vocab.txt'));
+      if (!path)
+        throw new InputError(
+          `Chinese-CLIP tokenizer: no vocab.txt beside ${files.weights}; pass --vocab <file> (vocabPath in the API; the file ships with every Chinese-CLIP download, e.g. load("cn-clip/ViT-B-16"))`,
+        );
       return WordPieceTokenizer.fromVocabFile(path);
     };
   }

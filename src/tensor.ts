@@ -3,12 +3,28 @@
 // decides precision; the model code upcasts to float32 as the reference does on CPU.
 
 export type DType =
-  | 'float64' | 'float32' | 'float16' | 'bfloat16'
-  | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+  | 'float64'
+  | 'float32'
+  | 'float16'
+  | 'bfloat16'
+  | 'int64'
+  | 'int32'
+  | 'int16'
+  | 'int8'
+  | 'uint8'
+  | 'bool';
 
 export const DTYPE_SIZE: Record<DType, number> = {
-  float64: 8, float32: 4, float16: 2, bfloat16: 2,
-  int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
+  float64: 8,
+  float32: 4,
+  float16: 2,
+  bfloat16: 2,
+  int64: 8,
+  int32: 4,
+  int16: 2,
+  int8: 1,
+  uint8: 1,
+  bool: 1,
 };
 
 /** A tensor in a checkpoint: dtype, shape and C-contiguous little-endian bytes. */
@@ -68,14 +84,18 @@ function float32BitsToHalf(x: number): number {
     const half = 1 << (shift - 1);
     let r = mant >>> shift;
     const rest = mant & ((1 << shift) - 1);
-    if (rest > half || (rest === half && (r & 1))) r++;
+    if (rest > half || (rest === half && r & 1)) r++;
     return sign | r;
   }
   let r = mant >>> 13;
   const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (r & 1))) {
+  if (rest > 0x1000 || (rest === 0x1000 && r & 1)) {
     r++;
-    if (r === 0x400) { r = 0; e++; if (e >= 31) return sign | 0x7c00; }
+    if (r === 0x400) {
+      r = 0;
+      e++;
+      if (e >= 31) return sign | 0x7c00;
+    }
   }
   return sign | (e << 10) | r;
 }
@@ -89,7 +109,10 @@ function halfLookup(): Float32Array {
   return halfTable;
 }
 
-function view<T>(ctor: { new (b: ArrayBuffer, o: number, n: number): T; BYTES_PER_ELEMENT: number }, bytes: Uint8Array): T {
+function view<T>(
+  ctor: { new (b: ArrayBuffer, o: number, n: number): T; BYTES_PER_ELEMENT: number },
+  bytes: Uint8Array,
+): T {
   // Typed-array views need aligned offsets; copy once when the file's layout is not aligned.
   const size = ctor.BYTES_PER_ELEMENT;
   const aligned = bytes.byteOffset % size === 0 ? bytes : new Uint8Array(bytes); // a copy (Buffer#slice would not copy)
@@ -110,7 +133,8 @@ export function toFloat32(t: RawTensor, scratch?: Float32Array): Float32Array {
       into.set(view(Float32Array, t.bytes));
       return into;
     }
-    case 'float64': return Float32Array.from(view(Float64Array, t.bytes));
+    case 'float64':
+      return Float32Array.from(view(Float64Array, t.bytes));
     case 'float16': {
       const table = halfLookup();
       const src = view(Uint16Array, t.bytes);
@@ -125,11 +149,17 @@ export function toFloat32(t: RawTensor, scratch?: Float32Array): Float32Array {
       for (let i = 0; i < n; i++) bits[i] = src[i]! << 16;
       return out;
     }
-    case 'int64': return Float32Array.from(view(BigInt64Array, t.bytes), Number);
-    case 'int32': return Float32Array.from(view(Int32Array, t.bytes));
-    case 'int16': return Float32Array.from(view(Int16Array, t.bytes));
-    case 'int8': return Float32Array.from(view(Int8Array, t.bytes));
-    case 'uint8': case 'bool': return Float32Array.from(t.bytes);
+    case 'int64':
+      return Float32Array.from(view(BigInt64Array, t.bytes), Number);
+    case 'int32':
+      return Float32Array.from(view(Int32Array, t.bytes));
+    case 'int16':
+      return Float32Array.from(view(Int16Array, t.bytes));
+    case 'int8':
+      return Float32Array.from(view(Int8Array, t.bytes));
+    case 'uint8':
+    case 'bool':
+      return Float32Array.from(t.bytes);
   }
 }
 
@@ -145,12 +175,19 @@ export function toFloat16(t: RawTensor): RawTensor {
 /** Integer tensor values as JS numbers (int64 beyond 2^53 loses precision; used for ids and counts). */
 export function toInt32(t: RawTensor): Int32Array {
   switch (t.dtype) {
-    case 'int64': return Int32Array.from(view(BigInt64Array, t.bytes), Number);
-    case 'int32': return view(Int32Array, t.bytes).slice();
-    case 'int16': return Int32Array.from(view(Int16Array, t.bytes));
-    case 'int8': return Int32Array.from(view(Int8Array, t.bytes));
-    case 'uint8': case 'bool': return Int32Array.from(t.bytes);
-    default: throw new TypeError(`expected an integer tensor, got ${t.dtype}`);
+    case 'int64':
+      return Int32Array.from(view(BigInt64Array, t.bytes), Number);
+    case 'int32':
+      return view(Int32Array, t.bytes).slice();
+    case 'int16':
+      return Int32Array.from(view(Int16Array, t.bytes));
+    case 'int8':
+      return Int32Array.from(view(Int8Array, t.bytes));
+    case 'uint8':
+    case 'bool':
+      return Int32Array.from(t.bytes);
+    default:
+      throw new TypeError(`expected an integer tensor, got ${t.dtype}`);
   }
 }
 

@@ -27,7 +27,9 @@ function importsOf(file: string): string[] {
 }
 
 const sourceFiles = (dir: string): string[] =>
-  readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => join(dir, f));
+  readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => join(dir, f));
 
 test('import rules: text/, image/, weights/, graph/ and models/ import nothing above them', () => {
   const violations: string[] = [];
@@ -44,5 +46,8 @@ test('import rules: text/, image/, weights/, graph/ and models/ import nothing a
 
 test('the import-rule reader sees static and dynamic relative imports', () => {
   const file = join(SRC, 'cli', 'main.ts');
-  assert.ok(importsOf(file).some((p) => p.startsWith('cli/')), 'main.ts imports its command files');
+  assert.ok(
+    importsOf(file).some((p) => p.startsWith('cli/')),
+    'main.ts imports its command files',
+  );
 });

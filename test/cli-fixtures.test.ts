@@ -22,11 +22,32 @@ test('clip classify reproduces the reference probabilities and top-1', { skip: n
   const labelIdx = captions.flatMap((c, i) => (c && !c.includes(',') && !c.includes('<|') ? [i] : []));
   assert.ok(labelIdx.length >= 8);
   const shown = [0, 2, 3, 4, 9];
-  const r = spawnSync(process.execPath, [CLI, 'classify', ...shown.map((i) => join(OPENAI_FIXTURES, 'images', images[i]!)),
-    '--model', join(OPENAI_FIXTURES, 'models', 'vit-tiny.jit.pt'), '--bpe', join(OPENAI_FIXTURES, 'bpe_simple_vocab_16e6.txt.gz'),
-    '--labels', labelIdx.map((i) => captions[i]).join(','), '--template', '{}', '--truncate', '-k', String(labelIdx.length), '--json'], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [
+      CLI,
+      'classify',
+      ...shown.map((i) => join(OPENAI_FIXTURES, 'images', images[i]!)),
+      '--model',
+      join(OPENAI_FIXTURES, 'models', 'vit-tiny.jit.pt'),
+      '--bpe',
+      join(OPENAI_FIXTURES, 'bpe_simple_vocab_16e6.txt.gz'),
+      '--labels',
+      labelIdx.map((i) => captions[i]).join(','),
+      '--template',
+      '{}',
+      '--truncate',
+      '-k',
+      String(labelIdx.length),
+      '--json',
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 0, r.stderr);
-  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { image: string; predictions: { label: string; probability: number }[] });
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { image: string; predictions: { label: string; probability: number }[] });
   assert.equal(lines.length, shown.length);
   lines.forEach((line, n) => {
     const row = shown[n]!;
@@ -36,6 +57,7 @@ test('clip classify reproduces the reference probabilities and top-1', { skip: n
     const expected = new Map(labelIdx.map((i, k) => [captions[i]!, Math.exp(z[k]! - max) / sum]));
     const best = [...expected].sort((a, b) => b[1] - a[1])[0]![0];
     assert.equal(line.predictions[0]!.label, best, `top-1 of ${images[row]}`);
-    for (const p of line.predictions) assert.ok(Math.abs(p.probability - expected.get(p.label)!) < 1e-4, `${images[row]} / ${p.label}`);
+    for (const p of line.predictions)
+      assert.ok(Math.abs(p.probability - expected.get(p.label)!) < 1e-4, `${images[row]} / ${p.label}`);
   });
 });

@@ -14,14 +14,21 @@ import { randomStateDict } from '../src/models/random.js';
 import { writeSafetensors } from '../src/weights/safetensors.js';
 import { CFG, CLI, MERGES } from './tiny-cli-model.js';
 
-const VERSION = (JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
+const VERSION = (
+  JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'package.json'), 'utf8')) as {
+    version: string;
+  }
+).version;
 
 let dir = '';
 let model = '';
 let red = '';
 function run(args: string[], options: { input?: string; env?: Record<string, string> } = {}) {
   return spawnSync(process.execPath, [CLI, ...args], {
-    encoding: 'utf8', maxBuffer: 1 << 28, input: options.input, timeout: 120_000,
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+    input: options.input,
+    timeout: 120_000,
     env: { ...process.env, CLIP_OFFLINE: '1', CLIP_CACHE_DIR: join(dir, 'cache'), ...options.env },
   });
 }
@@ -43,7 +50,9 @@ describe('clip on hostile input', { concurrency: 4 }, () => {
     writeSafetensors(join(model, 'model.safetensors'), randomStateDict(CFG, 11));
     writeFileSync(join(model, 'bpe_simple_vocab_16e6.txt'), MERGES);
     red = join(dir, 'red.png');
-    await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 200, g: 30, b: 90 } } }).png().toFile(red);
+    await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 200, g: 30, b: 90 } } })
+      .png()
+      .toFile(red);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -63,8 +72,11 @@ describe('clip on hostile input', { concurrency: 4 }, () => {
     const script = `const { load } = await import(${JSON.stringify(LOAD)});
       const clip = await load(${JSON.stringify(model)});
       await clip.model.encodeText(clip.tokenize(['cat'])).then(() => console.log('ran'), (e) => console.log(e.name, e.message));`;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, ...Array.from({ length: 400 }, () => 'x'.repeat(100))],
-      { encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(
+      process.execPath,
+      ['--input-type=module', '-e', script, ...Array.from({ length: 400 }, () => 'x'.repeat(100))],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
     assert.equal(r.signal, null, 'no crash');
     assert.match(r.stdout, /^InputError this process's command line is \d+ bytes; ONNX Runtime overflows its stack/);
   });
@@ -73,15 +85,32 @@ describe('clip on hostile input', { concurrency: 4 }, () => {
     const labels = Array.from({ length: 100_000 }, (_, i) => `thing ${i}`);
     labels[7] = 'a cat, sleeping';
     writeFileSync(join(dir, 'labels.txt'), `${labels.join('\n')}\n`);
-    const r = run(['classify', red, '--model', model, '--labels-file', join(dir, 'labels.txt'), '--template', '{}', '-k', '3', '--json']);
+    const r = run([
+      'classify',
+      red,
+      '--model',
+      model,
+      '--labels-file',
+      join(dir, 'labels.txt'),
+      '--template',
+      '{}',
+      '-k',
+      '3',
+      '--json',
+    ]);
     assert.equal(r.status, 0, r.stderr);
     const { predictions } = JSON.parse(r.stdout) as { predictions: { label: string; probability: number }[] };
     assert.equal(predictions.length, 3);
     for (const p of predictions) assert.ok(labels.includes(p.label) && p.probability > 0 && p.probability < 1);
     const input = '\uFEFFa cat, sleeping\r\na dog\r\n\r\n'; // a byte-order mark and CRLF lines, as Windows editors write
-    const comma = run(['classify', red, '--model', model, '--labels-file', '-', '--template', '{}', '--json'], { input });
+    const comma = run(['classify', red, '--model', model, '--labels-file', '-', '--template', '{}', '--json'], {
+      input,
+    });
     assert.equal(comma.status, 0, comma.stderr);
-    assert.deepEqual((JSON.parse(comma.stdout) as { predictions: { label: string }[] }).predictions.map((p) => p.label).sort(), ['a cat, sleeping', 'a dog']);
+    assert.deepEqual(
+      (JSON.parse(comma.stdout) as { predictions: { label: string }[] }).predictions.map((p) => p.label).sort(),
+      ['a cat, sleeping', 'a dog'],
+    );
   });
 
   test('bad numbers are usage errors (exit 2) naming the flag, before any work', () => {
@@ -95,7 +124,10 @@ describe('clip on hostile input', { concurrency: 4 }, () => {
       [['embed', red, ...m, '--threads', '0'], /--threads <n>.*'0'/],
       [['embed', red, ...m, '--threads', 'abc'], /--threads <n>.*'abc'/],
       [['embed', red, ...m, '--threads', '1000000000'], /--threads <n>.*'1000000000'.*from 1 to 1024/],
-      [['train', ...m, '-o', join(dir, 'x.safetensors'), '--folder', dir, '--lr', 'abc'], /--lr <x>.*'abc'.*positive number/],
+      [
+        ['train', ...m, '-o', join(dir, 'x.safetensors'), '--folder', dir, '--lr', 'abc'],
+        /--lr <x>.*'abc'.*positive number/,
+      ],
       [['train', ...m, '-o', join(dir, 'x.safetensors'), '--folder', dir, '-e', 'abc'], /--epochs <n>.*'abc'/],
       [['train', ...m, '-o', join(dir, 'x.safetensors'), '--folder', dir, '--wd', '-1'], /--wd <x>.*'-1'/],
       [['tokenize', 'x', '--context-length', '1'], /--context-length 1: expected 2 \(SOT and EOT\) to 65536/],
@@ -110,9 +142,21 @@ describe('clip on hostile input', { concurrency: 4 }, () => {
     assertFails(run(['classify', ...m, '--labels', 'a,b']), 2, /no images to classify/);
     assertFails(run(['classify', red, ...m]), 2, /--labels "a,b,c" or --labels-file/);
     assertFails(run(['classify', red, ...m, '--labels', 'cat,dog,cat']), 2, /labels must be distinct; repeated: "cat"/);
-    assertFails(run(['classify', red, ...m, '--labels', 'a,b', '--templates-file', join(dir, 'none.txt')]), 2, /--templates-file .*none\.txt: no such file/);
-    assertFails(run(['classify', red, ...m, '--labels', 'a,b', '--template', 'a photo']), 2, /template "a photo" has no \{\}/);
-    assertFails(run(['embed', ...m, '--files-from', join(dir, 'none.txt')]), 2, /--files-from .*none\.txt: no such file/);
+    assertFails(
+      run(['classify', red, ...m, '--labels', 'a,b', '--templates-file', join(dir, 'none.txt')]),
+      2,
+      /--templates-file .*none\.txt: no such file/,
+    );
+    assertFails(
+      run(['classify', red, ...m, '--labels', 'a,b', '--template', 'a photo']),
+      2,
+      /template "a photo" has no \{\}/,
+    );
+    assertFails(
+      run(['embed', ...m, '--files-from', join(dir, 'none.txt')]),
+      2,
+      /--files-from .*none\.txt: no such file/,
+    );
     const empty = join(dir, 'empty');
     mkdirSync(empty, { recursive: true });
     const r = run(['embed', empty, red, ...m]);
@@ -125,8 +169,15 @@ describe('clip on hostile input', { concurrency: 4 }, () => {
   test('texts longer than the context: an error naming --truncate, unless --truncate is given', () => {
     const long = 'cat '.repeat(40);
     assertFails(run(['embed', '--model', model, '--text', long]), 1, /is too long: .*--truncate/);
-    assertFails(run(['classify', red, '--model', model, '--labels', `${long},dog`, '--template', '{}']), 1, /is too long: .*--truncate/);
-    assert.equal(run(['classify', red, '--model', model, '--labels', `${long},dog`, '--template', '{}', '--truncate']).status, 0);
+    assertFails(
+      run(['classify', red, '--model', model, '--labels', `${long},dog`, '--template', '{}']),
+      1,
+      /is too long: .*--truncate/,
+    );
+    assert.equal(
+      run(['classify', red, '--model', model, '--labels', `${long},dog`, '--template', '{}', '--truncate']).status,
+      0,
+    );
   });
 
   test('--out writes .jsonl, or .npy with the rows named beside it; --files-from - reads paths from stdin', () => {
@@ -135,36 +186,80 @@ describe('clip on hostile input', { concurrency: 4 }, () => {
     const jsonl = join(dir, 'out.jsonl');
     const npy = join(dir, 'out.npy');
     const list = `${red}\n${blue}\n`;
-    assert.equal(run(['embed', '--files-from', '-', '--text', 'cat', '--model', model, '--out', jsonl], { input: list }).status, 0);
-    assert.equal(run(['embed', '--files-from', '-', '--text', 'cat', '--model', model, '--out', npy], { input: list }).status, 0);
-    const rows = readFileSync(jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { image?: string; text?: string; embedding: number[] });
-    assert.deepEqual(rows.map((r) => r.image ?? r.text), [red, blue, 'cat']);
+    assert.equal(
+      run(['embed', '--files-from', '-', '--text', 'cat', '--model', model, '--out', jsonl], { input: list }).status,
+      0,
+    );
+    assert.equal(
+      run(['embed', '--files-from', '-', '--text', 'cat', '--model', model, '--out', npy], { input: list }).status,
+      0,
+    );
+    const rows = readFileSync(jsonl, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { image?: string; text?: string; embedding: number[] });
+    assert.deepEqual(
+      rows.map((r) => r.image ?? r.text),
+      [red, blue, 'cat'],
+    );
     const bytes = readFileSync(npy);
     assert.equal(bytes.subarray(0, 6).toString('latin1'), '\x93NUMPY');
     const headerEnd = 10 + bytes.readUInt16LE(8);
     assert.equal(headerEnd % 64, 0);
-    assert.match(bytes.subarray(10, headerEnd).toString('latin1'), /^\{'descr': '<f4', 'fortran_order': False, 'shape': \(3, 8\), \} *\n$/);
+    assert.match(
+      bytes.subarray(10, headerEnd).toString('latin1'),
+      /^\{'descr': '<f4', 'fortran_order': False, 'shape': \(3, 8\), \} *\n$/,
+    );
     const matrix = new Float32Array(bytes.buffer.slice(bytes.byteOffset + headerEnd, bytes.byteOffset + bytes.length));
     assert.equal(matrix.length, 3 * 8);
     rows.forEach((row, i) => row.embedding.forEach((v, k) => assert.equal(matrix[i * 8 + k], Math.fround(v))));
-    const named = readFileSync(`${npy}.rows.jsonl`, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
+    const named = readFileSync(`${npy}.rows.jsonl`, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, string>);
     assert.deepEqual(named, [{ image: red }, { image: blue }, { text: 'cat' }]);
-    assertFails(run(['embed', red, '--model', model, '--out', join(dir, 'out.csv')]), 2, /--out .*out\.csv: expected a file name ending in \.npy or \.jsonl/);
-    assertFails(run(['embed', red, '--model', model, '--out', join(dir, 'nope', 'x.npy')]), 2, /folder .*nope does not exist/);
+    assertFails(
+      run(['embed', red, '--model', model, '--out', join(dir, 'out.csv')]),
+      2,
+      /--out .*out\.csv: expected a file name ending in \.npy or \.jsonl/,
+    );
+    assertFails(
+      run(['embed', red, '--model', model, '--out', join(dir, 'nope', 'x.npy')]),
+      2,
+      /folder .*nope does not exist/,
+    );
   });
 
   const hasScript = existsSync('/usr/bin/script');
-  test('on a terminal, a progress bar with skipped images above it, then the summary', { skip: hasScript ? false : 'needs /usr/bin/script for a pseudo-terminal' }, () => {
-    const command = [process.execPath, CLI, 'embed', red, red, join(dir, 'nothere.png'), '--model', model, '--out', join(dir, 'tty.jsonl')]
-      .map((a) => `'${a}'`).join(' ');
-    const r = spawnSync('/usr/bin/script', ['-qec', command, '/dev/null'], { encoding: 'utf8', env: { ...process.env, CLIP_OFFLINE: '1' }, timeout: 60_000 });
+  test('on a terminal, a progress bar with skipped images above it, then the summary', {
+    skip: hasScript ? false : 'needs /usr/bin/script for a pseudo-terminal',
+  }, () => {
+    const command = [
+      process.execPath,
+      CLI,
+      'embed',
+      red,
+      red,
+      join(dir, 'nothere.png'),
+      '--model',
+      model,
+      '--out',
+      join(dir, 'tty.jsonl'),
+    ]
+      .map((a) => `'${a}'`)
+      .join(' ');
+    const r = spawnSync('/usr/bin/script', ['-qec', command, '/dev/null'], {
+      encoding: 'utf8',
+      env: { ...process.env, CLIP_OFFLINE: '1' },
+      timeout: 60_000,
+    });
     assert.equal(r.status, 1, r.stdout);
     assert.match(r.stdout, /embedded .* \d\/3 images \| \d failed \| [\d.]+ images\/s/);
     assert.match(r.stdout, /skipped: .*nothere\.png: cannot read the file \(ENOENT\)/);
     assert.match(r.stdout, /embedded 2 of 3 images in [\d.]+ s \([\d.]+ images\/s\), 1 skipped/);
   });
 
-  test('--version, and an example in every command\'s --help', () => {
+  test("--version, and an example in every command's --help", () => {
     const v = run(['--version']);
     assert.equal(v.status, 0);
     assert.equal(v.stdout.trim(), VERSION);
@@ -174,20 +269,40 @@ describe('clip on hostile input', { concurrency: 4 }, () => {
       assert.match(r.stdout, /Examples?:\n {2}clip /, command);
     }
     const train = run(['train', '--help']).stdout;
-    for (const flag of ['--device', '--threads', '--cache-dir', '--offline', '--mirror', '--bpe']) assert.ok(train.includes(flag), `train ${flag}`);
+    for (const flag of ['--device', '--threads', '--cache-dir', '--offline', '--mirror', '--bpe'])
+      assert.ok(train.includes(flag), `train ${flag}`);
     assertFails(run(['embed', red, '--nope']), 2, /unknown option '--nope'/);
   });
 
-  test('model names and paths in the user\'s terms', () => {
+  test("model names and paths in the user's terms", () => {
     assertFails(run(['embed', '--text', 'x', '--model', join(dir, 'missing.pt')]), 1, /missing\.pt: no such file/);
-    assertFails(run(['embed', '--text', 'x', '--model', 'vit-b/33']), 1, /model "vit-b\/33" not found; did you mean "ViT-B\/32"\?/);
+    assertFails(
+      run(['embed', '--text', 'x', '--model', 'vit-b/33']),
+      1,
+      /model "vit-b\/33" not found; did you mean "ViT-B\/32"\?/,
+    );
     // Forgiving names resolve to the registry's (and then need the cache, offline here).
-    assertFails(run(['embed', '--text', 'x', '--model', 'vit-b-32']), 1, /offline mode .*ViT-B-32\.pt is not in the cache.*--model <file> --bpe/);
-    assertFails(run(['download', 'ViT-B/32'], { env: { CLIP_MIRROR: 'mirror.example.com' } }), 1, /CLIP_MIRROR is "mirror\.example\.com"; expected an http/);
+    assertFails(
+      run(['embed', '--text', 'x', '--model', 'vit-b-32']),
+      1,
+      /offline mode .*ViT-B-32\.pt is not in the cache.*--model <file> --bpe/,
+    );
+    assertFails(
+      run(['download', 'ViT-B/32'], { env: { CLIP_MIRROR: 'mirror.example.com' } }),
+      1,
+      /CLIP_MIRROR is "mirror\.example\.com"; expected an http/,
+    );
     // No network (nothing listens on the discard port): the way out without network is named.
-    assertFails(run(['embed', '--text', 'x'], { env: { CLIP_OFFLINE: '', CLIP_MIRROR: 'http://127.0.0.1:9' } }), 1,
-      /could not connect to 127\.0\.0\.1:9 .*CLIP_OFFLINE=1, or pass a local checkpoint: --model <file> --bpe /);
-    assertFails(run(['embed', '--text', 'x', '--model', model, '--device', 'cuda']), 1, /--device cuda: .*no CUDA provider.*"GPU" in the README/);
+    assertFails(
+      run(['embed', '--text', 'x'], { env: { CLIP_OFFLINE: '', CLIP_MIRROR: 'http://127.0.0.1:9' } }),
+      1,
+      /could not connect to 127\.0\.0\.1:9 .*CLIP_OFFLINE=1, or pass a local checkpoint: --model <file> --bpe /,
+    );
+    assertFails(
+      run(['embed', '--text', 'x', '--model', model, '--device', 'cuda']),
+      1,
+      /--device cuda: .*no CUDA provider.*"GPU" in the README/,
+    );
   });
 
   /** A folder of 4 captioned images for training. */
@@ -195,7 +310,9 @@ describe('clip on hostile input', { concurrency: 4 }, () => {
     const folder = join(dir, 'pairs');
     mkdirSync(folder, { recursive: true });
     for (let i = 0; i < 4; i++) {
-      await sharp({ create: { width: 20, height: 20, channels: 3, background: { r: 60 * i, g: 40, b: 200 - 40 * i } } }).png().toFile(join(folder, `${i}.png`));
+      await sharp({ create: { width: 20, height: 20, channels: 3, background: { r: 60 * i, g: 40, b: 200 - 40 * i } } })
+        .png()
+        .toFile(join(folder, `${i}.png`));
       writeFileSync(join(folder, `${i}.txt`), `cat ${i}`);
     }
     return folder;
@@ -206,16 +323,36 @@ describe('clip on hostile input', { concurrency: 4 }, () => {
     const start = join(model, 'model.safetensors');
     const out = join(dir, 'run.safetensors');
     const common = ['--folder', folder, '--bpe', join(model, 'bpe_simple_vocab_16e6.txt'), '-b', '2', '--threads', '1'];
-    assertFails(run(['train', '-m', start, '-o', join(dir, 'nope', 'run.safetensors'), ...common]), 2, /-o\/--output .*folder .*nope does not exist/);
+    assertFails(
+      run(['train', '-m', start, '-o', join(dir, 'nope', 'run.safetensors'), ...common]),
+      2,
+      /-o\/--output .*folder .*nope does not exist/,
+    );
     assertFails(run(['train', '-m', start, '-o', start, ...common]), 2, /is the model it starts from/);
     assertFails(run(['train', '-m', start, '-o', out, ...common, '--resume']), 2, /--resume: .*does not exist/);
-    assertFails(run(['train', '-m', start, '-o', out, ...common.slice(2), '--csv', join(dir, 'none.csv')]), 2, /--csv .*none\.csv: no such file/);
-    assertFails(run(['train', '-m', start, '-o', out, ...common, '--csv', join(dir, 'none.csv')]), 2, /exactly one of --csv, --folder, --folder-classes or --shards/);
+    assertFails(
+      run(['train', '-m', start, '-o', out, ...common.slice(2), '--csv', join(dir, 'none.csv')]),
+      2,
+      /--csv .*none\.csv: no such file/,
+    );
+    assertFails(
+      run(['train', '-m', start, '-o', out, ...common, '--csv', join(dir, 'none.csv')]),
+      2,
+      /exactly one of --csv, --folder, --folder-classes or --shards/,
+    );
     const first = run(['train', '-m', start, '-o', out, ...common]);
     assert.equal(first.status, 0, first.stderr);
     const written = statSync(out).mtimeMs;
-    assertFails(run(['train', '-m', start, '-o', out, ...common]), 2, /exists: pass --resume to continue that run, or --overwrite/);
-    assertFails(run(['train', '-m', start, '-o', out, ...common, '-b', '4', '--resume', '-e', '2']), 2, /--resume: .* was started with other --batch-size/);
+    assertFails(
+      run(['train', '-m', start, '-o', out, ...common]),
+      2,
+      /exists: pass --resume to continue that run, or --overwrite/,
+    );
+    assertFails(
+      run(['train', '-m', start, '-o', out, ...common, '-b', '4', '--resume', '-e', '2']),
+      2,
+      /--resume: .* was started with other --batch-size/,
+    );
     assert.equal(statSync(out).mtimeMs, written, 'refusals leave the run untouched');
     const resumed = run(['train', '-m', start, '-o', out, ...common, '--resume', '-e', '2']);
     assert.equal(resumed.status, 0, resumed.stderr);
@@ -227,7 +364,11 @@ describe('clip on hostile input', { concurrency: 4 }, () => {
     new DataView(scale.bytes.buffer, scale.bytes.byteOffset).setFloat32(0, NaN, true);
     writeSafetensors(join(dir, 'nan.safetensors'), weights);
     const nanOut = join(dir, 'nan-run.safetensors');
-    assertFails(run(['train', '-m', join(dir, 'nan.safetensors'), '-o', nanOut, ...common]), 1, /the loss is NaN at step 1 .*nothing was saved/);
+    assertFails(
+      run(['train', '-m', join(dir, 'nan.safetensors'), '-o', nanOut, ...common]),
+      1,
+      /the loss is NaN at step 1 .*nothing was saved/,
+    );
     assert.equal(existsSync(nanOut), false);
   });
 });

@@ -21,12 +21,23 @@ function needsFashionMnist(): false | string {
   return reason;
 }
 
-test('a few training steps on Fashion-MNIST lower the loss and beat chance zero-shot with unseen prompts', { skip: needsFashionMnist() }, async () => {
+test('a few training steps on Fashion-MNIST lower the loss and beat chance zero-shot with unseen prompts', {
+  skip: needsFashionMnist(),
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'clip-fashion-'));
   try {
     const result = await fashionDemo({
-      epochs: 2, samples: 768, batchSize: 64, lr: 1e-3, warmup: 3, seed: 0, testSamples: 300,
-      out: join(dir, 'fashion'), bpePath: join(OPENAI_FIXTURES, 'bpe_simple_vocab_16e6.txt.gz'), threads: 2, log: () => {},
+      epochs: 2,
+      samples: 768,
+      batchSize: 64,
+      lr: 1e-3,
+      warmup: 3,
+      seed: 0,
+      testSamples: 300,
+      out: join(dir, 'fashion'),
+      bpePath: join(OPENAI_FIXTURES, 'bpe_simple_vocab_16e6.txt.gz'),
+      threads: 2,
+      log: () => {},
     });
     assert.equal(result.losses.length, 24, '768 images / batch 64 × 2 epochs');
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -51,7 +62,10 @@ test('idx files: gzipped or not, read into pixels and labels; images become norm
     const pixels = Buffer.alloc(2 * 784);
     pixels[0] = 255; // image 0, pixel (0, 0) white; the rest black
     pixels[784 + 783] = 51; // image 1, last pixel at 0.2
-    writeFileSync(join(dir, 'train-images-idx3-ubyte.gz'), gzipSync(Buffer.concat([header(0x803, [2, 28, 28]), pixels])));
+    writeFileSync(
+      join(dir, 'train-images-idx3-ubyte.gz'),
+      gzipSync(Buffer.concat([header(0x803, [2, 28, 28]), pixels])),
+    );
     writeFileSync(join(dir, 'train-labels-idx1-ubyte.gz'), Buffer.concat([header(0x801, [2]), Buffer.from([9, 3])])); // not gzipped
     const split = readFashionSplit('train', dir);
     assert.equal(split.count, 2);
@@ -61,7 +75,10 @@ test('idx files: gzipped or not, read into pixels and labels; images become norm
     // (x - mean) / std with CLIP's per-channel mean and std (red channel: 0.48145466, 0.26862954).
     assert.ok(Math.abs(t.data[3 * 784 + 0]! - (1 - 0.48145466) / 0.26862954) < 1e-5, 'row 1 is image 0: white pixel');
     assert.ok(Math.abs(t.data[783]! - (0.2 - 0.48145466) / 0.26862954) < 1e-5, 'row 0 is image 1');
-    assert.ok(Math.abs(t.data[2 * 784 + 783]! - (0.2 - 0.40821073) / 0.27577711) < 1e-5, 'blue channel uses its own mean/std');
+    assert.ok(
+      Math.abs(t.data[2 * 784 + 783]! - (0.2 - 0.40821073) / 0.27577711) < 1e-5,
+      'blue channel uses its own mean/std',
+    );
 
     writeFileSync(join(dir, 'train-labels-idx1-ubyte.gz'), Buffer.concat([header(0x801, [3]), Buffer.from([1, 2, 3])]));
     assert.throws(() => readFashionSplit('train', dir), /3 labels, expected \[n, 28, 28\] and n labels/);

@@ -23,7 +23,11 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'clip-embed-'));
   writeSafetensors(join(dir, 'model.safetensors'), randomStateDict(CFG, 15));
   for (let i = 0; i < 7; i++) {
-    await sharp({ create: { width: 20 + i, height: 18, channels: 3, background: { r: 30 * i, g: 90, b: 200 - 20 * i } } }).png().toFile(join(dir, `img${i}.png`));
+    await sharp({
+      create: { width: 20 + i, height: 18, channels: 3, background: { r: 30 * i, g: 90, b: 200 - 20 * i } },
+    })
+      .png()
+      .toFile(join(dir, `img${i}.png`));
   }
   writeFileSync(join(dir, 'img3b.png'), 'not a png');
   writeFileSync(join(dir, 'notes.txt'), 'not an image');
@@ -32,7 +36,10 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('folders expand to their image files, sorted; files pass through', () => {
   const files = expandImagePaths([dir, join(dir, 'notes.txt')]);
-  assert.deepEqual(files.map((f) => f.slice(dir.length + 1)), ['img0.png', 'img1.png', 'img2.png', 'img3.png', 'img3b.png', 'img4.png', 'img5.png', 'img6.png', 'notes.txt']);
+  assert.deepEqual(
+    files.map((f) => f.slice(dir.length + 1)),
+    ['img0.png', 'img1.png', 'img2.png', 'img3.png', 'img3b.png', 'img4.png', 'img5.png', 'img6.png', 'notes.txt'],
+  );
 });
 
 test('batched, pipelined embeddings equal one encodeImage over all images; failures carry their index', async () => {
@@ -42,7 +49,10 @@ test('batched, pipelined embeddings equal one encodeImage over all images; failu
   const failed: number[] = [];
   const features = new Map<number, Float32Array>();
   for await (const { embeddings, failures } of embedImages(clip, images, { batchSize: 3 })) {
-    for (const e of embeddings) { seen.push(e.index); features.set(e.index, e.embedding); }
+    for (const e of embeddings) {
+      seen.push(e.index);
+      features.set(e.index, e.embedding);
+    }
     failed.push(...failures.map((f) => f.index));
   }
   assert.deepEqual(failed, [4], 'img3b.png (index 4) is not an image');

@@ -27,7 +27,13 @@ test('foldedWeight applies Transpose (any permutation), Slice (any axis) and Res
   assert.equal(s.name, 'w[axis1:1:3].reshape(2x8)');
   const m = g.param('m', iota(70 * 65), [70, 65]);
   const mt = foldedWeight(g, m.transpose([1, 0]))!.data();
-  for (const [r, c] of [[0, 0], [64, 69], [13, 50], [40, 3]] as const) assert.equal(mt[r * 70 + c], c * 65 + r);
+  for (const [r, c] of [
+    [0, 0],
+    [64, 69],
+    [13, 50],
+    [40, 3],
+  ] as const)
+    assert.equal(mt[r * 70 + c], c * 65 + r);
   const x = g.input('x', 'float32', [2, 3]);
   assert.equal(foldedWeight(g, x.transpose([1, 0])), undefined, 'a computed value is not a weight');
 });
@@ -35,7 +41,11 @@ test('foldedWeight applies Transpose (any permutation), Slice (any axis) and Res
 test('linear layers serialise as FusedMatMul over the stored weight, with the same results', async () => {
   const g = new Graph();
   const x = g.input('x', 'float32', ['batch', 2, 3]);
-  const packed = g.param('packed', Float32Array.from({ length: 8 * 3 }, (_, i) => Math.sin(i)), [8, 3]);
+  const packed = g.param(
+    'packed',
+    Float32Array.from({ length: 8 * 3 }, (_, i) => Math.sin(i)),
+    [8, 3],
+  );
   // Two slices of one packed weight (like nn.MultiheadAttention's in_proj), each used transposed.
   const y = linear(x, packed.slice(0, 0, 4)).add(linear(x, packed.slice(0, 4, 8)));
   g.output('y', y);
@@ -62,7 +72,11 @@ test('linear layers serialise as FusedMatMul over the stored weight, with the sa
 test('fuseTransposedWeights: false (the WebGPU form) stores wᵀ, emits plain MatMuls, same results', async () => {
   const g = new Graph();
   const x = g.input('x', 'float32', ['batch', 2, 3]);
-  const packed = g.param('packed', Float32Array.from({ length: 8 * 3 }, (_, i) => Math.sin(i)), [8, 3]);
+  const packed = g.param(
+    'packed',
+    Float32Array.from({ length: 8 * 3 }, (_, i) => Math.sin(i)),
+    [8, 3],
+  );
   g.output('y', linear(x, packed.slice(0, 0, 4)).add(linear(x, packed.slice(0, 4, 8))));
   const model = onnxProto.onnx.ModelProto.decode(toOnnx(g, { fuseTransposedWeights: false }));
   const ops = model.graph!.node!.map((n) => n.opType);

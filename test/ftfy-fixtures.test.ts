@@ -22,15 +22,27 @@ const UNCHANGED = Symbol('unchanged');
 // The first one passes in 6.3.1 although the suite still marks it "fail".
 const KNOWN_FAILURE_OUTPUTS = new Map<string, string | typeof UNCHANGED>([
   ['Misleading mix-up in Spanish', 'tiene demora y est\u00e1 "pr\u00f3ximo a resolverse"'],
-  ['Two levels of inconsistent mojibake', 'Arsenal v Wolfsburg: pre-season friendly \u00e2\u20ac\u00e2\u20ac\u0153 live!'],
+  [
+    'Two levels of inconsistent mojibake',
+    'Arsenal v Wolfsburg: pre-season friendly \u00e2\u20ac\u00e2\u20ac\u0153 live!',
+  ],
   ['A-with-grave in Vietnamese', 'Xem clip h\u00e0 i, phim h\u00e0 i m\u1edbi hay nh\u1ea5t'],
   ['Latin-1 / MacRoman mixup in Spanish', "Deja dos heridos hundimiento de barco tur'stico en Acapulco."],
   ['subtle UTF-8 / codepage 437 mixup in Spanish', UNCHANGED],
-  ['Latin-1 / MacRoman mixup in Spanish, 2 characters', "Habitantes de Coatl\u2021n conf'an en proyecto de edil electo independiente"],
+  [
+    'Latin-1 / MacRoman mixup in Spanish, 2 characters',
+    "Habitantes de Coatl\u2021n conf'an en proyecto de edil electo independiente",
+  ],
   ["An example with '\u00e0' in windows-1251 where we need our heuristic to be bolder", UNCHANGED],
   ['Italian UTF-8 / MacRoman mojibake that looks like math', UNCHANGED],
-  ['Synthetic: Incomplete UTF-8 / Windows-1252 mixup in Arabic', '\u0623\u0643\u062b\u0631 \u0645\u0646 \u00d9 \u00d9 \u00d9\u00a1 \u0628\u0644\u062f'],
-  ['Synthetic, false positive: the title of a manga, in weird capitalized romaji, with a non-breaking space', 'MISUT\u00a0AJIKKO'],
+  [
+    'Synthetic: Incomplete UTF-8 / Windows-1252 mixup in Arabic',
+    '\u0623\u0643\u062b\u0631 \u0645\u0646 \u00d9 \u00d9 \u00d9\u00a1 \u0628\u0644\u062f',
+  ],
+  [
+    'Synthetic, false positive: the title of a manga, in weird capitalized romaji, with a non-breaking space',
+    'MISUT\u00a0AJIKKO',
+  ],
 ]);
 
 // Per file: how many cases there are and how many give ftfy's "fixed".
@@ -64,7 +76,9 @@ for (const [file, counts] of Object.entries(EXPECTED_COUNTS)) {
   });
 }
 
-test('tokenizer_cases.json: fixText equals stages.ftfy_fix_text for all 395 cases', { skip: needsFixtures(OPENAI_FIXTURES) }, () => {
+test('tokenizer_cases.json: fixText equals stages.ftfy_fix_text for all 395 cases', {
+  skip: needsFixtures(OPENAI_FIXTURES),
+}, () => {
   const file = JSON.parse(readFileSync(join(OPENAI_FIXTURES, 'tokenizer_cases.json'), 'utf8')) as {
     cases: { id: number; text: string; stages: { ftfy_fix_text: string } }[];
   };

@@ -6,7 +6,14 @@ import { fixEncoding, fixText } from '../src/text/ftfy/index.js';
 import { BADNESS_PATTERN, isBad } from '../src/text/ftfy/badness.js';
 
 test('clean text comes back unchanged', () => {
-  for (const text of ['', 'a photo of a dog', 'un café très agréable', '日本語のテキスト', 'emoji 😀👍🏽', 'tab\tand\nnewline\fff']) {
+  for (const text of [
+    '',
+    'a photo of a dog',
+    'un café très agréable',
+    '日本語のテキスト',
+    'emoji 😀👍🏽',
+    'tab\tand\nnewline\fff',
+  ]) {
     assert.equal(fixText(text), text);
   }
 });
@@ -21,7 +28,10 @@ test('fix_latin_ligatures: Latin ligatures and legacy digraphs are split, æ is 
 
 test('fix_character_width: full-width forms and U+3000 become standard width', () => {
   // NFKC of U+FF2C is 'L'; half-width katakana U+FF76 becomes full-width カ.
-  assert.equal(fixText('\uff2c\uff2f\uff35\uff24\u3000\uff2e\uff2f\uff29\uff33\uff25\uff33 \uff76'), 'LOUD NOISES \u30ab');
+  assert.equal(
+    fixText('\uff2c\uff2f\uff35\uff24\u3000\uff2e\uff2f\uff29\uff33\uff25\uff33 \uff76'),
+    'LOUD NOISES \u30ab',
+  );
 });
 
 test('fix_c1_controls: C1 controls are read as Windows-1252', () => {
@@ -40,7 +50,10 @@ test('fix_encoding: UTF-8 read as Latin-1 / Windows-1252 is decoded again', () =
   // A no-break space that became a plain space is put back ("à " is C3 A0 20).
   assert.equal(fixText('\u00c3 la mode'), '\u00e0 la mode');
   // Legitimate text that merely looks odd is left alone.
-  assert.equal(fixText('not such a fan of Charlotte Bront\u00eb\u2026'), 'not such a fan of Charlotte Bront\u00eb\u2026');
+  assert.equal(
+    fixText('not such a fan of Charlotte Bront\u00eb\u2026'),
+    'not such a fan of Charlotte Bront\u00eb\u2026',
+  );
   assert.equal(fixEncoding('caf\u00c3\u00a9 \u201cok\u201d'), 'caf\u00e9 \u201cok\u201d'); // fix_encoding alone keeps curly quotes
 });
 
@@ -98,12 +111,23 @@ test('is_bad: trying only the positions near suspicious characters finds what a 
   // Short random mixes of mojibake-prone characters, ASCII and others, many of them bad; the
   // expected answer is the plain search of ftfy's pattern over the whole string.
   const search = new RegExp(BADNESS_PATTERN, 'u');
-  const alphabet = [...'ÃÂÎÐÅÉéàâü€œŒšŠ¢£¥©®°±²³µ·»¼½¾¿×÷ØÙ‘’“”„•–—…‹›™ВГРСвЂβΑΟā√≈‚Ä│┐▀', ...'ab Z.,?!\n\t0_', '\u00a0', '\x85', '\ufffd', '😀', '猫'];
+  const alphabet = [
+    ...'ÃÂÎÐÅÉéàâü€œŒšŠ¢£¥©®°±²³µ·»¼½¾¿×÷ØÙ‘’“”„•–—…‹›™ВГРСвЂβΑΟā√≈‚Ä│┐▀',
+    ...'ab Z.,?!\n\t0_',
+    '\u00a0',
+    '\x85',
+    '\ufffd',
+    '😀',
+    '猫',
+  ];
   let seed = 7;
   const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   let bad = 0;
   for (let i = 0; i < 20000; i++) {
-    const text = Array.from({ length: 1 + Math.floor(next() * 6) }, () => alphabet[Math.floor(next() * alphabet.length)]).join('');
+    const text = Array.from(
+      { length: 1 + Math.floor(next() * 6) },
+      () => alphabet[Math.floor(next() * alphabet.length)],
+    ).join('');
     const expected = search.test(text);
     bad += Number(expected);
     assert.equal(isBad(text), expected, JSON.stringify(text));

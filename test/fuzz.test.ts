@@ -41,9 +41,25 @@ type Mutation =
 
 const fraction = fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true });
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ kind: fc.constant('overwrite' as const), edits: fc.array(fc.record({ at: fraction, nearEdge: fc.boolean(), value: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 8 }) }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constant('overwrite' as const),
+      edits: fc.array(fc.record({ at: fraction, nearEdge: fc.boolean(), value: fc.integer({ min: 0, max: 255 }) }), {
+        minLength: 1,
+        maxLength: 8,
+      }),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('truncate' as const), at: fraction }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('repeat' as const), at: fraction, length: fc.integer({ min: 1, max: 4096 }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('repeat' as const),
+      at: fraction,
+      length: fc.integer({ min: 1, max: 4096 }),
+    }),
+  },
 );
 
 function mutate(input: Uint8Array, m: Mutation): Uint8Array {
@@ -58,7 +74,11 @@ function mutate(input: Uint8Array, m: Mutation): Uint8Array {
   const edge = Math.min(n, 4096);
   for (const { at, nearEdge, value } of m.edits) {
     // Near an edge: the first or last 4 KB (headers, pickles, zip directories); else anywhere.
-    const position = nearEdge ? (at < 0.5 ? Math.floor(at * 2 * edge) : n - 1 - Math.floor((at - 0.5) * 2 * edge)) : Math.floor(at * n);
+    const position = nearEdge
+      ? at < 0.5
+        ? Math.floor(at * 2 * edge)
+        : n - 1 - Math.floor((at - 0.5) * 2 * edge)
+      : Math.floor(at * n);
     out[position] = value;
   }
   return out;
@@ -67,7 +87,9 @@ function mutate(input: Uint8Array, m: Mutation): Uint8Array {
 /** Runs `body`, failing the case if it takes longer than CASE_TIMEOUT_MS. */
 async function bounded<T>(body: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const hang = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`hang: no result after ${CASE_TIMEOUT_MS} ms`)), CASE_TIMEOUT_MS); });
+  const hang = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`hang: no result after ${CASE_TIMEOUT_MS} ms`)), CASE_TIMEOUT_MS);
+  });
   try {
     return await Promise.race([body, hang]);
   } finally {
@@ -102,7 +124,11 @@ async function checkpointSeeds(): Promise<[string, Uint8Array][]> {
   const stateDict = randomStateDict(CFG, 3);
   const zipPath = join(dir, 'seed.pt');
   await writeTorchZip(zipPath, stateDict);
-  return [['torch zip', readFileSync(zipPath)], ['legacy', serializeLegacy(stateDict)], ['safetensors', serializeSafetensors(stateDict)]];
+  return [
+    ['torch zip', readFileSync(zipPath)],
+    ['legacy', serializeLegacy(stateDict)],
+    ['safetensors', serializeSafetensors(stateDict)],
+  ];
 }
 
 async function imageSeeds(): Promise<[string, Uint8Array][]> {
@@ -112,8 +138,11 @@ async function imageSeeds(): Promise<[string, Uint8Array][]> {
   for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 29 + Math.floor(i / 3) * 7) % 256;
   const image = () => sharp(pixels, { raw: { width, height, channels: 3 } });
   return [
-    ['jpeg', await image().jpeg().toBuffer()], ['progressive jpeg', await image().jpeg({ progressive: true }).toBuffer()],
-    ['png', await image().png().toBuffer()], ['webp', await image().webp().toBuffer()], ['gif', await image().gif().toBuffer()],
+    ['jpeg', await image().jpeg().toBuffer()],
+    ['progressive jpeg', await image().jpeg({ progressive: true }).toBuffer()],
+    ['png', await image().png().toBuffer()],
+    ['webp', await image().webp().toBuffer()],
+    ['gif', await image().gif().toBuffer()],
   ];
 }
 
@@ -121,13 +150,24 @@ async function imageSeeds(): Promise<[string, Uint8Array][]> {
  * `runs` mutations of each seed; the peak memory of the whole run stays bounded. Some mutations
  * must be refused (else they missed the structure and tested nothing) and the seed itself read.
  */
-async function fuzz(seeds: [string, Uint8Array][], check: (bytes: Uint8Array) => Promise<boolean>, runs: number): Promise<void> {
+async function fuzz(
+  seeds: [string, Uint8Array][],
+  check: (bytes: Uint8Array) => Promise<boolean>,
+  runs: number,
+): Promise<void> {
   for (const [name, seed] of seeds) {
     assert.equal(await check(seed), false, `${name}: the unmutated seed is valid`);
     let refused = 0;
-    await fc.assert(fc.asyncProperty(mutation, async (m) => { if (await check(mutate(seed, m))) refused++; }),
-      { numRuns: runs * SCALE, seed: 12345, endOnFailure: true })
-      .catch((e: Error) => { throw new Error(`${name}: ${e.message}`); });
+    await fc
+      .assert(
+        fc.asyncProperty(mutation, async (m) => {
+          if (await check(mutate(seed, m))) refused++;
+        }),
+        { numRuns: runs * SCALE, seed: 12345, endOnFailure: true },
+      )
+      .catch((e: Error) => {
+        throw new Error(`${name}: ${e.message}`);
+      });
     assert.ok(refused > 0, `${name}: no mutation was refused`);
   }
   assert.ok(process.memoryUsage().rss < 1.5 * 2 ** 30, `RSS ${process.memoryUsage().rss} bytes`);
@@ -143,42 +183,75 @@ test('mutated images (JPEG, PNG, WebP, GIF) are decoded or refused with an Input
 
 test('mutated fixture checkpoints and images', { skip: needsFixtures(OPENAI_FIXTURES) }, async () => {
   const models = join(OPENAI_FIXTURES, 'models');
-  await fuzz(readdirSync(models).map((f) => [f, readFileSync(join(models, f))] as [string, Uint8Array]), readsOrRefuses, 20);
+  await fuzz(
+    readdirSync(models).map((f) => [f, readFileSync(join(models, f))] as [string, Uint8Array]),
+    readsOrRefuses,
+    20,
+  );
   const images = join(OPENAI_FIXTURES, 'images');
-  const picked = ['astronaut.jpg', 'progressive.jpg', 'palette_trns.png', 'gray16.png', 'motorcycle.webp', 'tiny_animated.gif'];
-  await fuzz(picked.map((f) => [f, readFileSync(join(images, f))] as [string, Uint8Array]), decodesOrRefuses, 20);
+  const picked = [
+    'astronaut.jpg',
+    'progressive.jpg',
+    'palette_trns.png',
+    'gray16.png',
+    'motorcycle.webp',
+    'tiny_animated.gif',
+  ];
+  await fuzz(
+    picked.map((f) => [f, readFileSync(join(images, f))] as [string, Uint8Array]),
+    decodesOrRefuses,
+    20,
+  );
 });
 
 test('structurally random safetensors headers and pickle opcode streams end in a value or a typed error', () => {
   const entry = fc.record({
     dtype: fc.constantFrom('F32', 'F16', 'BF16', 'I64', 'U8', 'BOOL', 'F8', 'x', ''),
     shape: fc.oneof(fc.array(fc.integer({ min: -2, max: 40 }), { maxLength: 4 }), fc.constant('nope')),
-    data_offsets: fc.oneof(fc.tuple(fc.integer({ min: -4, max: 400 }), fc.integer({ min: -4, max: 400 })), fc.array(fc.nat(400), { maxLength: 3 })),
+    data_offsets: fc.oneof(
+      fc.tuple(fc.integer({ min: -4, max: 400 }), fc.integer({ min: -4, max: 400 })),
+      fc.array(fc.nat(400), { maxLength: 3 }),
+    ),
   });
-  const header = fc.dictionary(fc.string({ maxLength: 6 }), fc.oneof(entry, fc.constant(null), fc.dictionary(fc.string({ maxLength: 3 }), fc.string({ maxLength: 3 }))), { maxKeys: 5 });
-  fc.assert(fc.property(header, fc.nat(400), (h, dataBytes) => {
-    const json = Buffer.from(JSON.stringify(h));
-    const bytes = new Uint8Array(8 + json.length + dataBytes);
-    new DataView(bytes.buffer).setBigUint64(0, BigInt(json.length), true);
-    bytes.set(json, 8);
-    try {
-      parseSafetensors(bytes);
-    } catch (e) {
-      if (!(e instanceof CheckpointError)) throw e;
-    }
-  }), { numRuns: 500 * SCALE, seed: 7 });
+  const header = fc.dictionary(
+    fc.string({ maxLength: 6 }),
+    fc.oneof(entry, fc.constant(null), fc.dictionary(fc.string({ maxLength: 3 }), fc.string({ maxLength: 3 }))),
+    { maxKeys: 5 },
+  );
+  fc.assert(
+    fc.property(header, fc.nat(400), (h, dataBytes) => {
+      const json = Buffer.from(JSON.stringify(h));
+      const bytes = new Uint8Array(8 + json.length + dataBytes);
+      new DataView(bytes.buffer).setBigUint64(0, BigInt(json.length), true);
+      bytes.set(json, 8);
+      try {
+        parseSafetensors(bytes);
+      } catch (e) {
+        if (!(e instanceof CheckpointError)) throw e;
+      }
+    }),
+    { numRuns: 500 * SCALE, seed: 7 },
+  );
 
   // Opcodes of every protocol, with arguments made of random bytes: the unpickler must never throw anything untyped.
-  const opcodes = [0x80, 0x95, 0x2e, 0x28, 0x30, 0x31, 0x32, 0x67, 0x68, 0x6a, 0x70, 0x71, 0x72, 0x94, 0x4e, 0x88, 0x89, 0x49, 0x4c, 0x4a,
-    0x4b, 0x4d, 0x8a, 0x8b, 0x46, 0x47, 0x53, 0x54, 0x55, 0x56, 0x58, 0x8c, 0x8d, 0x42, 0x43, 0x8e, 0x96, 0x97, 0x98, 0x29, 0x74, 0x85,
-    0x86, 0x87, 0x5d, 0x6c, 0x61, 0x65, 0x7d, 0x64, 0x73, 0x75, 0x8f, 0x90, 0x91, 0x63, 0x93, 0x52, 0x81, 0x92, 0x69, 0x6f, 0x62, 0x82,
-    0x50, 0x51, 0x0a];
-  const piece = fc.oneof(fc.constantFrom(...opcodes).map((op) => [op]), fc.uint8Array({ maxLength: 6 }).map((a) => [...a]));
-  fc.assert(fc.property(fc.array(piece, { maxLength: 60 }), (pieces) => {
-    try {
-      unpickle(Uint8Array.from(pieces.flat()), { persistentLoad: (pid) => pid });
-    } catch (e) {
-      if (!(e instanceof CheckpointError || e instanceof UnsafePickleError)) throw e;
-    }
-  }), { numRuns: 2000 * SCALE, seed: 11 });
+  const opcodes = [
+    0x80, 0x95, 0x2e, 0x28, 0x30, 0x31, 0x32, 0x67, 0x68, 0x6a, 0x70, 0x71, 0x72, 0x94, 0x4e, 0x88, 0x89, 0x49, 0x4c,
+    0x4a, 0x4b, 0x4d, 0x8a, 0x8b, 0x46, 0x47, 0x53, 0x54, 0x55, 0x56, 0x58, 0x8c, 0x8d, 0x42, 0x43, 0x8e, 0x96, 0x97,
+    0x98, 0x29, 0x74, 0x85, 0x86, 0x87, 0x5d, 0x6c, 0x61, 0x65, 0x7d, 0x64, 0x73, 0x75, 0x8f, 0x90, 0x91, 0x63, 0x93,
+    0x52, 0x81, 0x92, 0x69, 0x6f, 0x62, 0x82, 0x50, 0x51, 0x0a,
+  ];
+  const piece = fc.oneof(
+    fc.constantFrom(...opcodes).map((op) => [op]),
+    fc.uint8Array({ maxLength: 6 }).map((a) => [...a]),
+  );
+  fc.assert(
+    fc.property(fc.array(piece, { maxLength: 60 }), (pieces) => {
+      try {
+        unpickle(Uint8Array.from(pieces.flat()), { persistentLoad: (pid) => pid });
+      } catch (e) {
+        if (!(e instanceof CheckpointError || e instanceof UnsafePickleError)) throw e;
+      }
+    }),
+    { numRuns: 2000 * SCALE, seed: 11 },
+  );
 });

@@ -38,17 +38,35 @@ async function checkGradients(name: string, c: Case): Promise<void> {
   const feeds: Record<string, { data: Float32Array; shape: number[] }> = {};
   Object.entries(c.inputs).forEach(([k, spec], i) => {
     xs[k] = g.input(k, 'float32', spec.shape);
-    feeds[k] = { data: spec.data ?? noise(spec.shape.reduce((a, b) => a * b, 1), 17 + i), shape: spec.shape };
+    feeds[k] = {
+      data:
+        spec.data ??
+        noise(
+          spec.shape.reduce((a, b) => a * b, 1),
+          17 + i,
+        ),
+      shape: spec.shape,
+    };
   });
   const y = c.build(xs, g);
   const shape = y.shape as number[];
-  const weights = g.constant(noise(shape.reduce((a, b) => a * b, 1), 99), shape);
+  const weights = g.constant(
+    noise(
+      shape.reduce((a, b) => a * b, 1),
+      99,
+    ),
+    shape,
+  );
   const weighted = y.mul(weights);
   const loss = weighted.sum([...shape.keys()], false);
   g.output('loss', loss);
   g.output('scale', weighted.pow(2).sum([...shape.keys()], false)); // Σ(y·R)², a size for the tolerance
   const names = Object.keys(xs);
-  grad(g, loss, names.map((k) => xs[k]!)).forEach((gx, i) => g.output(`grad.${names[i]}`, gx));
+  grad(
+    g,
+    loss,
+    names.map((k) => xs[k]!),
+  ).forEach((gx, i) => g.output(`grad.${names[i]}`, gx));
 
   const session = await Session.create(g);
   try {
@@ -66,8 +84,14 @@ async function checkGradients(name: string, c: Case): Promise<void> {
       };
       const fd = ((await shifted(1)) - (await shifted(-1))) / (2 * h);
       const tol = 2e-3 * (Math.abs(analytic) + scale / 100 + 1e-2);
-      assert.ok(Math.abs(fd - analytic) <= tol, `${name}: d/d${k}: finite difference ${fd} vs analytic ${analytic} (tolerance ${tol})`);
-      assert.ok(Math.abs(fd) > tol, `${name}: d/d${k}: the check must be able to fail (finite difference ${fd} is within ${tol} of 0)`);
+      assert.ok(
+        Math.abs(fd - analytic) <= tol,
+        `${name}: d/d${k}: finite difference ${fd} vs analytic ${analytic} (tolerance ${tol})`,
+      );
+      assert.ok(
+        Math.abs(fd) > tol,
+        `${name}: d/d${k}: the check must be able to fail (finite difference ${fd} is within ${tol} of 0)`,
+      );
     }
   } finally {
     await session.release();
@@ -76,21 +100,49 @@ async function checkGradients(name: string, c: Case): Promise<void> {
 
 const positive = (n: number, seed: number) => noise(n, seed).map((v) => 1.5 + v);
 /** Values at least 0.1 away from 0 (ReLU's kink) and from each other within a row (max ties). */
-const spread = (n: number) => Float32Array.from({ length: n }, (_, i) => ((i * 7) % n) / n * 2 - 1 + 0.5 / n).map((v) => (Math.abs(v) < 0.1 ? v + 0.2 : v));
+const spread = (n: number) =>
+  Float32Array.from({ length: n }, (_, i) => (((i * 7) % n) / n) * 2 - 1 + 0.5 / n).map((v) =>
+    Math.abs(v) < 0.1 ? v + 0.2 : v,
+  );
 
 const cases: Record<string, Case> = {
-  'add/sub with broadcasting': { inputs: { a: { shape: [2, 3, 4] }, b: { shape: [3, 1] } }, build: ({ a, b }) => a!.add(b!).sub(b!.mul(b!)).sub(a!).add(a!.mul(a!)) },
-  'mul/div with broadcasting': { inputs: { a: { shape: [2, 3, 4] }, b: { shape: [4], data: positive(4, 3) } }, build: ({ a, b }) => a!.mul(b!).div(b!.add(a!.mul(a!))) },
+  'add/sub with broadcasting': {
+    inputs: { a: { shape: [2, 3, 4] }, b: { shape: [3, 1] } },
+    build: ({ a, b }) => a!.add(b!).sub(b!.mul(b!)).sub(a!).add(a!.mul(a!)),
+  },
+  'mul/div with broadcasting': {
+    inputs: { a: { shape: [2, 3, 4] }, b: { shape: [4], data: positive(4, 3) } },
+    build: ({ a, b }) => a!.mul(b!).div(b!.add(a!.mul(a!))),
+  },
   'pow, neg, exp, log, sqrt': {
     inputs: { x: { shape: [3, 4], data: positive(12, 5) } },
     build: ({ x }) => concat([x!.pow(2), x!.pow(3), x!.neg().exp(), x!.log(), x!.sqrt()], 0),
   },
-  'sigmoid, relu, erf, cast': { inputs: { x: { shape: [4, 5], data: spread(20) } }, build: ({ x }) => concat([x!.sigmoid(), x!.relu(), x!.erf(), x!.cast('float32')], 1) },
-  'sum, mean (keepDims or not)': { inputs: { x: { shape: [2, 3, 4] } }, build: ({ x }) => x!.sum([1], false).sum([0], true).add(x!.mean([0, 2], true).reshape([3, 1]).mul(x!.sum([0], false))) },
-  'max': { inputs: { x: { shape: [3, 5], data: spread(15) } }, build: ({ x }) => x!.max([1]).mul(x!) },
+  'sigmoid, relu, erf, cast': {
+    inputs: { x: { shape: [4, 5], data: spread(20) } },
+    build: ({ x }) => concat([x!.sigmoid(), x!.relu(), x!.erf(), x!.cast('float32')], 1),
+  },
+  'sum, mean (keepDims or not)': {
+    inputs: { x: { shape: [2, 3, 4] } },
+    build: ({ x }) =>
+      x!
+        .sum([1], false)
+        .sum([0], true)
+        .add(
+          x!
+            .mean([0, 2], true)
+            .reshape([3, 1])
+            .mul(x!.sum([0], false)),
+        ),
+  },
+  max: { inputs: { x: { shape: [3, 5], data: spread(15) } }, build: ({ x }) => x!.max([1]).mul(x!) },
   'softmax and log-softmax': {
     inputs: { x: { shape: [3, 5] } },
-    build: ({ x }, g) => x!.mul(3).softmax(-1).add(g.op('LogSoftmax', [x!.mul(2)], { axis: 0 })[0]!),
+    build: ({ x }, g) =>
+      x!
+        .mul(3)
+        .softmax(-1)
+        .add(g.op('LogSoftmax', [x!.mul(2)], { axis: 0 })[0]!),
   },
   'matmul: batched, broadcast, linear': {
     inputs: { a: { shape: [2, 3, 4] }, b: { shape: [2, 4, 5] }, w: { shape: [5, 4] }, m: { shape: [3, 4] } },
@@ -113,11 +165,26 @@ const cases: Record<string, Case> = {
     inputs: { table: { shape: [6, 3] }, x: { shape: [2, 4, 3] } },
     build: ({ table, x }) => x!.add(table!.sliceAs(0, x!, 1)),
   },
-  'conv: 3×3 pad 1, with bias': { inputs: { x: { shape: [2, 3, 5, 5] }, w: { shape: [4, 3, 3, 3] }, b: { shape: [4] } }, build: ({ x, w, b }) => x!.conv2d(w!, { padding: 1, bias: b! }) },
-  'conv: 3×3 stride 2 pad 1 on an odd size': { inputs: { x: { shape: [2, 2, 7, 7] }, w: { shape: [3, 2, 3, 3] } }, build: ({ x, w }) => x!.conv2d(w!, { stride: 2, padding: 1 }) },
-  'conv: patches (stride = kernel)': { inputs: { x: { shape: [2, 3, 8, 8] }, w: { shape: [5, 3, 4, 4] } }, build: ({ x, w }) => x!.conv2d(w!, { stride: 4 }) },
-  'conv: 1×1': { inputs: { x: { shape: [2, 4, 3, 3] }, w: { shape: [6, 4, 1, 1] } }, build: ({ x, w }) => x!.conv2d(w!) },
-  'average pool with a remainder': { inputs: { x: { shape: [2, 3, 5, 5] } }, build: ({ x }) => x!.avgPool2d(2).mul(x!.avgPool2d(2)) },
+  'conv: 3×3 pad 1, with bias': {
+    inputs: { x: { shape: [2, 3, 5, 5] }, w: { shape: [4, 3, 3, 3] }, b: { shape: [4] } },
+    build: ({ x, w, b }) => x!.conv2d(w!, { padding: 1, bias: b! }),
+  },
+  'conv: 3×3 stride 2 pad 1 on an odd size': {
+    inputs: { x: { shape: [2, 2, 7, 7] }, w: { shape: [3, 2, 3, 3] } },
+    build: ({ x, w }) => x!.conv2d(w!, { stride: 2, padding: 1 }),
+  },
+  'conv: patches (stride = kernel)': {
+    inputs: { x: { shape: [2, 3, 8, 8] }, w: { shape: [5, 3, 4, 4] } },
+    build: ({ x, w }) => x!.conv2d(w!, { stride: 4 }),
+  },
+  'conv: 1×1': {
+    inputs: { x: { shape: [2, 4, 3, 3] }, w: { shape: [6, 4, 1, 1] } },
+    build: ({ x, w }) => x!.conv2d(w!),
+  },
+  'average pool with a remainder': {
+    inputs: { x: { shape: [2, 3, 5, 5] } },
+    build: ({ x }) => x!.avgPool2d(2).mul(x!.avgPool2d(2)),
+  },
   'layerNorm, quickGelu, gelu': {
     inputs: { x: { shape: [2, 3, 6] }, w: { shape: [6] }, b: { shape: [6] } },
     build: ({ x, w, b }) => quickGelu(layerNorm(x!, w!, b!)).add(gelu(x!)),
@@ -125,30 +192,59 @@ const cases: Record<string, Case> = {
   'train-mode batchNorm2d and its running statistics': {
     inputs: { x: { shape: [3, 2, 3, 3] }, w: { shape: [2] }, b: { shape: [2] } },
     build: ({ x, w, b }, g) => {
-      const stats = { runningMean: g.constant(Float32Array.of(0.5, -1), [2]), runningVar: g.constant(Float32Array.of(2, 0.5), [2]) };
+      const stats = {
+        runningMean: g.constant(Float32Array.of(0.5, -1), [2]),
+        runningVar: g.constant(Float32Array.of(2, 0.5), [2]),
+      };
       const y = batchNorm2dTrain(x!, { weight: w!, bias: b!, ...stats });
       assert.equal(runningStatUpdates(g).length, 2);
       return y;
     },
   },
   'causal multi-head attention': {
-    inputs: { x: { shape: [2, 4, 8] }, wq: { shape: [8, 8] }, wk: { shape: [8, 8] }, wv: { shape: [8, 8] }, wo: { shape: [8, 8] }, bq: { shape: [8] } },
+    inputs: {
+      x: { shape: [2, 4, 8] },
+      wq: { shape: [8, 8] },
+      wk: { shape: [8, 8] },
+      wv: { shape: [8, 8] },
+      wo: { shape: [8, 8] },
+      bq: { shape: [8] },
+    },
     build: ({ x, wq, wk, wv, wo, bq }, g) => {
       const mask = new Float32Array(16);
       for (let i = 0; i < 4; i++) for (let j = i + 1; j < 4; j++) mask[i * 4 + j] = -Infinity;
       const zero = g.constant(new Float32Array(8), [8]);
-      return multiHeadAttention(x!, x!, { q: { weight: wq!, bias: bq! }, k: { weight: wk!, bias: zero }, v: { weight: wv!, bias: zero }, out: { weight: wo!, bias: zero } }, 2, g.constant(mask, [4, 4]));
+      return multiHeadAttention(
+        x!,
+        x!,
+        {
+          q: { weight: wq!, bias: bq! },
+          k: { weight: wk!, bias: zero },
+          v: { weight: wv!, bias: zero },
+          out: { weight: wo!, bias: zero },
+        },
+        2,
+        g.constant(mask, [4, 4]),
+      );
     },
   },
 };
 
-for (const [name, c] of Object.entries(cases)) test(`gradient of ${name} matches finite differences`, () => checkGradients(name, c));
+for (const [name, c] of Object.entries(cases))
+  test(`gradient of ${name} matches finite differences`, () => checkGradients(name, c));
 
 test('train-mode batchNorm2d updates running statistics as torch does (momentum 0.1, unbiased variance)', async () => {
   const g = new Graph();
   const x = g.input('x', 'float32', [2, 1, 1, 2]);
   const stats = { runningMean: g.constant(Float32Array.of(1), [1]), runningVar: g.constant(Float32Array.of(2), [1]) };
-  g.output('y', batchNorm2dTrain(x, { weight: g.constant(Float32Array.of(1), [1]), bias: g.constant(Float32Array.of(0), [1]), ...stats }));
+  g.output(
+    'y',
+    batchNorm2dTrain(x, {
+      weight: g.constant(Float32Array.of(1), [1]),
+      bias: g.constant(Float32Array.of(0), [1]),
+      ...stats,
+    }),
+  );
   const [mean, variance] = runningStatUpdates(g);
   g.output('mean', mean!.updated);
   g.output('var', variance!.updated);
@@ -157,7 +253,7 @@ test('train-mode batchNorm2d updates running statistics as torch does (momentum 
   await s.release();
   // batch mean 3, biased variance (4+1+0+9)/4 = 3.5, unbiased 14/3.
   assert.ok(Math.abs(Number(out.mean!.data[0]) - (0.9 * 1 + 0.1 * 3)) < 1e-6);
-  assert.ok(Math.abs(Number(out.var!.data[0]) - (0.9 * 2 + 0.1 * 14 / 3)) < 1e-6);
+  assert.ok(Math.abs(Number(out.var!.data[0]) - (0.9 * 2 + (0.1 * 14) / 3)) < 1e-6);
   assert.ok(Math.abs(Number(out.y!.data[0]) - (1 - 3) / Math.sqrt(3.5 + 1e-5)) < 1e-5);
 });
 

@@ -34,7 +34,13 @@ test('shape mismatches are reported at build time with the op and shapes', () =>
   const g = new Graph();
   const a = g.input('a', 'float32', ['batch', 3, 4]);
   const b = g.input('b', 'float32', [5, 6]);
-  assert.throws(() => a.matmul(b), (e: Error) => e instanceof GraphError && /MatMul\(float32\[batch, 3, 4\], float32\[5, 6\]/.test(e.message) && /inner dimensions differ: 4 vs 5/.test(e.message));
+  assert.throws(
+    () => a.matmul(b),
+    (e: Error) =>
+      e instanceof GraphError &&
+      /MatMul\(float32\[batch, 3, 4\], float32\[5, 6\]/.test(e.message) &&
+      /inner dimensions differ: 4 vs 5/.test(e.message),
+  );
   assert.throws(() => a.add(g.input('c', 'float32', [3, 5])), /Add.*do not broadcast/);
   assert.throws(() => a.reshape(['batch', 5]), /Reshape.*cannot reshape 12 elements into 5/);
   assert.throws(() => a.transpose([0, 0, 1]), /not a permutation/);
@@ -61,7 +67,11 @@ test('symbolic dims merge into one; reshapes ONNX cannot express fail at build t
   const data = seq(2 * 3 * 4);
   const out = await run(g, { x: { data, shape: [2, 3, 4] } });
   assert.deepEqual(out.y!.shape, [6, 4]);
-  assertClose(out.y!.data as Float32Array, Array.from(data, (v) => 2 * v), 0);
+  assertClose(
+    out.y!.data as Float32Array,
+    Array.from(data, (v) => 2 * v),
+    0,
+  );
   assert.throws(() => rows.reshape(['batch', 'seq', 4]), /introduces a symbolic dim/); // two unknowns from one
   assert.throws(() => x.reshape(['seq', 'batch', 4]), /more than one symbolic dim moves/);
 });
@@ -69,8 +79,14 @@ test('symbolic dims merge into one; reshapes ONNX cannot express fail at build t
 test('layerNorm, quickGelu and softmax match the formulas', async () => {
   const g = new Graph();
   const x = g.input('x', 'float32', ['batch', 5]);
-  const w = g.constant(seq(5, (i) => 1 + i / 10), [5]);
-  const b = g.constant(seq(5, (i) => i / 7), [5]);
+  const w = g.constant(
+    seq(5, (i) => 1 + i / 10),
+    [5],
+  );
+  const b = g.constant(
+    seq(5, (i) => i / 7),
+    [5],
+  );
   g.output('ln', layerNorm(x, w, b));
   g.output('gelu', quickGelu(x));
   g.output('softmax', x.softmax(-1));
@@ -88,7 +104,11 @@ test('layerNorm, quickGelu and softmax match the formulas', async () => {
   }
   assertClose(out.ln!.data as Float32Array, ln, 1e-5);
   assertClose(out.softmax!.data as Float32Array, sm, 1e-6);
-  assertClose(out.gelu!.data as Float32Array, Array.from(data, (v) => v / (1 + Math.exp(-1.702 * v))), 1e-5);
+  assertClose(
+    out.gelu!.data as Float32Array,
+    Array.from(data, (v) => v / (1 + Math.exp(-1.702 * v))),
+    1e-5,
+  );
 });
 
 test('multi-head attention matches a naive per-head computation, with a causal mask', async () => {
@@ -101,7 +121,12 @@ test('multi-head attention matches a naive per-head computation, with a causal m
   const outB = seq(D, (i) => -i / 10);
   const mask = new Float32Array(L * L);
   for (let i = 0; i < L; i++) for (let j = i + 1; j < L; j++) mask[i * L + j] = -Infinity;
-  const p = splitInProj(g.constant(inW, [3 * D, D]), g.constant(inB, [3 * D]), g.constant(outW, [D, D]), g.constant(outB, [D]));
+  const p = splitInProj(
+    g.constant(inW, [3 * D, D]),
+    g.constant(inB, [3 * D]),
+    g.constant(outW, [D, D]),
+    g.constant(outB, [D]),
+  );
   g.output('y', multiHeadAttention(x, x, p, H, g.constant(mask, [L, L])));
   const data = seq(2 * L * D);
   const out = await run(g, { x: { data, shape: [2, L, D] } });
@@ -118,9 +143,14 @@ test('multi-head attention matches a naive per-head computation, with a causal m
       const attended: number[] = [];
       for (let h = 0; h < H; h++) {
         const hd = D / H;
-        const logits = [0, 1, 2].map((s) => (s > t ? -Infinity : q[t]!.slice(h * hd, h * hd + hd).reduce((acc, qi, i) => acc + qi * k[s]![h * hd + i]!, 0) / Math.sqrt(hd)));
+        const logits = [0, 1, 2].map((s) =>
+          s > t
+            ? -Infinity
+            : q[t]!.slice(h * hd, h * hd + hd).reduce((acc, qi, i) => acc + qi * k[s]![h * hd + i]!, 0) / Math.sqrt(hd),
+        );
         const z = logits.reduce((acc, l) => acc + Math.exp(l), 0);
-        for (let i = 0; i < hd; i++) attended.push([0, 1, 2].reduce((acc, s) => acc + (Math.exp(logits[s]!) / z) * v[s]![h * hd + i]!, 0));
+        for (let i = 0; i < hd; i++)
+          attended.push([0, 1, 2].reduce((acc, s) => acc + (Math.exp(logits[s]!) / z) * v[s]![h * hd + i]!, 0));
       }
       expected.push(...lin(attended, outW, outB, D, 0));
     }
@@ -135,7 +165,10 @@ test('conv2d, average pooling, gather, concat and pickPerRow', async () => {
   const conv = img.conv2d(kernel, { stride: 2 });
   g.output('conv', conv);
   g.output('pool', img.avgPool2d(2));
-  const table = g.constant(seq(6, (i) => i * 10), [3, 2]);
+  const table = g.constant(
+    seq(6, (i) => i * 10),
+    [3, 2],
+  );
   const ids = g.input('ids', 'int32', ['batch', 2]);
   const rows = table.gather(ids); // [batch, 2, 2]
   g.output('rows', rows);
@@ -155,13 +188,21 @@ test('conv2d, average pooling, gather, concat and pickPerRow', async () => {
 test('weights can be written as ONNX external data (the path for models over 2 GB)', async () => {
   const g = new Graph();
   const x = g.input('x', 'float32', ['batch', 512]);
-  const w = g.param('big.weight', seq(512 * 3, (i) => (i % 7) - 3), [512, 3]);
+  const w = g.param(
+    'big.weight',
+    seq(512 * 3, (i) => (i % 7) - 3),
+    [512, 3],
+  );
   g.output('y', x.matmul(w));
   const dir = mkdtempSync(join(tmpdir(), 'clip-ext-'));
   try {
     writeFileSync(join(dir, 'm.onnx'), toOnnx(g, { externalDataPath: join(dir, 'm.onnx.data') }));
     const session = await ort.InferenceSession.create(join(dir, 'm.onnx'));
-    const input = new ort.Tensor('float32', seq(512, () => 1), [1, 512]);
+    const input = new ort.Tensor(
+      'float32',
+      seq(512, () => 1),
+      [1, 512],
+    );
     const { y } = await session.run({ x: input });
     const col = (c: number) => Array.from({ length: 512 }, (_, r) => ((r * 3 + c) % 7) - 3).reduce((a, b) => a + b, 0);
     assert.deepEqual(Array.from(y!.data as Float32Array), [col(0), col(1), col(2)]);

@@ -32,30 +32,28 @@ async function nodeCodecs(): Promise<WasmCodecs> {
 
 const codecs = nodeCodecs();
 
-test(
-  'fixture images decode to exactly what Pillow decodes (CMYK JPEG: refused with a clear error)',
-  { skip: needsFixtures(OPENAI_FIXTURES) },
-  async (t) => {
-    const decoded = readSafetensors(join(OPENAI_FIXTURES, 'preprocess', 'decoded.safetensors')).tensors;
-    const report: Record<string, number | string> = {};
-    for (const file of readdirSync(join(OPENAI_FIXTURES, 'images')).sort()) {
-      const bytes = readFileSync(join(OPENAI_FIXTURES, 'images', file));
-      try {
-        const ours = toRGB(await decodeWithCodecs(bytes, await codecs, file, Infinity));
-        const ref = decoded.get(`${file}#rgb`) ?? decoded.get(file)!;
-        assert.equal(ours.length, ref.bytes.length, `${file}: size`);
-        report[file] = ours.reduce((max, v, i) => Math.max(max, Math.abs(v - ref.bytes[i]!)), 0);
-      } catch (e) {
-        report[file] = (e as Error).message;
-      }
+test('fixture images decode to exactly what Pillow decodes (CMYK JPEG: refused with a clear error)', {
+  skip: needsFixtures(OPENAI_FIXTURES),
+}, async (t) => {
+  const decoded = readSafetensors(join(OPENAI_FIXTURES, 'preprocess', 'decoded.safetensors')).tensors;
+  const report: Record<string, number | string> = {};
+  for (const file of readdirSync(join(OPENAI_FIXTURES, 'images')).sort()) {
+    const bytes = readFileSync(join(OPENAI_FIXTURES, 'images', file));
+    try {
+      const ours = toRGB(await decodeWithCodecs(bytes, await codecs, file, Infinity));
+      const ref = decoded.get(`${file}#rgb`) ?? decoded.get(file)!;
+      assert.equal(ours.length, ref.bytes.length, `${file}: size`);
+      report[file] = ours.reduce((max, v, i) => Math.max(max, Math.abs(v - ref.bytes[i]!)), 0);
+    } catch (e) {
+      report[file] = (e as Error).message;
     }
-    t.diagnostic(`max difference per image (0..255): ${JSON.stringify(report)}`);
-    for (const [file, diff] of Object.entries(report)) {
-      if (file === 'cmyk.jpg') assert.match(String(diff), /CMYK JPEGs are not supported/);
-      else assert.equal(diff, 0, file);
-    }
-  },
-);
+  }
+  t.diagnostic(`max difference per image (0..255): ${JSON.stringify(report)}`);
+  for (const [file, diff] of Object.entries(report)) {
+    if (file === 'cmyk.jpg') assert.match(String(diff), /CMYK JPEGs are not supported/);
+    else assert.equal(diff, 0, file);
+  }
+});
 
 /** A smooth RGB test card with sharp edges: width × height × 3. */
 function testCard(width: number, height: number): Uint8Array {

@@ -14,7 +14,9 @@ import { needsFixtures, OPENAI_FIXTURES } from './fixtures.js';
 async function patternJpeg(width = 96, height = 64): Promise<Buffer> {
   const pixels = Buffer.alloc(width * height * 3);
   for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 37 + Math.floor(i / 3) * 11) % 256;
-  return sharp(pixels, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+  return sharp(pixels, { raw: { width, height, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
 }
 
 const startOfScan = (jpeg: Buffer) => jpeg.indexOf(Buffer.from([0xff, 0xda]));
@@ -26,11 +28,15 @@ function withBytes(jpeg: Buffer, offset: number, bytes: [number, number]): Buffe
   return out;
 }
 
-test('a bogus marker inside a baseline JPEG\'s data is refused with the input named (Pillow: broken data stream)', async () => {
+test("a bogus marker inside a baseline JPEG's data is refused with the input named (Pillow: broken data stream)", async () => {
   const jpeg = await patternJpeg();
   for (const offset of [0, 776, 1940, 3104]) {
-    await assert.rejects(decodeImage(withBytes(jpeg, offset, [0xff, 0x9e])),
-      (e: unknown) => e instanceof InputError && /byte buffer>: cannot decode the jpeg data \(.*premature end of data segment/.test((e as Error).message));
+    await assert.rejects(
+      decodeImage(withBytes(jpeg, offset, [0xff, 0x9e])),
+      (e: unknown) =>
+        e instanceof InputError &&
+        /byte buffer>: cannot decode the jpeg data \(.*premature end of data segment/.test((e as Error).message),
+    );
   }
 });
 
@@ -61,17 +67,27 @@ function flipBits(jpeg: Buffer, count: number, seed: number): Buffer {
   return out;
 }
 
-test('bit-flipped fixture JPEGs get Pillow\'s verdict', { skip: needsFixtures(OPENAI_FIXTURES) }, async () => {
+test("bit-flipped fixture JPEGs get Pillow's verdict", { skip: needsFixtures(OPENAI_FIXTURES) }, async () => {
   const images = join(OPENAI_FIXTURES, 'images');
   // [file, flips, seed, Pillow decodes it]
   const cases: [string, number, number, boolean][] = [
-    ['astronaut.jpg', 20, 4, false], ['coffee_444.jpg', 3, 2, false], ['cmyk.jpg', 20, 8, false],
-    ['astronaut.jpg', 20, 1, true], ['wide_1200x40.jpg', 20, 5, true], ['rocket.jpg', 3, 1, true],
+    ['astronaut.jpg', 20, 4, false],
+    ['coffee_444.jpg', 3, 2, false],
+    ['cmyk.jpg', 20, 8, false],
+    ['astronaut.jpg', 20, 1, true],
+    ['wide_1200x40.jpg', 20, 5, true],
+    ['rocket.jpg', 3, 1, true],
     ['progressive.jpg', 20, 1, true],
   ];
   for (const [file, count, seed, decodes] of cases) {
     const bytes = flipBits(readFileSync(join(images, file)), count, seed);
-    const verdict = await decodeImage(bytes).then(() => true, (e: unknown) => { assert.ok(e instanceof InputError); return false; });
+    const verdict = await decodeImage(bytes).then(
+      () => true,
+      (e: unknown) => {
+        assert.ok(e instanceof InputError);
+        return false;
+      },
+    );
     assert.equal(verdict, decodes, `${file} with ${count} flips (seed ${seed})`);
   }
 });

@@ -32,15 +32,33 @@ function chunk(type: string, body: Uint8Array): Buffer {
   return Buffer.concat([head, body, crc]);
 }
 /** rows: big-endian sample bytes per row (without the filter byte). */
-function png(width: number, height: number, bitDepth: number, colourType: number, rows: Uint8Array[], extra: Buffer[] = []): Buffer {
+function png(
+  width: number,
+  height: number,
+  bitDepth: number,
+  colourType: number,
+  rows: Uint8Array[],
+  extra: Buffer[] = [],
+): Buffer {
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = bitDepth; ihdr[9] = colourType;
+  ihdr[8] = bitDepth;
+  ihdr[9] = colourType;
   const raw = Buffer.concat(rows.map((r) => Buffer.concat([Buffer.from([0]), r])));
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), ...extra, chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    ...extra,
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', new Uint8Array(0)),
+  ]);
 }
-const u16 = (values: number[]) => { const b = Buffer.alloc(values.length * 2); values.forEach((v, i) => b.writeUInt16BE(v, 2 * i)); return b; };
+const u16 = (values: number[]) => {
+  const b = Buffer.alloc(values.length * 2);
+  values.forEach((v, i) => b.writeUInt16BE(v, 2 * i));
+  return b;
+};
 
 test('16-bit grey PNG opens as mode I with the exact values', async () => {
   const img = await decodeImage(png(3, 1, 16, 0, [u16([0, 300, 65535])]));
@@ -55,7 +73,9 @@ test('16-bit RGB PNG keeps the high byte of each sample (Pillow 9.4)', async () 
 });
 
 test('RGB PNG with tRNS stays RGB; palette PNG is P expanded through its palette', async () => {
-  const trns = await decodeImage(png(2, 1, 8, 2, [Uint8Array.from([1, 2, 3, 4, 5, 6])], [chunk('tRNS', u16([1, 2, 3]))]));
+  const trns = await decodeImage(
+    png(2, 1, 8, 2, [Uint8Array.from([1, 2, 3, 4, 5, 6])], [chunk('tRNS', u16([1, 2, 3]))]),
+  );
   assert.equal(trns.mode, 'RGB');
   assert.deepEqual([...trns.data], [1, 2, 3, 4, 5, 6]);
   const palette = chunk('PLTE', Uint8Array.from([10, 20, 30, 40, 50, 60]));
@@ -77,24 +97,36 @@ test('grey, grey + alpha and RGBA PNGs open as L, LA, RGBA', async () => {
 test('other formats: JPEG grey -> L, CMYK JPEG -> CMYK, GIF -> P, WebP with alpha -> RGBA, TIFF -> RGB', async () => {
   const raw = { raw: { width: 8, height: 8, channels: 3 as const } };
   const pixels = Buffer.alloc(8 * 8 * 3, 90);
-  const modes = await Promise.all([
-    sharp(pixels, raw).toColourspace('b-w').jpeg().toBuffer(),
-    sharp(pixels, raw).toColourspace('cmyk').jpeg().toBuffer(),
-    sharp(pixels, raw).gif().toBuffer(),
-    sharp(Buffer.alloc(8 * 8 * 4, 90), { raw: { width: 8, height: 8, channels: 4 } }).webp({ lossless: true }).toBuffer(),
-    sharp(pixels, raw).tiff().toBuffer(),
-  ].map(async (b) => (await decodeImage(await b)).mode));
+  const modes = await Promise.all(
+    [
+      sharp(pixels, raw).toColourspace('b-w').jpeg().toBuffer(),
+      sharp(pixels, raw).toColourspace('cmyk').jpeg().toBuffer(),
+      sharp(pixels, raw).gif().toBuffer(),
+      sharp(Buffer.alloc(8 * 8 * 4, 90), { raw: { width: 8, height: 8, channels: 4 } })
+        .webp({ lossless: true })
+        .toBuffer(),
+      sharp(pixels, raw).tiff().toBuffer(),
+    ].map(async (b) => (await decodeImage(await b)).mode),
+  );
   assert.deepEqual(modes, ['L', 'CMYK', 'P', 'RGBA', 'RGB']);
 });
 
 test('EXIF orientation is ignored unless asked for', async () => {
-  const jpeg = await sharp(Buffer.alloc(4 * 2 * 3, 50), { raw: { width: 4, height: 2, channels: 3 } }).jpeg().withMetadata({ orientation: 6 }).toBuffer();
+  const jpeg = await sharp(Buffer.alloc(4 * 2 * 3, 50), { raw: { width: 4, height: 2, channels: 3 } })
+    .jpeg()
+    .withMetadata({ orientation: 6 })
+    .toBuffer();
   const asStored = await decodeImage(jpeg);
   const oriented = await decodeImage(jpeg, { applyExifOrientation: true });
   assert.deepEqual([asStored.width, asStored.height, oriented.width, oriented.height], [4, 2, 2, 4]);
 });
 
-async function rejectsNaming(input: Parameters<typeof preprocess>[0], name: string, pattern: RegExp, maxPixels?: number) {
+async function rejectsNaming(
+  input: Parameters<typeof preprocess>[0],
+  name: string,
+  pattern: RegExp,
+  maxPixels?: number,
+) {
   await assert.rejects(preprocess(input, { size: 8, maxPixels }), (e: unknown) => {
     assert.ok(e instanceof InputError, `expected InputError, got ${e}`);
     assert.ok(e.message.includes(name), `message should name ${name}: ${e.message}`);
@@ -104,14 +136,25 @@ async function rejectsNaming(input: Parameters<typeof preprocess>[0], name: stri
 }
 
 test('bad files are InputErrors naming the file', async () => {
-  const good = await sharp(Buffer.alloc(64 * 64 * 3, 7), { raw: { width: 64, height: 64, channels: 3 } }).jpeg().toBuffer();
-  const goodPng = png(64, 64, 8, 0, Array.from({ length: 64 }, (_, y) => new Uint8Array(64).fill(y)));
+  const good = await sharp(Buffer.alloc(64 * 64 * 3, 7), { raw: { width: 64, height: 64, channels: 3 } })
+    .jpeg()
+    .toBuffer();
+  const goodPng = png(
+    64,
+    64,
+    8,
+    0,
+    Array.from({ length: 64 }, (_, y) => new Uint8Array(64).fill(y)),
+  );
   const files: Record<string, [Uint8Array, RegExp]> = {
     'truncated.jpg': [good.subarray(0, good.length >> 1), /premature end|truncated/i],
     'truncated.png': [goodPng.subarray(0, goodPng.length - 30), /png|read|corrupt/i],
     'garbage.jpg': [Buffer.from('definitely not an image'), /not a readable image/],
     'empty.png': [new Uint8Array(0), /empty/],
-    'vector.svg': [Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>'), /unsupported image format svg/],
+    'vector.svg': [
+      Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>'),
+      /unsupported image format svg/,
+    ],
     'huge.png': [png(100000, 100000, 8, 0, [new Uint8Array(1)]), /more than the limit of 89478485/],
     'zero.png': [png(0, 5, 8, 0, []), /not a readable image|positive integer size/],
   };
@@ -127,7 +170,19 @@ test('bad files are InputErrors naming the file', async () => {
 });
 
 test('bad raw pixels are InputErrors', async () => {
-  await rejectsNaming({ width: 0, height: 3, channels: 3, data: new Uint8Array(0) }, '<raw pixels>', /0×3 is not a positive integer size/);
-  await rejectsNaming({ width: 2, height: 2, channels: 3, data: new Uint8Array(5) }, '<raw pixels>', /5 values, expected .* = 12/);
-  await rejectsNaming({ width: 1, height: 1, channels: 3, data: new Uint8Array(3), mode: 'CMYK' }, '<raw pixels>', /do not fit mode CMYK/);
+  await rejectsNaming(
+    { width: 0, height: 3, channels: 3, data: new Uint8Array(0) },
+    '<raw pixels>',
+    /0×3 is not a positive integer size/,
+  );
+  await rejectsNaming(
+    { width: 2, height: 2, channels: 3, data: new Uint8Array(5) },
+    '<raw pixels>',
+    /5 values, expected .* = 12/,
+  );
+  await rejectsNaming(
+    { width: 1, height: 1, channels: 3, data: new Uint8Array(3), mode: 'CMYK' },
+    '<raw pixels>',
+    /do not fit mode CMYK/,
+  );
 });

@@ -31,7 +31,11 @@ test('crop larger than the image pads with zeros: left (n - w) // 2, right the r
 });
 
 test('square mode resizes to n × n, no crop', () => {
-  assert.deepEqual(resizePlan(600, 400, 224, 'square'), { width: 224, height: 224, crop: { left: 0, top: 0, width: 224, height: 224 } });
+  assert.deepEqual(resizePlan(600, 400, 224, 'square'), {
+    width: 224,
+    height: 224,
+    crop: { left: 0, top: 0, width: 224, height: 224 },
+  });
   assert.deepEqual(resizePlan(600, 400, 224).crop, { left: 56, top: 0, width: 224, height: 224 });
 });
 
@@ -39,5 +43,8 @@ test('transformToRGB keeps the crop of the resized image (no resize when already
   // 5×2 L image with n = 2: no resize; crop left = round(1.5) = 2 -> columns 2, 3.
   const data = Uint8Array.from([0, 1, 2, 3, 4, 10, 11, 12, 13, 14]);
   const out = transformToRGB({ mode: 'L', width: 5, height: 2, data }, 2);
-  assert.deepEqual([...out].filter((_, i) => i % 3 === 0), [2, 3, 12, 13]);
+  assert.deepEqual(
+    [...out].filter((_, i) => i % 3 === 0),
+    [2, 3, 12, 13],
+  );
 });

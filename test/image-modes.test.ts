@@ -6,14 +6,22 @@ import { applyOrientation } from '../src/image/orientation.js';
 import { mulDiv255, toRGB, type Pixels } from '../src/image/pixels.js';
 
 test('CMYK -> RGB: R = (255 - K) - MULDIV255(C, 255 - K)', () => {
-  const cmyk: Pixels = { mode: 'CMYK', width: 4, height: 1, data: Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 255, 255, 0, 0, 0, 100, 20, 255, 50]) };
+  const cmyk: Pixels = {
+    mode: 'CMYK',
+    width: 4,
+    height: 1,
+    data: Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 255, 255, 0, 0, 0, 100, 20, 255, 50]),
+  };
   // last pixel: nk = 205; MULDIV255(100, 205) = round(80.39) = 80; (20) -> 16; (255) -> 205
   assert.deepEqual([...toRGB(cmyk)], [255, 255, 255, 0, 0, 0, 0, 255, 255, 125, 189, 0]);
   assert.equal(mulDiv255(100, 205), 80);
 });
 
 test('LA / RGBA drop alpha without compositing; L and 1 replicate', () => {
-  assert.deepEqual([...toRGB({ mode: 'LA', width: 2, height: 1, data: Uint8Array.from([7, 0, 9, 255]) })], [7, 7, 7, 9, 9, 9]);
+  assert.deepEqual(
+    [...toRGB({ mode: 'LA', width: 2, height: 1, data: Uint8Array.from([7, 0, 9, 255]) })],
+    [7, 7, 7, 9, 9, 9],
+  );
   assert.deepEqual([...toRGB({ mode: 'RGBA', width: 1, height: 1, data: Uint8Array.from([1, 2, 3, 0]) })], [1, 2, 3]);
   assert.deepEqual([...toRGB({ mode: 'L', width: 1, height: 1, data: Uint8Array.from([5]) })], [5, 5, 5]);
 });

@@ -11,7 +11,10 @@ import { preprocess } from '../src/image/run.js';
 import { preprocessChecks } from '../src/parity/preprocess.js';
 import { serializeSafetensors } from '../src/weights/safetensors.js';
 
-for (const [label, dir, expected] of [['openai-clip', OPENAI_FIXTURES, 63], ['chinese-clip', CHINESE_FIXTURES, 24]] as const) {
+for (const [label, dir, expected] of [
+  ['openai-clip', OPENAI_FIXTURES, 63],
+  ['chinese-clip', CHINESE_FIXTURES, 24],
+] as const) {
   test(`preprocess parity: ${label}`, { skip: needsFixtures(dir) }, async () => {
     const checks = await preprocessChecks(dir);
     const failed = checks.filter((c) => !c.passed).map((c) => `${c.name}: ${c.detail}`);
@@ -29,11 +32,22 @@ test('preprocessChecks passes on a matching reference and fails on a changed one
   const dir = mkdtempSync(join(tmpdir(), 'clip-parity-test-'));
   mkdirSync(join(dir, 'images'));
   mkdirSync(join(dir, 'preprocess'));
-  const png = await sharp(Buffer.from(Uint8Array.from({ length: 12 * 9 * 3 }, (_, i) => (i * 11) % 256)), { raw: { width: 12, height: 9, channels: 3 } }).png().toBuffer();
+  const png = await sharp(Buffer.from(Uint8Array.from({ length: 12 * 9 * 3 }, (_, i) => (i * 11) % 256)), {
+    raw: { width: 12, height: 9, channels: 3 },
+  })
+    .png()
+    .toBuffer();
   writeFileSync(join(dir, 'images', 'a.png'), png);
-  writeFileSync(join(dir, 'preprocess', 'index.json'), JSON.stringify({ sizes: [8], images: [{ name: 'a.png', path: 'images/a.png' }] }));
+  writeFileSync(
+    join(dir, 'preprocess', 'index.json'),
+    JSON.stringify({ sizes: [8], images: [{ name: 'a.png', path: 'images/a.png' }] }),
+  );
   const ours = (await preprocess(png, { size: 8 })).data;
-  const write = (data: Float32Array) => writeFileSync(join(dir, 'preprocess', '8.safetensors'), serializeSafetensors(new Map([['a.png', fromFloat32(data, [3, 8, 8])]])));
+  const write = (data: Float32Array) =>
+    writeFileSync(
+      join(dir, 'preprocess', '8.safetensors'),
+      serializeSafetensors(new Map([['a.png', fromFloat32(data, [3, 8, 8])]])),
+    );
 
   write(ours);
   const [good] = await preprocessChecks(dir);

@@ -48,7 +48,11 @@ function syntheticHf(): StateDict {
   sd.set('vision_model.embeddings.class_embedding', distinct([V.width]));
   sd.set('vision_model.embeddings.patch_embedding.weight', distinct([V.width, 3, V.patch, V.patch]));
   sd.set('vision_model.embeddings.position_embedding.weight', distinct([V.positions, V.width]));
-  sd.set('vision_model.embeddings.position_ids', { dtype: 'int64', shape: [1, V.positions], bytes: new Uint8Array(8 * V.positions) });
+  sd.set('vision_model.embeddings.position_ids', {
+    dtype: 'int64',
+    shape: [1, V.positions],
+    bytes: new Uint8Array(8 * V.positions),
+  });
   sd.set('vision_model.pre_layrnorm.weight', distinct([V.width]));
   sd.set('vision_model.pre_layrnorm.bias', distinct([V.width]));
   tower('vision_model', V.width, V.layers);
@@ -92,32 +96,54 @@ test('every HF tensor lands under its canonical name with the right values', () 
   ];
   for (const [from, to, layers, width] of towers) {
     for (let i = 0; i < layers; i++) {
-      for (const [a, b] of [['layer_norm1', 'ln_1'], ['layer_norm2', 'ln_2'], ['mlp.fc1', 'mlp.c_fc'], ['mlp.fc2', 'mlp.c_proj'], ['self_attn.out_proj', 'attn.out_proj']]) {
+      for (const [a, b] of [
+        ['layer_norm1', 'ln_1'],
+        ['layer_norm2', 'ln_2'],
+        ['mlp.fc1', 'mlp.c_fc'],
+        ['mlp.fc2', 'mlp.c_proj'],
+        ['self_attn.out_proj', 'attn.out_proj'],
+      ]) {
         for (const p of ['weight', 'bias']) renames.push([`${from}.${i}.${a}.${p}`, `${to}.${i}.${b}.${p}`]);
       }
       // in_proj = [q; k; v] stacked along rows, as nn.MultiheadAttention slices it.
       for (const p of ['weight', 'bias'] as const) {
         const inProj = out.get(`${to}.${i}.attn.in_proj_${p}`)!;
         assert.deepEqual(inProj.shape, p === 'weight' ? [3 * width, width] : [3 * width]);
-        assert.deepEqual(values(inProj), ['q', 'k', 'v'].flatMap((x) => values(hf.get(`${from}.${i}.self_attn.${x}_proj.${p}`)!)));
+        assert.deepEqual(
+          values(inProj),
+          ['q', 'k', 'v'].flatMap((x) => values(hf.get(`${from}.${i}.self_attn.${x}_proj.${p}`)!)),
+        );
       }
     }
   }
   for (const [from, to] of renames) assert.equal(out.get(to), hf.get(from), `${from} → ${to}`);
 
   // Projections: OpenAI multiplies x @ proj ([width, embed]); HF's Linear stores [embed, width].
-  for (const [from, to, width] of [['visual_projection.weight', 'visual.proj', V.width], ['text_projection.weight', 'text_projection', T.width]] as const) {
+  for (const [from, to, width] of [
+    ['visual_projection.weight', 'visual.proj', V.width],
+    ['text_projection.weight', 'text_projection', T.width],
+  ] as const) {
     const src = values(hf.get(from)!);
     const dst = out.get(to)!;
     assert.equal(dst.dtype, hf.get(from)!.dtype);
     assert.deepEqual(dst.shape, [width, EMBED]);
     const got = values(dst);
-    for (let i = 0; i < width; i++) for (let j = 0; j < EMBED; j++) assert.equal(got[i * EMBED + j], src[j * width + i]);
+    for (let i = 0; i < width; i++)
+      for (let j = 0; j < EMBED; j++) assert.equal(got[i * EMBED + j], src[j * width + i]);
   }
 
   // Nothing else: exactly the canonical keys the OpenAI model has (position_ids dropped).
-  const expected = new Set([...renames.map(([, to]) => to), 'visual.proj', 'text_projection',
-    ...towers.flatMap(([, to, layers]) => Array.from({ length: layers }, (_, i) => [`${to}.${i}.attn.in_proj_weight`, `${to}.${i}.attn.in_proj_bias`]).flat())]);
+  const expected = new Set([
+    ...renames.map(([, to]) => to),
+    'visual.proj',
+    'text_projection',
+    ...towers.flatMap(([, to, layers]) =>
+      Array.from({ length: layers }, (_, i) => [
+        `${to}.${i}.attn.in_proj_weight`,
+        `${to}.${i}.attn.in_proj_bias`,
+      ]).flat(),
+    ),
+  ]);
   assert.deepEqual(new Set(out.keys()), expected);
   assert.ok([...out.keys()].every(isCanonicalKey));
 });
@@ -136,21 +162,36 @@ test('toCanonical recognises the HF layout, also under a DistributedDataParallel
 test('an unexpected key and a missing key are ConfigErrors that name the key', () => {
   const extra = syntheticHf();
   extra.set('vision_model.encoder.layers.0.self_attn.rotary.weight', distinct([2]));
-  assert.throws(() => huggingFaceToCanonical(extra), (e: Error) =>
-    e instanceof ConfigError && e.message.includes('unexpected key vision_model.encoder.layers.0.self_attn.rotary.weight'));
+  assert.throws(
+    () => huggingFaceToCanonical(extra),
+    (e: Error) =>
+      e instanceof ConfigError &&
+      e.message.includes('unexpected key vision_model.encoder.layers.0.self_attn.rotary.weight'),
+  );
 
   const missing = syntheticHf();
   missing.delete('vision_model.encoder.layers.1.self_attn.k_proj.weight');
-  assert.throws(() => huggingFaceToCanonical(missing), (e: Error) =>
-    e instanceof ConfigError && e.message.includes('missing key vision_model.encoder.layers.1.self_attn.k_proj.weight'));
+  assert.throws(
+    () => huggingFaceToCanonical(missing),
+    (e: Error) =>
+      e instanceof ConfigError &&
+      e.message.includes('missing key vision_model.encoder.layers.1.self_attn.k_proj.weight'),
+  );
 
   // A vision-only checkpoint (CLIPVisionModelWithProjection) is not a whole CLIP.
   const visionOnly = new Map([...syntheticHf()].filter(([k]) => !k.startsWith('text')));
-  assert.throws(() => huggingFaceToCanonical(visionOnly), /missing key text_model\.embeddings\.token_embedding\.weight/);
+  assert.throws(
+    () => huggingFaceToCanonical(visionOnly),
+    /missing key text_model\.embeddings\.token_embedding\.weight/,
+  );
 });
 
 test('raw transpose and concatenation work on any element size', () => {
-  const int64 = { dtype: 'int64' as const, shape: [2, 3], bytes: new Uint8Array(new BigInt64Array([1n, 2n, 3n, 4n, 5n, 6n]).buffer) };
+  const int64 = {
+    dtype: 'int64' as const,
+    shape: [2, 3],
+    bytes: new Uint8Array(new BigInt64Array([1n, 2n, 3n, 4n, 5n, 6n]).buffer),
+  };
   assert.deepEqual([...new BigInt64Array(transpose2d(int64, 'x').bytes.buffer)], [1n, 4n, 2n, 5n, 3n, 6n]);
   const u8 = { dtype: 'uint8' as const, shape: [3, 2], bytes: Uint8Array.from([1, 2, 3, 4, 5, 6]) };
   assert.deepEqual([...transpose2d(u8, 'x').bytes], [1, 3, 5, 2, 4, 6]);
@@ -162,7 +203,10 @@ test('raw transpose and concatenation work on any element size', () => {
   const ab = concat0([a, b], ['a', 'b']);
   assert.deepEqual(ab.shape, [3, 2]);
   assert.deepEqual(values(ab), [1, 2, 3, 4, 5, 6]);
-  assert.throws(() => concat0([a, fromFloat32(new Float32Array(3), [1, 3])], ['a', 'c']), /c: float32 \[1,3\] cannot be stacked with a/);
+  assert.throws(
+    () => concat0([a, fromFloat32(new Float32Array(3), [1, 3])], ['a', 'c']),
+    /c: float32 \[1,3\] cannot be stacked with a/,
+  );
   assert.throws(() => concat0([a, { ...a, dtype: 'float16' }], ['a', 'h']), /h: float16/);
 });
 
@@ -172,7 +216,11 @@ function openAiToHf(sd: StateDict): StateDict {
   const hf: StateDict = new Map();
   const rows = (t: RawTensor, part: number) => {
     const n = t.bytes.length / 3;
-    return { dtype: t.dtype, shape: [t.shape[0]! / 3, ...t.shape.slice(1)], bytes: t.bytes.slice(part * n, (part + 1) * n) };
+    return {
+      dtype: t.dtype,
+      shape: [t.shape[0]! / 3, ...t.shape.slice(1)],
+      bytes: t.bytes.slice(part * n, (part + 1) * n),
+    };
   };
   const names: [RegExp, string][] = [
     [/^visual\.conv1\.weight$/, 'vision_model.embeddings.patch_embedding.weight'],
@@ -192,8 +240,15 @@ function openAiToHf(sd: StateDict): StateDict {
       const inProj = /^attn\.in_proj_(weight|bias)$/.exec(layer[3]!);
       if (inProj) ['q', 'k', 'v'].forEach((x, i) => hf.set(`${prefix}.self_attn.${x}_proj.${inProj[1]}`, rows(t, i)));
       else {
-        hf.set(`${prefix}.${layer[3]!.replace('ln_1', 'layer_norm1').replace('ln_2', 'layer_norm2')
-          .replace('mlp.c_fc', 'mlp.fc1').replace('mlp.c_proj', 'mlp.fc2').replace('attn.out_proj', 'self_attn.out_proj')}`, t);
+        hf.set(
+          `${prefix}.${layer[3]!
+            .replace('ln_1', 'layer_norm1')
+            .replace('ln_2', 'layer_norm2')
+            .replace('mlp.c_fc', 'mlp.fc1')
+            .replace('mlp.c_proj', 'mlp.fc2')
+            .replace('attn.out_proj', 'self_attn.out_proj')}`,
+          t,
+        );
       }
     } else if (key === 'visual.proj') hf.set('visual_projection.weight', transpose2d(t, key));
     else if (key === 'text_projection') hf.set('text_projection.weight', transpose2d(t, key));
@@ -206,15 +261,16 @@ function openAiToHf(sd: StateDict): StateDict {
   return hf;
 }
 
-test('reference vit-tiny: OpenAI → HF (conversion script) → canonical is the identity, byte for byte',
-  { skip: needsFixtures(OPENAI_FIXTURES) }, () => {
-    const original = readSafetensors(join(OPENAI_FIXTURES, 'models', 'vit-tiny.safetensors')).tensors;
-    const back = toCanonical(openAiToHf(original));
-    assert.deepEqual(new Set(back.keys()), new Set(original.keys()));
-    for (const [key, t] of original) {
-      const b = back.get(key)!;
-      assert.equal(b.dtype, t.dtype, key);
-      assert.deepEqual(b.shape, t.shape, key);
-      assert.deepEqual(b.bytes, t.bytes, key);
-    }
-  });
+test('reference vit-tiny: OpenAI → HF (conversion script) → canonical is the identity, byte for byte', {
+  skip: needsFixtures(OPENAI_FIXTURES),
+}, () => {
+  const original = readSafetensors(join(OPENAI_FIXTURES, 'models', 'vit-tiny.safetensors')).tensors;
+  const back = toCanonical(openAiToHf(original));
+  assert.deepEqual(new Set(back.keys()), new Set(original.keys()));
+  for (const [key, t] of original) {
+    const b = back.get(key)!;
+    assert.equal(b.dtype, t.dtype, key);
+    assert.deepEqual(b.shape, t.shape, key);
+    assert.deepEqual(b.bytes, t.bytes, key);
+  }
+});

@@ -49,10 +49,19 @@ test('open_clip packaging: module. prefix, text. tower, attn_mask buffer and [1]
 });
 
 test('open_clip models outside the OpenAI architecture are rejected by key name', () => {
-  for (const key of ['logit_bias', 'visual.transformer.resblocks.0.ls_1.gamma', 'visual.trunk.blocks.0.norm1.weight',
-    'text.transformer.embeddings.word_embeddings.weight', 'visual.attn_pool.query']) {
+  for (const key of [
+    'logit_bias',
+    'visual.transformer.resblocks.0.ls_1.gamma',
+    'visual.trunk.blocks.0.norm1.weight',
+    'text.transformer.embeddings.word_embeddings.weight',
+    'visual.attn_pool.query',
+  ]) {
     const sd = new Map([...openAiKeys(), [key, t(9)]]);
-    assert.throws(() => toCanonical(sd), (e: Error) => e instanceof ConfigError && e.message.includes(`unexpected key ${key}`), key);
+    assert.throws(
+      () => toCanonical(sd),
+      (e: Error) => e instanceof ConfigError && e.message.includes(`unexpected key ${key}`),
+      key,
+    );
   }
 });
 
@@ -67,25 +76,41 @@ test('Chinese-CLIP is recognised: module. prefix removed, bert.* kept, the unuse
   assert.ok(![...canonical.keys()].some((k) => k.startsWith('module.') || k.includes('pooler')));
 });
 
-test('the canonical grammar accepts every key of the reference ViT and ResNet checkpoints',
-  { skip: needsFixtures(OPENAI_FIXTURES) }, () => {
-    // Python's json writes NaN for some measured values; they are not what this test reads.
-    const text = readFileSync(join(OPENAI_FIXTURES, 'manifest.json'), 'utf8').replace(/:\s*-?(NaN|Infinity)\b/g, ': null');
-    const manifest = JSON.parse(text);
-    for (const model of ['vit-tiny', 'rn-tiny']) {
-      const names: string[] = manifest.models[model].state_dict.map((e: { name: string }) => e.name);
-      assert.ok(names.length > 50, model);
-      for (const name of names) assert.ok(isCanonicalKey(name), `${model}: ${name}`);
-    }
-  });
+test('the canonical grammar accepts every key of the reference ViT and ResNet checkpoints', {
+  skip: needsFixtures(OPENAI_FIXTURES),
+}, () => {
+  // Python's json writes NaN for some measured values; they are not what this test reads.
+  const text = readFileSync(join(OPENAI_FIXTURES, 'manifest.json'), 'utf8').replace(
+    /:\s*-?(NaN|Infinity)\b/g,
+    ': null',
+  );
+  const manifest = JSON.parse(text);
+  for (const model of ['vit-tiny', 'rn-tiny']) {
+    const names: string[] = manifest.models[model].state_dict.map((e: { name: string }) => e.name);
+    assert.ok(names.length > 50, model);
+    for (const name of names) assert.ok(isCanonicalKey(name), `${model}: ${name}`);
+  }
+});
 
 test('the canonical grammar on hand-picked ResNet and ViT keys, and near misses', () => {
-  for (const key of ['visual.layer3.5.downsample.1.running_var', 'visual.attnpool.c_proj.bias', 'visual.bn2.num_batches_tracked',
-    'visual.ln_post.bias', 'transformer.resblocks.11.attn.out_proj.weight', 'input_resolution']) {
+  for (const key of [
+    'visual.layer3.5.downsample.1.running_var',
+    'visual.attnpool.c_proj.bias',
+    'visual.bn2.num_batches_tracked',
+    'visual.ln_post.bias',
+    'transformer.resblocks.11.attn.out_proj.weight',
+    'input_resolution',
+  ]) {
     assert.ok(isCanonicalKey(key), key);
   }
-  for (const key of ['visual.layer5.0.conv1.weight', 'visual.attnpool.o_proj.weight', 'transformer.resblocks.0.attn.q_proj.weight',
-    'visual.proj.weight', 'text_projection.weight', 'ln_final.gamma']) {
+  for (const key of [
+    'visual.layer5.0.conv1.weight',
+    'visual.attnpool.o_proj.weight',
+    'transformer.resblocks.0.attn.q_proj.weight',
+    'visual.proj.weight',
+    'text_projection.weight',
+    'ln_final.gamma',
+  ]) {
     assert.ok(!isCanonicalKey(key), key);
   }
 });

@@ -38,12 +38,19 @@ test('a folder with a checkpoint and a merges file loads with its own tokenizer 
 });
 
 test('a path that is neither a file nor a model name is a clear error', async () => {
-  await assert.rejects(load(join(dir, 'nope.pt')), (e: Error) => e instanceof InputError && /nope\.pt: no such file/.test(e.message));
+  await assert.rejects(
+    load(join(dir, 'nope.pt')),
+    (e: Error) => e instanceof InputError && /nope\.pt: no such file/.test(e.message),
+  );
 });
 
 test('compiled cache: the second load reuses the compiled towers; a changed file is recompiled', async () => {
   const cache = join(dir, 'cache');
-  const first = await load(join(dir, 'model.safetensors'), { compiledCache: true, cacheDir: cache, bpePath: join(dir, 'bpe_simple_vocab_16e6.txt') });
+  const first = await load(join(dir, 'model.safetensors'), {
+    compiledCache: true,
+    cacheDir: cache,
+    bpePath: join(dir, 'bpe_simple_vocab_16e6.txt'),
+  });
   const a = await first.model.encodeImage(image);
   const ta = await first.model.encodeText(first.tokenize(['cat']));
   await first.model.release();
@@ -52,12 +59,19 @@ test('compiled cache: the second load reuses the compiled towers; a changed file
   const plain = await load(join(dir, 'model.safetensors'), { bpePath: join(dir, 'bpe_simple_vocab_16e6.txt') });
   const close = (x: Float32Array, y: Float32Array) => x.every((v, i) => Math.abs(v - y[i]!) <= 1e-6);
   assert.ok(close(a.data, (await plain.model.encodeImage(image)).data), 'compiled image tower = in-memory one');
-  assert.ok(close(ta.data, (await plain.model.encodeText(plain.tokenize(['cat']))).data), 'compiled text tower = in-memory one');
+  assert.ok(
+    close(ta.data, (await plain.model.encodeText(plain.tokenize(['cat']))).data),
+    'compiled text tower = in-memory one',
+  );
   await plain.model.release();
   const [key] = readdirSync(join(cache, 'compiled'));
   assert.deepEqual(readdirSync(join(cache, 'compiled', key!)).sort(), ['image', 'meta.json', 'text']);
 
-  const second = await load(join(dir, 'model.safetensors'), { compiledCache: true, cacheDir: cache, bpePath: join(dir, 'bpe_simple_vocab_16e6.txt') });
+  const second = await load(join(dir, 'model.safetensors'), {
+    compiledCache: true,
+    cacheDir: cache,
+    bpePath: join(dir, 'bpe_simple_vocab_16e6.txt'),
+  });
   assert.deepEqual(second.model.config, CFG);
   assert.deepEqual(await second.model.encodeImage(image), a);
   assert.deepEqual(await second.model.encodeText(second.tokenize(['cat'])), ta);

@@ -16,7 +16,11 @@ import type { StateDict } from '../src/tensor.js';
 /** Names and shapes of every weight of `cfg`, without data (building the graphs enumerates them). */
 function shapeOnlyStateDict(cfg: ClipConfig): StateDict {
   const sd: StateDict = new Map();
-  const fill = (_key: string, shape: readonly number[]) => ({ dtype: 'float32' as const, shape, bytes: new Uint8Array(0) });
+  const fill = (_key: string, shape: readonly number[]) => ({
+    dtype: 'float32' as const,
+    shape,
+    bytes: new Uint8Array(0),
+  });
   buildImageGraph(sd, cfg, { fill });
   buildTextGraph(sd, cfg, { fill });
   return sd;
@@ -44,8 +48,14 @@ test('inferConfigFromStateDict recovers every official architecture from its wei
 test('a state dict that is not CLIP fails with the missing key named', () => {
   const sd = shapeOnlyStateDict(TINY_VIT);
   sd.delete('ln_final.weight');
-  assert.throws(() => inferConfigFromStateDict(sd), (e: Error) => e instanceof ConfigError && /missing key "ln_final.weight"/.test(e.message));
-  assert.throws(() => inferConfigFromStateDict(new Map()), /not a CLIP state dict: missing key "visual.layer1.0.conv1.weight"/);
+  assert.throws(
+    () => inferConfigFromStateDict(sd),
+    (e: Error) => e instanceof ConfigError && /missing key "ln_final.weight"/.test(e.message),
+  );
+  assert.throws(
+    () => inferConfigFromStateDict(new Map()),
+    /not a CLIP state dict: missing key "visual.layer1.0.conv1.weight"/,
+  );
   const odd = shapeOnlyStateDict(TINY_VIT);
   odd.set('visual.positional_embedding', { dtype: 'float32', shape: [6, 64], bytes: new Uint8Array(0) });
   assert.throws(() => inferConfigFromStateDict(odd), /6 positions, expected a square grid plus one/);
@@ -54,13 +64,23 @@ test('a state dict that is not CLIP fails with the missing key named', () => {
 test('a weight of the wrong shape or dtype is named when the graph is built', () => {
   const sd = randomStateDict(TINY_VIT, 1);
   sd.set('visual.ln_pre.weight', { dtype: 'float32', shape: [63], bytes: new Uint8Array(63 * 4) });
-  assert.throws(() => buildImageGraph(sd, TINY_VIT), (e: Error) => e instanceof ConfigError && /"visual.ln_pre.weight" has shape \[63\], expected \[64\]/.test(e.message));
+  assert.throws(
+    () => buildImageGraph(sd, TINY_VIT),
+    (e: Error) =>
+      e instanceof ConfigError && /"visual.ln_pre.weight" has shape \[63\], expected \[64\]/.test(e.message),
+  );
   sd.set('visual.ln_pre.weight', { dtype: 'int64', shape: [64], bytes: new Uint8Array(64 * 8) });
-  assert.throws(() => buildImageGraph(sd, TINY_VIT), /"visual.ln_pre.weight" has dtype int64, expected a floating-point tensor/);
+  assert.throws(
+    () => buildImageGraph(sd, TINY_VIT),
+    /"visual.ln_pre.weight" has dtype int64, expected a floating-point tensor/,
+  );
 });
 
 function randomImages(n: number, res: number, seed: number): { data: Float32Array; shape: number[] } {
-  return { data: Float32Array.from({ length: n * 3 * res * res }, (_, i) => Math.sin(i * 0.37 + seed)), shape: [n, 3, res, res] };
+  return {
+    data: Float32Array.from({ length: n * 3 * res * res }, (_, i) => Math.sin(i * 0.37 + seed)),
+    shape: [n, 3, res, res],
+  };
 }
 
 function tokens(rows: number[][], ctx: number): { data: Int32Array; shape: number[] } {
@@ -88,24 +108,56 @@ test('activation "gelu" (open_clip) changes the features; QuickGELU is the defau
   const quick = await new CLIP(sd, {}, TINY_VIT).encodeImage(images);
   const exact = await new CLIP(sd, {}, { ...TINY_VIT, activation: 'gelu' }).encodeImage(images);
   assert.deepEqual(inferConfigFromStateDict(sd, { activation: 'gelu' }), { ...TINY_VIT, activation: 'gelu' });
-  assert.ok(quick.data.some((v, i) => Math.abs(v - exact.data[i]!) > 1e-4), 'GELU and QuickGELU must differ');
+  assert.ok(
+    quick.data.some((v, i) => Math.abs(v - exact.data[i]!) > 1e-4),
+    'GELU and QuickGELU must differ',
+  );
 });
 
 test('text features: taken at the first highest id, blind to tokens after it (causal mask)', async () => {
   const model = new CLIP(randomStateDict(TINY_VIT, 3));
   const L = TINY_VIT.text.contextLength;
-  const f = await model.encodeText(tokens([[48, 5, 6, 49, 0, 0, 0, 0], [48, 5, 6, 49, 7, 8, 9, 1], [48, 5, 7, 49, 0, 0, 0, 0]], L));
+  const f = await model.encodeText(
+    tokens(
+      [
+        [48, 5, 6, 49, 0, 0, 0, 0],
+        [48, 5, 6, 49, 7, 8, 9, 1],
+        [48, 5, 7, 49, 0, 0, 0, 0],
+      ],
+      L,
+    ),
+  );
   const row = (i: number) => Array.from(f.data.subarray(i * 16, i * 16 + 16));
-  row(0).forEach((v, i) => assert.ok(Math.abs(v - row(1)[i]!) < 1e-6, 'tokens after the end token changed the feature'));
-  assert.ok(row(0).some((v, i) => Math.abs(v - row(2)[i]!) > 1e-4), 'a token before the end token must change the feature');
+  row(0).forEach((v, i) =>
+    assert.ok(Math.abs(v - row(1)[i]!) < 1e-6, 'tokens after the end token changed the feature'),
+  );
+  assert.ok(
+    row(0).some((v, i) => Math.abs(v - row(2)[i]!) > 1e-4),
+    'a token before the end token must change the feature',
+  );
   await model.release();
 });
 
 test('cutting the padding after the last end token gives the same features as the full context', async () => {
   const sd = randomStateDict(TINY_VIT, 6);
   const model = new CLIP(sd);
-  const batch = tokens([[48, 5, 49], [48, 7, 8, 9, 49]], 8);
-  assert.deepEqual(trimPadding(batch), tokens([[48, 5, 49, 0, 0], [48, 7, 8, 9, 49]], 5));
+  const batch = tokens(
+    [
+      [48, 5, 49],
+      [48, 7, 8, 9, 49],
+    ],
+    8,
+  );
+  assert.deepEqual(
+    trimPadding(batch),
+    tokens(
+      [
+        [48, 5, 49, 0, 0],
+        [48, 7, 8, 9, 49],
+      ],
+      5,
+    ),
+  );
   const trimmed = await model.encodeText(batch);
   const session = await Session.create(buildTextGraph(sd, TINY_VIT));
   const full = await session.run({ tokens: batch });
@@ -119,7 +171,11 @@ test('a batch split into length buckets gives the full-context features of every
   const sd = randomStateDict(TINY_VIT, 13);
   const model = new CLIP(sd);
   // 20 rows with end tokens (49) at varied positions, so several buckets of different lengths run.
-  const rows = Array.from({ length: 20 }, (_, i) => [48, ...Array.from({ length: (i * 7) % 6 }, (_, j) => 3 + ((i + j) % 40)), 49]);
+  const rows = Array.from({ length: 20 }, (_, i) => [
+    48,
+    ...Array.from({ length: (i * 7) % 6 }, (_, j) => 3 + ((i + j) % 40)),
+    49,
+  ]);
   const batch = tokens(rows, 8);
   assert.ok(lengthBuckets(batch, 'transformer').length >= 3);
   const bucketed = await model.encodeText(batch);
@@ -133,20 +189,35 @@ test('a batch split into length buckets gives the full-context features of every
 test('forward: logits are exp(logit_scale) times cosine similarity, and transposes of each other', async () => {
   const model = new CLIP(randomStateDict(TINY_VIT, 4));
   const images = randomImages(2, 16, 1);
-  const text = tokens([[48, 3, 49], [48, 4, 4, 49], [48, 49]], 8);
+  const text = tokens(
+    [
+      [48, 3, 49],
+      [48, 4, 4, 49],
+      [48, 49],
+    ],
+    8,
+  );
   const { logitsPerImage, logitsPerText } = await model.forward(images, text);
   const img = await model.encodeImage(images);
   const txt = await model.encodeText(text);
   const cos = (a: Float32Array, b: Float32Array) => {
-    let dot = 0, na = 0, nb = 0;
-    for (let i = 0; i < a.length; i++) { dot += a[i]! * b[i]!; na += a[i]! ** 2; nb += b[i]! ** 2; }
+    let dot = 0,
+      na = 0,
+      nb = 0;
+    for (let i = 0; i < a.length; i++) {
+      dot += a[i]! * b[i]!;
+      na += a[i]! ** 2;
+      nb += b[i]! ** 2;
+    }
     return dot / Math.sqrt(na * nb);
   };
   assert.deepEqual(logitsPerImage.shape, [2, 3]);
   assert.deepEqual(logitsPerText.shape, [3, 2]);
   for (let i = 0; i < 2; i++) {
     for (let t = 0; t < 3; t++) {
-      const expected = Math.exp(model.logitScale) * cos(img.data.subarray(i * 16, i * 16 + 16), txt.data.subarray(t * 16, t * 16 + 16));
+      const expected =
+        Math.exp(model.logitScale) *
+        cos(img.data.subarray(i * 16, i * 16 + 16), txt.data.subarray(t * 16, t * 16 + 16));
       assert.ok(Math.abs(logitsPerImage.data[i * 3 + t]! - expected) < 1e-4);
       assert.equal(logitsPerText.data[t * 2 + i], logitsPerImage.data[i * 3 + t]);
     }
@@ -164,7 +235,13 @@ test('runtime options: threads, optimisation level and no spinning give the same
 
 test('wrong input shapes and dtypes are rejected with the expected shape', async () => {
   const model = new CLIP(randomStateDict(TINY_VIT, 5));
-  await assert.rejects(model.encodeImage(randomImages(1, 32, 0)), (e: Error) => e instanceof InputError && /expects images \[N, 3, 16, 16\], got \[1, 3, 32, 32\]/.test(e.message));
+  await assert.rejects(
+    model.encodeImage(randomImages(1, 32, 0)),
+    (e: Error) => e instanceof InputError && /expects images \[N, 3, 16, 16\], got \[1, 3, 32, 32\]/.test(e.message),
+  );
   await assert.rejects(model.encodeText({ data: new Int32Array(4), shape: [1, 4] }), /expects tokens \[N, 8\]/);
-  await assert.rejects(model.encodeText({ data: new Float32Array(8) as unknown as Int32Array, shape: [1, 8] }), /int32 token ids/);
+  await assert.rejects(
+    model.encodeText({ data: new Float32Array(8) as unknown as Int32Array, shape: [1, 8] }),
+    /int32 token ids/,
+  );
 });

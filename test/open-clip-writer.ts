@@ -16,16 +16,38 @@ export function modelCfgOf(cfg: ClipConfig, headWidth: number, mlpRatio = 4): Re
   return {
     embed_dim: cfg.embedDim,
     ...(cfg.activation === 'quick_gelu' ? { quick_gelu: true } : {}),
-    vision_cfg: { image_size: vision.imageResolution, layers: vision.layers, width: vision.width, head_width: headWidth, patch_size: vision.patchSize, mlp_ratio: mlpRatio },
-    text_cfg: { context_length: text.contextLength, vocab_size: text.vocabSize, width: text.width, heads: text.heads, layers: text.layers, mlp_ratio: mlpRatio },
+    vision_cfg: {
+      image_size: vision.imageResolution,
+      layers: vision.layers,
+      width: vision.width,
+      head_width: headWidth,
+      patch_size: vision.patchSize,
+      mlp_ratio: mlpRatio,
+    },
+    text_cfg: {
+      context_length: text.contextLength,
+      vocab_size: text.vocabSize,
+      width: text.width,
+      heads: text.heads,
+      layers: text.layers,
+      mlp_ratio: mlpRatio,
+    },
   };
 }
 
 /** A hub folder at `dir`: the config file and the weights of `randomStateDict(cfg, seed)`; returns the weights. */
-export async function writeHubFolder(dir: string, cfg: ClipConfig, modelCfg: Record<string, unknown>, seed: number): Promise<StateDict> {
+export async function writeHubFolder(
+  dir: string,
+  cfg: ClipConfig,
+  modelCfg: Record<string, unknown>,
+  seed: number,
+): Promise<StateDict> {
   mkdirSync(dir, { recursive: true });
   const sd = randomStateDict(cfg, seed);
-  writeFileSync(join(dir, 'open_clip_config.json'), JSON.stringify({ model_cfg: modelCfg, preprocess_cfg: { interpolation: 'bicubic', resize_mode: 'shortest' } }));
+  writeFileSync(
+    join(dir, 'open_clip_config.json'),
+    JSON.stringify({ model_cfg: modelCfg, preprocess_cfg: { interpolation: 'bicubic', resize_mode: 'shortest' } }),
+  );
   await writeTorchZip(join(dir, 'open_clip_pytorch_model.bin'), sd);
   return sd;
 }
@@ -33,7 +55,15 @@ export async function writeHubFolder(dir: string, cfg: ClipConfig, modelCfg: Rec
 /** What open_clip_train saves after an epoch, for the weights `sd`. */
 export async function writeTrainingCheckpoint(path: string, sd: StateDict): Promise<void> {
   const { value, storages } = stateDictValue(new Map([...sd].map(([k, t]) => [`module.${k}`, t])));
-  const optimizer = new Map<string, PickleValue>([['state', new Map()], ['param_groups', []]]);
-  const checkpoint = new Map<string, PickleValue>([['epoch', 1], ['name', 'run'], ['state_dict', value], ['optimizer', optimizer]]);
+  const optimizer = new Map<string, PickleValue>([
+    ['state', new Map()],
+    ['param_groups', []],
+  ]);
+  const checkpoint = new Map<string, PickleValue>([
+    ['epoch', 1],
+    ['name', 'run'],
+    ['state_dict', value],
+    ['optimizer', optimizer],
+  ]);
   await writeTorchZipEntries(path, pickle(checkpoint), storages, 'epoch_1');
 }

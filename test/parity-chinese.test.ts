@@ -8,7 +8,9 @@ import { CHINESE_FIXTURES, needsFixtures } from './fixtures.js';
 
 test('chinese-clip fixtures: every parity check passes', { skip: needsFixtures(CHINESE_FIXTURES) }, async () => {
   const failures: string[] = [];
-  const summary = await runParity(CHINESE_FIXTURES, (line) => { if (line.startsWith('FAIL')) failures.push(line); });
+  const summary = await runParity(CHINESE_FIXTURES, (line) => {
+    if (line.startsWith('FAIL')) failures.push(line);
+  });
   assert.deepEqual(failures, []);
   assert.ok(summary.checks >= 440, `${summary.checks} checks ran`);
 });

@@ -66,7 +66,13 @@ test('tuples, lists, dicts and sets', () => {
   assert.deepEqual(load('(', 'K', 1, 'K', 2, 'K', 3, 'K', 4, 't'), [1, 2, 3, 4]); // MARK ... TUPLE
   assert.deepEqual(load(']', 'K', 1, 'a', '(', 'K', 2, 'K', 3, 'e'), [1, 2, 3]); // EMPTY_LIST APPEND APPENDS
   assert.deepEqual(load('(', 'K', 5, 'l'), [5]); // LIST
-  assert.deepEqual(load('}', 'K', 1, 'K', 2, 's', '(', 'K', 3, 'K', 4, 'u'), new Map([[1, 2], [3, 4]])); // SETITEM(S)
+  assert.deepEqual(
+    load('}', 'K', 1, 'K', 2, 's', '(', 'K', 3, 'K', 4, 'u'),
+    new Map([
+      [1, 2],
+      [3, 4],
+    ]),
+  ); // SETITEM(S)
   assert.deepEqual(load('(', 'K', 1, 'K', 2, 'd'), new Map([[1, 2]])); // DICT
   assert.deepEqual(load(0x8f, '(', 'K', 1, 'K', 2, 0x90), new Set([1, 2])); // EMPTY_SET ADDITEMS
   assert.deepEqual(load('(', 'K', 1, 0x91), new Set([1])); // FROZENSET
@@ -89,7 +95,24 @@ test('stack opcodes and memo: PUT/GET, BINPUT/BINGET, LONG_BINPUT/LONG_BINGET, M
 });
 
 test('PROTO 4 with FRAME and STACK_GLOBAL; STOP reports where the pickle ended', () => {
-  const first = p(0x80, 4, 0x95, u64(30), 0x8c, 11, 'collections', 0x94, 0x8c, 11, 'OrderedDict', 0x94, 0x93, ')', 'R', '.');
+  const first = p(
+    0x80,
+    4,
+    0x95,
+    u64(30),
+    0x8c,
+    11,
+    'collections',
+    0x94,
+    0x8c,
+    11,
+    'OrderedDict',
+    0x94,
+    0x93,
+    ')',
+    'R',
+    '.',
+  );
   const both = Uint8Array.from([...first, ...p(0x80, 2, 'K', 9, '.')]);
   const a = unpickle(both);
   assert.deepEqual(a.value, new Map());
@@ -99,16 +122,72 @@ test('PROTO 4 with FRAME and STACK_GLOBAL; STOP reports where the pickle ended',
 
 test('an OrderedDict state dict with tensors rebuilt from persistent ids, and its _metadata BUILD ignored', () => {
   const rebuild = (key: string, offset: number): (number | string | number[])[] => [
-    'ctorch._utils\n_rebuild_tensor_v2\n', '(',
-    '(', 'X', u32(7), 'storage', 'ctorch\nHalfStorage\n', 'X', u32(key.length), key, 'X', u32(3), 'cpu', 'K', 6, 't', 'Q',
-    'K', offset, 'K', 2, 'K', 3, 0x86, 'K', 3, 'K', 1, 0x86, 0x89, 'ccollections\nOrderedDict\n', ')', 'R', 't', 'R',
+    'ctorch._utils\n_rebuild_tensor_v2\n',
+    '(',
+    '(',
+    'X',
+    u32(7),
+    'storage',
+    'ctorch\nHalfStorage\n',
+    'X',
+    u32(key.length),
+    key,
+    'X',
+    u32(3),
+    'cpu',
+    'K',
+    6,
+    't',
+    'Q',
+    'K',
+    offset,
+    'K',
+    2,
+    'K',
+    3,
+    0x86,
+    'K',
+    3,
+    'K',
+    1,
+    0x86,
+    0x89,
+    'ccollections\nOrderedDict\n',
+    ')',
+    'R',
+    't',
+    'R',
   ];
   const pids: unknown[] = [];
-  const value = unpickle(p(0x80, 2, 'ccollections\nOrderedDict\n', ')', 'R',
-    '(', 'X', u32(1), 'w', ...rebuild('0', 0), 'u',
-    '}', 'X', u32(9), '_metadata', '}', 's', 'b', '.'), {
-    persistentLoad: (pid) => { pids.push(pid); return { loaded: (pid as unknown[])[2] }; },
-  }).value as Map<string, TensorRef>;
+  const value = unpickle(
+    p(
+      0x80,
+      2,
+      'ccollections\nOrderedDict\n',
+      ')',
+      'R',
+      '(',
+      'X',
+      u32(1),
+      'w',
+      ...rebuild('0', 0),
+      'u',
+      '}',
+      'X',
+      u32(9),
+      '_metadata',
+      '}',
+      's',
+      'b',
+      '.',
+    ),
+    {
+      persistentLoad: (pid) => {
+        pids.push(pid);
+        return { loaded: (pid as unknown[])[2] };
+      },
+    },
+  ).value as Map<string, TensorRef>;
   assert.deepEqual([...value.keys()], ['w']);
   const w = value.get('w')!;
   assert.ok(w instanceof TensorRef);
@@ -119,8 +198,18 @@ test('an OrderedDict state dict with tensors rebuilt from persistent ids, and it
 });
 
 test('TorchScript objects (__torch__.*) become inert records of their BUILD state', () => {
-  const value = load('c__torch__.clip.model.___torch_mangle_7\nQuickGELU\n', ')', 0x81,
-    '}', 'X', u32(8), 'training', 0x88, 's', 'b') as ScriptObject;
+  const value = load(
+    'c__torch__.clip.model.___torch_mangle_7\nQuickGELU\n',
+    ')',
+    0x81,
+    '}',
+    'X',
+    u32(8),
+    'training',
+    0x88,
+    's',
+    'b',
+  ) as ScriptObject;
   assert.ok(value instanceof ScriptObject);
   assert.equal(value.className, '__torch__.clip.model.___torch_mangle_7.QuickGELU');
   assert.deepEqual(value.state, new Map([['training', true]]));
@@ -128,7 +217,10 @@ test('TorchScript objects (__torch__.*) become inert records of their BUILD stat
 
 test('malformed pickles fail with a CheckpointError giving the byte offset', () => {
   const fails = (bytes: Uint8Array, pattern: RegExp): void =>
-    assert.throws(() => unpickle(bytes, { source: 'x.pkl' }), (e: Error) => e instanceof CheckpointError && pattern.test(e.message) && e.message.startsWith('x.pkl'));
+    assert.throws(
+      () => unpickle(bytes, { source: 'x.pkl' }),
+      (e: Error) => e instanceof CheckpointError && pattern.test(e.message) && e.message.startsWith('x.pkl'),
+    );
   fails(p(0x80, 2, 'R', '.'), /byte 2: stack underflow/);
   fails(p(0x80, 2, 'X', u32(5), 'ab'), /truncated: opcode at byte 2 needs 5 bytes, only 2 left/);
   fails(p(0x80, 2, 'N'), /truncated: opcode at byte 3/); // no STOP

@@ -20,8 +20,16 @@ const VIT_TEXT: ClipConfig = {
 const BERT: ClipConfig = {
   ...VIT_TEXT,
   text: {
-    kind: 'bert', width: 64, layers: 2, heads: 2, intermediate: 96, maxPositions: 20, typeVocabSize: 2, vocabSize: 30,
-    contextLength: 12, activation: 'gelu',
+    kind: 'bert',
+    width: 64,
+    layers: 2,
+    heads: 2,
+    intermediate: 96,
+    maxPositions: 20,
+    typeVocabSize: 2,
+    vocabSize: 30,
+    contextLength: 12,
+    activation: 'gelu',
   },
 };
 
@@ -57,10 +65,14 @@ test('ViT: the pruned last block equals the full block at the class token', asyn
   assert.ok(gap < 1e-5, `class-token rows differ by ${gap}`);
 });
 
-test('text: the pruned last block equals the full block at each row\'s end token', async () => {
+test("text: the pruned last block equals the full block at each row's end token", async () => {
   const sd = randomStateDict(VIT_TEXT, 6);
   // End tokens (the highest id, 49) at positions 2, 5 and 7: the pruned rows follow each row's own.
-  const rows = [[48, 3, 49, 0, 0, 0, 0, 0], [48, 7, 9, 11, 4, 49, 0, 0], [48, 1, 2, 3, 4, 5, 6, 49]];
+  const rows = [
+    [48, 3, 49, 0, 0, 0, 0, 0],
+    [48, 7, 9, 11, 4, 49, 0, 0],
+    [48, 1, 2, 3, 4, 5, 6, 49],
+  ];
   const tokens = { data: Int32Array.from(rows.flat()), shape: [3, 8] };
   const out = await run(buildTextGraph(sd, VIT_TEXT, { activations: true }), { tokens });
   const gap = rowGap(out['act.text.resblocks.1']!, out['act.text.resblocks.1.pooled']!, [2, 5, 7]);
@@ -78,9 +90,10 @@ test('BERT: the pruned last layer equals the full layer at [CLS]', async () => {
 test('the full last block is built for taps only: the features graph leaves it out', () => {
   for (const cfg of [VIT_TEXT, BERT]) {
     const sd = randomStateDict(cfg, 8);
-    const last = cfg.text.kind === 'bert'
-      ? ['act.text.layer.1', 'act.text.cls']
-      : ['act.text.resblocks.1', 'act.text.resblocks.1.pooled'];
+    const last =
+      cfg.text.kind === 'bert'
+        ? ['act.text.layer.1', 'act.text.cls']
+        : ['act.text.resblocks.1', 'act.text.resblocks.1.pooled'];
     for (const [graph, [full, pruned]] of [
       [buildImageGraph(sd, cfg), ['act.visual.transformer.resblocks.1', 'act.visual.transformer.resblocks.1.pooled']],
       [buildTextGraph(sd, cfg), last],

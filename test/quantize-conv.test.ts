@@ -43,8 +43,14 @@ async function features(cfg: ClipConfig, calibration: Tensor | undefined, inputs
 function minCosine(a: Float32Array, b: Float32Array, d: number): number {
   let worst = 1;
   for (let r = 0; r < a.length / d; r++) {
-    let ab = 0; let aa = 0; let bb = 0;
-    for (let j = r * d; j < (r + 1) * d; j++) { ab += a[j]! * b[j]!; aa += a[j]! ** 2; bb += b[j]! ** 2; }
+    let ab = 0;
+    let aa = 0;
+    let bb = 0;
+    for (let j = r * d; j < (r + 1) * d; j++) {
+      ab += a[j]! * b[j]!;
+      aa += a[j]! ** 2;
+      bb += b[j]! ** 2;
+    }
     worst = Math.min(worst, ab / Math.sqrt(aa * bb));
   }
   return worst;
@@ -62,6 +68,9 @@ for (const cfg of [TINY_RN, TINY_VIT]) {
     assert.ok(int8.ops.filter((o) => o === 'QuantizeLinear').length >= convs, `ops: ${int8.ops.join(' ')}`);
     const cos = minCosine(fp32.out, int8.out, cfg.embedDim);
     assert.ok(cos > 0.99, `feature cosine ${cos}`);
-    assert.ok(fp32.out.some((v, i) => v !== int8.out[i]), 'int8 must actually change the computation');
+    assert.ok(
+      fp32.out.some((v, i) => v !== int8.out[i]),
+      'int8 must actually change the computation',
+    );
   });
 }

@@ -6,8 +6,14 @@ import { expandImagePaths, load, type LoadedClip } from '../src/index.js';
 import { runCli } from './search-helpers.js';
 
 export function cosine(a: Float32Array, b: Float32Array): number {
-  let ab = 0, aa = 0, bb = 0;
-  for (let i = 0; i < a.length; i++) { ab += a[i]! * b[i]!; aa += a[i]! * a[i]!; bb += b[i]! * b[i]!; }
+  let ab = 0,
+    aa = 0,
+    bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i]! * b[i]!;
+    aa += a[i]! * a[i]!;
+    bb += b[i]! * b[i]!;
+  }
   return ab / Math.sqrt(aa * bb);
 }
 
@@ -27,18 +33,27 @@ export async function textFeature(clip: LoadedClip, text: string): Promise<Float
 export { load };
 
 /** `results` (best first, k of them) are the k best of `reference` (path → cosine), scores within 1e-5. */
-export function assertTopK(results: { path: string; score: number }[], reference: Map<string, number>, k: number, label: string): void {
+export function assertTopK(
+  results: { path: string; score: number }[],
+  reference: Map<string, number>,
+  k: number,
+  label: string,
+): void {
   assert.equal(results.length, Math.min(k, reference.size), `${label}: result count`);
   for (let i = 0; i < results.length; i++) {
     const { path, score } = results[i]!;
     assert.ok(reference.has(path), `${label}: ${path} is not an indexed image`);
-    assert.ok(Math.abs(score - reference.get(path)!) <= 1e-5, `${label}: ${path} score ${score} vs brute force ${reference.get(path)}`);
+    assert.ok(
+      Math.abs(score - reference.get(path)!) <= 1e-5,
+      `${label}: ${path} score ${score} vs brute force ${reference.get(path)}`,
+    );
     if (i) assert.ok(results[i - 1]!.score >= score, `${label}: not sorted best first`);
   }
   const returned = new Set(results.map((r) => r.path));
   const last = results.at(-1)!.score;
   for (const [path, s] of reference) {
-    if (!returned.has(path)) assert.ok(s <= last + 1e-5, `${label}: ${path} (${s}) is missing above the last result (${last})`);
+    if (!returned.has(path))
+      assert.ok(s <= last + 1e-5, `${label}: ${path} (${s}) is missing above the last result (${last})`);
   }
 }
 
@@ -47,10 +62,17 @@ export function assertTopK(results: { path: string; score: number }[], reference
  * `--vocab`), then the brute-force features of the same images from the library.
  */
 export async function indexWithReference(
-  db: string, images: string, model: string, tokenizer: ['--bpe' | '--vocab', string],
+  db: string,
+  images: string,
+  model: string,
+  tokenizer: ['--bpe' | '--vocab', string],
 ): Promise<{ clip: LoadedClip; features: Map<string, Float32Array>; summary: Record<string, number> }> {
   const r = runCli({}, 'index', images, '--db', db, '--model', model, ...tokenizer, '--json');
   assert.equal(r.status, 0, r.stderr);
   const clip = await load(model, tokenizer[0] === '--bpe' ? { bpePath: tokenizer[1] } : { vocabPath: tokenizer[1] });
-  return { clip, features: await imageFeatures(clip, expandImagePaths([images])), summary: JSON.parse(r.stdout) as Record<string, number> };
+  return {
+    clip,
+    features: await imageFeatures(clip, expandImagePaths([images])),
+    summary: JSON.parse(r.stdout) as Record<string, number>,
+  };
 }

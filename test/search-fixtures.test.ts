@@ -40,7 +40,9 @@ for (const name of ['vit-tiny.safetensors', 'rn-tiny.jit.pt']) {
   });
 }
 
-test('Chinese queries with a Chinese-CLIP checkpoint: clip search --json scores equal brute-force cosines', { skip: needsFixtures(CHINESE_FIXTURES) }, async () => {
+test('Chinese queries with a Chinese-CLIP checkpoint: clip search --json scores equal brute-force cosines', {
+  skip: needsFixtures(CHINESE_FIXTURES),
+}, async () => {
   const model = join(CHINESE_FIXTURES, 'models', 'vit-tiny.pt');
   const vocab = join(CHINESE_FIXTURES, 'vocab.txt');
   const images = join(CHINESE_FIXTURES, 'images');

@@ -36,9 +36,15 @@ before(async () => {
   mkdirSync(join(photos, '.hidden'));
   for (let i = 0; i < 8; i++) await writePhoto(join(photos, i < 4 ? 'trip' : '', `p${i}.jpg`), i);
   // EXIF date and camera on two photos.
-  for (const [i, date, make] of [[1, '2019:05:01 10:00:00', 'Canon'], [5, '2022:08:09 12:30:00', 'Nikon']] as const) {
+  for (const [i, date, make] of [
+    [1, '2019:05:01 10:00:00', 'Canon'],
+    [5, '2022:08:09 12:30:00', 'Nikon'],
+  ] as const) {
     const path = join(photos, i < 4 ? 'trip' : '', `p${i}.jpg`);
-    const buf = await sharp(path).withExif({ IFD0: { Make: make, Model: 'X1' }, IFD2: { DateTimeOriginal: date } }).jpeg().toBuffer();
+    const buf = await sharp(path)
+      .withExif({ IFD0: { Make: make, Model: 'X1' }, IFD2: { DateTimeOriginal: date } })
+      .jpeg()
+      .toBuffer();
     writeFileSync(path, buf);
   }
   copyFileSync(join(photos, 'p6.jpg'), join(photos, 'copy-of-p6.jpg'));
@@ -74,7 +80,10 @@ test('search --json: cosines of encodeImage/encodeText features within 1e-5, bru
   const dog = await textFeature(clip, 'dog');
   const blur = await textFeature(clip, 'blurry');
   const img = features.get(paths.find((p) => p.endsWith('p3.jpg'))!)!;
-  const unit = (v: Float32Array) => { const n = Math.hypot(...v); return Array.from(v, (x) => x / n); };
+  const unit = (v: Float32Array) => {
+    const n = Math.hypot(...v);
+    return Array.from(v, (x) => x / n);
+  };
   const [u1, u2, u3] = [unit(dog), unit(img), unit(blur)];
   const mix = Float32Array.from(u1, (x, i) => x + 0.5 * u2[i]! - u3[i]!);
   const query = `"dog" + 0.5*${paths.find((p) => p.endsWith('p3.jpg'))} - "blurry"`;
@@ -83,20 +92,42 @@ test('search --json: cosines of encodeImage/encodeText features within 1e-5, bru
 });
 
 test('filters are applied inside the query: date, folder, camera; --min-score; --paths-only', () => {
-  assert.deepEqual(search('cat', '--after', '2020-01-01').map((r) => r.path.split('/').pop()), ['p5.jpg']);
-  assert.deepEqual(search('cat', '--before', '2020-01-01').map((r) => r.path.split('/').pop()), ['p1.jpg']);
-  assert.deepEqual(search('cat', '--camera', 'canon').map((r) => r.path.split('/').pop()), ['p1.jpg']);
+  assert.deepEqual(
+    search('cat', '--after', '2020-01-01').map((r) => r.path.split('/').pop()),
+    ['p5.jpg'],
+  );
+  assert.deepEqual(
+    search('cat', '--before', '2020-01-01').map((r) => r.path.split('/').pop()),
+    ['p1.jpg'],
+  );
+  assert.deepEqual(
+    search('cat', '--camera', 'canon').map((r) => r.path.split('/').pop()),
+    ['p1.jpg'],
+  );
   const trip = search('cat', '--folder', join(photos, 'trip'), '-k', '20');
   assert.deepEqual(trip.map((r) => r.path.split('/').pop()).sort(), ['p0.jpg', 'p1.jpg', 'p2.jpg', 'p3.jpg']);
   const all = search('cat', '-k', '20');
   const cut = all[3]!.score;
-  assert.deepEqual(search('cat', '-k', '20', '--min-score', String(cut)), all.filter((r) => r.score >= cut));
+  assert.deepEqual(
+    search('cat', '-k', '20', '--min-score', String(cut)),
+    all.filter((r) => r.score >= cut),
+  );
   const plain = runCli({}, 'search', 'cat', '--db', db(), '-k', '3', '--paths-only');
-  assert.deepEqual(plain.stdout.trim().split('\n'), all.slice(0, 3).map((r) => r.path));
+  assert.deepEqual(
+    plain.stdout.trim().split('\n'),
+    all.slice(0, 3).map((r) => r.path),
+  );
 });
 
 test('second run: unchanged skipped; a rewritten file updated, a touched one unchanged, a deleted one removed', async () => {
-  assert.deepEqual(index('--exclude', '**/skip-*').summary, { added: 0, updated: 0, removed: 0, unchanged: 9, failed: 1, total: 10 });
+  assert.deepEqual(index('--exclude', '**/skip-*').summary, {
+    added: 0,
+    updated: 0,
+    removed: 0,
+    unchanged: 9,
+    failed: 1,
+    total: 10,
+  });
   await writePhoto(join(photos, 'p4.jpg'), 44);
   utimesSync(join(photos, 'p7.jpg'), new Date(), new Date(Date.now() + 5000));
   rmSync(join(photos, 'trip', 'p0.jpg'));
@@ -104,7 +135,11 @@ test('second run: unchanged skipped; a rewritten file updated, a touched one unc
   const { summary } = index('--exclude', '**/skip-*');
   assert.deepEqual(summary, { added: 0, updated: 1, removed: 1, unchanged: 7, failed: 0, total: 8 });
   const c = openIndex(db(), { readonly: true });
-  assert.equal(c.prepare('SELECT count(*) FROM photos').pluck().get(), 7, 'the replaced and the deleted photo are gone');
+  assert.equal(
+    c.prepare('SELECT count(*) FROM photos').pluck().get(),
+    7,
+    'the replaced and the deleted photo are gone',
+  );
   assert.equal(c.prepare('SELECT count(*) FROM vectors').pluck().get(), 7);
   assert.equal(c.prepare('SELECT count(*) FROM codes').pluck().get(), 7);
   c.close();
@@ -119,7 +154,19 @@ test('another model is refused with a hint to --reindex; --reindex rebuilds', ()
   assert.equal(s.status, 1);
   assert.match(s.stderr, /^clip: .*built with/);
   const before = dumpIndex(db());
-  const re = runCli({}, 'index', photos, '--db', join(dir, 'other.db'), '--model', other, '--bpe', bpe, '--json', '--reindex');
+  const re = runCli(
+    {},
+    'index',
+    photos,
+    '--db',
+    join(dir, 'other.db'),
+    '--model',
+    other,
+    '--bpe',
+    bpe,
+    '--json',
+    '--reindex',
+  );
   assert.equal(re.status, 0, re.stderr);
   assert.equal(dumpIndex(join(dir, 'other.db')).length, before.length + 1, 'skip-me.jpg is not excluded this time');
 });
@@ -128,7 +175,10 @@ test('dupes lists the exact copy and groups near duplicates by threshold', () =>
   const r = runCli({}, 'dupes', '--db', db(), '--threshold', '-1', '--json');
   assert.equal(r.status, 0, r.stderr);
   const report = JSON.parse(r.stdout) as { exact: string[][]; near: { paths: string[] }[] };
-  assert.deepEqual(report.exact.map((g) => g.map((p) => p.split('/').pop())), [['copy-of-p6.jpg', 'p6.jpg']]);
+  assert.deepEqual(
+    report.exact.map((g) => g.map((p) => p.split('/').pop())),
+    [['copy-of-p6.jpg', 'p6.jpg']],
+  );
   assert.equal(report.near.length, 1, 'at threshold -1 every photo is near every other');
   assert.equal(report.near[0]!.paths.length, 7);
 });
@@ -136,9 +186,15 @@ test('dupes lists the exact copy and groups near duplicates by threshold', () =>
 test('query mixes: quoted texts, weights, signs, images; plain queries stay one text', () => {
   const isImage = (t: string) => t.endsWith('.jpg');
   assert.deepEqual(parseQuery('a t-shirt - blue + red', isImage), [{ weight: 1, text: 'a t-shirt - blue + red' }]);
-  assert.deepEqual(parseQuery('"a dog" + 0.5*beach.jpg - "blurry"', isImage),
-    [{ weight: 1, text: 'a dog' }, { weight: 0.5, image: 'beach.jpg' }, { weight: -1, text: 'blurry' }]);
-  assert.deepEqual(parseQuery('-"night" + 2*"a t-shirt"', isImage), [{ weight: -1, text: 'night' }, { weight: 2, text: 'a t-shirt' }]);
+  assert.deepEqual(parseQuery('"a dog" + 0.5*beach.jpg - "blurry"', isImage), [
+    { weight: 1, text: 'a dog' },
+    { weight: 0.5, image: 'beach.jpg' },
+    { weight: -1, text: 'blurry' },
+  ]);
+  assert.deepEqual(parseQuery('-"night" + 2*"a t-shirt"', isImage), [
+    { weight: -1, text: 'night' },
+    { weight: 2, text: 'a t-shirt' },
+  ]);
   assert.throws(() => parseQuery('"unclosed', isImage), /unclosed/);
 });
 
@@ -148,7 +204,9 @@ function npy(rows: Float32Array[], dtype: '<f4' | '<f2'): Buffer {
   const padded = header.padEnd(Math.ceil((header.length + 11) / 64) * 64 - 11) + '\n';
   const size = dtype === '<f4' ? 4 : 2;
   const data = Buffer.alloc(rows.length * rows[0]!.length * size);
-  rows.flatMap((r) => Array.from(r)).forEach((v, i) => (size === 4 ? data.writeFloatLE(v, 4 * i) : data.writeUInt16LE(toHalf(v), 2 * i)));
+  rows
+    .flatMap((r) => Array.from(r))
+    .forEach((v, i) => (size === 4 ? data.writeFloatLE(v, 4 * i) : data.writeUInt16LE(toHalf(v), 2 * i)));
   const head = Buffer.alloc(10);
   head.write('\x93NUMPY', 0, 'latin1');
   head[6] = 1;
@@ -184,14 +242,29 @@ test('clip index --import reads queue output (float32 and float16 shards) and se
   };
   const failed = JSON.stringify({ path: join(photos, 'gone.jpg'), ok: false, error: 'unreadable' });
   const modelSha256 = createHash('sha256').update(readFileSync(model)).digest('hex');
-  const manifest = { model: 'some/other/name.safetensors', modelSha256, dim: 8, complete: true, shards: [shard(0, paths.slice(0, half), '<f4'), shard(1, paths.slice(half), '<f2', [failed])] };
+  const manifest = {
+    model: 'some/other/name.safetensors',
+    modelSha256,
+    dim: 8,
+    complete: true,
+    shards: [shard(0, paths.slice(0, half), '<f4'), shard(1, paths.slice(half), '<f2', [failed])],
+  };
   writeFileSync(join(out, 'manifest.json'), JSON.stringify(manifest));
   const imported = join(dir, 'imported.db');
   const r = runCli({}, 'index', '--import', out, '--db', imported, '--model', model, '--bpe', bpe, '--json');
   assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual(JSON.parse(r.stdout), { added: paths.length, updated: 0, removed: 0, unchanged: 0, failed: 1, total: paths.length + 1 });
+  assert.deepEqual(JSON.parse(r.stdout), {
+    added: paths.length,
+    updated: 0,
+    removed: 0,
+    unchanged: 0,
+    failed: 1,
+    total: paths.length + 1,
+  });
   const local = search('cat', '-k', '20');
-  const fromQueue = JSON.parse(runCli({}, 'search', 'cat', '--db', imported, '-k', '20', '--json').stdout) as typeof local;
+  const fromQueue = JSON.parse(
+    runCli({}, 'search', 'cat', '--db', imported, '-k', '20', '--json').stdout,
+  ) as typeof local;
   const score = new Map(fromQueue.map((h) => [h.path, h.score]));
   for (const h of local) {
     const tolerance = paths.indexOf(h.path) < half ? 1e-6 : 2e-3; // float16 rows

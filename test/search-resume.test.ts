@@ -18,17 +18,34 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'clip-resume-'));
   [model, bpe] = writeTinyModel(dir);
   mkdirSync(join(dir, 'photos', 'sub'), { recursive: true });
-  for (let i = 0; i < PHOTOS; i++) await writePhoto(join(dir, 'photos', i % 3 ? '' : 'sub', `p${String(i).padStart(2, '0')}.jpg`), i, 640, 480);
+  for (let i = 0; i < PHOTOS; i++)
+    await writePhoto(join(dir, 'photos', i % 3 ? '' : 'sub', `p${String(i).padStart(2, '0')}.jpg`), i, 640, 480);
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const indexArgs = (db: string) => ['index', join(dir, 'photos'), '--db', db, '--model', model, '--bpe', bpe, '-b', '2', '--json'];
+const indexArgs = (db: string) => [
+  'index',
+  join(dir, 'photos'),
+  '--db',
+  db,
+  '--model',
+  model,
+  '--bpe',
+  bpe,
+  '-b',
+  '2',
+  '--json',
+];
 
 /** Files committed so far, read from a second connection while the indexer runs. */
 function committed(db: string): number {
   try {
     const c = openIndex(db, { readonly: true });
-    try { return c.prepare('SELECT count(*) FROM files').pluck().get() as number; } finally { c.close(); }
+    try {
+      return c.prepare('SELECT count(*) FROM files').pluck().get() as number;
+    } finally {
+      c.close();
+    }
   } catch {
     return 0; // not created yet
   }
@@ -38,7 +55,14 @@ test('clip index killed with SIGKILL at several points resumes to the same index
   const whole = join(dir, 'whole.db');
   const r = runCli({}, ...indexArgs(whole));
   assert.equal(r.status, 0, r.stderr);
-  assert.deepEqual(JSON.parse(r.stdout), { added: PHOTOS, updated: 0, removed: 0, unchanged: 0, failed: 0, total: PHOTOS });
+  assert.deepEqual(JSON.parse(r.stdout), {
+    added: PHOTOS,
+    updated: 0,
+    removed: 0,
+    unchanged: 0,
+    failed: 0,
+    total: PHOTOS,
+  });
 
   const resumed = join(dir, 'resumed.db');
   const killedAt: number[] = [];
@@ -50,7 +74,10 @@ test('clip index killed with SIGKILL at several points resumes to the same index
     assert.equal(await exited, 'SIGKILL', 'the indexer was still running when killed');
     killedAt.push(committed(resumed));
   }
-  assert.ok(killedAt[0]! < killedAt[1]! && killedAt[1]! < killedAt[2]! && killedAt[2]! < PHOTOS, `killed at ${killedAt.join(', ')} files`);
+  assert.ok(
+    killedAt[0]! < killedAt[1]! && killedAt[1]! < killedAt[2]! && killedAt[2]! < PHOTOS,
+    `killed at ${killedAt.join(', ')} files`,
+  );
 
   const last = runCli({}, ...indexArgs(resumed));
   assert.equal(last.status, 0, last.stderr);

@@ -23,9 +23,17 @@ before(async () => {
   for (let i = 0; i < 6; i++) await writePhoto(join(photos(), `p${i}.jpg`), i, 80, 60);
   const r = runCli({}, 'index', photos(), '--db', join(dir, 'i.db'), '--model', model, '--bpe', bpe, '--json');
   assert.equal(r.status, 0, r.stderr);
-  app = await buildServer({ db: join(dir, 'i.db'), thumbnails: join(dir, 'thumbs'), maxUploadBytes: 200_000, maxUploadPixels: 1_000_000 });
+  app = await buildServer({
+    db: join(dir, 'i.db'),
+    thumbnails: join(dir, 'thumbs'),
+    maxUploadBytes: 200_000,
+    maxUploadPixels: 1_000_000,
+  });
 });
-after(async () => { await app?.close(); rmSync(dir, { recursive: true, force: true }); });
+after(async () => {
+  await app?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 const multipart = (bytes: Buffer, name = 'image') => {
   const boundary = '----clip-test';
@@ -40,11 +48,21 @@ test('GET /api/search gives the same ranking and scores as clip search --json', 
   const res = await app.inject({ url: '/api/search?q=cat&k=4' });
   assert.equal(res.statusCode, 200);
   const { results } = res.json() as Results;
-  const cli = JSON.parse(runCli({}, 'search', 'cat', '--db', join(dir, 'i.db'), '-k', '4', '--json').stdout) as { path: string; score: number }[];
-  assert.deepEqual(results.map((r) => [r.path, r.score]), cli.map((r) => [r.path, r.score]));
+  const cli = JSON.parse(runCli({}, 'search', 'cat', '--db', join(dir, 'i.db'), '-k', '4', '--json').stdout) as {
+    path: string;
+    score: number;
+  }[];
+  assert.deepEqual(
+    results.map((r) => [r.path, r.score]),
+    cli.map((r) => [r.path, r.score]),
+  );
   assert.equal(results[0]!.width, 80);
   const page2 = (await app.inject({ url: '/api/search?q=cat&k=2&offset=2' })).json() as Results;
-  assert.deepEqual(page2.results.map((r) => r.id), results.slice(2, 4).map((r) => r.id), 'offset pages through the same ranking');
+  assert.deepEqual(
+    page2.results.map((r) => r.id),
+    results.slice(2, 4).map((r) => r.id),
+    'offset pages through the same ranking',
+  );
   assert.equal((await app.inject({ url: '/api/search?k=4' })).statusCode, 400, 'q is required');
   assert.equal((await app.inject({ url: '/api/search?q=cat&after=yesterday' })).statusCode, 400);
 });
@@ -58,16 +76,28 @@ test('POST /api/search with an uploaded photo finds that photo first; GET /api/s
   assert.ok(Math.abs(results[0]!.score - 1) < 1e-5);
   const four = (await app.inject({ method: 'POST', url: '/api/search?k=4', ...multipart(bytes) })).json() as Results;
   const similar = (await app.inject({ url: `/api/similar/${results[0]!.id}?k=3` })).json() as Results;
-  assert.deepEqual(similar.results.map((r) => r.id), four.results.slice(1).map((r) => r.id));
+  assert.deepEqual(
+    similar.results.map((r) => r.id),
+    four.results.slice(1).map((r) => r.id),
+  );
 });
 
 test('upload limits: too many bytes → 413, too many pixels → 413, not an image → 400, not multipart → 415', async () => {
-  const big = await sharp({ create: { width: 1200, height: 1000, channels: 3, background: '#888' } }).png({ compressionLevel: 9 }).toBuffer();
+  const big = await sharp({ create: { width: 1200, height: 1000, channels: 3, background: '#888' } })
+    .png({ compressionLevel: 9 })
+    .toBuffer();
   assert.ok(big.length < 200_000);
   assert.equal((await app.inject({ method: 'POST', url: '/api/search', ...multipart(big) })).statusCode, 413, 'pixels');
   const noisy = Buffer.alloc(300_000, 7);
-  assert.equal((await app.inject({ method: 'POST', url: '/api/search', ...multipart(noisy) })).statusCode, 413, 'bytes');
-  assert.equal((await app.inject({ method: 'POST', url: '/api/search', ...multipart(Buffer.from('hello')) })).statusCode, 400);
+  assert.equal(
+    (await app.inject({ method: 'POST', url: '/api/search', ...multipart(noisy) })).statusCode,
+    413,
+    'bytes',
+  );
+  assert.equal(
+    (await app.inject({ method: 'POST', url: '/api/search', ...multipart(Buffer.from('hello')) })).statusCode,
+    400,
+  );
   assert.equal((await app.inject({ method: 'POST', url: '/api/search', payload: { q: 1 } })).statusCode, 415);
 });
 
@@ -78,17 +108,32 @@ test('thumbnails are JPEG, cached by content; only indexed photos by id are serv
   assert.deepEqual([...res.rawPayload.subarray(0, 2)], [0xff, 0xd8]);
   assert.equal(readdirSync(join(dir, 'thumbs')).filter((f) => f.endsWith('.jpg')).length, 1);
   assert.equal((await app.inject({ url: '/api/photos/1/image' })).statusCode, 200);
-  for (const url of ['/api/photos/999/thumbnail', '/api/photos/0x1/thumbnail', '/api/photos/..%2F..%2Fetc%2Fpasswd/thumbnail',
-    '/api/photos/1/../../../etc/passwd', '/../../etc/passwd', '/api/', '/api/photos/', '/ui/', '/app.js/../../package.json']) {
+  for (const url of [
+    '/api/photos/999/thumbnail',
+    '/api/photos/0x1/thumbnail',
+    '/api/photos/..%2F..%2Fetc%2Fpasswd/thumbnail',
+    '/api/photos/1/../../../etc/passwd',
+    '/../../etc/passwd',
+    '/api/',
+    '/api/photos/',
+    '/ui/',
+    '/app.js/../../package.json',
+  ]) {
     assert.equal((await app.inject({ url })).statusCode, 404, url);
   }
 });
 
 test('status and the page', async () => {
-  const status = (await app.inject({ url: '/api/status' })).json() as { count: number; model: string; indexing: unknown };
+  const status = (await app.inject({ url: '/api/status' })).json() as {
+    count: number;
+    model: string;
+    indexing: unknown;
+  };
   assert.equal(status.count, 6);
   assert.ok(status.model.endsWith('model.safetensors'));
   assert.equal(status.indexing, null);
   const page = await app.inject({ url: '/' });
-  assert.ok(existsSync(join(process.cwd(), 'dist', 'ui', 'index.html')) ? page.statusCode === 200 : page.statusCode === 500);
+  assert.ok(
+    existsSync(join(process.cwd(), 'dist', 'ui', 'index.html')) ? page.statusCode === 200 : page.statusCode === 500,
+  );
 });

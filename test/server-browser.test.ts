@@ -16,8 +16,16 @@ import { cosine, indexWithReference, textFeature } from './search-brute.js';
 import { needsFixtures, OPENAI_FIXTURES } from './fixtures.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const DOCS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs');
 
 function skipReason(): false | string {
@@ -33,9 +41,16 @@ const skip = skipReason();
 const dir = mkdtempSync(join(tmpdir(), 'clip-browser-'));
 let app: FastifyInstance | undefined;
 let browser: Browser | undefined;
-after(async () => { await browser?.close(); await app?.close(); rmSync(dir, { recursive: true, force: true }); });
+after(async () => {
+  await browser?.close();
+  await app?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
-test('search page in chromium: query → best photo first, drop an image → that photo first, more like this', { skip, timeout: 120_000 }, async () => {
+test('search page in chromium: query → best photo first, drop an image → that photo first, more like this', {
+  skip,
+  timeout: 120_000,
+}, async () => {
   const model = join(OPENAI_FIXTURES, 'models', 'vit-tiny.safetensors');
   const bpe = join(OPENAI_FIXTURES, 'bpe_simple_vocab_16e6.txt.gz');
   const images = join(OPENAI_FIXTURES, 'images');
@@ -55,8 +70,14 @@ test('search page in chromium: query → best photo first, drop an image → tha
   await page.waitForSelector('#grid .hit');
   const first = await page.locator('#grid .hit span').first().getAttribute('title');
   assert.equal(first, best, 'the brute-force best photo is first');
-  assert.equal(await page.locator('#grid .hit').count(), features.size, 'one card per indexed photo (fewer than a page)');
-  await page.waitForFunction("[...document.querySelectorAll('#grid img')].every((i) => i.complete && i.naturalWidth > 0)");
+  assert.equal(
+    await page.locator('#grid .hit').count(),
+    features.size,
+    'one card per indexed photo (fewer than a page)',
+  );
+  await page.waitForFunction(
+    "[...document.querySelectorAll('#grid img')].every((i) => i.complete && i.naturalWidth > 0)",
+  );
   await page.screenshot({ path: join(DOCS, 'search-ui.png') });
 
   // Drag and drop an image file onto the page.

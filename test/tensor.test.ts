@@ -17,7 +17,11 @@ test('rounding to nearest, ties to even; overflow to infinity; subnormals', () =
   assert.equal(halfToFloat(floatToHalf(1 + ulp / 2)), 1, 'a tie rounds to the even neighbour (1.0)');
   assert.equal(halfToFloat(floatToHalf(1 + 1.5 * ulp)), 1 + 2 * ulp, 'a tie rounds to the even neighbour (1 + 2 ulp)');
   assert.equal(halfToFloat(floatToHalf(1 + 0.6 * ulp)), 1 + ulp);
-  assert.equal(halfToFloat(floatToHalf(65520)), Infinity, '65520 is halfway past the largest half (65504): rounds up to infinity');
+  assert.equal(
+    halfToFloat(floatToHalf(65520)),
+    Infinity,
+    '65520 is halfway past the largest half (65504): rounds up to infinity',
+  );
   assert.equal(halfToFloat(floatToHalf(65519)), 65504);
   assert.equal(halfToFloat(floatToHalf(2 ** -24)), 2 ** -24, 'the smallest subnormal');
   assert.equal(halfToFloat(floatToHalf(2 ** -26)), 0, 'below half of the smallest subnormal: zero');
@@ -29,10 +33,21 @@ test('tensor conversions: float16 and bfloat16 upcast, int64 values', () => {
   const half = toFloat16(fromFloat32(values, [2, 2]));
   assert.equal(half.dtype, 'float16');
   assert.deepEqual(half.shape, [2, 2]);
-  assert.deepEqual(Array.from(toFloat32(half)), Array.from(values, (v) => halfToFloat(floatToHalf(v))));
+  assert.deepEqual(
+    Array.from(toFloat32(half)),
+    Array.from(values, (v) => halfToFloat(floatToHalf(v))),
+  );
   // bfloat16 is the top 16 bits of a float32: 1.5 = 0x3FC00000 → 0x3FC0.
-  assert.deepEqual(Array.from(toFloat32({ dtype: 'bfloat16', shape: [2], bytes: new Uint8Array(Uint16Array.of(0x3fc0, 0xc000).buffer) })), [1.5, -2]);
-  assert.deepEqual(Array.from(toInt32({ dtype: 'int64', shape: [2], bytes: new Uint8Array(BigInt64Array.of(49407n, -1n).buffer) })), [49407, -1]);
+  assert.deepEqual(
+    Array.from(
+      toFloat32({ dtype: 'bfloat16', shape: [2], bytes: new Uint8Array(Uint16Array.of(0x3fc0, 0xc000).buffer) }),
+    ),
+    [1.5, -2],
+  );
+  assert.deepEqual(
+    Array.from(toInt32({ dtype: 'int64', shape: [2], bytes: new Uint8Array(BigInt64Array.of(49407n, -1n).buffer) })),
+    [49407, -1],
+  );
   // A view at an odd byte offset (as inside a file buffer) is read correctly.
   const padded = new Uint8Array(9);
   padded.set(new Uint8Array(Float32Array.of(7.25, -1).buffer), 1);

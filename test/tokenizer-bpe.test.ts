@@ -83,13 +83,19 @@ test('tokenize: SOT, ids, EOT, zero padding, one row per text', () => {
 test('tokenize: too long throws with the index and count; truncate keeps EOT last', () => {
   const t = tiny();
   // 'cat hello cat' is 3 ids + SOT + EOT = 5 tokens.
-  assert.throws(() => t.tokenize(['cat', 'cat hello cat'], { contextLength: 4 }),
-    (e: unknown) => e instanceof InputError && /texts\[1\]/.test(e.message) && /5 tokens/.test(e.message) && /context length 4/.test(e.message));
+  assert.throws(
+    () => t.tokenize(['cat', 'cat hello cat'], { contextLength: 4 }),
+    (e: unknown) =>
+      e instanceof InputError &&
+      /texts\[1\]/.test(e.message) &&
+      /5 tokens/.test(e.message) &&
+      /context length 4/.test(e.message),
+  );
   assert.deepEqual([...t.tokenize('cat hello cat', { contextLength: 4, truncate: true }).data], [SOT, CAT, HELLO, EOT]);
   assert.deepEqual([...t.tokenize('cat hello cat', { contextLength: 5 }).data], [SOT, CAT, HELLO, CAT, EOT]); // exactly fits
 });
 
-test('tokenize: every context length gives clip.tokenize\'s row, from SOT/ids/EOT cut and EOT put last', () => {
+test("tokenize: every context length gives clip.tokenize's row, from SOT/ids/EOT cut and EOT put last", () => {
   const t = tiny();
   const texts = ['cat hello cat hello', 'hello', '', 'cat <|endoftext|> cat'];
   for (const contextLength of [2, 3, 4, 5, 6, 7, 8]) {
@@ -99,7 +105,11 @@ test('tokenize: every context length gives clip.tokenize\'s row, from SOT/ids/EO
       let expected = [SOT, ...t.encode(text), EOT];
       if (expected.length > contextLength) expected = [...expected.slice(0, contextLength - 1), EOT];
       while (expected.length < contextLength) expected.push(0);
-      assert.deepEqual([...rows.data.subarray(i * contextLength, (i + 1) * contextLength)], expected, `${JSON.stringify(text)} at ${contextLength}`);
+      assert.deepEqual(
+        [...rows.data.subarray(i * contextLength, (i + 1) * contextLength)],
+        expected,
+        `${JSON.stringify(text)} at ${contextLength}`,
+      );
     });
   }
 });
@@ -120,13 +130,22 @@ test('Hugging Face vocab.json + merges.txt: ids come from vocab.json', () => {
     const reference = tiny();
     const n = reference.vocabSize;
     const bytes = [...bytesToUnicode().values()];
-    const symbols = [...bytes, ...bytes.map((b) => `${b}</w>`), ...MERGES.map((m) => m.replace(' ', '')), '<|startoftext|>', '<|endoftext|>'];
+    const symbols = [
+      ...bytes,
+      ...bytes.map((b) => `${b}</w>`),
+      ...MERGES.map((m) => m.replace(' ', '')),
+      '<|startoftext|>',
+      '<|endoftext|>',
+    ];
     const vocab = Object.fromEntries(symbols.map((symbol, id) => [symbol, n - 1 - id]));
     writeFileSync(join(dir, 'vocab.json'), JSON.stringify(vocab));
     writeFileSync(join(dir, 'merges.txt'), `#version: 0.2\n${MERGES.join('\n')}\n`);
     const hf = Tokenizer.fromHuggingFaceFiles(join(dir, 'vocab.json'), join(dir, 'merges.txt'));
     const text = 'Hello cat 😀 <|endoftext|>';
-    assert.deepEqual(hf.encode(text), reference.encode(text).map((id) => n - 1 - id));
+    assert.deepEqual(
+      hf.encode(text),
+      reference.encode(text).map((id) => n - 1 - id),
+    );
     assert.equal(hf.decode(hf.encode(text)), reference.decode(reference.encode(text)));
     assert.deepEqual([hf.sotToken, hf.eotToken], [n - 1 - SOT, n - 1 - EOT]);
   } finally {
@@ -140,8 +159,14 @@ test('default loader: bpePath or CLIP_BPE_PATH, else the cache, else a clear err
   try {
     process.env.CLIP_CACHE_DIR = dir;
     delete process.env.CLIP_BPE_PATH;
-    assert.throws(() => defaultTokenizer(), (e: unknown) => e instanceof InputError
-      && e.message.includes('bpe_simple_vocab_16e6.txt.gz') && e.message.includes('CLIP_BPE_PATH') && e.message.includes(dir));
+    assert.throws(
+      () => defaultTokenizer(),
+      (e: unknown) =>
+        e instanceof InputError &&
+        e.message.includes('bpe_simple_vocab_16e6.txt.gz') &&
+        e.message.includes('CLIP_BPE_PATH') &&
+        e.message.includes(dir),
+    );
     // A gzip'd file in the cache and a plain one given by path load the same vocabulary.
     writeFileSync(join(dir, 'bpe_simple_vocab_16e6.txt.gz'), gzipSync(MERGES_TEXT));
     writeFileSync(join(dir, 'plain.txt'), MERGES_TEXT);
@@ -150,7 +175,10 @@ test('default loader: bpePath or CLIP_BPE_PATH, else the cache, else a clear err
     process.env.CLIP_BPE_PATH = join(dir, 'missing.txt');
     assert.throws(() => defaultTokenizer(), /missing\.txt.*CLIP_BPE_PATH/);
   } finally {
-    for (const [key, value] of [['CLIP_CACHE_DIR', saved.cache], ['CLIP_BPE_PATH', saved.bpe]] as const) {
+    for (const [key, value] of [
+      ['CLIP_CACHE_DIR', saved.cache],
+      ['CLIP_BPE_PATH', saved.bpe],
+    ] as const) {
       if (value === undefined) delete process.env[key];
       else process.env[key] = value;
     }
@@ -163,13 +191,31 @@ test('tokenizerChecks: one check per case, naming the aspect that differs', asyn
   try {
     writeFileSync(join(dir, 'bpe_simple_vocab_16e6.txt.gz'), gzipSync(MERGES_TEXT));
     const row = (ids: number[], length = 77) => [...ids, ...Array<number>(length - ids.length).fill(0)];
-    const good = { id: 1, category: 'caption', text: 'hello cat', encode: [HELLO, CAT], decode: 'hello cat ', ftfy_changes_text: false,
-      tokenize: { truncate_false: row([SOT, HELLO, CAT, EOT]), truncate_true: row([SOT, HELLO, CAT, EOT]) } };
+    const good = {
+      id: 1,
+      category: 'caption',
+      text: 'hello cat',
+      encode: [HELLO, CAT],
+      decode: 'hello cat ',
+      ftfy_changes_text: false,
+      tokenize: { truncate_false: row([SOT, HELLO, CAT, EOT]), truncate_true: row([SOT, HELLO, CAT, EOT]) },
+    };
     // Wrong on purpose: encode and the truncate=false row claim 'cat' is 'hello', and a too-long error that can't happen.
-    const bad = { ...good, id: 2, encode: [HELLO, HELLO], tokenize: { truncate_false: { error: 'too long' }, truncate_true: row([SOT, HELLO, CAT, EOT]) } };
+    const bad = {
+      ...good,
+      id: 2,
+      encode: [HELLO, HELLO],
+      tokenize: { truncate_false: { error: 'too long' }, truncate_true: row([SOT, HELLO, CAT, EOT]) },
+    };
     writeFileSync(join(dir, 'tokenizer_cases.json'), JSON.stringify({ context_length: 77, cases: [good, bad] }));
     const checks = await tokenizerChecks(dir);
-    assert.deepEqual(checks.map((c) => [c.name, c.passed, c.group]), [['tokenizer #1 caption', true, 'tokenizer'], ['tokenizer #2 caption', false, 'tokenizer']]);
+    assert.deepEqual(
+      checks.map((c) => [c.name, c.passed, c.group]),
+      [
+        ['tokenizer #1 caption', true, 'tokenizer'],
+        ['tokenizer #2 caption', false, 'tokenizer'],
+      ],
+    );
     assert.match(checks[1]!.detail!, /^encode: first difference at 1 \(ours 517, reference 515/);
     assert.match(checks[1]!.detail!, /tokenize\(truncate=false\): expected the too-long error/);
     assert.match(checks[1]!.detail!, /decode: got "hello hello ", expected "hello cat "/);

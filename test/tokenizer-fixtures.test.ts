@@ -14,7 +14,8 @@ import { readMergesFile, vocabFromMerges } from '../src/text/vocab.js';
 const skip = needsFixtures(OPENAI_FIXTURES);
 
 function loadCases(): TokenizerCase[] {
-  return (JSON.parse(readFileSync(join(OPENAI_FIXTURES, 'tokenizer_cases.json'), 'utf8')) as { cases: TokenizerCase[] }).cases;
+  return (JSON.parse(readFileSync(join(OPENAI_FIXTURES, 'tokenizer_cases.json'), 'utf8')) as { cases: TokenizerCase[] })
+    .cases;
 }
 
 test('tokenizer parity: every case where ftfy leaves the text alone matches exactly', { skip }, async () => {
@@ -26,8 +27,10 @@ test('tokenizer parity: every case where ftfy leaves the text alone matches exac
   const fixed = checks.filter((c) => ftfyChanges.get(caseId(c.name)));
   const failures = (list: typeof checks) => list.filter((c) => !c.passed).map((c) => `${c.name}: ${c.detail}`);
   // Cases that ftfy changes depend on the ftfy port (src/text/ftfy), reported here, not asserted.
-  console.log(`tokenizer parity: ${plain.length - failures(plain).length}/${plain.length} without ftfy changes, `
-    + `${fixed.length - failures(fixed).length}/${fixed.length} where ftfy changes the text`);
+  console.log(
+    `tokenizer parity: ${plain.length - failures(plain).length}/${plain.length} without ftfy changes, ` +
+      `${fixed.length - failures(fixed).length}/${fixed.length} where ftfy changes the text`,
+  );
   for (const line of failures(fixed)) console.log(`  (ftfy) ${line}`);
   assert.deepEqual(failures(plain), []);
 });
@@ -43,7 +46,9 @@ test('a Hugging Face vocab.json + merges.txt made from the reference file tokeni
     const hf = Tokenizer.fromHuggingFaceFiles(join(dir, 'vocab.json'), join(dir, 'merges.txt'));
     assert.equal(hf.vocabSize, 49408);
     const cases = loadCases().filter((c) => !c.ftfy_changes_text);
-    const failing = cases.map((c) => [c.id, caseDifferences(hf, c)] as const).filter(([, problems]) => problems.length > 0);
+    const failing = cases
+      .map((c) => [c.id, caseDifferences(hf, c)] as const)
+      .filter(([, problems]) => problems.length > 0);
     assert.deepEqual(failing, []);
   } finally {
     rmSync(dir, { recursive: true, force: true });

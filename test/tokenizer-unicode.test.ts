@@ -25,7 +25,19 @@ test('this engine still agrees with the reference Unicode tables after our corre
 });
 
 test('split regex: letters run together, every digit alone, the rest in runs, contractions anywhere', () => {
-  assert.deepEqual(splitPieces("it's 2024, don't stop!!"), ['it', "'s", '2', '0', '2', '4', ',', 'don', "'t", 'stop', '!!']);
+  assert.deepEqual(splitPieces("it's 2024, don't stop!!"), [
+    'it',
+    "'s",
+    '2',
+    '0',
+    '2',
+    '4',
+    ',',
+    'don',
+    "'t",
+    'stop',
+    '!!',
+  ]);
   assert.deepEqual(splitPieces("'single'"), ["'s", 'ingle', "'"]);
   assert.deepEqual(splitPieces('café naïve'), ['café', 'naïve']); // Ll with diacritics
   assert.deepEqual(splitPieces('猫の写真'), ['猫の写真']); // Lo
@@ -39,9 +51,13 @@ test('split regex: the ASCII fast path splits like the full pattern', () => {
   // Every ASCII character in many short mixes; a non-ASCII tail forces the full pattern.
   let seed = 1;
   const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-  const alphabet = [...Array(128).keys()].map((c) => String.fromCharCode(c)).join('') + "'s't're've'm'll'd<|endoftext|>";
+  const alphabet =
+    [...Array(128).keys()].map((c) => String.fromCharCode(c)).join('') + "'s't're've'm'll'd<|endoftext|>";
   for (let i = 0; i < 2000; i++) {
-    const text = Array.from({ length: 1 + Math.floor(next() * 12) }, () => alphabet[Math.floor(next() * alphabet.length)]).join('');
+    const text = Array.from(
+      { length: 1 + Math.floor(next() * 12) },
+      () => alphabet[Math.floor(next() * alphabet.length)],
+    ).join('');
     assert.deepEqual([...splitPieces(text), 'é'], splitPieces(`${text} é`), JSON.stringify(text));
   }
 });
@@ -50,16 +66,51 @@ test('split regex: the hand-written split finds what the pattern as a JS regex f
   // The reference's pat with its classes pinned to the reference's Unicode (see clean.ts), as one
   // regex: slow, but a direct reading of the pattern, run on random mixes of every kind of piece.
   const pattern = new RegExp(
-    String.raw`<\|[sſ]tartoftext\|>|<\|endoftext\|>|'[sſ]|'t|'re|'ve|'m|'ll|'d|${PY_LETTER}+|${PY_NUMBER}`
-      + String.raw`|[^${PY_REGEX_WHITESPACE}\u0345${PY_LETTER}${PY_NUMBER}]+`,
+    String.raw`<\|[sſ]tartoftext\|>|<\|endoftext\|>|'[sſ]|'t|'re|'ve|'m|'ll|'d|${PY_LETTER}+|${PY_NUMBER}` +
+      String.raw`|[^${PY_REGEX_WHITESPACE}\u0345${PY_LETTER}${PY_NUMBER}]+`,
     'gv',
   );
-  const atoms = ['a', 'é', 'ſ', "'", 's', 'll', 're', 'x', '<|endoftext|>', '<|ſtartoftext|>', '<|', '|>', ' ', '\u3000', '\u0085',
-    '\u0345', '\u0301', '1', '٣', '½', '猫', 'の', '😀', '\u{11F04}', '\u{10D50}', '\u180e', '\ud800', '\udc00', '!', '—', '’', '\u001c'];
+  const atoms = [
+    'a',
+    'é',
+    'ſ',
+    "'",
+    's',
+    'll',
+    're',
+    'x',
+    '<|endoftext|>',
+    '<|ſtartoftext|>',
+    '<|',
+    '|>',
+    ' ',
+    '\u3000',
+    '\u0085',
+    '\u0345',
+    '\u0301',
+    '1',
+    '٣',
+    '½',
+    '猫',
+    'の',
+    '😀',
+    '\u{11F04}',
+    '\u{10D50}',
+    '\u180e',
+    '\ud800',
+    '\udc00',
+    '!',
+    '—',
+    '’',
+    '\u001c',
+  ];
   let seed = 3;
   const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   for (let i = 0; i < 3000; i++) {
-    const text = Array.from({ length: 1 + Math.floor(next() * 10) }, () => atoms[Math.floor(next() * atoms.length)]).join('');
+    const text = Array.from(
+      { length: 1 + Math.floor(next() * 10) },
+      () => atoms[Math.floor(next() * atoms.length)],
+    ).join('');
     assert.deepEqual(splitPieces(text), text.match(pattern) ?? [], JSON.stringify(text));
   }
 });

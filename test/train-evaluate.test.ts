@@ -35,14 +35,26 @@ before(async () => {
   for (const [i, word] of COLOURS.entries()) {
     const label = ['cat', 'dog', 'car'][i % 3]!;
     mkdirSync(join(dir, 'labelled', label), { recursive: true });
-    const png = await sharp({ create: { width: 40, height: 36, channels: 3, background: { r: (i * 70) % 256, g: (i * 40) % 256, b: (i * 110) % 256 } } }).png().toBuffer();
+    const png = await sharp({
+      create: {
+        width: 40,
+        height: 36,
+        channels: 3,
+        background: { r: (i * 70) % 256, g: (i * 40) % 256, b: (i * 110) % 256 },
+      },
+    })
+      .png()
+      .toBuffer();
     writeFileSync(join(dir, 'labelled', label, `${word}.png`), png);
     writeFileSync(join(dir, `img${i}.png`), png);
     writeFileSync(join(dir, `img${i}.txt`), `a ${word} square\n`);
     pairs.push({ image: join(dir, `img${i}.png`), caption: `a ${word} square` });
   }
   writeFileSync(join(dir, 'labelled', 'cat', 'broken.png'), 'not an image');
-  writeFileSync(join(dir, 'pairs.csv'), 'filepath,title\n' + pairs.map((p, i) => `img${i}.png,${p.caption}`).join('\n') + '\nmissing.png,a lost image\n');
+  writeFileSync(
+    join(dir, 'pairs.csv'),
+    'filepath,title\n' + pairs.map((p, i) => `img${i}.png,${p.caption}`).join('\n') + '\nmissing.png,a lost image\n',
+  );
   writeSafetensors(join(dir, 'start.safetensors'), randomStateDict(CFG, 3));
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -50,9 +62,15 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 test('recallAtK: a match counts at K when fewer than K candidates score strictly higher', () => {
   // Row i = image i against texts 0..2; the diagonal holds the true pairs.
   const sim = Float32Array.from([
-    0.9, 0.1, 0.2, // image 0: its caption is best                  → rank 0
-    0.5, 0.4, 0.3, // image 1: text 0 scores higher                 → rank 1
-    0.1, 0.8, 0.7, // image 2: text 1 scores higher                 → rank 1
+    0.9,
+    0.1,
+    0.2, // image 0: its caption is best                  → rank 0
+    0.5,
+    0.4,
+    0.3, // image 1: text 0 scores higher                 → rank 1
+    0.1,
+    0.8,
+    0.7, // image 2: text 1 scores higher                 → rank 1
   ]);
   // Columns: text 0 best matches image 0 (rank 0); text 1: image 2 beats image 1 (rank 1); text 2: 0.7 is the top of its column (rank 0).
   assert.deepEqual(recallAtK(sim, 3, [1, 2]), { imageToText: { 1: 1 / 3, 2: 1 }, textToImage: { 1: 2 / 3, 2: 1 } });
@@ -68,12 +86,18 @@ test('retrievalRecall on a random model: recall@K is 1 once K ≥ pairs, and rec
     assert.equal(r.imageToText[pairs.length], 1);
     assert.equal(r.textToImage[pairs.length], 1);
     // Recall@1 image→text = how many images have their own caption as the nearest text.
-    const { tensor } = await preprocessBatch(pairs.map((p) => p.image), { size: 32 });
+    const { tensor } = await preprocessBatch(
+      pairs.map((p) => p.image),
+      { size: 32 },
+    );
     const img = normalizeRows(await model.encodeImage(tensor));
     const txt = normalizeRows(await model.encodeText(tokenize(pairs.map((p) => p.caption))));
     const d = CFG.embedDim;
-    const dot = (i: number, j: number) => img.data.subarray(i * d, (i + 1) * d).reduce((s, v, k) => s + v * txt.data[j * d + k]!, 0);
-    const nearest = pairs.map((_, i) => pairs.map((_, j) => dot(i, j)).reduce((best, v, j, all) => (v > all[best]! ? j : best), 0));
+    const dot = (i: number, j: number) =>
+      img.data.subarray(i * d, (i + 1) * d).reduce((s, v, k) => s + v * txt.data[j * d + k]!, 0);
+    const nearest = pairs.map((_, i) =>
+      pairs.map((_, j) => dot(i, j)).reduce((best, v, j, all) => (v > all[best]! ? j : best), 0),
+    );
     assert.equal(r.imageToText[1], nearest.filter((j, i) => j === i).length / pairs.length);
   } finally {
     await model.release();
@@ -90,12 +114,17 @@ test('zeroShotAccuracy: top-1 agrees with the nearest "a photo of a {label}." em
     assert.equal(r.skipped, 1);
     const readable = images.filter((i) => !i.image.endsWith('broken.png'));
     const labels = ['car', 'cat', 'dog'];
-    const { tensor } = await preprocessBatch(readable.map((i) => i.image), { size: 32 });
+    const { tensor } = await preprocessBatch(
+      readable.map((i) => i.image),
+      { size: 32 },
+    );
     const img = normalizeRows(await model.encodeImage(tensor));
     const txt = normalizeRows(await model.encodeText(tokenize(labels.map((l) => `a photo of a ${l}.`))));
     const d = CFG.embedDim;
     const predicted = readable.map((_, i) => {
-      const scores = labels.map((_, l) => img.data.subarray(i * d, (i + 1) * d).reduce((s, v, k) => s + v * txt.data[l * d + k]!, 0));
+      const scores = labels.map((_, l) =>
+        img.data.subarray(i * d, (i + 1) * d).reduce((s, v, k) => s + v * txt.data[l * d + k]!, 0),
+      );
       return labels[scores.indexOf(Math.max(...scores))];
     });
     assert.equal(r.top1, predicted.filter((p, i) => p === readable[i]!.label).length / readable.length);
@@ -106,16 +135,30 @@ test('zeroShotAccuracy: top-1 agrees with the nearest "a photo of a {label}." em
 
 test('trainClip evaluates every N steps and reports loss, lr, logit scale and throughput each step', async () => {
   const steps: { step: number; logitScale: number; samplesPerSecond: number; lr: number; loss: number }[] = [];
-  const evals: { step: number; zeroShot?: { images: number }; retrieval?: { pairs: number; imageToText: Record<number, number> } }[] = [];
+  const evals: {
+    step: number;
+    zeroShot?: { images: number };
+    retrieval?: { pairs: number; imageToText: Record<number, number> };
+  }[] = [];
   const result = await trainClip({
-    model: join(dir, 'start.safetensors'), output: join(dir, 'out.safetensors'), data: { folder: dir },
-    batchSize: 2, epochs: 1, lr: 1e-3, tokenizer, workers: 1,
+    model: join(dir, 'start.safetensors'),
+    output: join(dir, 'out.safetensors'),
+    data: { folder: dir },
+    batchSize: 2,
+    epochs: 1,
+    lr: 1e-3,
+    tokenizer,
+    workers: 1,
     evaluation: { every: 2, folder: join(dir, 'labelled'), pairs: { csv: join(dir, 'pairs.csv') } },
-    onStep: (s) => steps.push(s), onEval: (e) => evals.push(e),
+    onStep: (s) => steps.push(s),
+    onEval: (e) => evals.push(e),
   });
   assert.equal(result.steps, 3, '6 pairs in batches of 2');
   // Every 2 steps (step 2), then after the last step (3).
-  assert.deepEqual(evals.map((e) => e.step), [2, 3]);
+  assert.deepEqual(
+    evals.map((e) => e.step),
+    [2, 3],
+  );
   for (const e of evals) {
     assert.equal(e.zeroShot!.images, COLOURS.length);
     assert.equal(e.retrieval!.pairs, pairs.length);
@@ -125,6 +168,9 @@ test('trainClip evaluates every N steps and reports loss, lr, logit scale and th
     assert.ok(Number.isFinite(s.loss) && s.lr > 0 && s.lr <= 1e-3 && s.samplesPerSecond > 0, JSON.stringify(s));
     // randomStateDict's logit_scale is ln(1/0.07); Adam moves it by about lr per step (no weight
     // decay on it by default), so exp() of the stored value is reported, not the log.
-    assert.ok(Math.abs(Math.log(s.logitScale) - Math.log(1 / 0.07)) <= s.step * 1e-3 * 1.5, `logit scale ${s.logitScale}`);
+    assert.ok(
+      Math.abs(Math.log(s.logitScale) - Math.log(1 / 0.07)) <= s.step * 1e-3 * 1.5,
+      `logit scale ${s.logitScale}`,
+    );
   }
 });

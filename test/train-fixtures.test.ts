@@ -12,18 +12,25 @@ import { fromFloat32, toFloat32 } from '../src/tensor.js';
 import { readSafetensors, writeSafetensors } from '../src/weights/safetensors.js';
 import { needsFixtures, OPENAI_FIXTURES } from './fixtures.js';
 
-test('one training step of every model in train/ matches the reference', { skip: needsFixtures(OPENAI_FIXTURES) }, async (t) => {
+test('one training step of every model in train/ matches the reference', {
+  skip: needsFixtures(OPENAI_FIXTURES),
+}, async (t) => {
   const checks = await trainChecks(OPENAI_FIXTURES);
   for (const model of ['vit-tiny', 'rn-tiny']) {
     for (const kind of ['loss', 'gradients', 'weights after the AdamW step', 'AdamW on the reference gradients']) {
-      assert.ok(checks.some((c) => c.name === `${model} ${kind}`), `${model} ${kind} is checked`);
+      assert.ok(
+        checks.some((c) => c.name === `${model} ${kind}`),
+        `${model} ${kind} is checked`,
+      );
     }
   }
   assert.ok(checks.some((c) => c.name === 'rn-tiny BatchNorm buffers after the forward pass'));
   for (const c of checks) await t.test(c.name, () => assert.ok(c.passed, `${c.name}: ${c.detail}`));
 });
 
-test('a reference gradient moved by 1e-3 of its tensor\'s largest entry fails the gradients check', { skip: needsFixtures(OPENAI_FIXTURES) }, async () => {
+test("a reference gradient moved by 1e-3 of its tensor's largest entry fails the gradients check", {
+  skip: needsFixtures(OPENAI_FIXTURES),
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'clip-train-parity-'));
   try {
     symlinkSync(join(OPENAI_FIXTURES, 'models'), join(dir, 'models'));
@@ -38,7 +45,10 @@ test('a reference gradient moved by 1e-3 of its tensor\'s largest entry fails th
     const gradients = checks.find((c) => c.name === 'vit-tiny gradients')!;
     assert.equal(gradients.passed, false);
     assert.match(gradients.detail!, /grad\.visual\.proj\[0\]/);
-    assert.ok(checks.find((c) => c.name === 'vit-tiny loss')!.passed, 'the loss does not depend on the stored gradient');
+    assert.ok(
+      checks.find((c) => c.name === 'vit-tiny loss')!.passed,
+      'the loss does not depend on the stored gradient',
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -12,8 +12,18 @@ import { cosineLr } from '../src/train/schedule.js';
 import { Trainer, type Batch } from '../src/train/trainer.js';
 
 const text = { kind: 'transformer' as const, width: 32, layers: 1, heads: 1, contextLength: 8, vocabSize: 50 };
-const VIT: ClipConfig = { embedDim: 16, vision: { kind: 'vit', width: 32, layers: 1, heads: 2, patchSize: 8, imageResolution: 16 }, text, activation: 'quick_gelu' };
-const RN: ClipConfig = { embedDim: 16, vision: { kind: 'resnet', width: 8, layers: [1, 1, 1, 1], heads: 2, imageResolution: 64 }, text, activation: 'quick_gelu' };
+const VIT: ClipConfig = {
+  embedDim: 16,
+  vision: { kind: 'vit', width: 32, layers: 1, heads: 2, patchSize: 8, imageResolution: 16 },
+  text,
+  activation: 'quick_gelu',
+};
+const RN: ClipConfig = {
+  embedDim: 16,
+  vision: { kind: 'resnet', width: 8, layers: [1, 1, 1, 1], heads: 2, imageResolution: 64 },
+  text,
+  activation: 'quick_gelu',
+};
 
 function noise(n: number, seed: number): Float32Array {
   let s = seed >>> 0;
@@ -32,12 +42,38 @@ function batchFor(cfg: ClipConfig, size: number): Batch {
     for (let j = 0; j <= r % (L - 1); j++) tokens[r * L + j] = 1 + ((r * 7 + j * 3) % 40);
     tokens[r * L + (r % (L - 1)) + 1] = cfg.text.vocabSize - 1;
   }
-  return { images: { data: noise(size * 3 * R * R, 5), shape: [size, 3, R, R] }, tokens: { data: tokens, shape: [size, L] } };
+  return {
+    images: { data: noise(size * 3 * R * R, 5), shape: [size, 3, R, R] },
+    tokens: { data: tokens, shape: [size, L] },
+  };
 }
 
 for (const [name, cfg, probes] of [
-  ['ViT', VIT, ['logit_scale', 'visual.proj', 'visual.class_embedding', 'visual.ln_post.weight', 'token_embedding.weight', 'transformer.resblocks.0.attn.in_proj_weight']],
-  ['ResNet', RN, ['logit_scale', 'visual.attnpool.q_proj.weight', 'visual.attnpool.c_proj.weight', 'visual.attnpool.k_proj.weight', 'visual.attnpool.positional_embedding', 'positional_embedding', 'text_projection']],
+  [
+    'ViT',
+    VIT,
+    [
+      'logit_scale',
+      'visual.proj',
+      'visual.class_embedding',
+      'visual.ln_post.weight',
+      'token_embedding.weight',
+      'transformer.resblocks.0.attn.in_proj_weight',
+    ],
+  ],
+  [
+    'ResNet',
+    RN,
+    [
+      'logit_scale',
+      'visual.attnpool.q_proj.weight',
+      'visual.attnpool.c_proj.weight',
+      'visual.attnpool.k_proj.weight',
+      'visual.attnpool.positional_embedding',
+      'positional_embedding',
+      'text_projection',
+    ],
+  ],
 ] as const) {
   // Probes are parameters where a float32 central difference is well conditioned: ResNet probes
   // sit after the tower's last ReLU, since in a random ReLU network a step crosses many kinks
@@ -73,7 +109,10 @@ for (const [name, cfg, probes] of [
         // bn1 sees the conv1 output; its running mean moves 10% of the way to the batch mean.
         assert.equal(base.buffersAfter.size, 2 * 3 + 4 * 2 * 4);
         const runningVar = base.buffersAfter.get('visual.bn1.running_var')!;
-        assert.ok(runningVar.every((v) => v > 0 && v !== 1), 'running_var moved from its initial 1');
+        assert.ok(
+          runningVar.every((v) => v > 0 && v !== 1),
+          'running_var moved from its initial 1',
+        );
       }
     } finally {
       await trainer.release();
@@ -83,7 +122,11 @@ for (const [name, cfg, probes] of [
 
 test('a few steps on one batch lower the loss; logit_scale is clamped to ln 100; BatchNorm counts batches', async () => {
   const sd = randomStateDict(RN, 4);
-  const trainer = await Trainer.create(sd, RN, { batchSize: 4, lr: 2e-3, optimizer: { betas: [0.9, 0.98], eps: 1e-6, weightDecay: 0.1 } });
+  const trainer = await Trainer.create(sd, RN, {
+    batchSize: 4,
+    lr: 2e-3,
+    optimizer: { betas: [0.9, 0.98], eps: 1e-6, weightDecay: 0.1 },
+  });
   try {
     const batch = batchFor(RN, 4);
     const first = await trainer.trainStep(batch);
@@ -108,19 +151,51 @@ test('AdamW first step: p·(1 − lr·wd) − lr·g/(|g| + eps), decay only wher
   const w = { data: Float32Array.of(1, -2, 0.5), shape: [3, 1] };
   const b = { data: Float32Array.of(1, 1), shape: [2] };
   const g = Float32Array.of(0.3, -4, 0);
-  opt.step(new Map([['layer.weight', w], ['layer.bias', b]]), new Map([['layer.weight', g], ['layer.bias', Float32Array.of(2, -1e-9)]]), lr);
+  opt.step(
+    new Map([
+      ['layer.weight', w],
+      ['layer.bias', b],
+    ]),
+    new Map([
+      ['layer.weight', g],
+      ['layer.bias', Float32Array.of(2, -1e-9)],
+    ]),
+    lr,
+  );
   // m = 0.1 g, v = 0.02 g²: m / (1 − 0.9) / (√v / √(1 − 0.98) + eps) = g / (|g| + eps).
-  [1, -2, 0.5].forEach((p, i) => assert.ok(Math.abs(w.data[i]! - (p * (1 - lr * 0.5) - (lr * g[i]!) / (Math.abs(g[i]!) + 1e-6))) < 1e-6, `weight[${i}] = ${w.data[i]}`));
+  [1, -2, 0.5].forEach((p, i) =>
+    assert.ok(
+      Math.abs(w.data[i]! - (p * (1 - lr * 0.5) - (lr * g[i]!) / (Math.abs(g[i]!) + 1e-6))) < 1e-6,
+      `weight[${i}] = ${w.data[i]}`,
+    ),
+  );
   assert.ok(Math.abs(b.data[0]! - (1 - lr)) < 1e-6, 'bias: no decay');
   assert.ok(Math.abs(b.data[1]! - (1 + (lr * 1e-9) / (1e-9 + 1e-6))) < 1e-6, 'tiny gradient: eps dominates');
   assert.equal(opt.state.step, 1);
   assert.deepEqual(
-    ['visual.conv1.weight', 'visual.bn1.weight', 'ln_final.weight', 'logit_scale', 'visual.class_embedding', 'token_embedding.weight', 'visual.layer1.0.bn1.bias'].map((n) => openClipDecay(n, n.includes('class') || n.endsWith('bias') || n.includes('bn1.weight') || n.includes('ln_final') ? [8] : n === 'logit_scale' ? [] : [8, 8])),
+    [
+      'visual.conv1.weight',
+      'visual.bn1.weight',
+      'ln_final.weight',
+      'logit_scale',
+      'visual.class_embedding',
+      'token_embedding.weight',
+      'visual.layer1.0.bn1.bias',
+    ].map((n) =>
+      openClipDecay(
+        n,
+        n.includes('class') || n.endsWith('bias') || n.includes('bn1.weight') || n.includes('ln_final')
+          ? [8]
+          : n === 'logit_scale'
+            ? []
+            : [8, 8],
+      ),
+    ),
     [true, false, false, false, false, true, false],
   );
 });
 
-test('AdamW over several steps equals torch\'s float32 update written out in scalar code, bit for bit, at any length', () => {
+test("AdamW over several steps equals torch's float32 update written out in scalar code, bit for bit, at any length", () => {
   // The kernel updates 4 lanes at a time in 16384-float chunks: lengths around those edges.
   const f = Math.fround;
   const [lr, wd, b1, b2, eps] = [3e-3, 0.1, 0.9, 0.98, 1e-6];
@@ -146,7 +221,11 @@ test('AdamW over several steps equals torch\'s float32 update written out in sca
       }
     }
     const differing = expected.findIndex((x, i) => !Object.is(x, w.data[i]));
-    assert.equal(differing, -1, `length ${length}: element ${differing} is ${w.data[differing]}, expected ${expected[differing]}`);
+    assert.equal(
+      differing,
+      -1,
+      `length ${length}: element ${differing} is ${w.data[differing]}, expected ${expected[differing]}`,
+    );
     assert.deepEqual([opt.state.expAvg.get('p'), opt.state.expAvgSq.get('p')], [m, v]);
   }
 });
@@ -165,7 +244,7 @@ test('cosine schedule with warm-up, and gradient clipping by global norm', () =>
   assert.equal(clipGradNorm([Float32Array.of(0.5)], 1), 0.5);
 });
 
-test('the text tower cut after the batch\'s last end token gives the full context\'s loss and gradients', async () => {
+test("the text tower cut after the batch's last end token gives the full context's loss and gradients", async () => {
   const sd = randomStateDict(VIT, 7);
   const batch = batchFor(VIT, 4); // end tokens at positions 1..4 of 8: the cut runs 5 positions
   const cut = await Trainer.create(sd, VIT, { batchSize: 4 });
@@ -181,9 +260,24 @@ test('the text tower cut after the batch\'s last end token gives the full contex
     }
     // Positions 5..7 take part in no output: zero gradient either way (the cut one is padded back).
     const width = VIT.text.width;
-    assert.ok(b.grads.get('positional_embedding')!.subarray(5 * width).every((v) => v === 0));
-    assert.ok(a.grads.get('positional_embedding')!.subarray(5 * width).every((v) => v === 0));
-    assert.ok(a.grads.get('positional_embedding')!.subarray(4 * width, 5 * width).some((v) => v !== 0));
+    assert.ok(
+      b.grads
+        .get('positional_embedding')!
+        .subarray(5 * width)
+        .every((v) => v === 0),
+    );
+    assert.ok(
+      a.grads
+        .get('positional_embedding')!
+        .subarray(5 * width)
+        .every((v) => v === 0),
+    );
+    assert.ok(
+      a.grads
+        .get('positional_embedding')!
+        .subarray(4 * width, 5 * width)
+        .some((v) => v !== 0),
+    );
     // Tokens must still come at the model's context length (the cut is the trainer's business).
     const short = { ...batch, tokens: { data: batch.tokens.data.slice(0, 4 * 5), shape: [4, 5] } };
     await assert.rejects(cut.computeGradients(short), /batch tokens must be \[4, 8\].*got \[4, 5\]/);
@@ -192,14 +286,18 @@ test('the text tower cut after the batch\'s last end token gives the full contex
   }
 });
 
-test('gradient accumulation over micro-batches gives the full batch\'s loss and gradients; a frozen tower gets none', async () => {
+test("gradient accumulation over micro-batches gives the full batch's loss and gradients; a frozen tower gets none", async () => {
   const sd = randomStateDict(VIT, 6);
   const batch = batchFor(VIT, 4);
   const full = await Trainer.create(sd, VIT, { batchSize: 4 });
   const micro = await Trainer.create(sd, VIT, { batchSize: 4, microBatch: 2 });
   const frozen = await Trainer.create(sd, VIT, { batchSize: 4, freeze: { image: true } });
   try {
-    const [a, b, c] = [await full.computeGradients(batch), await micro.computeGradients(batch), await frozen.computeGradients(batch)];
+    const [a, b, c] = [
+      await full.computeGradients(batch),
+      await micro.computeGradients(batch),
+      await frozen.computeGradients(batch),
+    ];
     assert.ok(Math.abs(a.loss - b.loss) < 1e-6, `loss ${a.loss} vs ${b.loss}`);
     assert.deepEqual([...b.grads.keys()], [...a.grads.keys()]);
     for (const [name, ga] of a.grads) {
@@ -208,13 +306,23 @@ test('gradient accumulation over micro-batches gives the full batch\'s loss and 
       // Same arithmetic up to the order of summation over the two halves: float32 rounding only.
       ga.forEach((v, i) => assert.ok(Math.abs(v - gb[i]!) <= 1e-5 * scale + 1e-9, `${name}[${i}]: ${v} vs ${gb[i]}`));
     }
-    assert.ok(frozen.params.length > 0 && frozen.params.every((n) => !n.startsWith('visual.')), 'only text-side parameters are trained');
+    assert.ok(
+      frozen.params.length > 0 && frozen.params.every((n) => !n.startsWith('visual.')),
+      'only text-side parameters are trained',
+    );
     for (const name of frozen.params) {
       const ga = a.grads.get(name)!;
       // A different graph (no image gradients), so ONNX Runtime may sum in another order: float32
       // rounding relative to the tensor's largest gradient, as above.
       const scale = ga.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-      c.grads.get(name)!.forEach((v, i) => assert.ok(Math.abs(v - ga[i]!) <= 1e-5 * scale + 1e-9, `${name}[${i}] with the image tower frozen: ${v} vs ${ga[i]}`));
+      c.grads
+        .get(name)!
+        .forEach((v, i) =>
+          assert.ok(
+            Math.abs(v - ga[i]!) <= 1e-5 * scale + 1e-9,
+            `${name}[${i}] with the image tower frozen: ${v} vs ${ga[i]}`,
+          ),
+        );
     }
   } finally {
     await Promise.all([full.release(), micro.release(), frozen.release()]);

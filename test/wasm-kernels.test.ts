@@ -6,12 +6,19 @@ import { RESAMPLE8_WASM_BASE64 } from '../src/image/kernels/resample8-wasm.js';
 import { SCAN_WASM_BASE64 } from '../src/search/kernels/scan-wasm.js';
 import { compileKernel, KERNELS, type KernelName } from '../src/wasm/generate.js';
 
-const COMMITTED: Record<KernelName, string> = { resample8: RESAMPLE8_WASM_BASE64, adamw: ADAMW_WASM_BASE64, scan: SCAN_WASM_BASE64 };
+const COMMITTED: Record<KernelName, string> = {
+  resample8: RESAMPLE8_WASM_BASE64,
+  adamw: ADAMW_WASM_BASE64,
+  scan: SCAN_WASM_BASE64,
+};
 
 for (const name of Object.keys(KERNELS) as KernelName[]) {
   test(`the committed ${name} binary is what ${name}.wat compiles to`, async () => {
     const compiled = await compileKernel(name);
-    assert.equal(COMMITTED[name], Buffer.from(compiled).toString('base64'),
-      `${name}-wasm.ts is stale: run \`npx tsc -p . && node dist/src/wasm/generate.js\``);
+    assert.equal(
+      COMMITTED[name],
+      Buffer.from(compiled).toString('base64'),
+      `${name}-wasm.ts is stale: run \`npx tsc -p . && node dist/src/wasm/generate.js\``,
+    );
   });
 }

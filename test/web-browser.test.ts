@@ -340,57 +340,51 @@ async function runFixtures(runtime: PageRuntime, full: boolean, t: TestContext):
 
 const skipFixtures = skipOpenai || skipChinese;
 
-test(
-  'Chromium, WASM 1 thread: OpenAI and Chinese-CLIP fixtures — token ids, pixels at 32/64/224 px, features and logits of every model file',
-  { skip: skipFixtures, timeout: 180_000 },
-  async (t) => {
-    await runFixtures({ threads: 1 }, true, t);
-  },
-);
+test('Chromium, WASM 1 thread: OpenAI and Chinese-CLIP fixtures — token ids, pixels at 32/64/224 px, features and logits of every model file', {
+  skip: skipFixtures,
+  timeout: 180_000,
+}, async (t) => {
+  await runFixtures({ threads: 1 }, true, t);
+});
 
-test(
-  'Chromium, WASM 2 threads (cross-origin isolated): features and logits of the fixture ViT and ResNet models',
-  { skip: skipFixtures, timeout: 120_000 },
-  async (t) => {
-    await runFixtures({ threads: 2 }, false, t);
-  },
-);
+test('Chromium, WASM 2 threads (cross-origin isolated): features and logits of the fixture ViT and ResNet models', {
+  skip: skipFixtures,
+  timeout: 120_000,
+}, async (t) => {
+  await runFixtures({ threads: 2 }, false, t);
+});
 
 // ---- WebGPU ----
 
-test(
-  'Chromium, WebGPU on SwiftShader: OpenAI and Chinese-CLIP ViT fixture features (correctness only)',
-  { skip: skipFixtures, timeout: 180_000 },
-  async (t) => {
-    const gpu = await launchChromium({ webgpu: true });
-    try {
-      const probe = await openPage(gpu, server);
-      type Gpu = { gpu?: { requestAdapter(): Promise<unknown> } };
-      const adapter = await probe.evaluate(async () =>
-        Boolean(await (globalThis as unknown as { navigator: Gpu }).navigator.gpu?.requestAdapter()),
-      );
-      await probe.close();
-      if (!adapter) {
-        t.skip('SKIPPED: Chromium offers no WebGPU adapter here (SwiftShader WebGPU unavailable)');
-        console.warn('\n*** SKIPPED: no WebGPU adapter in Chromium ***\n');
-        return;
-      }
-      const openai = openaiModels().filter((m) => m.file === 'vit-tiny.jit.pt');
-      const chinese = chineseModels().filter((m) => m.file === 'vit-tiny.pt');
-      const results = await inPage(
-        { executionProviders: ['webgpu'] },
-        [
-          ...openai.map((m) => featureJob(`${OPENAI_URL}/models/${m.file}`, m, BPE)),
-          ...chinese.map((m) => featureJob(`${CN_URL}/models/${m.file}`, m, VOCAB)),
-        ],
-        gpu,
-      );
-      assertChecks([
-        ...openaiFeatureChecks(openai[0]!, results[0]!),
-        ...chineseFeatureChecks(chinese[0]!, results[1]!),
-      ]);
-    } finally {
-      await gpu.close();
+test('Chromium, WebGPU on SwiftShader: OpenAI and Chinese-CLIP ViT fixture features (correctness only)', {
+  skip: skipFixtures,
+  timeout: 180_000,
+}, async (t) => {
+  const gpu = await launchChromium({ webgpu: true });
+  try {
+    const probe = await openPage(gpu, server);
+    type Gpu = { gpu?: { requestAdapter(): Promise<unknown> } };
+    const adapter = await probe.evaluate(async () =>
+      Boolean(await (globalThis as unknown as { navigator: Gpu }).navigator.gpu?.requestAdapter()),
+    );
+    await probe.close();
+    if (!adapter) {
+      t.skip('SKIPPED: Chromium offers no WebGPU adapter here (SwiftShader WebGPU unavailable)');
+      console.warn('\n*** SKIPPED: no WebGPU adapter in Chromium ***\n');
+      return;
     }
-  },
-);
+    const openai = openaiModels().filter((m) => m.file === 'vit-tiny.jit.pt');
+    const chinese = chineseModels().filter((m) => m.file === 'vit-tiny.pt');
+    const results = await inPage(
+      { executionProviders: ['webgpu'] },
+      [
+        ...openai.map((m) => featureJob(`${OPENAI_URL}/models/${m.file}`, m, BPE)),
+        ...chinese.map((m) => featureJob(`${CN_URL}/models/${m.file}`, m, VOCAB)),
+      ],
+      gpu,
+    );
+    assertChecks([...openaiFeatureChecks(openai[0]!, results[0]!), ...chineseFeatureChecks(chinese[0]!, results[1]!)]);
+  } finally {
+    await gpu.close();
+  }
+});

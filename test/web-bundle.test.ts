@@ -101,47 +101,44 @@ before(async () => {
 
 after(() => harness?.close());
 
-test(
-  "the bundle gives Node's token ids and pixels exactly and its features within 1e-4 (WASM, 1 thread)",
-  { skip, timeout: 120_000 },
-  async (t) => {
-    const pixels = await Promise.all(images.map((f) => preprocess(join(temp, f), { size: 48 })));
-    const batch = new Float32Array(pixels.flatMap((p) => [...p.data]));
-    const tokens = TOKENIZER.tokenize(TEXTS);
-    const node = new CLIP(randomStateDict(CONFIG, 7));
-    const imageShape = [images.length, 3, 48, 48];
-    const nodeImage = await node.encodeImage({ data: batch, shape: imageShape });
-    const nodeText = await node.encodeText(tokens);
-    await node.release();
+test("the bundle gives Node's token ids and pixels exactly and its features within 1e-4 (WASM, 1 thread)", {
+  skip,
+  timeout: 120_000,
+}, async (t) => {
+  const pixels = await Promise.all(images.map((f) => preprocess(join(temp, f), { size: 48 })));
+  const batch = new Float32Array(pixels.flatMap((p) => [...p.data]));
+  const tokens = TOKENIZER.tokenize(TEXTS);
+  const node = new CLIP(randomStateDict(CONFIG, 7));
+  const imageShape = [images.length, 3, 48, 48];
+  const nodeImage = await node.encodeImage({ data: batch, shape: imageShape });
+  const nodeText = await node.encodeText(tokens);
+  await node.release();
 
-    const page = await openPage(browser, server);
-    try {
-      // The model by URL; its tokenizer found beside it (bpe_simple_vocab_16e6.txt.gz).
-      const [r] = await runInPage(page, BUNDLE, { threads: 1 }, [
-        {
-          url: '/temp/model.safetensors',
-          texts: TEXTS,
-          files: images.map((f) => `/temp/${f}`),
-          images: { data: f32(batch), shape: imageShape },
-          tokens: { data: i32(tokens.data), shape: tokens.shape },
-        },
-      ]);
-      TEXTS.forEach((text, i) =>
-        assert.deepEqual(r!.tokenized![i]![0], Array.from(TOKENIZER.tokenize(text).data), text),
-      );
-      r!.pixels!.forEach((p, i) => {
-        assert.ok('data' in p, `${images[i]}: ${'error' in p ? p.error : ''}`);
-        assert.deepEqual(fromF32(p.data), pixels[i]!.data, `${images[i]}: pixels`);
-      });
-      const image = compareArrays(fromF32(r!.imageFeatures!), nodeImage.data);
-      const text = compareArrays(fromF32(r!.textFeatures!), nodeText.data);
-      t.diagnostic(`browser vs Node features: image max |Δ| ${image.maxAbs}, text max |Δ| ${text.maxAbs}`);
-      assert.ok(image.maxAbs <= 1e-4 && text.maxAbs <= 1e-4);
-    } finally {
-      await page.close();
-    }
-  },
-);
+  const page = await openPage(browser, server);
+  try {
+    // The model by URL; its tokenizer found beside it (bpe_simple_vocab_16e6.txt.gz).
+    const [r] = await runInPage(page, BUNDLE, { threads: 1 }, [
+      {
+        url: '/temp/model.safetensors',
+        texts: TEXTS,
+        files: images.map((f) => `/temp/${f}`),
+        images: { data: f32(batch), shape: imageShape },
+        tokens: { data: i32(tokens.data), shape: tokens.shape },
+      },
+    ]);
+    TEXTS.forEach((text, i) => assert.deepEqual(r!.tokenized![i]![0], Array.from(TOKENIZER.tokenize(text).data), text));
+    r!.pixels!.forEach((p, i) => {
+      assert.ok('data' in p, `${images[i]}: ${'error' in p ? p.error : ''}`);
+      assert.deepEqual(fromF32(p.data), pixels[i]!.data, `${images[i]}: pixels`);
+    });
+    const image = compareArrays(fromF32(r!.imageFeatures!), nodeImage.data);
+    const text = compareArrays(fromF32(r!.textFeatures!), nodeText.data);
+    t.diagnostic(`browser vs Node features: image max |Δ| ${image.maxAbs}, text max |Δ| ${text.maxAbs}`);
+    assert.ok(image.maxAbs <= 1e-4 && text.maxAbs <= 1e-4);
+  } finally {
+    await page.close();
+  }
+});
 
 /** Loads the model in the page and says how many times the server was asked for it. */
 async function loadCounting(page: Page, before: () => Promise<void> = async () => {}): Promise<number> {
@@ -155,117 +152,111 @@ async function loadCounting(page: Page, before: () => Promise<void> = async () =
   return count() - start;
 }
 
-test(
-  'a downloaded checkpoint is served from the Cache API next time; a damaged cached copy is fetched again',
-  { skip, timeout: 120_000 },
-  async () => {
-    const page = await openPage(browser, server);
-    try {
-      await page.evaluate(() => caches.delete('clip-ts'));
-      assert.equal(await loadCounting(page), 1, 'first load downloads');
-      assert.equal(await loadCounting(page), 0, 'second load comes from the cache');
-      const damage = () =>
-        page.evaluate(async () => {
-          const cache = await caches.open('clip-ts');
-          const url = new URL('/temp/model.safetensors', location.href).href;
-          const stored = await cache.match(url);
-          const bytes = new Uint8Array(await stored!.arrayBuffer());
-          bytes[bytes.length - 1] ^= 0xff;
-          await cache.put(url, new Response(bytes, { headers: stored!.headers }));
-        });
-      assert.equal(
-        await loadCounting(page, damage),
-        1,
-        'a cached copy whose sha256 no longer matches is downloaded again',
-      );
-    } finally {
-      await page.close();
-    }
-  },
-);
+test('a downloaded checkpoint is served from the Cache API next time; a damaged cached copy is fetched again', {
+  skip,
+  timeout: 120_000,
+}, async () => {
+  const page = await openPage(browser, server);
+  try {
+    await page.evaluate(() => caches.delete('clip-ts'));
+    assert.equal(await loadCounting(page), 1, 'first load downloads');
+    assert.equal(await loadCounting(page), 0, 'second load comes from the cache');
+    const damage = () =>
+      page.evaluate(async () => {
+        const cache = await caches.open('clip-ts');
+        const url = new URL('/temp/model.safetensors', location.href).href;
+        const stored = await cache.match(url);
+        const bytes = new Uint8Array(await stored!.arrayBuffer());
+        bytes[bytes.length - 1]! ^= 0xff;
+        await cache.put(url, new Response(bytes, { headers: stored!.headers }));
+      });
+    assert.equal(
+      await loadCounting(page, damage),
+      1,
+      'a cached copy whose sha256 no longer matches is downloaded again',
+    );
+  } finally {
+    await page.close();
+  }
+});
 
-test(
-  'load() from bytes needs the tokenizer file; a wrong sha256 is a DownloadError',
-  { skip, timeout: 120_000 },
-  async () => {
-    const page = await openPage(browser, server);
-    try {
-      const errors = await page.evaluate(async (bundle) => {
-        const clip = await import(bundle);
-        const bytes = await (await fetch('/temp/model.safetensors')).arrayBuffer();
-        const message = (p: Promise<unknown>) =>
-          p.then(
-            () => 'no error',
-            (e: Error) => `${e.name}: ${e.message}`,
-          );
-        return [
-          await message(clip.load(bytes)),
-          await message(clip.load('/temp/model.safetensors', { sha256: '00'.repeat(32), cache: false })),
-          await message(clip.load(bytes, { bpeUrl: '/temp/bpe_simple_vocab_16e6.txt.gz' })),
-        ];
-      }, BUNDLE);
-      assert.match(errors[0]!, /InputError: .*pass the tokenizer file too/);
-      assert.match(errors[1]!, /DownloadError: .*sha256 is [0-9a-f]{64}, expected 0{64}/);
-      assert.equal(errors[2], 'no error');
-    } finally {
-      await page.close();
-    }
-  },
-);
+test('load() from bytes needs the tokenizer file; a wrong sha256 is a DownloadError', {
+  skip,
+  timeout: 120_000,
+}, async () => {
+  const page = await openPage(browser, server);
+  try {
+    const errors = await page.evaluate(async (bundle) => {
+      const clip = await import(bundle);
+      const bytes = await (await fetch('/temp/model.safetensors')).arrayBuffer();
+      const message = (p: Promise<unknown>) =>
+        p.then(
+          () => 'no error',
+          (e: Error) => `${e.name}: ${e.message}`,
+        );
+      return [
+        await message(clip.load(bytes)),
+        await message(clip.load('/temp/model.safetensors', { sha256: '00'.repeat(32), cache: false })),
+        await message(clip.load(bytes, { bpeUrl: '/temp/bpe_simple_vocab_16e6.txt.gz' })),
+      ];
+    }, BUNDLE);
+    assert.match(errors[0]!, /InputError: .*pass the tokenizer file too/);
+    assert.match(errors[1]!, /DownloadError: .*sha256 is [0-9a-f]{64}, expected 0{64}/);
+    assert.equal(errors[2], 'no error');
+  } finally {
+    await page.close();
+  }
+});
 
-test(
-  'a plain page (not cross-origin isolated) with default options: one thread, same features; the loader is fetched as .js',
-  { skip, timeout: 120_000 },
-  async () => {
-    const plain = await serveStatic({ '/dist/': join(ROOT, 'dist'), '/temp/': temp }, { isolated: false });
-    const page = await openPage(browser, plain);
-    try {
-      const tokens = TOKENIZER.tokenize(TEXTS);
-      const [r] = await runInPage(page, BUNDLE, {}, [
-        { url: '/temp/model.safetensors', tokens: { data: i32(tokens.data), shape: tokens.shape } },
-      ]);
-      const node = new CLIP(randomStateDict(CONFIG, 7));
-      const expected = await node.encodeText(tokens);
-      await node.release();
-      assert.ok(compareArrays(fromF32(r!.textFeatures!), expected.data).maxAbs <= 1e-4);
-      assert.equal(await page.evaluate(() => crossOriginIsolated), false);
-      assert.ok(plain.requests.includes('/dist/web/ort/ort-wasm-simd-threaded.jsep.js'), plain.requests.join(' '));
-    } finally {
-      await page.close();
-      await plain.close();
-    }
-  },
-);
-
-test(
-  'a Hugging Face style folder: vocab.json + merges.txt and config.json beside the model are used',
-  { skip, timeout: 120_000 },
-  async () => {
-    const hf = join(temp, 'hf');
-    mkdirSync(hf, { recursive: true });
-    copyFileSync(join(temp, 'model.safetensors'), join(hf, 'model.safetensors'));
-    writeFileSync(join(hf, 'vocab.json'), JSON.stringify(Object.fromEntries(vocabFromMerges(MERGES).encoder)));
-    writeFileSync(join(hf, 'merges.txt'), MERGES);
-    writeFileSync(join(hf, 'config.json'), JSON.stringify({ text_config: {}, vision_config: { hidden_act: 'gelu' } }));
+test('a plain page (not cross-origin isolated) with default options: one thread, same features; the loader is fetched as .js', {
+  skip,
+  timeout: 120_000,
+}, async () => {
+  const plain = await serveStatic({ '/dist/': join(ROOT, 'dist'), '/temp/': temp }, { isolated: false });
+  const page = await openPage(browser, plain);
+  try {
     const tokens = TOKENIZER.tokenize(TEXTS);
-    const page = await openPage(browser, server);
-    try {
-      const [r] = await runInPage(page, BUNDLE, {}, [
-        { url: '/temp/hf/model.safetensors', texts: TEXTS, tokens: { data: i32(tokens.data), shape: tokens.shape } },
-      ]);
-      TEXTS.forEach((text, i) =>
-        assert.deepEqual(r!.tokenized![i]![0], Array.from(TOKENIZER.tokenize(text).data), text),
-      );
-      const sd = randomStateDict(CONFIG, 7);
-      const gelu = new CLIP(sd, {}, inferConfigFromStateDict(sd, { activation: 'gelu' }));
-      const expected = await gelu.encodeText(tokens);
-      await gelu.release();
-      assert.ok(
-        compareArrays(fromF32(r!.textFeatures!), expected.data).maxAbs <= 1e-4,
-        'features of the GELU model config.json asks for',
-      );
-    } finally {
-      await page.close();
-    }
-  },
-);
+    const [r] = await runInPage(page, BUNDLE, {}, [
+      { url: '/temp/model.safetensors', tokens: { data: i32(tokens.data), shape: tokens.shape } },
+    ]);
+    const node = new CLIP(randomStateDict(CONFIG, 7));
+    const expected = await node.encodeText(tokens);
+    await node.release();
+    assert.ok(compareArrays(fromF32(r!.textFeatures!), expected.data).maxAbs <= 1e-4);
+    assert.equal(await page.evaluate(() => crossOriginIsolated), false);
+    assert.ok(plain.requests.includes('/dist/web/ort/ort-wasm-simd-threaded.jsep.js'), plain.requests.join(' '));
+  } finally {
+    await page.close();
+    await plain.close();
+  }
+});
+
+test('a Hugging Face style folder: vocab.json + merges.txt and config.json beside the model are used', {
+  skip,
+  timeout: 120_000,
+}, async () => {
+  const hf = join(temp, 'hf');
+  mkdirSync(hf, { recursive: true });
+  copyFileSync(join(temp, 'model.safetensors'), join(hf, 'model.safetensors'));
+  writeFileSync(join(hf, 'vocab.json'), JSON.stringify(Object.fromEntries(vocabFromMerges(MERGES).encoder)));
+  writeFileSync(join(hf, 'merges.txt'), MERGES);
+  writeFileSync(join(hf, 'config.json'), JSON.stringify({ text_config: {}, vision_config: { hidden_act: 'gelu' } }));
+  const tokens = TOKENIZER.tokenize(TEXTS);
+  const page = await openPage(browser, server);
+  try {
+    const [r] = await runInPage(page, BUNDLE, {}, [
+      { url: '/temp/hf/model.safetensors', texts: TEXTS, tokens: { data: i32(tokens.data), shape: tokens.shape } },
+    ]);
+    TEXTS.forEach((text, i) => assert.deepEqual(r!.tokenized![i]![0], Array.from(TOKENIZER.tokenize(text).data), text));
+    const sd = randomStateDict(CONFIG, 7);
+    const gelu = new CLIP(sd, {}, inferConfigFromStateDict(sd, { activation: 'gelu' }));
+    const expected = await gelu.encodeText(tokens);
+    await gelu.release();
+    assert.ok(
+      compareArrays(fromF32(r!.textFeatures!), expected.data).maxAbs <= 1e-4,
+      'features of the GELU model config.json asks for',
+    );
+  } finally {
+    await page.close();
+  }
+});

@@ -61,58 +61,57 @@ before(async () => {
 
 after(() => harness?.close());
 
-test(
-  'demo: load, add photos, search, zero-shot labels; photos persist in IndexedDB',
-  { skip, timeout: 120_000 },
-  async () => {
-    const page = await browser.newPage();
-    try {
-      await page.goto(`${server.origin}/demo/index.html`);
-      await page.fill('#model-url', '/models/tiny.safetensors');
-      await page.click('#load');
-      await page.waitForFunction(
-        () => /^(ready|error)/.test(document.getElementById('load-status')!.textContent!),
-        undefined,
-        { timeout: 60_000 },
-      );
-      assert.match((await page.textContent('#load-status')) ?? '', /^ready: \/models\/tiny\.safetensors \(8-d\)/);
-      await page.setInputFiles(
-        '#photos',
-        ['red.png', 'green.jpg', 'blue.webp'].map((f) => join(temp, f)),
-      );
-      await page.waitForFunction(
-        () => document.getElementById('embed-status')!.textContent!.startsWith('3 / 3 embedded'),
-        undefined,
-        { timeout: 60_000 },
-      );
-      assert.equal(await page.locator('#grid figure').count(), 3);
+test('demo: load, add photos, search, zero-shot labels; photos persist in IndexedDB', {
+  skip,
+  timeout: 120_000,
+}, async () => {
+  const page = await browser.newPage();
+  try {
+    await page.goto(`${server.origin}/demo/index.html`);
+    await page.fill('#model-url', '/models/tiny.safetensors');
+    await page.click('#load');
+    await page.waitForFunction(
+      () => /^(ready|error)/.test(document.getElementById('load-status')!.textContent!),
+      undefined,
+      { timeout: 60_000 },
+    );
+    assert.match((await page.textContent('#load-status')) ?? '', /^ready: \/models\/tiny\.safetensors \(8-d\)/);
+    await page.setInputFiles(
+      '#photos',
+      ['red.png', 'green.jpg', 'blue.webp'].map((f) => join(temp, f)),
+    );
+    await page.waitForFunction(
+      () => document.getElementById('embed-status')!.textContent!.startsWith('3 / 3 embedded'),
+      undefined,
+      { timeout: 60_000 },
+    );
+    assert.equal(await page.locator('#grid figure').count(), 3);
 
-      await page.fill('#query', 'a dog');
-      await page.click('#search');
-      await page.waitForFunction(() =>
-        /^-?\d\.\d{3} /.test(document.querySelector('#grid figcaption')?.textContent ?? ''),
-      );
-      const scores = (await page.locator('#grid figcaption').allTextContents()).map((t) => Number(t.split(' ')[0]));
-      assert.equal(scores.length, 3);
-      assert.deepEqual(
-        scores,
-        [...scores].sort((a, b) => b - a),
-        'ranked by similarity',
-      );
+    await page.fill('#query', 'a dog');
+    await page.click('#search');
+    await page.waitForFunction(() =>
+      /^-?\d\.\d{3} /.test(document.querySelector('#grid figcaption')?.textContent ?? ''),
+    );
+    const scores = (await page.locator('#grid figcaption').allTextContents()).map((t) => Number(t.split(' ')[0]));
+    assert.equal(scores.length, 3);
+    assert.deepEqual(
+      scores,
+      [...scores].sort((a, b) => b - a),
+      'ranked by similarity',
+    );
 
-      await page.locator('#grid figure').first().click();
-      await page.waitForFunction(() => document.querySelectorAll('#labels-out li').length === 6);
-      const percents = (await page.locator('#labels-out li').allTextContents()).map((t) => parseFloat(t));
-      assert.ok(Math.abs(percents.reduce((a, b) => a + b, 0) - 100) < 0.5, `probabilities sum to 100%: ${percents}`);
+    await page.locator('#grid figure').first().click();
+    await page.waitForFunction(() => document.querySelectorAll('#labels-out li').length === 6);
+    const percents = (await page.locator('#labels-out li').allTextContents()).map((t) => parseFloat(t));
+    assert.ok(Math.abs(percents.reduce((a, b) => a + b, 0) - 100) < 0.5, `probabilities sum to 100%: ${percents}`);
 
-      await page.reload();
-      await page.fill('#model-url', '/models/tiny.safetensors');
-      await page.click('#load');
-      await page.waitForFunction(() => document.querySelectorAll('#grid figure').length === 3, undefined, {
-        timeout: 60_000,
-      });
-    } finally {
-      await page.close();
-    }
-  },
-);
+    await page.reload();
+    await page.fill('#model-url', '/models/tiny.safetensors');
+    await page.click('#load');
+    await page.waitForFunction(() => document.querySelectorAll('#grid figure').length === 3, undefined, {
+      timeout: 60_000,
+    });
+  } finally {
+    await page.close();
+  }
+});

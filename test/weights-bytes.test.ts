@@ -52,14 +52,12 @@ test('a torch zip read from bytes with fflate equals the file read with yauzl; d
   }
 });
 
-test(
-  'every fixture checkpoint (TorchScript, torch zip, legacy, safetensors) reads the same from bytes',
-  { skip: needsFixtures(OPENAI_FIXTURES) || needsFixtures(CHINESE_FIXTURES) },
-  async () => {
-    for (const dir of [join(OPENAI_FIXTURES, 'models'), join(CHINESE_FIXTURES, 'models')]) {
-      for (const file of readdirSync(dir).filter((f) => /\.(pt|safetensors)$/.test(f))) {
-        assertSame(await readBytes(readFileSync(join(dir, file))), await readCheckpoint(join(dir, file)), file);
-      }
+test('every fixture checkpoint (TorchScript, torch zip, legacy, safetensors) reads the same from bytes', {
+  skip: needsFixtures(OPENAI_FIXTURES) || needsFixtures(CHINESE_FIXTURES),
+}, async () => {
+  for (const dir of [join(OPENAI_FIXTURES, 'models'), join(CHINESE_FIXTURES, 'models')]) {
+    for (const file of readdirSync(dir).filter((f) => /\.(pt|safetensors)$/.test(f))) {
+      assertSame(await readBytes(readFileSync(join(dir, file))), await readCheckpoint(join(dir, file)), file);
     }
-  },
-);
+  }
+});

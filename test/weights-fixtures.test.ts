@@ -10,7 +10,11 @@ import { readCheckpoint, readCheckpointObject } from '../src/weights/index.js';
 import { readSafetensors } from '../src/weights/safetensors.js';
 import { CHINESE_FIXTURES, needsFixtures, OPENAI_FIXTURES } from './fixtures.js';
 
-interface TableEntry { name: string; dtype: string; shape: number[] }
+interface TableEntry {
+  name: string;
+  dtype: string;
+  shape: number[];
+}
 
 /** The manifest is Python's json.dump output, which writes NaN for unmeasured values. */
 function readPythonJson(path: string): any {
@@ -27,7 +31,9 @@ const JIT_EXTRA_BUFFERS = ['input_resolution', 'context_length', 'vocab_size'];
 const skipOpenai = needsFixtures(OPENAI_FIXTURES);
 const skipChinese = needsFixtures(CHINESE_FIXTURES);
 
-test('every OpenAI fixture model file loads with the manifest table of names, dtypes and shapes', { skip: skipOpenai }, async () => {
+test('every OpenAI fixture model file loads with the manifest table of names, dtypes and shapes', {
+  skip: skipOpenai,
+}, async () => {
   const manifest = readPythonJson(join(OPENAI_FIXTURES, 'manifest.json'));
   const files = readdirSync(join(OPENAI_FIXTURES, 'models'));
   assert.ok(files.length >= 4);
@@ -37,13 +43,20 @@ test('every OpenAI fixture model file loads with the manifest table of names, dt
     const sd = await readCheckpoint(join(OPENAI_FIXTURES, 'models', file));
     if (file.endsWith('.jit.pt')) {
       for (const name of JIT_EXTRA_BUFFERS) {
-        assert.deepEqual({ dtype: sd.get(name)?.dtype, shape: sd.get(name)?.shape }, { dtype: 'int64', shape: [] }, `${file}: ${name}`);
+        assert.deepEqual(
+          { dtype: sd.get(name)?.dtype, shape: sd.get(name)?.shape },
+          { dtype: 'int64', shape: [] },
+          `${file}: ${name}`,
+        );
         sd.delete(name);
       }
     }
     const actual = table(sd);
     // safetensors files keep their own (by item size) order; the pickled formats keep state_dict order.
-    if (file.endsWith('.safetensors')) actual.sort((a, b) => expected.findIndex((e) => e.name === a.name) - expected.findIndex((e) => e.name === b.name));
+    if (file.endsWith('.safetensors'))
+      actual.sort(
+        (a, b) => expected.findIndex((e) => e.name === a.name) - expected.findIndex((e) => e.name === b.name),
+      );
     assert.deepEqual(actual, expected, file);
   }
 });
@@ -69,7 +82,9 @@ function assertBitwiseEqualFloat32(a: StateDict, b: StateDict, label: string): v
   }
 }
 
-test('the formats of one model hold bitwise-identical tensors (vit-tiny: jit vs safetensors; rn-tiny: jit vs legacy)', { skip: skipOpenai }, async () => {
+test('the formats of one model hold bitwise-identical tensors (vit-tiny: jit vs safetensors; rn-tiny: jit vs legacy)', {
+  skip: skipOpenai,
+}, async () => {
   const models = join(OPENAI_FIXTURES, 'models');
   const vitJit = await readCheckpoint(join(models, 'vit-tiny.jit.pt'));
   for (const name of JIT_EXTRA_BUFFERS) vitJit.delete(name);
@@ -79,7 +94,9 @@ test('the formats of one model hold bitwise-identical tensors (vit-tiny: jit vs 
   assertBitwiseEqualFloat32(rnJit, await readCheckpoint(join(models, 'rn-tiny.legacy.pt')), 'rn-tiny');
 });
 
-test('int64 num_batches_tracked above 2^32 survive exactly (train fixture: value after one step = before + 1)', { skip: skipOpenai }, async () => {
+test('int64 num_batches_tracked above 2^32 survive exactly (train fixture: value after one step = before + 1)', {
+  skip: skipOpenai,
+}, async () => {
   const after = readSafetensors(join(OPENAI_FIXTURES, 'train', 'rn-tiny.safetensors')).tensors;
   for (const file of ['rn-tiny.jit.pt', 'rn-tiny.legacy.pt']) {
     const sd = await readCheckpoint(join(OPENAI_FIXTURES, 'models', file));
@@ -96,7 +113,9 @@ test('int64 num_batches_tracked above 2^32 survive exactly (train fixture: value
   }
 });
 
-test('Chinese-CLIP training checkpoints: module. prefix stripped, table and wrapper values as documented', { skip: skipChinese }, async () => {
+test('Chinese-CLIP training checkpoints: module. prefix stripped, table and wrapper values as documented', {
+  skip: skipChinese,
+}, async () => {
   const files = readdirSync(join(CHINESE_FIXTURES, 'models')).filter((f) => f.endsWith('.pt'));
   assert.deepEqual(files.sort(), ['rn-tiny.pt', 'vit-tiny.pt']);
   const wrapper: Record<string, [number, number]> = { 'vit-tiny': [3, 1234], 'rn-tiny': [5, 4321] };
@@ -104,12 +123,16 @@ test('Chinese-CLIP training checkpoints: module. prefix stripped, table and wrap
     const model = file.replace(/\.pt$/, '');
     const path = join(CHINESE_FIXTURES, 'models', file);
     const description = JSON.parse(readFileSync(join(CHINESE_FIXTURES, 'models', `${model}.checkpoint.json`), 'utf8'));
-    const expected = Object.entries(description.state_dict_shapes as Record<string, { dtype: string; shape: number[] }>)
-      .map(([name, { dtype, shape }]) => ({ name: name.replace(/^module\./, ''), dtype, shape }));
+    const expected = Object.entries(
+      description.state_dict_shapes as Record<string, { dtype: string; shape: number[] }>,
+    ).map(([name, { dtype, shape }]) => ({ name: name.replace(/^module\./, ''), dtype, shape }));
     assert.ok(Object.keys(description.state_dict_shapes).every((k) => k.startsWith('module.')));
     assert.deepEqual(table(await readCheckpoint(path)), expected, file);
 
-    const object = await readCheckpointObject(path) as Map<string, unknown>;
-    assert.deepEqual([object.get('epoch'), object.get('step'), object.get('name')], [...wrapper[model]!, `cn_fixture_${model}`]);
+    const object = (await readCheckpointObject(path)) as Map<string, unknown>;
+    assert.deepEqual(
+      [object.get('epoch'), object.get('step'), object.get('name')],
+      [...wrapper[model]!, `cn_fixture_${model}`],
+    );
   }
 });

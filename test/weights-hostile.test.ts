@@ -32,21 +32,31 @@ function deflatedZeros(total: number): Buffer {
   const literals = 1 + ((total - 1) % 258);
   const out = Buffer.alloc(Math.ceil((3 + 8 * literals + 13 * copies + 7) / 8));
   let bit = 0;
-  const put = (value: number, n: number) => { // LSB first
+  const put = (value: number, n: number) => {
+    // LSB first
     for (let i = 0; i < n; i++, bit++) if ((value >> i) & 1) out[bit >> 3]! |= 1 << (bit & 7);
   };
-  const code = (value: number, n: number) => { // Huffman codes go MSB first
+  const code = (value: number, n: number) => {
+    // Huffman codes go MSB first
     for (let i = n - 1; i >= 0; i--, bit++) if ((value >> i) & 1) out[bit >> 3]! |= 1 << (bit & 7);
   };
   put(1, 1); // last block
   put(1, 2); // fixed Huffman codes
   for (let i = 0; i < literals; i++) code(0x30, 8); // literal 0
-  for (let i = 0; i < copies; i++) { code(0b11000101, 8); code(0, 5); } // length 258, distance 1
+  for (let i = 0; i < copies; i++) {
+    code(0b11000101, 8);
+    code(0, 5);
+  } // length 258, distance 1
   code(0, 7); // end of block
   return out;
 }
 
-interface ZipEntry { name: string; data: Uint8Array; method: 0 | 8; uncompressedSize: number }
+interface ZipEntry {
+  name: string;
+  data: Uint8Array;
+  method: 0 | 8;
+  uncompressedSize: number;
+}
 
 /** A little-endian record of `size` bytes: [offset, byte width (2 or 4), value] for each non-zero field. */
 function record(size: number, fields: [number, 2 | 4, number][]): Buffer {
@@ -65,14 +75,42 @@ function zipFile(entries: readonly ZipEntry[]): Buffer {
   let offset = 0;
   for (const { name, data, method, uncompressedSize } of entries) {
     const fileName = Buffer.from(name);
-    const sizes: [number, 2 | 4, number][] = [[0, 2, method], [10, 4, data.length], [14, 4, uncompressedSize], [18, 2, fileName.length]];
+    const sizes: [number, 2 | 4, number][] = [
+      [0, 2, method],
+      [10, 4, data.length],
+      [14, 4, uncompressedSize],
+      [18, 2, fileName.length],
+    ];
     // The local header and the central directory entry share these fields, 8 and 12 bytes in.
-    locals.push(record(30, [[0, 4, 0x04034b50], [4, 2, 20], ...sizes.map(([at, w, v]) => [at + 8, w, v] as [number, 2 | 4, number])]), fileName, Buffer.from(data));
-    centrals.push(record(46, [[0, 4, 0x02014b50], [4, 2, 20], [6, 2, 20], ...sizes.map(([at, w, v]) => [at + 10, w, v] as [number, 2 | 4, number]), [42, 4, offset]]), fileName);
+    locals.push(
+      record(30, [
+        [0, 4, 0x04034b50],
+        [4, 2, 20],
+        ...sizes.map(([at, w, v]) => [at + 8, w, v] as [number, 2 | 4, number]),
+      ]),
+      fileName,
+      Buffer.from(data),
+    );
+    centrals.push(
+      record(46, [
+        [0, 4, 0x02014b50],
+        [4, 2, 20],
+        [6, 2, 20],
+        ...sizes.map(([at, w, v]) => [at + 10, w, v] as [number, 2 | 4, number]),
+        [42, 4, offset],
+      ]),
+      fileName,
+    );
     offset += 30 + fileName.length + data.length;
   }
   const directory = Buffer.concat(centrals);
-  const end = record(22, [[0, 4, 0x06054b50], [8, 2, entries.length], [10, 2, entries.length], [12, 4, directory.length], [16, 4, offset]]);
+  const end = record(22, [
+    [0, 4, 0x06054b50],
+    [8, 2, entries.length],
+    [10, 2, entries.length],
+    [12, 4, directory.length],
+    [16, 4, offset],
+  ]);
   return Buffer.concat([...locals, directory, end]);
 }
 
@@ -82,13 +120,22 @@ const bombData = deflatedZeros(BOMB_BYTES);
 function bomb(path: string, numel: number, declaredSize = BOMB_BYTES): void {
   const storage = { key: '0', dtype: 'float32' as const, numel };
   const dataPkl = pickle(orderedDictValue([['w', tensorValue(storage, 0, [numel], [1])]]));
-  writeFileSync(path, zipFile([
-    { name: 'archive/data.pkl', data: dataPkl, method: 0, uncompressedSize: dataPkl.length },
-    { name: 'archive/data/0', data: bombData, method: 8, uncompressedSize: declaredSize },
-  ]));
+  writeFileSync(
+    path,
+    zipFile([
+      { name: 'archive/data.pkl', data: dataPkl, method: 0, uncompressedSize: dataPkl.length },
+      { name: 'archive/data/0', data: bombData, method: 8, uncompressedSize: declaredSize },
+    ]),
+  );
 }
 
-interface ChildResult { ok: boolean; error?: string; name?: string; maxRssMb: number; ms: number }
+interface ChildResult {
+  ok: boolean;
+  error?: string;
+  name?: string;
+  maxRssMb: number;
+  ms: number;
+}
 
 /** readCheckpoint(path) in a fresh process: its outcome, time and peak resident memory. */
 async function readInChild(path: string): Promise<ChildResult> {
@@ -97,7 +144,10 @@ async function readInChild(path: string): Promise<ChildResult> {
     const t = performance.now();
     const result = await readCheckpoint(${JSON.stringify(path)}).then(() => ({ ok: true }), (e) => ({ ok: false, error: e.message, name: e.name }));
     console.log(JSON.stringify({ ...result, ms: performance.now() - t, maxRssMb: process.resourceUsage().maxRSS / 1024 }));`;
-  const { stdout } = await execFileAsync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  const { stdout } = await execFileAsync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return JSON.parse(stdout) as ChildResult;
 }
 
@@ -134,7 +184,10 @@ test('a deflate bomb under a storage that claims all of it: refused before infla
 
 /** A torch zip with this data.pkl (stored). */
 function zipWithPickle(path: string, dataPkl: Uint8Array): void {
-  writeFileSync(path, zipFile([{ name: 'archive/data.pkl', data: dataPkl, method: 0, uncompressedSize: dataPkl.length }]));
+  writeFileSync(
+    path,
+    zipFile([{ name: 'archive/data.pkl', data: dataPkl, method: 0, uncompressedSize: dataPkl.length }]),
+  );
 }
 
 test('pickles that build millions of values, or giant integers, are refused in bounded memory and time', async (t) => {
@@ -142,9 +195,21 @@ test('pickles that build millions of values, or giant integers, are refused in b
     // PROTO 2, then 6 million EMPTY_DICT opcodes.
     ['dicts', Uint8Array.from([0x80, 0x02, ...new Array<number>(6_000_000).fill(0x7d)]), /builds more than \d+ values/],
     // MARK + EMPTY_LIST pairs: a deep stack of lists.
-    ['marks', Uint8Array.from([0x80, 0x02, ...Array.from({ length: 6_000_000 }, (_, i) => (i % 2 ? 0x5d : 0x28))]), /builds more than \d+ values/],
+    [
+      'marks',
+      Uint8Array.from([0x80, 0x02, ...Array.from({ length: 6_000_000 }, (_, i) => (i % 2 ? 0x5d : 0x28))]),
+      /builds more than \d+ values/,
+    ],
     // LONG4 of 16 MB (parsing it is quadratic).
-    ['long4', (() => { const b = new Uint8Array(7 + (1 << 24)); b.set([0x80, 0x02, 0x8b, 0, 0, 0, 1]); return b; })(), /LONG4 integer of 16777216 bytes/],
+    [
+      'long4',
+      (() => {
+        const b = new Uint8Array(7 + (1 << 24));
+        b.set([0x80, 0x02, 0x8b, 0, 0, 0, 1]);
+        return b;
+      })(),
+      /LONG4 integer of 16777216 bytes/,
+    ],
     // A protocol-0 LONG literal of a million digits.
     ['long', Uint8Array.from(Buffer.from(`L${'9'.repeat(1_000_000)}\n.`)), /integer literal of 1000000 digits/],
   ];
@@ -175,24 +240,48 @@ function safetensors(header: Record<string, unknown>, dataBytes: number): Uint8A
 }
 
 test('safetensors files the format forbids are refused as the reference refuses them', () => {
-  const f32 = (begin: number, end: number) => ({ dtype: 'F32', shape: [(end - begin) / 4], data_offsets: [begin, end] });
+  const f32 = (begin: number, end: number) => ({
+    dtype: 'F32',
+    shape: [(end - begin) / 4],
+    data_offsets: [begin, end],
+  });
   const refused: [string, Uint8Array, RegExp][] = [
-    ['overlap', safetensors({ a: f32(0, 16), b: f32(8, 24) }, 24), /"b" starts at data byte 8, expected 16 .*overlapping/],
+    [
+      'overlap',
+      safetensors({ a: f32(0, 16), b: f32(8, 24) }, 24),
+      /"b" starts at data byte 8, expected 16 .*overlapping/,
+    ],
     ['gap', safetensors({ a: f32(0, 16), b: f32(20, 36) }, 36), /"b" starts at data byte 20, expected 16 .*gaps/],
     ['trailing', safetensors({ a: f32(0, 16) }, 20), /end at data byte 16 but the data section has 20 bytes/],
     ['not from 0', safetensors({ a: f32(4, 20) }, 20), /starts at data byte 4, expected 0/],
-    ['metadata', safetensors({ __metadata__: { step: 3 }, a: f32(0, 16) }, 16), /"__metadata__" must map names to strings/],
+    [
+      'metadata',
+      safetensors({ __metadata__: { step: 3 }, a: f32(0, 16) }, 16),
+      /"__metadata__" must map names to strings/,
+    ],
   ];
   for (const [name, bytes, message] of refused) {
-    assert.throws(() => parseSafetensors(bytes), (e: unknown) => e instanceof CheckpointError && message.test((e as Error).message), name);
+    assert.throws(
+      () => parseSafetensors(bytes),
+      (e: unknown) => e instanceof CheckpointError && message.test((e as Error).message),
+      name,
+    );
   }
   const huge = new Uint8Array(16);
   new DataView(huge.buffer).setBigUint64(0, 200_000_000n, true);
   assert.throws(() => parseSafetensors(huge), CheckpointError);
   // What the format allows still reads, in any header order, with empty tensors anywhere.
-  const ok = safetensors({ b: f32(16, 24), e: { dtype: 'F32', shape: [0], data_offsets: [16, 16] }, a: f32(0, 16) }, 24);
+  const ok = safetensors(
+    { b: f32(16, 24), e: { dtype: 'F32', shape: [0], data_offsets: [16, 16] }, a: f32(0, 16) },
+    24,
+  );
   assert.deepEqual([...parseSafetensors(ok).tensors.keys()].sort(), ['a', 'b', 'e']);
-  const written = serializeSafetensors(new Map([['x', { dtype: 'float16' as const, shape: [3], bytes: new Uint8Array(6) }], ['y', { dtype: 'float64' as const, shape: [1], bytes: new Uint8Array(8) }]]));
+  const written = serializeSafetensors(
+    new Map([
+      ['x', { dtype: 'float16' as const, shape: [3], bytes: new Uint8Array(6) }],
+      ['y', { dtype: 'float64' as const, shape: [1], bytes: new Uint8Array(8) }],
+    ]),
+  );
   assert.equal(parseSafetensors(written).tensors.size, 2);
 });
 
@@ -200,10 +289,13 @@ test('a tensor whose strides overlap cannot expand a tiny storage into gigabytes
   const path = join(dir, 'expanded.pt');
   const storage = { key: '0', dtype: 'float32' as const, numel: 1 };
   const dataPkl = pickle(orderedDictValue([['w', tensorValue(storage, 0, [1 << 30], [0])]]));
-  writeFileSync(path, zipFile([
-    { name: 'archive/data.pkl', data: dataPkl, method: 0, uncompressedSize: dataPkl.length },
-    { name: 'archive/data/0', data: new Uint8Array(4), method: 0, uncompressedSize: 4 },
-  ]));
+  writeFileSync(
+    path,
+    zipFile([
+      { name: 'archive/data.pkl', data: dataPkl, method: 0, uncompressedSize: dataPkl.length },
+      { name: 'archive/data/0', data: new Uint8Array(4), method: 0, uncompressedSize: 4 },
+    ]),
+  );
   const r = await readInChild(path);
   assert.equal(r.name, 'CheckpointError');
   assert.match(r.error!, /tensor "w" .*expands a 1-element storage to 1073741824 elements/);

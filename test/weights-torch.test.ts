@@ -15,7 +15,13 @@ import { PersistentId, pickle, PyCall, PyGlobal, PyObject, type PickleValue } fr
 import { writeSafetensors } from '../src/weights/safetensors.js';
 import { ScriptObject } from '../src/weights/pickle.js';
 import {
-  legacyBytes, orderedDictValue, serializeLegacy, tensorValue, writeTorchZip, writeTorchZipEntries, type StorageSpec,
+  legacyBytes,
+  orderedDictValue,
+  serializeLegacy,
+  tensorValue,
+  writeTorchZip,
+  writeTorchZipEntries,
+  type StorageSpec,
 } from '../src/weights/torch-writer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'clip-weights-'));
@@ -111,7 +117,10 @@ test('strided views and storage offsets: tensors sharing one storage are rebuilt
     ['permuted', tensorValue(s1, 0, [4, 2, 3], [1, 12, 4])],
   ]);
   const path = tmp('views.pt');
-  await writeTorchZipEntries(path, pickle(object), [{ key: '0', bytes: f32(range(6)) }, { key: '1', bytes: f32(range(24)) }]);
+  await writeTorchZipEntries(path, pickle(object), [
+    { key: '0', bytes: f32(range(6)) },
+    { key: '1', bytes: f32(range(24)) },
+  ]);
   const sd = await readCheckpoint(path);
   assert.deepEqual(floatsOf(sd.get('transposed')!), [0, 3, 1, 4, 2, 5]);
   assert.deepEqual(floatsOf(sd.get('matrix')!), [0, 1, 2, 3, 4, 5]);
@@ -128,7 +137,11 @@ test('strided views and storage offsets: tensors sharing one storage are rebuilt
 test('fp16 strided view: elements of 2 bytes are gathered whole', async () => {
   const halves = Uint16Array.from([1, 2, 3, 4, 5, 6].map(floatToHalf));
   const path = tmp('half-view.pt');
-  await writeTorchZipEntries(path, pickle(orderedDictValue([['t', tensorValue(spec('k', 'float16', 6), 0, [3, 2], [1, 3])]])), [{ key: 'k', bytes: bytesOf(halves) }]);
+  await writeTorchZipEntries(
+    path,
+    pickle(orderedDictValue([['t', tensorValue(spec('k', 'float16', 6), 0, [3, 2], [1, 3])]])),
+    [{ key: 'k', bytes: bytesOf(halves) }],
+  );
   const t = (await readCheckpoint(path)).get('t')!;
   assert.deepEqual([...new Uint16Array(new Uint8Array(t.bytes).buffer)], [1, 4, 2, 5, 3, 6].map(floatToHalf));
 });
@@ -138,22 +151,38 @@ test('legacy storage views: the sixth persistent-id field selects elements of th
   // element 1 of the view with shape [2]: root elements 3 and 4.
   const viewed: StorageSpec = { key: 'r', dtype: 'float32', numel: 8, legacyView: ['v', 2, 4] };
   const plain: StorageSpec = { key: 'r', dtype: 'float32', numel: 8, legacyView: null };
-  const object = orderedDictValue([['view', tensorValue(viewed, 1, [2], [1])], ['all', tensorValue(plain, 0, [8], [1])]]);
-  const sd = await readCheckpoint(legacyBytes(object, [{ key: 'r', dtype: 'float32', bytes: f32([0, 1, 2, 3, 4, 5, 6, 7]) }]));
+  const object = orderedDictValue([
+    ['view', tensorValue(viewed, 1, [2], [1])],
+    ['all', tensorValue(plain, 0, [8], [1])],
+  ]);
+  const sd = await readCheckpoint(
+    legacyBytes(object, [{ key: 'r', dtype: 'float32', bytes: f32([0, 1, 2, 3, 4, 5, 6, 7]) }]),
+  );
   assert.deepEqual(floatsOf(sd.get('view')!), [3, 4]);
   assert.deepEqual(floatsOf(sd.get('all')!), [0, 1, 2, 3, 4, 5, 6, 7]);
 });
 
 test('TorchScript archive: module tree → attribute paths, own tensors before submodules; other entries ignored', async () => {
-  const w = (key: string, values: number[]): PickleValue => tensorValue(spec(key, 'float32', values.length), 0, [values.length], [1]);
+  const w = (key: string, values: number[]): PickleValue =>
+    tensorValue(spec(key, 'float32', values.length), 0, [values.length], [1]);
   const module = (cls: string, attributes: [string, PickleValue][]): PickleValue =>
     new PyObject(new PyGlobal('__torch__.clip.model', cls), new Map(attributes));
   const root = module('CLIP', [
     ['training', false],
-    ['visual', module('VisionTransformer', [
-      ['training', false],
-      ['conv1', module('___torch_mangle_3.Conv2d', [['weight', w('1', [1, 2])], ['bias', null], ['training', false]])],
-    ])],
+    [
+      'visual',
+      module('VisionTransformer', [
+        ['training', false],
+        [
+          'conv1',
+          module('___torch_mangle_3.Conv2d', [
+            ['weight', w('1', [1, 2])],
+            ['bias', null],
+            ['training', false],
+          ]),
+        ],
+      ]),
+    ],
     ['positional_embedding', w('0', [5])],
     ['input_resolution', tensorValue(spec('2', 'int64', 1), 0, [], [])],
     ['output_dim', 64],
@@ -162,9 +191,13 @@ test('TorchScript archive: module tree → attribute paths, own tensors before s
   // torch.jit.save names the folder after the file; constants.pkl would be refused if it were read.
   const evil = pickle(new PyCall(new PyGlobal('os', 'system'), ['id']));
   await writeZip(path, [
-    ['model.jit/data.pkl', pickle(root)], ['model.jit/constants.pkl', evil], ['model.jit/version', Buffer.from('4\n')],
+    ['model.jit/data.pkl', pickle(root)],
+    ['model.jit/constants.pkl', evil],
+    ['model.jit/version', Buffer.from('4\n')],
     ['model.jit/code/__torch__/clip/model.py', Buffer.from('class CLIP: pass\n')],
-    ['model.jit/data/0', f32([5])], ['model.jit/data/1', f32([1, 2])], ['model.jit/data/2', bytesOf(BigInt64Array.from([224n]))],
+    ['model.jit/data/0', f32([5])],
+    ['model.jit/data/1', f32([1, 2])],
+    ['model.jit/data/2', bytesOf(BigInt64Array.from([224n]))],
   ]);
   const sd = await readCheckpoint(path);
   assert.deepEqual([...sd.keys()], ['positional_embedding', 'input_resolution', 'visual.conv1.weight']);
@@ -176,16 +209,27 @@ test('TorchScript archive: module tree → attribute paths, own tensors before s
 
 test('training wrapper {epoch, step, name, state_dict}: module. prefix stripped, optimizer storages never read', async () => {
   const object = new Map<string, PickleValue>([
-    ['epoch', 3], ['step', 1234], ['name', 'run'],
-    ['state_dict', orderedDictValue([
-      ['module.a', tensorValue(spec('0', 'float32', 1), 0, [], [])],
-      ['module.b.weight', tensorValue(spec('1', 'float32', 2), 0, [2], [1])],
-    ])],
+    ['epoch', 3],
+    ['step', 1234],
+    ['name', 'run'],
+    [
+      'state_dict',
+      orderedDictValue([
+        ['module.a', tensorValue(spec('0', 'float32', 1), 0, [], [])],
+        ['module.b.weight', tensorValue(spec('1', 'float32', 2), 0, [2], [1])],
+      ]),
+    ],
     // Its storage "9" is absent from the archive: reading it would fail.
-    ['optimizer', new Map([['state', orderedDictValue([['exp_avg', tensorValue(spec('9', 'float32', 2), 0, [2], [1])]])]])],
+    [
+      'optimizer',
+      new Map([['state', orderedDictValue([['exp_avg', tensorValue(spec('9', 'float32', 2), 0, [2], [1])]])]]),
+    ],
   ]);
   const path = tmp('wrapped.pt');
-  await writeTorchZipEntries(path, pickle(object), [{ key: '0', bytes: f32([7]) }, { key: '1', bytes: f32([8, 9]) }]);
+  await writeTorchZipEntries(path, pickle(object), [
+    { key: '0', bytes: f32([7]) },
+    { key: '1', bytes: f32([8, 9]) },
+  ]);
   const sd = await readCheckpoint(path);
   assert.deepEqual([...sd.keys()], ['a', 'b.weight']);
   assert.deepEqual(floatsOf(sd.get('b.weight')!), [8, 9]);
@@ -193,12 +237,19 @@ test('training wrapper {epoch, step, name, state_dict}: module. prefix stripped,
 
 test('a prefix shared by only some keys is kept', async () => {
   const path = tmp('mixed.pt');
-  const object = orderedDictValue([['module.a', tensorValue(spec('0', 'float32', 1), 0, [], [])], ['b', tensorValue(spec('0', 'float32', 1), 0, [], [])]]);
+  const object = orderedDictValue([
+    ['module.a', tensorValue(spec('0', 'float32', 1), 0, [], [])],
+    ['b', tensorValue(spec('0', 'float32', 1), 0, [], [])],
+  ]);
   await writeTorchZipEntries(path, pickle(object), [{ key: '0', bytes: f32([1]) }]);
   assert.deepEqual([...(await readCheckpoint(path)).keys()], ['module.a', 'b']);
 });
 
-async function rejects(input: string | Uint8Array, type: typeof CheckpointError | typeof UnsafePickleError, pattern: RegExp): Promise<void> {
+async function rejects(
+  input: string | Uint8Array,
+  type: typeof CheckpointError | typeof UnsafePickleError,
+  pattern: RegExp,
+): Promise<void> {
   await assert.rejects(readCheckpoint(input), (e: Error) => {
     assert.ok(e instanceof type, `expected ${type.name}, got ${e.name}: ${e.message}`);
     assert.match(e.message, pattern);
@@ -252,25 +303,48 @@ test('a zip without data.pkl is not a torch checkpoint', async () => {
 
 test('missing or short storage entries, out-of-range views, unsupported dtypes, no state dict', async () => {
   const missing = tmp('missing.pt');
-  await writeTorchZipEntries(missing, pickle(orderedDictValue([['w', tensorValue(spec('7', 'float32', 2), 0, [2], [1])]])), []);
+  await writeTorchZipEntries(
+    missing,
+    pickle(orderedDictValue([['w', tensorValue(spec('7', 'float32', 2), 0, [2], [1])]])),
+    [],
+  );
   await rejects(missing, CheckpointError, /storage entry "archive\/data\/7" is missing/);
 
   const short = tmp('short.pt');
-  await writeTorchZipEntries(short, pickle(orderedDictValue([['w', tensorValue(spec('0', 'float32', 4), 0, [4], [1])]])), [{ key: '0', bytes: f32([1, 2]) }]);
+  await writeTorchZipEntries(
+    short,
+    pickle(orderedDictValue([['w', tensorValue(spec('0', 'float32', 4), 0, [4], [1])]])),
+    [{ key: '0', bytes: f32([1, 2]) }],
+  );
   await rejects(short, CheckpointError, /holds 8 bytes, expected 16/);
 
   const outside = tmp('outside.pt');
-  await writeTorchZipEntries(outside, pickle(orderedDictValue([['w', tensorValue(spec('0', 'float32', 2), 1, [2], [1])]])), [{ key: '0', bytes: f32([1, 2]) }]);
+  await writeTorchZipEntries(
+    outside,
+    pickle(orderedDictValue([['w', tensorValue(spec('0', 'float32', 2), 1, [2], [1])]])),
+    [{ key: '0', bytes: f32([1, 2]) }],
+  );
   await rejects(outside, CheckpointError, /tensor "w" .* reaches element 2 of a 2-element storage/);
 
   const complex = tmp('complex.pt');
   const pid = new PersistentId(['storage', new PyGlobal('torch', 'ComplexFloatStorage'), '0', 'cpu', 1]);
   const rebuild = new PyCall(new PyGlobal('torch._utils', '_rebuild_tensor_v2'), [pid, 0, [1], [1], false, null]);
-  await writeTorchZipEntries(complex, pickle(orderedDictValue([['w', rebuild]])), [{ key: '0', bytes: new Uint8Array(8) }]);
+  await writeTorchZipEntries(complex, pickle(orderedDictValue([['w', rebuild]])), [
+    { key: '0', bytes: new Uint8Array(8) },
+  ]);
   await rejects(complex, CheckpointError, /unsupported storage dtype "torch\.ComplexFloatStorage"/);
 
   const noState = tmp('nostate.pt');
-  await writeTorchZipEntries(noState, pickle(new Map<string, PickleValue>([['epoch', 1], ['args', 'x']])), []);
+  await writeTorchZipEntries(
+    noState,
+    pickle(
+      new Map<string, PickleValue>([
+        ['epoch', 1],
+        ['args', 'x'],
+      ]),
+    ),
+    [],
+  );
   await rejects(noState, CheckpointError, /holds no state dict.*found a dict with keys \[epoch, args\]/);
 });
 
@@ -285,7 +359,10 @@ test('randomly corrupted checkpoints fail only with CheckpointError or UnsafePic
   await writeTorchZip(zipPath, sampleStateDict());
   const originals = { zip: readFileSync(zipPath), legacy: serializeLegacy(sampleStateDict()) };
   let seed = 12345; // a fixed linear congruential generator keeps the test reproducible
-  const random = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return Math.floor((seed / 2 ** 31) * n); };
+  const random = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return Math.floor((seed / 2 ** 31) * n);
+  };
   for (const original of Object.values(originals)) {
     for (let i = 0; i < 300; i++) {
       const corrupt = Uint8Array.from(original);
@@ -294,7 +371,10 @@ test('randomly corrupted checkpoints fail only with CheckpointError or UnsafePic
       try {
         await readCheckpoint(input);
       } catch (e) {
-        assert.ok(e instanceof CheckpointError || e instanceof UnsafePickleError, `unexpected ${(e as Error).name}: ${(e as Error).message}`);
+        assert.ok(
+          e instanceof CheckpointError || e instanceof UnsafePickleError,
+          `unexpected ${(e as Error).name}: ${(e as Error).message}`,
+        );
         assert.doesNotMatch((e as Error).message, /cannot be read \(/, 'an unexpected error was wrapped');
       }
     }

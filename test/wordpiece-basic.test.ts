@@ -3,7 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CJK_IDEOGRAPHS, NONSPACING_MARKS, PUNCTUATION_CHARS, REMOVED_CHARS, SPACE_CHARS, basicTokenize,
+  CJK_IDEOGRAPHS,
+  NONSPACING_MARKS,
+  PUNCTUATION_CHARS,
+  REMOVED_CHARS,
+  SPACE_CHARS,
+  basicTokenize,
 } from '../src/text/bert-basic.js';
 
 test('character classes agree with Python 3.11 unicodedata (Unicode 14.0) over all code points', () => {
@@ -11,7 +16,13 @@ test('character classes agree with Python 3.11 unicodedata (Unicode 14.0) over a
   // = 20 spaces; Mn 1950; P* 819 + the 9 ASCII symbols $+<=>^`|~ = 828. A newer Node that assigns
   // characters the unicode14 table does not list changes these counts.
   const single = (re: RegExp) => new RegExp(`^${re.source}$`, re.flags.replace('g', ''));
-  const classes = { removed: single(REMOVED_CHARS), space: single(SPACE_CHARS), mark: single(NONSPACING_MARKS), punctuation: single(PUNCTUATION_CHARS), cjk: single(CJK_IDEOGRAPHS) };
+  const classes = {
+    removed: single(REMOVED_CHARS),
+    space: single(SPACE_CHARS),
+    mark: single(NONSPACING_MARKS),
+    punctuation: single(PUNCTUATION_CHARS),
+    cjk: single(CJK_IDEOGRAPHS),
+  };
   const counts = { removed: 0, space: 0, mark: 0, punctuation: 0, cjk: 0 };
   for (let cp = 0; cp < 0x110000; cp++) {
     if (cp >= 0xd800 && cp <= 0xdfff) continue; // Cs: in no class
@@ -25,7 +36,17 @@ test('character classes agree with Python 3.11 unicodedata (Unicode 14.0) over a
 test('cleaning: control and format characters vanish without separating words; Zs becomes a space', () => {
   assert.deepEqual(basicTokenize('a\u200Bb c\u200Dd \uFEFFe f\u00ADg'), ['ab', 'cd', 'e', 'fg']); // ZWSP, ZWJ, BOM, soft hyphen
   assert.deepEqual(basicTokenize('a\u0000b\uFFFDc\u0085d\u000Be\u000Cf\u001Fg\u001Bh\u007Fi'), ['abcdefghi']);
-  assert.deepEqual(basicTokenize('a\u00A0b\u3000c\td\ne\rf\u2003g\u202Fh\u1680i'), ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i']);
+  assert.deepEqual(basicTokenize('a\u00A0b\u3000c\td\ne\rf\u2003g\u202Fh\u1680i'), [
+    'a',
+    'b',
+    'c',
+    'd',
+    'e',
+    'f',
+    'g',
+    'h',
+    'i',
+  ]);
   // Line/paragraph separators (Zl, Zp) survive cleaning but Python's split() still splits on them.
   assert.deepEqual(basicTokenize('a\u2028b\u2029c'), ['a', 'b', 'c']);
   assert.deepEqual(basicTokenize(''), []);
@@ -65,7 +86,27 @@ test('Unicode 14 semantics: characters assigned later are inert, U+1171E is stil
 });
 
 test('punctuation: every P* character and ASCII symbol is its own token; S* symbols stay glued', () => {
-  assert.deepEqual(basicTokenize('a$b+c<d=e>f^g`h|i~j'), ['a', '$', 'b', '+', 'c', '<', 'd', '=', 'e', '>', 'f', '^', 'g', '`', 'h', '|', 'i', '~', 'j']);
+  assert.deepEqual(basicTokenize('a$b+c<d=e>f^g`h|i~j'), [
+    'a',
+    '$',
+    'b',
+    '+',
+    'c',
+    '<',
+    'd',
+    '=',
+    'e',
+    '>',
+    'f',
+    '^',
+    'g',
+    '`',
+    'h',
+    '|',
+    'i',
+    '~',
+    'j',
+  ]);
   assert.deepEqual(basicTokenize('Hi,你好！「test」…'), ['hi', ',', '你', '好', '！', '「', 'test', '」', '…']);
   assert.deepEqual(basicTokenize('100¥ 5€ 30°c ①② x²'), ['100¥', '5€', '30°c', '①②', 'x²']);
   assert.deepEqual(basicTokenize('👍🔥ok'), ['👍🔥ok']);

@@ -11,11 +11,27 @@ import { wordpieceChecks } from '../src/parity/wordpiece.js';
 
 // Specials deliberately not at BERT's ids (there [CLS]=101, [SEP]=102) to show they are looked up.
 const ENTRIES = [
-  '[PAD]', '[UNK]', '[CLS]', '[SEP]', // 0..3
-  'un', '##aff', '##able', 'unaff', // 4..7
-  '猫', '狗', 'hi', ',', '！', // 8..12
-  '[', 'cl', '##s', ']', // 13..16
-  '👍', '##👍', 'a', '##a', // 17..20
+  '[PAD]',
+  '[UNK]',
+  '[CLS]',
+  '[SEP]', // 0..3
+  'un',
+  '##aff',
+  '##able',
+  'unaff', // 4..7
+  '猫',
+  '狗',
+  'hi',
+  ',',
+  '！', // 8..12
+  '[',
+  'cl',
+  '##s',
+  ']', // 13..16
+  '👍',
+  '##👍',
+  'a',
+  '##a', // 17..20
 ];
 const VOCAB = ENTRIES.join('\n') + '\n';
 const tokenizer = WordPieceTokenizer.fromVocabText(VOCAB);
@@ -37,7 +53,10 @@ test('vocab: ids are line indices even after a U+2028 line; a repeated entry kee
 });
 
 test('vocab: missing [UNK], [CLS] or [SEP] is an InputError naming the source', () => {
-  assert.throws(() => WordPieceTokenizer.fromVocabText('[UNK]\n[CLS]\n', 'my/vocab.txt'), (e: unknown) => e instanceof InputError && /my\/vocab\.txt.*\[SEP\]/.test(e.message));
+  assert.throws(
+    () => WordPieceTokenizer.fromVocabText('[UNK]\n[CLS]\n', 'my/vocab.txt'),
+    (e: unknown) => e instanceof InputError && /my\/vocab\.txt.*\[SEP\]/.test(e.message),
+  );
 });
 
 test('wordpiece: greedy longest match first, "##" on continuations', () => {
@@ -85,7 +104,13 @@ test('tokenize: long texts keep the first contextLength-2 ids and always end wit
   const row = Array.from(tokenizer.tokenize(text).data);
   assert.deepEqual(row, [2, ...Array(50).fill(id('hi')), 3]);
   assert.deepEqual(Array.from(tokenizer.tokenize('hi 猫 狗', { contextLength: 4 }).data), [2, id('hi'), id('猫'), 3]);
-  assert.deepEqual(Array.from(tokenizer.tokenize('hi 猫 狗', { contextLength: 5 }).data), [2, id('hi'), id('猫'), id('狗'), 3]);
+  assert.deepEqual(Array.from(tokenizer.tokenize('hi 猫 狗', { contextLength: 5 }).data), [
+    2,
+    id('hi'),
+    id('猫'),
+    id('狗'),
+    3,
+  ]);
   assert.deepEqual(Array.from(tokenizer.tokenize('hi 猫 狗', { contextLength: 2 }).data), [2, 3]);
   assert.deepEqual(tokenizer.tokenize(['hi', 'hi'], { contextLength: 77 }).shape, [2, 77]);
   for (const contextLength of [1, 0, 2.5]) assert.throws(() => tokenizer.tokenize('hi', { contextLength }), InputError);
@@ -93,7 +118,10 @@ test('tokenize: long texts keep the first contextLength-2 ids and always end wit
 
 test('decode: entries joined by spaces, continuations glued; unknown ids throw', () => {
   assert.equal(tokenizer.decode([id('unaff'), id('##able'), id(','), id('猫')]), 'unaffable , 猫');
-  assert.equal(tokenizer.decode(Array.from(tokenizer.tokenize('hi', { contextLength: 4 }).data)), '[CLS] hi [SEP] [PAD]');
+  assert.equal(
+    tokenizer.decode(Array.from(tokenizer.tokenize('hi', { contextLength: 4 }).data)),
+    '[CLS] hi [SEP] [PAD]',
+  );
   assert.throws(() => tokenizer.decode([ENTRIES.length]), InputError);
   assert.throws(() => tokenizer.decode([-1]), InputError);
 });
@@ -104,7 +132,10 @@ test('fromVocabFile: reads UTF-8 and rejects invalid UTF-8', () => {
     writeFileSync(join(dir, 'vocab.txt'), VOCAB);
     assert.deepEqual(WordPieceTokenizer.fromVocabFile(join(dir, 'vocab.txt')).encode('猫 hi'), [id('猫'), id('hi')]);
     writeFileSync(join(dir, 'bad.txt'), Buffer.from([0x5b, 0x55, 0x4e, 0x4b, 0x5d, 0x0a, 0xff, 0x0a]));
-    assert.throws(() => WordPieceTokenizer.fromVocabFile(join(dir, 'bad.txt')), (e: unknown) => e instanceof InputError && /bad\.txt.*UTF-8/.test(e.message));
+    assert.throws(
+      () => WordPieceTokenizer.fromVocabFile(join(dir, 'bad.txt')),
+      (e: unknown) => e instanceof InputError && /bad\.txt.*UTF-8/.test(e.message),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -114,7 +145,15 @@ test('wordpieceChecks: passes matching cases, names the aspect that differs, ign
   const dir = mkdtempSync(join(tmpdir(), 'wordpiece-'));
   try {
     writeFileSync(join(dir, 'vocab.txt'), VOCAB);
-    const good = { id: 0, category: 'ok', text: 'Hi 猫', basic_tokens: ['hi', '猫'], wordpieces: ['hi', '猫'], wordpiece_ids: [10, 8], input_ids: [2, 10, 8, 3, 0, 0] };
+    const good = {
+      id: 0,
+      category: 'ok',
+      text: 'Hi 猫',
+      basic_tokens: ['hi', '猫'],
+      wordpieces: ['hi', '猫'],
+      wordpiece_ids: [10, 8],
+      input_ids: [2, 10, 8, 3, 0, 0],
+    };
     const badIds = { ...good, id: 1, category: 'bad', wordpiece_ids: [10, 9] };
     const cases = {
       defaults: { context_length: 6 },
@@ -123,7 +162,14 @@ test('wordpieceChecks: passes matching cases, names the aspect that differs, ign
     };
     writeFileSync(join(dir, 'tokenizer_cases.json'), JSON.stringify(cases));
     const checks = await wordpieceChecks(dir);
-    assert.deepEqual(checks.map((c) => [c.passed, c.group]), [[true, 'tokenizer'], [false, 'tokenizer'], [true, 'tokenizer']]);
+    assert.deepEqual(
+      checks.map((c) => [c.passed, c.group]),
+      [
+        [true, 'tokenizer'],
+        [false, 'tokenizer'],
+        [true, 'tokenizer'],
+      ],
+    );
     assert.match(checks[1]!.detail!, /^wordpiece_ids: first difference at 1 \(ours 8, reference 9/);
     // The OpenAI layout: cases without `wordpieces`.
     writeFileSync(join(dir, 'tokenizer_cases.json'), JSON.stringify({ cases: [{ id: 0, text: 'hi', encode: [1] }] }));

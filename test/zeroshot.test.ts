@@ -33,7 +33,10 @@ test('label weights are the renormalised mean of normalised prompt embeddings', 
   const classifier = await zeroShotClassifier(model, toyTokenize, ['cat', 'dog'], { templates });
   const prompts = normalizeRows(await model.encodeText(toyTokenize(['a cat.', 'the cat!', 'a dog.', 'the dog!'])));
   for (let label = 0; label < 2; label++) {
-    const mean = Array.from({ length: 8 }, (_, k) => (prompts.data[2 * label * 8 + k]! + prompts.data[(2 * label + 1) * 8 + k]!) / 2);
+    const mean = Array.from(
+      { length: 8 },
+      (_, k) => (prompts.data[2 * label * 8 + k]! + prompts.data[(2 * label + 1) * 8 + k]!) / 2,
+    );
     const norm = Math.hypot(...mean);
     mean.forEach((m, k) => assert.ok(Math.abs(classifier.weights.data[label * 8 + k]! - m / norm) < 1e-6));
   }
@@ -48,9 +51,14 @@ test('classify: softmax over exp(logit_scale) · cosine, sorted, top-k', async (
   const features = { data: Float32Array.from({ length: 16 }, (_, i) => Math.cos(i)), shape: [2, 8] };
   const [first, second] = await classifier.classify(features);
   const img = normalizeRows(features);
-  const logits = [0, 1, 2].map((l) => Math.exp(model.logitScale) * [...Array(8).keys()].reduce((s, k) => s + img.data[k]! * classifier.weights.data[l * 8 + k]!, 0));
+  const logits = [0, 1, 2].map(
+    (l) =>
+      Math.exp(model.logitScale) *
+      [...Array(8).keys()].reduce((s, k) => s + img.data[k]! * classifier.weights.data[l * 8 + k]!, 0),
+  );
   const z = logits.reduce((s, v) => s + Math.exp(v), 0);
-  for (const p of first!) assert.ok(Math.abs(p.probability - Math.exp(logits[['cat', 'dog', 'car'].indexOf(p.label)]!) / z) < 1e-6);
+  for (const p of first!)
+    assert.ok(Math.abs(p.probability - Math.exp(logits[['cat', 'dog', 'car'].indexOf(p.label)]!) / z) < 1e-6);
   assert.ok(first![0]!.probability >= first![1]!.probability && first![1]!.probability >= first![2]!.probability);
   assert.ok(Math.abs(second!.reduce((s, p) => s + p.probability, 0) - 1) < 1e-9);
   assert.equal((await classifier.classify(features, 1))[0]!.length, 1);
@@ -60,7 +68,10 @@ test('classify: softmax over exp(logit_scale) · cosine, sorted, top-k', async (
 test('bad labels and templates are refused', async () => {
   const model = new CLIP(randomStateDict(CFG, 9));
   await assert.rejects(zeroShotClassifier(model, toyTokenize, []), /at least one label/);
-  await assert.rejects(zeroShotClassifier(model, toyTokenize, ['x'], { templates: [] }), /at least one prompt template/);
+  await assert.rejects(
+    zeroShotClassifier(model, toyTokenize, ['x'], { templates: [] }),
+    /at least one prompt template/,
+  );
   assert.throws(() => fillTemplate('no placeholder', 'cat'), /has no \{\} placeholder/);
   await model.release();
 });

@@ -20,10 +20,12 @@ async function check(bytes: Uint8Array | string, kind: FileCheck): Promise<strin
 }
 
 test('safetensors: whole file passes, a truncated one or HTML does not', async () => {
-  const bytes = serializeSafetensors(new Map([
-    ['a', fromFloat32(new Float32Array([1, 2, 3]), [3])],
-    ['b', fromFloat32(new Float32Array([4, 5]), [2])],
-  ]));
+  const bytes = serializeSafetensors(
+    new Map([
+      ['a', fromFloat32(new Float32Array([1, 2, 3]), [3])],
+      ['b', fromFloat32(new Float32Array([4, 5]), [2])],
+    ]),
+  );
   assert.equal(await check(bytes, 'safetensors'), undefined);
   assert.match((await check(bytes.subarray(0, bytes.length - 1), 'safetensors'))!, /need \d+ bytes but the file has/);
   assert.match((await check('<html><body>rate limited</body></html>', 'safetensors'))!, /header claims/);
@@ -31,7 +33,12 @@ test('safetensors: whole file passes, a truncated one or HTML does not', async (
 
 test('torch zip: needs the local-header signature and the end-of-central-directory record', async () => {
   // The shape of a zip: "PK\3\4" local header first, "PK\5\6" record (22 bytes) last.
-  const zip = Buffer.concat([Buffer.from('PK\x03\x04'), Buffer.alloc(100), Buffer.from('PK\x05\x06'), Buffer.alloc(18)]);
+  const zip = Buffer.concat([
+    Buffer.from('PK\x03\x04'),
+    Buffer.alloc(100),
+    Buffer.from('PK\x05\x06'),
+    Buffer.alloc(18),
+  ]);
   assert.equal(await check(zip, 'torch-zip'), undefined);
   assert.match((await check(zip.subarray(0, 90), 'torch-zip'))!, /truncated/);
   assert.match((await check('<html>', 'torch-zip'))!, /not a zip/);

@@ -12,9 +12,17 @@ import { downloadModel } from '../src/zoo/fetch.js';
 
 const REPO = 'openai/clip-vit-base-patch32';
 // A zip's outline (what the torch-zip check looks for): local header first, end record last.
-const TORCH_ZIP = Buffer.concat([Buffer.from('PK\x03\x04'), Buffer.alloc(64, 7), Buffer.from('PK\x05\x06'), Buffer.alloc(18)]);
+const TORCH_ZIP = Buffer.concat([
+  Buffer.from('PK\x03\x04'),
+  Buffer.alloc(64, 7),
+  Buffer.from('PK\x05\x06'),
+  Buffer.alloc(18),
+]);
 
-async function withHub(files: Record<string, string | Buffer>, fn: (base: string, cache: string, paths: string[]) => Promise<void>) {
+async function withHub(
+  files: Record<string, string | Buffer>,
+  fn: (base: string, cache: string, paths: string[]) => Promise<void>,
+) {
   const paths: string[] = [];
   const server = createServer((req, res) => {
     paths.push(req.url!);
@@ -59,23 +67,31 @@ test('a repository without model.safetensors falls back to pytorch_model.bin', (
   }));
 
 test('an open_clip hub repository (open_clip_config.json + open_clip weights, no transformers files) is used as such', () =>
-  withHub({
-    [`/${REPO}/resolve/main/open_clip_config.json`]: '{"model_cfg": {"embed_dim": 512}}',
-    [`/${REPO}/resolve/main/open_clip_pytorch_model.bin`]: TORCH_ZIP,
-    [`/${REPO}/resolve/main/vocab.json`]: '{"a": 0}',
-    [`/${REPO}/resolve/main/merges.txt`]: '#version: 0.2\na b\n',
-  }, async (base, cache, paths) => {
-    const files = await downloadModel(`hf-hub:${REPO}`, { baseUrl: base, cacheDir: cache, progress: false });
-    assert.equal(files.kind, 'huggingface');
-    if (files.kind !== 'huggingface') return;
-    assert.equal(files.config, join(cache, 'hf', REPO, 'open_clip_config.json'));
-    assert.equal(files.weights, join(cache, 'hf', REPO, 'open_clip_pytorch_model.bin'));
-    assert.ok(paths.includes(`/${REPO}/resolve/main/config.json`), 'the transformers layout is tried first');
-  }));
+  withHub(
+    {
+      [`/${REPO}/resolve/main/open_clip_config.json`]: '{"model_cfg": {"embed_dim": 512}}',
+      [`/${REPO}/resolve/main/open_clip_pytorch_model.bin`]: TORCH_ZIP,
+      [`/${REPO}/resolve/main/vocab.json`]: '{"a": 0}',
+      [`/${REPO}/resolve/main/merges.txt`]: '#version: 0.2\na b\n',
+    },
+    async (base, cache, paths) => {
+      const files = await downloadModel(`hf-hub:${REPO}`, { baseUrl: base, cacheDir: cache, progress: false });
+      assert.equal(files.kind, 'huggingface');
+      if (files.kind !== 'huggingface') return;
+      assert.equal(files.config, join(cache, 'hf', REPO, 'open_clip_config.json'));
+      assert.equal(files.weights, join(cache, 'hf', REPO, 'open_clip_pytorch_model.bin'));
+      assert.ok(paths.includes(`/${REPO}/resolve/main/config.json`), 'the transformers layout is tried first');
+    },
+  ));
 
 test('a repository with no weights file at all names every file it tried', () =>
   withHub(repoFiles({}), async (base, cache) => {
-    await assert.rejects(downloadModel(`hf-hub:${REPO}`, { baseUrl: base, cacheDir: cache, progress: false }), (e: Error) =>
-      e instanceof DownloadError && e.status === 404 &&
-      e.message.includes('model.safetensors') && e.message.includes('pytorch_model.bin'));
+    await assert.rejects(
+      downloadModel(`hf-hub:${REPO}`, { baseUrl: base, cacheDir: cache, progress: false }),
+      (e: Error) =>
+        e instanceof DownloadError &&
+        e.status === 404 &&
+        e.message.includes('model.safetensors') &&
+        e.message.includes('pytorch_model.bin'),
+    );
   }));

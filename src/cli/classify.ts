@@ -2,7 +2,12 @@
 // The model code (ONNX Runtime, sharp) is imported when the command runs, so that usage errors and
 // --help answer without loading it.
 import { Option, type Command } from 'commander';
-import { CHINESE_SINGLE_TEMPLATE, CHINESE_TEMPLATES, DEFAULT_TEMPLATES, SINGLE_TEMPLATE } from '../zeroshot/templates.js';
+import {
+  CHINESE_SINGLE_TEMPLATE,
+  CHINESE_TEMPLATES,
+  DEFAULT_TEMPLATES,
+  SINGLE_TEMPLATE,
+} from '../zeroshot/templates.js';
 import { checkDevice } from './device.js';
 import { imageList } from './images.js';
 import { readListFile, requireDistinct } from './lists.js';
@@ -11,7 +16,12 @@ import { ImageProgress } from './progress.js';
 
 /** Labels from --labels (comma-separated) and/or --labels-file (one per line, commas allowed). */
 function labelsOf(o: Record<string, unknown>): string[] {
-  const inline = o.labels ? (o.labels as string).split(',').map((l) => l.trim()).filter(Boolean) : [];
+  const inline = o.labels
+    ? (o.labels as string)
+        .split(',')
+        .map((l) => l.trim())
+        .filter(Boolean)
+    : [];
   const listed = o.labelsFile ? readListFile(o.labelsFile as string, '--labels-file').map((l) => l.trim()) : [];
   if (!o.labels && !o.labelsFile) throw new UsageError('give the labels with --labels "a,b,c" or --labels-file <file>');
   return requireDistinct([...inline, ...listed], 'labels');
@@ -38,19 +48,24 @@ export function registerClassify(program: Command): void {
     .option('--files-from <file>', 'also classify the images listed in this file, one path per line ("-": stdin)')
     .option('-l, --labels <labels>', 'comma-separated labels, e.g. "a dog,a cat,a diagram"')
     .option('--labels-file <file>', 'labels, one per line (may contain commas; "-": standard input)')
-    .option('--templates-file <file>',
-      'prompt templates, one per line with {} for the label (default: a 7-prompt ensemble; Chinese ones for Chinese-CLIP)')
+    .option(
+      '--templates-file <file>',
+      'prompt templates, one per line with {} for the label (default: a 7-prompt ensemble; Chinese ones for Chinese-CLIP)',
+    )
     .addOption(new Option('--templates <file>', 'same as --templates-file').hideHelp())
     .option('--template <template...>', 'prompt template(s) given inline, e.g. "a photo of a {}." or "一张{}的照片"')
     .option('--single-prompt', 'use only the reference prompt "a photo of a {}." ("{}的照片。" for Chinese-CLIP)')
     .option('--truncate', 'cut prompts longer than the context instead of failing (as clip.tokenize(truncate=True))')
     .option('--json', 'print one JSON line per image: {"image", "predictions": [{"label", "probability"}]}')
     .option('-k, --top <k>', 'labels to print per image', positiveInt, 5)
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   clip classify photo.jpg --labels "a dog,a cat,a diagram"
   clip classify photos/ --labels-file imagenet-classes.txt --single-prompt --json -k 1
-  find . -name '*.jpg' | clip classify --files-from - --labels "indoor,outdoor"`)
+  find . -name '*.jpg' | clip classify --files-from - --labels "indoor,outdoor"`,
+    )
     .action(async (args: string[], o: Record<string, unknown>) => {
       const labels = labelsOf(o);
       const { images, problems } = imageList(args, o.filesFrom as string | undefined);
@@ -59,7 +74,10 @@ Examples:
       }
       checkDevice(o.device as string);
       const [{ load }, { embedImages }, { zeroShotClassifier }] = await Promise.all([
-        import('../load.js'), import('../embed.js'), import('../zeroshot/classifier.js')]);
+        import('../load.js'),
+        import('../embed.js'),
+        import('../zeroshot/classifier.js'),
+      ]);
       const clip = await load(o.model as string, loadOptions(o));
       try {
         const templates = templatesOf(o, clip.model.config.text.kind === 'bert');
@@ -77,7 +95,10 @@ Examples:
           const batch = { data: features, shape: [embeddings.length, d] };
           const predictions = await classifier.classify(batch, o.top as number);
           embeddings.forEach((e, row) => {
-            if (o.json) { console.log(JSON.stringify({ image: e.input, predictions: predictions[row] })); return; }
+            if (o.json) {
+              console.log(JSON.stringify({ image: e.input, predictions: predictions[row] }));
+              return;
+            }
             console.log(e.input);
             for (const p of predictions[row]!) {
               console.log(`  ${(100 * p.probability).toFixed(2).padStart(6)}%  ${p.label}`);

@@ -15,7 +15,9 @@ export function checkDevice(device: string | undefined): void {
   if (device !== 'cuda') return;
   const provider = cudaProviderPath();
   if (!existsSync(provider)) {
-    throw new Error(`--device cuda: this install of onnxruntime-node has no CUDA provider (${provider} is missing); ` +
-      'see "GPU" in the README for installing it, or use --device cpu');
+    throw new Error(
+      `--device cuda: this install of onnxruntime-node has no CUDA provider (${provider} is missing); ` +
+        'see "GPU" in the README for installing it, or use --device cpu',
+    );
   }
 }

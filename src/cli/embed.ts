@@ -20,17 +20,26 @@ export function registerEmbed(program: Command): void {
     .option('--texts-file <file>', 'also embed the texts in this file, one per line ("-": standard input)')
     .option('--normalize', 'L2-normalise the embeddings')
     .option('--truncate', 'cut texts longer than the context (as clip.tokenize(truncate=True)) instead of failing')
-    .option('-o, --out <path>', 'write to a .jsonl file, or a .npy float32 matrix (<file>.rows.jsonl names the rows); '
-      + 'with --queue, the output folder shared with the workers')
+    .option(
+      '-o, --out <path>',
+      'write to a .jsonl file, or a .npy float32 matrix (<file>.rows.jsonl names the rows); ' +
+        'with --queue, the output folder shared with the workers',
+    )
     .option('-b, --batch-size <n>', 'images per model run (the next batch is decoded meanwhile)', positiveInt, 32)
     .option('--fast-jpeg', 'decode large JPEGs at reduced scale first (much faster, not bit-exact with the reference)')
     .option('--queue <redis-url>', 'embed on `clip worker` processes through a Redis queue (needs --out; see below)')
-    .option('--shard-size <n>', 'with --queue: images per job and output shard, a multiple of --batch-size '
-      + '(default: the batch size; 1024 or more for millions of images)', positiveInt)
+    .option(
+      '--shard-size <n>',
+      'with --queue: images per job and output shard, a multiple of --batch-size ' +
+        '(default: the batch size; 1024 or more for millions of images)',
+      positiveInt,
+    )
     .option('--float16', 'with --queue: store the embeddings as float16')
     .option('--detach', 'with --queue: enqueue and exit instead of waiting for the run to complete')
-    .option('--status', 'with --queue and --out: print the run\'s progress, each worker\'s images/s and the ETA')
-    .addHelpText('after', `
+    .option('--status', "with --queue and --out: print the run's progress, each worker's images/s and the ETA")
+    .addHelpText(
+      'after',
+      `
 Examples:
   clip embed photos/ --normalize > photos.jsonl
   clip embed --files-from list.txt --out photos.npy     (rows named in photos.npy.rows.jsonl)
@@ -41,7 +50,8 @@ With --queue, --out is a folder: the images are split into shards that \`clip wo
 <out>/manifest.json and exits 0 (1 if images failed). Running it again resumes the same run without
 duplicating work.
   clip embed --queue redis://queue-host:6379/0 /data/photos list.txt shard-0001.tar --out /data/emb -m ViT-B/32
-  clip embed --queue redis://queue-host:6379/0 --out /data/emb --status`)
+  clip embed --queue redis://queue-host:6379/0 --out /data/emb --status`,
+    )
     .action(async (paths: string[], o: Record<string, unknown>) => {
       if (o.queue) {
         const { runQueuedEmbed } = await import('../queue/producer.js');
@@ -51,7 +61,7 @@ duplicating work.
       }
       const { images, problems } = imageList(paths, o.filesFrom as string | undefined);
       const listed = o.textsFile ? readListFile(o.textsFile as string, '--texts-file') : [];
-      const texts = [...(o.text as string[] | undefined) ?? [], ...listed];
+      const texts = [...((o.text as string[] | undefined) ?? []), ...listed];
       if (!images.length && !texts.length && !problems.length) {
         throw new UsageError('nothing to embed: give image files or folders, --files-from, --text or --texts-file');
       }

@@ -2,34 +2,60 @@
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { InputError } from '../errors.js';
-import { clearIndex, importShards, indexFolders, loadIndexModel, modelForIndex, openIndex, storedModel, type IndexSummary } from '../search/index.js';
+import {
+  clearIndex,
+  importShards,
+  indexFolders,
+  loadIndexModel,
+  modelForIndex,
+  openIndex,
+  storedModel,
+  type IndexSummary,
+} from '../search/index.js';
 import { loadOptions, modelOptions } from './options.js';
 
 export function registerIndex(program: Command): void {
-  modelOptions(program.command('index').description('index the photos under folders for `clip search` (incremental, resumable)'))
+  modelOptions(
+    program.command('index').description('index the photos under folders for `clip search` (incremental, resumable)'),
+  )
     .argument('[folders...]', 'folders (searched recursively) or image files')
     .requiredOption('--db <file>', 'the index file (SQLite), created if missing')
-    .option('--exclude <glob...>', 'skip paths matching these globs (relative to the folder, or absolute), e.g. "**/thumbs/**"')
+    .option(
+      '--exclude <glob...>',
+      'skip paths matching these globs (relative to the folder, or absolute), e.g. "**/thumbs/**"',
+    )
     .option('--reindex', 'drop the index first (needed to switch to another model)')
     .option('--import <dir>', 'import the output folder of `clip embed --queue … --out dir` (manifest.json + shards)')
     .option('-b, --batch-size <n>', 'images per model run', (v) => Number.parseInt(v, 10), 32)
     .option('--json', 'print one summary object {"added", "updated", "removed", "unchanged", "failed", "total"}')
-    .addHelpText('after', '\nExample:\n  clip index ~/Pictures --db photos.clip.db --exclude "**/.thumbnails/**"\n  clip search "a red bicycle at the beach" --db photos.clip.db')
+    .addHelpText(
+      'after',
+      '\nExample:\n  clip index ~/Pictures --db photos.clip.db --exclude "**/.thumbnails/**"\n  clip search "a red bicycle at the beach" --db photos.clip.db',
+    )
     .action(async (folders: string[], o: Record<string, unknown>, cmd: Command) => {
       if (!folders.length && !o.import) throw new InputError('clip index: give folders to index, or --import <dir>');
       const batchSize = o.batchSize as number;
-      if (!Number.isInteger(batchSize) || batchSize < 1) throw new InputError(`--batch-size: expected a positive integer, got ${String(o.batchSize)}`);
+      if (!Number.isInteger(batchSize) || batchSize < 1)
+        throw new InputError(`--batch-size: expected a positive integer, got ${String(o.batchSize)}`);
       const dbPath = o.db as string;
       const db = openIndex(dbPath);
       if (o.reindex) clearIndex(db);
       const modelGiven = cmd.getOptionValueSource('model') !== 'default';
       const options = loadOptions(o);
-      const model = !modelGiven && storedModel(db) ? await modelForIndex(db, dbPath, undefined, options) : await loadIndexModel(o.model as string, options);
+      const model =
+        !modelGiven && storedModel(db)
+          ? await modelForIndex(db, dbPath, undefined, options)
+          : await loadIndexModel(o.model as string, options);
       let summary: IndexSummary;
       if (o.import) {
         summary = await importShards(db, dbPath, o.import as string, model.identity, model.clip.model.config.embedDim);
       } else {
-        const bar = process.stderr.isTTY ? new SingleBar({ format: 'indexing {bar} {value}/{total} | {rate} images/s | ETA {eta_formatted}', stream: process.stderr }) : undefined;
+        const bar = process.stderr.isTTY
+          ? new SingleBar({
+              format: 'indexing {bar} {value}/{total} | {rate} images/s | ETA {eta_formatted}',
+              stream: process.stderr,
+            })
+          : undefined;
         const started = performance.now();
         summary = await indexFolders(db, dbPath, model, folders, {
           batchSize,
@@ -47,6 +73,9 @@ export function registerIndex(program: Command): void {
       for (const f of summary.failures) console.error(`failed: ${f.path}: ${f.error}`);
       const { added, updated, removed, unchanged, failed, total } = summary;
       if (o.json) console.log(JSON.stringify({ added, updated, removed, unchanged, failed, total }));
-      else console.error(`${total} photos: ${added} added, ${updated} updated, ${removed} removed, ${unchanged} unchanged, ${failed} failed`);
+      else
+        console.error(
+          `${total} photos: ${added} added, ${updated} updated, ${removed} removed, ${unchanged} unchanged, ${failed} failed`,
+        );
     });
 }

@@ -10,13 +10,19 @@ export function readListFile(path: string, flag: string): string[] {
     text = readFileSync(path === '-' ? 0 : path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file'
-      : code === 'EISDIR' ? 'is a folder, expected a text file'
-      : (e as Error).message;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'is a folder, expected a text file'
+          : (e as Error).message;
     throw new UsageError(`${flag} ${path}: ${why}`);
   }
   // A byte-order mark (as some editors write) is not part of the first item.
-  const lines = text.replace(/^\uFEFF/, '').split('\n').map((line) => line.replace(/\s+$/, ''));
+  const lines = text
+    .replace(/^\uFEFF/, '')
+    .split('\n')
+    .map((line) => line.replace(/\s+$/, ''));
   return lines.filter((line) => line.trim() !== '');
 }
 
@@ -27,7 +33,10 @@ export function requireDistinct(items: readonly string[], what: string): string[
   const repeated = new Set<string>();
   for (const item of items) (seen.has(item) ? repeated : seen).add(item);
   if (repeated.size) {
-    const shown = [...repeated].slice(0, 5).map((r) => JSON.stringify(r)).join(', ');
+    const shown = [...repeated]
+      .slice(0, 5)
+      .map((r) => JSON.stringify(r))
+      .join(', ');
     const more = repeated.size > 5 ? ` and ${repeated.size - 5} more` : '';
     throw new UsageError(`${what} must be distinct; repeated: ${shown}${more}`);
   }

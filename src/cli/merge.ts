@@ -61,7 +61,8 @@ export function registerMerge(program: Command): void {
     .action(async (a: string, b: string, o: Options) => {
       if (!o.sweep && !o.output) usage('give -o <file.safetensors> (or --sweep to measure alphas)');
       if (!o.sweep && (o.eval || o.fashionMnist)) usage('--eval and --fashion-mnist are for --sweep');
-      const [sa, sb] = await Promise.all([a, b].map(async (p) => toCanonical(await readCheckpoint(p))));
+      const sa = toCanonical(await readCheckpoint(a));
+      const sb = toCanonical(await readCheckpoint(b));
       let alpha = (o.alpha as number | undefined) ?? 0.5;
       if (o.sweep) {
         const data = dataset(o.eval as string | undefined, o, 't10k', '--eval');

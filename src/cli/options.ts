@@ -1,7 +1,7 @@
 // Options and argument checks shared by the commands, defined once so they stay uniform: every
 // command that opens a model takes the same model and runtime flags, every number is checked when
 // it is parsed (a wrong value is a usage error naming the flag, exit 2, before any work starts).
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { LoadOptions } from '../load.js';
 
 /** A mistake in how `clip` was called (main.ts exits with status 2, as for commander's own errors). */
@@ -33,8 +33,11 @@ const threadCount = numberParser('a thread count from 1 to 1024', (n) => Number.
 /** Where the model runs and where its files come from: every command that uses a model takes these (train too). */
 export function runtimeOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--device <device>', 'where to run (cuda needs the GPU build, see the README)')
-      .choices(['cpu', 'cuda']).default('cpu'))
+    .addOption(
+      new Option('--device <device>', 'where to run (cuda needs the GPU build, see the README)')
+        .choices(['cpu', 'cuda'])
+        .default('cpu'),
+    )
     .option('--threads <n>', 'intra-op threads (default: one per core)', threadCount)
     .option('--cache-dir <dir>', 'download cache (default: $CLIP_CACHE_DIR or ~/.cache/clip)')
     .option('--offline', 'never download; use cached files only (as CLIP_OFFLINE=1)')
@@ -44,9 +47,13 @@ export function runtimeOptions(cmd: Command): Command {
 
 /** `-m/--model`, the runtime options and `--vocab` (Chinese-CLIP's tokenizer): for commands that run a model. */
 export function modelOptions(cmd: Command): Command {
-  cmd.option('-m, --model <name|path>', 'model name (see `clip models`), hf-hub:owner/repo, or a checkpoint', 'ViT-B/32')
-    .option('--model-config <file>', "the model's config file when none is beside the checkpoint "
-      + '(e.g. open_clip_config.json for an open_clip training checkpoint epoch_N.pt)');
+  cmd
+    .option('-m, --model <name|path>', 'model name (see `clip models`), hf-hub:owner/repo, or a checkpoint', 'ViT-B/32')
+    .option(
+      '--model-config <file>',
+      "the model's config file when none is beside the checkpoint " +
+        '(e.g. open_clip_config.json for an open_clip training checkpoint epoch_N.pt)',
+    );
   return runtimeOptions(cmd).option('--vocab <path>', 'BERT vocab.txt for Chinese-CLIP models');
 }
 

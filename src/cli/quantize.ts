@@ -12,7 +12,9 @@ import { loadOptions, modelOptions, positiveInt } from './options.js';
 function rowCosines(a: Tensor, b: Tensor): number[] {
   const d = a.shape[1]!;
   return Array.from({ length: a.shape[0]! }, (_, r) => {
-    let ab = 0; let aa = 0; let bb = 0;
+    let ab = 0;
+    let aa = 0;
+    let bb = 0;
     for (let j = r * d; j < (r + 1) * d; j++) {
       ab += a.data[j]! * b.data[j]!;
       aa += a.data[j]! ** 2;
@@ -23,13 +25,19 @@ function rowCosines(a: Tensor, b: Tensor): number[] {
 }
 
 export function registerQuantize(program: Command): void {
-  modelOptions(program.command('quantize')
-    .description('calibrate the int8 image tower (convolutions too) on your images and keep it in the compiled cache')
-    .addHelpText('after', [
-      '\nExample:\n  clip quantize -m RN50 photos/ --max-images 32',
-      'Then every int8 load of that model (load("RN50", { precision: "int8" })) uses the calibrated tower.',
-      'The first calibration of a model file is kept; remove <cache-dir>/compiled to calibrate again.',
-    ].join('\n')))
+  modelOptions(
+    program
+      .command('quantize')
+      .description('calibrate the int8 image tower (convolutions too) on your images and keep it in the compiled cache')
+      .addHelpText(
+        'after',
+        [
+          '\nExample:\n  clip quantize -m RN50 photos/ --max-images 32',
+          'Then every int8 load of that model (load("RN50", { precision: "int8" })) uses the calibrated tower.',
+          'The first calibration of a model file is kept; remove <cache-dir>/compiled to calibrate again.',
+        ].join('\n'),
+      ),
+  )
     .argument('<images...>', 'image files or folders of images (a few dozen typical photos are enough)')
     .option('--max-images <n>', 'calibrate on at most this many images', positiveInt, 32)
     .action(async (paths: string[], o: Record<string, unknown>) => {

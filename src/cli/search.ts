@@ -2,7 +2,15 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { InputError } from '../errors.js';
 import { parseDate } from '../search/dates.js';
-import { findDuplicates, modelForIndex, openIndex, parseQuery, queryVector, searchVector, type QueryTerm } from '../search/index.js';
+import {
+  findDuplicates,
+  modelForIndex,
+  openIndex,
+  parseQuery,
+  queryVector,
+  searchVector,
+  type QueryTerm,
+} from '../search/index.js';
 import { loadOptions, modelOptions } from './options.js';
 
 const positiveInt = (v: string) => {
@@ -16,7 +24,11 @@ const score = (v: string) => {
   return n;
 };
 const date = (v: string) => {
-  try { return parseDate(v, 'date'); } catch { throw new InvalidArgumentError('expected a date such as 2020-01-31'); }
+  try {
+    return parseDate(v, 'date');
+  } catch {
+    throw new InvalidArgumentError('expected a date such as 2020-01-31');
+  }
 };
 
 export function registerSearch(program: Command): void {
@@ -31,13 +43,22 @@ export function registerSearch(program: Command): void {
     .option('--folder <dir>', 'only photos under this folder')
     .option('--camera <text>', 'only photos whose camera make or model contains this')
     .addOption(new Option('--sort <by>', 'order of the results').choices(['score', 'date']).default('score'))
-    .addOption(new Option('--mode <mode>', 'exact, or approximate (coarse bit pass + exact rescoring); auto: approximate above 100k photos')
-      .choices(['auto', 'exact', 'approximate']).default('auto'))
+    .addOption(
+      new Option(
+        '--mode <mode>',
+        'exact, or approximate (coarse bit pass + exact rescoring); auto: approximate above 100k photos',
+      )
+        .choices(['auto', 'exact', 'approximate'])
+        .default('auto'),
+    )
     .option('--paths-only', 'print only the paths, one per line (for piping)')
     .option('--json', 'print one JSON array [{"path", "score"}], best first')
-    .addHelpText('after', '\nThe model is the one stored in the index (--model only checks it). Examples:\n'
-      + '  clip search "a red bicycle at the beach" --db photos.clip.db -k 10\n'
-      + '  clip search \'"a dog" + 0.5*beach.jpg - "blurry"\' --db photos.clip.db --after 2020-01-01 --json')
+    .addHelpText(
+      'after',
+      '\nThe model is the one stored in the index (--model only checks it). Examples:\n' +
+        '  clip search "a red bicycle at the beach" --db photos.clip.db -k 10\n' +
+        '  clip search \'"a dog" + 0.5*beach.jpg - "blurry"\' --db photos.clip.db --after 2020-01-01 --json',
+    )
     .action(async (query: string | undefined, o: Record<string, unknown>, cmd: Command) => {
       const terms: QueryTerm[] = query !== undefined ? parseQuery(query) : [];
       if (o.image) terms.push({ weight: 1, image: o.image as string });
@@ -45,14 +66,19 @@ export function registerSearch(program: Command): void {
       const dbPath = o.db as string;
       const db = openIndex(dbPath, { readonly: true });
       const modelGiven = cmd.getOptionValueSource('model') !== 'default';
-      const { clip } = await modelForIndex(db, dbPath, modelGiven ? o.model as string : undefined, loadOptions(o));
+      const { clip } = await modelForIndex(db, dbPath, modelGiven ? (o.model as string) : undefined, loadOptions(o));
       const vector = await queryVector(clip, terms);
       await clip.model.release();
       const k = o.top as number;
       const hits = searchVector(db, vector, {
-        k, minScore: o.minScore as number | undefined, sort: o.sort as 'score' | 'date', mode: o.mode as 'auto',
-        after: o.after as number | undefined, before: o.before as number | undefined,
-        folder: o.folder as string | undefined, camera: o.camera as string | undefined,
+        k,
+        minScore: o.minScore as number | undefined,
+        sort: o.sort as 'score' | 'date',
+        mode: o.mode as 'auto',
+        after: o.after as number | undefined,
+        before: o.before as number | undefined,
+        folder: o.folder as string | undefined,
+        camera: o.camera as string | undefined,
       });
       db.close();
       // Exact duplicates share a photo: each of their paths is a result of its own.
@@ -62,7 +88,9 @@ export function registerSearch(program: Command): void {
       else for (const r of rows) console.log(`${r.score.toFixed(4)}  ${r.path}`);
     });
 
-  program.command('dupes').description('list exact and near-duplicate photos in an index')
+  program
+    .command('dupes')
+    .description('list exact and near-duplicate photos in an index')
     .requiredOption('--db <file>', 'the index built by `clip index`')
     .option('--threshold <cosine>', 'near duplicates: cosine similarity at least this', score, 0.95)
     .option('--json', 'print {"exact": [[paths]], "near": [{"paths", "score"}]}')
@@ -71,9 +99,13 @@ export function registerSearch(program: Command): void {
       const db = openIndex(o.db as string, { readonly: true });
       const report = findDuplicates(db, o.threshold as number);
       db.close();
-      if (o.json) { console.log(JSON.stringify(report)); return; }
+      if (o.json) {
+        console.log(JSON.stringify(report));
+        return;
+      }
       for (const paths of report.exact) console.log(`exact:\n${paths.map((p) => `  ${p}`).join('\n')}`);
-      for (const g of report.near) console.log(`near (${g.score.toFixed(4)}):\n${g.paths.map((p) => `  ${p}`).join('\n')}`);
+      for (const g of report.near)
+        console.log(`near (${g.score.toFixed(4)}):\n${g.paths.map((p) => `  ${p}`).join('\n')}`);
       if (!report.exact.length && !report.near.length) console.error('no duplicates');
     });
 }

@@ -1,5 +1,5 @@
 // `clip tokenize`: token ids of texts (clip.tokenize), or texts back from ids (--decode).
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { defaultTokenizer } from '../zoo/tokenizer.js';
 import { positiveInt, UsageError } from './options.js';
 
@@ -12,7 +12,8 @@ interface TokenizeCliOptions {
 }
 
 export function registerTokenize(program: Command): void {
-  program.command('tokenize')
+  program
+    .command('tokenize')
     .description('print the token ids of each text, one line per text (SOT … EOT; --pad for the whole row)')
     .argument('<inputs...>', 'texts, or token ids with --decode')
     .option('--decode', 'the inputs are token ids: print the text they decode to')
@@ -20,21 +21,26 @@ export function registerTokenize(program: Command): void {
     .option('--context-length <n>', 'row length, SOT and EOT included (at least 2)', positiveInt, 77)
     .option('--truncate', 'cut texts longer than the context instead of failing')
     .option('--pad', 'print the zero padding too')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   clip tokenize "a photo of a cat"          (49406 320 1125 539 320 2368 49407)
-  clip tokenize --decode 320 1125 539 320 2368`)
+  clip tokenize --decode 320 1125 539 320 2368`,
+    )
     .action((inputs: string[], o: TokenizeCliOptions) => {
       if (o.contextLength < 2 || o.contextLength > 65536) {
         throw new UsageError(`--context-length ${o.contextLength}: expected 2 (SOT and EOT) to 65536 tokens per row`);
       }
       const tokenizer = defaultTokenizer(o.bpe);
       if (o.decode) {
-        const ids = inputs.flatMap((arg) => arg.split(/[\s,]+/).filter(Boolean)).map((v) => {
-          const n = Number(v);
-          if (!Number.isInteger(n)) throw new UsageError(`--decode expects integer token ids, got "${v}"`);
-          return n;
-        });
+        const ids = inputs
+          .flatMap((arg) => arg.split(/[\s,]+/).filter(Boolean))
+          .map((v) => {
+            const n = Number(v);
+            if (!Number.isInteger(n)) throw new UsageError(`--decode expects integer token ids, got "${v}"`);
+            return n;
+          });
         console.log(tokenizer.decode(ids));
         return;
       }

@@ -17,7 +17,7 @@ export interface ReportInput {
   tables?: { caption: string; header: string[]; rows: (string | number)[][] }[];
 }
 
-const escape = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeHtml = (s: unknown) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFixed(2)}%`);
 
 /** The confusion matrix [true][predicted] as an SVG: row-normalised shading, counts in the cells. */
@@ -47,12 +47,12 @@ function confusionSvg(confusion: number[][], classes: readonly string[]): string
     });
     parts.push(
       `<text x="${label - 4}" y="${label + t * cell + cell / 2 + 4}" text-anchor="end" ${font}>` +
-        `${escape(classes[t])}</text>`,
+        `${escapeHtml(classes[t])}</text>`,
     );
   });
   classes.forEach((c, p) => {
     const [x, y] = [label + p * cell + cell / 2 + 4, label - 4];
-    parts.push(`<text x="${x}" y="${y}" transform="rotate(-60 ${x} ${y})" ${font}>${escape(c)}</text>`);
+    parts.push(`<text x="${x}" y="${y}" transform="rotate(-60 ${x} ${y})" ${font}>${escapeHtml(c)}</text>`);
   });
   const width = size + Math.round(label / 2); // room for the last rotated column name
   return (
@@ -69,9 +69,9 @@ export async function confusionPng(confusion: number[][], classes: readonly stri
 }
 
 function table(caption: string, header: string[], rows: (string | number)[][]): string {
-  const head = header.map((h) => `<th>${escape(h)}</th>`).join('');
-  const body = rows.map((r) => `<tr>${r.map((c) => `<td>${escape(c)}</td>`).join('')}</tr>`).join('\n');
-  return `<h2>${escape(caption)}</h2>\n<table><tr>${head}</tr>\n${body}</table>`;
+  const head = header.map((h) => `<th>${escapeHtml(h)}</th>`).join('');
+  const body = rows.map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`).join('\n');
+  return `<h2>${escapeHtml(caption)}</h2>\n<table><tr>${head}</tr>\n${body}</table>`;
 }
 
 function classSection(m: ClassificationMetrics, png: Buffer): string {
@@ -80,7 +80,7 @@ function classSection(m: ClassificationMetrics, png: Buffer): string {
       const { accuracy, n } = m.per_class[name]!;
       const width = ((accuracy ?? 0) * 100).toFixed(1);
       return (
-        `<tr><td>${escape(name)}</td><td class="bar"><div style="width:${width}%"></div></td>` +
+        `<tr><td>${escapeHtml(name)}</td><td class="bar"><div style="width:${width}%"></div></td>` +
         `<td>${pct(accuracy)}</td><td>${n}</td></tr>`
       );
     })
@@ -112,7 +112,7 @@ export async function renderReport(input: ReportInput): Promise<string> {
     table('Settings', ['setting', 'value'], settings),
   ];
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escape(input.title)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(input.title)}</title>
 <style>
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 60em; color: #222; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
@@ -120,7 +120,7 @@ td, th { border-bottom: 1px solid #ddd; padding: 0.25em 0.8em; text-align: left;
 td.bar { width: 20em; } td.bar div { background: #4a6fd6; height: 0.9em; }
 img { max-width: 100%; }
 </style></head><body>
-<h1>${escape(input.title)}</h1>
+<h1>${escapeHtml(input.title)}</h1>
 ${sections.join('\n')}
 </body></html>
 `;

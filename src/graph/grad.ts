@@ -16,7 +16,8 @@ const isFloat = (v: Value): boolean => v.dtype === 'float32' || v.dtype === 'flo
  */
 export function grad(graph: Graph, loss: Value, params: readonly Value[]): Value[] {
   if (loss.graph !== graph) throw new GraphError('grad: the loss belongs to another graph');
-  if (loss.shape.some((d) => d !== 1)) throw new GraphError(`grad: the loss must have one element, got shape [${loss.shape.join(', ')}]`);
+  if (loss.shape.some((d) => d !== 1))
+    throw new GraphError(`grad: the loss must have one element, got shape [${loss.shape.join(', ')}]`);
 
   // Values that depend on a parameter (only those need gradients).
   const active = new Set(params.map((p) => p.id));
@@ -36,7 +37,8 @@ export function grad(graph: Graph, loss: Value, params: readonly Value[]): Value
     const node = graph.nodes[i]!;
     const needs = node.inputs.map((x) => active.has(x.id));
     if (!needs.some(Boolean)) continue;
-    if (node.outputs.length !== 1) throw new GraphError(`grad: ${node.op} has ${node.outputs.length} outputs; rules handle one`);
+    if (node.outputs.length !== 1)
+      throw new GraphError(`grad: ${node.op} has ${node.outputs.length} outputs; rules handle one`);
     const g = grads.get(node.outputs[0]!.id);
     if (!g) continue; // does not reach the loss
     const rule = VJP[node.op];

@@ -7,7 +7,7 @@
 
 import { GraphError } from '../errors.js';
 import type { DType } from '../tensor.js';
-import { PRIMITIVES, type Attrs, type OpName } from './ops.js';
+import { PRIMITIVES, type Attrs, type OpName, type OutputType } from './ops.js';
 
 /** A dimension: a fixed size, or a symbol shared by every value with that extent ("batch"). */
 export type Dim = number | string;
@@ -52,62 +52,125 @@ export class Value {
     readonly producer?: Node,
   ) {}
 
-  get rank(): number { return this.shape.length; }
+  get rank(): number {
+    return this.shape.length;
+  }
 
   /** A fixed dimension (negative indexes from the end); throws if it is symbolic. */
   dim(i: number): number {
     const d = this.shape[i < 0 ? this.rank + i : i];
-    if (typeof d !== 'number') throw new GraphError(`dimension ${i} of ${formatShape(this.shape)} is symbolic (${d}), a fixed size was expected`);
+    if (typeof d !== 'number')
+      throw new GraphError(
+        `dimension ${i} of ${formatShape(this.shape)} is symbolic (${d}), a fixed size was expected`,
+      );
     return d;
   }
 
   // Elementwise, with numpy broadcasting.
-  add(other: Value | number): Value { return this.graph.op('Add', [this, this.graph.lift(other, this)])[0]!; }
-  sub(other: Value | number): Value { return this.graph.op('Sub', [this, this.graph.lift(other, this)])[0]!; }
-  mul(other: Value | number): Value { return this.graph.op('Mul', [this, this.graph.lift(other, this)])[0]!; }
-  div(other: Value | number): Value { return this.graph.op('Div', [this, this.graph.lift(other, this)])[0]!; }
-  pow(exponent: number): Value { return this.graph.op('Pow', [this, this.graph.lift(exponent, this)])[0]!; }
-  equal(other: Value): Value { return this.graph.op('Equal', [this, other])[0]!; }
-  neg(): Value { return this.graph.op('Neg', [this])[0]!; }
-  exp(): Value { return this.graph.op('Exp', [this])[0]!; }
-  log(): Value { return this.graph.op('Log', [this])[0]!; }
-  sqrt(): Value { return this.graph.op('Sqrt', [this])[0]!; }
-  sigmoid(): Value { return this.graph.op('Sigmoid', [this])[0]!; }
-  relu(): Value { return this.graph.op('Relu', [this])[0]!; }
-  erf(): Value { return this.graph.op('Erf', [this])[0]!; }
-  cast(dtype: DType): Value { return this.graph.op('Cast', [this], { to: dtype })[0]!; }
+  add(other: Value | number): Value {
+    return this.graph.op('Add', [this, this.graph.lift(other, this)])[0]!;
+  }
+  sub(other: Value | number): Value {
+    return this.graph.op('Sub', [this, this.graph.lift(other, this)])[0]!;
+  }
+  mul(other: Value | number): Value {
+    return this.graph.op('Mul', [this, this.graph.lift(other, this)])[0]!;
+  }
+  div(other: Value | number): Value {
+    return this.graph.op('Div', [this, this.graph.lift(other, this)])[0]!;
+  }
+  pow(exponent: number): Value {
+    return this.graph.op('Pow', [this, this.graph.lift(exponent, this)])[0]!;
+  }
+  equal(other: Value): Value {
+    return this.graph.op('Equal', [this, other])[0]!;
+  }
+  neg(): Value {
+    return this.graph.op('Neg', [this])[0]!;
+  }
+  exp(): Value {
+    return this.graph.op('Exp', [this])[0]!;
+  }
+  log(): Value {
+    return this.graph.op('Log', [this])[0]!;
+  }
+  sqrt(): Value {
+    return this.graph.op('Sqrt', [this])[0]!;
+  }
+  sigmoid(): Value {
+    return this.graph.op('Sigmoid', [this])[0]!;
+  }
+  relu(): Value {
+    return this.graph.op('Relu', [this])[0]!;
+  }
+  erf(): Value {
+    return this.graph.op('Erf', [this])[0]!;
+  }
+  cast(dtype: DType): Value {
+    return this.graph.op('Cast', [this], { to: dtype })[0]!;
+  }
 
   // Reductions over the given axes, keeping them as size 1 unless keepDims is false.
-  sum(axes: number[], keepDims = true): Value { return this.graph.op('ReduceSum', [this], { axes, keepDims })[0]!; }
-  mean(axes: number[], keepDims = true): Value { return this.graph.op('ReduceMean', [this], { axes, keepDims })[0]!; }
-  max(axes: number[], keepDims = true): Value { return this.graph.op('ReduceMax', [this], { axes, keepDims })[0]!; }
-  argmax(axis: number, keepDims = false): Value { return this.graph.op('ArgMax', [this], { axis, keepDims })[0]!; }
-  softmax(axis = -1): Value { return this.graph.op('Softmax', [this], { axis })[0]!; }
+  sum(axes: number[], keepDims = true): Value {
+    return this.graph.op('ReduceSum', [this], { axes, keepDims })[0]!;
+  }
+  mean(axes: number[], keepDims = true): Value {
+    return this.graph.op('ReduceMean', [this], { axes, keepDims })[0]!;
+  }
+  max(axes: number[], keepDims = true): Value {
+    return this.graph.op('ReduceMax', [this], { axes, keepDims })[0]!;
+  }
+  argmax(axis: number, keepDims = false): Value {
+    return this.graph.op('ArgMax', [this], { axis, keepDims })[0]!;
+  }
+  softmax(axis = -1): Value {
+    return this.graph.op('Softmax', [this], { axis })[0]!;
+  }
 
   /** Batched matrix product with broadcasting of the leading dims (numpy matmul). */
-  matmul(other: Value): Value { return this.graph.op('MatMul', [this, other])[0]!; }
+  matmul(other: Value): Value {
+    return this.graph.op('MatMul', [this, other])[0]!;
+  }
 
   // Layout.
-  reshape(shape: Shape): Value { return this.graph.op('Reshape', [this], { shape })[0]!; }
-  transpose(perm: number[]): Value { return this.graph.op('Transpose', [this], { perm })[0]!; }
+  reshape(shape: Shape): Value {
+    return this.graph.op('Reshape', [this], { shape })[0]!;
+  }
+  transpose(perm: number[]): Value {
+    return this.graph.op('Transpose', [this], { perm })[0]!;
+  }
   /** Elements start..end (exclusive) along one axis. */
-  slice(axis: number, start: number, end: number): Value { return this.graph.op('Slice', [this], { axis, start, end })[0]!; }
+  slice(axis: number, start: number, end: number): Value {
+    return this.graph.op('Slice', [this], { axis, start, end })[0]!;
+  }
   /** The first `ref.shape[refAxis]` elements along `axis` (a run-time length when that dim is symbolic). */
-  sliceAs(axis: number, ref: Value, refAxis: number): Value { return this.graph.op('SliceAs', [this, ref], { axis, refAxis })[0]!; }
+  sliceAs(axis: number, ref: Value, refAxis: number): Value {
+    return this.graph.op('SliceAs', [this, ref], { axis, refAxis })[0]!;
+  }
   /** Rows of this table picked by integer indices (an embedding lookup along `axis`). */
-  gather(indices: Value, axis = 0): Value { return this.graph.op('Gather', [this, indices], { axis })[0]!; }
+  gather(indices: Value, axis = 0): Value {
+    return this.graph.op('Gather', [this, indices], { axis })[0]!;
+  }
   /** For x [N, L, ...] and indices [N], x[n, indices[n]] → [N, ...] (pooling at one position). */
-  pickPerRow(indices: Value): Value { return this.graph.op('PickPerRow', [this, indices])[0]!; }
-  expand(shape: Shape): Value { return this.graph.op('Expand', [this], { shape })[0]!; }
+  pickPerRow(indices: Value): Value {
+    return this.graph.op('PickPerRow', [this, indices])[0]!;
+  }
+  expand(shape: Shape): Value {
+    return this.graph.op('Expand', [this], { shape })[0]!;
+  }
   /** Broadcast to `ref`'s shape, whose dims may be symbolic (read at run time). */
-  expandAs(ref: Value): Value { return this.graph.op('ExpandAs', [this, ref])[0]!; }
+  expandAs(ref: Value): Value {
+    return this.graph.op('ExpandAs', [this, ref])[0]!;
+  }
 
   // Images, NCHW.
   conv2d(weight: Value, opts: { stride?: number; padding?: number; bias?: Value } = {}): Value {
     const inputs = opts.bias ? [this, weight, opts.bias] : [this, weight];
     return this.graph.op('Conv', inputs, { stride: opts.stride ?? 1, padding: opts.padding ?? 0 })[0]!;
   }
-  avgPool2d(kernel: number): Value { return this.graph.op('AveragePool', [this], { kernel })[0]!; }
+  avgPool2d(kernel: number): Value {
+    return this.graph.op('AveragePool', [this], { kernel })[0]!;
+  }
 }
 
 /** Concatenation along an axis. */
@@ -143,7 +206,14 @@ export class Graph {
   }
 
   constant(data: ConstData, shape: Shape): Value {
-    const dtype: DType = data instanceof Float32Array ? 'float32' : data instanceof Int32Array ? 'int32' : data instanceof BigInt64Array ? 'int64' : 'uint8';
+    const dtype: DType =
+      data instanceof Float32Array
+        ? 'float32'
+        : data instanceof Int32Array
+          ? 'int32'
+          : data instanceof BigInt64Array
+            ? 'int64'
+            : 'uint8';
     return this.param(`const_${this.constantCount++}`, data, shape, dtype);
   }
 
@@ -173,13 +243,15 @@ export class Graph {
     for (const x of inputs) {
       if (x.graph !== this) throw new GraphError(`${op}: an input belongs to another graph`);
     }
-    let types;
+    let types: OutputType[];
     try {
       types = PRIMITIVES[op].infer(inputs, attrs);
     } catch (e) {
       if (e instanceof GraphError) {
         const shapes = inputs.map((x) => `${x.dtype}${formatShape(x.shape)}`).join(', ');
-        throw new GraphError(`${op}(${shapes}${Object.keys(attrs).length ? `; ${JSON.stringify(attrs)}` : ''}): ${e.message}`);
+        throw new GraphError(
+          `${op}(${shapes}${Object.keys(attrs).length ? `; ${JSON.stringify(attrs)}` : ''}): ${e.message}`,
+        );
       }
       throw e;
     }
@@ -204,7 +276,11 @@ export function liveNodes(graph: Graph): { nodes: Graph['nodes']; values: Set<nu
     const node = producer.get(pending.pop()!);
     if (!node || liveNodeSet.has(node)) continue;
     liveNodeSet.add(node);
-    for (const v of node.inputs) if (!live.has(v.id)) { live.add(v.id); pending.push(v.id); }
+    for (const v of node.inputs)
+      if (!live.has(v.id)) {
+        live.add(v.id);
+        pending.push(v.id);
+      }
   }
   return { nodes: graph.nodes.filter((n) => liveNodeSet.has(n)), values: live };
 }

@@ -5,7 +5,10 @@ import type { Graph, Value } from './ir.js';
 import type { BatchNormParams } from './nn.js';
 
 /** A BatchNorm buffer and the value it takes after this forward pass. */
-export interface RunningStatUpdate { buffer: Value; updated: Value }
+export interface RunningStatUpdate {
+  buffer: Value;
+  updated: Value;
+}
 
 const updates = new WeakMap<Graph, RunningStatUpdate[]>();
 
@@ -25,12 +28,18 @@ export function batchNorm2dTrain(x: Value, p: BatchNormParams, eps = 1e-5, momen
   const mean = x.mean([0, 2, 3]);
   const centred = x.sub(mean);
   const variance = centred.pow(2).mean([0, 2, 3]);
-  const y = centred.div(variance.add(eps).sqrt()).mul(p.weight.reshape([channels, 1, 1])).add(p.bias.reshape([channels, 1, 1]));
+  const y = centred
+    .div(variance.add(eps).sqrt())
+    .mul(p.weight.reshape([channels, 1, 1]))
+    .add(p.bias.reshape([channels, 1, 1]));
   const list = updates.get(x.graph) ?? [];
   updates.set(x.graph, list);
   list.push(
     { buffer: p.runningMean, updated: p.runningMean.mul(1 - momentum).add(mean.reshape([channels]).mul(momentum)) },
-    { buffer: p.runningVar, updated: p.runningVar.mul(1 - momentum).add(variance.reshape([channels]).mul((momentum * count) / (count - 1))) },
+    {
+      buffer: p.runningVar,
+      updated: p.runningVar.mul(1 - momentum).add(variance.reshape([channels]).mul((momentum * count) / (count - 1))),
+    },
   );
   return y;
 }

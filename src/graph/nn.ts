@@ -26,7 +26,12 @@ export function gelu(x: Value): Value {
   return x.mul(0.5).mul(x.div(Math.SQRT2).erf().add(1));
 }
 
-export interface BatchNormParams { weight: Value; bias: Value; runningMean: Value; runningVar: Value }
+export interface BatchNormParams {
+  weight: Value;
+  bias: Value;
+  runningMean: Value;
+  runningVar: Value;
+}
 
 export interface AttentionProjections {
   /** [3·D, D] for packed q/k/v (nn.MultiheadAttention), with bias [3·D]. */
@@ -37,9 +42,17 @@ export interface AttentionProjections {
 }
 
 /** Splits nn.MultiheadAttention's packed in_proj into q/k/v projections (sliced weights fold to constants). */
-export function splitInProj(inProjWeight: Value, inProjBias: Value, outWeight: Value, outBias: Value): AttentionProjections {
+export function splitInProj(
+  inProjWeight: Value,
+  inProjBias: Value,
+  outWeight: Value,
+  outBias: Value,
+): AttentionProjections {
   const d = inProjWeight.dim(1);
-  const part = (i: number) => ({ weight: inProjWeight.slice(0, i * d, (i + 1) * d), bias: inProjBias.slice(0, i * d, (i + 1) * d) });
+  const part = (i: number) => ({
+    weight: inProjWeight.slice(0, i * d, (i + 1) * d),
+    bias: inProjBias.slice(0, i * d, (i + 1) * d),
+  });
   return { q: part(0), k: part(1), v: part(2), out: { weight: outWeight, bias: outBias } };
 }
 
@@ -47,7 +60,13 @@ export function splitInProj(inProjWeight: Value, inProjBias: Value, outWeight: V
  * Multi-head attention, batch-first: query [N, Lq, D], keyValue [N, Lk, D] → [N, Lq, D].
  * `mask` [Lq, Lk] is added to the logits (0 / -inf for causal attention).
  */
-export function multiHeadAttention(query: Value, keyValue: Value, p: AttentionProjections, heads: number, mask?: Value): Value {
+export function multiHeadAttention(
+  query: Value,
+  keyValue: Value,
+  p: AttentionProjections,
+  heads: number,
+  mask?: Value,
+): Value {
   const [n, lq, d] = query.shape as [Dim, Dim, number];
   const lk = keyValue.shape[1]!;
   const headDim = d / heads;
@@ -79,4 +98,3 @@ export function maskRowsAt(mask: Value, at: Position): Value {
   if (typeof at === 'number') return mask.slice(0, at, at + 1);
   return mask.gather(at).reshape([at.shape[0]!, 1, 1, mask.shape[1]!]);
 }
-

@@ -71,7 +71,8 @@ export function toOnnx(graph: Graph, options: OnnxOptions = {}): Uint8Array {
     if (w && asWeight(w)) transB.set(node, w);
     return !(LAYOUT_OPS.has(node.op) && asWeight(node.outputs[0]!));
   });
-  const operands = (node: Node): readonly Value[] => (transB.has(node) ? [node.inputs[0]!, transB.get(node)!] : node.inputs);
+  const operands = (node: Node): readonly Value[] =>
+    transB.has(node) ? [node.inputs[0]!, transB.get(node)!] : node.inputs;
   const used = new Set<number>(graph.outputs.map((o) => o.value.id));
   for (const node of emitted) for (const v of operands(node)) used.add(v.id);
 
@@ -85,7 +86,10 @@ export function toOnnx(graph: Graph, options: OnnxOptions = {}): Uint8Array {
   }
   const nameOf = (v: Value): string => {
     let n = names.get(v.id);
-    if (n === undefined) { n = `v${v.id}`; names.set(v.id, n); }
+    if (n === undefined) {
+      n = `v${v.id}`;
+      names.set(v.id, n);
+    }
     return n;
   };
 
@@ -93,16 +97,26 @@ export function toOnnx(graph: Graph, options: OnnxOptions = {}): Uint8Array {
     name: nameOf,
     int64: (values) => {
       const name = `shape_${temps++}`;
-      initializers.push({ name, dataType: onnx.TensorProto.DataType.INT64, dims: [values.length], rawData: bytesOf(BigInt64Array.from(values, BigInt)) });
+      initializers.push({
+        name,
+        dataType: onnx.TensorProto.DataType.INT64,
+        dims: [values.length],
+        rawData: bytesOf(BigInt64Array.from(values, BigInt)),
+      });
       return name;
     },
     temp: (hint) => `${hint}_${temps++}`,
     node: (opType, inputs, outputs, attrs = {}, domain) => {
       if (domain) domains.add(domain);
       nodes.push({
-        opType, input: inputs, output: outputs, domain: domain ?? '', name: `${opType}_${nodes.length}`,
+        opType,
+        input: inputs,
+        output: outputs,
+        domain: domain ?? '',
+        name: `${opType}_${nodes.length}`,
         attribute: Object.entries(attrs).map(([name, a]) => {
-          if (typeof a === 'string') return { name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(a) };
+          if (typeof a === 'string')
+            return { name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(a) };
           if (Array.isArray(a)) return { name, type: onnx.AttributeProto.AttributeType.INTS, ints: a };
           return { name, type: onnx.AttributeProto.AttributeType.INT, i: a as number };
         }),
@@ -111,7 +125,8 @@ export function toOnnx(graph: Graph, options: OnnxOptions = {}): Uint8Array {
   };
 
   for (const node of emitted) {
-    if (transB.has(node)) ctx.node('FusedMatMul', operands(node).map(nameOf), [nameOf(node.outputs[0]!)], { transB: 1 }, 'com.microsoft');
+    if (transB.has(node))
+      ctx.node('FusedMatMul', operands(node).map(nameOf), [nameOf(node.outputs[0]!)], { transB: 1 }, 'com.microsoft');
     else PRIMITIVES[node.op].emit(ctx, node.inputs, node.outputs, node.attrs as never);
   }
   for (const [from, to] of identities) ctx.node('Identity', [from], [to]);
@@ -129,7 +144,11 @@ export function toOnnx(graph: Graph, options: OnnxOptions = {}): Uint8Array {
       const v = init.value;
       // External data is written at once, so conversions may reuse one scratch buffer.
       const bytes = bytesOf(external === undefined ? init.data() : init.data(scratch));
-      const tensor: OnnxTypes.ITensorProto = { name: init.name, dataType: onnxDtype(v.dtype), dims: v.shape as number[] };
+      const tensor: OnnxTypes.ITensorProto = {
+        name: init.name,
+        dataType: onnxDtype(v.dtype),
+        dims: v.shape as number[],
+      };
       if (external !== undefined && bytes.byteLength > 1024) {
         writeSync(external, bytes);
         tensor.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
@@ -167,6 +186,7 @@ export function toOnnx(graph: Graph, options: OnnxOptions = {}): Uint8Array {
 /** Total bytes of a graph's weights, to decide between inline and external data. */
 export function weightBytes(graph: Graph): number {
   let total = 0;
-  for (const { value } of graph.initializers.values()) total += numel(value.shape as number[]) * DTYPE_SIZE[value.dtype];
+  for (const { value } of graph.initializers.values())
+    total += numel(value.shape as number[]) * DTYPE_SIZE[value.dtype];
   return total;
 }

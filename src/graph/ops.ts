@@ -9,7 +9,10 @@ import type { Dim, Shape, Value } from './ir.js';
 export type AttrValue = number | boolean | string | readonly number[] | readonly Dim[];
 export type Attrs = Record<string, AttrValue>;
 
-export interface OutputType { dtype: DType; shape: Shape }
+export interface OutputType {
+  dtype: DType;
+  shape: Shape;
+}
 
 /** What an op's ONNX emission can ask of the serialiser. */
 export interface EmitContext {
@@ -18,7 +21,13 @@ export interface EmitContext {
   /** An int64 constant initializer; returns its name. */
   int64(values: readonly number[]): string;
   /** Appends an ONNX node. Attribute values: number (int unless `floats` lists it), number[] (ints), string. */
-  node(opType: string, inputs: string[], outputs: string[], attrs?: Record<string, number | number[] | string>, domain?: string): void;
+  node(
+    opType: string,
+    inputs: string[],
+    outputs: string[],
+    attrs?: Record<string, number | number[] | string>,
+    domain?: string,
+  ): void;
   /** A fresh intermediate name. */
   temp(hint: string): string;
 }
@@ -28,7 +37,9 @@ interface Primitive {
   emit(ctx: EmitContext, inputs: readonly Value[], outputs: readonly Value[], attrs: Attrs): void;
 }
 
-const fail = (message: string): never => { throw new GraphError(message); };
+const fail = (message: string): never => {
+  throw new GraphError(message);
+};
 
 function normAxis(axis: number, rank: number): number {
   const a = axis < 0 ? axis + rank : axis;
@@ -109,7 +120,17 @@ const reduction = (opType: string): Primitive => ({
   },
 });
 
-const ONNX_DTYPE: Partial<Record<DType, number>> = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11, bfloat16: 16 };
+const ONNX_DTYPE: Partial<Record<DType, number>> = {
+  float32: 1,
+  uint8: 2,
+  int8: 3,
+  int32: 6,
+  int64: 7,
+  bool: 9,
+  float16: 10,
+  float64: 11,
+  bfloat16: 16,
+};
 export function onnxDtype(dtype: DType): number {
   return ONNX_DTYPE[dtype] ?? fail(`dtype ${dtype} has no ONNX equivalent`);
 }
@@ -124,7 +145,8 @@ function reshapeTarget(x: Value, shape: Shape): number[] {
     return -1;
   });
   // ONNX infers at most one dim (-1); symbols elsewhere must stay where the input has them.
-  if (target.filter((d) => d === -1).length > 1) fail(`cannot reshape ${JSON.stringify(x.shape)} to ${JSON.stringify(shape)}: more than one symbolic dim moves`);
+  if (target.filter((d) => d === -1).length > 1)
+    fail(`cannot reshape ${JSON.stringify(x.shape)} to ${JSON.stringify(shape)}: more than one symbolic dim moves`);
   return target;
 }
 
@@ -138,8 +160,14 @@ function checkReshape(x: Value, shape: Shape): void {
   }
   const fixedOut = shape.filter((d): d is number => typeof d === 'number').reduce((a, b) => a * b, 1);
   const fixedIn = x.shape.filter((d): d is number => typeof d === 'number').reduce((a, b) => a * b, 1);
-  const symsIn = x.shape.filter((d) => typeof d === 'string').sort().join(',');
-  const symsOut = shape.filter((d) => typeof d === 'string').sort().join(',');
+  const symsIn = x.shape
+    .filter((d) => typeof d === 'string')
+    .sort()
+    .join(',');
+  const symsOut = shape
+    .filter((d) => typeof d === 'string')
+    .sort()
+    .join(',');
   if (symsIn === symsOut && fixedIn !== fixedOut) fail(`cannot reshape ${fixedIn} elements into ${fixedOut}`);
 }
 
@@ -150,7 +178,10 @@ export const PRIMITIVES = {
   Div: elementwise('Div'),
   Pow: elementwise('Pow'),
   Equal: {
-    infer: (inputs) => { sameDtype(inputs); return [{ dtype: 'bool', shape: broadcastShapes(inputs[0]!.shape, inputs[1]!.shape) }]; },
+    infer: (inputs) => {
+      sameDtype(inputs);
+      return [{ dtype: 'bool', shape: broadcastShapes(inputs[0]!.shape, inputs[1]!.shape) }];
+    },
     emit: simple('Equal'),
   },
   Neg: unary('Neg'),
@@ -162,20 +193,30 @@ export const PRIMITIVES = {
   Erf: unary('Erf'),
   Cast: {
     infer: ([x], attrs) => [{ dtype: attrs.to as DType, shape: x!.shape }],
-    emit: (ctx, [x], [y], attrs) => ctx.node('Cast', [ctx.name(x!)], [ctx.name(y!)], { to: onnxDtype(attrs.to as DType) }),
+    emit: (ctx, [x], [y], attrs) =>
+      ctx.node('Cast', [ctx.name(x!)], [ctx.name(y!)], { to: onnxDtype(attrs.to as DType) }),
   },
   ReduceSum: reduction('ReduceSum'),
   ReduceMean: reduction('ReduceMean'),
   ReduceMax: reduction('ReduceMax'),
   ArgMax: {
-    infer: ([x], attrs) => [{ dtype: 'int64', shape: reduced(x!, { axes: [attrs.axis as number], keepDims: attrs.keepDims as boolean }) }],
-    emit: (ctx, [x], [y], attrs) => ctx.node('ArgMax', [ctx.name(x!)], [ctx.name(y!)], {
-      axis: normAxis(attrs.axis as number, x!.rank), keepdims: attrs.keepDims ? 1 : 0, select_last_index: 0,
-    }),
+    infer: ([x], attrs) => [
+      { dtype: 'int64', shape: reduced(x!, { axes: [attrs.axis as number], keepDims: attrs.keepDims as boolean }) },
+    ],
+    emit: (ctx, [x], [y], attrs) =>
+      ctx.node('ArgMax', [ctx.name(x!)], [ctx.name(y!)], {
+        axis: normAxis(attrs.axis as number, x!.rank),
+        keepdims: attrs.keepDims ? 1 : 0,
+        select_last_index: 0,
+      }),
   },
   Softmax: {
-    infer: ([x], attrs) => { normAxis(attrs.axis as number, x!.rank); return [{ dtype: x!.dtype, shape: x!.shape }]; },
-    emit: (ctx, [x], [y], attrs) => ctx.node('Softmax', [ctx.name(x!)], [ctx.name(y!)], { axis: normAxis(attrs.axis as number, x!.rank) }),
+    infer: ([x], attrs) => {
+      normAxis(attrs.axis as number, x!.rank);
+      return [{ dtype: x!.dtype, shape: x!.shape }];
+    },
+    emit: (ctx, [x], [y], attrs) =>
+      ctx.node('Softmax', [ctx.name(x!)], [ctx.name(y!)], { axis: normAxis(attrs.axis as number, x!.rank) }),
   },
   MatMul: {
     infer: ([a, b]) => {
@@ -195,15 +236,18 @@ export const PRIMITIVES = {
       reshapeTarget(x!, attrs.shape as Shape); // fails now, at build time, if ONNX could not express it
       return [{ dtype: x!.dtype, shape: attrs.shape as Shape }];
     },
-    emit: (ctx, [x], [y], attrs) => ctx.node('Reshape', [ctx.name(x!), ctx.int64(reshapeTarget(x!, attrs.shape as Shape))], [ctx.name(y!)]),
+    emit: (ctx, [x], [y], attrs) =>
+      ctx.node('Reshape', [ctx.name(x!), ctx.int64(reshapeTarget(x!, attrs.shape as Shape))], [ctx.name(y!)]),
   },
   Transpose: {
     infer: ([x], attrs) => {
       const perm = attrs.perm as number[];
-      if (perm.length !== x!.rank || [...perm].sort().some((p, i) => p !== i)) fail(`perm ${JSON.stringify(perm)} is not a permutation of ${x!.rank} axes`);
+      if (perm.length !== x!.rank || [...perm].sort().some((p, i) => p !== i))
+        fail(`perm ${JSON.stringify(perm)} is not a permutation of ${x!.rank} axes`);
       return [{ dtype: x!.dtype, shape: perm.map((p) => x!.shape[p]!) }];
     },
-    emit: (ctx, [x], [y], attrs) => ctx.node('Transpose', [ctx.name(x!)], [ctx.name(y!)], { perm: attrs.perm as number[] }),
+    emit: (ctx, [x], [y], attrs) =>
+      ctx.node('Transpose', [ctx.name(x!)], [ctx.name(y!)], { perm: attrs.perm as number[] }),
   },
   Slice: {
     infer: ([x], attrs) => {
@@ -211,12 +255,21 @@ export const PRIMITIVES = {
       const start = attrs.start as number;
       const end = attrs.end as number;
       const d = x!.shape[axis]!;
-      if (start < 0 || end <= start || (typeof d === 'number' && end > d)) fail(`slice ${start}:${end} is out of range for dimension ${d}`);
+      if (start < 0 || end <= start || (typeof d === 'number' && end > d))
+        fail(`slice ${start}:${end} is out of range for dimension ${d}`);
       return [{ dtype: x!.dtype, shape: x!.shape.map((s, i) => (i === axis ? end - start : s)) }];
     },
-    emit: (ctx, [x], [y], attrs) => ctx.node('Slice', [
-      ctx.name(x!), ctx.int64([attrs.start as number]), ctx.int64([attrs.end as number]), ctx.int64([normAxis(attrs.axis as number, x!.rank)]),
-    ], [ctx.name(y!)]),
+    emit: (ctx, [x], [y], attrs) =>
+      ctx.node(
+        'Slice',
+        [
+          ctx.name(x!),
+          ctx.int64([attrs.start as number]),
+          ctx.int64([attrs.end as number]),
+          ctx.int64([normAxis(attrs.axis as number, x!.rank)]),
+        ],
+        [ctx.name(y!)],
+      ),
   },
   SliceAs: {
     // x[..., :len, ...] along `axis`, where len is dimension `refAxis` of `ref` (e.g. a
@@ -233,7 +286,11 @@ export const PRIMITIVES = {
       const end = ctx.temp('ref_len');
       ctx.node('Shape', [ctx.name(ref!)], [shape]);
       ctx.node('Gather', [shape, ctx.int64([normAxis(attrs.refAxis as number, ref!.rank)])], [end]);
-      ctx.node('Slice', [ctx.name(x!), ctx.int64([0]), end, ctx.int64([normAxis(attrs.axis as number, x!.rank)])], [ctx.name(y!)]);
+      ctx.node(
+        'Slice',
+        [ctx.name(x!), ctx.int64([0]), end, ctx.int64([normAxis(attrs.axis as number, x!.rank)])],
+        [ctx.name(y!)],
+      );
     },
   },
   Concat: {
@@ -244,25 +301,42 @@ export const PRIMITIVES = {
       let total: Dim = 0;
       for (const x of inputs) {
         if (x.rank !== first.rank) fail('ranks differ');
-        x.shape.forEach((d, i) => { if (i !== axis && !sameDim(d, first.shape[i]!)) fail(`dimension ${i} differs: ${d} vs ${first.shape[i]}`); });
+        x.shape.forEach((d, i) => {
+          if (i !== axis && !sameDim(d, first.shape[i]!)) fail(`dimension ${i} differs: ${d} vs ${first.shape[i]}`);
+        });
         const d = x.shape[axis]!;
-        total = typeof d === 'number' && typeof total === 'number' ? total + d : fail('cannot concatenate along a symbolic dimension');
+        total =
+          typeof d === 'number' && typeof total === 'number'
+            ? total + d
+            : fail('cannot concatenate along a symbolic dimension');
       }
       return [{ dtype, shape: first.shape.map((d, i) => (i === axis ? total : d)) }];
     },
-    emit: (ctx, inputs, [y], attrs) => ctx.node('Concat', inputs.map(ctx.name), [ctx.name(y!)], { axis: normAxis(attrs.axis as number, inputs[0]!.rank) }),
+    emit: (ctx, inputs, [y], attrs) =>
+      ctx.node('Concat', inputs.map(ctx.name), [ctx.name(y!)], {
+        axis: normAxis(attrs.axis as number, inputs[0]!.rank),
+      }),
   },
   Gather: {
     infer: ([table, indices], attrs) => {
       if (!['int32', 'int64'].includes(indices!.dtype)) fail(`indices must be int32 or int64, got ${indices!.dtype}`);
       const axis = normAxis(attrs.axis as number, table!.rank);
-      return [{ dtype: table!.dtype, shape: [...table!.shape.slice(0, axis), ...indices!.shape, ...table!.shape.slice(axis + 1)] }];
+      return [
+        {
+          dtype: table!.dtype,
+          shape: [...table!.shape.slice(0, axis), ...indices!.shape, ...table!.shape.slice(axis + 1)],
+        },
+      ];
     },
-    emit: (ctx, [t, i], [y], attrs) => ctx.node('Gather', [ctx.name(t!), ctx.name(i!)], [ctx.name(y!)], { axis: normAxis(attrs.axis as number, t!.rank) }),
+    emit: (ctx, [t, i], [y], attrs) =>
+      ctx.node('Gather', [ctx.name(t!), ctx.name(i!)], [ctx.name(y!)], {
+        axis: normAxis(attrs.axis as number, t!.rank),
+      }),
   },
   PickPerRow: {
     infer: ([x, indices]) => {
-      if (indices!.rank !== 1 || !sameDim(indices!.shape[0]!, x!.shape[0]!)) fail('indices must be [N] for x [N, L, ...]');
+      if (indices!.rank !== 1 || !sameDim(indices!.shape[0]!, x!.shape[0]!))
+        fail('indices must be [N] for x [N, L, ...]');
       if (indices!.dtype !== 'int64') fail(`indices must be int64, got ${indices!.dtype}`);
       return [{ dtype: x!.dtype, shape: [x!.shape[0]!, ...x!.shape.slice(2)] }];
     },
@@ -277,7 +351,8 @@ export const PRIMITIVES = {
     infer: ([x], attrs) => [{ dtype: x!.dtype, shape: broadcastShapes(x!.shape, attrs.shape as Shape) }],
     emit: (ctx, [x], [y], attrs) => {
       const target = (attrs.shape as Shape).map((d) => (typeof d === 'number' ? d : 1));
-      if ((attrs.shape as Shape).some((d) => typeof d === 'string')) fail('Expand to a symbolic shape is not supported');
+      if ((attrs.shape as Shape).some((d) => typeof d === 'string'))
+        fail('Expand to a symbolic shape is not supported');
       ctx.node('Expand', [ctx.name(x!), ctx.int64(target)], [ctx.name(y!)]);
     },
   },
@@ -285,24 +360,33 @@ export const PRIMITIVES = {
     infer: ([x, w, b], attrs) => {
       const dtype = sameDtype(b ? [x!, w!, b] : [x!, w!]);
       if (x!.rank !== 4 || w!.rank !== 4) fail('Conv expects x [N, C, H, W] and weight [O, C, kH, kW]');
-      if (!sameDim(x!.shape[1]!, w!.shape[1]!)) fail(`input has ${x!.shape[1]} channels, weight expects ${w!.shape[1]}`);
+      if (!sameDim(x!.shape[1]!, w!.shape[1]!))
+        fail(`input has ${x!.shape[1]} channels, weight expects ${w!.shape[1]}`);
       const stride = attrs.stride as number;
       const pad = attrs.padding as number;
       const out = (d: Dim, k: number): number => Math.floor(((d as number) + 2 * pad - k) / stride) + 1;
-      return [{ dtype, shape: [x!.shape[0]!, w!.shape[0]!, out(x!.shape[2]!, w!.dim(2)), out(x!.shape[3]!, w!.dim(3))] }];
+      return [
+        { dtype, shape: [x!.shape[0]!, w!.shape[0]!, out(x!.shape[2]!, w!.dim(2)), out(x!.shape[3]!, w!.dim(3))] },
+      ];
     },
     emit: (ctx, inputs, [y], attrs) => {
       const s = attrs.stride as number;
       const p = attrs.padding as number;
       // Explicit default dilations: onnxruntime-web's WebGPU Conv refuses a node without them.
-      ctx.node('Conv', inputs.map(ctx.name), [ctx.name(y!)], { dilations: [1, 1], strides: [s, s], pads: [p, p, p, p] });
+      ctx.node('Conv', inputs.map(ctx.name), [ctx.name(y!)], {
+        dilations: [1, 1],
+        strides: [s, s],
+        pads: [p, p, p, p],
+      });
     },
   },
   AveragePool: {
     infer: ([x], attrs) => {
       const k = attrs.kernel as number;
       if (x!.rank !== 4) fail('AveragePool expects [N, C, H, W]');
-      return [{ dtype: x!.dtype, shape: [x!.shape[0]!, x!.shape[1]!, Math.floor(x!.dim(2) / k), Math.floor(x!.dim(3) / k)] }];
+      return [
+        { dtype: x!.dtype, shape: [x!.shape[0]!, x!.shape[1]!, Math.floor(x!.dim(2) / k), Math.floor(x!.dim(3) / k)] },
+      ];
     },
     emit: (ctx, [x], [y], attrs) => {
       const k = attrs.kernel as number;
@@ -311,18 +395,26 @@ export const PRIMITIVES = {
   },
   // ---- Appended for training (graph/grad.ts, graph/vjp.ts): the backward passes' primitives. ----
   Greater: {
-    infer: (inputs) => { sameDtype(inputs); return [{ dtype: 'bool', shape: broadcastShapes(inputs[0]!.shape, inputs[1]!.shape) }]; },
+    infer: (inputs) => {
+      sameDtype(inputs);
+      return [{ dtype: 'bool', shape: broadcastShapes(inputs[0]!.shape, inputs[1]!.shape) }];
+    },
     emit: simple('Greater'),
   },
   LogSoftmax: {
-    infer: ([x], attrs) => { normAxis(attrs.axis as number, x!.rank); return [{ dtype: x!.dtype, shape: x!.shape }]; },
-    emit: (ctx, [x], [y], attrs) => ctx.node('LogSoftmax', [ctx.name(x!)], [ctx.name(y!)], { axis: normAxis(attrs.axis as number, x!.rank) }),
+    infer: ([x], attrs) => {
+      normAxis(attrs.axis as number, x!.rank);
+      return [{ dtype: x!.dtype, shape: x!.shape }];
+    },
+    emit: (ctx, [x], [y], attrs) =>
+      ctx.node('LogSoftmax', [ctx.name(x!)], [ctx.name(y!)], { axis: normAxis(attrs.axis as number, x!.rank) }),
   },
   ExpandAs: {
     // x broadcast to ref's shape (ref's dims may be symbolic: the target is read at run time).
     infer: ([x, ref]) => {
       const shape = broadcastShapes(x!.shape, ref!.shape);
-      if (shape.length !== ref!.rank || shape.some((d, i) => d !== ref!.shape[i])) fail(`cannot expand ${JSON.stringify(x!.shape)} to ${JSON.stringify(ref!.shape)}`);
+      if (shape.length !== ref!.rank || shape.some((d, i) => d !== ref!.shape[i]))
+        fail(`cannot expand ${JSON.stringify(x!.shape)} to ${JSON.stringify(ref!.shape)}`);
       return [{ dtype: x!.dtype, shape: ref!.shape }];
     },
     emit: (ctx, [x, ref], [y]) => {
@@ -337,7 +429,12 @@ export const PRIMITIVES = {
       const axis = normAxis(attrs.axis as number, x!.rank);
       const d = x!.shape[axis]!;
       if (typeof d !== 'number') return fail('cannot pad a symbolic dimension');
-      return [{ dtype: x!.dtype, shape: x!.shape.map((s, i) => (i === axis ? d + (attrs.before as number) + (attrs.after as number) : s)) }];
+      return [
+        {
+          dtype: x!.dtype,
+          shape: x!.shape.map((s, i) => (i === axis ? d + (attrs.before as number) + (attrs.after as number) : s)),
+        },
+      ];
     },
     emit: (ctx, [x], [y], attrs) => {
       const rank = x!.rank;
@@ -353,11 +450,14 @@ export const PRIMITIVES = {
     infer: ([table, indices, updates]) => {
       if (!['int32', 'int64'].includes(indices!.dtype)) fail(`indices must be int32 or int64, got ${indices!.dtype}`);
       const expected = [...indices!.shape, ...table!.shape.slice(1)];
-      if (updates!.rank !== expected.length || updates!.shape.some((d, i) => !sameDim(d, expected[i]!))) fail(`updates must be ${JSON.stringify(expected)}`);
+      if (updates!.rank !== expected.length || updates!.shape.some((d, i) => !sameDim(d, expected[i]!)))
+        fail(`updates must be ${JSON.stringify(expected)}`);
       return [{ dtype: updates!.dtype, shape: table!.shape }];
     },
     emit: (ctx, [table, indices, updates], [y]) => {
-      const [shape, zeros, idx64, idx] = ['scatter_shape', 'scatter_zeros', 'scatter_idx64', 'scatter_idx'].map(ctx.temp) as [string, string, string, string];
+      const [shape, zeros, idx64, idx] = ['scatter_shape', 'scatter_zeros', 'scatter_idx64', 'scatter_idx'].map(
+        ctx.temp,
+      ) as [string, string, string, string];
       ctx.node('Shape', [ctx.name(table!)], [shape]);
       ctx.node('ConstantOfShape', [shape], [zeros]);
       ctx.node('Cast', [ctx.name(indices!)], [idx64], { to: onnxDtype('int64') });
@@ -378,7 +478,11 @@ export const PRIMITIVES = {
       const [h, wd] = attrs.inputSize as number[];
       const extra = (size: number, outSize: number, k: number) => size - (s * (outSize - 1) + k - 2 * p);
       const op = [extra(h!, g!.dim(2), w!.dim(2)), extra(wd!, g!.dim(3), w!.dim(3))];
-      ctx.node('ConvTranspose', [ctx.name(g!), ctx.name(w!)], [ctx.name(y!)], { strides: [s, s], pads: [p, p, p, p], output_padding: op });
+      ctx.node('ConvTranspose', [ctx.name(g!), ctx.name(w!)], [ctx.name(y!)], {
+        strides: [s, s],
+        pads: [p, p, p, p],
+        output_padding: op,
+      });
     },
   },
   ConvWeightGrad: {
@@ -393,7 +497,12 @@ export const PRIMITIVES = {
       const s = attrs.stride as number;
       const p = attrs.padding as number;
       const [kh, kw] = attrs.kernel as number[];
-      const [xt, gt, full, cut] = ['cwg_x', 'cwg_g', 'cwg_full', 'cwg_cut'].map(ctx.temp) as [string, string, string, string];
+      const [xt, gt, full, cut] = ['cwg_x', 'cwg_g', 'cwg_full', 'cwg_cut'].map(ctx.temp) as [
+        string,
+        string,
+        string,
+        string,
+      ];
       ctx.node('Transpose', [ctx.name(x!)], [xt], { perm: [1, 0, 2, 3] });
       ctx.node('Transpose', [ctx.name(g!)], [gt], { perm: [1, 0, 2, 3] });
       ctx.node('Conv', [xt, gt], [full], { dilations: [s, s], pads: [p, p, p, p], strides: [1, 1] });
@@ -412,27 +521,48 @@ export const PRIMITIVES = {
     emit: (ctx, [x, ref], [y], attrs) => {
       const rank = x!.rank;
       const axis = normAxis(attrs.axis as number, rank);
-      const [want, have, extra, pads] = ['pad_want', 'pad_have', 'pad_extra', 'pads'].map(ctx.temp) as [string, string, string, string];
+      const [want, have, extra, pads] = ['pad_want', 'pad_have', 'pad_extra', 'pads'].map(ctx.temp) as [
+        string,
+        string,
+        string,
+        string,
+      ];
       ctx.node('Shape', [ctx.name(ref!)], [want], { start: axis, end: axis + 1 });
       ctx.node('Shape', [ctx.name(x!)], [have], { start: axis, end: axis + 1 });
       ctx.node('Sub', [want, have], [extra]);
       // pads = [begin of each axis..., end of each axis...]: only the end of `axis` is non-zero.
-      ctx.node('Concat', [ctx.int64(new Array<number>(rank + axis).fill(0)), extra, ...(axis < rank - 1 ? [ctx.int64(new Array<number>(rank - axis - 1).fill(0))] : [])], [pads], { axis: 0 });
+      ctx.node(
+        'Concat',
+        [
+          ctx.int64(new Array<number>(rank + axis).fill(0)),
+          extra,
+          ...(axis < rank - 1 ? [ctx.int64(new Array<number>(rank - axis - 1).fill(0))] : []),
+        ],
+        [pads],
+        { axis: 0 },
+      );
       ctx.node('Pad', [ctx.name(x!), pads], [ctx.name(y!)]);
     },
   },
   ScatterPerRow: {
     // base [N, L, ...] with row n's position indices[n] replaced by updates[n] (the inverse of PickPerRow).
     infer: ([base, indices, updates]) => {
-      if (indices!.dtype !== 'int64' || indices!.rank !== 1 || !sameDim(indices!.shape[0]!, base!.shape[0]!)) fail('indices must be int64 [N] for base [N, L, ...]');
+      if (indices!.dtype !== 'int64' || indices!.rank !== 1 || !sameDim(indices!.shape[0]!, base!.shape[0]!))
+        fail('indices must be int64 [N] for base [N, L, ...]');
       const expected = [base!.shape[0]!, ...base!.shape.slice(2)];
-      if (updates!.rank !== expected.length || updates!.shape.some((d, i) => !sameDim(d, expected[i]!))) fail(`updates must be ${JSON.stringify(expected)}`);
+      if (updates!.rank !== expected.length || updates!.shape.some((d, i) => !sameDim(d, expected[i]!)))
+        fail(`updates must be ${JSON.stringify(expected)}`);
       return [{ dtype: sameDtype([base!, updates!]), shape: base!.shape }];
     },
     // ScatterElements along axis 1 with indices[n] repeated over the trailing dims.
     emit: (ctx, [base, indices, updates], [y]) => {
       const rank = base!.rank;
-      const [idx, upd, shape, idxFull] = ['row_idx', 'row_upd', 'row_shape', 'row_idx_full'].map(ctx.temp) as [string, string, string, string];
+      const [idx, upd, shape, idxFull] = ['row_idx', 'row_upd', 'row_shape', 'row_idx_full'].map(ctx.temp) as [
+        string,
+        string,
+        string,
+        string,
+      ];
       ctx.node('Unsqueeze', [ctx.name(indices!), ctx.int64([...Array(rank - 1).keys()].map((i) => i + 1))], [idx]);
       ctx.node('Unsqueeze', [ctx.name(updates!), ctx.int64([1])], [upd]);
       ctx.node('Shape', [upd], [shape]);
@@ -445,11 +575,14 @@ export const PRIMITIVES = {
     // x float [..., K] @ int8 weights [K, N] with per-column scales [N]: ONNX Runtime quantizes x
     // to uint8 on the fly and runs an integer GEMM (com.microsoft contrib op).
     infer: ([x, w, scale]) => {
-      if (x!.dtype !== 'float32' || w!.dtype !== 'int8' || scale!.dtype !== 'float32') fail('expects float32 x, int8 weights, float32 scales');
-      if (w!.rank !== 2 || !sameDim(x!.shape[x!.rank - 1]!, w!.shape[0]!)) fail(`weights ${JSON.stringify(w!.shape)} do not match x ${JSON.stringify(x!.shape)}`);
+      if (x!.dtype !== 'float32' || w!.dtype !== 'int8' || scale!.dtype !== 'float32')
+        fail('expects float32 x, int8 weights, float32 scales');
+      if (w!.rank !== 2 || !sameDim(x!.shape[x!.rank - 1]!, w!.shape[0]!))
+        fail(`weights ${JSON.stringify(w!.shape)} do not match x ${JSON.stringify(x!.shape)}`);
       return [{ dtype: 'float32', shape: [...x!.shape.slice(0, -1), w!.shape[1]!] }];
     },
-    emit: (ctx, inputs, [y]) => ctx.node('DynamicQuantizeMatMul', inputs.map(ctx.name), [ctx.name(y!)], {}, 'com.microsoft'),
+    emit: (ctx, inputs, [y]) =>
+      ctx.node('DynamicQuantizeMatMul', inputs.map(ctx.name), [ctx.name(y!)], {}, 'com.microsoft'),
   },
   QuantizeLinear: {
     // x float → round(x / scale) + zeroPoint, saturated to the zero point's type (uint8 here).
@@ -462,10 +595,17 @@ export const PRIMITIVES = {
   DequantizeLinear: {
     // (q - zeroPoint) · scale; with `axis`, scale and zero point are per slice along that axis.
     infer: ([q, scale, zeroPoint]) => {
-      if (scale!.dtype !== 'float32' || q!.dtype !== zeroPoint!.dtype) fail('expects float32 scale and a zero point of q\'s dtype');
+      if (scale!.dtype !== 'float32' || q!.dtype !== zeroPoint!.dtype)
+        fail("expects float32 scale and a zero point of q's dtype");
       return [{ dtype: 'float32', shape: q!.shape }];
     },
-    emit: (ctx, inputs, [y], attrs) => ctx.node('DequantizeLinear', inputs.map(ctx.name), [ctx.name(y!)], attrs.axis === undefined ? {} : { axis: attrs.axis as number }),
+    emit: (ctx, inputs, [y], attrs) =>
+      ctx.node(
+        'DequantizeLinear',
+        inputs.map(ctx.name),
+        [ctx.name(y!)],
+        attrs.axis === undefined ? {} : { axis: attrs.axis as number },
+      ),
   },
 } satisfies Record<string, Primitive>;
 

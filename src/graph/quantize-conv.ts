@@ -25,10 +25,12 @@ function outputPoints(graph: Graph, convs: readonly Node[]): Map<Node, Value> {
   for (const node of liveNodes(graph).nodes) {
     for (const v of node.inputs) consumers.set(v.id, [...(consumers.get(v.id) ?? []), node]);
   }
-  return new Map(convs.map((conv) => {
-    const users = consumers.get(conv.outputs[0]!.id) ?? [];
-    return [conv, users.length === 1 && users[0]!.op === 'Relu' ? users[0]!.outputs[0]! : conv.outputs[0]!];
-  }));
+  return new Map(
+    convs.map((conv) => {
+      const users = consumers.get(conv.outputs[0]!.id) ?? [];
+      return [conv, users.length === 1 && users[0]!.op === 'Relu' ? users[0]!.outputs[0]! : conv.outputs[0]!];
+    }),
+  );
 }
 
 /** The values whose ranges quantizeConvs needs: every convolution's input and output point. */
@@ -82,8 +84,12 @@ export function quantizeConvs(graph: Graph, ranges: Ranges): number {
   const points = outputPoints(graph, convs);
   const scalar = (name: string, value: number, dtype: 'float32' | 'uint8') =>
     graph.param(name, dtype === 'float32' ? Float32Array.of(value) : Uint8Array.of(value), [], dtype);
-  const node = (op: Node['op'], inputs: Value[], outputs: Value[], attrs: Node['attrs'] = {}): Node =>
-    ({ op, inputs, attrs, outputs });
+  const node = (op: Node['op'], inputs: Value[], outputs: Value[], attrs: Node['attrs'] = {}): Node => ({
+    op,
+    inputs,
+    attrs,
+    outputs,
+  });
   // A new value of `like`'s shape: raw results whose QDQ pairs then produce the original values.
   const fresh = (like: Value, dtype: Value['dtype']) => graph.detachedValue(dtype, like.shape);
 
@@ -130,8 +136,11 @@ export function quantizeConvs(graph: Graph, ranges: Ranges): number {
       const out = graph.detachedValue('float32', shape);
       const dtype = data instanceof Int8Array ? 'int8' : 'int32';
       const zeros = dtype === 'int8' ? new Int8Array(channels) : new Int32Array(channels);
-      const inputs = [graph.param(name, data, shape, dtype), graph.param(`${name}.scale`, scale, [channels]),
-        graph.param(`${name}.zero_point`, zeros, [channels], dtype)];
+      const inputs = [
+        graph.param(name, data, shape, dtype),
+        graph.param(`${name}.scale`, scale, [channels]),
+        graph.param(`${name}.zero_point`, zeros, [channels], dtype),
+      ];
       nodes.push(node('DequantizeLinear', inputs, [out], { axis: 0 }));
       return out;
     };

@@ -7,7 +7,12 @@
 import { foldedWeight } from './fold.js';
 import { liveNodes, type Graph, type Value } from './ir.js';
 
-interface Matrix { data: Float32Array; rows: number; cols: number; name: string }
+interface Matrix {
+  data: Float32Array;
+  rows: number;
+  cols: number;
+  name: string;
+}
 
 /** The float value of a weight expression (a parameter, possibly sliced or transposed), or undefined. */
 function weightMatrix(v: Value, graph: Graph): Matrix | undefined {
@@ -18,10 +23,12 @@ function weightMatrix(v: Value, graph: Graph): Matrix | undefined {
 /** Symmetric per-column int8: scale = max|column| / 127, q = round(w / scale). */
 export function quantizeColumns(m: Matrix): { q: Int8Array; scales: Float32Array } {
   const scales = new Float32Array(m.cols);
-  for (let r = 0; r < m.rows; r++) for (let c = 0; c < m.cols; c++) scales[c] = Math.max(scales[c]!, Math.abs(m.data[r * m.cols + c]!));
+  for (let r = 0; r < m.rows; r++)
+    for (let c = 0; c < m.cols; c++) scales[c] = Math.max(scales[c]!, Math.abs(m.data[r * m.cols + c]!));
   for (let c = 0; c < m.cols; c++) scales[c] = scales[c]! > 0 ? scales[c]! / 127 : 1;
   const q = new Int8Array(m.rows * m.cols);
-  for (let r = 0; r < m.rows; r++) for (let c = 0; c < m.cols; c++) q[r * m.cols + c] = Math.round(m.data[r * m.cols + c]! / scales[c]!);
+  for (let r = 0; r < m.rows; r++)
+    for (let c = 0; c < m.cols; c++) q[r * m.cols + c] = Math.round(m.data[r * m.cols + c]! / scales[c]!);
   return { q, scales };
 }
 
@@ -37,7 +44,12 @@ export function quantizeWeightMatmuls(graph: Graph): number {
     const weights = graph.param(`${w.name}.int8`, q, [w.rows, w.cols], 'int8');
     const scale = graph.param(`${w.name}.int8_scale`, scales, [w.cols]);
     // The output values keep their identity, so every consumer now reads the quantized product.
-    graph.nodes[i] = { op: 'DynamicQuantizeMatMul', inputs: [node.inputs[0]!, weights, scale], attrs: {}, outputs: node.outputs };
+    graph.nodes[i] = {
+      op: 'DynamicQuantizeMatMul',
+      inputs: [node.inputs[0]!, weights, scale],
+      attrs: {},
+      outputs: node.outputs,
+    };
     count++;
   });
   return count;

@@ -21,7 +21,8 @@ function constantScalar(v: Value): number | undefined {
 function fixedSize(shape: Shape, axes: number[], what: string): number {
   return axes.reduce((n, a) => {
     const d = shape[a];
-    if (typeof d !== 'number') throw new GraphError(`${what}: the gradient needs a fixed size along axis ${a}, got ${String(d)}`);
+    if (typeof d !== 'number')
+      throw new GraphError(`${what}: the gradient needs a fixed size along axis ${a}, got ${String(d)}`);
     return n * d;
   }, 1);
 }
@@ -55,7 +56,10 @@ function asMatrix(v: Value): Value {
 
 export const VJP: Partial<Record<OpName, VjpRule>> = {
   Add: ({ inputs: [a, b] }, g) => [sumToShape(g, a!.shape), sumToShape(g, b!.shape)],
-  Sub: ({ inputs: [a, b] }, g, needs) => [sumToShape(g, a!.shape), needs[1] ? sumToShape(g.neg(), b!.shape) : undefined],
+  Sub: ({ inputs: [a, b] }, g, needs) => [
+    sumToShape(g, a!.shape),
+    needs[1] ? sumToShape(g.neg(), b!.shape) : undefined,
+  ],
   Mul: ({ inputs: [a, b] }, g, needs) => [
     needs[0] ? sumToShape(g.mul(b!), a!.shape) : undefined,
     needs[1] ? sumToShape(g.mul(a!), b!.shape) : undefined,
@@ -79,7 +83,9 @@ export const VJP: Partial<Record<OpName, VjpRule>> = {
   Erf: ({ inputs: [x] }, g) => [g.mul(x!.mul(x!).neg().exp()).mul(2 / Math.sqrt(Math.PI))],
   Cast: ({ inputs: [x] }, g) => [x!.dtype.startsWith('float') ? g.cast(x!.dtype) : undefined],
 
-  ReduceSum: ({ inputs: [x], attrs }, g) => [unreduce(g, x!, normAxes(attrs.axes as number[], x!.rank), attrs.keepDims as boolean)],
+  ReduceSum: ({ inputs: [x], attrs }, g) => [
+    unreduce(g, x!, normAxes(attrs.axes as number[], x!.rank), attrs.keepDims as boolean),
+  ],
   ReduceMean: ({ inputs: [x], attrs }, g) => {
     const axes = normAxes(attrs.axes as number[], x!.rank);
     return [unreduce(g.div(fixedSize(x!.shape, axes, 'ReduceMean')), x!, axes, attrs.keepDims as boolean)];
@@ -133,10 +139,17 @@ export const VJP: Partial<Record<OpName, VjpRule>> = {
   },
   Expand: ({ inputs: [x] }, g) => [sumToShape(g, x!.shape)],
   ExpandAs: ({ inputs: [x] }, g) => [sumToShape(g, x!.shape), undefined],
-  Pad: ({ inputs: [x], attrs }, g) => [g.slice(attrs.axis as number, attrs.before as number, (attrs.before as number) + fixedSize(x!.shape, [normAxes([attrs.axis as number], x!.rank)[0]!], 'Pad'))],
+  Pad: ({ inputs: [x], attrs }, g) => [
+    g.slice(
+      attrs.axis as number,
+      attrs.before as number,
+      (attrs.before as number) + fixedSize(x!.shape, [normAxes([attrs.axis as number], x!.rank)[0]!], 'Pad'),
+    ),
+  ],
 
   Gather: ({ inputs: [table, indices], attrs }, g) => {
-    if (normAxes([attrs.axis as number], table!.rank)[0] !== 0) throw new GraphError('Gather: gradients are implemented for axis 0 (embedding lookups)');
+    if (normAxes([attrs.axis as number], table!.rank)[0] !== 0)
+      throw new GraphError('Gather: gradients are implemented for axis 0 (embedding lookups)');
     return [op1(g, 'ScatterAddRows', [table!, indices!, g]), undefined];
   },
   // x [N, L, ...] picked at indices [N]: the gradient sits at position indices[n] of row n.
@@ -159,7 +172,10 @@ export const VJP: Partial<Record<OpName, VjpRule>> = {
     const k = attrs.kernel as number;
     const [n, c, ho, wo] = g.shape as [Dim, Dim, number, number];
     const ones = g.graph.constant(new Float32Array(k * k).fill(1 / (k * k)), [1, k, 1, k]);
-    let up = g.reshape([n, c, ho, 1, wo, 1]).mul(ones).reshape([n, c, ho * k, wo * k]);
+    let up = g
+      .reshape([n, c, ho, 1, wo, 1])
+      .mul(ones)
+      .reshape([n, c, ho * k, wo * k]);
     if (x!.dim(2) > ho * k) up = op1(up, 'Pad', [up], { axis: 2, before: 0, after: x!.dim(2) - ho * k });
     if (x!.dim(3) > wo * k) up = op1(up, 'Pad', [up], { axis: 3, before: 0, after: x!.dim(3) - wo * k });
     return [up];

@@ -84,7 +84,12 @@ let pool: Piscina<WorkerRequest, WorkerReply> | undefined;
 /** The process-wide preprocessing pool: one worker per core, started on first use, never idle-stopped. */
 function sharedPool(): Piscina<WorkerRequest, WorkerReply> {
   const threads = availableParallelism();
-  pool ??= new Piscina({ filename: new URL('./worker.js', import.meta.url).href, minThreads: threads, maxThreads: threads, idleTimeout: Infinity });
+  pool ??= new Piscina({
+    filename: new URL('./worker.js', import.meta.url).href,
+    minThreads: threads,
+    maxThreads: threads,
+    idleTimeout: Infinity,
+  });
   return pool;
 }
 
@@ -92,15 +97,22 @@ function sharedPool(): Piscina<WorkerRequest, WorkerReply> {
 const DECODES_AHEAD = 2;
 
 async function runOnThisThread(
-  inputs: readonly ImageInput[], options: PreprocessOptions,
+  inputs: readonly ImageInput[],
+  options: PreprocessOptions,
   settle: (index: number, result: Float32Array | Error) => void,
 ): Promise<void> {
   const per = 3 * options.size * options.size;
   // Settled promises (never rejecting), so a decode that fails ahead of its turn is not unhandled.
-  const decode = (i: number) => decodeForTransform(inputs[i]!, options).then((pixels) => ({ pixels }), (error: unknown) => ({ error }));
+  const decode = (i: number) =>
+    decodeForTransform(inputs[i]!, options).then(
+      (pixels) => ({ pixels }),
+      (error: unknown) => ({ error }),
+    );
   const ahead: ReturnType<typeof decode>[] = [];
   let next = 0;
-  const fill = () => { while (next < inputs.length && ahead.length < DECODES_AHEAD) ahead.push(decode(next++)); };
+  const fill = () => {
+    while (next < inputs.length && ahead.length < DECODES_AHEAD) ahead.push(decode(next++));
+  };
   fill();
   for (let i = 0; i < inputs.length; i++) {
     const decoded = await ahead.shift()!;
@@ -122,7 +134,9 @@ function asError(e: unknown): Error {
 
 /** At most `threads` inputs in flight on the shared pool; each settles as soon as its worker replies. */
 async function runOnWorkers(
-  inputs: readonly ImageInput[], options: PreprocessOptions, threads: number,
+  inputs: readonly ImageInput[],
+  options: PreprocessOptions,
+  threads: number,
   settle: (index: number, result: Float32Array | Error) => void,
 ): Promise<void> {
   const workers = sharedPool();
@@ -132,7 +146,13 @@ async function runOnWorkers(
       const id = next++;
       const reply = await workers.run({ input: inputs[id]!, options });
       if (reply instanceof Float32Array) settle(id, reply);
-      else settle(id, reply.error.name === 'InputError' ? new InputError(reply.error.message) : Object.assign(new Error(reply.error.message), { name: reply.error.name }));
+      else
+        settle(
+          id,
+          reply.error.name === 'InputError'
+            ? new InputError(reply.error.message)
+            : Object.assign(new Error(reply.error.message), { name: reply.error.name }),
+        );
     }
   };
   await Promise.all(Array.from({ length: threads }, lane));

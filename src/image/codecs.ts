@@ -42,7 +42,7 @@ interface Header {
 
 /** A JPEG's size and colour components, from its first start-of-frame marker. */
 function jpegHeader(b: Uint8Array): Header | undefined {
-  for (let i = 2; i + 9 < b.length;) {
+  for (let i = 2; i + 9 < b.length; ) {
     if (b[i] !== 0xff) return undefined;
     const marker = b[i + 1]!;
     if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {

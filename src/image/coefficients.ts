@@ -31,7 +31,12 @@ function axisGeometry(inSize: number, outSize: number) {
 }
 
 /** Inputs [xmin, xmin + count) of output i; C's (int) cast truncates toward zero. */
-function taps(i: number, inSize: number, scale: number, support: number): { center: number; xmin: number; count: number } {
+function taps(
+  i: number,
+  inSize: number,
+  scale: number,
+  support: number,
+): { center: number; xmin: number; count: number } {
   const center = (i + 0.5) * scale;
   const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
   const count = Math.min(Math.trunc(center + support + 0.5), inSize) - xmin;
@@ -42,7 +47,12 @@ function taps(i: number, inSize: number, scale: number, support: number): { cent
  * Pillow's precompute_coeffs for outputs [start, start + length) of an inSize → outSize axis;
  * weights sum to 1.
  */
-export function precomputeCoefficients(inSize: number, outSize: number, start = 0, length = outSize - start): Coefficients {
+export function precomputeCoefficients(
+  inSize: number,
+  outSize: number,
+  start = 0,
+  length = outSize - start,
+): Coefficients {
   const { scale, filterScale, support, ksize } = axisGeometry(inSize, outSize);
   const invScale = 1 / filterScale;
   const first = new Int32Array(length);
@@ -56,7 +66,7 @@ export function precomputeCoefficients(inSize: number, outSize: number, start = 
       weights[i * ksize + x] = w;
       sum += w;
     }
-    if (sum !== 0) for (let x = 0; x < xmax; x++) weights[i * ksize + x] /= sum;
+    if (sum !== 0) for (let x = 0; x < xmax; x++) weights[i * ksize + x]! /= sum;
     first[i] = xmin;
     count[i] = xmax;
   }
@@ -64,7 +74,12 @@ export function precomputeCoefficients(inSize: number, outSize: number, start = 
 }
 
 /** The inputs [start, end) that outputs [first, first + length) read (length ≥ 1; taps only move forward). */
-export function bicubicSpan(inSize: number, outSize: number, first: number, length: number): { start: number; end: number } {
+export function bicubicSpan(
+  inSize: number,
+  outSize: number,
+  first: number,
+  length: number,
+): { start: number; end: number } {
   const { scale, support } = axisGeometry(inSize, outSize);
   const last = taps(first + length - 1, inSize, scale, support);
   return { start: taps(first, inSize, scale, support).xmin, end: last.xmin + last.count };

@@ -52,7 +52,9 @@ export async function decodeImage(input: ImageInput, options: DecodeOptions = {}
     try {
       bytes = await readFile(input);
     } catch (e) {
-      throw new InputError(`${label}: cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      throw new InputError(
+        `${label}: cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      );
     }
   } else {
     bytes = input;
@@ -63,7 +65,10 @@ export async function decodeImage(input: ImageInput, options: DecodeOptions = {}
 
 /** libvips may repeat its message over several lines: keep each distinct line once. */
 function reason(e: unknown): string {
-  const lines = String((e as Error).message ?? e).split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = String((e as Error).message ?? e)
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   return [...new Set(lines)].join('; ');
 }
 
@@ -78,10 +83,14 @@ function pillowMode(meta: Metadata, bytes: Uint8Array): PilMode {
   const sixteenBit = meta.depth === 'ushort';
   if (meta.format === 'png') {
     switch (pngColourType(bytes)) {
-      case 0: return sixteenBit ? 'I' : meta.bitsPerSample === 1 ? '1' : 'L';
-      case 2: return 'RGB';
-      case 4: return 'LA';
-      case 6: return 'RGBA';
+      case 0:
+        return sixteenBit ? 'I' : meta.bitsPerSample === 1 ? '1' : 'L';
+      case 2:
+        return 'RGB';
+      case 4:
+        return 'LA';
+      case 6:
+        return 'RGBA';
     }
   }
   if (meta.space === 'cmyk') return 'CMYK';
@@ -90,7 +99,12 @@ function pillowMode(meta: Metadata, bytes: Uint8Array): PilMode {
   return meta.hasAlpha ? 'RGBA' : 'RGB';
 }
 
-async function decodeBytes(bytes: Uint8Array, label: string, maxPixels: number, options: DecodeOptions): Promise<Pixels> {
+async function decodeBytes(
+  bytes: Uint8Array,
+  label: string,
+  maxPixels: number,
+  options: DecodeOptions,
+): Promise<Pixels> {
   const open = (failOn: SharpOptions['failOn'] = 'truncated') =>
     sharp(bytes, { failOn, limitInputPixels: false, ignoreIcc: true, page: 0, pages: 1 });
   let meta: Metadata;
@@ -100,7 +114,9 @@ async function decodeBytes(bytes: Uint8Array, label: string, maxPixels: number, 
     throw new InputError(`${label}: not a readable image (${reason(e)})`);
   }
   if (!meta.format || !FORMATS.has(meta.format)) {
-    throw new InputError(`${label}: unsupported image format ${meta.format ?? 'unknown'}; expected JPEG, PNG, GIF, WebP, TIFF or AVIF/HEIF`);
+    throw new InputError(
+      `${label}: unsupported image format ${meta.format ?? 'unknown'}; expected JPEG, PNG, GIF, WebP, TIFF or AVIF/HEIF`,
+    );
   }
   checkSize(meta.width ?? 0, meta.height ?? 0, label, maxPixels);
   const mode = pillowMode(meta, bytes);
@@ -129,7 +145,11 @@ async function decodeBytes(bytes: Uint8Array, label: string, maxPixels: number, 
   }
   const layout = toPillowLayout(decoded.data, decoded.info, mode, sixteenBit);
   const sourceSize = { width, height };
-  const pixels = keepPart ? { ...layout, sourceSize, origin: { left: part.left, top: part.top } } : shrink ? { ...layout, sourceSize } : layout;
+  const pixels = keepPart
+    ? { ...layout, sourceSize, origin: { left: part.left, top: part.top } }
+    : shrink
+      ? { ...layout, sourceSize }
+      : layout;
   return rotate ? applyOrientation(pixels, meta.orientation!) : pixels;
 }
 
@@ -146,7 +166,9 @@ async function decodeBytes(bytes: Uint8Array, label: string, maxPixels: number, 
  * into generated ones): see test/image-decode-strict.test.ts.
  */
 async function decodeAsStrictAsPillow<T>(
-  bytes: Uint8Array, meta: Metadata, decode: (failOn: SharpOptions['failOn']) => Promise<T>,
+  bytes: Uint8Array,
+  meta: Metadata,
+  decode: (failOn: SharpOptions['failOn']) => Promise<T>,
 ): Promise<T> {
   if (meta.format !== 'jpeg') return decode('truncated');
   if (meta.isProgressive) return decode('error');
@@ -185,12 +207,18 @@ function bogusMarkerInScan(bytes: Uint8Array): boolean {
  * (shrink-on-load, as Pillow's `draft()`), then libvips' lanczos3 reduce for the remainder. The
  * exact Pillow resize runs afterwards on the smaller image. CMYK JPEGs decode at full size.
  */
-function shrinkOnLoadSize(meta: Metadata, minShortSide: number | undefined): { width: number; height: number } | undefined {
+function shrinkOnLoadSize(
+  meta: Metadata,
+  minShortSide: number | undefined,
+): { width: number; height: number } | undefined {
   if (!minShortSide || meta.format !== 'jpeg' || meta.space === 'cmyk') return undefined;
   const { width, height } = meta as { width: number; height: number };
   const scale = minShortSide / Math.min(width, height);
   if (scale > 0.5) return undefined;
-  return { width: Math.max(minShortSide, Math.round(width * scale)), height: Math.max(minShortSide, Math.round(height * scale)) };
+  return {
+    width: Math.max(minShortSide, Math.round(width * scale)),
+    height: Math.max(minShortSide, Math.round(height * scale)),
+  };
 }
 
 /**
@@ -203,18 +231,25 @@ function toPillowLayout(buffer: Buffer, info: OutputInfo, mode: PilMode, sixteen
   const have = info.channels;
   const n = width * height;
   // 16-bit samples are viewed in place when aligned (a copy of a 9400² RGBA image is 700 MB more).
-  const samples = !sixteenBit ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
-    : buffer.byteOffset % 2 === 0 ? new Uint16Array(buffer.buffer, buffer.byteOffset, buffer.byteLength / 2)
-    : new Uint16Array(buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength));
+  const samples = !sixteenBit
+    ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
+    : buffer.byteOffset % 2 === 0
+      ? new Uint16Array(buffer.buffer, buffer.byteOffset, buffer.byteLength / 2)
+      : new Uint16Array(buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength));
   if (mode === 'I') return { mode, width, height, data: Int32Array.from(samples) };
   if (!sixteenBit && have === channelCount(mode)) return { mode, width, height, data: samples as Uint8Array };
 
   // Which source channel feeds each of Pillow's channels.
   const greyHasAlpha = have === 2 || have === 4;
   const sources: Record<PilMode, number[]> = {
-    '1': [0], L: [0], I: [0],
+    '1': [0],
+    L: [0],
+    I: [0],
     LA: [0, have - 1],
-    P: [0, 1, 2], RGB: [0, 1, 2], RGBA: [0, 1, 2, 3], CMYK: [0, 1, 2, 3],
+    P: [0, 1, 2],
+    RGB: [0, 1, 2],
+    RGBA: [0, 1, 2, 3],
+    CMYK: [0, 1, 2, 3],
   };
   const pick = sources[mode];
   if (mode === 'LA' && !greyHasAlpha) throw new Error(`internal: expected grey + alpha, libvips gave ${have} channels`);

@@ -2,8 +2,24 @@
 // (PIL.Image.open → torchvision Resize/CenterCrop → convert('RGB') → ToTensor → Normalize).
 export { preprocess, preprocessInto, FAST_JPEG_MARGIN, type PreprocessOptions } from './run.js';
 export { preprocessBatch, type BatchOptions, type BatchFailure, type BatchResult } from './batch.js';
-export { decodeImage, describeInput, DEFAULT_MAX_PIXELS, type DecodeOptions, type ImageInput, type RawImage } from './decode.js';
-export { transformPixels, transformInto, transformToRGB, transformSourceBox, resizePlan, type ResizeMode, type ResizePlan, type TransformOptions } from './preprocess.js';
+export {
+  decodeImage,
+  describeInput,
+  DEFAULT_MAX_PIXELS,
+  type DecodeOptions,
+  type ImageInput,
+  type RawImage,
+} from './decode.js';
+export {
+  transformPixels,
+  transformInto,
+  transformToRGB,
+  transformSourceBox,
+  resizePlan,
+  type ResizeMode,
+  type ResizePlan,
+  type TransformOptions,
+} from './preprocess.js';
 export { resizePil, resizeSourceBox } from './resample.js';
 export { toRGB, type PilMode, type Pixels } from './pixels.js';
 export { shortestSideSize, centerCropBox, roundHalfEven, type Box } from './geometry.js';

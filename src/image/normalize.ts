@@ -19,7 +19,13 @@ export function normalizationTables(mean: readonly number[], std: readonly numbe
 }
 
 /** HWC uint8 RGB (n × n) → CHW float32 written into `out` at `offset`. */
-export function normalizeInto(rgb: Uint8Array, pixels: number, tables: Float32Array[], out: Float32Array, offset = 0): void {
+export function normalizeInto(
+  rgb: Uint8Array,
+  pixels: number,
+  tables: Float32Array[],
+  out: Float32Array,
+  offset = 0,
+): void {
   for (let c = 0; c < 3; c++) {
     const table = tables[c]!;
     const base = offset + c * pixels;

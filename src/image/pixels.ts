@@ -48,10 +48,12 @@ export function toRGB(img: Pixels): Uint8Array {
   const src = img.data;
   const out = new Uint8Array(n * 3);
   switch (img.mode) {
-    case 'RGB': case 'P':
+    case 'RGB':
+    case 'P':
       out.set(src as Uint8Array);
       break;
-    case '1': case 'L':
+    case '1':
+    case 'L':
       for (let i = 0; i < n; i++) out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = src[i]!;
       break;
     case 'LA':
@@ -59,7 +61,9 @@ export function toRGB(img: Pixels): Uint8Array {
       break;
     case 'RGBA':
       for (let i = 0; i < n; i++) {
-        out[3 * i] = src[4 * i]!; out[3 * i + 1] = src[4 * i + 1]!; out[3 * i + 2] = src[4 * i + 2]!;
+        out[3 * i] = src[4 * i]!;
+        out[3 * i + 1] = src[4 * i + 1]!;
+        out[3 * i + 2] = src[4 * i + 2]!;
       }
       break;
     case 'I':

@@ -31,8 +31,14 @@ export interface ResizePlan {
   crop: Box;
 }
 
-export function resizePlan(width: number, height: number, size: number, resizeMode: ResizeMode = 'shortest-side-crop'): ResizePlan {
-  if (resizeMode === 'square') return { width: size, height: size, crop: { left: 0, top: 0, width: size, height: size } };
+export function resizePlan(
+  width: number,
+  height: number,
+  size: number,
+  resizeMode: ResizeMode = 'shortest-side-crop',
+): ResizePlan {
+  if (resizeMode === 'square')
+    return { width: size, height: size, crop: { left: 0, top: 0, width: size, height: size } };
   const resized = shortestSideSize(width, height, size);
   return { ...resized, crop: centerCropBox(resized.width, resized.height, size) };
 }
@@ -43,7 +49,13 @@ function keptWindow(plan: ResizePlan): Box {
 }
 
 /** The part of a `mode` image of width × height that the transform reads (decoding only it is exact). */
-export function transformSourceBox(mode: PilMode, width: number, height: number, size: number, resizeMode: ResizeMode = 'shortest-side-crop'): Box {
+export function transformSourceBox(
+  mode: PilMode,
+  width: number,
+  height: number,
+  size: number,
+  resizeMode: ResizeMode = 'shortest-side-crop',
+): Box {
   const plan = resizePlan(width, height, size, resizeMode);
   return resizeSourceBox(mode, width, height, plan.width, plan.height, keptWindow(plan));
 }

@@ -6,7 +6,7 @@
 // depends only on its own row/column coefficients, so computing a window gives exactly those
 // pixels of the full resize (a 6720×224 resize followed by a 224×224 crop costs a 224×224 one).
 import { bicubicSpan, precomputeCoefficients, type Coefficients } from './coefficients.js';
-import { type Box } from './geometry.js';
+import type { Box } from './geometry.js';
 import { channelCount, premultiply, unpremultiply, type Pixels } from './pixels.js';
 import { horizontal8, vertical8 } from './resample8.js';
 
@@ -22,7 +22,13 @@ function roundUp(ss: number): number {
 type Samples = Uint8Array | Int32Array;
 
 /** Horizontal pass of an int32 (mode I) image: float64 sums in tap order, ROUND_UP. */
-function horizontalInt32(src: Int32Array, srcWidth: number, row0: number, rows: number, coeffs: Coefficients): Int32Array {
+function horizontalInt32(
+  src: Int32Array,
+  srcWidth: number,
+  row0: number,
+  rows: number,
+  coeffs: Coefficients,
+): Int32Array {
   const outWidth = coeffs.first.length;
   const out = new Int32Array(outWidth * rows);
   const { first, count, ksize, weights } = coeffs;
@@ -54,7 +60,10 @@ function verticalInt32(src: Int32Array, width: number, row0: number, coeffs: Coe
 
 /** Copies `box` out of interleaved samples. */
 function cropSamples(src: Samples, width: number, channels: number, box: Box): Samples {
-  const out = src instanceof Int32Array ? new Int32Array(box.width * box.height * channels) : new Uint8Array(box.width * box.height * channels);
+  const out =
+    src instanceof Int32Array
+      ? new Int32Array(box.width * box.height * channels)
+      : new Uint8Array(box.width * box.height * channels);
   const rowLength = box.width * channels;
   for (let y = 0; y < box.height; y++) {
     const s = ((box.top + y) * width + box.left) * channels;
@@ -80,7 +89,15 @@ function fromColumn(coeffs: Coefficients, left: number): Coefficients {
 }
 
 /** ImagingResampleInner with BICUBIC: horizontal pass (only the rows needed), then vertical. */
-function bicubic(src: Source, inW: number, inH: number, channels: number, outW: number, outH: number, window: Box): Samples {
+function bicubic(
+  src: Source,
+  inW: number,
+  inH: number,
+  channels: number,
+  outW: number,
+  outH: number,
+  window: Box,
+): Samples {
   const vertical = outH !== inH ? precomputeCoefficients(inH, outH, window.top, window.height) : undefined;
   const { start: row0, end: rowEnd } = sourceSpan('bicubic', inH, outH, window.top, window.height);
   const rows = rowEnd - row0;
@@ -93,10 +110,17 @@ function bicubic(src: Source, inW: number, inH: number, channels: number, outW: 
       ? horizontalInt32(src.data as Int32Array, src.width, row0 - src.top, rows, horizontal)
       : horizontal8(src.data as Uint8Array, src.width, channels, row0 - src.top, rows, horizontal);
   } else {
-    columns = cropSamples(src.data, src.width, channels, { left: window.left - src.left, top: row0 - src.top, width: window.width, height: rows });
+    columns = cropSamples(src.data, src.width, channels, {
+      left: window.left - src.left,
+      top: row0 - src.top,
+      width: window.width,
+      height: rows,
+    });
   }
   if (!vertical) return columns;
-  return int32 ? verticalInt32(columns as Int32Array, window.width, row0, vertical) : vertical8(columns as Uint8Array, window.width * channels, row0, vertical);
+  return int32
+    ? verticalInt32(columns as Int32Array, window.width, row0, vertical)
+    : vertical8(columns as Uint8Array, window.width * channels, row0, vertical);
 }
 
 /**
@@ -115,16 +139,30 @@ function nearestTable(inSize: number, outSize: number, start: number, length: nu
   return table;
 }
 
-function nearest(src: Source, inW: number, inH: number, channels: number, outW: number, outH: number, window: Box): Samples {
+function nearest(
+  src: Source,
+  inW: number,
+  inH: number,
+  channels: number,
+  outW: number,
+  outH: number,
+  window: Box,
+): Samples {
   const xs = nearestTable(inW, outW, window.left, window.width);
   const ys = nearestTable(inH, outH, window.top, window.height);
   const data = src.data;
-  const out = data instanceof Int32Array ? new Int32Array(window.width * window.height * channels) : new Uint8Array(window.width * window.height * channels);
+  const out =
+    data instanceof Int32Array
+      ? new Int32Array(window.width * window.height * channels)
+      : new Uint8Array(window.width * window.height * channels);
   let o = 0;
   for (let y = 0; y < window.height; y++) {
     for (let x = 0; x < window.width; x++) {
       // Positions outside the source stay 0 (Pillow's fill); it cannot happen for a plain resize.
-      if (ys[y]! < 0 || xs[x]! < 0) { o += channels; continue; }
+      if (ys[y]! < 0 || xs[x]! < 0) {
+        o += channels;
+        continue;
+      }
       const s = ((ys[y]! - src.top) * src.width + xs[x]! - src.left) * channels;
       for (let c = 0; c < channels; c++) out[o++] = data[s + c]!;
     }
@@ -140,7 +178,13 @@ function methodFor(mode: Pixels['mode'], inW: number, inH: number, outW: number,
 }
 
 /** The inputs [start, end) of one axis that outputs [first, first + length) read. */
-function sourceSpan(method: Method, inSize: number, outSize: number, first: number, length: number): { start: number; end: number } {
+function sourceSpan(
+  method: Method,
+  inSize: number,
+  outSize: number,
+  first: number,
+  length: number,
+): { start: number; end: number } {
   if (length === 0) return { start: first, end: first };
   if (method === 'copy' || inSize === outSize) return { start: first, end: first + length };
   if (method === 'bicubic') return bicubicSpan(inSize, outSize, first, length);
@@ -152,7 +196,14 @@ function sourceSpan(method: Method, inSize: number, outSize: number, first: numb
  * The part of a `mode` image of inW × inH that `resizePil` reads to compute `window` of its
  * width × height resize: decoding only this part gives the same pixels.
  */
-export function resizeSourceBox(mode: Pixels['mode'], inW: number, inH: number, width: number, height: number, window: Box): Box {
+export function resizeSourceBox(
+  mode: Pixels['mode'],
+  inW: number,
+  inH: number,
+  width: number,
+  height: number,
+  window: Box,
+): Box {
   const method = methodFor(mode, inW, inH, width, height);
   const columns = sourceSpan(method, inW, width, window.left, window.width);
   const rows = sourceSpan(method, inH, height, window.top, window.height);
@@ -166,7 +217,12 @@ export function resizeSourceBox(mode: Pixels['mode'], inW: number, inH: number, 
  * 8-bit fixed point in the image's own mode (CMYK on its four channels). An image with an
  * `origin` is the part of a `sourceSize` image that holds resizeSourceBox(...) of it.
  */
-export function resizePil(img: Pixels, width: number, height: number, window: Box = { left: 0, top: 0, width, height }): Pixels {
+export function resizePil(
+  img: Pixels,
+  width: number,
+  height: number,
+  window: Box = { left: 0, top: 0, width, height },
+): Pixels {
   if (window.left < 0 || window.top < 0 || window.left + window.width > width || window.top + window.height > height) {
     throw new RangeError(`resize window ${JSON.stringify(window)} is outside the ${width}×${height} output`);
   }
@@ -174,12 +230,26 @@ export function resizePil(img: Pixels, width: number, height: number, window: Bo
   const src: Source = { data: img.data, width: img.width, ...(img.origin ?? { left: 0, top: 0 }) };
   const method = methodFor(img.mode, inW, inH, width, height);
   const needed = resizeSourceBox(img.mode, inW, inH, width, height, window);
-  if (needed.left < src.left || needed.top < src.top || needed.left + needed.width > src.left + img.width || needed.top + needed.height > src.top + img.height) {
-    throw new RangeError(`resize reads ${JSON.stringify(needed)} of the ${inW}×${inH} image, outside the decoded part at ${src.left},${src.top} of ${img.width}×${img.height}`);
+  if (
+    needed.left < src.left ||
+    needed.top < src.top ||
+    needed.left + needed.width > src.left + img.width ||
+    needed.top + needed.height > src.top + img.height
+  ) {
+    throw new RangeError(
+      `resize reads ${JSON.stringify(needed)} of the ${inW}×${inH} image, outside the decoded part at ${src.left},${src.top} of ${img.width}×${img.height}`,
+    );
   }
   const channels = channelCount(img.mode);
   const out = (data: Samples): Pixels => ({ mode: img.mode, width: window.width, height: window.height, data });
-  if (method === 'copy') return out(cropSamples(img.data, img.width, channels, { ...window, left: window.left - src.left, top: window.top - src.top }));
+  if (method === 'copy')
+    return out(
+      cropSamples(img.data, img.width, channels, {
+        ...window,
+        left: window.left - src.left,
+        top: window.top - src.top,
+      }),
+    );
   if (method === 'nearest') return out(nearest(src, inW, inH, channels, width, height, window));
   if (img.mode === 'RGBA' || img.mode === 'LA') {
     const premultiplied = premultiply(img.data as Uint8Array, channels as 2 | 4);

@@ -8,10 +8,30 @@ import { RESAMPLE8_WASM_BASE64 } from './kernels/resample8-wasm.js';
 
 interface Kernel {
   memory: KernelMemory;
-  horizontal(src: number, rowBytes: number, rows: number, channels: number, outWidth: number,
-    offsets: number, counts: number, weights: number, weightStride: number, masks: number, out: number, outPitch: number): void;
-  vertical(src: number, rowBytes: number, outRows: number,
-    offsets: number, counts: number, weights: number, weightStride: number, out: number): void;
+  horizontal(
+    src: number,
+    rowBytes: number,
+    rows: number,
+    channels: number,
+    outWidth: number,
+    offsets: number,
+    counts: number,
+    weights: number,
+    weightStride: number,
+    masks: number,
+    out: number,
+    outPitch: number,
+  ): void;
+  vertical(
+    src: number,
+    rowBytes: number,
+    outRows: number,
+    offsets: number,
+    counts: number,
+    weights: number,
+    weightStride: number,
+    out: number,
+  ): void;
 }
 
 let kernel: Kernel | undefined;
@@ -49,7 +69,13 @@ function weightStride(coeffs: Coefficients): number {
  * its first tap (`first * tapBytes` minus `base`), its tap count, and its 22-bit weights split
  * into i16 halves as tap pairs [hi, hi', lo, lo'] (see resample8.wat), zero-padded.
  */
-function writeTables(k: Kernel, coeffs: Coefficients, tapBytes: number, base: number, at: { offsets: number; counts: number; weights: number }): void {
+function writeTables(
+  k: Kernel,
+  coeffs: Coefficients,
+  tapBytes: number,
+  base: number,
+  at: { offsets: number; counts: number; weights: number },
+): void {
   const n = coeffs.first.length;
   const memory = k.memory.buffer;
   const offsets = new Int32Array(memory, at.offsets, n);
@@ -84,7 +110,14 @@ function swizzleMasks(channels: number): Uint8Array {
 }
 
 /** Horizontal pass of an 8-bit image (1 to 4 interleaved channels) over `rows` source rows from `row0`. */
-export function horizontal8(src: Uint8Array, srcWidth: number, channels: number, row0: number, rows: number, coeffs: Coefficients): Uint8Array {
+export function horizontal8(
+  src: Uint8Array,
+  srcWidth: number,
+  channels: number,
+  row0: number,
+  rows: number,
+  coeffs: Coefficients,
+): Uint8Array {
   const k = getKernel();
   const outWidth = coeffs.first.length;
   const rowBytes = srcWidth * channels;
@@ -95,7 +128,12 @@ export function horizontal8(src: Uint8Array, srcWidth: number, channels: number,
   // The kernel computes rows in pairs: an odd band reads one more source row and writes one more
   // output row (the next band's first, or a spare one after the last).
   const [masks, offsets, counts, weights, source, out] = reserve(k, [
-    32, 4 * outWidth, 4 * outWidth, outWidth * weightStride(coeffs), (band + 1) * rowBytes, (rows + 1) * outPitch,
+    32,
+    4 * outWidth,
+    4 * outWidth,
+    outWidth * weightStride(coeffs),
+    (band + 1) * rowBytes,
+    (rows + 1) * outPitch,
   ]) as [number, number, number, number, number, number];
   new Uint8Array(k.memory.buffer, masks, 32).set(swizzleMasks(channels));
   writeTables(k, coeffs, channels, 0, { offsets, counts, weights });
@@ -104,10 +142,24 @@ export function horizontal8(src: Uint8Array, srcWidth: number, channels: number,
     const n = Math.min(band, rows - done);
     const start = (row0 + done) * rowBytes;
     memory.set(src.subarray(start, start + n * rowBytes), source);
-    k.horizontal(source, rowBytes, n, channels, outWidth, offsets, counts, weights, weightStride(coeffs), masks, out + done * outPitch, outPitch);
+    k.horizontal(
+      source,
+      rowBytes,
+      n,
+      channels,
+      outWidth,
+      offsets,
+      counts,
+      weights,
+      weightStride(coeffs),
+      masks,
+      out + done * outPitch,
+      outPitch,
+    );
   }
   const result = new Uint8Array(rows * outRowBytes);
-  for (let y = 0; y < rows; y++) result.set(memory.subarray(out + y * outPitch, out + y * outPitch + outRowBytes), y * outRowBytes);
+  for (let y = 0; y < rows; y++)
+    result.set(memory.subarray(out + y * outPitch, out + y * outPitch + outRowBytes), y * outRowBytes);
   return result;
 }
 
@@ -117,7 +169,11 @@ export function vertical8(src: Uint8Array, rowLength: number, row0: number, coef
   const outRows = coeffs.first.length;
   // The kernel reads taps in pairs: a padded last pair reads one row past the source.
   const [offsets, counts, weights, source, out] = reserve(k, [
-    4 * outRows, 4 * outRows, outRows * weightStride(coeffs), src.length + rowLength, outRows * rowLength,
+    4 * outRows,
+    4 * outRows,
+    outRows * weightStride(coeffs),
+    src.length + rowLength,
+    outRows * rowLength,
   ]) as [number, number, number, number, number];
   writeTables(k, coeffs, rowLength, row0 * rowLength, { offsets, counts, weights });
   const memory = new Uint8Array(k.memory.buffer);

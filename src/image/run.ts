@@ -34,7 +34,12 @@ export async function preprocess(input: ImageInput, options: PreprocessOptions):
 }
 
 /** Same, written into `out` at `offset` (a row of a batch). */
-export async function preprocessInto(input: ImageInput, options: PreprocessOptions, out: Float32Array, offset: number): Promise<void> {
+export async function preprocessInto(
+  input: ImageInput,
+  options: PreprocessOptions,
+  out: Float32Array,
+  offset: number,
+): Promise<void> {
   transformInto(await decodeForTransform(input, options), options, out, offset);
 }
 
@@ -45,5 +50,6 @@ export async function decodeForTransform(input: ImageInput, options: PreprocessO
 }
 
 function checkSize(size: number): void {
-  if (!Number.isInteger(size) || size < 1) throw new RangeError(`preprocess size must be a positive integer, got ${size}`);
+  if (!Number.isInteger(size) || size < 1)
+    throw new RangeError(`preprocess size must be a positive integer, got ${size}`);
 }

@@ -4,7 +4,10 @@ import { Piscina } from 'piscina';
 import type { ImageInput } from './decode.js';
 import { preprocess, type PreprocessOptions } from './run.js';
 
-export interface WorkerRequest { input: ImageInput; options: PreprocessOptions }
+export interface WorkerRequest {
+  input: ImageInput;
+  options: PreprocessOptions;
+}
 export type WorkerReply = Float32Array | { error: { name: string; message: string } };
 
 export default async function preprocessTask({ input, options }: WorkerRequest): Promise<WorkerReply> {

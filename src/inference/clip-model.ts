@@ -38,7 +38,11 @@ export class ClipModel {
   private imageSession?: Promise<TowerSession>;
   private textSession?: Promise<TowerSession>;
 
-  constructor(weights: StateDict | LazyWeights, private readonly openTower: OpenTower, config?: ClipConfig) {
+  constructor(
+    weights: StateDict | LazyWeights,
+    private readonly openTower: OpenTower,
+    config?: ClipConfig,
+  ) {
     if (weights instanceof Map) {
       this.config = config ?? inferConfigFromStateDict(weights);
       this.logitScale = logitScaleOf(weights);
@@ -60,9 +64,11 @@ export class ClipModel {
   }
 
   private session(tower: 'image' | 'text'): Promise<TowerSession> {
-    return this.openTower(tower, () => this.withWeights((sd) => (tower === 'image'
-      ? buildImageGraph(sd, this.config)
-      : buildTextGraph(sd, this.config, { dynamicLength: true }))));
+    return this.openTower(tower, () =>
+      this.withWeights((sd) =>
+        tower === 'image' ? buildImageGraph(sd, this.config) : buildTextGraph(sd, this.config, { dynamicLength: true }),
+      ),
+    );
   }
 
   /** images float32 [N, 3, R, R] (preprocessed) → features [N, embedDim]. */
@@ -84,10 +90,14 @@ export class ClipModel {
     if (tokens.shape.length !== 2 || tokens.shape[1] !== L) {
       throw new InputError(`encodeText expects tokens [N, ${L}], got [${tokens.shape.join(', ')}]`);
     }
-    if (!(tokens.data instanceof Int32Array)) throw new InputError('encodeText expects int32 token ids (an Int32Array)');
+    if (!(tokens.data instanceof Int32Array))
+      throw new InputError('encodeText expects int32 token ids (an Int32Array)');
     const { vocabSize } = this.config.text;
     const bad = tokens.data.findIndex((id) => id < 0 || id >= vocabSize);
-    if (bad >= 0) throw new InputError(`token id ${tokens.data[bad]} at row ${Math.floor(bad / L)} is outside the vocabulary [0, ${vocabSize})`);
+    if (bad >= 0)
+      throw new InputError(
+        `token id ${tokens.data[bad]} at row ${Math.floor(bad / L)} is outside the vocabulary [0, ${vocabSize})`,
+      );
     if (tokens.shape[0] === 0) return { data: new Float32Array(0), shape: [0, this.config.embedDim] };
     this.textSession ??= this.session('text');
     const session = await this.textSession;

@@ -29,18 +29,27 @@ export class CLIP extends ClipModel {
   constructor(weights: StateDict | LazyWeights, runtime: ClipRuntimeOptions = {}, config?: ClipConfig) {
     const { compiledDir, precision, calibrationImages } = runtime;
     const int8 = precision === 'int8';
-    super(weights, (tower, buildFloat) => {
-      // int8 image towers with calibrated convolutions (clip quantize) are kept apart and preferred.
-      const calibratedDir = compiledDir && join(compiledDir, 'image-int8-calibrated');
-      const calibrated = int8 && tower === 'image' && (calibrationImages || (calibratedDir && Session.isCached(calibratedDir)));
-      const build = async () => {
-        const graph = await buildFloat();
-        if (int8) await quantizeTower(graph, calibrated ? calibrationImages : undefined, runtime);
-        return graph;
-      };
-      return compiledDir
-        ? Session.cached(calibrated ? calibratedDir! : join(compiledDir, int8 ? `${tower}-int8` : tower), build, runtime)
-        : build().then((g) => Session.create(g, runtime));
-    }, config);
+    super(
+      weights,
+      (tower, buildFloat) => {
+        // int8 image towers with calibrated convolutions (clip quantize) are kept apart and preferred.
+        const calibratedDir = compiledDir && join(compiledDir, 'image-int8-calibrated');
+        const calibrated =
+          int8 && tower === 'image' && (calibrationImages || (calibratedDir && Session.isCached(calibratedDir)));
+        const build = async () => {
+          const graph = await buildFloat();
+          if (int8) await quantizeTower(graph, calibrated ? calibrationImages : undefined, runtime);
+          return graph;
+        };
+        return compiledDir
+          ? Session.cached(
+              calibrated ? calibratedDir! : join(compiledDir, int8 ? `${tower}-int8` : tower),
+              build,
+              runtime,
+            )
+          : build().then((g) => Session.create(g, runtime));
+      },
+      config,
+    );
   }
 }

@@ -19,7 +19,11 @@ function usedLength(tokens: Tensor<Int32Array>, r: number, kind: 'transformer' |
 }
 
 /** The rows `rows` of `tokens`, cut to the longest used length among them (an exact saving). */
-export function trimPadding(tokens: Tensor<Int32Array>, kind: 'transformer' | 'bert' = 'transformer', rows?: readonly number[]): Tensor<Int32Array> {
+export function trimPadding(
+  tokens: Tensor<Int32Array>,
+  kind: 'transformer' | 'bert' = 'transformer',
+  rows?: readonly number[],
+): Tensor<Int32Array> {
   const L = tokens.shape[1]!;
   const picked = rows ?? [...Array(tokens.shape[0]!).keys()];
   const length = Math.max(1, ...picked.map((r) => usedLength(tokens, r, kind)));

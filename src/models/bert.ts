@@ -22,15 +22,30 @@ function bertLayer(x: Value, p: Params, cfg: BertConfig, mask: Value, cls = fals
   const { width, intermediate } = cfg;
   const query = cls ? rowsAt(x, 0) : x;
   const self = p.scope('attention.self');
-  const proj = (name: string) => ({ weight: self.get(`${name}.weight`, [width, width]), bias: self.get(`${name}.bias`, [width]) });
+  const proj = (name: string) => ({
+    weight: self.get(`${name}.weight`, [width, width]),
+    bias: self.get(`${name}.bias`, [width]),
+  });
   const out = p.scope('attention.output.dense');
-  const context = multiHeadAttention(query, x, {
-    q: proj('query'), k: proj('key'), v: proj('value'),
-    out: { weight: out.get('weight', [width, width]), bias: out.get('bias', [width]) },
-  }, cfg.heads, mask);
+  const context = multiHeadAttention(
+    query,
+    x,
+    {
+      q: proj('query'),
+      k: proj('key'),
+      v: proj('value'),
+      out: { weight: out.get('weight', [width, width]), bias: out.get('bias', [width]) },
+    },
+    cfg.heads,
+    mask,
+  );
   const attended = norm(context.add(query), p.scope('attention.output.LayerNorm'), width);
   const hidden = gelu(dense(attended, p.scope('intermediate.dense'), intermediate, width));
-  return norm(dense(hidden, p.scope('output.dense'), width, intermediate).add(attended), p.scope('output.LayerNorm'), width);
+  return norm(
+    dense(hidden, p.scope('output.dense'), width, intermediate).add(attended),
+    p.scope('output.LayerNorm'),
+    width,
+  );
 }
 
 /** tokens int32 [N, L] (0 = [PAD]) → text features [N, embedDim], pooled at [CLS] (position 0). */
@@ -45,9 +60,14 @@ export function encodeTextBert(tokens: Value, p: Params, cfg: BertConfig, embedD
   x = x.add(emb.get('token_type_embeddings.weight', [cfg.typeVocabSize, width]).slice(0, 0, 1)); // token type 0 everywhere
   x = g.tap('act.text.embeddings', norm(x, emb.scope('LayerNorm'), width));
   // The reference's additive mask: (1 - (ids != 0)) · -10000 on the keys, broadcast over heads and queries.
-  const mask = tokens.equal(g.constant(Int32Array.of(0), [])).cast('float32').mul(-10000).reshape([batch!, 1, 1, length!]);
+  const mask = tokens
+    .equal(g.constant(Int32Array.of(0), []))
+    .cast('float32')
+    .mul(-10000)
+    .reshape([batch!, 1, 1, length!]);
   const last = cfg.layers - 1;
-  for (let i = 0; i < last; i++) x = g.tap(`act.text.layer.${i}`, bertLayer(x, p.scope(`bert.encoder.layer.${i}`), cfg, mask));
+  for (let i = 0; i < last; i++)
+    x = g.tap(`act.text.layer.${i}`, bertLayer(x, p.scope(`bert.encoder.layer.${i}`), cfg, mask));
   // Only [CLS] leaves the tower: the last layer computes its row alone; the full last layer is
   // built for its tap only (dropped from the ONNX model unless a parity check exposes it).
   const lastLayer = p.scope(`bert.encoder.layer.${last}`);

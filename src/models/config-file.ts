@@ -22,7 +22,8 @@ export interface ModelSettings {
 function int(obj: Json, key: string, file: string): number | undefined {
   const v = obj[key];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new ConfigError(`${file}: "${key}" must be a positive integer, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
+    throw new ConfigError(`${file}: "${key}" must be a positive integer, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -31,7 +32,9 @@ function hfOrChineseClipOverrides(json: Json, file: string): ConfigOverrides {
   const text = (json.text_config as Json | undefined) ?? json;
   const vision = (json.vision_config as Json | undefined) ?? json;
   if (json.text_hidden_act !== undefined && json.text_hidden_act !== 'gelu') {
-    throw new ConfigError(`${file}: text_hidden_act "${String(json.text_hidden_act)}" is not supported (Chinese-CLIP's BERT uses "gelu")`);
+    throw new ConfigError(
+      `${file}: text_hidden_act "${String(json.text_hidden_act)}" is not supported (Chinese-CLIP's BERT uses "gelu")`,
+    );
   }
   const overrides: ConfigOverrides = {};
   // HF config.json: vision_config.hidden_act "quick_gelu" (OpenAI, and Chinese-CLIP's ViT) or "gelu".

@@ -88,7 +88,9 @@ export interface ConfigOverrides {
 function tensor(sd: StateDict, key: string): RawTensor {
   const t = sd.get(key);
   if (!t) {
-    throw new ConfigError(`not a CLIP state dict: missing key "${key}" (found ${sd.size} keys${sd.size ? `, e.g. "${[...sd.keys()].slice(0, 3).join('", "')}"` : ''})`);
+    throw new ConfigError(
+      `not a CLIP state dict: missing key "${key}" (found ${sd.size} keys${sd.size ? `, e.g. "${[...sd.keys()].slice(0, 3).join('", "')}"` : ''})`,
+    );
   }
   return t;
 }
@@ -99,7 +101,8 @@ function dim(sd: StateDict, key: string, axis: number, rank?: number): number {
     throw new ConfigError(`"${key}" has shape [${t.shape.join(', ')}], expected ${rank} dimensions`);
   }
   const d = t.shape[axis < 0 ? t.shape.length + axis : axis];
-  if (d === undefined) throw new ConfigError(`"${key}" has shape [${t.shape.join(', ')}], expected a dimension ${axis}`);
+  if (d === undefined)
+    throw new ConfigError(`"${key}" has shape [${t.shape.join(', ')}], expected a dimension ${axis}`);
   return d;
 }
 
@@ -112,7 +115,8 @@ function countDistinct(sd: StateDict, prefix: string, index: number): number {
 
 function squareSide(tokens: number, key: string): number {
   const side = Math.round(Math.sqrt(tokens - 1));
-  if (side * side + 1 !== tokens) throw new ConfigError(`"${key}" has ${tokens} positions, expected a square grid plus one`);
+  if (side * side + 1 !== tokens)
+    throw new ConfigError(`"${key}" has ${tokens} positions, expected a square grid plus one`);
   return side;
 }
 
@@ -144,24 +148,53 @@ export function inferConfigFromStateDict(sd: StateDict, overrides: ConfigOverrid
     const layers = [...sd.keys()].filter((k) => k.startsWith('visual.') && k.endsWith('.attn.in_proj_weight')).length;
     const grid = squareSide(dim(sd, 'visual.positional_embedding', 0, 2), 'visual.positional_embedding');
     const mlp = mlpWidthOf(sd, 'visual.transformer.resblocks.0.mlp.c_fc.weight', width);
-    vision = { kind: 'vit', width, layers, heads: overrides.visionHeads ?? width / 64, patchSize, imageResolution: patchSize * grid, ...mlp };
+    vision = {
+      kind: 'vit',
+      width,
+      layers,
+      heads: overrides.visionHeads ?? width / 64,
+      patchSize,
+      imageResolution: patchSize * grid,
+      ...mlp,
+    };
   } else {
     const layers = [1, 2, 3, 4].map((b) => countDistinct(sd, `visual.layer${b}.`, 2)) as ModifiedResNetConfig['layers'];
     const width = dim(sd, 'visual.layer1.0.conv1.weight', 0, 4);
-    const grid = squareSide(dim(sd, 'visual.attnpool.positional_embedding', 0, 2), 'visual.attnpool.positional_embedding');
-    vision = { kind: 'resnet', width, layers, heads: overrides.visionHeads ?? (width * 32) / 64, imageResolution: grid * 32 };
+    const grid = squareSide(
+      dim(sd, 'visual.attnpool.positional_embedding', 0, 2),
+      'visual.attnpool.positional_embedding',
+    );
+    vision = {
+      kind: 'resnet',
+      width,
+      layers,
+      heads: overrides.visionHeads ?? (width * 32) / 64,
+      imageResolution: grid * 32,
+    };
   }
-  const text = sd.has('bert.embeddings.word_embeddings.weight') ? inferBertConfig(sd, overrides) : inferTextTransformerConfig(sd, overrides);
+  const text = sd.has('bert.embeddings.word_embeddings.weight')
+    ? inferBertConfig(sd, overrides)
+    : inferTextTransformerConfig(sd, overrides);
   const attentionWidth = { vision: vision.kind === 'vit' ? vision.width : vision.width * 32, text: text.width };
-  for (const [what, heads] of [['vision', vision.heads], ['text', text.heads]] as const) {
+  for (const [what, heads] of [
+    ['vision', vision.heads],
+    ['text', text.heads],
+  ] as const) {
     if (Number.isInteger(heads) && heads >= 1 && attentionWidth[what] % heads === 0) continue;
     const given = what === 'vision' ? overrides.visionHeads : overrides.textHeads;
-    throw new ConfigError(given === undefined
-      ? `${what} attention width ${attentionWidth[what]} gives ${heads} heads at the default head width 64: this model's `
-        + 'head count is not in its weights; give its config file (e.g. open_clip_config.json beside the checkpoint)'
-      : `${what} heads ${heads} do not divide the attention width ${attentionWidth[what]}`);
+    throw new ConfigError(
+      given === undefined
+        ? `${what} attention width ${attentionWidth[what]} gives ${heads} heads at the default head width 64: this model's ` +
+            'head count is not in its weights; give its config file (e.g. open_clip_config.json beside the checkpoint)'
+        : `${what} heads ${heads} do not divide the attention width ${attentionWidth[what]}`,
+    );
   }
-  const config: ClipConfig = { embedDim: dim(sd, 'text_projection', 1, 2), vision, text, activation: overrides.activation ?? 'quick_gelu' };
+  const config: ClipConfig = {
+    embedDim: dim(sd, 'text_projection', 1, 2),
+    vision,
+    text,
+    activation: overrides.activation ?? 'quick_gelu',
+  };
   for (const d of overrides.declared ?? []) checkDeclared(config, d);
   return config;
 }
@@ -170,8 +203,10 @@ export function inferConfigFromStateDict(sd: StateDict, overrides: ConfigOverrid
 function checkDeclared(config: ClipConfig, d: DeclaredSize): void {
   const actual = d.path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], config);
   if (JSON.stringify(actual) !== JSON.stringify(d.value)) {
-    throw new ConfigError(`the config's ${d.key} is ${JSON.stringify(d.value)}, but the weights give ${JSON.stringify(actual)} `
-      + `(${d.path}): the config file belongs to another model`);
+    throw new ConfigError(
+      `the config's ${d.key} is ${JSON.stringify(d.value)}, but the weights give ${JSON.stringify(actual)} ` +
+        `(${d.path}): the config file belongs to another model`,
+    );
   }
 }
 

@@ -32,7 +32,8 @@ export function randomStateDict(cfg: ClipConfig, seed = 0): StateDict {
     const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
     const isNormGain = /(ln_\w+|bn\d|downsample\.1|LayerNorm)\.weight$/.test(key);
     if (key.endsWith('running_var') || isNormGain) data.fill(1);
-    else if (!key.endsWith('bias') && !key.endsWith('running_mean')) for (let i = 0; i < data.length; i++) data[i] = 0.02 * normal();
+    else if (!key.endsWith('bias') && !key.endsWith('running_mean'))
+      for (let i = 0; i < data.length; i++) data[i] = 0.02 * normal();
     return fromFloat32(data, shape);
   };
   buildImageGraph(sd, cfg, { fill });

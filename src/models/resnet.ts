@@ -15,26 +15,42 @@ import type { Params } from './params.js';
  * graph is serialised. ONNX Runtime would fuse Conv+Mul+Add the same way at every load; folded
  * here, a convolution is one node whose weights int8 quantisation can use (quantize-conv.ts).
  */
-function convBn(x: Value, p: Params, conv: string, bn: string, outChannels: number, kernel: number, opts: { stride?: number; padding?: number; training?: boolean } = {}): Value {
+function convBn(
+  x: Value,
+  p: Params,
+  conv: string,
+  bn: string,
+  outChannels: number,
+  kernel: number,
+  opts: { stride?: number; padding?: number; training?: boolean } = {},
+): Value {
   const w = p.get(`${conv}.weight`, [outChannels, x.dim(1), kernel, kernel]);
   const b = p.scope(bn);
   const stats = {
-    weight: b.get('weight', [outChannels]), bias: b.get('bias', [outChannels]),
-    runningMean: b.get('running_mean', [outChannels]), runningVar: b.get('running_var', [outChannels]),
+    weight: b.get('weight', [outChannels]),
+    bias: b.get('bias', [outChannels]),
+    runningMean: b.get('running_mean', [outChannels]),
+    runningVar: b.get('running_var', [outChannels]),
   };
   if (opts.training) return batchNorm2dTrain(x.conv2d(w, opts), stats);
   const g = x.graph;
   const values = (v: Value) => g.initializers.get(v.id)!.data() as Float32Array;
   const alpha = (): Float32Array => {
     const [gamma, variance] = [values(stats.weight), values(stats.runningVar)];
-    return Float32Array.from(gamma, (s, o) => Math.fround(s / Math.fround(Math.sqrt(Math.fround(variance[o]! + BN_EPS)))));
+    return Float32Array.from(gamma, (s, o) =>
+      Math.fround(s / Math.fround(Math.sqrt(Math.fround(variance[o]! + BN_EPS)))),
+    );
   };
   const name = g.initializers.get(w.id)!.name;
-  const weight = g.param(`${name}*bn`, () => {
-    const [data, a] = [values(w), alpha()];
-    const per = data.length / outChannels;
-    return Float32Array.from(data, (v, i) => v * a[Math.floor(i / per)]!);
-  }, w.shape);
+  const weight = g.param(
+    `${name}*bn`,
+    () => {
+      const [data, a] = [values(w), alpha()];
+      const per = data.length / outChannels;
+      return Float32Array.from(data, (v, i) => v * a[Math.floor(i / per)]!);
+    },
+    w.shape,
+  );
   const bias = g.param(`${name}*bn.bias`, () => {
     const [beta, mean, a] = [values(stats.bias), values(stats.runningMean), alpha()];
     return Float32Array.from(beta, (v, o) => v - mean[o]! * a[o]!);
@@ -54,7 +70,9 @@ function bottleneck(x: Value, p: Params, planes: number, stride: number, trainin
   let identity = x;
   if (stride > 1 || inplanes !== planes * EXPANSION) {
     // downsample = Sequential({"-1": AvgPool2d(stride), "0": Conv2d 1×1, "1": BatchNorm2d}).
-    identity = convBn(stride > 1 ? x.avgPool2d(stride) : x, p, 'downsample.0', 'downsample.1', planes * EXPANSION, 1, { training });
+    identity = convBn(stride > 1 ? x.avgPool2d(stride) : x, p, 'downsample.0', 'downsample.1', planes * EXPANSION, 1, {
+      training,
+    });
   }
   return out.add(identity).relu();
 }
@@ -70,8 +88,16 @@ function attentionPool(x: Value, p: Params, heads: number, outputDim: number, tr
   const grid = x.reshape([batch, channels, spatial]).transpose([0, 2, 1]); // [N, HW, C]
   let tokens = concat([grid.mean([1]), grid], 1); // the mean token first
   tokens = tokens.add(p.get('positional_embedding', [spatial + 1, channels]));
-  const proj = (name: string, out: number) => ({ weight: p.get(`${name}.weight`, [out, channels]), bias: p.get(`${name}.bias`, [out]) });
-  const projections = { q: proj('q_proj', channels), k: proj('k_proj', channels), v: proj('v_proj', channels), out: proj('c_proj', outputDim) };
+  const proj = (name: string, out: number) => ({
+    weight: p.get(`${name}.weight`, [out, channels]),
+    bias: p.get(`${name}.bias`, [out]),
+  });
+  const projections = {
+    q: proj('q_proj', channels),
+    k: proj('k_proj', channels),
+    v: proj('v_proj', channels),
+    out: proj('c_proj', outputDim),
+  };
   if (!training) return singleQueryAttention(tokens, projections, heads);
   return multiHeadAttention(tokens.slice(1, 0, 1), tokens, projections, heads).reshape([batch, outputDim]);
 }
@@ -88,7 +114,9 @@ function attentionPool(x: Value, p: Params, heads: number, outputDim: number, tr
 function singleQueryAttention(tokens: Value, p: AttentionProjections, heads: number): Value {
   const [n, , channels] = tokens.shape as [Dim, Dim, number];
   const headDim = channels / heads;
-  const q = linear(tokens.slice(1, 0, 1), p.q.weight, p.q.bias).reshape([n, heads, headDim]).div(Math.sqrt(headDim));
+  const q = linear(tokens.slice(1, 0, 1), p.q.weight, p.q.bias)
+    .reshape([n, heads, headDim])
+    .div(Math.sqrt(headDim));
   const perHead = (w: Value) => w.reshape([heads, headDim, channels]); // rows of head h: [h·hd, (h+1)·hd)
   const keysInInputSpace = q.transpose([1, 0, 2]).matmul(perHead(p.k.weight)).transpose([1, 0, 2]); // [N, H, C]
   const weights = keysInInputSpace.matmul(tokens.transpose([0, 2, 1])).softmax(-1); // [N, H, L]
@@ -99,10 +127,19 @@ function singleQueryAttention(tokens: Value, p: AttentionProjections, heads: num
 }
 
 /** images float32 [N, 3, R, R] → image features [N, embedDim]; `training`: train-mode BatchNorm (fixed batch size). */
-export function encodeImageResNet(images: Value, p: Params, cfg: ModifiedResNetConfig, embedDim: number, training = false): Value {
+export function encodeImageResNet(
+  images: Value,
+  p: Params,
+  cfg: ModifiedResNetConfig,
+  embedDim: number,
+  training = false,
+): Value {
   const g = images.graph;
   const { width } = cfg;
-  let x = g.tap('act.visual.relu1', convBn(images, p, 'conv1', 'bn1', width / 2, 3, { stride: 2, padding: 1, training }).relu());
+  let x = g.tap(
+    'act.visual.relu1',
+    convBn(images, p, 'conv1', 'bn1', width / 2, 3, { stride: 2, padding: 1, training }).relu(),
+  );
   x = g.tap('act.visual.relu2', convBn(x, p, 'conv2', 'bn2', width / 2, 3, { padding: 1, training }).relu());
   x = g.tap('act.visual.relu3', convBn(x, p, 'conv3', 'bn3', width, 3, { padding: 1, training }).relu());
   x = g.tap('act.visual.avgpool', x.avgPool2d(2));

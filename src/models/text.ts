@@ -19,10 +19,17 @@ function causalMask(p: Params, length: number): Value {
  * mask and pooling at the end token, positions after a batch's last end token change nothing,
  * so callers may cut the padding off (an exact saving); L may be a symbolic dim.
  */
-export function encodeTextTransformer(tokens: Value, p: Params, cfg: TextTransformerConfig, embedDim: number, activation: Activation): Value {
+export function encodeTextTransformer(
+  tokens: Value,
+  p: Params,
+  cfg: TextTransformerConfig,
+  embedDim: number,
+  activation: Activation,
+): Value {
   const { width, contextLength } = cfg;
   const g = tokens.graph;
-  const fit = (table: Value, axis: number) => (tokens.shape[1] === contextLength ? table : table.sliceAs(axis, tokens, 1));
+  const fit = (table: Value, axis: number) =>
+    tokens.shape[1] === contextLength ? table : table.sliceAs(axis, tokens, 1);
   let x = g.tap('act.text.token_embedding', p.get('token_embedding.weight', [cfg.vocabSize, width]).gather(tokens));
   x = x.add(fit(p.get('positional_embedding', [contextLength, width]), 0));
   const mask = fit(fit(causalMask(p, contextLength), 0), 1);
@@ -30,7 +37,14 @@ export function encodeTextTransformer(tokens: Value, p: Params, cfg: TextTransfo
   // (transformer.ts); the full-length ln_final is built for its tap only (parity checks).
   const eot = g.tap('act.text.eot_index', tokens.argmax(-1));
   const { pooled: last, all } = transformer(x, p.scope('transformer'), {
-    width, layers: cfg.layers, heads: cfg.heads, mlpWidth: cfg.mlpWidth, mask, activation, tapPrefix: 'act.text.resblocks', pooled: eot,
+    width,
+    layers: cfg.layers,
+    heads: cfg.heads,
+    mlpWidth: cfg.mlpWidth,
+    mask,
+    activation,
+    tapPrefix: 'act.text.resblocks',
+    pooled: eot,
   });
   const lnFinal = layerNormParams(p.scope('ln_final'), width);
   g.tap('act.text.ln_final', layerNorm(all, ...lnFinal));

@@ -2,7 +2,17 @@
 // batch-first: x [N, L, D]. Names follow the checkpoint: resblocks.<i>.{ln_1, attn, ln_2, mlp}.
 
 import type { Value } from '../graph/ir.js';
-import { gelu, layerNorm, linear, maskRowsAt, multiHeadAttention, quickGelu, rowsAt, splitInProj, type Position } from '../graph/nn.js';
+import {
+  gelu,
+  layerNorm,
+  linear,
+  maskRowsAt,
+  multiHeadAttention,
+  quickGelu,
+  rowsAt,
+  splitInProj,
+  type Position,
+} from '../graph/nn.js';
 import type { Activation } from './config.js';
 import type { Params } from './params.js';
 
@@ -29,18 +39,38 @@ export interface TransformerOptions {
  * output projection, residual and MLP run for one row per sequence ([N, 1, D] out). Every
  * operation is row-wise, so those rows equal the full block's up to float rounding.
  */
-function residualAttentionBlock(x: Value, p: Params, { width, heads, mask, activation, mlpWidth = 4 * width }: TransformerOptions, at?: Position): Value {
+function residualAttentionBlock(
+  x: Value,
+  p: Params,
+  { width, heads, mask, activation, mlpWidth = 4 * width }: TransformerOptions,
+  at?: Position,
+): Value {
   const attn = p.scope('attn');
   const normed = layerNorm(x, ...layerNormParams(p.scope('ln_1'), width));
-  const projections = splitInProj(attn.get('in_proj_weight', [3 * width, width]), attn.get('in_proj_bias', [3 * width]),
-    attn.get('out_proj.weight', [width, width]), attn.get('out_proj.bias', [width]));
+  const projections = splitInProj(
+    attn.get('in_proj_weight', [3 * width, width]),
+    attn.get('in_proj_bias', [3 * width]),
+    attn.get('out_proj.weight', [width, width]),
+    attn.get('out_proj.bias', [width]),
+  );
   const rows = (v: Value) => (at === undefined ? v : rowsAt(v, at));
-  const attended = multiHeadAttention(rows(normed), normed, projections, heads, mask && at !== undefined ? maskRowsAt(mask, at) : mask);
+  const attended = multiHeadAttention(
+    rows(normed),
+    normed,
+    projections,
+    heads,
+    mask && at !== undefined ? maskRowsAt(mask, at) : mask,
+  );
   x = rows(x).add(attended);
   const mlp = p.scope('mlp');
   const act = activation === 'gelu' ? gelu : quickGelu;
-  const hidden = act(linear(layerNorm(x, ...layerNormParams(p.scope('ln_2'), width)),
-    mlp.get('c_fc.weight', [mlpWidth, width]), mlp.get('c_fc.bias', [mlpWidth])));
+  const hidden = act(
+    linear(
+      layerNorm(x, ...layerNormParams(p.scope('ln_2'), width)),
+      mlp.get('c_fc.weight', [mlpWidth, width]),
+      mlp.get('c_fc.bias', [mlpWidth]),
+    ),
+  );
   return x.add(linear(hidden, mlp.get('c_proj.weight', [width, mlpWidth]), mlp.get('c_proj.bias', [width])));
 }
 

@@ -18,28 +18,59 @@ export interface Check {
 }
 
 /** A model check against a stored reference tensor: passes within `tol` absolute, or relative when allowed. */
-export function numericCheck(name: string, ours: ArrayLike<number>, ref: RawTensor, tol: number, allowRelative = false): Check {
+export function numericCheck(
+  name: string,
+  ours: ArrayLike<number>,
+  ref: RawTensor,
+  tol: number,
+  allowRelative = false,
+): Check {
   const expected = toFloat32(ref);
   const { maxAbs, maxRel } = compareArrays(ours, expected);
   const passed = maxAbs <= tol || (allowRelative && maxRel <= tol);
-  return { group: 'model', name, passed, maxAbs, maxRel, detail: ours.length === expected.length ? `tol ${tol}` : `length ${ours.length} vs ${expected.length}` };
+  return {
+    group: 'model',
+    name,
+    passed,
+    maxAbs,
+    maxRel,
+    detail: ours.length === expected.length ? `tol ${tol}` : `length ${ours.length} vs ${expected.length}`,
+  };
 }
 
 /** Every element within `atol + rtol·|reference|` (numpy's allclose rule). */
-export function allCloseCheck(name: string, ours: ArrayLike<number>, ref: RawTensor, atol: number, rtol: number): Check {
+export function allCloseCheck(
+  name: string,
+  ours: ArrayLike<number>,
+  ref: RawTensor,
+  atol: number,
+  rtol: number,
+): Check {
   const expected = toFloat32(ref);
   const { maxAbs, maxRel } = compareArrays(ours, expected);
   let passed = ours.length === expected.length;
-  for (let i = 0; passed && i < expected.length; i++) passed = Math.abs(ours[i]! - expected[i]!) <= atol + rtol * Math.abs(expected[i]!);
-  return { group: 'model', name, passed, maxAbs, maxRel, detail: ours.length === expected.length ? `|Δ| ≤ ${atol} + ${rtol}·|ref|` : `length ${ours.length} vs ${expected.length}` };
+  for (let i = 0; passed && i < expected.length; i++)
+    passed = Math.abs(ours[i]! - expected[i]!) <= atol + rtol * Math.abs(expected[i]!);
+  return {
+    group: 'model',
+    name,
+    passed,
+    maxAbs,
+    maxRel,
+    detail:
+      ours.length === expected.length ? `|Δ| ≤ ${atol} + ${rtol}·|ref|` : `length ${ours.length} vs ${expected.length}`,
+  };
 }
 
 /** Runs `check` on each file; a file whose check throws becomes one failed check naming the error. */
-export async function checksPerFile(files: readonly string[], check: (file: string) => Promise<Check[]>): Promise<Check[]> {
+export async function checksPerFile(
+  files: readonly string[],
+  check: (file: string) => Promise<Check[]>,
+): Promise<Check[]> {
   const checks: Check[] = [];
   for (const file of files) {
     try {
-      checks.push(...await check(file));
+      checks.push(...(await check(file)));
     } catch (e) {
       checks.push({ group: 'model', name: file, passed: false, detail: `failed: ${(e as Error).message}` });
     }

@@ -26,11 +26,19 @@ function activationNames(cfg: ClipConfig): Record<string, string> {
   const names: Record<string, string> = { 'text.hidden_states.0': 'act.text.embeddings', 'text.cls': 'act.text.cls' };
   for (let i = 0; i < cfg.text.layers; i++) names[`text.hidden_states.${i + 1}`] = `act.text.layer.${i}`;
   if (cfg.vision.kind === 'vit') {
-    Object.assign(names, { 'vision.patch_embeds': 'act.visual.conv1', 'vision.embeddings': 'act.visual.embeddings', 'vision.hidden_states.0': 'act.visual.ln_pre', 'vision.ln_post_cls': 'act.visual.ln_post' });
-    for (let i = 0; i < cfg.vision.layers; i++) names[`vision.hidden_states.${i + 1}`] = `act.visual.transformer.resblocks.${i}`;
+    Object.assign(names, {
+      'vision.patch_embeds': 'act.visual.conv1',
+      'vision.embeddings': 'act.visual.embeddings',
+      'vision.hidden_states.0': 'act.visual.ln_pre',
+      'vision.ln_post_cls': 'act.visual.ln_post',
+    });
+    for (let i = 0; i < cfg.vision.layers; i++)
+      names[`vision.hidden_states.${i + 1}`] = `act.visual.transformer.resblocks.${i}`;
   } else {
     names['vision.stem'] = 'act.visual.avgpool';
-    cfg.vision.layers.forEach((blocks, s) => { names[`vision.layer${s + 1}`] = `act.visual.layer${s + 1}.${blocks - 1}`; });
+    cfg.vision.layers.forEach((blocks, s) => {
+      names[`vision.layer${s + 1}`] = `act.visual.layer${s + 1}.${blocks - 1}`;
+    });
   }
   return names;
 }
@@ -40,7 +48,10 @@ async function checkModel(dir: string, file: string): Promise<Check[]> {
   const { tensors: ref } = readSafetensors(join(dir, 'outputs', `${stem}.safetensors`));
   const ids = ref.get('text.input_ids')!;
   const sd = toCanonical(await readCheckpoint(join(dir, 'models', file)));
-  const config = inferConfigFromStateDict(sd, { ...readConfigFile(join(dir, 'models', `${stem}.config.json`)), contextLength: ids.shape[1] });
+  const config = inferConfigFromStateDict(sd, {
+    ...readConfigFile(join(dir, 'models', `${stem}.config.json`)),
+    contextLength: ids.shape[1],
+  });
   const model = new CLIP(sd, {}, config);
   const pixels = ref.get('image.pixel_values')!;
   const images: Tensor = { data: toFloat32(pixels), shape: pixels.shape };
@@ -82,7 +93,13 @@ async function checkModel(dir: string, file: string): Promise<Check[]> {
     }
   }
   const missing = Object.keys(names).filter((k) => ref.has(k) && !checks.some((c) => c.name === `${file} ${k}`));
-  if (missing.length) checks.push({ group: 'model', name: `${file} activations`, passed: false, detail: `not computed: ${missing.join(', ')}` });
+  if (missing.length)
+    checks.push({
+      group: 'model',
+      name: `${file} activations`,
+      passed: false,
+      detail: `not computed: ${missing.join(', ')}`,
+    });
   return checks;
 }
 
@@ -90,6 +107,8 @@ async function checkModel(dir: string, file: string): Promise<Check[]> {
 export async function chineseModelChecks(dir: string): Promise<Check[]> {
   const modelsDir = join(dir, 'models');
   if (!existsSync(modelsDir)) return [];
-  const files = readdirSync(modelsDir).filter((f) => f.endsWith('.pt') && existsSync(join(modelsDir, f.replace(/\.pt$/, '.config.json')))).sort();
+  const files = readdirSync(modelsDir)
+    .filter((f) => f.endsWith('.pt') && existsSync(join(modelsDir, f.replace(/\.pt$/, '.config.json'))))
+    .sort();
   return checksPerFile(files, (file) => checkModel(dir, file));
 }

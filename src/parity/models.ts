@@ -50,7 +50,8 @@ function stackImages(pre: StateDict, order: string[], res: number): Tensor {
 async function checkModelFile(dir: string, file: string): Promise<Check[]> {
   const modelName = file.split('.')[0]!;
   const outputsPath = join(dir, 'outputs', `${modelName}.safetensors`);
-  if (!existsSync(outputsPath)) return [{ group: 'model', name: `${file}`, passed: false, detail: `no reference outputs at ${outputsPath}` }];
+  if (!existsSync(outputsPath))
+    return [{ group: 'model', name: `${file}`, passed: false, detail: `no reference outputs at ${outputsPath}` }];
   const { tensors: ref, metadata } = readSafetensors(outputsPath);
   if (metadata.image_order === undefined) return []; // not OpenAI-style outputs (e.g. Chinese-CLIP: chinese-models.ts)
   const sd = await readCheckpoint(join(dir, 'models', file));
@@ -77,7 +78,10 @@ async function checkModelFile(dir: string, file: string): Promise<Check[]> {
   expect('logits_per_text', logits.logitsPerText.data, LOGIT_TOL);
   expect('logit_scale', [model.logitScale], 1e-6);
   const r = ref.get('text_features');
-  if (r) checks.push(numericCheck(`${file} text_features ${ONE_BY_ONE}`, await encodeTextOneByOne(model, tokens), r, FEATURE_TOL));
+  if (r)
+    checks.push(
+      numericCheck(`${file} text_features ${ONE_BY_ONE}`, await encodeTextOneByOne(model, tokens), r, FEATURE_TOL),
+    );
   await model.release();
 
   // Per-layer activations: graphs that also output every tapped value.
@@ -95,7 +99,13 @@ async function checkModelFile(dir: string, file: string): Promise<Check[]> {
     }
   }
   const missing = [...ref.keys()].filter((k) => k.startsWith('act.') && !checks.some((c) => c.name === `${file} ${k}`));
-  if (missing.length) checks.push({ group: 'model', name: `${file} activations`, passed: false, detail: `no activation computed for ${missing.join(', ')}` });
+  if (missing.length)
+    checks.push({
+      group: 'model',
+      name: `${file} activations`,
+      passed: false,
+      detail: `no activation computed for ${missing.join(', ')}`,
+    });
   return checks;
 }
 
@@ -103,6 +113,8 @@ async function checkModelFile(dir: string, file: string): Promise<Check[]> {
 export async function modelChecks(dir: string): Promise<Check[]> {
   const modelsDir = join(dir, 'models');
   if (!existsSync(modelsDir)) return [];
-  const files = readdirSync(modelsDir).filter((f) => /\.(pt|pth|bin|safetensors)$/.test(f)).sort();
+  const files = readdirSync(modelsDir)
+    .filter((f) => /\.(pt|pth|bin|safetensors)$/.test(f))
+    .sort();
   return checksPerFile(files, (file) => checkModelFile(dir, file));
 }

@@ -47,7 +47,9 @@ function modelsIn(dir: string): Model[] {
     models.push({ label: name, path: join(modelsDir, name), outputs });
     const checkpoints = join(dir, 'checkpoints', name);
     if (!existsSync(checkpoints)) continue;
-    for (const file of readdirSync(checkpoints).filter((f) => f.endsWith('.pt')).sort()) {
+    for (const file of readdirSync(checkpoints)
+      .filter((f) => f.endsWith('.pt'))
+      .sort()) {
       models.push({ label: `${name}/${file}`, path: join(checkpoints, file), config, outputs });
     }
   }
@@ -60,8 +62,11 @@ function modelsIn(dir: string): Model[] {
  * it must have the sha256 manifest.json names.
  */
 function mergesFile(dir: string): string {
-  const expected = (JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { bpe_vocab_sha256?: string }).bpe_vocab_sha256;
-  const candidates = [join(dir, DEFAULT_BPE_FILE), join(dir, '..', 'openai-clip', DEFAULT_BPE_FILE)].filter((p) => existsSync(p));
+  const expected = (JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { bpe_vocab_sha256?: string })
+    .bpe_vocab_sha256;
+  const candidates = [join(dir, DEFAULT_BPE_FILE), join(dir, '..', 'openai-clip', DEFAULT_BPE_FILE)].filter((p) =>
+    existsSync(p),
+  );
   if (candidates.length === 0) candidates.push(findMergesFile());
   const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
   const found = candidates.find((p) => expected === undefined || sha(p) === expected);
@@ -73,23 +78,55 @@ function mergesFile(dir: string): string {
 function featureCheck(name: string, ours: Tensor, ref: RawTensor): Check {
   const expected = normalizeRows({ data: toFloat32(ref), shape: ref.shape });
   const { maxAbs, maxRel } = compareArrays(normalizeRows(ours).data, expected.data);
-  return { group: GROUP, name, passed: maxAbs <= FEATURE_TOL, maxAbs, maxRel, detail: `after L2 normalisation, tol ${FEATURE_TOL}` };
+  return {
+    group: GROUP,
+    name,
+    passed: maxAbs <= FEATURE_TOL,
+    maxAbs,
+    maxRel,
+    detail: `after L2 normalisation, tol ${FEATURE_TOL}`,
+  };
 }
 
 /** `clip embed --truncate --normalize` on the files: image and text embeddings by input. */
-function cliEmbeddings(model: Model, bpe: string, images: string[], captions: string[]): { images: Tensor; texts: Tensor } {
-  const args = [CLI, 'embed', '-m', model.path, '--bpe', bpe, '--truncate', '--normalize', ...images, '-t', ...captions];
+function cliEmbeddings(
+  model: Model,
+  bpe: string,
+  images: string[],
+  captions: string[],
+): { images: Tensor; texts: Tensor } {
+  const args = [
+    CLI,
+    'embed',
+    '-m',
+    model.path,
+    '--bpe',
+    bpe,
+    '--truncate',
+    '--normalize',
+    ...images,
+    '-t',
+    ...captions,
+  ];
   if (model.config) args.push('--model-config', model.config);
   const run = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 300_000, maxBuffer: 64 << 20 });
   if (run.status !== 0) throw new Error(`clip embed exited ${run.status}: ${run.stderr.trim().split('\n').pop()}`);
-  const rows = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as { image?: string; text?: string; embedding: number[] });
+  const rows = run.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { image?: string; text?: string; embedding: number[] });
   const byImage = new Map(rows.filter((r) => r.image !== undefined).map((r) => [r.image, r.embedding]));
   const imageRows = images.map((p) => byImage.get(p) ?? []);
   const textRows = rows.filter((r) => r.text !== undefined).map((r) => r.embedding);
   if (imageRows.some((r) => r.length === 0) || textRows.length !== captions.length) {
-    throw new Error(`clip embed printed ${byImage.size} image and ${textRows.length} text embeddings for ${images.length} and ${captions.length} inputs`);
+    throw new Error(
+      `clip embed printed ${byImage.size} image and ${textRows.length} text embeddings for ${images.length} and ${captions.length} inputs`,
+    );
   }
-  const stack = (list: number[][]): Tensor => ({ data: Float32Array.from(list.flat()), shape: [list.length, list[0]!.length] });
+  const stack = (list: number[][]): Tensor => ({
+    data: Float32Array.from(list.flat()),
+    shape: [list.length, list[0]!.length],
+  });
   return { images: stack(imageRows), texts: stack(textRows) };
 }
 
@@ -104,8 +141,13 @@ async function checkModel(dir: string, model: Model, bpe: string): Promise<Check
     const tokens = clip.tokenize(captions, { truncate: true });
     const wrong = refTokens.findIndex((id, i) => tokens.data[i] !== id);
     checks.push({
-      group: GROUP, name: `${model.label} tokens`, passed: wrong < 0 && tokens.data.length === refTokens.length,
-      detail: wrong < 0 ? `${captions.length} captions, exact` : `first difference in caption ${Math.floor(wrong / tokens.shape[1]!)}`,
+      group: GROUP,
+      name: `${model.label} tokens`,
+      passed: wrong < 0 && tokens.data.length === refTokens.length,
+      detail:
+        wrong < 0
+          ? `${captions.length} captions, exact`
+          : `first difference in caption ${Math.floor(wrong / tokens.shape[1]!)}`,
     });
     const pixels = ref.get('pixel_values')!;
     const images = await clip.model.encodeImage({ data: toFloat32(pixels), shape: pixels.shape });
@@ -116,7 +158,9 @@ async function checkModel(dir: string, model: Model, bpe: string): Promise<Check
     await clip.model.release();
   }
   const cli = cliEmbeddings(model, bpe, imageFiles, captions);
-  checks.push(featureCheck(`${model.label} clip embed --truncate: image files`, cli.images, ref.get('image_features')!));
+  checks.push(
+    featureCheck(`${model.label} clip embed --truncate: image files`, cli.images, ref.get('image_features')!),
+  );
   checks.push(featureCheck(`${model.label} clip embed --truncate: captions`, cli.texts, ref.get('text_features')!));
   return checks;
 }
@@ -133,7 +177,7 @@ export async function openClipChecks(dir: string): Promise<Check[]> {
   }
   for (const model of models) {
     try {
-      checks.push(...await checkModel(dir, model, bpe));
+      checks.push(...(await checkModel(dir, model, bpe)));
     } catch (e) {
       checks.push({ group: GROUP, name: model.label, passed: false, detail: `failed: ${(e as Error).message}` });
     }

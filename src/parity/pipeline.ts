@@ -14,7 +14,9 @@ const LOGIT_TOL = 1e-3;
 /** Image paths: OpenAI outputs list file names (`image_order`); Chinese-CLIP ones list names (`images`) that manifest.json maps to files. */
 function imageFiles(dir: string, metadata: Record<string, string>): string[] {
   if (metadata.image_order) return (JSON.parse(metadata.image_order) as string[]).map((f) => join(dir, 'images', f));
-  const listed = (JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { images: { name: string; file: string }[] }).images;
+  const listed = (
+    JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { images: { name: string; file: string }[] }
+  ).images;
   const byName = new Map(listed.map((i) => [i.name, i.file]));
   return (JSON.parse(metadata.images!) as string[]).map((n) => join(dir, byName.get(n) ?? n));
 }
@@ -24,9 +26,12 @@ export async function pipelineChecks(dir: string): Promise<Check[]> {
   const modelsDir = join(dir, 'models');
   const bpePath = join(dir, 'bpe_simple_vocab_16e6.txt.gz');
   const vocabPath = join(dir, 'vocab.txt');
-  if (!existsSync(modelsDir) || !existsSync(join(dir, 'images')) || !(existsSync(bpePath) || existsSync(vocabPath))) return [];
+  if (!existsSync(modelsDir) || !existsSync(join(dir, 'images')) || !(existsSync(bpePath) || existsSync(vocabPath)))
+    return [];
   const checks: Check[] = [];
-  for (const file of readdirSync(modelsDir).filter((f) => /\.(pt|safetensors)$/.test(f)).sort()) {
+  for (const file of readdirSync(modelsDir)
+    .filter((f) => /\.(pt|safetensors)$/.test(f))
+    .sort()) {
     const name = `${file} files → logits_per_image`;
     try {
       const outputs = join(dir, 'outputs', `${file.split('.')[0]}.safetensors`);
@@ -40,7 +45,14 @@ export async function pipelineChecks(dir: string): Promise<Check[]> {
       const { logitsPerImage } = await clip.model.forward(tensor, clip.tokenize(captions, { truncate: true }));
       await clip.model.release();
       const { maxAbs, maxRel } = compareArrays(logitsPerImage.data, toFloat32(ref.get('logits_per_image')!));
-      checks.push({ group: 'pipeline', name, passed: maxAbs <= LOGIT_TOL, maxAbs, maxRel, detail: `${order.length} image files × ${captions.length} captions, tol ${LOGIT_TOL}` });
+      checks.push({
+        group: 'pipeline',
+        name,
+        passed: maxAbs <= LOGIT_TOL,
+        maxAbs,
+        maxRel,
+        detail: `${order.length} image files × ${captions.length} captions, tol ${LOGIT_TOL}`,
+      });
     } catch (e) {
       checks.push({ group: 'pipeline', name, passed: false, detail: `failed: ${(e as Error).message}` });
     }

@@ -47,7 +47,10 @@ function openaiCases(dir: string): Case[] {
     const resized = existsSync(resizedPath) ? readSafetensors(resizedPath) : undefined;
     for (const image of index.images) {
       cases.push({
-        name: image.name, file: join(dir, image.path), size, resizeMode: 'shortest-side-crop',
+        name: image.name,
+        file: join(dir, image.path),
+        size,
+        resizeMode: 'shortest-side-crop',
         tensor: toFloat32(required(tensors, image.name, `${size}.safetensors`)),
         resized: resized && required(resized, image.name, `resized_${size}.safetensors`).bytes,
       });
@@ -60,7 +63,9 @@ function chineseCases(dir: string): Case[] {
   const manifestPath = join(dir, 'manifest.json');
   const folder = join(dir, 'preprocess');
   if (!existsSync(manifestPath) || !existsSync(folder)) {
-    throw new Error(`${dir}: no preprocessing fixtures (expected preprocess/index.json, or manifest.json + preprocess/res<n>.safetensors)`);
+    throw new Error(
+      `${dir}: no preprocessing fixtures (expected preprocess/index.json, or manifest.json + preprocess/res<n>.safetensors)`,
+    );
   }
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { images: { name: string; file: string }[] };
   const cases: Case[] = [];
@@ -76,7 +81,10 @@ function chineseCases(dir: string): Case[] {
       const at = order.indexOf(image.name);
       if (at < 0) throw new Error(`${entry}: image ${image.name} is not in its "images" metadata`);
       cases.push({
-        name: image.name, file: join(dir, image.file), size, resizeMode: 'square',
+        name: image.name,
+        file: join(dir, image.file),
+        size,
+        resizeMode: 'square',
         tensor: batch.subarray(at * per, (at + 1) * per),
         resized: required(file, `${image.name}.resized_uint8`, entry).bytes,
       });
@@ -107,7 +115,14 @@ async function checkCase(c: Case): Promise<Check> {
       resizedOk = differing === 0;
       notes.push(`resized ${plan.width}×${plan.height} uint8: ${differing} of ${c.resized.length} values differ`);
     }
-    return { group: 'preprocess', name, passed: maxAbs <= TOLERANCE && resizedOk, maxAbs, maxRel, detail: notes.join('; ') };
+    return {
+      group: 'preprocess',
+      name,
+      passed: maxAbs <= TOLERANCE && resizedOk,
+      maxAbs,
+      maxRel,
+      detail: notes.join('; '),
+    };
   } catch (e) {
     return { group: 'preprocess', name, passed: false, detail: (e as Error).message };
   }

@@ -27,20 +27,28 @@ const SUITES: [string, (dir: string) => Promise<Check[]>][] = [
 ];
 
 function format(c: Check): string {
-  const figures = c.maxAbs === undefined ? '' : ` maxAbs=${c.maxAbs.toExponential(2)} maxRel=${c.maxRel!.toExponential(2)}`;
+  const figures =
+    c.maxAbs === undefined ? '' : ` maxAbs=${c.maxAbs.toExponential(2)} maxRel=${c.maxRel!.toExponential(2)}`;
   return `${c.passed ? 'PASS' : 'FAIL'} [${c.group}] ${c.name}${figures}${c.detail ? ` (${c.detail})` : ''}`;
 }
 
-export async function runParity(dir: string, log: (line: string) => void = console.log): Promise<{ checks: number; passed: number; failed: number }> {
+export async function runParity(
+  dir: string,
+  log: (line: string) => void = console.log,
+): Promise<{ checks: number; passed: number; failed: number }> {
   const all: Check[] = [];
   for (const [, suite] of SUITES) {
-    for (const c of await suite(dir)) { all.push(c); log(format(c)); }
+    for (const c of await suite(dir)) {
+      all.push(c);
+      log(format(c));
+    }
   }
   const groups: Record<string, { checks: number; passed: number; failed: number }> = {};
   for (const c of all) {
     const g = (groups[c.group] ??= { checks: 0, passed: 0, failed: 0 });
     g.checks++;
-    if (c.passed) g.passed++; else g.failed++;
+    if (c.passed) g.passed++;
+    else g.failed++;
   }
   const numeric = all.filter((c) => c.maxAbs !== undefined);
   const worst = numeric.reduce<Check | undefined>((w, c) => (!w || c.maxAbs! > w.maxAbs! ? c : w), undefined);
@@ -55,4 +63,3 @@ export async function runParity(dir: string, log: (line: string) => void = conso
   log(JSON.stringify(summary));
   return summary;
 }
-

@@ -51,22 +51,31 @@ class Comparison {
   private firstFailure = '';
   private readonly problems: string[] = [];
 
-  constructor(private readonly name: string, private readonly tolerance: string) {}
+  constructor(
+    private readonly name: string,
+    private readonly tolerance: string,
+  ) {}
 
   /** `scale`: the largest |entry| of the reference tensor this entry belongs to. */
   entry(label: string, ours: number, expected: number, tol: number, scale: number): void {
     const d = Math.abs(ours - expected);
     const err = Number.isNaN(d) ? Infinity : d;
     this.entries++;
-    if (err > this.maxAbs) { this.maxAbs = err; this.worst = label; }
+    if (err > this.maxAbs) {
+      this.maxAbs = err;
+      this.worst = label;
+    }
     this.maxRel = Math.max(this.maxRel, scale > 0 ? err / scale : err);
     if (!(d <= tol)) {
-      if (this.failures++ === 0) this.firstFailure = `${label}: ${ours} vs ${expected} (tolerance ${tol.toExponential(2)})`;
+      if (this.failures++ === 0)
+        this.firstFailure = `${label}: ${ours} vs ${expected} (tolerance ${tol.toExponential(2)})`;
     }
   }
 
   /** A failure that is not one entry (missing tensors, wrong counts). */
-  problem(words: string): void { this.problems.push(words); }
+  problem(words: string): void {
+    this.problems.push(words);
+  }
 
   check(): Check {
     const passed = this.failures === 0 && this.problems.length === 0 && this.entries > 0;
@@ -75,7 +84,14 @@ class Comparison {
     if (this.failures) words.push(`${this.failures} over tolerance, first ${this.firstFailure}`);
     if (this.entries === 0) words.push('nothing compared');
     words.push(...this.problems);
-    return { group: 'train', name: this.name, passed, maxAbs: this.maxAbs, maxRel: this.maxRel, detail: words.join('; ') };
+    return {
+      group: 'train',
+      name: this.name,
+      passed,
+      maxAbs: this.maxAbs,
+      maxRel: this.maxRel,
+      detail: words.join('; '),
+    };
   }
 }
 
@@ -90,8 +106,13 @@ interface Step {
 
 function gradientChecks(s: Step, g: Gradients, width: number, vocabSize: number): Check[] {
   const { ref, model } = s;
-  const grads = new Comparison(`${model} gradients`, 'tolerance 1e-4 × each tensor\'s max |entry| (key-bias entries 1e-6)');
-  const refGradNames = [...ref.keys()].filter((k) => k.startsWith('grad.') && !k.startsWith(`grad.${TOKEN_EMBEDDING}`)).map((k) => k.slice(5));
+  const grads = new Comparison(
+    `${model} gradients`,
+    "tolerance 1e-4 × each tensor's max |entry| (key-bias entries 1e-6)",
+  );
+  const refGradNames = [...ref.keys()]
+    .filter((k) => k.startsWith('grad.') && !k.startsWith(`grad.${TOKEN_EMBEDDING}`))
+    .map((k) => k.slice(5));
   const ourNames = [...g.grads.keys()].filter((k) => k !== TOKEN_EMBEDDING);
   const missing = refGradNames.filter((n) => !g.grads.has(n));
   const extra = ourNames.filter((n) => !ref.has(`grad.${n}`));
@@ -111,13 +132,23 @@ function gradientChecks(s: Step, g: Gradients, width: number, vocabSize: number)
   }
 
   // Rows of token ids not in the batch must have exactly zero gradient.
-  const token = new Comparison(`${model} gradient ${TOKEN_EMBEDDING} (rows of the batch's tokens; others exactly 0)`, 'tolerance 1e-4 × max |entry| of the stored rows');
+  const token = new Comparison(
+    `${model} gradient ${TOKEN_EMBEDDING} (rows of the batch's tokens; others exactly 0)`,
+    'tolerance 1e-4 × max |entry| of the stored rows',
+  );
   const tokenGrad = g.grads.get(TOKEN_EMBEDDING)!;
   const refRows = rowsOf(ref, `grad.${TOKEN_EMBEDDING}`, width);
   const scale = Math.max(...[...refRows.values()].map(maxAbs));
   for (let r = 0; r < vocabSize; r++) {
     const expected = refRows.get(r);
-    for (let j = 0; j < width; j++) token.entry(`grad.${TOKEN_EMBEDDING}[${r}, ${j}]`, tokenGrad[r * width + j]!, expected ? expected[j]! : 0, expected ? 1e-4 * scale : 0, scale);
+    for (let j = 0; j < width; j++)
+      token.entry(
+        `grad.${TOKEN_EMBEDDING}[${r}, ${j}]`,
+        tokenGrad[r * width + j]!,
+        expected ? expected[j]! : 0,
+        expected ? 1e-4 * scale : 0,
+        scale,
+      );
   }
   return [grads.check(), token.check()];
 }
@@ -130,21 +161,33 @@ function gradientChecks(s: Step, g: Gradients, width: number, vocabSize: number)
  */
 function updateCheck(s: Step, trainer: Trainer, g: Gradients, width: number): Check {
   const { ref, model, lr } = s;
-  const updated = new Comparison(`${model} weights after the AdamW step`, 'tolerance 1e-6 + lr·min(2, 2·|Δgrad|/(|grad| + 1e-6)) per entry');
+  const updated = new Comparison(
+    `${model} weights after the AdamW step`,
+    'tolerance 1e-6 + lr·min(2, 2·|Δgrad|/(|grad| + 1e-6)) per entry',
+  );
   const refRows = rowsOf(ref, `grad.${TOKEN_EMBEDDING}`, width);
   const tokenTol = 1e-4 * Math.max(...[...refRows.values()].map(maxAbs));
   for (const name of trainer.params) {
     const ours = trainer.weights.get(name)!.data;
     const isToken = name === TOKEN_EMBEDDING;
-    if (!isToken && !ref.has(`updated.${name}`)) { updated.problem(`no reference updated.${name}`); continue; }
+    if (!isToken && !ref.has(`updated.${name}`)) {
+      updated.problem(`no reference updated.${name}`);
+      continue;
+    }
     const expected = isToken ? rowsOf(ref, `updated.${name}`, width) : toFloat32(ref.get(`updated.${name}`)!);
     const refGrad = isToken ? undefined : toFloat32(ref.get(`grad.${name}`)!);
-    const entries = expected instanceof Map ? [...expected].flatMap(([r, v]) => [...v].map((e, j) => [r * width + j, e] as const)) : [...expected].map((e, i) => [i, e] as const);
+    const entries =
+      expected instanceof Map
+        ? [...expected].flatMap(([r, v]) => [...v].map((e, j) => [r * width + j, e] as const))
+        : [...expected].map((e, i) => [i, e] as const);
     const scale = expected instanceof Map ? Math.max(...[...expected.values()].map(maxAbs)) : maxAbs(expected);
     for (const [i, e] of entries) {
       const ourGrad = g.grads.get(name)![i]!;
       const refG = refGrad ? refGrad[i]! : ourGrad;
-      const t = 1e-6 + lr * Math.min(2, (2 * Math.abs(ourGrad - refG)) / (Math.abs(refG) + 1e-6)) + (refGrad ? 0 : (2 * lr * tokenTol) / (Math.abs(ourGrad) + 1e-6));
+      const t =
+        1e-6 +
+        lr * Math.min(2, (2 * Math.abs(ourGrad - refG)) / (Math.abs(refG) + 1e-6)) +
+        (refGrad ? 0 : (2 * lr * tokenTol) / (Math.abs(ourGrad) + 1e-6));
       updated.entry(`updated.${name}[${i}]`, ours[i]!, e, t, scale);
     }
   }
@@ -156,12 +199,19 @@ function bufferCheck(s: Step, trainer: Trainer, g: Gradients): Check[] {
   const { ref, model } = s;
   const refBuffers = [...ref.keys()].filter((k) => k.startsWith('buffers_after.'));
   if (refBuffers.length === 0 && g.buffersAfter.size === 0) return [];
-  const buffers = new Comparison(`${model} BatchNorm buffers after the forward pass`, 'tolerance 1e-4 × each tensor\'s max |entry|; num_batches_tracked exact');
+  const buffers = new Comparison(
+    `${model} BatchNorm buffers after the forward pass`,
+    "tolerance 1e-4 × each tensor's max |entry|; num_batches_tracked exact",
+  );
   const refStats = refBuffers.filter((k) => /running_(mean|var)$/.test(k));
-  if (refStats.length !== g.buffersAfter.size) buffers.problem(`${g.buffersAfter.size} running statistics vs the reference's ${refStats.length}`);
+  if (refStats.length !== g.buffersAfter.size)
+    buffers.problem(`${g.buffersAfter.size} running statistics vs the reference's ${refStats.length}`);
   for (const [name, after] of g.buffersAfter) {
     const r = ref.get(`buffers_after.${name}`);
-    if (!r) { buffers.problem(`no reference buffers_after.${name}`); continue; }
+    if (!r) {
+      buffers.problem(`no reference buffers_after.${name}`);
+      continue;
+    }
     const expected = toFloat32(r);
     const scale = maxAbs(expected);
     after.forEach((v, i) => buffers.entry(`buffers_after.${name}[${i}]`, v, expected[i]!, 1e-4 * scale, scale));
@@ -183,13 +233,24 @@ async function stepChecks(s: Step): Promise<Check[]> {
   const tokens = ref.get('tokens')!;
   const trainer = await Trainer.create(s.weights, cfg, { batchSize: images.shape[0]!, lr: s.lr, optimizer: s.adamw });
   try {
-    const g = await trainer.computeGradients({ images: { data: toFloat32(images), shape: images.shape }, tokens: { data: toInt32(tokens), shape: tokens.shape } });
+    const g = await trainer.computeGradients({
+      images: { data: toFloat32(images), shape: images.shape },
+      tokens: { data: toInt32(tokens), shape: tokens.shape },
+    });
     const checks = [{ ...numericCheck(`${model} loss`, [g.loss], ref.get('loss')!, 1e-5), group: 'train' }];
     checks.push(...gradientChecks(s, g, cfg.text.width, cfg.text.vocabSize));
     trainer.applyGradients(g);
     checks.push(...bufferCheck(s, trainer, g));
     checks.push(updateCheck(s, trainer, g, cfg.text.width));
-    checks.push({ ...numericCheck(`${model} logit_scale after the step and clamp`, trainer.weights.get('logit_scale')!.data, ref.get('updated.logit_scale')!, 1e-6), group: 'train' });
+    checks.push({
+      ...numericCheck(
+        `${model} logit_scale after the step and clamp`,
+        trainer.weights.get('logit_scale')!.data,
+        ref.get('updated.logit_scale')!,
+        1e-6,
+      ),
+      group: 'train',
+    });
     return checks;
   } finally {
     await trainer.release();
@@ -199,17 +260,30 @@ async function stepChecks(s: Step): Promise<Check[]> {
 /** AdamW alone on the reference's gradients: float32 arithmetic in torch's order, equal up to an ulp or two (FMA in torch's vectorised kernels). */
 function adamwCheck(s: Step): Check {
   const { ref, model, weights } = s;
-  const names = [...ref.keys()].filter((k) => k.startsWith('grad.') && !k.startsWith(`grad.${TOKEN_EMBEDDING}`)).map((k) => k.slice(5));
+  const names = [...ref.keys()]
+    .filter((k) => k.startsWith('grad.') && !k.startsWith(`grad.${TOKEN_EMBEDDING}`))
+    .map((k) => k.slice(5));
   const params = new Map(names.map((n) => [n, { data: toFloat32(weights.get(n)!), shape: weights.get(n)!.shape }]));
   const grads = new Map(names.map((n) => [n, toFloat32(ref.get(`grad.${n}`)!)]));
   new AdamW(s.adamw).step(params, grads, s.lr);
-  const adamw = new Comparison(`${model} AdamW on the reference gradients`, 'tolerance 2 ulp of max(|expected|, 2^-10)');
+  const adamw = new Comparison(
+    `${model} AdamW on the reference gradients`,
+    'tolerance 2 ulp of max(|expected|, 2^-10)',
+  );
   for (const n of names) {
     const expected = toFloat32(ref.get(`updated.${n}`)!);
     const ours = params.get(n)!.data;
     if (n === 'logit_scale') ours[0] = Math.min(Math.max(ours[0]!, 0), Math.log(100));
     const scale = maxAbs(expected);
-    ours.forEach((v, i) => adamw.entry(`updated.${n}[${i}]`, v, expected[i]!, 2 * 2 ** -23 * Math.max(Math.abs(expected[i]!), 2 ** -10), scale));
+    ours.forEach((v, i) =>
+      adamw.entry(
+        `updated.${n}[${i}]`,
+        v,
+        expected[i]!,
+        2 * 2 ** -23 * Math.max(Math.abs(expected[i]!), 2 ** -10),
+        scale,
+      ),
+    );
   }
   return adamw.check();
 }
@@ -218,7 +292,9 @@ function adamwCheck(s: Step): Check {
 function weightsFile(dir: string, model: string): string | undefined {
   const models = join(dir, 'models');
   if (!existsSync(models)) return undefined;
-  const file = readdirSync(models).filter((f) => f.split('.')[0] === model).sort()[0];
+  const file = readdirSync(models)
+    .filter((f) => f.split('.')[0] === model)
+    .sort()[0];
   return file && join(models, file);
 }
 
@@ -226,13 +302,29 @@ export async function trainChecks(dir: string): Promise<Check[]> {
   const trainDir = join(dir, 'train');
   if (!existsSync(trainDir)) return [];
   const checks: Check[] = [];
-  for (const file of readdirSync(trainDir).filter((f) => f.endsWith('.safetensors')).sort()) {
+  for (const file of readdirSync(trainDir)
+    .filter((f) => f.endsWith('.safetensors'))
+    .sort()) {
     const model = file.slice(0, -'.safetensors'.length);
     const path = weightsFile(dir, model);
-    if (!path) { checks.push({ group: 'train', name: model, passed: false, detail: `no ${model}.* weights in ${join(dir, 'models')}` }); continue; }
+    if (!path) {
+      checks.push({
+        group: 'train',
+        name: model,
+        passed: false,
+        detail: `no ${model}.* weights in ${join(dir, 'models')}`,
+      });
+      continue;
+    }
     const { tensors: ref, metadata } = readSafetensors(join(trainDir, file));
     const o = metadata.adamw ? (JSON.parse(metadata.adamw) as typeof DEFAULT_ADAMW) : DEFAULT_ADAMW;
-    const step: Step = { model, weights: await readCheckpoint(path), ref, lr: o.lr, adamw: { betas: o.betas, eps: o.eps, weightDecay: o.weight_decay, decay: decayAll } };
+    const step: Step = {
+      model,
+      weights: await readCheckpoint(path),
+      ref,
+      lr: o.lr,
+      adamw: { betas: o.betas, eps: o.eps, weightDecay: o.weight_decay, decay: decayAll },
+    };
     checks.push(...(await stepChecks(step)), adamwCheck(step));
   }
   return checks;

@@ -50,12 +50,20 @@ function compare<T>(aspect: string, ours: () => ArrayLike<T>, ref: ArrayLike<T>)
 }
 
 /** What differs between our tokenizer and the reference on one case; empty when nothing does. */
-export function wordpieceCaseDifferences(tokenizer: WordPieceTokenizer, c: WordPieceCase, contextLength: number): string[] {
+export function wordpieceCaseDifferences(
+  tokenizer: WordPieceTokenizer,
+  c: WordPieceCase,
+  contextLength: number,
+): string[] {
   return [
     ...compare('basic_tokens', () => tokenizer.basicTokens(c.text), c.basic_tokens),
     ...compare('wordpieces', () => tokenizer.wordpieces(c.text), c.wordpieces),
     ...compare('wordpiece_ids', () => tokenizer.encode(c.text), c.wordpiece_ids),
-    ...compare(`input_ids (context length ${contextLength})`, () => tokenizer.tokenize(c.text, { contextLength }).data, c.input_ids),
+    ...compare(
+      `input_ids (context length ${contextLength})`,
+      () => tokenizer.tokenize(c.text, { contextLength }).data,
+      c.input_ids,
+    ),
   ];
 }
 
@@ -82,10 +90,18 @@ export async function wordpieceChecks(dir: string): Promise<Check[]> {
   const tokenizer = WordPieceTokenizer.fromVocabFile(vocabPath);
   const contextLength = file.defaults?.context_length ?? tokenizer.defaultContextLength;
   const checks = file.cases.map((c) =>
-    toCheck(`wordpiece #${c.id} ${c.category}`, wordpieceCaseDifferences(tokenizer, c, contextLength), 'basic tokens, wordpieces, ids and input_ids match'),
+    toCheck(
+      `wordpiece #${c.id} ${c.category}`,
+      wordpieceCaseDifferences(tokenizer, c, contextLength),
+      'basic tokens, wordpieces, ids and input_ids match',
+    ),
   );
   (file.context_length_cases ?? []).forEach((c, i) => {
-    const problems = compare('input_ids', () => tokenizer.tokenize(c.text, { contextLength: c.context_length }).data, c.input_ids);
+    const problems = compare(
+      'input_ids',
+      () => tokenizer.tokenize(c.text, { contextLength: c.context_length }).data,
+      c.input_ids,
+    );
     checks.push(toCheck(`wordpiece context_length #${i} (${c.context_length})`, problems, 'input_ids match'));
   });
   return checks;

@@ -39,7 +39,9 @@ function sessionOptions(opts: RuntimeOptions, tuning: GraphTuning = {}): ort.Inf
   // `extra` entries become ONNX Runtime session config keys ("session.intra_op.allow_spinning", ...).
   const extra = {
     ...(opts.spinning === false ? { session: { intra_op: { allow_spinning: '0' } } } : {}),
-    ...(tuning.disabledOptimizers?.length ? { optimization: { disable_specified_optimizers: tuning.disabledOptimizers.join(';') } } : {}),
+    ...(tuning.disabledOptimizers?.length
+      ? { optimization: { disable_specified_optimizers: tuning.disabledOptimizers.join(';') } }
+      : {}),
   };
   return {
     executionProviders: [opts.device === 'cuda' ? 'cuda' : 'cpu'],

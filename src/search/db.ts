@@ -87,9 +87,9 @@ const statements = new WeakMap<IndexDb, Map<string, Database.Statement>>();
 /** A prepared statement, prepared once per connection (preparing costs more than running a small query). */
 export function statement(db: IndexDb, sql: string): Database.Statement {
   let bySql = statements.get(db);
-  if (!bySql) statements.set(db, bySql = new Map());
+  if (!bySql) statements.set(db, (bySql = new Map()));
   let prepared = bySql.get(sql);
-  if (!prepared) bySql.set(sql, prepared = db.prepare(sql));
+  if (!prepared) bySql.set(sql, (prepared = db.prepare(sql)));
   return prepared;
 }
 
@@ -99,7 +99,7 @@ export function readMeta(db: IndexDb, key: string): string | undefined {
 
 export function storedModel(db: IndexDb): ModelIdentity | undefined {
   const value = readMeta(db, 'model');
-  return value ? JSON.parse(value) as ModelIdentity : undefined;
+  return value ? (JSON.parse(value) as ModelIdentity) : undefined;
 }
 
 export function vectorWidth(db: IndexDb): number | undefined {
@@ -109,8 +109,11 @@ export function vectorWidth(db: IndexDb): number | undefined {
 
 /** Same vectors? Name and tokenizer paths may differ (a moved file); weights and transform may not. */
 export function sameModel(a: ModelIdentity, b: ModelIdentity): boolean {
-  return a.checkpointSha256 === b.checkpointSha256
-    && a.preprocessing.size === b.preprocessing.size && a.preprocessing.resizeMode === b.preprocessing.resizeMode;
+  return (
+    a.checkpointSha256 === b.checkpointSha256 &&
+    a.preprocessing.size === b.preprocessing.size &&
+    a.preprocessing.resizeMode === b.preprocessing.resizeMode
+  );
 }
 
 /**
@@ -120,9 +123,11 @@ export function sameModel(a: ModelIdentity, b: ModelIdentity): boolean {
 export function bindModel(db: IndexDb, path: string, model: ModelIdentity, dim: number): void {
   const stored = storedModel(db);
   if (stored && !sameModel(stored, model)) {
-    throw new InputError(`${path}: the index was built with ${stored.name} (sha256 ${stored.checkpointSha256.slice(0, 12)}…, `
-      + `${stored.preprocessing.size}px); this run uses ${model.name} (sha256 ${model.checkpointSha256.slice(0, 12)}…); `
-      + 'vectors of different models cannot be mixed: pass --reindex to rebuild the index with this model');
+    throw new InputError(
+      `${path}: the index was built with ${stored.name} (sha256 ${stored.checkpointSha256.slice(0, 12)}…, ` +
+        `${stored.preprocessing.size}px); this run uses ${model.name} (sha256 ${model.checkpointSha256.slice(0, 12)}…); ` +
+        'vectors of different models cannot be mixed: pass --reindex to rebuild the index with this model',
+    );
   }
   // Tokenizer files named once stay recorded when a later run does not name them.
   const recorded = { ...model, bpe: model.bpe ?? stored?.bpe, vocab: model.vocab ?? stored?.vocab };

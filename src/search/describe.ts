@@ -38,8 +38,9 @@ export async function describePhoto(path: string): Promise<PhotoInfo> {
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const meta = await sharp(bytes).metadata();
   // Missing or broken EXIF is common and harmless: the photo is indexed without it.
-  const exif = await exifr.parse(bytes, { gps: true, reviveValues: false, pick: EXIF_FIELDS }).catch(() => undefined) as
-    Record<string, unknown> | undefined;
+  const exif = (await exifr
+    .parse(bytes, { gps: true, reviveValues: false, pick: EXIF_FIELDS })
+    .catch(() => undefined)) as Record<string, unknown> | undefined;
   const turned = (meta.orientation ?? 1) >= 5;
   return {
     sha256,

@@ -15,7 +15,10 @@ export interface DuplicateReport {
 const NEIGHBOURS = 16;
 
 export function findDuplicates(db: IndexDb, threshold = 0.95): DuplicateReport {
-  const exactIds = db.prepare('SELECT photo_id FROM files GROUP BY photo_id HAVING count(*) > 1 ORDER BY min(path)').pluck().all() as number[];
+  const exactIds = db
+    .prepare('SELECT photo_id FROM files GROUP BY photo_id HAVING count(*) > 1 ORDER BY min(path)')
+    .pluck()
+    .all() as number[];
   const exact = exactIds.map((id) => photoById(db, id)!.paths);
 
   const ids = db.prepare('SELECT id FROM photos ORDER BY id').pluck().all() as number[];
@@ -28,7 +31,12 @@ export function findDuplicates(db: IndexDb, threshold = 0.95): DuplicateReport {
   };
   const best = new Map<number, number>();
   for (const id of ids) {
-    const hits = searchVector(db, photoVector(db, id)!, { k: NEIGHBOURS, minScore: threshold, excludeId: id, mode: 'exact' });
+    const hits = searchVector(db, photoVector(db, id)!, {
+      k: NEIGHBOURS,
+      minScore: threshold,
+      excludeId: id,
+      mode: 'exact',
+    });
     for (const hit of hits) {
       const [a, b] = [root(id), root(hit.id)];
       if (a !== b) parent.set(Math.max(a, b), Math.min(a, b));
@@ -37,10 +45,12 @@ export function findDuplicates(db: IndexDb, threshold = 0.95): DuplicateReport {
   }
   const groups = new Map<number, number[]>();
   for (const id of ids) if (parent.has(id) || best.has(id)) groups.set(root(id), [...(groups.get(root(id)) ?? []), id]);
-  const near = [...groups.values()].filter((g) => g.length > 1).map((g) => ({
-    paths: g.map((id) => photoById(db, id)!.paths[0]!).sort(),
-    score: Math.max(...g.map((id) => best.get(id) ?? -1)),
-  }));
+  const near = [...groups.values()]
+    .filter((g) => g.length > 1)
+    .map((g) => ({
+      paths: g.map((id) => photoById(db, id)!.paths[0]!).sort(),
+      score: Math.max(...g.map((id) => best.get(id) ?? -1)),
+    }));
   near.sort((a, b) => (a.paths[0]! < b.paths[0]! ? -1 : 1));
   return { exact, near };
 }

@@ -32,7 +32,8 @@ function readManifest(dir: string): Manifest {
     throw new InputError(`${file}: cannot read the manifest (${(e as Error).message})`);
   }
   if (!Array.isArray(manifest.shards)) throw new InputError(`${file}: no "shards" list`);
-  if (manifest.complete !== true) throw new InputError(`${file}: the run is not complete ("complete" is not true); let it finish first`);
+  if (manifest.complete !== true)
+    throw new InputError(`${file}: the run is not complete ("complete" is not true); let it finish first`);
   return manifest;
 }
 
@@ -42,16 +43,25 @@ function readManifest(dir: string): Manifest {
  */
 function checkManifestModel(file: string, manifest: Manifest, identity: ModelIdentity): void {
   const named = manifest.model as string | { name?: string; sha256?: string; checkpointSha256?: string } | undefined;
-  const sha = manifest.modelSha256 ?? (typeof named === 'object' ? named.checkpointSha256 ?? named.sha256 : undefined);
+  const sha =
+    manifest.modelSha256 ?? (typeof named === 'object' ? (named.checkpointSha256 ?? named.sha256) : undefined);
   const name = typeof named === 'string' ? named : named?.name;
   if (sha === undefined && name === undefined) return;
   if (sha === identity.checkpointSha256) return;
   if (name !== undefined && (name === identity.name || resolve(name) === identity.name)) return;
-  throw new InputError(`${file}: the shards were embedded with ${name ?? 'another model'} (sha256 ${sha ?? 'not given'}), `
-    + `not ${identity.name}; pass that model with --model`);
+  throw new InputError(
+    `${file}: the shards were embedded with ${name ?? 'another model'} (sha256 ${sha ?? 'not given'}), ` +
+      `not ${identity.name}; pass that model with --model`,
+  );
 }
 
-export async function importShards(db: IndexDb, dbPath: string, dir: string, identity: ModelIdentity, dim: number): Promise<IndexSummary> {
+export async function importShards(
+  db: IndexDb,
+  dbPath: string,
+  dir: string,
+  identity: ModelIdentity,
+  dim: number,
+): Promise<IndexSummary> {
   const manifest = readManifest(dir);
   checkManifestModel(join(dir, 'manifest.json'), manifest, identity);
   bindModel(db, dbPath, identity, dim);
@@ -61,26 +71,53 @@ export async function importShards(db: IndexDb, dbPath: string, dir: string, ide
   for (const shard of manifest.shards) {
     const npyFile = join(dir, shard.embeddings);
     const matrix = readNpy(npyFile);
-    if (matrix.shape[1] !== dim) throw new InputError(`${npyFile}: vectors of width ${matrix.shape[1]}, the model's are ${dim}`);
-    const lines = readFileSync(join(dir, shard.metadata), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as ShardLine);
+    if (matrix.shape[1] !== dim)
+      throw new InputError(`${npyFile}: vectors of width ${matrix.shape[1]}, the model's are ${dim}`);
+    const lines = readFileSync(join(dir, shard.metadata), 'utf8')
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => JSON.parse(l) as ShardLine);
     // Rows follow either every line (failed lines hold a placeholder row) or only the ok lines.
     const okLines = lines.filter((l) => l.ok).length;
     const perLine = lines.length === matrix.shape[0];
     if (!perLine && okLines !== matrix.shape[0]) {
-      throw new InputError(`${join(dir, shard.metadata)}: ${lines.length} lines (${okLines} ok) for ${matrix.shape[0]} rows in ${shard.embeddings}`);
+      throw new InputError(
+        `${join(dir, shard.metadata)}: ${lines.length} lines (${okLines} ok) for ${matrix.shape[0]} rows in ${shard.embeddings}`,
+      );
     }
     const rows: { path: string; info: PhotoInfo; size: number; mtimeMs: number; embedding: Float32Array }[] = [];
     let okRow = 0;
     for (const [lineNo, line] of lines.entries()) {
       summary.total++;
-      if (!line.ok) { summary.failed++; summary.failures.push({ path: line.path, error: line.error }); continue; }
+      if (!line.ok) {
+        summary.failed++;
+        summary.failures.push({ path: line.path, error: line.error });
+        continue;
+      }
       const row = perLine ? lineNo : okRow++;
       const path = resolve(line.path);
       const stat = statSync(path, { throwIfNoEntry: false });
       const local = stat ? await describePhoto(path).catch(() => undefined) : undefined;
-      const info: PhotoInfo = local?.sha256 === line.sha256 ? local
-        : { sha256: line.sha256, width: null, height: null, taken: null, make: null, model: null, latitude: null, longitude: null };
-      rows.push({ path, info, size: stat?.size ?? -1, mtimeMs: stat?.mtimeMs ?? -1, embedding: matrix.data.subarray(row * dim, (row + 1) * dim) });
+      const info: PhotoInfo =
+        local?.sha256 === line.sha256
+          ? local
+          : {
+              sha256: line.sha256,
+              width: null,
+              height: null,
+              taken: null,
+              make: null,
+              model: null,
+              latitude: null,
+              longitude: null,
+            };
+      rows.push({
+        path,
+        info,
+        size: stat?.size ?? -1,
+        mtimeMs: stat?.mtimeMs ?? -1,
+        embedding: matrix.data.subarray(row * dim, (row + 1) * dim),
+      });
     }
     db.transaction(() => {
       writer.centreCodes(rows.map((r) => r.embedding));

@@ -4,6 +4,15 @@ export { loadIndexModel, modelForIndex, type IndexModel } from './model.js';
 export { indexFolders, type IndexSummary, type IndexOptions, type IndexProgress } from './indexer.js';
 export { importShards } from './import.js';
 export { parseQuery, queryVector, type QueryTerm } from './query.js';
-export { searchVector, photoById, photoVector, photoCount, APPROXIMATE_ABOVE, type SearchHit, type SearchOptions, type SearchFilters } from './search.js';
+export {
+  searchVector,
+  photoById,
+  photoVector,
+  photoCount,
+  APPROXIMATE_ABOVE,
+  type SearchHit,
+  type SearchOptions,
+  type SearchFilters,
+} from './search.js';
 export { findDuplicates, type DuplicateReport } from './dupes.js';
 export { scanPhotos } from './scan.js';

@@ -25,7 +25,11 @@ export interface IndexSummary {
   failures: { path: string; error: string }[];
 }
 
-export interface IndexProgress { done: number; todo: number; failed: number }
+export interface IndexProgress {
+  done: number;
+  todo: number;
+  failed: number;
+}
 
 export interface IndexOptions {
   exclude?: readonly string[];
@@ -36,19 +40,43 @@ export interface IndexOptions {
 /** Describe (hash + EXIF) at most this many batches ahead of the model. */
 const DESCRIBE_AHEAD_BATCHES = 2;
 
-interface Known { photoId: number; size: number; mtimeMs: number }
+interface Known {
+  photoId: number;
+  size: number;
+  mtimeMs: number;
+}
 
 export async function indexFolders(
-  db: IndexDb, dbPath: string, { clip, identity }: IndexModel, roots: readonly string[], options: IndexOptions = {},
+  db: IndexDb,
+  dbPath: string,
+  { clip, identity }: IndexModel,
+  roots: readonly string[],
+  options: IndexOptions = {},
 ): Promise<IndexSummary> {
   const { batchSize = 32, exclude = [], onProgress } = options;
   bindModel(db, dbPath, identity, clip.model.config.embedDim); // refuses another model's index
   const files = scanPhotos(roots, exclude);
-  const known = new Map((db.prepare('SELECT path, photo_id AS photoId, size, mtime_ms AS mtimeMs FROM files').all() as
-    (Known & { path: string })[]).map((r) => [r.path, r]));
-  const summary: IndexSummary = { added: 0, updated: 0, removed: 0, unchanged: 0, failed: 0, total: files.length, failures: [] };
+  const known = new Map(
+    (
+      db.prepare('SELECT path, photo_id AS photoId, size, mtime_ms AS mtimeMs FROM files').all() as (Known & {
+        path: string;
+      })[]
+    ).map((r) => [r.path, r]),
+  );
+  const summary: IndexSummary = {
+    added: 0,
+    updated: 0,
+    removed: 0,
+    unchanged: 0,
+    failed: 0,
+    total: files.length,
+    failures: [],
+  };
   const writer = new IndexWriter(db);
-  const count = (file: ScannedFile) => { if (known.has(file.path)) summary.updated++; else summary.added++; };
+  const count = (file: ScannedFile) => {
+    if (known.has(file.path)) summary.updated++;
+    else summary.added++;
+  };
   const fail = (path: string, error: unknown) => {
     summary.failed++;
     summary.failures.push({ path, error: error instanceof Error ? error.message : String(error) });
@@ -57,30 +85,50 @@ export async function indexFolders(
 
   const changed = files.filter((f) => {
     const k = known.get(f.path);
-    if (k && k.size === f.size && k.mtimeMs === f.mtimeMs) { summary.unchanged++; return false; }
+    if (k && k.size === f.size && k.mtimeMs === f.mtimeMs) {
+      summary.unchanged++;
+      return false;
+    }
     return true;
   });
 
   // Content that may already be indexed has the size of an indexed file or of another changed one
   // (equal hashes need equal sizes): hash those first, so copies and renames are never embedded.
   const sizes = new Map<number, number>();
-  for (const s of [...known.values()].map((k) => k.size).concat(changed.map((f) => f.size))) sizes.set(s, (sizes.get(s) ?? 0) + 1);
+  for (const s of [...known.values()].map((k) => k.size).concat(changed.map((f) => f.size)))
+    sizes.set(s, (sizes.get(s) ?? 0) + 1);
   const described = new Map<string, Promise<PhotoInfo>>();
   const describe = (path: string) => {
     let p = described.get(path);
-    if (!p) { p = describePhoto(path); p.catch(() => undefined); described.set(path, p); }
+    if (!p) {
+      p = describePhoto(path);
+      p.catch(() => undefined);
+      described.set(path, p);
+    }
     return p;
   };
   const toEmbed: ScannedFile[] = [];
   const pendingSha = new Set<string>();
   for (const file of changed) {
-    if (sizes.get(file.size)! < 2) { toEmbed.push(file); continue; }
+    if (sizes.get(file.size)! < 2) {
+      toEmbed.push(file);
+      continue;
+    }
     let info: PhotoInfo;
-    try { info = await describe(file.path); } catch (e) { fail(file.path, e); continue; }
+    try {
+      info = await describe(file.path);
+    } catch (e) {
+      fail(file.path, e);
+      continue;
+    }
     const photoId = writer.photoId(info.sha256);
     if (photoId !== undefined) {
       const k = known.get(file.path);
-      if (k?.photoId === photoId) { summary.unchanged++; db.transaction(() => writer.restamp(file))(); continue; }
+      if (k?.photoId === photoId) {
+        summary.unchanged++;
+        db.transaction(() => writer.restamp(file))();
+        continue;
+      }
       db.transaction(() => writer.linkFile(file, photoId))();
       count(file);
     } else if (pendingSha.has(info.sha256)) {
@@ -93,7 +141,9 @@ export async function indexFolders(
 
   const byPath = new Map(toEmbed.map((f) => [f.path, f]));
   const paths = toEmbed.map((f) => f.path);
-  const aheadTo = (end: number) => { for (let i = 0; i < Math.min(end, paths.length); i++) describe(paths[i]!); };
+  const aheadTo = (end: number) => {
+    for (let i = 0; i < Math.min(end, paths.length); i++) describe(paths[i]!);
+  };
   aheadTo(DESCRIBE_AHEAD_BATCHES * batchSize);
   let done = 0;
   for await (const { embeddings, failures } of embedImages(clip, paths, { batchSize })) {
@@ -103,7 +153,11 @@ export async function indexFolders(
     for (const f of failures) fail(paths[f.index]!, f.error);
     for (const e of embeddings) {
       const file = byPath.get(paths[e.index]!)!;
-      try { rows.push({ file, info: await describe(file.path), embedding: e.embedding }); } catch (err) { fail(file.path, err); }
+      try {
+        rows.push({ file, info: await describe(file.path), embedding: e.embedding });
+      } catch (err) {
+        fail(file.path, err);
+      }
     }
     db.transaction(() => {
       writer.centreCodes(rows.map((r) => r.embedding));
@@ -122,7 +176,9 @@ export async function indexFolders(
   const rootPaths = roots.map((r) => resolve(r));
   const under = (path: string) => rootPaths.some((r) => path === r || path.startsWith(r.endsWith(sep) ? r : r + sep));
   const gone = [...known.keys()].filter((p) => !scanned.has(p) && under(p));
-  db.transaction(() => { for (const p of gone) writer.removeFile(p); })();
+  db.transaction(() => {
+    for (const p of gone) writer.removeFile(p);
+  })();
   summary.removed = gone.length;
   db.prepare("DELETE FROM meta WHERE key = 'progress'").run();
   return summary;
@@ -130,5 +186,7 @@ export async function indexFolders(
 
 /** Where a running indexer is, for readers such as the server's /api/status (with the time, to spot a dead run). */
 function writeProgress(db: IndexDb, progress: IndexProgress): void {
-  db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('progress', ?)").run(JSON.stringify({ ...progress, at: Date.now() }));
+  db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('progress', ?)").run(
+    JSON.stringify({ ...progress, at: Date.now() }),
+  );
 }

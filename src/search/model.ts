@@ -7,7 +7,10 @@ import { InputError } from '../errors.js';
 import { load, type LoadedClip, type LoadOptions } from '../index.js';
 import { sameModel, storedModel, type IndexDb, type ModelIdentity } from './db.js';
 
-export interface IndexModel { clip: LoadedClip; identity: ModelIdentity }
+export interface IndexModel {
+  clip: LoadedClip;
+  identity: ModelIdentity;
+}
 
 async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
@@ -35,7 +38,12 @@ export async function loadIndexModel(nameOrPath: string, options: LoadOptions): 
  * The model to query an index with: `model` if given (it must be the index's), else the one the
  * index records, with the tokenizer files recorded at index time unless others are given.
  */
-export async function modelForIndex(db: IndexDb, dbPath: string, model: string | undefined, options: LoadOptions): Promise<IndexModel> {
+export async function modelForIndex(
+  db: IndexDb,
+  dbPath: string,
+  model: string | undefined,
+  options: LoadOptions,
+): Promise<IndexModel> {
   const stored = storedModel(db);
   if (!stored) throw new InputError(`${dbPath}: the index is empty (no model recorded); run \`clip index\` first`);
   const opened = await loadIndexModel(model ?? stored.name, {
@@ -45,8 +53,10 @@ export async function modelForIndex(db: IndexDb, dbPath: string, model: string |
   });
   if (!sameModel(stored, opened.identity)) {
     await opened.clip.model.release();
-    throw new InputError(`${dbPath}: the index was built with ${stored.name}, not ${opened.identity.name} (other weights or transform); `
-      + 'search without --model to use the index\'s model');
+    throw new InputError(
+      `${dbPath}: the index was built with ${stored.name}, not ${opened.identity.name} (other weights or transform); ` +
+        "search without --model to use the index's model",
+    );
   }
   return opened;
 }

@@ -5,18 +5,27 @@ import { readFileSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import { halfToFloat } from '../tensor.js';
 
-export interface Matrix { data: Float32Array; shape: [number, number] }
+export interface Matrix {
+  data: Float32Array;
+  shape: [number, number];
+}
 
 export function readNpy(file: string): Matrix {
   const bytes = readFileSync(file);
-  if (bytes.length < 10 || bytes.toString('latin1', 0, 6) !== '\x93NUMPY') throw new InputError(`${file}: not a .npy file`);
+  if (bytes.length < 10 || bytes.toString('latin1', 0, 6) !== '\x93NUMPY')
+    throw new InputError(`${file}: not a .npy file`);
   const major = bytes[6]!;
   const headerLength = major === 1 ? bytes.readUInt16LE(8) : bytes.readUInt32LE(8);
   const start = (major === 1 ? 10 : 12) + headerLength;
   const header = bytes.toString('latin1', major === 1 ? 10 : 12, start);
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*True/.test(header);
-  const dims = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1]?.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const dims = /'shape':\s*\(([^)]*)\)/
+    .exec(header)?.[1]
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   if (!descr || !dims || dims.length !== 2 || fortran) {
     throw new InputError(`${file}: expected a C-order 2-d matrix, got header ${header.trim()}`);
   }

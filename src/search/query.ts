@@ -23,7 +23,10 @@ function splitTerms(query: string): { sign: number; body: string }[] {
     const ch = query[i]!;
     if (ch === '"') quoted = !quoted;
     const operator = !quoted && (ch === '+' || ch === '-') && (i === 0 || /\s/.test(query[i - 1]!));
-    if (!operator) { body += ch; continue; }
+    if (!operator) {
+      body += ch;
+      continue;
+    }
     if (body.trim()) parts.push({ sign, body });
     else if (parts.length) throw new InputError(`query: two operators in a row in ${JSON.stringify(query)}`);
     sign = ch === '-' ? -1 : 1;
@@ -41,7 +44,10 @@ export function parseQuery(query: string, isImage: (term: string) => boolean = e
   }
   const terms = splitTerms(query).map(({ sign, body }) => {
     const m = TERM.exec(body);
-    if (!m) throw new InputError(`query: cannot read the term ${JSON.stringify(body.trim())} (expected "text", image.jpg or 0.5*"text")`);
+    if (!m)
+      throw new InputError(
+        `query: cannot read the term ${JSON.stringify(body.trim())} (expected "text", image.jpg or 0.5*"text")`,
+      );
     const weight = sign * (m[1] === undefined ? 1 : Number(m[1]));
     if (m[2] !== undefined) return { weight, text: m[2] };
     const bare = m[3]!.trim();
@@ -57,7 +63,12 @@ export async function queryVector(clip: LoadedClip, terms: readonly QueryTerm[])
   const images = terms.filter((t): t is { weight: number; image: ImageInput } => 'image' in t);
   const rows: { weight: number; feature: Float32Array }[] = [];
   if (texts.length) {
-    const f = await clip.model.encodeText(clip.tokenize(texts.map((t) => t.text), { truncate: true }));
+    const f = await clip.model.encodeText(
+      clip.tokenize(
+        texts.map((t) => t.text),
+        { truncate: true },
+      ),
+    );
     const d = f.shape[1]!;
     texts.forEach((t, i) => rows.push({ weight: t.weight, feature: f.data.subarray(i * d, (i + 1) * d) }));
   }
@@ -68,6 +79,9 @@ export async function queryVector(clip: LoadedClip, terms: readonly QueryTerm[])
   }
   if (rows.length === 1 && rows[0]!.weight > 0) return unitVector(rows[0]!.feature);
   const mix = new Float64Array(rows[0]!.feature.length);
-  for (const { weight, feature } of rows) unitVector(feature).forEach((x, i) => { mix[i]! += weight * x; });
+  for (const { weight, feature } of rows)
+    unitVector(feature).forEach((x, i) => {
+      mix[i]! += weight * x;
+    });
   return unitVector(Float32Array.from(mix));
 }

@@ -6,9 +6,24 @@ import picomatch from 'picomatch';
 import { InputError } from '../errors.js';
 
 /** Formats sharp reads (AVIF/HEIF only where the installed libvips has them). */
-export const PHOTO_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif', '.heic', '.heif']);
+export const PHOTO_EXTENSIONS = new Set([
+  '.jpg',
+  '.jpeg',
+  '.png',
+  '.webp',
+  '.gif',
+  '.tif',
+  '.tiff',
+  '.avif',
+  '.heic',
+  '.heif',
+]);
 
-export interface ScannedFile { path: string; size: number; mtimeMs: number }
+export interface ScannedFile {
+  path: string;
+  size: number;
+  mtimeMs: number;
+}
 
 /** Absolute paths of the photos under `roots` (files given directly are taken as they are), sorted. */
 export function scanPhotos(roots: readonly string[], exclude: readonly string[] = []): ScannedFile[] {
@@ -17,7 +32,10 @@ export function scanPhotos(roots: readonly string[], exclude: readonly string[] 
   for (const root of roots.map((r) => resolve(r))) {
     const info = statSync(root, { throwIfNoEntry: false });
     if (!info) throw new InputError(`${root}: no such file or folder`);
-    if (info.isFile()) { found.push({ path: root, size: info.size, mtimeMs: info.mtimeMs }); continue; }
+    if (info.isFile()) {
+      found.push({ path: root, size: info.size, mtimeMs: info.mtimeMs });
+      continue;
+    }
     const walk = (dir: string) => {
       for (const entry of readdirSync(dir, { withFileTypes: true })) {
         if (entry.name.startsWith('.')) continue;

@@ -59,13 +59,28 @@ const SHORTLIST = 20_000;
 function filteredIds(db: IndexDb, f: SearchFilters): Set<number> | undefined {
   const where: string[] = [];
   const args: (string | number)[] = [];
-  if (f.after !== undefined) { where.push('p.taken >= ?'); args.push(f.after); }
-  if (f.before !== undefined) { where.push('p.taken < ?'); args.push(f.before); }
-  if (f.camera) { where.push("(coalesce(p.make, '') || ' ' || coalesce(p.model, '')) LIKE ?"); args.push(`%${f.camera}%`); }
-  if (f.folder) { where.push('f.path >= ? AND f.path < ?'); args.push(...folderRange(f.folder)); }
+  if (f.after !== undefined) {
+    where.push('p.taken >= ?');
+    args.push(f.after);
+  }
+  if (f.before !== undefined) {
+    where.push('p.taken < ?');
+    args.push(f.before);
+  }
+  if (f.camera) {
+    where.push("(coalesce(p.make, '') || ' ' || coalesce(p.model, '')) LIKE ?");
+    args.push(`%${f.camera}%`);
+  }
+  if (f.folder) {
+    where.push('f.path >= ? AND f.path < ?');
+    args.push(...folderRange(f.folder));
+  }
   if (!where.length) return undefined;
-  return new Set(statement(db, `SELECT DISTINCT p.id FROM photos p JOIN files f ON f.photo_id = p.id WHERE ${where.join(' AND ')}`)
-    .pluck().all(...args) as number[]);
+  return new Set(
+    statement(db, `SELECT DISTINCT p.id FROM photos p JOIN files f ON f.photo_id = p.id WHERE ${where.join(' AND ')}`)
+      .pluck()
+      .all(...args) as number[],
+  );
 }
 
 /** Paths under a folder sort between "folder/" and "folder0" ('0' follows '/'). */
@@ -86,9 +101,9 @@ function scanFor(db: IndexDb, kind: VectorKind): VectorScan | undefined {
   const dim = vectorWidth(db);
   if (dim === undefined) return undefined;
   let byKind = scans.get(db);
-  if (!byKind) scans.set(db, byKind = new Map());
+  if (!byKind) scans.set(db, (byKind = new Map()));
   let scan = byKind.get(kind);
-  if (!scan || scan.dim !== dim) byKind.set(kind, scan = new VectorScan(db, kind, dim));
+  if (!scan || scan.dim !== dim) byKind.set(kind, (scan = new VectorScan(db, kind, dim)));
   return scan;
 }
 
@@ -108,7 +123,8 @@ function bestRows(values: Float32Array | Uint16Array, keep: number, allowed: (ro
     for (let r = 0; r < values.length; r++) if (values[r]! <= cut && allowed(r)) rows.push(r);
     return rows;
   }
-  if (keep > 64) { // many to keep (the int8 pass): sorting beats a long insertion shortlist
+  if (keep > 64) {
+    // many to keep (the int8 pass): sorting beats a long insertion shortlist
     const all: number[] = [];
     for (let r = 0; r < values.length; r++) if (allowed(r)) all.push(r);
     return all.sort((a, b) => values[b]! - values[a]!).slice(0, keep);
@@ -128,7 +144,15 @@ function bestRows(values: Float32Array | Uint16Array, keep: number, allowed: (ro
 }
 
 export function searchVector(db: IndexDb, query: Float32Array, options: SearchOptions = {}): SearchHit[] {
-  const { k = 20, offset = 0, minScore, sort = 'score', mode = 'auto', candidates = DEFAULT_CANDIDATES, excludeId } = options;
+  const {
+    k = 20,
+    offset = 0,
+    minScore,
+    sort = 'score',
+    mode = 'auto',
+    candidates = DEFAULT_CANDIDATES,
+    excludeId,
+  } = options;
   if (!Number.isInteger(k) || k < 1) throw new InputError(`-k: expected a positive integer, got ${k}`);
   if (offset + k + 1 > MAX_K) throw new InputError(`offset + k: at most ${MAX_K - 1} results per query`);
   const ids = filteredIds(db, options);
@@ -136,7 +160,8 @@ export function searchVector(db: IndexDb, query: Float32Array, options: SearchOp
   const approximate = mode === 'approximate' || (mode === 'auto' && photoCount(db) > APPROXIMATE_ABOVE);
   const scan = scanFor(db, approximate ? 'bits' : 'float');
   if (!scan) return [];
-  if (query.length !== scan.dim) throw new InputError(`query vector of ${query.length} dimensions; the index holds ${scan.dim}`);
+  if (query.length !== scan.dim)
+    throw new InputError(`query vector of ${query.length} dimensions; the index holds ${scan.dim}`);
   const values = scan.scan(query);
   const photoIds = scan.photoIds;
   const allowed = (row: number) => photoIds[row] !== excludeId && (!ids || ids.has(photoIds[row]!));
@@ -148,7 +173,8 @@ export function searchVector(db: IndexDb, query: Float32Array, options: SearchOp
     rows = keep.map((i) => rows[i]!);
   }
   // One statement for all candidates (a point query each costs more in call overhead than in I/O).
-  const stored = statement(db, 'SELECT id, embedding FROM vectors WHERE id IN (SELECT value FROM json_each(?))').raw()
+  const stored = statement(db, 'SELECT id, embedding FROM vectors WHERE id IN (SELECT value FROM json_each(?))')
+    .raw()
     .all(JSON.stringify(rows.map((r) => photoIds[r]!))) as [number, Buffer][];
   let scored = stored.map(([id, blob]) => ({ id, score: dot(query, blobVector(blob)) }));
   scored.sort((a, b) => b.score - a.score || a.id - b.id);
@@ -168,7 +194,8 @@ function dot(a: Float32Array, b: Float32Array): number {
 /** A photo's row and paths. */
 export function photoById(db: IndexDb, id: number): Omit<SearchHit, 'score'> | undefined {
   const row = statement(db, 'SELECT id, width, height, taken, make, model FROM photos WHERE id = ?').get(id) as
-    Omit<SearchHit, 'score' | 'paths'> | undefined;
+    | Omit<SearchHit, 'score' | 'paths'>
+    | undefined;
   if (!row) return undefined;
   const paths = statement(db, 'SELECT path FROM files WHERE photo_id = ? ORDER BY path').pluck().all(id) as string[];
   return { ...row, paths };

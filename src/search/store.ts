@@ -4,7 +4,11 @@ import { vectorBlob, type IndexDb } from './db.js';
 import { codeCentre, int8Code, signBits } from './vectors.js';
 import type { PhotoInfo } from './describe.js';
 
-export interface FileStamp { path: string; size: number; mtimeMs: number }
+export interface FileStamp {
+  path: string;
+  size: number;
+  mtimeMs: number;
+}
 
 /** L2-normalised copy (the index stores unit vectors: a dot product is the cosine). */
 export function unitVector(v: Float32Array): Float32Array {
@@ -45,9 +49,13 @@ export class IndexWriter {
     this.centre = codeCentre(this.db);
     if (this.centre || !embeddings.length || this.db.prepare('SELECT 1 FROM photos LIMIT 1').get()) return;
     const mean = new Float64Array(embeddings[0]!.length);
-    for (const e of embeddings) unitVector(e).forEach((x, j) => { mean[j]! += x / embeddings.length; });
+    for (const e of embeddings)
+      unitVector(e).forEach((x, j) => {
+        mean[j]! += x / embeddings.length;
+      });
     this.centre = Float32Array.from(mean);
-    this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('code_centre', ?)")
+    this.db
+      .prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('code_centre', ?)")
       .run(Buffer.from(this.centre.buffer).toString('base64'));
   }
 

@@ -42,7 +42,7 @@ export function int8Code(v: Float32Array): Int8Array {
 
 /** The centre the index's codes were made with (meta 'code_centre', float32 base64), if any. */
 export function codeCentre(db: IndexDb): Float32Array | undefined {
-  const value = (statement(db, "SELECT value FROM meta WHERE key = 'code_centre'").pluck().get() as string | undefined);
+  const value = statement(db, "SELECT value FROM meta WHERE key = 'code_centre'").pluck().get() as string | undefined;
   if (!value) return undefined;
   const bytes = Buffer.from(value, 'base64');
   return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
@@ -64,8 +64,13 @@ export class VectorScan {
   private readonly table: string;
   private readonly column: string;
 
-  constructor(private readonly db: IndexDb, readonly kind: VectorKind, readonly dim: number) {
-    if (dim % 4 || 4 * dim > QUERY_BYTES) throw new RangeError(`vectors of ${dim} dimensions: expected a multiple of 4 up to ${QUERY_BYTES / 4}`);
+  constructor(
+    private readonly db: IndexDb,
+    readonly kind: VectorKind,
+    readonly dim: number,
+  ) {
+    if (dim % 4 || 4 * dim > QUERY_BYTES)
+      throw new RangeError(`vectors of ${dim} dimensions: expected a multiple of 4 up to ${QUERY_BYTES / 4}`);
     this.stride = kind === 'float' ? 4 * dim : codeBytes(dim);
     [this.table, this.column] = kind === 'float' ? ['vectors', 'embedding'] : ['codes', 'bits'];
   }
@@ -74,8 +79,12 @@ export class VectorScan {
   private q8 = new Int8Array(0);
 
   /** Photo id of each row (valid up to `count`). */
-  get photoIds(): Int32Array { return this.ids.subarray(0, this.rows); }
-  get count(): number { return this.rows; }
+  get photoIds(): Int32Array {
+    return this.ids.subarray(0, this.rows);
+  }
+  get count(): number {
+    return this.rows;
+  }
 
   /** Brings the rows up to date with the database (cheap when nothing changed). */
   refresh(): void {
@@ -86,13 +95,22 @@ export class VectorScan {
     this.version = version;
     const total = this.db.prepare(`SELECT count(*) FROM ${this.table}`).pluck().get() as number;
     const added = this.db.prepare(`SELECT count(*) FROM ${this.table} WHERE id > ?`).pluck().get(this.lastId) as number;
-    if (this.rows + added !== total) { this.rows = 0; this.lastId = 0; } // something was deleted
+    if (this.rows + added !== total) {
+      this.rows = 0;
+      this.lastId = 0;
+    } // something was deleted
     this.reserve(total);
     let heap = new Uint8Array(this.kernel.memory.buffer);
     const q8 = this.kind === 'bits' ? ', q8' : '';
-    for (const [id, v, q] of this.db.prepare(`SELECT id, ${this.column}${q8} FROM ${this.table} WHERE id > ? ORDER BY id`).raw()
+    for (const [id, v, q] of this.db
+      .prepare(`SELECT id, ${this.column}${q8} FROM ${this.table} WHERE id > ? ORDER BY id`)
+      .raw()
       .iterate(this.lastId) as IterableIterator<[number, Buffer, Buffer?]>) {
-      if (this.rows === this.ids.length) { const ids = new Int32Array(this.ids.length * 2); ids.set(this.ids); this.ids = ids; }
+      if (this.rows === this.ids.length) {
+        const ids = new Int32Array(this.ids.length * 2);
+        ids.set(this.ids);
+        this.ids = ids;
+      }
       if (q) {
         if ((this.rows + 1) * this.dim > this.q8.length) {
           const grown = new Int8Array(Math.max(total, 2 * this.rows + 1) * this.dim);
@@ -133,7 +151,10 @@ export class VectorScan {
     const out = QUERY_BYTES + this.rows * this.stride;
     const heap = new Uint8Array(this.kernel.memory.buffer);
     const float = this.kind === 'float';
-    heap.set(float ? new Uint8Array(query.buffer, query.byteOffset, query.byteLength) : signBits(query, codeCentre(this.db)), 0);
+    heap.set(
+      float ? new Uint8Array(query.buffer, query.byteOffset, query.byteLength) : signBits(query, codeCentre(this.db)),
+      0,
+    );
     // In slices: V8 optimises a WebAssembly function between calls, not during one, so the first
     // scan of a process runs unoptimised for one slice only.
     for (let row = 0; row < this.rows; row += SLICE_ROWS) {
@@ -142,6 +163,8 @@ export class VectorScan {
       if (float) this.kernel.dots(at, 0, n, this.dim, out + 4 * row);
       else this.kernel.hamming(at, 0, n, this.stride, out + 2 * row);
     }
-    return float ? new Float32Array(this.kernel.memory.buffer, out, this.rows) : new Uint16Array(this.kernel.memory.buffer, out, this.rows);
+    return float
+      ? new Float32Array(this.kernel.memory.buffer, out, this.rows)
+      : new Uint16Array(this.kernel.memory.buffer, out, this.rows);
   }
 }

@@ -7,5 +7,13 @@ import { build } from 'esbuild';
 const source = fileURLToPath(new URL('../../../src/server/ui/', import.meta.url));
 const out = fileURLToPath(new URL('../../ui/', import.meta.url));
 mkdirSync(out, { recursive: true });
-await build({ entryPoints: [`${source}app.ts`], bundle: true, minify: true, format: 'esm', target: 'es2022', outfile: `${out}app.js`, logLevel: 'warning' });
+await build({
+  entryPoints: [`${source}app.ts`],
+  bundle: true,
+  minify: true,
+  format: 'esm',
+  target: 'es2022',
+  outfile: `${out}app.js`,
+  logLevel: 'warning',
+});
 copyFileSync(`${source}index.html`, `${out}index.html`);

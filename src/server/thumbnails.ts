@@ -18,10 +18,19 @@ export class ThumbnailCache {
   /** The cached thumbnail's path, made from `source` if missing. */
   async get(sha256: string, source: string): Promise<string> {
     const file = join(this.dir, `${sha256}.jpg`);
-    if (await access(file).then(() => true, () => false)) return file;
+    if (
+      await access(file).then(
+        () => true,
+        () => false,
+      )
+    )
+      return file;
     const staging = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    await sharp(source, { limitInputPixels: MAX_PIXELS }).rotate().resize(SIZE, SIZE, { fit: 'inside', withoutEnlargement: true })
-      .jpeg({ quality: 80, mozjpeg: false }).toFile(staging);
+    await sharp(source, { limitInputPixels: MAX_PIXELS })
+      .rotate()
+      .resize(SIZE, SIZE, { fit: 'inside', withoutEnlargement: true })
+      .jpeg({ quality: 80, mozjpeg: false })
+      .toFile(staging);
     renameSync(staging, file); // atomic: concurrent requests never see a half-written file
     return file;
   }

@@ -20,13 +20,17 @@ export const SPACE_CHARS = new RegExp(`[[ \\t\\n\\r\\p{Zs}]--${NOT_IN_14}]`, 'gv
  * _is_chinese_char: the CJK Unified Ideographs block, extensions A–E and the compatibility
  * ideographs, exactly the reference's ranges (kana, hangul, CJK punctuation, extensions F+ are not).
  */
-export const CJK_IDEOGRAPHS = /[\u{4E00}-\u{9FFF}\u{3400}-\u{4DBF}\u{20000}-\u{2A6DF}\u{2A700}-\u{2B73F}\u{2B740}-\u{2B81F}\u{2B820}-\u{2CEAF}\u{F900}-\u{FAFF}\u{2F800}-\u{2FA1F}]/gu;
+export const CJK_IDEOGRAPHS =
+  /[\u{4E00}-\u{9FFF}\u{3400}-\u{4DBF}\u{20000}-\u{2A6DF}\u{2A700}-\u{2B73F}\u{2B740}-\u{2B81F}\u{2B820}-\u{2CEAF}\u{F900}-\u{FAFF}\u{2F800}-\u{2FA1F}]/gu;
 
 /** Category Mn, dropped after NFD. U+1171E (Ahom medial ra) was Mn in Unicode 14, Mc since. */
 export const NONSPACING_MARKS = new RegExp(`[[\\p{Mn}\\u{1171E}]--${NOT_IN_14}]`, 'gv');
 
 /** _is_punctuation: the ASCII non-alphanumeric symbols (so $+<=>^`|~ count) or category P*; S* do not. */
-export const PUNCTUATION_CHARS = new RegExp(`[[\\x21-\\x2F\\x3A-\\x40\\x5B-\\x60\\x7B-\\x7E\\p{P}]--${NOT_IN_14}]`, 'gv');
+export const PUNCTUATION_CHARS = new RegExp(
+  `[[\\x21-\\x2F\\x3A-\\x40\\x5B-\\x60\\x7B-\\x7E\\p{P}]--${NOT_IN_14}]`,
+  'gv',
+);
 
 const NOT_IN_14_SPLIT = new RegExp(`(${NOT_IN_14})`, 'v');
 
@@ -37,7 +41,9 @@ const NOT_IN_14_SPLIT = new RegExp(`(${NOT_IN_14})`, 'v');
  */
 export function nfdUnicode14(text: string): string {
   const pieces = text.split(NOT_IN_14_SPLIT);
-  return pieces.length === 1 ? text.normalize('NFD') : pieces.map((piece, i) => (i % 2 === 1 ? piece : piece.normalize('NFD'))).join('');
+  return pieces.length === 1
+    ? text.normalize('NFD')
+    : pieces.map((piece, i) => (i % 2 === 1 ? piece : piece.normalize('NFD'))).join('');
 }
 
 /** _clean_text: remove control/format characters, turn whitespace into spaces. */

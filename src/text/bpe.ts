@@ -78,7 +78,7 @@ export class BytePairEncoder {
     const { bytes, word, ranks, stride, mergedSymbol } = this;
     let length = UTF8.encodeInto(piece, bytes).written;
     for (let i = 0; i < length; i++) word[i] = bytes[i]!;
-    if (length > 0) word[length - 1] += WORD_END_SYMBOLS;
+    if (length > 0) word[length - 1]! += WORD_END_SYMBOLS;
     while (length > 1) {
       // min(pairs, key=rank): pairs not in the table rank +inf; ranks are unique, so no ties.
       let best = Infinity;

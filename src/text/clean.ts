@@ -38,7 +38,10 @@ const CONTRACTIONS = ["'s", "'\u017F", "'t", "'re", "'ve", "'m", "'ll", "'d"];
 function caseVariants(token: string): string[] {
   const i = token.indexOf('s');
   if (i < 0) return [token];
-  return caseVariants(token.slice(i + 1)).flatMap((rest) => [`${token.slice(0, i)}s${rest}`, `${token.slice(0, i)}\u017F${rest}`]);
+  return caseVariants(token.slice(i + 1)).flatMap((rest) => [
+    `${token.slice(0, i)}s${rest}`,
+    `${token.slice(0, i)}\u017F${rest}`,
+  ]);
 }
 
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -58,7 +61,10 @@ function splitterFor(tokens: SpecialTokens): Splitter {
   let splitter = splitters.get(key);
   if (!splitter) {
     const names = [tokens.start, tokens.end];
-    const ascii = new RegExp(`${names.map(escapeRegex).join('|')}|'s|'t|'re|'ve|'m|'ll|'d|[a-zA-Z]+|[0-9]|[^\\t\\n\\v\\f\\r a-zA-Z0-9]+`, 'g');
+    const ascii = new RegExp(
+      `${names.map(escapeRegex).join('|')}|'s|'t|'re|'ve|'m|'ll|'d|[a-zA-Z]+|[0-9]|[^\\t\\n\\v\\f\\r a-zA-Z0-9]+`,
+      'g',
+    );
     splitter = { specials: names.flatMap(caseVariants), ascii };
     splitters.set(key, splitter);
   }

@@ -18,8 +18,14 @@ const CHARREF = /&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)/gu;
 // controls: exactly ftfy's sloppy-windows-1252 table. (Node 20's TextDecoder('windows-1252')
 // returns '' for a lone byte, so it can't be used.)
 function isInvalidCodePoint(n: number): boolean {
-  return (n >= 0x1 && n <= 0x8) || n === 0xb || (n >= 0xe && n <= 0x1f) || (n >= 0x7f && n <= 0x9f)
-    || (n >= 0xfdd0 && n <= 0xfdef) || (n & 0xfffe) === 0xfffe; // U+xFFFE and U+xFFFF in every plane
+  return (
+    (n >= 0x1 && n <= 0x8) ||
+    n === 0xb ||
+    (n >= 0xe && n <= 0x1f) ||
+    (n >= 0x7f && n <= 0x9f) ||
+    (n >= 0xfdd0 && n <= 0xfdef) ||
+    (n & 0xfffe) === 0xfffe
+  ); // U+xFFFE and U+xFFFF in every plane
 }
 
 /** What html.unescape makes of the numeric character reference &#n; (used by ftfy's unescape too). */

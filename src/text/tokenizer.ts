@@ -5,7 +5,14 @@ import type { Tensor } from '../tensor.js';
 import { BytePairEncoder, END_OF_WORD, bytesToUnicode } from './bpe.js';
 import { textPieces } from './clean.js';
 import {
-  type BpeVocab, END_OF_TEXT, OPENAI_SPECIAL_TOKENS, START_OF_TEXT, type SpecialTokens, readMergesFile, vocabFromHuggingFace, vocabFromMerges,
+  type BpeVocab,
+  END_OF_TEXT,
+  OPENAI_SPECIAL_TOKENS,
+  START_OF_TEXT,
+  type SpecialTokens,
+  readMergesFile,
+  vocabFromHuggingFace,
+  vocabFromMerges,
 } from './vocab.js';
 
 export interface TokenizeOptions {
@@ -35,7 +42,10 @@ export class Tokenizer {
    * `specialTokens`: how text writes the start and end tokens (OpenAI's names by default; open_clip's
    * SimpleTokenizer has its own). The vocabulary holds their ids under OpenAI's names either way.
    */
-  constructor(vocab: BpeVocab, readonly specialTokens: SpecialTokens = OPENAI_SPECIAL_TOKENS) {
+  constructor(
+    vocab: BpeVocab,
+    readonly specialTokens: SpecialTokens = OPENAI_SPECIAL_TOKENS,
+  ) {
     this.encoder = vocab.encoder;
     for (const [symbol, id] of vocab.encoder) this.decoder.set(id, symbol);
     this.merger = new BytePairEncoder(vocab.merges, vocab.encoder);
@@ -58,7 +68,11 @@ export class Tokenizer {
 
   /** From a Hugging Face CLIPTokenizer's vocab.json and merges.txt. */
   static fromHuggingFaceFiles(vocabJsonPath: string, mergesTxtPath: string, specialTokens?: SpecialTokens): Tokenizer {
-    const vocab = vocabFromHuggingFace(readFileSync(vocabJsonPath, 'utf8'), readFileSync(mergesTxtPath, 'utf8'), vocabJsonPath);
+    const vocab = vocabFromHuggingFace(
+      readFileSync(vocabJsonPath, 'utf8'),
+      readFileSync(mergesTxtPath, 'utf8'),
+      vocabJsonPath,
+    );
     return new Tokenizer(vocab, specialTokens);
   }
 
@@ -81,14 +95,18 @@ export class Tokenizer {
 
   /** SimpleTokenizer.decode: vocab strings joined, bytes back to UTF-8 (bad bytes → U+FFFD), '</w>' → ' '. */
   decode(ids: readonly number[]): string {
-    const symbols = ids.map((id) => {
-      const symbol = this.decoder.get(id);
-      if (symbol === undefined) throw new InputError(`token id ${id} is not in the vocabulary (0..${this.decoder.size - 1})`);
-      return symbol;
-    }).join('');
+    const symbols = ids
+      .map((id) => {
+        const symbol = this.decoder.get(id);
+        if (symbol === undefined)
+          throw new InputError(`token id ${id} is not in the vocabulary (0..${this.decoder.size - 1})`);
+        return symbol;
+      })
+      .join('');
     const bytes = Uint8Array.from(symbols, (ch) => {
       const byte = SYMBOL_BYTES.get(ch);
-      if (byte === undefined) throw new InputError(`vocabulary symbol character ${JSON.stringify(ch)} is not a byte symbol`);
+      if (byte === undefined)
+        throw new InputError(`vocabulary symbol character ${JSON.stringify(ch)} is not a byte symbol`);
       return byte;
     });
     return UTF8_REPLACING.decode(bytes).replaceAll(END_OF_WORD, ' ');
@@ -101,7 +119,9 @@ export class Tokenizer {
   tokenize(texts: string | readonly string[], options: TokenizeOptions = {}): Tensor<Int32Array> {
     const { contextLength = 77, truncate = false } = options;
     if (!Number.isInteger(contextLength) || contextLength < 2) {
-      throw new InputError(`contextLength must be an integer of at least 2 (room for SOT and EOT), got ${contextLength}`);
+      throw new InputError(
+        `contextLength must be an integer of at least 2 (room for SOT and EOT), got ${contextLength}`,
+      );
     }
     const list = typeof texts === 'string' ? [texts] : texts;
     const data = new Int32Array(list.length * contextLength);
@@ -113,7 +133,9 @@ export class Tokenizer {
       const count = this.encodeInto(list[i]!, data, start + 1, start + contextLength - 1, truncate);
       if (count + 2 > contextLength && !truncate) {
         const text = list[i]!.length > 60 ? `${list[i]!.slice(0, 57)}...` : list[i]!;
-        throw new InputError(`texts[${i}] ${JSON.stringify(text)} is too long: ${count + 2} tokens (SOT and EOT included) for context length ${contextLength}; shorten it or truncate it (--truncate on the command line, truncate: true in the API)`);
+        throw new InputError(
+          `texts[${i}] ${JSON.stringify(text)} is too long: ${count + 2} tokens (SOT and EOT included) for context length ${contextLength}; shorten it or truncate it (--truncate on the command line, truncate: true in the API)`,
+        );
       }
       data[start + Math.min(count + 1, contextLength - 1)] = this.eotToken;
     }

@@ -25,7 +25,9 @@ export const PY_NUMBER = String.raw`[\p{N}--[${NUMBERS_AFTER_UNICODE_15}]]`;
 /** Code points with case properties here that Python 3.11 (Unicode 14) does not know: it treats them
  * as unassigned (lower() keeps them; neither cased nor case-ignorable for the final-sigma rule). */
 const UNASSIGNED_IN_14_BMP = String.raw`\u0897\u0ECE\u1ACF-\u1ADD\u1AE0-\u1AEB\u1C89-\u1C8A\uA7CB-\uA7CF\uA7D2\uA7D4\uA7DA-\uA7DC\uA7F1`;
-const UNASSIGNED_IN_UNICODE_14 = UNASSIGNED_IN_14_BMP + String.raw`\u{10D4E}\u{10D50}-\u{10D65}\u{10D69}-\u{10D6D}\u{10D6F}-\u{10D85}\u{10EC5}\u{10EFA}-\u{10EFF}\u{11241}\u{113BB}-\u{113C0}\u{113CE}\u{113D0}\u{113D2}\u{113E1}-\u{113E2}\u{11B60}\u{11B62}-\u{11B64}\u{11B66}\u{11DD9}\u{11F00}-\u{11F01}\u{11F36}-\u{11F3A}\u{11F40}\u{11F42}\u{11F5A}\u{13439}-\u{13440}\u{13447}-\u{13455}\u{1611E}-\u{16129}\u{1612D}-\u{1612F}\u{16D40}-\u{16D42}\u{16D6B}-\u{16D6C}\u{16EA0}-\u{16EB8}\u{16EBB}-\u{16ED3}\u{16FF2}-\u{16FF3}\u{1DF25}-\u{1DF2A}\u{1E030}-\u{1E06D}\u{1E08F}\u{1E4EB}-\u{1E4EF}\u{1E5EE}-\u{1E5EF}\u{1E6E3}\u{1E6E6}\u{1E6EE}-\u{1E6EF}\u{1E6F5}\u{1E6FF}`;
+const UNASSIGNED_IN_UNICODE_14 =
+  UNASSIGNED_IN_14_BMP +
+  String.raw`\u{10D4E}\u{10D50}-\u{10D65}\u{10D69}-\u{10D6D}\u{10D6F}-\u{10D85}\u{10EC5}\u{10EFA}-\u{10EFF}\u{11241}\u{113BB}-\u{113C0}\u{113CE}\u{113D0}\u{113D2}\u{113E1}-\u{113E2}\u{11B60}\u{11B62}-\u{11B64}\u{11B66}\u{11DD9}\u{11F00}-\u{11F01}\u{11F36}-\u{11F3A}\u{11F40}\u{11F42}\u{11F5A}\u{13439}-\u{13440}\u{13447}-\u{13455}\u{1611E}-\u{16129}\u{1612D}-\u{1612F}\u{16D40}-\u{16D42}\u{16D6B}-\u{16D6C}\u{16EA0}-\u{16EB8}\u{16EBB}-\u{16ED3}\u{16FF2}-\u{16FF3}\u{1DF25}-\u{1DF2A}\u{1E030}-\u{1E06D}\u{1E08F}\u{1E4EB}-\u{1E4EF}\u{1E5EE}-\u{1E5EF}\u{1E6E3}\u{1E6E6}\u{1E6EE}-\u{1E6EF}\u{1E6F5}\u{1E6FF}`;
 const IS_UNASSIGNED_IN_14 = new RegExp(`^[${UNASSIGNED_IN_UNICODE_14}]$`, 'u');
 
 /** Strings that need the careful path of pyLower: a capital sigma or a code point Python doesn't know. */

@@ -15,7 +15,10 @@ export const END_OF_TEXT = '<|endoftext|>';
  * SimpleTokenizer calls the same ids <start_of_text> / <end_of_text>, where OpenAI's names are
  * ordinary text.
  */
-export interface SpecialTokens { readonly start: string; readonly end: string }
+export interface SpecialTokens {
+  readonly start: string;
+  readonly end: string;
+}
 export const OPENAI_SPECIAL_TOKENS: SpecialTokens = { start: START_OF_TEXT, end: END_OF_TEXT };
 export const OPEN_CLIP_SPECIAL_TOKENS: SpecialTokens = { start: '<start_of_text>', end: '<end_of_text>' };
 
@@ -38,7 +41,10 @@ function parseMerges(lines: readonly string[], source: string): [string, string]
     .slice(0, MAX_MERGES)
     .map((line, i) => {
       const parts = pySplit(line);
-      if (parts.length !== 2) throw new InputError(`${source}: merge line ${i + 2} has ${parts.length} symbols, expected 2: ${JSON.stringify(line)}`);
+      if (parts.length !== 2)
+        throw new InputError(
+          `${source}: merge line ${i + 2} has ${parts.length} symbols, expected 2: ${JSON.stringify(line)}`,
+        );
       return [parts[0]!, parts[1]!];
     });
 }
@@ -47,7 +53,13 @@ function parseMerges(lines: readonly string[], source: string): [string, string]
 export function vocabFromMerges(text: string, source = 'merges text'): BpeVocab {
   const merges = parseMerges(text.split('\n'), source);
   const bytes = [...bytesToUnicode().values()];
-  const symbols = [...bytes, ...bytes.map((b) => b + END_OF_WORD), ...merges.map(([a, b]) => a + b), START_OF_TEXT, END_OF_TEXT];
+  const symbols = [
+    ...bytes,
+    ...bytes.map((b) => b + END_OF_WORD),
+    ...merges.map(([a, b]) => a + b),
+    START_OF_TEXT,
+    END_OF_TEXT,
+  ];
   // dict(zip(vocab, range(len(vocab)))): a repeated string keeps its last id.
   const encoder = new Map<string, number>();
   symbols.forEach((symbol, id) => encoder.set(symbol, id));
@@ -55,7 +67,11 @@ export function vocabFromMerges(text: string, source = 'merges text'): BpeVocab 
 }
 
 /** A Hugging Face CLIPTokenizer's files: vocab.json (string → id) and merges.txt ('#version' header). */
-export function vocabFromHuggingFace(vocabJson: string, mergesTxt: string, source = 'Hugging Face tokenizer'): BpeVocab {
+export function vocabFromHuggingFace(
+  vocabJson: string,
+  mergesTxt: string,
+  source = 'Hugging Face tokenizer',
+): BpeVocab {
   let parsed: unknown;
   try {
     parsed = JSON.parse(vocabJson);
@@ -67,7 +83,10 @@ export function vocabFromHuggingFace(vocabJson: string, mergesTxt: string, sourc
   }
   const encoder = new Map<string, number>();
   for (const [symbol, id] of Object.entries(parsed)) {
-    if (!Number.isInteger(id)) throw new InputError(`${source}: vocab.json id of ${JSON.stringify(symbol)} is ${JSON.stringify(id)}, expected an integer`);
+    if (!Number.isInteger(id))
+      throw new InputError(
+        `${source}: vocab.json id of ${JSON.stringify(symbol)} is ${JSON.stringify(id)}, expected an integer`,
+      );
     encoder.set(symbol, id as number);
   }
   for (const special of [START_OF_TEXT, END_OF_TEXT]) {
@@ -79,7 +98,9 @@ export function vocabFromHuggingFace(vocabJson: string, mergesTxt: string, sourc
 
 /** Text of a merges file's bytes, gunzipped (by the platform's `gunzip`) when they start with the gzip magic bytes. */
 export function mergesText(bytes: Uint8Array, gunzip: (gz: Uint8Array) => Uint8Array): string {
-  return new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzip(bytes) : bytes);
+  return new TextDecoder('utf-8', { ignoreBOM: true }).decode(
+    bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzip(bytes) : bytes,
+  );
 }
 
 /** Text of a merges file, gunzipped when it starts with the gzip magic bytes. */

@@ -65,7 +65,10 @@ export class WordPieceTokenizer implements TextTokenizer {
     this.longestEntry = entries.reduce((longest, entry) => Math.max(longest, [...entry].length), 0);
     const required = (token: string): number => {
       const id = this.ids.get(token);
-      if (id === undefined) throw new InputError(`${source}: the vocabulary has no ${token} entry (a BERT vocab.txt needs [UNK], [CLS] and [SEP])`);
+      if (id === undefined)
+        throw new InputError(
+          `${source}: the vocabulary has no ${token} entry (a BERT vocab.txt needs [UNK], [CLS] and [SEP])`,
+        );
       return id;
     };
     this.unknownToken = required(UNKNOWN);
@@ -118,7 +121,8 @@ export class WordPieceTokenizer implements TextTokenizer {
   decode(ids: readonly number[]): string {
     const pieces = ids.map((id) => {
       const entry = Number.isInteger(id) ? this.entries[id] : undefined;
-      if (entry === undefined) throw new InputError(`token id ${id} is not in the vocabulary (0..${this.vocabSize - 1})`);
+      if (entry === undefined)
+        throw new InputError(`token id ${id} is not in the vocabulary (0..${this.vocabSize - 1})`);
       return entry;
     });
     return pieces.join(' ').replaceAll(` ${CONTINUATION}`, '').trim();
@@ -131,7 +135,9 @@ export class WordPieceTokenizer implements TextTokenizer {
   tokenize(texts: string | readonly string[], options: TextTokenizeOptions = {}): Tensor<Int32Array> {
     const { contextLength = this.defaultContextLength } = options;
     if (!Number.isInteger(contextLength) || contextLength < 2) {
-      throw new InputError(`contextLength must be an integer of at least 2 (room for [CLS] and [SEP]), got ${contextLength}`);
+      throw new InputError(
+        `contextLength must be an integer of at least 2 (room for [CLS] and [SEP]), got ${contextLength}`,
+      );
     }
     const list = typeof texts === 'string' ? [texts] : texts;
     const data = new Int32Array(list.length * contextLength);
@@ -150,7 +156,7 @@ export class WordPieceTokenizer implements TextTokenizer {
     const chars = Array.from(word); // code points, as Python's list(str)
     if (chars.length > MAX_WORD_CODE_POINTS) return [UNKNOWN];
     const pieces: string[] = [];
-    for (let start = 0; start < chars.length;) {
+    for (let start = 0; start < chars.length; ) {
       let end = Math.min(chars.length, start + this.longestEntry);
       let piece: string | undefined;
       for (; end > start; end--) {

@@ -33,8 +33,21 @@ const f = Math.fround;
 
 interface Kernel {
   memory: KernelMemory;
-  adamw(w: number, g: number, m: number, v: number, n: number, keep: number, b1: number, oneMinusB1: number,
-    b2: number, oneMinusB2: number, bc2Sqrt: number, eps: number, stepSize: number): void;
+  adamw(
+    w: number,
+    g: number,
+    m: number,
+    v: number,
+    n: number,
+    keep: number,
+    b1: number,
+    oneMinusB1: number,
+    b2: number,
+    oneMinusB2: number,
+    bc2Sqrt: number,
+    eps: number,
+    stepSize: number,
+  ): void;
 }
 
 /** Floats per array per kernel call: four arrays of 64 KiB stay in L2 cache between copy-in, update and copy-out. */
@@ -71,7 +84,11 @@ export class AdamW {
   }
 
   /** One step at learning rate `lr`: updates each `params` entry in place from `grads` of the same name. */
-  step(params: ReadonlyMap<string, { data: Float32Array; shape: readonly number[] }>, grads: ReadonlyMap<string, Float32Array>, lr: number): void {
+  step(
+    params: ReadonlyMap<string, { data: Float32Array; shape: readonly number[] }>,
+    grads: ReadonlyMap<string, Float32Array>,
+    lr: number,
+  ): void {
     const [b1, b2] = this.betas;
     const step = ++this.state.step;
     const stepSize = f(-(lr / (1 - b1 ** step)));

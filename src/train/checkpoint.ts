@@ -36,18 +36,29 @@ function writeAtomically(path: string, write: (temp: string) => void): void {
  * data position); `modelConfig` the starting model's config file (JSON), written beside the model
  * (and a stale one from another run removed when there is none).
  */
-export function saveCheckpoint(path: string, trainer: Trainer, resume: Record<string, unknown> = {}, modelConfig?: unknown): void {
+export function saveCheckpoint(
+  path: string,
+  trainer: Trainer,
+  resume: Record<string, unknown> = {},
+  modelConfig?: unknown,
+): void {
   const { state } = trainer.optimizer;
   const optimiser: StateDict = new Map();
-  for (const [name, m] of state.expAvg) optimiser.set(`exp_avg.${name}`, fromFloat32(m, trainer.weights.get(name)!.shape));
-  for (const [name, v] of state.expAvgSq) optimiser.set(`exp_avg_sq.${name}`, fromFloat32(v, trainer.weights.get(name)!.shape));
+  for (const [name, m] of state.expAvg)
+    optimiser.set(`exp_avg.${name}`, fromFloat32(m, trainer.weights.get(name)!.shape));
+  for (const [name, v] of state.expAvgSq)
+    optimiser.set(`exp_avg_sq.${name}`, fromFloat32(v, trainer.weights.get(name)!.shape));
   // The training state first: a model file without its optimiser beside it is still a valid model.
   const step = String(state.step);
-  writeAtomically(trainStatePath(path), (temp) => writeSafetensors(temp, optimiser, { format: FORMAT, step, resume: JSON.stringify(resume) }));
+  writeAtomically(trainStatePath(path), (temp) =>
+    writeSafetensors(temp, optimiser, { format: FORMAT, step, resume: JSON.stringify(resume) }),
+  );
   const configPath = configPathFor(path);
   if (modelConfig === undefined) rmSync(configPath, { force: true });
   else writeAtomically(configPath, (temp) => writeFileSync(temp, `${JSON.stringify(modelConfig, null, 2)}\n`));
-  writeAtomically(path, (temp) => writeSafetensors(temp, trainer.currentStateDict(), { format: 'pt', producer: 'clip-ts', step }));
+  writeAtomically(path, (temp) =>
+    writeSafetensors(temp, trainer.currentStateDict(), { format: 'pt', producer: 'clip-ts', step }),
+  );
 }
 
 export interface TrainState {
@@ -58,12 +69,19 @@ export interface TrainState {
 /** Reads `<path>.train.safetensors` (written by saveCheckpoint). */
 export function readTrainState(path: string): TrainState {
   const file = trainStatePath(path);
-  if (!existsSync(file)) throw new CheckpointError(file, 'no training state beside the checkpoint (needed to resume; to fine-tune, start from the model file alone)');
+  if (!existsSync(file))
+    throw new CheckpointError(
+      file,
+      'no training state beside the checkpoint (needed to resume; to fine-tune, start from the model file alone)',
+    );
   const { tensors, metadata } = readSafetensors(file);
-  if (metadata.format !== FORMAT) throw new CheckpointError(file, `metadata "format" is ${JSON.stringify(metadata.format)}, expected "${FORMAT}"`);
+  if (metadata.format !== FORMAT)
+    throw new CheckpointError(file, `metadata "format" is ${JSON.stringify(metadata.format)}, expected "${FORMAT}"`);
   const optimiser: AdamWState = { step: Number(metadata.step), expAvg: new Map(), expAvgSq: new Map() };
   for (const [key, t] of tensors) {
-    const [slot, name] = key.startsWith('exp_avg_sq.') ? [optimiser.expAvgSq, key.slice(11)] : [optimiser.expAvg, key.slice(8)];
+    const [slot, name] = key.startsWith('exp_avg_sq.')
+      ? [optimiser.expAvgSq, key.slice(11)]
+      : [optimiser.expAvg, key.slice(8)];
     slot.set(name, toFloat32(t));
   }
   return { optimiser, resume: JSON.parse(metadata.resume ?? '{}') as Record<string, unknown> };
@@ -73,7 +91,11 @@ export function readTrainState(path: string): TrainState {
 export function restoreTrainState(trainer: Trainer, state: TrainState): void {
   for (const [name, m] of state.optimiser.expAvg) {
     const w = trainer.weights.get(name);
-    if (!w || w.data.length !== m.length) throw new CheckpointError(name, 'optimiser state does not match the trained parameters (different model or frozen towers?)');
+    if (!w || w.data.length !== m.length)
+      throw new CheckpointError(
+        name,
+        'optimiser state does not match the trained parameters (different model or frozen towers?)',
+      );
   }
   trainer.optimizer.state = state.optimiser;
 }

@@ -15,13 +15,22 @@ import type { Tokenizer } from '../text/index.js';
 import type { Batch } from './trainer.js';
 import { seededUniform } from '../models/random.js';
 
-export interface Sample { image: string; caption: string }
+export interface Sample {
+  image: string;
+  caption: string;
+}
 
 /** CSV/TSV records (csv-parse: quoted fields, "" escapes, separators and newlines inside quotes, BOM). */
 function parseDelimited(text: string, separator: string, path: string): string[][] {
   try {
-    return parse(text, { delimiter: separator, relax_column_count: true, relax_quotes: true, skip_empty_lines: true, bom: true,
-      record_delimiter: ['\r\n', '\n', '\r'] });
+    return parse(text, {
+      delimiter: separator,
+      relax_column_count: true,
+      relax_quotes: true,
+      skip_empty_lines: true,
+      bom: true,
+      record_delimiter: ['\r\n', '\n', '\r'],
+    });
   } catch (e) {
     throw new InputError(`${path}: not a valid ${separator === '\t' ? 'TSV' : 'CSV'} file (${(e as Error).message})`);
   }
@@ -45,8 +54,14 @@ export function readCsvSamples(path: string, opts: CsvOptions = {}): Sample[] {
   const captionKey = opts.captionKey ?? 'title';
   const ic = header?.indexOf(imageKey) ?? -1;
   const cc = header?.indexOf(captionKey) ?? -1;
-  if (ic < 0 || cc < 0) throw new InputError(`${path}: the header must name columns "${imageKey}" and "${captionKey}" (separator ${JSON.stringify(separator)}), found ${JSON.stringify(header)}`);
-  return rows.map((r) => ({ image: isAbsolute(r[ic] ?? '') ? r[ic]! : join(dirname(path), r[ic] ?? ''), caption: r[cc] ?? '' }));
+  if (ic < 0 || cc < 0)
+    throw new InputError(
+      `${path}: the header must name columns "${imageKey}" and "${captionKey}" (separator ${JSON.stringify(separator)}), found ${JSON.stringify(header)}`,
+    );
+  return rows.map((r) => ({
+    image: isAbsolute(r[ic] ?? '') ? r[ic]! : join(dirname(path), r[ic] ?? ''),
+    caption: r[cc] ?? '',
+  }));
 }
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp', '.tif', '.tiff', '.avif']);
@@ -54,7 +69,9 @@ const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.bm
 /** Every image in `dir` (recursively) that has a same-name .txt caption beside it, in sorted order. */
 export function readFolderSamples(dir: string): Sample[] {
   const out: Sample[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true }).sort((a, b) => join(a.parentPath, a.name).localeCompare(join(b.parentPath, b.name)))) {
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true }).sort((a, b) =>
+    join(a.parentPath, a.name).localeCompare(join(b.parentPath, b.name)),
+  )) {
     if (!entry.isFile() || !IMAGE_EXTENSIONS.has(extname(entry.name).toLowerCase())) continue;
     const image = join(entry.parentPath, entry.name);
     const captionFile = image.slice(0, -extname(image).length) + '.txt';
@@ -87,20 +104,33 @@ export interface LoaderOptions {
   workers?: number;
 }
 
-export interface LoaderPosition { epoch: number; batch: number }
+export interface LoaderPosition {
+  epoch: number;
+  batch: number;
+}
 
 /** Unreadable samples so far, and the last reason. */
-export interface SkipCount { count: number; last?: string }
+export interface SkipCount {
+  count: number;
+  last?: string;
+}
 
 /** An image (path or encoded bytes) and its caption. */
-export interface Pair { image: ImageInput; caption: string }
+export interface Pair {
+  image: ImageInput;
+  caption: string;
+}
 
 /**
  * One full batch: preprocesses pairs from `next(n)` (n = how many are still missing) on the
  * worker pool, skips and counts unreadable images, and asks for more until the batch is full.
  * Undefined when the source runs dry first.
  */
-async function fillBatch(next: (n: number) => Promise<Pair[]>, opts: LoaderOptions, skipped: SkipCount): Promise<Batch | undefined> {
+async function fillBatch(
+  next: (n: number) => Promise<Pair[]>,
+  opts: LoaderOptions,
+  skipped: SkipCount,
+): Promise<Batch | undefined> {
   const B = opts.batchSize;
   const per = 3 * opts.resolution * opts.resolution;
   const images = new Float32Array(B * per);
@@ -108,8 +138,14 @@ async function fillBatch(next: (n: number) => Promise<Pair[]>, opts: LoaderOptio
   while (captions.length < B) {
     const queue = await next(B - captions.length);
     if (queue.length === 0) return undefined;
-    const result = await preprocessBatch(queue.map((s) => s.image), { ...opts.transform, size: opts.resolution, ...(opts.workers ? { concurrency: opts.workers } : {}) });
-    for (const f of result.failures) { skipped.count++; skipped.last = `${f.input}: ${f.error.message}`; }
+    const result = await preprocessBatch(
+      queue.map((s) => s.image),
+      { ...opts.transform, size: opts.resolution, ...(opts.workers ? { concurrency: opts.workers } : {}) },
+    );
+    for (const f of result.failures) {
+      skipped.count++;
+      skipped.last = `${f.input}: ${f.error.message}`;
+    }
     result.indices.forEach((inputIndex, row) => {
       images.set(result.tensor.data.subarray(row * per, (row + 1) * per), captions.length * per);
       captions.push(queue[inputIndex]!.caption);
@@ -125,18 +161,31 @@ async function fillBatch(next: (n: number) => Promise<Pair[]>, opts: LoaderOptio
  * (cyclically), so a batch is a function of (seed, epoch, k) alone and a resumed run sees the
  * same batches. Captions too long for the context are truncated.
  */
-export async function* epochBatches(samples: readonly Sample[], opts: LoaderOptions, epoch: number, from = 0, skipped: SkipCount = { count: 0 }): AsyncGenerator<Batch & { position: LoaderPosition }> {
+export async function* epochBatches(
+  samples: readonly Sample[],
+  opts: LoaderOptions,
+  epoch: number,
+  from = 0,
+  skipped: SkipCount = { count: 0 },
+): AsyncGenerator<Batch & { position: LoaderPosition }> {
   const order = epochOrder(samples.length, opts.seed ?? 0, epoch);
   const B = opts.batchSize;
   for (let k = from; (k + 1) * B <= order.length; k++) {
     let next = k * B;
-    const batch = await fillBatch(async (n) => {
-      const left = Math.min(n, k * B + order.length - next);
-      const pairs = Array.from({ length: left }, (_, j) => samples[order[(next + j) % order.length]!]!);
-      next += left;
-      return pairs;
-    }, opts, skipped);
-    if (!batch) throw new InputError(`fewer than ${B} readable images among ${samples.length} samples (last failure: ${skipped.last})`);
+    const batch = await fillBatch(
+      async (n) => {
+        const left = Math.min(n, k * B + order.length - next);
+        const pairs = Array.from({ length: left }, (_, j) => samples[order[(next + j) % order.length]!]!);
+        next += left;
+        return pairs;
+      },
+      opts,
+      skipped,
+    );
+    if (!batch)
+      throw new InputError(
+        `fewer than ${B} readable images among ${samples.length} samples (last failure: ${skipped.last})`,
+      );
     yield { ...batch, position: { epoch, batch: k } };
   }
 }
@@ -146,14 +195,21 @@ export async function* epochBatches(samples: readonly Sample[], opts: LoaderOpti
  * first dot), streamed: shard order shuffled per (seed, epoch), then a shuffle buffer of
  * `bufferSize` samples. Entries without both an image and a caption are counted as skipped.
  */
-export async function* webDatasetPairs(shards: readonly string[], opts: { seed?: number; epoch?: number; bufferSize?: number }, skipped: SkipCount = { count: 0 }): AsyncGenerator<Pair> {
+export async function* webDatasetPairs(
+  shards: readonly string[],
+  opts: { seed?: number; epoch?: number; bufferSize?: number },
+  skipped: SkipCount = { count: 0 },
+): AsyncGenerator<Pair> {
   const random = seededUniform(Math.imul((opts.seed ?? 0) ^ 0x85ebca6b, 31) + (opts.epoch ?? 0));
   const order = epochOrder(shards.length, opts.seed ?? 0, opts.epoch ?? 0);
   const buffer: Pair[] = [];
   const size = opts.bufferSize ?? 1000;
   for (const shard of order.map((i) => shards[i]!)) {
     for await (const pair of tarPairs(shard, skipped)) {
-      if (buffer.length < size) { buffer.push(pair); continue; }
+      if (buffer.length < size) {
+        buffer.push(pair);
+        continue;
+      }
       const j = Math.floor(random() * size);
       yield buffer[j]!;
       buffer[j] = pair;
@@ -172,10 +228,15 @@ async function* tarPairs(path: string, skipped: SkipCount): AsyncGenerator<Pair>
   const flush = function* (): Generator<Pair> {
     if (key === undefined) return;
     if (image && caption !== undefined) yield { image, caption };
-    else { skipped.count++; skipped.last = `${path}: sample "${key}" lacks ${image ? 'a .txt caption' : 'an image'}`; }
+    else {
+      skipped.count++;
+      skipped.last = `${path}: sample "${key}" lacks ${image ? 'a .txt caption' : 'an image'}`;
+    }
   };
   const extract = tar.extract();
-  createReadStream(path).on('error', (e) => extract.destroy(e)).pipe(extract);
+  createReadStream(path)
+    .on('error', (e) => extract.destroy(e))
+    .pipe(extract);
   for await (const entry of extract) {
     const name = basename(entry.header.name);
     const dot = name.indexOf('.');
@@ -184,7 +245,12 @@ async function* tarPairs(path: string, skipped: SkipCount): AsyncGenerator<Pair>
     if (entry.header.type !== 'file' || dot <= 0) continue;
     const entryKey = join(dirname(entry.header.name), name.slice(0, dot));
     const ext = name.slice(dot + 1).toLowerCase();
-    if (entryKey !== key) { yield* flush(); key = entryKey; image = undefined; caption = undefined; }
+    if (entryKey !== key) {
+      yield* flush();
+      key = entryKey;
+      image = undefined;
+      caption = undefined;
+    }
     if (WDS_IMAGE.test(ext)) image = Buffer.concat(chunks);
     else if (ext === 'txt') caption = Buffer.concat(chunks).toString('utf8').trim();
   }
@@ -192,7 +258,11 @@ async function* tarPairs(path: string, skipped: SkipCount): AsyncGenerator<Pair>
 }
 
 /** Full batches from a stream of pairs (e.g. webDatasetPairs); a last partial batch is dropped. */
-export async function* streamBatches(pairs: AsyncIterable<Pair>, opts: LoaderOptions, skipped: SkipCount = { count: 0 }): AsyncGenerator<Batch> {
+export async function* streamBatches(
+  pairs: AsyncIterable<Pair>,
+  opts: LoaderOptions,
+  skipped: SkipCount = { count: 0 },
+): AsyncGenerator<Batch> {
   const it = pairs[Symbol.asyncIterator]();
   const take = async (n: number): Promise<Pair[]> => {
     const out: Pair[] = [];

@@ -48,9 +48,12 @@ function promoteToInput(graph: Graph, v: Value): string {
 function checkOptions(cfg: ClipConfig, opts: TrainGraphOptions): number {
   const B = opts.batchSize;
   const b = opts.microBatch ?? B;
-  if (!Number.isInteger(B) || B < 2) throw new ConfigError(`batchSize must be an integer ≥ 2 (a contrastive batch), got ${B}`);
-  if (!Number.isInteger(b) || b < 1 || B % b !== 0) throw new ConfigError(`microBatch must divide batchSize ${B}, got ${b}`);
-  if (cfg.text.kind === 'bert') throw new ConfigError('training supports the OpenAI text transformer, not BERT text towers');
+  if (!Number.isInteger(B) || B < 2)
+    throw new ConfigError(`batchSize must be an integer ≥ 2 (a contrastive batch), got ${B}`);
+  if (!Number.isInteger(b) || b < 1 || B % b !== 0)
+    throw new ConfigError(`microBatch must divide batchSize ${B}, got ${b}`);
+  if (cfg.text.kind === 'bert')
+    throw new ConfigError('training supports the OpenAI text transformer, not BERT text towers');
   return b;
 }
 
@@ -69,10 +72,12 @@ function towers(g: Graph, sd: StateDict, cfg: ClipConfig, b: number, opts: Train
 }
 
 function trainedNames(g: Graph, sd: StateDict, opts: TrainGraphOptions): Value[] {
-  return [...g.initializers.values()].filter(({ name }) => {
-    if (!sd.has(name) || /running_(mean|var)$/.test(name)) return false;
-    return name.startsWith('visual.') ? !opts.freeze?.image : !opts.freeze?.text;
-  }).map((t) => t.value);
+  return [...g.initializers.values()]
+    .filter(({ name }) => {
+      if (!sd.has(name) || /running_(mean|var)$/.test(name)) return false;
+      return name.startsWith('visual.') ? !opts.freeze?.image : !opts.freeze?.text;
+    })
+    .map((t) => t.value);
 }
 
 /**

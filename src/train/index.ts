@@ -8,11 +8,37 @@ export { buildTrainGraph, buildFeatureGraph, type TrainGraph, type TrainGraphOpt
 export { Trainer, type TrainerOptions, type Batch, type Gradients } from './trainer.js';
 export { saveCheckpoint, readTrainState, restoreTrainState, trainStatePath, type TrainState } from './checkpoint.js';
 export {
-  readCsvSamples, readFolderSamples, webDatasetPairs, epochBatches, streamBatches, epochOrder,
-  type Sample, type Pair, type CsvOptions, type LoaderOptions, type LoaderPosition, type SkipCount,
+  readCsvSamples,
+  readFolderSamples,
+  webDatasetPairs,
+  epochBatches,
+  streamBatches,
+  epochOrder,
+  type Sample,
+  type Pair,
+  type CsvOptions,
+  type LoaderOptions,
+  type LoaderPosition,
+  type SkipCount,
 } from './data.js';
-export { trainClip, NonFiniteLossError, ResumeMismatchError, type TrainClipOptions, type TrainClipResult, type StepInfo } from './run.js';
 export {
-  evaluateClip, zeroShotAccuracy, retrievalRecall, recallAtK, readLabelledFolder,
-  type EvalResult, type ZeroShotResult, type RetrievalResult, type Recall, type LabelledImage, type Tokenize,
+  trainClip,
+  NonFiniteLossError,
+  ResumeMismatchError,
+  type TrainClipOptions,
+  type TrainClipResult,
+  type StepInfo,
+} from './run.js';
+export {
+  evaluateClip,
+  zeroShotAccuracy,
+  retrievalRecall,
+  recallAtK,
+  readLabelledFolder,
+  type EvalResult,
+  type ZeroShotResult,
+  type RetrievalResult,
+  type Recall,
+  type LabelledImage,
+  type Tokenize,
 } from './evaluate.js';

@@ -25,8 +25,13 @@ export function clipLoss(imageFeatures: Value, textFeatures: Value, logitScale: 
   const g: Graph = imageFeatures.graph;
   const batch = imageFeatures.dim(0);
   // The reference's order: (exp(s) · img) @ txtᵀ.
-  const logitsPerImage = normalize(imageFeatures).mul(logitScale.exp()).matmul(normalize(textFeatures).transpose([1, 0]));
-  const eye = g.constant(Float32Array.from({ length: batch * batch }, (_, i) => (i % (batch + 1) === 0 ? 1 : 0)), [batch, batch]);
+  const logitsPerImage = normalize(imageFeatures)
+    .mul(logitScale.exp())
+    .matmul(normalize(textFeatures).transpose([1, 0]));
+  const eye = g.constant(
+    Float32Array.from({ length: batch * batch }, (_, i) => (i % (batch + 1) === 0 ? 1 : 0)),
+    [batch, batch],
+  );
   // logits_per_text = logits_per_imageᵀ: its row-wise softmax is the column-wise softmax here.
   const lossImage = diagonalCrossEntropy(logitsPerImage, 1, eye);
   const lossText = diagonalCrossEntropy(logitsPerImage, 0, eye);

@@ -22,7 +22,18 @@ import type { AdamWOptions } from './adamw.js';
 import { readTrainState, restoreTrainState, saveCheckpoint, trainStatePath } from './checkpoint.js';
 import { evaluateClip, readLabelledFolder, type EvalResult } from './evaluate.js';
 import { classPromptSamples } from './class-prompts.js';
-import { epochBatches, readCsvSamples, readFolderSamples, streamBatches, webDatasetPairs, type CsvOptions, type LoaderOptions, type LoaderPosition, type Sample, type SkipCount } from './data.js';
+import {
+  epochBatches,
+  readCsvSamples,
+  readFolderSamples,
+  streamBatches,
+  webDatasetPairs,
+  type CsvOptions,
+  type LoaderOptions,
+  type LoaderPosition,
+  type Sample,
+  type SkipCount,
+} from './data.js';
 import type { Batch } from './trainer.js';
 import { Trainer } from './trainer.js';
 
@@ -90,23 +101,38 @@ export interface StepInfo {
   ms: number;
 }
 
-export interface TrainClipResult { steps: number; lastLoss: number; skipped: number }
+export interface TrainClipResult {
+  steps: number;
+  lastLoss: number;
+  skipped: number;
+}
 
 /**
  * `settings` (absent in runs saved before it existed): what a resumed run must share with the run
  * it continues, so that it continues that run and not another one (epochs may grow).
  */
-interface ResumeState { epoch: number; batch: number; seed: number; settings?: RunSettings }
+interface ResumeState {
+  epoch: number;
+  batch: number;
+  seed: number;
+  settings?: RunSettings;
+}
 
 type RunSettings = Record<string, unknown>;
 
 /** The options a run cannot change when resumed: its data, batching, seed, schedule and optimiser. */
 function runSettings(opts: TrainClipOptions, samples: readonly Sample[] | undefined): RunSettings {
-  const data = samples ? createHash('sha256').update(JSON.stringify(samples)).digest('hex')
+  const data = samples
+    ? createHash('sha256').update(JSON.stringify(samples)).digest('hex')
     : JSON.stringify('shards' in opts.data ? [opts.data.shards, opts.data.samples] : []);
   return {
-    data, batchSize: opts.batchSize, seed: opts.seed ?? 0, lr: opts.lr ?? null, warmup: opts.warmup ?? 0,
-    optimizer: opts.optimizer ?? null, clipGradNorm: opts.clipGradNorm ?? null,
+    data,
+    batchSize: opts.batchSize,
+    seed: opts.seed ?? 0,
+    lr: opts.lr ?? null,
+    warmup: opts.warmup ?? 0,
+    optimizer: opts.optimizer ?? null,
+    clipGradNorm: opts.clipGradNorm ?? null,
     freeze: { image: Boolean(opts.freeze?.image), text: Boolean(opts.freeze?.text) },
   };
 }
@@ -114,9 +140,14 @@ function runSettings(opts: TrainClipOptions, samples: readonly Sample[] | undefi
 /** `resume` asked to continue a run with settings other than the ones it was started with. */
 export class ResumeMismatchError extends InputError {
   override name = 'ResumeMismatchError';
-  constructor(readonly output: string, readonly changed: string[]) {
-    super(`cannot resume ${output}: it was started with different ${changed.join(', ')}; ` +
-      'resume with the same settings, or start a new run in another output (or overwrite this one)');
+  constructor(
+    readonly output: string,
+    readonly changed: string[],
+  ) {
+    super(
+      `cannot resume ${output}: it was started with different ${changed.join(', ')}; ` +
+        'resume with the same settings, or start a new run in another output (or overwrite this one)',
+    );
   }
 }
 
@@ -124,7 +155,10 @@ function checkSameRun(saved: RunSettings | undefined, now: RunSettings, output: 
   if (!saved) return;
   const changed = Object.keys(now).filter((key) => JSON.stringify(saved[key] ?? null) !== JSON.stringify(now[key]));
   if (changed.length) {
-    throw new ResumeMismatchError(output, changed.map((key) => (key === 'data' ? 'training data' : key)));
+    throw new ResumeMismatchError(
+      output,
+      changed.map((key) => (key === 'data' ? 'training data' : key)),
+    );
   }
 }
 
@@ -141,10 +175,17 @@ export const SCRATCH_PREFIX = 'scratch:';
  * (downloaded into the cache), each opened as load() opens it, with its config file; or
  * `scratch:<name>` of an official architecture (random weights, training from scratch).
  */
-async function startingModel(model: string, configFile: string | undefined, fetch: FetchOptions = {}): Promise<{ stateDict: StateDict; config: ClipConfig; files?: ModelFiles }> {
+async function startingModel(
+  model: string,
+  configFile: string | undefined,
+  fetch: FetchOptions = {},
+): Promise<{ stateDict: StateDict; config: ClipConfig; files?: ModelFiles }> {
   if (model.startsWith(SCRATCH_PREFIX) && !existsSync(model)) {
     const config = OFFICIAL_CONFIGS[model.slice(SCRATCH_PREFIX.length)];
-    if (!config) throw new InputError(`"${model}": expected ${SCRATCH_PREFIX}<one of ${Object.keys(OFFICIAL_CONFIGS).join(', ')}>`);
+    if (!config)
+      throw new InputError(
+        `"${model}": expected ${SCRATCH_PREFIX}<one of ${Object.keys(OFFICIAL_CONFIGS).join(', ')}>`,
+      );
     return { stateDict: randomStateDict(config, 0), config };
   }
   const files = await findModelFiles(model, { ...fetch, ...(configFile !== undefined ? { config: configFile } : {}) });
@@ -153,20 +194,29 @@ async function startingModel(model: string, configFile: string | undefined, fetc
 
 export async function trainClip(opts: TrainClipOptions): Promise<TrainClipResult> {
   const data = opts.data;
-  const samples = 'csv' in data ? readCsvSamples(data.csv, data.csvOptions)
-    : 'folder' in data ? readFolderSamples(data.folder)
-    : 'folderClasses' in data ? classPromptSamples(data.folderClasses, data.templates, opts.seed)
-    : undefined;
+  const samples =
+    'csv' in data
+      ? readCsvSamples(data.csv, data.csvOptions)
+      : 'folder' in data
+        ? readFolderSamples(data.folder)
+        : 'folderClasses' in data
+          ? classPromptSamples(data.folderClasses, data.templates, opts.seed)
+          : undefined;
   const count = samples?.length ?? ('samples' in data ? data.samples : 0);
   const perEpoch = Math.floor(count / opts.batchSize);
   if (perEpoch < 1) throw new InputError(`${count} training pairs make no batch of ${opts.batchSize}`);
   const start = opts.resume ? opts.output : opts.model;
-  if (opts.resume && !existsSync(trainStatePath(start))) throw new InputError(`cannot resume: ${trainStatePath(start)} does not exist`);
+  if (opts.resume && !existsSync(trainStatePath(start)))
+    throw new InputError(`cannot resume: ${trainStatePath(start)} does not exist`);
   const settings = runSettings(opts, samples);
   const saved = opts.resume ? readTrainState(start) : undefined;
   checkSameRun((saved?.resume as Partial<ResumeState> | undefined)?.settings, settings, opts.output);
   // A resumed run's output carries the config it was saved with (saveCheckpoint); `modelConfig` is the starting model's.
-  const { stateDict: sd, config: cfg, files } = await startingModel(start, opts.resume ? undefined : opts.modelConfig, opts.fetch);
+  const {
+    stateDict: sd,
+    config: cfg,
+    files,
+  } = await startingModel(start, opts.resume ? undefined : opts.modelConfig, opts.fetch);
   const trainer = await Trainer.create(sd, cfg, {
     batchSize: opts.batchSize,
     lr: { baseLr: opts.lr ?? 5e-4, warmup: opts.warmup ?? 0, totalSteps: opts.epochs * perEpoch },
@@ -180,16 +230,42 @@ export async function trainClip(opts: TrainClipOptions): Promise<TrainClipResult
     restoreTrainState(trainer, saved);
     position = saved.resume as unknown as ResumeState;
   }
-  const tokenizer = opts.tokenizer ?? (files ? bpeTokenizerFor(files, { bpePath: opts.bpePath })() : defaultTokenizer(opts.bpePath));
+  const tokenizer =
+    opts.tokenizer ?? (files ? bpeTokenizerFor(files, { bpePath: opts.bpePath })() : defaultTokenizer(opts.bpePath));
   const skipped: SkipCount = { count: 0 };
-  const { size: resolution, ...transform } = files ? imageTransformFor(cfg, files) : { size: cfg.vision.imageResolution };
-  const loader = (seed: number): LoaderOptions => ({ batchSize: opts.batchSize, resolution, transform, tokenizer, contextLength: cfg.text.contextLength, seed, ...(opts.workers ? { workers: opts.workers } : {}) });
+  const { size: resolution, ...transform } = files
+    ? imageTransformFor(cfg, files)
+    : { size: cfg.vision.imageResolution };
+  const loader = (seed: number): LoaderOptions => ({
+    batchSize: opts.batchSize,
+    resolution,
+    transform,
+    tokenizer,
+    contextLength: cfg.text.contextLength,
+    seed,
+    ...(opts.workers ? { workers: opts.workers } : {}),
+  });
   /** An epoch's batches from index `from`; streamed shards are re-read and the first batches dropped. */
-  async function* batchesOf(epoch: number, from: number, seed: number): AsyncGenerator<Batch & { position: LoaderPosition }> {
-    if (samples) { yield* epochBatches(samples, loader(seed), epoch, from, skipped); return; }
+  async function* batchesOf(
+    epoch: number,
+    from: number,
+    seed: number,
+  ): AsyncGenerator<Batch & { position: LoaderPosition }> {
+    if (samples) {
+      yield* epochBatches(samples, loader(seed), epoch, from, skipped);
+      return;
+    }
     const shards = data as { shards: string[]; bufferSize?: number };
     let k = 0;
-    for await (const batch of streamBatches(webDatasetPairs(shards.shards, { seed, epoch, ...(shards.bufferSize ? { bufferSize: shards.bufferSize } : {}) }, skipped), loader(seed), skipped)) {
+    for await (const batch of streamBatches(
+      webDatasetPairs(
+        shards.shards,
+        { seed, epoch, ...(shards.bufferSize ? { bufferSize: shards.bufferSize } : {}) },
+        skipped,
+      ),
+      loader(seed),
+      skipped,
+    )) {
       if (k >= perEpoch) return;
       if (k >= from) yield { ...batch, position: { epoch, batch: k } };
       k++;
@@ -208,7 +284,8 @@ export async function trainClip(opts: TrainClipOptions): Promise<TrainClipResult
     ...(evaluation.folder ? { labelled: readLabelledFolder(evaluation.folder) } : {}),
     ...(evaluation.pairs ? { pairs: readCsvSamples(evaluation.pairs.csv, evaluation.pairs.csvOptions) } : {}),
   };
-  const tokenize = (texts: readonly string[]) => tokenizer.tokenize(texts, { contextLength: cfg.text.contextLength, truncate: true });
+  const tokenize = (texts: readonly string[]) =>
+    tokenizer.tokenize(texts, { contextLength: cfg.text.contextLength, truncate: true });
   /** The current weights in an inference model, evaluated, then freed. */
   async function evaluate(epoch: number): Promise<void> {
     const model = new CLIP(trainer.currentStateDict(), opts.runtime ?? {}, cfg);
@@ -228,14 +305,30 @@ export async function trainClip(opts: TrainClipOptions): Promise<TrainClipResult
         const { loss, lr } = await trainer.trainStep(batch);
         const now = performance.now();
         if (!Number.isFinite(loss)) {
-          const kept = lastSaved !== undefined ? `${opts.output} holds the last good weights (step ${lastSaved})`
-            : `nothing was saved to ${opts.output}`;
-          throw new NonFiniteLossError(`the loss is ${loss} at step ${trainer.step} (epoch ${epoch}); training stopped. ` +
-            `${kept}; a lower learning rate or gradient clipping usually helps`);
+          const kept =
+            lastSaved !== undefined
+              ? `${opts.output} holds the last good weights (step ${lastSaved})`
+              : `nothing was saved to ${opts.output}`;
+          throw new NonFiniteLossError(
+            `the loss is ${loss} at step ${trainer.step} (epoch ${epoch}); training stopped. ` +
+              `${kept}; a lower learning rate or gradient clipping usually helps`,
+          );
         }
         lastLoss = loss;
-        opts.onStep?.({ step: trainer.step, epoch, loss, lr, logitScale: logitScale(), samplesPerSecond: (1000 * opts.batchSize) / (now - since), skipped: skipped.count, ms: now - t });
-        const next = batch.position.batch + 1 < perEpoch ? { epoch, batch: batch.position.batch + 1 } : { epoch: epoch + 1, batch: 0 };
+        opts.onStep?.({
+          step: trainer.step,
+          epoch,
+          loss,
+          lr,
+          logitScale: logitScale(),
+          samplesPerSecond: (1000 * opts.batchSize) / (now - since),
+          skipped: skipped.count,
+          ms: now - t,
+        });
+        const next =
+          batch.position.batch + 1 < perEpoch
+            ? { epoch, batch: batch.position.batch + 1 }
+            : { epoch: epoch + 1, batch: 0 };
         if (opts.saveEvery && trainer.step % opts.saveEvery === 0) save({ ...next, seed: position.seed });
         if (evalData && evaluation.every && trainer.step % evaluation.every === 0) await evaluate(epoch);
         since = performance.now();

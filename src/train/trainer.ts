@@ -56,7 +56,9 @@ const LOGIT_SCALE_MAX = Math.log(100);
  * a float64 computation (1.1e-5 without it; test/batchnorm-grad-accuracy.test.ts), at some cost
  * in speed on ResNet steps (rn-tiny at batch 8: ~180 → ~230 ms, 2 busy shared cores).
  */
-export const TRAINING_TUNING: GraphTuning = { disabledOptimizers: ['MatmulTransposeFusion', 'GemmTransposeFusion', 'NchwcTransformer'] };
+export const TRAINING_TUNING: GraphTuning = {
+  disabledOptimizers: ['MatmulTransposeFusion', 'GemmTransposeFusion', 'NchwcTransformer'],
+};
 
 export class Trainer {
   /** Trained parameters and BatchNorm buffers, by state-dict name (updated in place). */
@@ -86,12 +88,16 @@ export class Trainer {
     const { graph, params, buffers } = buildTrainGraph(stateDict, config, opts);
     const session = await Session.create(graph, opts.runtime, TRAINING_TUNING);
     const micro = opts.microBatch !== undefined && opts.microBatch < opts.batchSize;
-    const featureSession = micro ? await Session.create(buildFeatureGraph(stateDict, config, opts), opts.runtime, TRAINING_TUNING) : undefined;
+    const featureSession = micro
+      ? await Session.create(buildFeatureGraph(stateDict, config, opts), opts.runtime, TRAINING_TUNING)
+      : undefined;
     return new Trainer(session, featureSession, stateDict, config, params, buffers, opts);
   }
 
   /** Steps taken so far. */
-  get step(): number { return this.optimizer.state.step; }
+  get step(): number {
+    return this.optimizer.state.step;
+  }
 
   learningRate(step = this.step): number {
     const lr = this.opts.lr ?? 5e-4;
@@ -102,18 +108,28 @@ export class Trainer {
   async computeGradients(batch: Batch): Promise<Gradients> {
     const B = this.opts.batchSize;
     if (batch.images.shape[0] !== B || batch.tokens.shape[0] !== B) {
-      throw new ConfigError(`the trainer was built for batches of ${B}, got ${batch.images.shape[0]} images and ${batch.tokens.shape[0]} captions`);
+      throw new ConfigError(
+        `the trainer was built for batches of ${B}, got ${batch.images.shape[0]} images and ${batch.tokens.shape[0]} captions`,
+      );
     }
     const L = this.config.text.contextLength;
     if (batch.tokens.shape.length !== 2 || batch.tokens.shape[1] !== L) {
-      throw new ConfigError(`batch tokens must be [${B}, ${L}] (the model's context length), got [${batch.tokens.shape.join(', ')}]`);
+      throw new ConfigError(
+        `batch tokens must be [${B}, ${L}] (the model's context length), got [${batch.tokens.shape.join(', ')}]`,
+      );
     }
     const weights: Record<string, TensorLike> = {};
     for (const [name, w] of this.weights) weights[name] = w;
-    const pick = (outputs: Record<string, TensorLike>, prefix: string, names: readonly string[]) => new Map(names.map((n) => [n, outputs[prefix + n]!.data as Float32Array]));
+    const pick = (outputs: Record<string, TensorLike>, prefix: string, names: readonly string[]) =>
+      new Map(names.map((n) => [n, outputs[prefix + n]!.data as Float32Array]));
     if (!this.featureSession) {
       const outputs = await this.session.run({ ...weights, images: batch.images, tokens: this.trimmed(batch.tokens) });
-      return { loss: Number(outputs.loss!.data[0]), grads: pick(outputs, 'grad.', this.params), buffersAfter: pick(outputs, 'buffers_after.', this.buffers), outputs };
+      return {
+        loss: Number(outputs.loss!.data[0]),
+        grads: pick(outputs, 'grad.', this.params),
+        buffersAfter: pick(outputs, 'buffers_after.', this.buffers),
+        outputs,
+      };
     }
     return this.accumulate(batch, weights, pick);
   }
@@ -123,7 +139,11 @@ export class Trainer {
   }
 
   /** Gradient accumulation over micro-batches: features first, then one backward pass each (see TrainGraphOptions.microBatch). */
-  private async accumulate(batch: Batch, weights: Record<string, TensorLike>, pick: (o: Record<string, TensorLike>, prefix: string, names: readonly string[]) => Map<string, Float32Array>): Promise<Gradients> {
+  private async accumulate(
+    batch: Batch,
+    weights: Record<string, TensorLike>,
+    pick: (o: Record<string, TensorLike>, prefix: string, names: readonly string[]) => Map<string, Float32Array>,
+  ): Promise<Gradients> {
     const B = this.opts.batchSize;
     const b = this.opts.microBatch!;
     const rows = <T extends Float32Array | Int32Array>(t: Tensor<T>, j: number): Tensor<T> => {
@@ -134,7 +154,11 @@ export class Trainer {
     const imageAll = new Float32Array(B * E);
     const textAll = new Float32Array(B * E);
     for (let j = 0; j < B / b; j++) {
-      const f = await this.featureSession!.run({ ...weights, images: rows(batch.images, j), tokens: this.trimmed(rows(batch.tokens, j)) });
+      const f = await this.featureSession!.run({
+        ...weights,
+        images: rows(batch.images, j),
+        tokens: this.trimmed(rows(batch.tokens, j)),
+      });
       imageAll.set(f.image_features!.data as Float32Array, j * b * E);
       textAll.set(f.text_features!.data as Float32Array, j * b * E);
     }
@@ -146,14 +170,22 @@ export class Trainer {
       for (let c = 0; c < b; c++) placement[(j * b + c) * b + c] = 1;
       const buffers = Object.fromEntries([...buffersAfter].map(([n, d]) => [n, { data: d, shape: [d.length] }]));
       outputs = await this.session.run({
-        ...weights, ...buffers, images: rows(batch.images, j), tokens: this.trimmed(rows(batch.tokens, j)), placement: { data: placement, shape: [B, b] },
-        image_features_all: { data: imageAll, shape: [B, E] }, text_features_all: { data: textAll, shape: [B, E] },
+        ...weights,
+        ...buffers,
+        images: rows(batch.images, j),
+        tokens: this.trimmed(rows(batch.tokens, j)),
+        placement: { data: placement, shape: [B, b] },
+        image_features_all: { data: imageAll, shape: [B, E] },
+        text_features_all: { data: textAll, shape: [B, E] },
       });
       for (const [n, d] of pick(outputs, 'grad.', this.params)) {
         const sum = grads.get(n)!;
         // logit_scale acts on the whole batch's logits in every pass: its gradient is the full
         // batch's each time, so it is taken once (summing would count it once per micro-batch).
-        if (n === 'logit_scale') { sum.set(d); continue; }
+        if (n === 'logit_scale') {
+          sum.set(d);
+          continue;
+        }
         for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + d[i]!;
       }
       buffersAfter = pick(outputs, 'buffers_after.', this.buffers);
@@ -163,7 +195,8 @@ export class Trainer {
 
   /** Clips (if asked), takes an AdamW step at the scheduled rate, clamps logit_scale to [0, ln 100], stores the new buffers. */
   applyGradients(g: Gradients): { lr: number; gradNorm?: number } {
-    const gradNorm = this.opts.clipGradNorm !== undefined ? clipGradNorm(g.grads.values(), this.opts.clipGradNorm) : undefined;
+    const gradNorm =
+      this.opts.clipGradNorm !== undefined ? clipGradNorm(g.grads.values(), this.opts.clipGradNorm) : undefined;
     const lr = this.learningRate();
     const trained = new Map(this.params.map((n) => [n, this.weights.get(n)!]));
     this.optimizer.step(trained, g.grads, lr);
@@ -171,7 +204,8 @@ export class Trainer {
     if (scale) scale.data[0] = Math.min(Math.max(scale.data[0]!, 0), LOGIT_SCALE_MAX);
     for (const [name, data] of g.buffersAfter) this.weights.get(name)!.data.set(data);
     // One BatchNorm forward per (micro-)batch with a gradient, as torch counts them.
-    if (g.buffersAfter.size > 0) this.batchesTracked += this.opts.batchSize / (this.opts.microBatch ?? this.opts.batchSize);
+    if (g.buffersAfter.size > 0)
+      this.batchesTracked += this.opts.batchSize / (this.opts.microBatch ?? this.opts.batchSize);
     return { lr, ...(gradNorm !== undefined ? { gradNorm } : {}) };
   }
 
@@ -189,7 +223,8 @@ export class Trainer {
       out.set(name, w ? fromFloat32(w.data.slice(), w.shape) : t);
     }
     for (const name of out.keys()) {
-      if (name.endsWith('num_batches_tracked') && this.buffers.length > 0) out.set(name, int64Scalar(this.batchesTracked + initialCount(this.stateDict.get(name)!)));
+      if (name.endsWith('num_batches_tracked') && this.buffers.length > 0)
+        out.set(name, int64Scalar(this.batchesTracked + initialCount(this.stateDict.get(name)!)));
     }
     return out;
   }

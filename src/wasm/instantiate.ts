@@ -18,7 +18,8 @@ export function instantiateKernel<Exports>(base64: string): Exports {
   // few calls, so later instances start fast instead of each running its first calls unoptimised.
   // (atob rather than Buffer: the browser build runs the same kernels.)
   let module = compiled.get(base64);
-  if (!module) compiled.set(base64, module = new WebAssembly.Module(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))));
+  if (!module)
+    compiled.set(base64, (module = new WebAssembly.Module(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)))));
   return new WebAssembly.Instance(module, {}).exports as Exports;
 }
 

@@ -195,11 +195,15 @@ export async function load(model: FileSource, options: WebLoadOptions = {}): Pro
     },
   };
   const int8 = options.precision === 'int8';
-  const clip = new ClipModel(stateDict, async (_tower, build) => {
-    const graph = await build();
-    if (int8) quantizeWeightMatmuls(graph);
-    return openWebSession(graph, runtime);
-  }, config);
+  const clip = new ClipModel(
+    stateDict,
+    async (_tower, build) => {
+      const graph = await build();
+      if (int8) quantizeWeightMatmuls(graph);
+      return openWebSession(graph, runtime);
+    },
+    config,
+  );
   const tokenizer = await loadTokenizer(config.text.kind, options, url);
   const size = config.vision.imageResolution;
   const resizeMode: ResizeMode = config.text.kind === 'bert' ? 'square' : 'shortest-side-crop';

@@ -12,7 +12,9 @@ const MAGIC = 0x1950a86a20f9469cfc6cn;
 const PROTOCOL_VERSION = 1001;
 
 /** Bytes 2..13 of a legacy file: the magic number as a pickled LONG1 (after PROTO n). */
-export const LEGACY_SIGNATURE = Uint8Array.from([0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]);
+export const LEGACY_SIGNATURE = Uint8Array.from([
+  0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19,
+]);
 
 /** Pickles are read from a head of the file; it grows only if they do not fit (huge objects). */
 const FIRST_HEAD = 1 << 20;
@@ -35,7 +37,8 @@ function parseHead(head: Uint8Array, file: string): LegacyHead {
   };
   if (next() !== MAGIC) throw new CheckpointError(file, 'does not start with the torch legacy magic number');
   const protocol = next();
-  if (protocol !== PROTOCOL_VERSION) throw new CheckpointError(file, `legacy protocol version is ${String(protocol)}, expected ${PROTOCOL_VERSION}`);
+  if (protocol !== PROTOCOL_VERSION)
+    throw new CheckpointError(file, `legacy protocol version is ${String(protocol)}, expected ${PROTOCOL_VERSION}`);
   const sysInfo = next();
   if (sysInfo instanceof Map && sysInfo.get('little_endian') === false) {
     throw new CheckpointError(file, 'was saved on a big-endian machine; only little-endian checkpoints are supported');
@@ -77,7 +80,8 @@ export async function openLegacy(source: ByteSource): Promise<TorchCheckpoint> {
     const countBytes = await source.read(position, 8);
     const count = new DataView(countBytes.buffer, countBytes.byteOffset, 8).getBigInt64(0, true);
     const bytes = Number(count) * DTYPE_SIZE[dtype];
-    if (count < 0n || !Number.isSafeInteger(bytes)) throw new CheckpointError(file, `storage "${key}" has an invalid element count ${count}`);
+    if (count < 0n || !Number.isSafeInteger(bytes))
+      throw new CheckpointError(file, `storage "${key}" has an invalid element count ${count}`);
     locations.set(key, { position: position + 8, bytes });
     position += 8 + bytes;
   }
@@ -92,7 +96,10 @@ export async function openLegacy(source: ByteSource): Promise<TorchCheckpoint> {
       if (!location) throw new CheckpointError(file, `storage "${ref.key}" is missing from the storage key list`);
       const expected = ref.numel * DTYPE_SIZE[ref.dtype];
       if (location.bytes < expected) {
-        throw new CheckpointError(file, `storage "${ref.key}" holds ${location.bytes} bytes, expected ${expected} (${ref.numel} × ${ref.dtype})`);
+        throw new CheckpointError(
+          file,
+          `storage "${ref.key}" holds ${location.bytes} bytes, expected ${expected} (${ref.numel} × ${ref.dtype})`,
+        );
       }
       return source.read(location.position, expected);
     },

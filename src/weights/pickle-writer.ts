@@ -4,17 +4,26 @@
 
 /** A global (`module.name`), written with GLOBAL. */
 export class PyGlobal {
-  constructor(readonly module: string, readonly name: string) {}
+  constructor(
+    readonly module: string,
+    readonly name: string,
+  ) {}
 }
 
 /** `fn(*args)`, written as GLOBAL + args tuple + REDUCE. */
 export class PyCall {
-  constructor(readonly fn: PyGlobal, readonly args: readonly PickleValue[]) {}
+  constructor(
+    readonly fn: PyGlobal,
+    readonly args: readonly PickleValue[],
+  ) {}
 }
 
 /** `cls.__new__(cls)` then BUILD with `state` (how TorchScript pickles module objects). */
 export class PyObject {
-  constructor(readonly cls: PyGlobal, readonly state: PickleValue) {}
+  constructor(
+    readonly cls: PyGlobal,
+    readonly state: PickleValue,
+  ) {}
 }
 
 /** A Python list (plain arrays are written as tuples). */
@@ -32,16 +41,29 @@ export class PersistentId {
  * arrays → tuple, Map → dict.
  */
 export type PickleValue =
-  | null | boolean | number | bigint | string
-  | readonly PickleValue[] | ReadonlyMap<string | number, PickleValue>
-  | PyGlobal | PyCall | PyObject | PyList | PersistentId;
+  | null
+  | boolean
+  | number
+  | bigint
+  | string
+  | readonly PickleValue[]
+  | ReadonlyMap<string | number, PickleValue>
+  | PyGlobal
+  | PyCall
+  | PyObject
+  | PyList
+  | PersistentId;
 
 class Writer {
   private chunks: Uint8Array[] = [];
 
-  bytes(...values: number[]): void { this.chunks.push(Uint8Array.from(values)); }
+  bytes(...values: number[]): void {
+    this.chunks.push(Uint8Array.from(values));
+  }
 
-  raw(data: Uint8Array): void { this.chunks.push(data); }
+  raw(data: Uint8Array): void {
+    this.chunks.push(data);
+  }
 
   u32(op: number, n: number): void {
     const b = new Uint8Array(5);
@@ -50,21 +72,36 @@ class Writer {
     this.chunks.push(b);
   }
 
-  result(): Uint8Array { return Buffer.concat(this.chunks); }
+  result(): Uint8Array {
+    return Buffer.concat(this.chunks);
+  }
 }
 
-const MARK = 0x28, STOP = 0x2e, TUPLE = 0x74, EMPTY_TUPLE = 0x29, TUPLE1 = 0x85, TUPLE2 = 0x86, TUPLE3 = 0x87;
-const EMPTY_DICT = 0x7d, SETITEMS = 0x75, EMPTY_LIST = 0x5d, APPENDS = 0x65;
+const MARK = 0x28,
+  STOP = 0x2e,
+  TUPLE = 0x74,
+  EMPTY_TUPLE = 0x29,
+  TUPLE1 = 0x85,
+  TUPLE2 = 0x86,
+  TUPLE3 = 0x87;
+const EMPTY_DICT = 0x7d,
+  SETITEMS = 0x75,
+  EMPTY_LIST = 0x5d,
+  APPENDS = 0x65;
 
 function writeInt(w: Writer, v: bigint): void {
-  if (v >= 0n && v < 0x100n) w.bytes(0x4b, Number(v)); // BININT1
-  else if (v >= 0n && v < 0x10000n) w.bytes(0x4d, Number(v) & 0xff, Number(v) >> 8); // BININT2
-  else if (v >= -(2n ** 31n) && v < 2n ** 31n) { // BININT
+  if (v >= 0n && v < 0x100n)
+    w.bytes(0x4b, Number(v)); // BININT1
+  else if (v >= 0n && v < 0x10000n)
+    w.bytes(0x4d, Number(v) & 0xff, Number(v) >> 8); // BININT2
+  else if (v >= -(2n ** 31n) && v < 2n ** 31n) {
+    // BININT
     const b = new Uint8Array(5);
     b[0] = 0x4a;
     new DataView(b.buffer).setInt32(1, Number(v), true);
     w.raw(b);
-  } else { // LONG1: little-endian two's complement, shortest length
+  } else {
+    // LONG1: little-endian two's complement, shortest length
     const out: number[] = [];
     let x = v;
     for (;;) {
@@ -84,19 +121,25 @@ function writeString(w: Writer, s: string): void {
 }
 
 function writeTuple(w: Writer, items: readonly PickleValue[]): void {
-  if (items.length === 0) return w.bytes(EMPTY_TUPLE);
+  if (items.length === 0) {
+    w.bytes(EMPTY_TUPLE);
+    return;
+  }
   if (items.length > 3) w.bytes(MARK);
   for (const item of items) writeValue(w, item);
   w.bytes(items.length > 3 ? TUPLE : [TUPLE1, TUPLE2, TUPLE3][items.length - 1]!);
 }
 
 function writeValue(w: Writer, v: PickleValue): void {
-  if (v === null) w.bytes(0x4e); // NONE
-  else if (typeof v === 'boolean') w.bytes(v ? 0x88 : 0x89); // NEWTRUE / NEWFALSE
+  if (v === null)
+    w.bytes(0x4e); // NONE
+  else if (typeof v === 'boolean')
+    w.bytes(v ? 0x88 : 0x89); // NEWTRUE / NEWFALSE
   else if (typeof v === 'bigint') writeInt(w, v);
   else if (typeof v === 'number') {
     if (Number.isSafeInteger(v)) writeInt(w, BigInt(v));
-    else { // BINFLOAT is big-endian
+    else {
+      // BINFLOAT is big-endian
       const b = new Uint8Array(9);
       b[0] = 0x47;
       new DataView(b.buffer).setFloat64(1, v, false);
@@ -104,7 +147,8 @@ function writeValue(w: Writer, v: PickleValue): void {
     }
   } else if (typeof v === 'string') writeString(w, v);
   else if (Array.isArray(v)) writeTuple(w, v);
-  else if (v instanceof PyGlobal) w.raw(Buffer.from(`c${v.module}\n${v.name}\n`, 'utf8')); // GLOBAL
+  else if (v instanceof PyGlobal)
+    w.raw(Buffer.from(`c${v.module}\n${v.name}\n`, 'utf8')); // GLOBAL
   else if (v instanceof PyCall) {
     writeValue(w, v.fn);
     writeTuple(w, v.args);
@@ -128,7 +172,10 @@ function writeValue(w: Writer, v: PickleValue): void {
     w.bytes(EMPTY_DICT);
     if (v.size) {
       w.bytes(MARK);
-      for (const [key, value] of v) { writeValue(w, key); writeValue(w, value); }
+      for (const [key, value] of v) {
+        writeValue(w, key);
+        writeValue(w, value);
+      }
       w.bytes(SETITEMS);
     }
   } else {

@@ -10,7 +10,10 @@ import type { DType } from '../tensor.js';
 
 /** A storage class named in a pickle (`torch.FloatStorage`, ...): only its element type matters. */
 export class StorageType {
-  constructor(readonly name: string, readonly dtype: DType) {}
+  constructor(
+    readonly name: string,
+    readonly dtype: DType,
+  ) {}
 }
 
 /** A tensor as the pickle describes it; its bytes live in the storage the caller's loader returned. */
@@ -66,13 +69,23 @@ class ScriptClass {
 
 /** An allowlisted callable: REDUCE/NEWOBJ may call these and nothing else. */
 class SafeCallable {
-  constructor(readonly name: string, readonly call: (args: readonly unknown[], at: string) => unknown) {}
+  constructor(
+    readonly name: string,
+    readonly call: (args: readonly unknown[], at: string) => unknown,
+  ) {}
 }
 
 const STORAGE_DTYPES: Record<string, DType> = {
-  DoubleStorage: 'float64', FloatStorage: 'float32', HalfStorage: 'float16', BFloat16Storage: 'bfloat16',
-  LongStorage: 'int64', IntStorage: 'int32', ShortStorage: 'int16', CharStorage: 'int8',
-  ByteStorage: 'uint8', BoolStorage: 'bool',
+  DoubleStorage: 'float64',
+  FloatStorage: 'float32',
+  HalfStorage: 'float16',
+  BFloat16Storage: 'bfloat16',
+  LongStorage: 'int64',
+  IntStorage: 'int32',
+  ShortStorage: 'int16',
+  CharStorage: 'int8',
+  ByteStorage: 'uint8',
+  BoolStorage: 'bool',
 };
 
 function isIntList(v: unknown): v is number[] {
@@ -81,8 +94,17 @@ function isIntList(v: unknown): v is number[] {
 
 function rebuildTensor(args: readonly unknown[], at: string): TensorRef {
   const [storage, offset, size, stride] = args;
-  if (!Number.isSafeInteger(offset) || (offset as number) < 0 || !isIntList(size) || !isIntList(stride) || size.length !== stride.length) {
-    throw new CheckpointError(at, `tensor rebuild expects (storage, offset ≥ 0, size tuple, stride tuple of the same length), got offset=${String(offset)} size=${JSON.stringify(size)} stride=${JSON.stringify(stride)}`);
+  if (
+    !Number.isSafeInteger(offset) ||
+    (offset as number) < 0 ||
+    !isIntList(size) ||
+    !isIntList(stride) ||
+    size.length !== stride.length
+  ) {
+    throw new CheckpointError(
+      at,
+      `tensor rebuild expects (storage, offset ≥ 0, size tuple, stride tuple of the same length), got offset=${String(offset)} size=${JSON.stringify(size)} stride=${JSON.stringify(stride)}`,
+    );
   }
   return new TensorRef(storage, offset as number, size, stride);
 }
@@ -105,8 +127,13 @@ const ALLOWED = new Map<string, unknown>([
   ['torch._utils._rebuild_tensor_v2', new SafeCallable('torch._utils._rebuild_tensor_v2', rebuildTensor)],
   // A Parameter is its tensor plus requires_grad and hooks, none of which a reader needs.
   ['torch._utils._rebuild_parameter', new SafeCallable('torch._utils._rebuild_parameter', (args) => args[0])],
-  ['torch._utils._rebuild_parameter_with_state', new SafeCallable('torch._utils._rebuild_parameter_with_state', (args) => args[0])],
-  ...Object.entries(STORAGE_DTYPES).map(([cls, dtype]) => [`torch.${cls}`, new StorageType(`torch.${cls}`, dtype)] as const),
+  [
+    'torch._utils._rebuild_parameter_with_state',
+    new SafeCallable('torch._utils._rebuild_parameter_with_state', (args) => args[0]),
+  ],
+  ...Object.entries(STORAGE_DTYPES).map(
+    ([cls, dtype]) => [`torch.${cls}`, new StorageType(`torch.${cls}`, dtype)] as const,
+  ),
   // Untyped storages (torch ≥ 2) count bytes.
   ['torch.UntypedStorage', new StorageType('torch.UntypedStorage', 'uint8')],
   ['torch.storage.UntypedStorage', new StorageType('torch.storage.UntypedStorage', 'uint8')],
@@ -119,9 +146,16 @@ function resolveGlobal(module: string, name: string, at: string): unknown {
   if (module === '__torch__' || module.startsWith('__torch__.')) return new ScriptClass(full);
   if (module === 'torch' && /^\w+Storage$/.test(name)) {
     // A real torch storage class, harmless but of an element type we cannot represent.
-    throw new CheckpointError(at, `unsupported storage dtype "${full}" (expected one of ${Object.keys(STORAGE_DTYPES).map((s) => `torch.${s}`).join(', ')})`);
+    throw new CheckpointError(
+      at,
+      `unsupported storage dtype "${full}" (expected one of ${Object.keys(STORAGE_DTYPES)
+        .map((s) => `torch.${s}`)
+        .join(', ')})`,
+    );
   }
-  throw new UnsafePickleError(`${at}: refused global "${full}" (a checkpoint may only name tensor-rebuilding globals; nothing a file names is ever imported or called)`);
+  throw new UnsafePickleError(
+    `${at}: refused global "${full}" (a checkpoint may only name tensor-rebuilding globals; nothing a file names is ever imported or called)`,
+  );
 }
 
 function describe(v: unknown): string {
@@ -151,7 +185,8 @@ function decodeLong(bytes: Uint8Array): number | bigint {
 /** Python `raw-unicode-escape` (protocol-0 UNICODE): latin-1 text with \uXXXX and \UXXXXXXXX escapes. */
 function decodeRawUnicodeEscape(text: string): string {
   return text.replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_, u4: string | undefined, u8: string | undefined) =>
-    String.fromCodePoint(parseInt((u4 ?? u8)!, 16)));
+    String.fromCodePoint(parseInt((u4 ?? u8)!, 16)),
+  );
 }
 
 /** Python string literal body with backslash escapes (protocol-0 STRING). */
@@ -159,7 +194,19 @@ function decodeEscapedString(text: string): string {
   return text.replace(/\\(x[0-9a-fA-F]{2}|[0-7]{1,3}|.)/gs, (_, e: string) => {
     if (e[0] === 'x') return String.fromCharCode(parseInt(e.slice(1), 16));
     if (/^[0-7]/.test(e)) return String.fromCharCode(parseInt(e, 8));
-    const simple: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', "'": "'", '"': '"', a: '\x07', b: '\b', f: '\f', v: '\v', '\n': '' };
+    const simple: Record<string, string> = {
+      n: '\n',
+      t: '\t',
+      r: '\r',
+      '\\': '\\',
+      "'": "'",
+      '"': '"',
+      a: '\x07',
+      b: '\b',
+      f: '\f',
+      v: '\v',
+      '\n': '',
+    };
     return simple[e] ?? `\\${e}`;
   });
 }
@@ -174,7 +221,10 @@ class Unpickler {
   private opStart = 0;
   private values = 0;
 
-  constructor(private readonly bytes: Uint8Array, private readonly options: UnpickleOptions) {
+  constructor(
+    private readonly bytes: Uint8Array,
+    private readonly options: UnpickleOptions,
+  ) {
     this.pos = options.offset ?? 0;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.source = options.source ?? '<pickle>';
@@ -191,7 +241,10 @@ class Unpickler {
   private need(n: number): number {
     if (!Number.isSafeInteger(n) || n < 0) this.fail(`invalid length ${n}`);
     if (this.pos + n > this.bytes.length) {
-      throw new TruncatedPickleError(this.source, `pickle is truncated: opcode at byte ${this.opStart} needs ${n} bytes, only ${this.bytes.length - this.pos} left`);
+      throw new TruncatedPickleError(
+        this.source,
+        `pickle is truncated: opcode at byte ${this.opStart} needs ${n} bytes, only ${this.bytes.length - this.pos} left`,
+      );
     }
     const start = this.pos;
     this.pos += n;
@@ -203,10 +256,18 @@ class Unpickler {
     return this.bytes.subarray(start, start + n);
   }
 
-  private u8(): number { return this.bytes[this.need(1)]!; }
-  private u16(): number { return this.view.getUint16(this.need(2), true); }
-  private u32(): number { return this.view.getUint32(this.need(4), true); }
-  private i32(): number { return this.view.getInt32(this.need(4), true); }
+  private u8(): number {
+    return this.bytes[this.need(1)]!;
+  }
+  private u16(): number {
+    return this.view.getUint16(this.need(2), true);
+  }
+  private u32(): number {
+    return this.view.getUint32(this.need(4), true);
+  }
+  private i32(): number {
+    return this.view.getInt32(this.need(4), true);
+  }
   private u64(): number {
     const v = this.view.getBigUint64(this.need(8), true);
     if (v > BigInt(Number.MAX_SAFE_INTEGER)) this.fail(`length ${v} is too large`);
@@ -215,7 +276,11 @@ class Unpickler {
 
   private line(): string {
     const nl = this.bytes.indexOf(0x0a, this.pos);
-    if (nl < 0) throw new TruncatedPickleError(this.source, `pickle is truncated: opcode at byte ${this.opStart} expects a newline-terminated argument`);
+    if (nl < 0)
+      throw new TruncatedPickleError(
+        this.source,
+        `pickle is truncated: opcode at byte ${this.opStart} expects a newline-terminated argument`,
+      );
     const text = latin1.decode(this.bytes.subarray(this.pos, nl));
     this.pos = nl + 1;
     return text;
@@ -280,7 +345,9 @@ class Unpickler {
     if (!Array.isArray(args)) this.fail(`call arguments must be a tuple, got ${describe(args)}`);
     if (callable instanceof SafeCallable) return callable.call(args, this.at);
     if (callable instanceof ScriptClass) return new ScriptObject(callable.name);
-    throw new UnsafePickleError(`${this.at}: refused to call ${describe(callable)} (only allowlisted tensor-rebuilding globals may be called)`);
+    throw new UnsafePickleError(
+      `${this.at}: refused to call ${describe(callable)} (only allowlisted tensor-rebuilding globals may be called)`,
+    );
   }
 
   private build(target: unknown, state: unknown): void {
@@ -324,7 +391,8 @@ class Unpickler {
 
   private quotedString(text: string): string {
     const q = text[0];
-    if (text.length < 2 || (q !== '"' && q !== "'") || text[text.length - 1] !== q) this.fail('STRING argument is not quoted');
+    if (text.length < 2 || (q !== '"' && q !== "'") || text[text.length - 1] !== q)
+      this.fail('STRING argument is not quoted');
     return decodeEscapedString(text.slice(1, -1));
   }
 
@@ -334,118 +402,282 @@ class Unpickler {
       const op = this.u8();
       switch (op) {
         // --- framing, protocol, end
-        case 0x80: { // PROTO
+        case 0x80: {
+          // PROTO
           const proto = this.u8();
           if (proto > 5) this.fail(`unsupported pickle protocol ${proto}`);
           break;
         }
-        case 0x95: this.u64(); break; // FRAME: only a read-ahead hint
-        case 0x2e: { // STOP
+        case 0x95:
+          this.u64();
+          break; // FRAME: only a read-ahead hint
+        case 0x2e: {
+          // STOP
           const value = this.pop();
           return { value, end: this.pos };
         }
         // --- stack manipulation
-        case 0x28: this.mark(); break; // MARK
-        case 0x30: this.pop(); break; // POP
-        case 0x31: this.popMark(); break; // POP_MARK
-        case 0x32: this.push(this.top()); break; // DUP
+        case 0x28:
+          this.mark();
+          break; // MARK
+        case 0x30:
+          this.pop();
+          break; // POP
+        case 0x31:
+          this.popMark();
+          break; // POP_MARK
+        case 0x32:
+          this.push(this.top());
+          break; // DUP
         // --- memo
-        case 0x67: this.memoGet(Number(this.textInt(this.line()))); break; // GET
-        case 0x68: this.memoGet(this.u8()); break; // BINGET
-        case 0x6a: this.memoGet(this.u32()); break; // LONG_BINGET
-        case 0x70: this.memoPut(Number(this.textInt(this.line()))); break; // PUT
-        case 0x71: this.memoPut(this.u8()); break; // BINPUT
-        case 0x72: this.memoPut(this.u32()); break; // LONG_BINPUT
-        case 0x94: this.memoPut(this.memo.size); break; // MEMOIZE
+        case 0x67:
+          this.memoGet(Number(this.textInt(this.line())));
+          break; // GET
+        case 0x68:
+          this.memoGet(this.u8());
+          break; // BINGET
+        case 0x6a:
+          this.memoGet(this.u32());
+          break; // LONG_BINGET
+        case 0x70:
+          this.memoPut(Number(this.textInt(this.line())));
+          break; // PUT
+        case 0x71:
+          this.memoPut(this.u8());
+          break; // BINPUT
+        case 0x72:
+          this.memoPut(this.u32());
+          break; // LONG_BINPUT
+        case 0x94:
+          this.memoPut(this.memo.size);
+          break; // MEMOIZE
         // --- constants and numbers
-        case 0x4e: this.push(null); break; // NONE
-        case 0x88: this.push(true); break; // NEWTRUE
-        case 0x89: this.push(false); break; // NEWFALSE
-        case 0x49: { // INT (protocol 0; "01"/"00" are True/False)
+        case 0x4e:
+          this.push(null);
+          break; // NONE
+        case 0x88:
+          this.push(true);
+          break; // NEWTRUE
+        case 0x89:
+          this.push(false);
+          break; // NEWFALSE
+        case 0x49: {
+          // INT (protocol 0; "01"/"00" are True/False)
           const text = this.line();
           this.push(text === '01' ? true : text === '00' ? false : this.textInt(text));
           break;
         }
-        case 0x4c: this.push(this.textInt(this.line())); break; // LONG
-        case 0x4a: this.push(this.i32()); break; // BININT
-        case 0x4b: this.push(this.u8()); break; // BININT1
-        case 0x4d: this.push(this.u16()); break; // BININT2
-        case 0x8a: this.push(decodeLong(this.take(this.u8()))); break; // LONG1
-        case 0x8b: { // LONG4
+        case 0x4c:
+          this.push(this.textInt(this.line()));
+          break; // LONG
+        case 0x4a:
+          this.push(this.i32());
+          break; // BININT
+        case 0x4b:
+          this.push(this.u8());
+          break; // BININT1
+        case 0x4d:
+          this.push(this.u16());
+          break; // BININT2
+        case 0x8a:
+          this.push(decodeLong(this.take(this.u8())));
+          break; // LONG1
+        case 0x8b: {
+          // LONG4
           const n = this.i32();
           if (n < 0) this.fail('LONG4 with a negative length');
           if (n > MAX_INT_BYTES) this.fail(`LONG4 integer of ${n} bytes; the limit is ${MAX_INT_BYTES}`);
           this.push(decodeLong(this.take(n)));
           break;
         }
-        case 0x46: { // FLOAT
+        case 0x46: {
+          // FLOAT
           const text = this.line().trim();
-          if (!/^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|inf|nan)$/i.test(text)) this.fail(`invalid float literal ${JSON.stringify(text)}`);
-          this.push(/inf/i.test(text) ? (text.startsWith('-') ? -Infinity : Infinity) : /nan/i.test(text) ? NaN : Number(text));
+          if (!/^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|inf|nan)$/i.test(text))
+            this.fail(`invalid float literal ${JSON.stringify(text)}`);
+          this.push(
+            /inf/i.test(text) ? (text.startsWith('-') ? -Infinity : Infinity) : /nan/i.test(text) ? NaN : Number(text),
+          );
           break;
         }
-        case 0x47: this.push(this.view.getFloat64(this.need(8), false)); break; // BINFLOAT (big-endian)
+        case 0x47:
+          this.push(this.view.getFloat64(this.need(8), false));
+          break; // BINFLOAT (big-endian)
         // --- strings and bytes (str8 decoded as UTF-8, as torch.load does)
-        case 0x53: this.push(this.quotedString(this.line())); break; // STRING
-        case 0x54: this.push(utf8.decode(this.take(this.i32()))); break; // BINSTRING
-        case 0x55: this.push(utf8.decode(this.take(this.u8()))); break; // SHORT_BINSTRING
-        case 0x56: this.push(decodeRawUnicodeEscape(this.line())); break; // UNICODE
-        case 0x58: this.push(utf8.decode(this.take(this.u32()))); break; // BINUNICODE
-        case 0x8c: this.push(utf8.decode(this.take(this.u8()))); break; // SHORT_BINUNICODE
-        case 0x8d: this.push(utf8.decode(this.take(this.u64()))); break; // BINUNICODE8
-        case 0x42: this.push(new Uint8Array(this.take(this.u32()))); break; // BINBYTES
-        case 0x43: this.push(new Uint8Array(this.take(this.u8()))); break; // SHORT_BINBYTES
-        case 0x8e: this.push(new Uint8Array(this.take(this.u64()))); break; // BINBYTES8
-        case 0x96: this.push(new Uint8Array(this.take(this.u64()))); break; // BYTEARRAY8
-        case 0x97: this.fail('out-of-band buffers (NEXT_BUFFER) are not supported'); // NEXT_BUFFER
-        case 0x98: break; // READONLY_BUFFER: a flag on the buffer on top; nothing to do
+        case 0x53:
+          this.push(this.quotedString(this.line()));
+          break; // STRING
+        case 0x54:
+          this.push(utf8.decode(this.take(this.i32())));
+          break; // BINSTRING
+        case 0x55:
+          this.push(utf8.decode(this.take(this.u8())));
+          break; // SHORT_BINSTRING
+        case 0x56:
+          this.push(decodeRawUnicodeEscape(this.line()));
+          break; // UNICODE
+        case 0x58:
+          this.push(utf8.decode(this.take(this.u32())));
+          break; // BINUNICODE
+        case 0x8c:
+          this.push(utf8.decode(this.take(this.u8())));
+          break; // SHORT_BINUNICODE
+        case 0x8d:
+          this.push(utf8.decode(this.take(this.u64())));
+          break; // BINUNICODE8
+        case 0x42:
+          this.push(new Uint8Array(this.take(this.u32())));
+          break; // BINBYTES
+        case 0x43:
+          this.push(new Uint8Array(this.take(this.u8())));
+          break; // SHORT_BINBYTES
+        case 0x8e:
+          this.push(new Uint8Array(this.take(this.u64())));
+          break; // BINBYTES8
+        case 0x96:
+          this.push(new Uint8Array(this.take(this.u64())));
+          break; // BYTEARRAY8
+        // biome-ignore lint/suspicious/noFallthroughSwitchClause: fail() throws
+        case 0x97:
+          this.fail('out-of-band buffers (NEXT_BUFFER) are not supported'); // NEXT_BUFFER
+        case 0x98:
+          break; // READONLY_BUFFER: a flag on the buffer on top; nothing to do
         // --- tuples, lists, dicts, sets
-        case 0x29: this.push([]); break; // EMPTY_TUPLE
-        case 0x74: this.push(this.popMark()); break; // TUPLE
-        case 0x85: this.push([this.pop()]); break; // TUPLE1
-        case 0x86: { const b = this.pop(); const a = this.pop(); this.push([a, b]); break; } // TUPLE2
-        case 0x87: { const c = this.pop(); const b = this.pop(); const a = this.pop(); this.push([a, b, c]); break; } // TUPLE3
-        case 0x5d: this.push([]); break; // EMPTY_LIST
-        case 0x6c: this.push(this.popMark()); break; // LIST
-        case 0x61: { const item = this.pop(); this.appendItems(this.top(), [item]); break; } // APPEND
-        case 0x65: { const items = this.popMark(); this.appendItems(this.top(), items); break; } // APPENDS
-        case 0x7d: this.push(new Map()); break; // EMPTY_DICT
-        case 0x64: { const d = new Map(); this.setItems(d, this.popMark()); this.push(d); break; } // DICT
-        case 0x73: { const v = this.pop(); const k = this.pop(); this.setItems(this.top(), [k, v]); break; } // SETITEM
-        case 0x75: { const items = this.popMark(); this.setItems(this.top(), items); break; } // SETITEMS
-        case 0x8f: this.push(new Set()); break; // EMPTY_SET
-        case 0x90: { const items = this.popMark(); this.addItems(this.top(), items); break; } // ADDITEMS
-        case 0x91: this.push(new Set(this.popMark())); break; // FROZENSET
+        case 0x29:
+          this.push([]);
+          break; // EMPTY_TUPLE
+        case 0x74:
+          this.push(this.popMark());
+          break; // TUPLE
+        case 0x85:
+          this.push([this.pop()]);
+          break; // TUPLE1
+        case 0x86: {
+          const b = this.pop();
+          const a = this.pop();
+          this.push([a, b]);
+          break;
+        } // TUPLE2
+        case 0x87: {
+          const c = this.pop();
+          const b = this.pop();
+          const a = this.pop();
+          this.push([a, b, c]);
+          break;
+        } // TUPLE3
+        case 0x5d:
+          this.push([]);
+          break; // EMPTY_LIST
+        case 0x6c:
+          this.push(this.popMark());
+          break; // LIST
+        case 0x61: {
+          const item = this.pop();
+          this.appendItems(this.top(), [item]);
+          break;
+        } // APPEND
+        case 0x65: {
+          const items = this.popMark();
+          this.appendItems(this.top(), items);
+          break;
+        } // APPENDS
+        case 0x7d:
+          this.push(new Map());
+          break; // EMPTY_DICT
+        case 0x64: {
+          const d = new Map();
+          this.setItems(d, this.popMark());
+          this.push(d);
+          break;
+        } // DICT
+        case 0x73: {
+          const v = this.pop();
+          const k = this.pop();
+          this.setItems(this.top(), [k, v]);
+          break;
+        } // SETITEM
+        case 0x75: {
+          const items = this.popMark();
+          this.setItems(this.top(), items);
+          break;
+        } // SETITEMS
+        case 0x8f:
+          this.push(new Set());
+          break; // EMPTY_SET
+        case 0x90: {
+          const items = this.popMark();
+          this.addItems(this.top(), items);
+          break;
+        } // ADDITEMS
+        case 0x91:
+          this.push(new Set(this.popMark()));
+          break; // FROZENSET
         // --- globals and object construction (all through the allowlist)
-        case 0x63: { const module = this.utf8Line(); const name = this.utf8Line(); this.global(module, name); break; } // GLOBAL
-        case 0x93: { // STACK_GLOBAL
+        case 0x63: {
+          const module = this.utf8Line();
+          const name = this.utf8Line();
+          this.global(module, name);
+          break;
+        } // GLOBAL
+        case 0x93: {
+          // STACK_GLOBAL
           const name = this.pop();
           const module = this.pop();
           if (typeof module !== 'string' || typeof name !== 'string') this.fail('STACK_GLOBAL expects two strings');
           this.global(module, name);
           break;
         }
-        case 0x52: { const args = this.pop(); const fn = this.pop(); this.push(this.instantiate(fn, args)); break; } // REDUCE
-        case 0x81: { const args = this.pop(); const cls = this.pop(); this.push(this.instantiate(cls, args)); break; } // NEWOBJ
-        case 0x92: { this.pop(); const args = this.pop(); const cls = this.pop(); this.push(this.instantiate(cls, args)); break; } // NEWOBJ_EX (kwargs ignored)
-        case 0x69: { // INST
+        case 0x52: {
+          const args = this.pop();
+          const fn = this.pop();
+          this.push(this.instantiate(fn, args));
+          break;
+        } // REDUCE
+        case 0x81: {
+          const args = this.pop();
+          const cls = this.pop();
+          this.push(this.instantiate(cls, args));
+          break;
+        } // NEWOBJ
+        case 0x92: {
+          this.pop();
+          const args = this.pop();
+          const cls = this.pop();
+          this.push(this.instantiate(cls, args));
+          break;
+        } // NEWOBJ_EX (kwargs ignored)
+        case 0x69: {
+          // INST
           const module = this.utf8Line();
           const name = this.utf8Line();
           const args = this.popMark();
           this.push(this.instantiate(resolveGlobal(module, name, this.at), args));
           break;
         }
-        case 0x6f: { // OBJ
+        case 0x6f: {
+          // OBJ
           const [cls, ...args] = this.popMark();
           this.push(this.instantiate(cls, args));
           break;
         }
-        case 0x62: { const state = this.pop(); this.build(this.top(), state); break; } // BUILD
-        case 0x82: case 0x83: case 0x84: // EXT1, EXT2, EXT4
-          throw new UnsafePickleError(`${this.at}: refused extension-registry global (EXT opcodes name code by number)`);
+        case 0x62: {
+          const state = this.pop();
+          this.build(this.top(), state);
+          break;
+        } // BUILD
+        case 0x82:
+        case 0x83:
+        case 0x84: // EXT1, EXT2, EXT4
+          throw new UnsafePickleError(
+            `${this.at}: refused extension-registry global (EXT opcodes name code by number)`,
+          );
         // --- persistent ids (tensor storages)
-        case 0x50: this.push(this.persistentLoad(this.line())); break; // PERSID
-        case 0x51: this.push(this.persistentLoad(this.pop())); break; // BINPERSID
+        case 0x50:
+          this.push(this.persistentLoad(this.line()));
+          break; // PERSID
+        case 0x51:
+          this.push(this.persistentLoad(this.pop()));
+          break; // BINPERSID
         default:
           this.fail(`unknown opcode 0x${op.toString(16).padStart(2, '0')}`);
       }

@@ -21,7 +21,8 @@ const HEAD_BYTES = 16;
 /** The format of a file from its first 16 bytes, or undefined when it is none we read. */
 export function detectFormat(head: Uint8Array): CheckpointFormat | undefined {
   // A zip's first local header "PK\x03\x04", or the end record "PK\x05\x06" of an empty zip.
-  const zip = head[0] === 0x50 && head[1] === 0x4b && ((head[2] === 3 && head[3] === 4) || (head[2] === 5 && head[3] === 6));
+  const zip =
+    head[0] === 0x50 && head[1] === 0x4b && ((head[2] === 3 && head[3] === 4) || (head[2] === 5 && head[3] === 6));
   if (zip) return 'torch-zip';
   if (head[0] === 0x80 && LEGACY_SIGNATURE.every((b, i) => head[2 + i] === b)) return 'torch-legacy';
   // safetensors: u64 header length (JSON headers are small), then the header's opening '{'.
@@ -35,11 +36,17 @@ async function detect(source: ByteSource): Promise<CheckpointFormat> {
   const format = detectFormat(head);
   if (format) return format;
   const hex = [...head.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
-  throw new CheckpointError(source.name, `is not a checkpoint: expected a PyTorch zip (starts "PK\\x03\\x04"), a legacy torch.save file ("\\x80\\x02" + magic number) or safetensors; it starts with bytes ${hex}`);
+  throw new CheckpointError(
+    source.name,
+    `is not a checkpoint: expected a PyTorch zip (starts "PK\\x03\\x04"), a legacy torch.save file ("\\x80\\x02" + magic number) or safetensors; it starts with bytes ${hex}`,
+  );
 }
 
 /** Opens, runs `body`, always closes; unexpected failures become CheckpointErrors naming the file. */
-export async function withSource<T>(pathOrBytes: string | Uint8Array, body: (source: ByteSource, format: CheckpointFormat) => Promise<T>): Promise<T> {
+export async function withSource<T>(
+  pathOrBytes: string | Uint8Array,
+  body: (source: ByteSource, format: CheckpointFormat) => Promise<T>,
+): Promise<T> {
   const source = await openSource(pathOrBytes);
   try {
     return await body(source, await detect(source));
@@ -60,7 +67,10 @@ export function safetensorsOf(pathOrBytes: string | Uint8Array): StateDict {
 }
 
 /** Loads each storage once (tensors may share one) and turns every reference into a RawTensor. */
-export function tensorLoader(checkpoint: TorchCheckpoint, file: string): (ref: TensorRef<StorageRef>, name: string) => Promise<RawTensor> {
+export function tensorLoader(
+  checkpoint: TorchCheckpoint,
+  file: string,
+): (ref: TensorRef<StorageRef>, name: string) => Promise<RawTensor> {
   const storages = new Map<string, Promise<Uint8Array>>();
   return async (ref, name) => {
     let storage = storages.get(ref.storage.key);

@@ -6,10 +6,21 @@ import { CheckpointError } from '../errors.js';
 import { DTYPE_SIZE, numel, type DType, type StateDict } from '../tensor.js';
 
 const FROM_SAFETENSORS: Record<string, DType> = {
-  F64: 'float64', F32: 'float32', F16: 'float16', BF16: 'bfloat16',
-  I64: 'int64', I32: 'int32', I16: 'int16', I8: 'int8', U8: 'uint8', BOOL: 'bool',
+  F64: 'float64',
+  F32: 'float32',
+  F16: 'float16',
+  BF16: 'bfloat16',
+  I64: 'int64',
+  I32: 'int32',
+  I16: 'int16',
+  I8: 'int8',
+  U8: 'uint8',
+  BOOL: 'bool',
 };
-const TO_SAFETENSORS = Object.fromEntries(Object.entries(FROM_SAFETENSORS).map(([k, v]) => [v, k])) as Record<DType, string>;
+const TO_SAFETENSORS = Object.fromEntries(Object.entries(FROM_SAFETENSORS).map(([k, v]) => [v, k])) as Record<
+  DType,
+  string
+>;
 
 export interface SafetensorsFile {
   tensors: StateDict;
@@ -33,32 +44,47 @@ const MAX_HEADER_BYTES = 100_000_000;
 
 /** Reads the 8-byte header length; `fileSize` bounds it. */
 function headerLength(first8: Uint8Array, fileSize: number, file: string): number {
-  if (fileSize < 8) throw new CheckpointError(file, `safetensors file is ${fileSize} bytes, too short for its 8-byte header length`);
+  if (fileSize < 8)
+    throw new CheckpointError(file, `safetensors file is ${fileSize} bytes, too short for its 8-byte header length`);
   const n = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
   if (n + 8n > BigInt(fileSize)) {
-    throw new CheckpointError(file, `safetensors header claims ${n} bytes but the file has ${fileSize - 8} (truncated?)`);
+    throw new CheckpointError(
+      file,
+      `safetensors header claims ${n} bytes but the file has ${fileSize - 8} (truncated?)`,
+    );
   }
   if (n > MAX_HEADER_BYTES) {
-    throw new CheckpointError(file, `safetensors header claims ${n} bytes; the format allows at most ${MAX_HEADER_BYTES}`);
+    throw new CheckpointError(
+      file,
+      `safetensors header claims ${n} bytes; the format allows at most ${MAX_HEADER_BYTES}`,
+    );
   }
   return Number(n);
 }
 
 /** Parses and checks the JSON header; offsets are relative to the data section of `dataLength` bytes. */
-function parseHeader(json: Uint8Array, dataLength: number, file: string): { entries: HeaderEntry[]; metadata: Record<string, string> } {
+function parseHeader(
+  json: Uint8Array,
+  dataLength: number,
+  file: string,
+): { entries: HeaderEntry[]; metadata: Record<string, string> } {
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { ignoreBOM: true }).decode(json)); // no Buffer: browsers parse too
   } catch (e) {
     throw new CheckpointError(file, `safetensors header is not valid JSON (${(e as Error).message})`);
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new CheckpointError(file, 'safetensors header is not a JSON object');
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    throw new CheckpointError(file, 'safetensors header is not a JSON object');
   const entries: HeaderEntry[] = [];
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
-      const strings = typeof entry === 'object' && entry !== null && !Array.isArray(entry)
-        && Object.values(entry).every((v) => typeof v === 'string');
+      const strings =
+        typeof entry === 'object' &&
+        entry !== null &&
+        !Array.isArray(entry) &&
+        Object.values(entry).every((v) => typeof v === 'string');
       if (!strings) {
         throw new CheckpointError(file, 'safetensors "__metadata__" must map names to strings');
       }
@@ -68,14 +94,24 @@ function parseHeader(json: Uint8Array, dataLength: number, file: string): { entr
     const { dtype, shape, data_offsets } = (entry ?? {}) as { dtype?: string; shape?: unknown; data_offsets?: unknown };
     const dt = FROM_SAFETENSORS[dtype ?? ''];
     if (!dt) throw new CheckpointError(file, `tensor "${name}" has unsupported dtype ${dtype}`);
-    if (!Array.isArray(shape) || !shape.every(isIndex) || !Array.isArray(data_offsets) || data_offsets.length !== 2 || !data_offsets.every(isIndex)) {
+    if (
+      !Array.isArray(shape) ||
+      !shape.every(isIndex) ||
+      !Array.isArray(data_offsets) ||
+      data_offsets.length !== 2 ||
+      !data_offsets.every(isIndex)
+    ) {
       throw new CheckpointError(file, `tensor "${name}" needs an integer "shape" and "data_offsets": [begin, end]`);
     }
     const [begin, end] = data_offsets as [number, number];
     if (end - begin !== numel(shape) * DTYPE_SIZE[dt]) {
-      throw new CheckpointError(file, `tensor "${name}" (${dtype} ${JSON.stringify(shape)}) spans ${end - begin} bytes, expected ${numel(shape) * DTYPE_SIZE[dt]}`);
+      throw new CheckpointError(
+        file,
+        `tensor "${name}" (${dtype} ${JSON.stringify(shape)}) spans ${end - begin} bytes, expected ${numel(shape) * DTYPE_SIZE[dt]}`,
+      );
     }
-    if (end > dataLength) throw new CheckpointError(file, `tensor "${name}" ends past the end of the file (truncated?)`);
+    if (end > dataLength)
+      throw new CheckpointError(file, `tensor "${name}" ends past the end of the file (truncated?)`);
     entries.push({ name, dtype: dt, shape, begin, end });
   }
   checkLayout(entries, dataLength, file);
@@ -93,14 +129,18 @@ function checkLayout(entries: readonly HeaderEntry[], dataLength: number, file: 
   for (const { name, begin, end } of ordered) {
     if (begin !== expected) {
       const why = begin < expected ? 'overlapping' : 'gaps';
-      throw new CheckpointError(file,
-        `tensor "${name}" starts at data byte ${begin}, expected ${expected} (tensors must follow each other without ${why})`);
+      throw new CheckpointError(
+        file,
+        `tensor "${name}" starts at data byte ${begin}, expected ${expected} (tensors must follow each other without ${why})`,
+      );
     }
     expected = end;
   }
   if (expected !== dataLength) {
-    throw new CheckpointError(file,
-      `the tensors end at data byte ${expected} but the data section has ${dataLength} bytes (trailing bytes)`);
+    throw new CheckpointError(
+      file,
+      `the tensors end at data byte ${expected} but the data section has ${dataLength} bytes (trailing bytes)`,
+    );
   }
 }
 
@@ -166,7 +206,10 @@ export function serializeSafetensors(tensors: StateDict, metadata: Record<string
   new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
   out.set(headerBytes, 8);
   let pos = 8 + headerBytes.length;
-  for (const [, t] of entries) { out.set(t.bytes, pos); pos += t.bytes.length; }
+  for (const [, t] of entries) {
+    out.set(t.bytes, pos);
+    pos += t.bytes.length;
+  }
   return out;
 }
 

@@ -15,26 +15,41 @@ export interface ByteSource {
 }
 
 class FileSource implements ByteSource {
-  constructor(readonly name: string, private readonly handle: FileHandle, readonly size: number) {}
+  constructor(
+    readonly name: string,
+    private readonly handle: FileHandle,
+    readonly size: number,
+  ) {}
 
-  get fd(): number { return this.handle.fd; }
+  get fd(): number {
+    return this.handle.fd;
+  }
 
   async read(position: number, length: number): Promise<Uint8Array> {
     if (position + length > this.size) {
-      throw new CheckpointError(this.name, `needs bytes ${position}..${position + length} but the file has ${this.size} (truncated?)`);
+      throw new CheckpointError(
+        this.name,
+        `needs bytes ${position}..${position + length} but the file has ${this.size} (truncated?)`,
+      );
     }
     // A fresh buffer per read: offset 0, so typed-array views of any element size are aligned.
     const out = new Uint8Array(length);
     let done = 0;
     while (done < length) {
       const { bytesRead } = await this.handle.read(out, done, length - done, position + done);
-      if (bytesRead === 0) throw new CheckpointError(this.name, `file ended at byte ${position + done} while reading (changed while open?)`);
+      if (bytesRead === 0)
+        throw new CheckpointError(
+          this.name,
+          `file ended at byte ${position + done} while reading (changed while open?)`,
+        );
       done += bytesRead;
     }
     return out;
   }
 
-  close(): Promise<void> { return this.handle.close(); }
+  close(): Promise<void> {
+    return this.handle.close();
+  }
 }
 
 class MemorySource implements ByteSource {
@@ -45,11 +60,16 @@ class MemorySource implements ByteSource {
     // surprise code that copies tensor bytes with slice().
     this.bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
-  get size(): number { return this.bytes.length; }
+  get size(): number {
+    return this.bytes.length;
+  }
 
   async read(position: number, length: number): Promise<Uint8Array> {
     if (position + length > this.bytes.length) {
-      throw new CheckpointError(this.name, `needs bytes ${position}..${position + length} but the buffer has ${this.bytes.length} (truncated?)`);
+      throw new CheckpointError(
+        this.name,
+        `needs bytes ${position}..${position + length} but the buffer has ${this.bytes.length} (truncated?)`,
+      );
     }
     return this.bytes.subarray(position, position + length);
   }

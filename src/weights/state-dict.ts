@@ -54,7 +54,8 @@ function flattenModule(root: ScriptObject): TensorRefs {
 }
 
 function describe(value: unknown): string {
-  if (value instanceof Map) return `a dict with keys [${[...value.keys()].slice(0, 10).map(String).join(', ')}${value.size > 10 ? ', ...' : ''}]`;
+  if (value instanceof Map)
+    return `a dict with keys [${[...value.keys()].slice(0, 10).map(String).join(', ')}${value.size > 10 ? ', ...' : ''}]`;
   if (Array.isArray(value)) return `a list/tuple of ${value.length} items`;
   if (value instanceof ScriptObject) return `a ${value.className} object`;
   return value === null ? 'None' : typeof value;
@@ -74,5 +75,8 @@ export function findStateDict(object: unknown, file: string): TensorRefs {
       if (inner instanceof ScriptObject || isTensorDict(inner)) return findStateDict(inner, file);
     }
   }
-  throw new CheckpointError(file, `holds no state dict: expected a dict of tensors, a TorchScript module, or a dict with one under ${WRAPPER_KEYS.map((k) => `"${k}"`).join('/')}; found ${describe(object)}`);
+  throw new CheckpointError(
+    file,
+    `holds no state dict: expected a dict of tensors, a TorchScript module, or a dict with one under ${WRAPPER_KEYS.map((k) => `"${k}"`).join('/')}; found ${describe(object)}`,
+  );
 }

@@ -23,13 +23,18 @@ export class StorageRef {
  */
 export function parseStoragePid(pid: unknown, file: string): StorageRef {
   const fail = (what: string): never => {
-    throw new CheckpointError(file, `persistent id ${what}; expected ('storage', torch.<T>Storage, key, location, numel)`);
+    throw new CheckpointError(
+      file,
+      `persistent id ${what}; expected ('storage', torch.<T>Storage, key, location, numel)`,
+    );
   };
-  if (!Array.isArray(pid) || pid[0] !== 'storage' || (pid.length !== 5 && pid.length !== 6)) return fail('has an unknown form');
+  if (!Array.isArray(pid) || pid[0] !== 'storage' || (pid.length !== 5 && pid.length !== 6))
+    return fail('has an unknown form');
   const [, type, key, , count, view] = pid as unknown[];
   if (!(type instanceof StorageType)) return fail('does not name a storage class');
   if (typeof key !== 'string') return fail('has a non-string key');
-  if (!Number.isSafeInteger(count) || (count as number) < 0) return fail(`has an invalid element count ${String(count)}`);
+  if (!Number.isSafeInteger(count) || (count as number) < 0)
+    return fail(`has an invalid element count ${String(count)}`);
   const total = count as number;
   if (view === undefined || view === null) return new StorageRef(key, type.dtype, total);
   const [, offset, size] = Array.isArray(view) ? view : [];
@@ -54,7 +59,12 @@ function isContiguous(shape: readonly number[], stride: readonly number[]): bool
  * The tensor `ref` describes, as contiguous bytes. `storage` holds the whole stored storage
  * (`ref.storage.numel` elements). Contiguous views share its memory; strided ones are copied.
  */
-export function materializeTensor(ref: TensorRef<StorageRef>, storage: Uint8Array, file: string, name: string): RawTensor {
+export function materializeTensor(
+  ref: TensorRef<StorageRef>,
+  storage: Uint8Array,
+  file: string,
+  name: string,
+): RawTensor {
   const { dtype, viewOffset, viewNumel } = ref.storage;
   const size = DTYPE_SIZE[dtype];
   const { shape, stride } = ref;
@@ -62,13 +72,19 @@ export function materializeTensor(ref: TensorRef<StorageRef>, storage: Uint8Arra
   if (count === 0) return { dtype, shape, bytes: new Uint8Array(0) };
   const last = ref.storageOffset + shape.reduce((acc, n, d) => acc + (n - 1) * stride[d]!, 0);
   if (last >= viewNumel) {
-    throw new CheckpointError(file, `tensor "${name}" (shape ${JSON.stringify(shape)}, stride ${JSON.stringify(stride)}, offset ${ref.storageOffset}) reaches element ${last} of a ${viewNumel}-element storage "${ref.storage.key}"`);
+    throw new CheckpointError(
+      file,
+      `tensor "${name}" (shape ${JSON.stringify(shape)}, stride ${JSON.stringify(stride)}, offset ${ref.storageOffset}) reaches element ${last} of a ${viewNumel}-element storage "${ref.storage.key}"`,
+    );
   }
   // Overlapping strides (0 to broadcast) can describe a huge tensor over a tiny storage: copying it
   // out would allocate what the file never held. Allowed up to a size a real expanded buffer has.
   if (count > viewNumel && count * size > MAX_EXPANDED_BYTES) {
-    throw new CheckpointError(file, `tensor "${name}" (shape ${JSON.stringify(shape)}, stride ${JSON.stringify(stride)}) ` +
-      `expands a ${viewNumel}-element storage to ${count} elements; refusing more than ${MAX_EXPANDED_BYTES} bytes`);
+    throw new CheckpointError(
+      file,
+      `tensor "${name}" (shape ${JSON.stringify(shape)}, stride ${JSON.stringify(stride)}) ` +
+        `expands a ${viewNumel}-element storage to ${count} elements; refusing more than ${MAX_EXPANDED_BYTES} bytes`,
+    );
   }
   const start = viewOffset + ref.storageOffset;
   if (isContiguous(shape, stride)) {
@@ -78,7 +94,13 @@ export function materializeTensor(ref: TensorRef<StorageRef>, storage: Uint8Arra
 }
 
 /** Copies a strided view into C order, one innermost row at a time. */
-function gatherStrided(storage: Uint8Array, start: number, shape: readonly number[], stride: readonly number[], size: number): Uint8Array {
+function gatherStrided(
+  storage: Uint8Array,
+  start: number,
+  shape: readonly number[],
+  stride: readonly number[],
+  size: number,
+): Uint8Array {
   const rank = shape.length;
   const out = new Uint8Array(numel(shape) * size);
   const rowLength = shape[rank - 1]!;

@@ -29,7 +29,10 @@ function findPrefix(names: readonly string[], file: string): string {
     if (match) return match[1] ?? '';
   }
   const sample = names.slice(0, 5).join(', ');
-  throw new CheckpointError(file, `zip archive has no data.pkl, so it is not a PyTorch checkpoint (entries: ${sample || 'none'})`);
+  throw new CheckpointError(
+    file,
+    `zip archive has no data.pkl, so it is not a PyTorch checkpoint (entries: ${sample || 'none'})`,
+  );
 }
 
 export async function torchCheckpointFromZip(zip: ZipEntries, file: string): Promise<TorchCheckpoint> {
@@ -37,14 +40,20 @@ export async function torchCheckpointFromZip(zip: ZipEntries, file: string): Pro
 
   const byteorder = zip.sizes.get(`${prefix}byteorder`);
   if (byteorder !== undefined) {
-    const order = new TextDecoder('latin1').decode(await zip.read(`${prefix}byteorder`, Math.min(byteorder, 16))).trim();
-    if (order !== 'little') throw new CheckpointError(file, `storages are ${order}-endian; only little-endian checkpoints are supported`);
+    const order = new TextDecoder('latin1')
+      .decode(await zip.read(`${prefix}byteorder`, Math.min(byteorder, 16)))
+      .trim();
+    if (order !== 'little')
+      throw new CheckpointError(file, `storages are ${order}-endian; only little-endian checkpoints are supported`);
   }
 
   const pickleName = `${prefix}data.pkl`;
   const pickleSize = zip.sizes.get(pickleName)!;
   if (pickleSize > MAX_PICKLE_BYTES) {
-    throw new CheckpointError(file, `"${pickleName}" is ${pickleSize} bytes; a checkpoint's pickle is far smaller (limit ${MAX_PICKLE_BYTES})`);
+    throw new CheckpointError(
+      file,
+      `"${pickleName}" is ${pickleSize} bytes; a checkpoint's pickle is far smaller (limit ${MAX_PICKLE_BYTES})`,
+    );
   }
   const { value: object } = unpickle(await zip.read(pickleName, pickleSize), {
     source: `${file}:${pickleName}`,
@@ -59,7 +68,10 @@ export async function torchCheckpointFromZip(zip: ZipEntries, file: string): Pro
       if (size === undefined) throw new CheckpointError(file, `storage entry "${name}" is missing from the archive`);
       const expected = ref.numel * DTYPE_SIZE[ref.dtype];
       if (size < expected) {
-        throw new CheckpointError(file, `storage entry "${name}" holds ${size} bytes, expected ${expected} (${ref.numel} × ${ref.dtype})`);
+        throw new CheckpointError(
+          file,
+          `storage entry "${name}" holds ${size} bytes, expected ${expected} (${ref.numel} × ${ref.dtype})`,
+        );
       }
       return zip.read(name, expected);
     },

@@ -8,8 +8,16 @@ import { DTYPE_SIZE, numel, type DType, type StateDict } from '../tensor.js';
 import { PersistentId, pickle, PyCall, PyGlobal, PyList, type PickleValue } from './pickle-writer.js';
 
 const STORAGE_CLASS: Record<DType, string> = {
-  float64: 'DoubleStorage', float32: 'FloatStorage', float16: 'HalfStorage', bfloat16: 'BFloat16Storage',
-  int64: 'LongStorage', int32: 'IntStorage', int16: 'ShortStorage', int8: 'CharStorage', uint8: 'ByteStorage', bool: 'BoolStorage',
+  float64: 'DoubleStorage',
+  float32: 'FloatStorage',
+  float16: 'HalfStorage',
+  bfloat16: 'BFloat16Storage',
+  int64: 'LongStorage',
+  int32: 'IntStorage',
+  int16: 'ShortStorage',
+  int8: 'CharStorage',
+  uint8: 'ByteStorage',
+  bool: 'BoolStorage',
 };
 
 const ORDERED_DICT = new PyGlobal('collections', 'OrderedDict');
@@ -25,10 +33,28 @@ export interface StorageSpec {
 }
 
 /** `_rebuild_tensor_v2(storage, offset, shape, stride, False, OrderedDict())`, as torch pickles a tensor. */
-export function tensorValue(storage: StorageSpec, storageOffset: number, shape: readonly number[], stride: readonly number[]): PickleValue {
-  const pid: PickleValue[] = ['storage', new PyGlobal('torch', STORAGE_CLASS[storage.dtype]), storage.key, 'cpu', storage.numel];
+export function tensorValue(
+  storage: StorageSpec,
+  storageOffset: number,
+  shape: readonly number[],
+  stride: readonly number[],
+): PickleValue {
+  const pid: PickleValue[] = [
+    'storage',
+    new PyGlobal('torch', STORAGE_CLASS[storage.dtype]),
+    storage.key,
+    'cpu',
+    storage.numel,
+  ];
   if (storage.legacyView !== undefined) pid.push(storage.legacyView);
-  return new PyCall(REBUILD_TENSOR_V2, [new PersistentId(pid), storageOffset, shape, stride, false, new PyCall(ORDERED_DICT, [])]);
+  return new PyCall(REBUILD_TENSOR_V2, [
+    new PersistentId(pid),
+    storageOffset,
+    shape,
+    stride,
+    false,
+    new PyCall(ORDERED_DICT, []),
+  ]);
 }
 
 /** `collections.OrderedDict([(key, value), ...])`. */
@@ -38,7 +64,10 @@ export function orderedDictValue(entries: Iterable<[string, PickleValue]>): Pick
 
 function contiguousStride(shape: readonly number[]): number[] {
   const stride = new Array<number>(shape.length);
-  for (let d = shape.length - 1, s = 1; d >= 0; d--) { stride[d] = s; s *= shape[d]!; }
+  for (let d = shape.length - 1, s = 1; d >= 0; d--) {
+    stride[d] = s;
+    s *= shape[d]!;
+  }
   return stride;
 }
 
@@ -52,7 +81,12 @@ export function stateDictValue(stateDict: StateDict, legacy = false): PickledSta
   const storages: PickledStateDict['storages'] = [];
   const entries: [string, PickleValue][] = [];
   for (const [name, t] of stateDict) {
-    const spec: StorageSpec = { key: String(storages.length), dtype: t.dtype, numel: numel(t.shape), ...(legacy ? { legacyView: null } : {}) };
+    const spec: StorageSpec = {
+      key: String(storages.length),
+      dtype: t.dtype,
+      numel: numel(t.shape),
+      ...(legacy ? { legacyView: null } : {}),
+    };
     storages.push({ key: spec.key, dtype: t.dtype, bytes: t.bytes });
     entries.push([name, tensorValue(spec, 0, t.shape, contiguousStride(t.shape))]);
   }
@@ -60,7 +94,12 @@ export function stateDictValue(stateDict: StateDict, legacy = false): PickledSta
 }
 
 /** Writes a torch.save-style zip from a data.pkl and its storages (stored, uncompressed). */
-export async function writeTorchZipEntries(path: string, dataPkl: Uint8Array, storages: Iterable<{ key: string; bytes: Uint8Array }>, prefix = 'archive'): Promise<void> {
+export async function writeTorchZipEntries(
+  path: string,
+  dataPkl: Uint8Array,
+  storages: Iterable<{ key: string; bytes: Uint8Array }>,
+  prefix = 'archive',
+): Promise<void> {
   const zip = new yazl.ZipFile();
   const add = (name: string, data: Uint8Array): void =>
     zip.addBuffer(Buffer.from(data.buffer, data.byteOffset, data.byteLength), `${prefix}/${name}`, { compress: false });
@@ -84,13 +123,26 @@ const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 const LEGACY_SYS_INFO = new Map<string, PickleValue>([
   ['protocol_version', 1001],
   ['little_endian', true],
-  ['type_sizes', new Map<string, PickleValue>([['short', 2], ['int', 4], ['long', 4]])],
+  [
+    'type_sizes',
+    new Map<string, PickleValue>([
+      ['short', 2],
+      ['int', 4],
+      ['long', 4],
+    ]),
+  ],
 ]);
 
 /** A legacy (pre-1.6) torch.save file: five pickles, then each storage as int64 count + bytes. */
-export function legacyBytes(object: PickleValue, storages: readonly { key: string; dtype: DType; bytes: Uint8Array }[]): Uint8Array {
+export function legacyBytes(
+  object: PickleValue,
+  storages: readonly { key: string; dtype: DType; bytes: Uint8Array }[],
+): Uint8Array {
   const parts: Uint8Array[] = [
-    pickle(LEGACY_MAGIC), pickle(1001), pickle(LEGACY_SYS_INFO), pickle(object),
+    pickle(LEGACY_MAGIC),
+    pickle(1001),
+    pickle(LEGACY_SYS_INFO),
+    pickle(object),
     pickle(new PyList(storages.map((s) => s.key))),
   ];
   for (const { dtype, bytes } of storages) {

@@ -11,7 +11,8 @@ async function openZip(source: ByteSource): Promise<yauzl.ZipFile> {
   const options = { lazyEntries: true, autoClose: false, validateEntrySizes: true };
   try {
     const bytes = memoryBytes(source);
-    if (bytes) return await yauzl.fromBufferPromise(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), options);
+    if (bytes)
+      return await yauzl.fromBufferPromise(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), options);
     return await yauzl.fromFdPromise(source.fd!, options);
   } catch (e) {
     throw new CheckpointError(source.name, `is not a readable zip archive (${(e as Error).message}); truncated?`);
@@ -51,8 +52,11 @@ export async function openTorchZip(source: ByteSource): Promise<TorchCheckpoint>
         return await source.read(fileDataStart, length);
       }
       if (length > inflateBudget) {
-        throw new CheckpointError(file, `compressed zip entry "${entry.fileName}" would inflate to ${length} bytes, ` +
-          `more than ${INFLATE_RATIO}× the file's size allows (a decompression bomb?)`);
+        throw new CheckpointError(
+          file,
+          `compressed zip entry "${entry.fileName}" would inflate to ${length} bytes, ` +
+            `more than ${INFLATE_RATIO}× the file's size allows (a decompression bomb?)`,
+        );
       }
       inflateBudget -= length;
       const out = new Uint8Array(length);
@@ -65,7 +69,10 @@ export async function openTorchZip(source: ByteSource): Promise<TorchCheckpoint>
         if (filled === length) break; // leaving the loop destroys the stream: the rest is never inflated
       }
       if (filled < length) {
-        throw new CheckpointError(file, `zip entry "${entry.fileName}" inflates to ${filled} bytes, expected ${length}`);
+        throw new CheckpointError(
+          file,
+          `zip entry "${entry.fileName}" inflates to ${filled} bytes, expected ${length}`,
+        );
       }
       return out;
     } catch (e) {

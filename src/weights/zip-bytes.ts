@@ -29,7 +29,8 @@ export async function openTorchZipBytes(source: ByteSource): Promise<TorchCheckp
       read: async (name, length) => {
         const entry = unzip((e) => e.name === name, `cannot read zip entry "${name}"`)[name];
         if (!entry) throw new CheckpointError(source.name, `zip entry "${name}" is missing`);
-        if (entry.length < length) throw new CheckpointError(source.name, `zip entry "${name}" holds ${entry.length} bytes, expected ${length}`);
+        if (entry.length < length)
+          throw new CheckpointError(source.name, `zip entry "${name}" holds ${entry.length} bytes, expected ${length}`);
         return entry.subarray(0, length);
       },
     },

@@ -4,11 +4,14 @@
 
 import { InputError } from '../errors.js';
 import { normalizeRows } from '../inference/logits.js';
-import { type ClipModel } from '../inference/clip-model.js';
+import type { ClipModel } from '../inference/clip-model.js';
 import type { Tensor } from '../tensor.js';
 import { DEFAULT_TEMPLATES, fillTemplate } from './templates.js';
 
-export interface Prediction { label: string; probability: number }
+export interface Prediction {
+  label: string;
+  probability: number;
+}
 
 export interface ZeroShotClassifier {
   readonly labels: readonly string[];
@@ -25,7 +28,12 @@ const PROMPTS_PER_RUN = 256;
 /** Per-model cache: the same labels and templates are embedded once. */
 const cache = new WeakMap<ClipModel, Map<string, Tensor>>();
 
-async function labelWeights(model: ClipModel, tokenize: Tokenize, labels: readonly string[], templates: readonly string[]): Promise<Tensor> {
+async function labelWeights(
+  model: ClipModel,
+  tokenize: Tokenize,
+  labels: readonly string[],
+  templates: readonly string[],
+): Promise<Tensor> {
   const key = JSON.stringify([labels, templates]);
   const perModel = cache.get(model) ?? new Map<string, Tensor>();
   cache.set(model, perModel);
@@ -84,8 +92,12 @@ export async function zeroShotClassifier(
           return scale * dot;
         });
         const probabilities = softmax(logits);
-        results.push(labels.map((label, l) => ({ label, probability: probabilities[l]! }))
-          .sort((a, b) => b.probability - a.probability).slice(0, topK));
+        results.push(
+          labels
+            .map((label, l) => ({ label, probability: probabilities[l]! }))
+            .sort((a, b) => b.probability - a.probability)
+            .slice(0, topK),
+        );
       }
       return results;
     },

@@ -6,10 +6,14 @@ import type { FileCheck } from './models.js';
 
 export async function checkFile(path: string, check: FileCheck): Promise<string | undefined> {
   switch (check) {
-    case 'safetensors': return checkSafetensors(path);
-    case 'torch-zip': return checkZip(path);
-    case 'json': return checkJson(path);
-    case 'bpe-merges': return checkMerges(path);
+    case 'safetensors':
+      return checkSafetensors(path);
+    case 'torch-zip':
+      return checkZip(path);
+    case 'json':
+      return checkJson(path);
+    case 'bpe-merges':
+      return checkMerges(path);
   }
 }
 

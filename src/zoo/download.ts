@@ -56,23 +56,33 @@ const MAX_REDIRECTS = 10;
 /** Downloads `url` (or finds it in the cache) and resolves to the verified file's path. */
 export async function download(url: string, options: DownloadOptions = {}): Promise<string> {
   const target = targetPath(url, options);
-  const source = options.baseUrl !== undefined ? mirrored(url, options.baseUrl, '--mirror / baseUrl')
-    : mirrored(url, process.env.CLIP_MIRROR, 'CLIP_MIRROR');
+  const source =
+    options.baseUrl !== undefined
+      ? mirrored(url, options.baseUrl, '--mirror / baseUrl')
+      : mirrored(url, process.env.CLIP_MIRROR, 'CLIP_MIRROR');
   const offline = options.offline ?? process.env.CLIP_OFFLINE === '1';
 
   if (await isCachedAndValid(source, target, options.sha256, offline)) return target;
   if (offline) {
-    throw new DownloadError('offline', source, target,
+    throw new DownloadError(
+      'offline',
+      source,
+      target,
       `offline mode (--offline, CLIP_OFFLINE=1 or offline: true) and ${target} is not in the cache. ` +
-      `Run once with network access (unset CLIP_OFFLINE), or download ${source} yourself and save it as ${target}; ` +
-      'or pass a local checkpoint: --model <file> --bpe <bpe_simple_vocab_16e6.txt.gz>.');
+        `Run once with network access (unset CLIP_OFFLINE), or download ${source} yourself and save it as ${target}; ` +
+        'or pass a local checkpoint: --model <file> --bpe <bpe_simple_vocab_16e6.txt.gz>.',
+    );
   }
 
   await fsStep(source, target, () => mkdir(dirname(target), { recursive: true }));
-  const release = await fsStep(source, target, () => acquireLock(target, {
-    staleMs: options.staleLockMs,
-    signal: options.signal,
-  }).catch((e) => { throw isAbort(e) ? abortedError(source, target) : e; }));
+  const release = await fsStep(source, target, () =>
+    acquireLock(target, {
+      staleMs: options.staleLockMs,
+      signal: options.signal,
+    }).catch((e) => {
+      throw isAbort(e) ? abortedError(source, target) : e;
+    }),
+  );
   try {
     // Another process may have finished it while we waited for the lock.
     if (await isCachedAndValid(source, target, options.sha256, false)) return target;
@@ -92,7 +102,9 @@ function targetPath(url: string, options: DownloadOptions): string {
 export function mirrored(url: string, baseUrl: string | undefined, setting = 'baseUrl'): string {
   if (!baseUrl) return url;
   if (!URL.canParse(baseUrl) || !/^https?:$/.test(new URL(baseUrl).protocol)) {
-    throw new InputError(`${setting} is ${JSON.stringify(baseUrl)}; expected an http(s):// URL such as https://mirror.example.com`);
+    throw new InputError(
+      `${setting} is ${JSON.stringify(baseUrl)}; expected an http(s):// URL such as https://mirror.example.com`,
+    );
   }
   const { pathname, search } = new URL(url);
   return baseUrl.replace(/\/+$/, '') + pathname + search;
@@ -100,21 +112,38 @@ export function mirrored(url: string, baseUrl: string | undefined, setting = 'ba
 
 // ---- the cached file --------------------------------------------------------------------------
 
-async function isCachedAndValid(url: string, target: string, sha256: string | undefined, offline: boolean): Promise<boolean> {
+async function isCachedAndValid(
+  url: string,
+  target: string,
+  sha256: string | undefined,
+  offline: boolean,
+): Promise<boolean> {
   const info = await stat(target).catch(() => undefined);
   if (!info) return false;
-  if (!info.isFile()) throw new DownloadError('not-a-file', url, target, `${target} exists and is not a regular file; move it away and run again`);
+  if (!info.isFile())
+    throw new DownloadError(
+      'not-a-file',
+      url,
+      target,
+      `${target} exists and is not a regular file; move it away and run again`,
+    );
   // Files without a checksum were format-checked before they were renamed into place.
   if (!sha256) return true;
   const marker = `${info.size} ${info.mtimeMs} ${sha256}`;
   if ((await readFile(`${target}.sha256`, 'utf8').catch(() => '')) === marker) return true;
   if ((await hashFile(target)).digest('hex') === sha256) {
-    await writeFile(`${target}.sha256`, marker).catch(() => { /* only a speed-up */ });
+    await writeFile(`${target}.sha256`, marker).catch(() => {
+      /* only a speed-up */
+    });
     return true;
   }
   if (offline) {
-    throw new DownloadError('checksum', url, target,
-      `${target} is in the cache but its SHA-256 is not ${sha256}; delete it and run again with network access (unset CLIP_OFFLINE)`);
+    throw new DownloadError(
+      'checksum',
+      url,
+      target,
+      `${target} is in the cache but its SHA-256 is not ${sha256}; delete it and run again with network access (unset CLIP_OFFLINE)`,
+    );
   }
   console.warn(`${target} exists, but the SHA256 checksum does not match; re-downloading the file`);
   return false;
@@ -146,17 +175,28 @@ async function fetchToCache(url: string, target: string, options: DownloadOption
     } catch (e) {
       if (!(e instanceof Interrupted)) throw e;
       if (attempt >= retries) {
-        throw new DownloadError('network', url, target,
+        throw new DownloadError(
+          'network',
+          url,
+          target,
           `the connection to ${url} dropped ${attempt + 1} times (${e.message}); ` +
-          `the bytes so far are kept in ${part}: run again to resume, or set CLIP_MIRROR to use a mirror`);
+            `the bytes so far are kept in ${part}: run again to resume, or set CLIP_MIRROR to use a mirror`,
+        );
       }
-      await sleep(200 * (attempt + 1), undefined, { signal: options.signal }).catch(() => { throw abortedError(url, target); });
+      await sleep(200 * (attempt + 1), undefined, { signal: options.signal }).catch(() => {
+        throw abortedError(url, target);
+      });
     }
   }
 }
 
 /** One request: appends to the part file (resuming when possible) and hashes every byte. */
-async function transfer(url: string, part: string, target: string, options: DownloadOptions): Promise<{ hash: Hash; announcedSha256?: string }> {
+async function transfer(
+  url: string,
+  part: string,
+  target: string,
+  options: DownloadOptions,
+): Promise<{ hash: Hash; announcedSha256?: string }> {
   let offset = (await stat(part).catch(() => undefined))?.size ?? 0;
   const { response, announcedSha256 } = await request(url, target, offset, options.signal);
   let total = contentLength(response);
@@ -231,7 +271,12 @@ async function request(url: string, target: string, offset: number, signal?: Abo
     }
     return { response, announcedSha256 };
   }
-  throw new DownloadError('http', url, target, `${url} redirected more than ${MAX_REDIRECTS} times; check the URL or CLIP_MIRROR`);
+  throw new DownloadError(
+    'http',
+    url,
+    target,
+    `${url} redirected more than ${MAX_REDIRECTS} times; check the URL or CLIP_MIRROR`,
+  );
 }
 
 function contentLength(response: Response): number | undefined {
@@ -239,36 +284,60 @@ function contentLength(response: Response): number | undefined {
   return header === null ? undefined : Number(header);
 }
 
-async function verifyPart(url: string, part: string, target: string, actual: string, expected: string | undefined, check?: FileCheck) {
+async function verifyPart(
+  url: string,
+  part: string,
+  target: string,
+  actual: string,
+  expected: string | undefined,
+  check?: FileCheck,
+) {
   if (expected && actual !== expected) {
     await unlink(part).catch(() => {});
-    throw new DownloadError('checksum', url, target,
+    throw new DownloadError(
+      'checksum',
+      url,
+      target,
       `downloaded ${url} but its SHA-256 is ${actual}, expected ${expected}; the corrupt download was deleted. ` +
-      'Run again; if it keeps failing, the server or mirror (CLIP_MIRROR) serves a different file.');
+        'Run again; if it keeps failing, the server or mirror (CLIP_MIRROR) serves a different file.',
+    );
   }
   const problem = check ? await checkFile(part, check) : undefined;
   if (problem) {
     await unlink(part).catch(() => {});
-    throw new DownloadError('corrupt', url, target,
+    throw new DownloadError(
+      'corrupt',
+      url,
+      target,
       `downloaded ${url} but it is not a valid ${check} file (${problem}); the download was deleted. ` +
-      'Run again; if it keeps failing, check the URL or mirror (CLIP_MIRROR).');
+        'Run again; if it keeps failing, check the URL or mirror (CLIP_MIRROR).',
+    );
   }
 }
 
 // ---- progress ---------------------------------------------------------------------------------
 
-function progressReporter(url: string, file: string, progress: DownloadOptions['progress'], start: number, total?: number) {
+function progressReporter(
+  url: string,
+  file: string,
+  progress: DownloadOptions['progress'],
+  start: number,
+  total?: number,
+) {
   if (typeof progress === 'function') {
     return { update: (received: number) => progress({ url, file, received, total }), stop: () => {} };
   }
   if (!(progress ?? process.stderr.isTTY) || total === undefined) return { update: () => {}, stop: () => {} };
   const mib = (n: number) => (n / 2 ** 20).toFixed(1);
-  const bar = new cliProgress.SingleBar({
-    format: `${basename(file)} [{bar}] {percentage}% {done}/{size} MiB`,
-    stream: process.stderr,
-    hideCursor: true,
-    noTTYOutput: progress === true, // asked for explicitly: print even when stderr is not a terminal
-  }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar(
+    {
+      format: `${basename(file)} [{bar}] {percentage}% {done}/{size} MiB`,
+      stream: process.stderr,
+      hideCursor: true,
+      noTTYOutput: progress === true, // asked for explicitly: print even when stderr is not a terminal
+    },
+    cliProgress.Presets.shades_classic,
+  );
   bar.start(total, start, { done: mib(start), size: mib(total) });
   return { update: (received: number) => bar.update(received, { done: mib(received) }), stop: () => bar.stop() };
 }
@@ -280,7 +349,12 @@ function isAbort(e: unknown): boolean {
 }
 
 function abortedError(url: string, target: string): DownloadError {
-  return new DownloadError('aborted', url, target, `download of ${url} was cancelled; run again to resume from ${target}.part`);
+  return new DownloadError(
+    'aborted',
+    url,
+    target,
+    `download of ${url} was cancelled; run again to resume from ${target}.part`,
+  );
 }
 
 /** The error code behind a failed fetch (undici puts it on `cause`). */
@@ -291,24 +365,35 @@ function errnoOf(e: unknown): string | undefined {
 
 function networkError(url: string, target: string, e: unknown): DownloadError {
   const code = errnoOf(e);
-  return new DownloadError('network', url, target,
+  return new DownloadError(
+    'network',
+    url,
+    target,
     `could not connect to ${new URL(url).host} to download ${url} (${code ?? (e as Error).message}). ` +
-    'Check your network connection or proxy, or set CLIP_MIRROR to a mirror; ' +
-    `to work without network, copy the file to ${target} and set CLIP_OFFLINE=1, ` +
-    'or pass a local checkpoint: --model <file> --bpe <bpe_simple_vocab_16e6.txt.gz> (a path in the API).');
+      'Check your network connection or proxy, or set CLIP_MIRROR to a mirror; ' +
+      `to work without network, copy the file to ${target} and set CLIP_OFFLINE=1, ` +
+      'or pass a local checkpoint: --model <file> --bpe <bpe_simple_vocab_16e6.txt.gz> (a path in the API).',
+  );
 }
 
 function httpError(url: string, target: string, status: number): DownloadError {
   const advice =
-    status === 404 ? 'the file does not exist there: check the model name, repository and CLIP_MIRROR' :
-    status === 401 || status === 403 ? 'access denied: the repository may be private or gated, or the mirror refuses it' :
-    status >= 500 ? 'the server failed: try again later or set CLIP_MIRROR to a mirror' :
-    'check the URL and CLIP_MIRROR';
+    status === 404
+      ? 'the file does not exist there: check the model name, repository and CLIP_MIRROR'
+      : status === 401 || status === 403
+        ? 'access denied: the repository may be private or gated, or the mirror refuses it'
+        : status >= 500
+          ? 'the server failed: try again later or set CLIP_MIRROR to a mirror'
+          : 'check the URL and CLIP_MIRROR';
   return new DownloadError('http', url, target, `HTTP ${status} for ${url}: ${advice}`, status);
 }
 
 const FS_FAILURES: Record<string, 'disk-full' | 'permission'> = {
-  ENOSPC: 'disk-full', EDQUOT: 'disk-full', EACCES: 'permission', EPERM: 'permission', EROFS: 'permission',
+  ENOSPC: 'disk-full',
+  EDQUOT: 'disk-full',
+  EACCES: 'permission',
+  EPERM: 'permission',
+  EROFS: 'permission',
 };
 
 /** A file-system error while writing `target` (or its part/lock) as a DownloadError that says what to do. */
@@ -316,9 +401,11 @@ export function fileSystemError(url: string, target: string, e: unknown): Downlo
   const code = errnoOf(e) ?? 'unknown';
   const reason = FS_FAILURES[code] ?? 'filesystem';
   const advice =
-    reason === 'disk-full' ? 'no space left on that disk: free some space, or set CLIP_CACHE_DIR to a folder on another disk, then run again (the download resumes)' :
-    reason === 'permission' ? 'permission denied: set CLIP_CACHE_DIR (or the cacheDir option) to a folder you can write' :
-    'check that the cache folder (CLIP_CACHE_DIR) is a writable local folder';
+    reason === 'disk-full'
+      ? 'no space left on that disk: free some space, or set CLIP_CACHE_DIR to a folder on another disk, then run again (the download resumes)'
+      : reason === 'permission'
+        ? 'permission denied: set CLIP_CACHE_DIR (or the cacheDir option) to a folder you can write'
+        : 'check that the cache folder (CLIP_CACHE_DIR) is a writable local folder';
   return new DownloadError(reason, url, target, `cannot write ${target} (${code}: ${(e as Error).message}): ${advice}`);
 }
 
@@ -335,6 +422,7 @@ async function fsStep<T>(url: string, target: string, step: () => Promise<T>): P
 function classifyTransferError(e: unknown, url: string, target: string): Error {
   if (isAbort(e)) return abortedError(url, target);
   // Errors from the part file carry its path; errors from the socket do not.
-  if (FS_FAILURES[errnoOf(e) ?? ''] || typeof (e as { path?: unknown })?.path === 'string') return fileSystemError(url, target, e);
+  if (FS_FAILURES[errnoOf(e) ?? ''] || typeof (e as { path?: unknown })?.path === 'string')
+    return fileSystemError(url, target, e);
   return new Interrupted((e as Error)?.message ?? String(e));
 }

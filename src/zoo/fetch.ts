@@ -6,8 +6,18 @@ import { resolveModel, type ModelSource, type RemoteFile } from './models.js';
 
 export type ModelFiles =
   | { readonly kind: 'openai'; readonly weights: string; readonly bpe: string }
-  | { readonly kind: 'huggingface'; readonly weights: string; readonly config: string; readonly tokenizer: { readonly vocab: string; readonly merges: string } | { readonly bpe: string } }
-  | { readonly kind: 'chinese-clip'; readonly weights: string; readonly vocab: string; readonly overrides: ConfigOverrides };
+  | {
+      readonly kind: 'huggingface';
+      readonly weights: string;
+      readonly config: string;
+      readonly tokenizer: { readonly vocab: string; readonly merges: string } | { readonly bpe: string };
+    }
+  | {
+      readonly kind: 'chinese-clip';
+      readonly weights: string;
+      readonly vocab: string;
+      readonly overrides: ConfigOverrides;
+    };
 
 /** Options apply to every file; `sha256`, `check` and `dest` come from the model registry. */
 export type FetchOptions = Omit<DownloadOptions, 'sha256' | 'check' | 'dest'>;
@@ -18,19 +28,27 @@ export async function downloadModel(name: string, options: FetchOptions = {}): P
 }
 
 export async function downloadSource(source: ModelSource, options: FetchOptions = {}): Promise<ModelFiles> {
-  const get = (file: RemoteFile) => download(file.url, { ...options, sha256: file.sha256, check: file.check, dest: file.dest });
+  const get = (file: RemoteFile) =>
+    download(file.url, { ...options, sha256: file.sha256, check: file.check, dest: file.dest });
   if (source.kind === 'openai') {
     return { kind: 'openai', weights: await get(source.weights), bpe: await get(source.bpe) };
   }
   if (source.kind === 'chinese-clip') {
-    return { kind: 'chinese-clip', weights: await get(source.weights), vocab: await get(source.vocab), overrides: source.overrides };
+    return {
+      kind: 'chinese-clip',
+      weights: await get(source.weights),
+      vocab: await get(source.vocab),
+      overrides: source.overrides,
+    };
   }
   // A transformers CLIPModel repository, else an open_clip one; their own tokenizer files, else CLIP's BPE.
   const config = await get(source.config).catch((e: unknown) => {
     if (!isMissing(e)) throw e;
     return undefined;
   });
-  const variant = config ? { config, weights: source.weights } : { config: await get(source.openClip.config), weights: source.openClip.weights };
+  const variant = config
+    ? { config, weights: source.weights }
+    : { config: await get(source.openClip.config), weights: source.openClip.weights };
   const weights = await firstAvailable(variant.weights, get);
   let tokenizer: { vocab: string; merges: string } | { bpe: string };
   try {
@@ -48,7 +66,10 @@ function isMissing(e: unknown): e is DownloadError {
 }
 
 /** Repositories carry either safetensors or a torch file: take the first the server (or cache) has. */
-async function firstAvailable(candidates: readonly RemoteFile[], get: (file: RemoteFile) => Promise<string>): Promise<string> {
+async function firstAvailable(
+  candidates: readonly RemoteFile[],
+  get: (file: RemoteFile) => Promise<string>,
+): Promise<string> {
   const failures: DownloadError[] = [];
   for (const file of candidates) {
     try {
@@ -59,6 +80,11 @@ async function firstAvailable(candidates: readonly RemoteFile[], get: (file: Rem
     }
   }
   const first = failures[0]!;
-  throw new DownloadError(first.reason, first.url, first.file,
-    `none of the weight files exists: ${failures.map((f) => f.message).join(' / ')}`, first.status);
+  throw new DownloadError(
+    first.reason,
+    first.url,
+    first.file,
+    `none of the weight files exists: ${failures.map((f) => f.message).join(' / ')}`,
+    first.status,
+  );
 }

@@ -30,11 +30,17 @@ export async function acquireLock(file: string, options: LockOptions = {}): Prom
         // and the checksum check after it rejects a file that two writers mixed.
         onCompromised: () => {},
       });
-      return async () => release().catch(() => { /* taken over meanwhile */ });
+      return async () =>
+        release().catch(() => {
+          /* taken over meanwhile */
+        });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ELOCKED') throw e;
     }
-    if (!waiting) { waiting = true; options.onWait?.(); }
+    if (!waiting) {
+      waiting = true;
+      options.onWait?.();
+    }
     await sleep(options.pollMs ?? 200, undefined, { signal: options.signal });
   }
 }

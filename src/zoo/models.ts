@@ -55,15 +55,23 @@ export type ModelSource = OpenAIModelSource | HuggingFaceModelSource | ChineseCl
 // The reference's clip/clip.py `_MODELS`: the SHA-256 of each file is the URL's second-to-last
 // path segment (the reference verifies downloads against it the same way).
 const OPENAI_MODELS: Readonly<Record<string, string>> = {
-  'RN50': 'https://openaipublic.azureedge.net/clip/models/afeb0e10f9e5a86da6080e35cf09123aca3b358a0c3e3b6c78a7b63bc04b6762/RN50.pt',
-  'RN101': 'https://openaipublic.azureedge.net/clip/models/8fa8567bab74a42d41c5915025a8e4538c3bdbe8804a470a72f30b0d94fab599/RN101.pt',
-  'RN50x4': 'https://openaipublic.azureedge.net/clip/models/7e526bd135e493cef0776de27d5f42653e6b4c8bf9e0f653bb11773263205fdd/RN50x4.pt',
-  'RN50x16': 'https://openaipublic.azureedge.net/clip/models/52378b407f34354e150460fe41077663dd5b39c54cd0bfd2b27167a4a06ec9aa/RN50x16.pt',
-  'RN50x64': 'https://openaipublic.azureedge.net/clip/models/be1cfb55d75a9666199fb2206c106743da0f6468c9d327f3e0d0a543a9919d9c/RN50x64.pt',
-  'ViT-B/32': 'https://openaipublic.azureedge.net/clip/models/40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/ViT-B-32.pt',
-  'ViT-B/16': 'https://openaipublic.azureedge.net/clip/models/5806e77cd80f8b59890b7e101eabd078d9fb84e6937f9e85e4ecb61988df416f/ViT-B-16.pt',
-  'ViT-L/14': 'https://openaipublic.azureedge.net/clip/models/b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836/ViT-L-14.pt',
-  'ViT-L/14@336px': 'https://openaipublic.azureedge.net/clip/models/3035c92b350959924f9f00213499208652fc7ea050643e8b385c2dac08641f02/ViT-L-14-336px.pt',
+  RN50: 'https://openaipublic.azureedge.net/clip/models/afeb0e10f9e5a86da6080e35cf09123aca3b358a0c3e3b6c78a7b63bc04b6762/RN50.pt',
+  RN101:
+    'https://openaipublic.azureedge.net/clip/models/8fa8567bab74a42d41c5915025a8e4538c3bdbe8804a470a72f30b0d94fab599/RN101.pt',
+  RN50x4:
+    'https://openaipublic.azureedge.net/clip/models/7e526bd135e493cef0776de27d5f42653e6b4c8bf9e0f653bb11773263205fdd/RN50x4.pt',
+  RN50x16:
+    'https://openaipublic.azureedge.net/clip/models/52378b407f34354e150460fe41077663dd5b39c54cd0bfd2b27167a4a06ec9aa/RN50x16.pt',
+  RN50x64:
+    'https://openaipublic.azureedge.net/clip/models/be1cfb55d75a9666199fb2206c106743da0f6468c9d327f3e0d0a543a9919d9c/RN50x64.pt',
+  'ViT-B/32':
+    'https://openaipublic.azureedge.net/clip/models/40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/ViT-B-32.pt',
+  'ViT-B/16':
+    'https://openaipublic.azureedge.net/clip/models/5806e77cd80f8b59890b7e101eabd078d9fb84e6937f9e85e4ecb61988df416f/ViT-B-16.pt',
+  'ViT-L/14':
+    'https://openaipublic.azureedge.net/clip/models/b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836/ViT-L-14.pt',
+  'ViT-L/14@336px':
+    'https://openaipublic.azureedge.net/clip/models/3035c92b350959924f9f00213499208652fc7ea050643e8b385c2dac08641f02/ViT-L-14-336px.pt',
 };
 
 /** The tokenizer's merges, as shipped in the openai/CLIP repository (pinned to a commit). */
@@ -89,7 +97,7 @@ export const CHINESE_CLIP_PREFIX = 'cn-clip/';
 // ViT-H/14's vision tower (head width 80).
 const CN_CLIP_BASE = 'https://clip-cn-beijing.oss-cn-beijing.aliyuncs.com/checkpoints';
 const CHINESE_CLIP_MODELS: Readonly<Record<string, { file: string; overrides: ConfigOverrides }>> = {
-  'RN50': { file: 'clip_cn_rn50.pt', overrides: {} },
+  RN50: { file: 'clip_cn_rn50.pt', overrides: {} },
   'ViT-B-16': { file: 'clip_cn_vit-b-16.pt', overrides: {} },
   'ViT-L-14': { file: 'clip_cn_vit-l-14.pt', overrides: {} },
   'ViT-L-14-336': { file: 'clip_cn_vit-l-14-336.pt', overrides: {} },
@@ -129,7 +137,10 @@ export function resolveModel(name: string): ModelSource {
   const cn = CHINESE_CLIP_MODELS[canonical.slice(CHINESE_CLIP_PREFIX.length)];
   if (canonical.startsWith(CHINESE_CLIP_PREFIX) && cn) {
     return {
-      kind: 'chinese-clip', name: canonical, overrides: cn.overrides, vocab: CHINESE_CLIP_VOCAB,
+      kind: 'chinese-clip',
+      name: canonical,
+      overrides: cn.overrides,
+      vocab: CHINESE_CLIP_VOCAB,
       weights: { url: `${CN_CLIP_BASE}/${cn.file}`, dest: `cn-clip/${cn.file}`, check: 'torch-zip' },
     };
   }
@@ -139,16 +150,19 @@ export function resolveModel(name: string): ModelSource {
   const suggestion = closestName(name);
   throw new InputError(
     `model "${name}" not found; ${suggestion ? `did you mean "${suggestion}"? ` : ''}` +
-    `available models = ${JSON.stringify(availableModels())}, ` +
-    `Chinese-CLIP: ${JSON.stringify(availableChineseClipModels())}, ` +
-    `or "${HF_HUB_PREFIX}owner/repo" for a Hugging Face CLIPModel repository ` +
-    `(e.g. ${HF_HUB_PREFIX}${HF_OPENAI_REPOS['ViT-B/32']}), or pass a checkpoint file path`,
+      `available models = ${JSON.stringify(availableModels())}, ` +
+      `Chinese-CLIP: ${JSON.stringify(availableChineseClipModels())}, ` +
+      `or "${HF_HUB_PREFIX}owner/repo" for a Hugging Face CLIPModel repository ` +
+      `(e.g. ${HF_HUB_PREFIX}${HF_OPENAI_REPOS['ViT-B/32']}), or pass a checkpoint file path`,
   );
 }
 
 /** Case, "/", "@" and "-" differences and open_clip's "-336" for "@336px" do not matter. */
 function nameKey(name: string): string {
-  return name.toLowerCase().replace(/[/@_\s]/g, '-').replace(/px$/, '');
+  return name
+    .toLowerCase()
+    .replace(/[/@_\s]/g, '-')
+    .replace(/px$/, '');
 }
 
 const KNOWN_NAMES = (): string[] => [...availableModels(), ...availableChineseClipModels()];
@@ -170,8 +184,12 @@ export function canonicalModelName(name: string): string {
 
 /** A file path rather than a name: starts like one or ends in a checkpoint extension. */
 function looksLikePath(name: string): boolean {
-  return /^(\.{1,2}[/\\]|[/\\~])/.test(name) || /\.(pt|pth|bin|safetensors|ckpt|onnx)$/i.test(name)
-    || name.includes('\\') || name.split('/').length > 2;
+  return (
+    /^(\.{1,2}[/\\]|[/\\~])/.test(name) ||
+    /\.(pt|pth|bin|safetensors|ckpt|onnx)$/i.test(name) ||
+    name.includes('\\') ||
+    name.split('/').length > 2
+  );
 }
 
 /** The known name closest to `name` (edit distance on the forgiving key), if reasonably close. */

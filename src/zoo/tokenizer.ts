@@ -4,7 +4,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
-import { DEFAULT_BPE_FILE, OPENAI_SPECIAL_TOKENS, Tokenizer, type SpecialTokens, type TokenizeOptions } from '../text/index.js';
+import {
+  DEFAULT_BPE_FILE,
+  OPENAI_SPECIAL_TOKENS,
+  Tokenizer,
+  type SpecialTokens,
+  type TokenizeOptions,
+} from '../text/index.js';
 import { cacheDir } from './cache.js';
 
 /**
@@ -14,15 +20,18 @@ import { cacheDir } from './cache.js';
 export function findMergesFile(bpePath?: string): string {
   const given = bpePath ?? process.env.CLIP_BPE_PATH;
   if (given !== undefined && given !== '') {
-    if (!existsSync(given)) throw new InputError(`BPE merges file not found: ${given} (given ${bpePath !== undefined ? 'with --bpe / bpePath' : 'in CLIP_BPE_PATH'})`);
+    if (!existsSync(given))
+      throw new InputError(
+        `BPE merges file not found: ${given} (given ${bpePath !== undefined ? 'with --bpe / bpePath' : 'in CLIP_BPE_PATH'})`,
+      );
     return given;
   }
   const cached = join(cacheDir(), DEFAULT_BPE_FILE);
   if (existsSync(cached)) return cached;
   throw new InputError(
-    `CLIP's BPE vocabulary ${DEFAULT_BPE_FILE} was not found in ${cacheDir()}. `
-      + 'Downloading a model puts it there; or take clip/bpe_simple_vocab_16e6.txt.gz from the openai/CLIP '
-      + 'repository and pass its path (--bpe <path>, the bpePath option, or the CLIP_BPE_PATH environment variable).',
+    `CLIP's BPE vocabulary ${DEFAULT_BPE_FILE} was not found in ${cacheDir()}. ` +
+      'Downloading a model puts it there; or take clip/bpe_simple_vocab_16e6.txt.gz from the openai/CLIP ' +
+      'repository and pass its path (--bpe <path>, the bpePath option, or the CLIP_BPE_PATH environment variable).',
   );
 }
 

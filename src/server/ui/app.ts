@@ -2,7 +2,14 @@
 // with "more like this", drag-and-drop image search, filters, dark/light. Talks only to /api.
 import './style.css';
 
-interface Result { id: number; path: string; score: number; width: number | null; height: number | null; taken: string | null }
+interface Result {
+  id: number;
+  path: string;
+  score: number;
+  width: number | null;
+  height: number | null;
+  taken: string | null;
+}
 
 const PAGE = 40;
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -26,7 +33,7 @@ function filterParams(): URLSearchParams {
 
 async function getJson(url: string, init?: RequestInit): Promise<Result[]> {
   const response = await fetch(url, init);
-  const body = await response.json() as { results?: Result[]; error?: string };
+  const body = (await response.json()) as { results?: Result[]; error?: string };
   if (!response.ok) throw new Error(body.error ?? response.statusText);
   return body.results ?? [];
 }
@@ -34,7 +41,9 @@ async function getJson(url: string, init?: RequestInit): Promise<Result[]> {
 function textSource(q: string) {
   return (from: number) => {
     const params = filterParams();
-    params.set('q', q); params.set('k', String(PAGE)); params.set('offset', String(from));
+    params.set('q', q);
+    params.set('k', String(PAGE));
+    params.set('offset', String(from));
     return getJson(`/api/search?${params}`);
   };
 }
@@ -42,7 +51,8 @@ function textSource(q: string) {
 function similarSource(id: number) {
   return (from: number) => {
     const params = filterParams();
-    params.set('k', String(PAGE)); params.set('offset', String(from));
+    params.set('k', String(PAGE));
+    params.set('offset', String(from));
     return getJson(`/api/similar/${id}?${params}`);
   };
 }
@@ -50,7 +60,8 @@ function similarSource(id: number) {
 function imageSource(file: File) {
   return (from: number) => {
     const params = filterParams();
-    params.set('k', String(PAGE)); params.set('offset', String(from));
+    params.set('k', String(PAGE));
+    params.set('offset', String(from));
     const body = new FormData();
     body.append('image', file);
     return getJson(`/api/search?${params}`, { method: 'POST', body });
@@ -107,32 +118,58 @@ let viewing: Result | undefined;
 function openViewer(r: Result) {
   viewing = r;
   $<HTMLImageElement>('full').src = `/api/photos/${r.id}/image`;
-  $('caption').textContent = `${r.path}${r.taken ? ` · ${r.taken.slice(0, 10)}` : ''}${r.width ? ` · ${r.width}×${r.height}` : ''}`;
+  $('caption').textContent =
+    `${r.path}${r.taken ? ` · ${r.taken.slice(0, 10)}` : ''}${r.width ? ` · ${r.width}×${r.height}` : ''}`;
   $('viewer').hidden = false;
 }
-$('close').addEventListener('click', () => { $('viewer').hidden = true; });
+$('close').addEventListener('click', () => {
+  $('viewer').hidden = true;
+});
 $('similar').addEventListener('click', () => {
   $('viewer').hidden = true;
   if (viewing) show(similarSource(viewing.id), `more like ${viewing.path.split('/').pop()}`);
 });
-document.addEventListener('keydown', (e) => { if (e.key === 'Escape') $('viewer').hidden = true; });
+document.addEventListener('keydown', (e) => {
+  if (e.key === 'Escape') $('viewer').hidden = true;
+});
 
 let typing: ReturnType<typeof setTimeout> | undefined;
 function searchNow() {
   const q = input.value.trim();
   if (q) show(textSource(q), `“${q}”`);
 }
-input.addEventListener('input', () => { clearTimeout(typing); typing = setTimeout(searchNow, 150); });
-input.addEventListener('keydown', (e) => { if (e.key === 'Enter') { clearTimeout(typing); searchNow(); } });
-filters.addEventListener('change', () => { if (input.value.trim()) searchNow(); });
+input.addEventListener('input', () => {
+  clearTimeout(typing);
+  typing = setTimeout(searchNow, 150);
+});
+input.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter') {
+    clearTimeout(typing);
+    searchNow();
+  }
+});
+filters.addEventListener('change', () => {
+  if (input.value.trim()) searchNow();
+});
 
-new IntersectionObserver((entries) => { if (entries.some((e) => e.isIntersecting)) void loadMore(); }).observe($('more'));
+new IntersectionObserver((entries) => {
+  if (entries.some((e) => e.isIntersecting)) void loadMore();
+}).observe($('more'));
 
 // Drag an image anywhere onto the page.
 const drop = $('drop');
 let depth = 0;
-document.addEventListener('dragenter', (e) => { e.preventDefault(); depth++; drop.hidden = false; });
-document.addEventListener('dragleave', () => { if (--depth <= 0) { depth = 0; drop.hidden = true; } });
+document.addEventListener('dragenter', (e) => {
+  e.preventDefault();
+  depth++;
+  drop.hidden = false;
+});
+document.addEventListener('dragleave', () => {
+  if (--depth <= 0) {
+    depth = 0;
+    drop.hidden = true;
+  }
+});
 document.addEventListener('dragover', (e) => e.preventDefault());
 document.addEventListener('drop', (e) => {
   e.preventDefault();
@@ -150,6 +187,9 @@ $('theme').addEventListener('click', () => {
   localStorage.setItem('theme', root.classList.toggle('dark') ? 'dark' : 'light');
 });
 
-void fetch('/api/status').then((r) => r.json()).then((s: { count: number; model: string; indexing: { done: number; todo: number } | null }) => {
-  if (!source) status.textContent = `${s.count} photos · ${s.model.split('/').pop()}${s.indexing ? ` · indexing ${s.indexing.done}/${s.indexing.todo}` : ''}`;
-});
+void fetch('/api/status')
+  .then((r) => r.json())
+  .then((s: { count: number; model: string; indexing: { done: number; todo: number } | null }) => {
+    if (!source)
+      status.textContent = `${s.count} photos · ${s.model.split('/').pop()}${s.indexing ? ` · indexing ${s.indexing.done}/${s.indexing.todo}` : ''}`;
+  });

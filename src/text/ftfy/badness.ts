@@ -36,20 +36,21 @@ function anyOf(names: ClassName[], extra = ''): string {
 // Python's `\s` (str.isspace) and `\w` (str.isalnum or '_'); JS's own differ
 // (JS `\s` has U+FEFF but lacks U+001C-U+001F and U+0085; `\p{L}` knows
 // letters newer than Python's Unicode 14).
-const PY_SPACE = '[\\t\\n\\v\\f\\r\\u001c-\\u001f \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
+const PY_SPACE =
+  '[\\t\\n\\v\\f\\r\\u001c-\\u001f \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
 const PY_WORD = `(?![${NEWER_THAN_UNICODE_14}])[\\p{L}\\p{N}_]`;
 
 const acc: ClassName[] = ['lower_accented', 'upper_accented'];
 const punct: ClassName[] = ['start_punctuation', 'end_punctuation'];
-const arabicPair =
-  '[ØÙ]' + anyOf(['common', 'currency', 'bad', 'numeric', 'start_punctuation'], 'ŸŠ®°µ»');
+const arabicPair = '[ØÙ]' + anyOf(['common', 'currency', 'bad', 'numeric', 'start_punctuation'], 'ŸŠ®°µ»');
 
 const ALTERNATIVES = [
   anyOf(['c1']),
   anyOf(['bad', ...acc, 'box', ...punct, 'currency', 'numeric', 'law']) + anyOf(['bad']),
   '[a-zA-Z]' + anyOf(['lower_common', 'upper_common']) + anyOf(['bad']),
   anyOf(['bad']) + anyOf([...acc, 'box', ...punct, 'currency', 'numeric', 'law']),
-  anyOf(['lower_accented', 'lower_common', 'box', 'end_punctuation', 'currency', 'numeric']) + anyOf(['upper_accented']),
+  anyOf(['lower_accented', 'lower_common', 'box', 'end_punctuation', 'currency', 'numeric']) +
+    anyOf(['upper_accented']),
   anyOf(['box', 'end_punctuation', 'currency', 'numeric']) + anyOf(['lower_accented']),
   anyOf(['lower_accented', 'box', 'end_punctuation']) + anyOf(['currency']),
   PY_SPACE + anyOf(['upper_accented']) + anyOf(['currency']),

@@ -28,9 +28,7 @@ const A_GRAVE_WORD_RE = /\xc3 (?! |quele|quela|quilo|s )/g;
 
 /** Put back 0xA0 bytes that became spaces (ftfy's restore_byte_a0). */
 function restoreByteA0(bytes: string): string {
-  return bytes
-    .replace(A_GRAVE_WORD_RE, '\xc3\xa0 ')
-    .replace(ALTERED_UTF8_RE, (m) => m.replaceAll(' ', '\xa0'));
+  return bytes.replace(A_GRAVE_WORD_RE, '\xc3\xa0 ').replace(ALTERED_UTF8_RE, (m) => m.replaceAll(' ', '\xa0'));
 }
 
 // UTF-8 (and CESU-8) sequences that lost continuation bytes. Byte 0x1A is what
@@ -115,6 +113,7 @@ function decodeInconsistentUtf8(text: string): string {
 
 // --- the whole step ---
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range is the point
 const NOT_ASCII_RE = /[^\x00-\x7f]/;
 
 /** One round of repair; returns the text unchanged when nothing applies. */

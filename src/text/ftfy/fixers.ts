@@ -15,13 +15,28 @@ export function removeTerminalEscapes(text: string): string {
 // Latin typographic ligatures and the digraphs that exist only for legacy
 // encodings. Ligatures such as æ that are used on purpose are left alone.
 const LIGATURES: Record<string, string> = {
-  'Ĳ': 'IJ', 'ĳ': 'ij', // Dutch
-  'ŉ': 'ʼn', // Afrikaans, a digraph made to avoid an auto-curled quote
-  'Ǳ': 'DZ', 'ǲ': 'Dz', 'ǳ': 'dz', // Serbian/Croatian, for Cyrillic conversion
-  'Ǆ': 'DŽ', 'ǅ': 'Dž', 'ǆ': 'dž',
-  'Ǉ': 'LJ', 'ǈ': 'Lj', 'ǉ': 'lj',
-  'Ǌ': 'NJ', 'ǋ': 'Nj', 'ǌ': 'nj',
-  'ﬀ': 'ff', 'ﬁ': 'fi', 'ﬂ': 'fl', 'ﬃ': 'ffi', 'ﬄ': 'ffl', 'ﬅ': 'ſt', 'ﬆ': 'st',
+  Ĳ: 'IJ',
+  ĳ: 'ij', // Dutch
+  ŉ: 'ʼn', // Afrikaans, a digraph made to avoid an auto-curled quote
+  Ǳ: 'DZ',
+  ǲ: 'Dz',
+  ǳ: 'dz', // Serbian/Croatian, for Cyrillic conversion
+  Ǆ: 'DŽ',
+  ǅ: 'Dž',
+  ǆ: 'dž',
+  Ǉ: 'LJ',
+  ǈ: 'Lj',
+  ǉ: 'lj',
+  Ǌ: 'NJ',
+  ǋ: 'Nj',
+  ǌ: 'nj',
+  ﬀ: 'ff',
+  ﬁ: 'fi',
+  ﬂ: 'fl',
+  ﬃ: 'ffi',
+  ﬄ: 'ffl',
+  ﬅ: 'ſt',
+  ﬆ: 'st',
 };
 const LIGATURE_CHARS = Object.keys(LIGATURES).join('');
 const LIGATURE_RE = new RegExp(`[${LIGATURE_CHARS}]`, 'g');

@@ -46,13 +46,13 @@ function isClean(text: string): boolean {
 
 /**
  * One segment (a line), through all fixers, repeated until nothing changes.
- * `unescape` is false once the text has shown a literal '<' (it may be HTML).
+ * `unescapeEntities` is false once the text has shown a literal '<' (it may be HTML).
  */
-function fixSegment(text: string, unescape: boolean): string {
+function fixSegment(text: string, unescapeEntities: boolean): string {
   // ftfy stops after a round that changes nothing; a clean text is known to be one without it.
   while (!isClean(text)) {
     const original = text;
-    if (unescape) text = unescapeHtml(text);
+    if (unescapeEntities) text = unescapeHtml(text);
     text = fixEncoding(text);
     text = fixC1Controls(text);
     text = fixLatinLigatures(text);
@@ -73,8 +73,12 @@ function advanceCodePoints(text: string, start: number, count: number): number {
   let i = start;
   for (let n = 0; n < count && i < text.length; n++) {
     const unit = text.charCodeAt(i);
-    const pairs = unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length &&
-      text.charCodeAt(i + 1) >= 0xdc00 && text.charCodeAt(i + 1) <= 0xdfff;
+    const pairs =
+      unit >= 0xd800 &&
+      unit <= 0xdbff &&
+      i + 1 < text.length &&
+      text.charCodeAt(i + 1) >= 0xdc00 &&
+      text.charCodeAt(i + 1) <= 0xdfff;
     i += pairs ? 2 : 1;
   }
   return i;
@@ -88,15 +92,15 @@ function advanceCodePoints(text: string, start: number, count: number): number {
 export function fixText(text: string): string {
   if (isUntouchedAscii(text)) return text;
   let out = '';
-  let unescape = true;
+  let unescapeEntities = true;
   let pos = 0;
   while (pos < text.length) {
     let end = text.indexOf('\n', pos) + 1;
     if (end === 0) end = text.length;
     if (end - pos > MAX_SEGMENT_CODE_POINTS) end = Math.min(end, advanceCodePoints(text, pos, MAX_SEGMENT_CODE_POINTS));
     const segment = text.slice(pos, end);
-    if (unescape && segment.includes('<')) unescape = false;
-    out += fixSegment(segment, unescape);
+    if (unescapeEntities && segment.includes('<')) unescapeEntities = false;
+    out += fixSegment(segment, unescapeEntities);
     pos = end;
   }
   return out;

@@ -28,8 +28,7 @@ export const NEWER_THAN_UNICODE_14 =
   '\u{1FA54}-\u{1FA57}\u{1FA75}-\u{1FA77}\u{1FA87}-\u{1FA8A}\u{1FA8E}-\u{1FA8F}\u{1FAAD}-\u{1FAAF}\u{1FABB}-\u{1FABF}' +
   '\u{1FAC6}\u{1FAC8}\u{1FACD}-\u{1FACF}\u{1FADA}-\u{1FADC}\u{1FADF}\u{1FAE8}-\u{1FAEA}' +
   '\u{1FAEF}\u{1FAF7}-\u{1FAF8}\u{1FBCB}-\u{1FBEF}\u{1FBFA}\u{2B739}-\u{2B73F}\u{2CEA2}-\u{2CEAD}' +
-  '\u{2EBF0}-\u{2EE5D}\u{31350}-\u{33479}'
-;
+  '\u{2EBF0}-\u{2EE5D}\u{31350}-\u{33479}';
 
 const NEWER_CHAR_RE = new RegExp(`[${NEWER_THAN_UNICODE_14}]`, 'u');
 const NEWER_CHAR_SPLIT_RE = new RegExp(`([${NEWER_THAN_UNICODE_14}])`, 'u');

@@ -80,8 +80,14 @@ function javaNullAt(bytes: string, i: number): boolean {
 function cesu8PairAt(bytes: string, i: number): string | null {
   const b = (k: number) => byteAt(bytes, i + k);
   const isPair =
-    b(0) === 0xed && b(1) >= 0xa0 && b(1) <= 0xaf && isContinuation(b(2)) &&
-    b(3) === 0xed && b(4) >= 0xb0 && b(4) <= 0xbf && (isContinuation(b(5)) || (b(5) >= 0 && atEnd(bytes, i + 5)));
+    b(0) === 0xed &&
+    b(1) >= 0xa0 &&
+    b(1) <= 0xaf &&
+    isContinuation(b(2)) &&
+    b(3) === 0xed &&
+    b(4) >= 0xb0 &&
+    b(4) <= 0xbf &&
+    (isContinuation(b(5)) || (b(5) >= 0 && atEnd(bytes, i + 5)));
   if (!isPair) return null;
   return String.fromCodePoint(
     0x10000 + ((b(1) & 0x0f) << 16) + ((b(2) & 0x3f) << 10) + ((b(4) & 0x0f) << 6) + (b(5) & 0x3f),

@@ -21,14 +21,23 @@ export function chineseClipToCanonical(sd: StateDict): StateDict {
   if (keys.some((k) => k.startsWith('bert.'))) {
     return new Map([...sd].filter(([k]) => !POOLER.test(k)));
   }
-  const out = huggingFaceToCanonical(new Map([...sd].filter(([k]) => !k.startsWith('text_model.') && k !== 'text_projection.weight')), true);
+  const out = huggingFaceToCanonical(
+    new Map([...sd].filter(([k]) => !k.startsWith('text_model.') && k !== 'text_projection.weight')),
+    true,
+  );
   for (const [key, t] of sd) {
-    if (key.startsWith('text_model.') && !POOLER.test(key) && !key.endsWith('position_ids') && !key.endsWith('token_type_ids')) {
+    if (
+      key.startsWith('text_model.') &&
+      !POOLER.test(key) &&
+      !key.endsWith('position_ids') &&
+      !key.endsWith('token_type_ids')
+    ) {
       out.set(`bert.${key.slice('text_model.'.length)}`, t);
     }
   }
   const projection = sd.get('text_projection.weight');
-  if (!projection) throw new ConfigError('Hugging Face ChineseCLIPModel state dict: missing key text_projection.weight');
+  if (!projection)
+    throw new ConfigError('Hugging Face ChineseCLIPModel state dict: missing key text_projection.weight');
   out.set('text_projection', transpose2d(projection, 'text_projection.weight'));
   return out;
 }

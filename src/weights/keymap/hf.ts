@@ -85,7 +85,9 @@ export function huggingFaceToCanonical(hf: StateDict, visionOnly = false): State
   }
   for (const key of hf.keys()) {
     if (!used.has(key) && !IGNORED.test(key)) {
-      throw new ConfigError(`Hugging Face CLIPModel state dict: unexpected key ${key} (not part of the OpenAI CLIP architecture)`);
+      throw new ConfigError(
+        `Hugging Face CLIPModel state dict: unexpected key ${key} (not part of the OpenAI CLIP architecture)`,
+      );
     }
   }
   return out;

@@ -24,7 +24,8 @@ import { ConfigError } from '../../errors.js';
 import type { StateDict } from '../../tensor.js';
 import { isCanonicalKey } from './canonical.js';
 
-const CUSTOM_TEXT_TOWER = /^text\.(token_embedding\.|positional_embedding$|transformer\.resblocks\.|ln_final\.|text_projection$)/;
+const CUSTOM_TEXT_TOWER =
+  /^text\.(token_embedding\.|positional_embedding$|transformer\.resblocks\.|ln_final\.|text_projection$)/;
 
 /** True when the keys show open_clip packaging (see above) rather than the plain OpenAI layout. */
 export function isOpenClipPackaging(keys: Iterable<string>): boolean {
@@ -39,8 +40,10 @@ export function openClipToCanonical(sd: StateDict, layout = 'open_clip'): StateD
     if (key === 'attn_mask' || key === 'text.attn_mask') continue; // a recomputed buffer, not a weight
     const name = CUSTOM_TEXT_TOWER.test(key) ? key.slice('text.'.length) : key;
     if (!isCanonicalKey(name)) {
-      throw new ConfigError(`${layout} state dict: unexpected key ${key} (not part of the OpenAI CLIP architecture: ` +
-        'SigLIP, layer-scale, timm, Hugging Face text towers and CoCa models are not supported)');
+      throw new ConfigError(
+        `${layout} state dict: unexpected key ${key} (not part of the OpenAI CLIP architecture: ` +
+          'SigLIP, layer-scale, timm, Hugging Face text towers and CoCa models are not supported)',
+      );
     }
     out.set(name, name === 'logit_scale' && tensor.shape.length === 1 ? { ...tensor, shape: [] } : tensor);
   }

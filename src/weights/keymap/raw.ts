@@ -5,7 +5,8 @@ import { DTYPE_SIZE, numel, type RawTensor } from '../../tensor.js';
 
 /** [rows, cols] → [cols, rows] (e.g. HF's Linear weight [out, in] → OpenAI's `x @ proj` [in, out]). */
 export function transpose2d(t: RawTensor, name: string): RawTensor {
-  if (t.shape.length !== 2) throw new ConfigError(`${name}: expected a 2-D tensor to transpose, got shape [${t.shape}]`);
+  if (t.shape.length !== 2)
+    throw new ConfigError(`${name}: expected a 2-D tensor to transpose, got shape [${t.shape}]`);
   const [rows, cols] = t.shape as [number, number];
   const size = DTYPE_SIZE[t.dtype];
   const out = new Uint8Array(t.bytes.length);
@@ -26,7 +27,8 @@ export function concat0(parts: readonly RawTensor[], names: readonly string[]): 
   parts.forEach((p, i) => {
     if (p.dtype !== first.dtype || p.shape.slice(1).join(',') !== rest || p.shape.length === 0) {
       throw new ConfigError(
-        `${names[i]}: ${p.dtype} [${p.shape}] cannot be stacked with ${names[0]}: ${first.dtype} [${first.shape}]`);
+        `${names[i]}: ${p.dtype} [${p.shape}] cannot be stacked with ${names[0]}: ${first.dtype} [${first.shape}]`,
+      );
     }
     if (p.bytes.length !== numel(p.shape) * DTYPE_SIZE[p.dtype]) {
       throw new ConfigError(`${names[i]}: ${p.bytes.length} bytes do not match ${p.dtype} [${p.shape}]`);
@@ -34,7 +36,10 @@ export function concat0(parts: readonly RawTensor[], names: readonly string[]): 
   });
   const bytes = new Uint8Array(parts.reduce((n, p) => n + p.bytes.length, 0));
   let offset = 0;
-  for (const p of parts) { bytes.set(p.bytes, offset); offset += p.bytes.length; }
+  for (const p of parts) {
+    bytes.set(p.bytes, offset);
+    offset += p.bytes.length;
+  }
   const rows = parts.reduce((n, p) => n + p.shape[0]!, 0);
   return { dtype: first.dtype, shape: [rows, ...first.shape.slice(1)], bytes };
 }

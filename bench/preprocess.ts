@@ -11,7 +11,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { decodeImage, preprocess, preprocessBatch, transformPixels } from '../src/image/index.js';
-import { decodeForTransform } from '../src/image/run.js';
+import { decodeForTransform } from '../src/image/preprocess.js';
 
 const SIZE = 224;
 const MEGAPIXELS = 12;

@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { InputError } from '../src/errors.js';
 import { preprocessBatch } from '../src/image/batch.js';
 import type { ImageInput } from '../src/image/decode.js';
-import { preprocess } from '../src/image/run.js';
+import { preprocess } from '../src/image/preprocess.js';
 
 async function inputs(): Promise<ImageInput[]> {
   const data = Uint8Array.from({ length: 30 * 20 * 3 }, (_, i) => (i * 7) % 256);

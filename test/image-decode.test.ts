@@ -8,7 +8,7 @@ import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { InputError } from '../src/errors.js';
 import { decodeImage } from '../src/image/decode.js';
-import { preprocess } from '../src/image/run.js';
+import { preprocess } from '../src/image/preprocess.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'clip-image-test-'));
 

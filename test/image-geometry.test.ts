@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { centerCropBox, centerCropOffset, roundHalfEven, shortestSideSize } from '../src/image/geometry.js';
-import { resizePlan, transformToRGB } from '../src/image/preprocess.js';
+import { resizePlan, transformToRGB } from '../src/image/transform.js';
 
 test('short side to n, long side int(n * long / short) in that order', () => {
   // 224 * 170 / 80 = 476 exactly; 224 / 80 * 170 = 475.99999999999994 would truncate to 475.

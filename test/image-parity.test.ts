@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import sharp from 'sharp';
 import { CHINESE_FIXTURES, needsFixtures, OPENAI_FIXTURES } from './fixtures.js';
 import { fromFloat32 } from '../src/tensor.js';
-import { preprocess } from '../src/image/run.js';
+import { preprocess } from '../src/image/preprocess.js';
 import { preprocessChecks } from '../src/parity/preprocess.js';
 import { serializeSafetensors } from '../src/weights/safetensors.js';
 

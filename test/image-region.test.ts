@@ -6,9 +6,9 @@ import sharp from 'sharp';
 import { decodeImage } from '../src/image/decode.js';
 import { applyOrientation } from '../src/image/orientation.js';
 import { channelCount, type PilMode, type Pixels } from '../src/image/pixels.js';
-import { transformPixels, transformSourceBox, type ResizeMode } from '../src/image/preprocess.js';
+import { transformPixels, transformSourceBox, type ResizeMode } from '../src/image/transform.js';
 import { resizePil, resizeSourceBox } from '../src/image/resample.js';
-import { preprocess } from '../src/image/run.js';
+import { preprocess } from '../src/image/preprocess.js';
 import type { Box } from '../src/image/geometry.js';
 
 function image(mode: PilMode, width: number, height: number): Pixels {

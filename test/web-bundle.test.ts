@@ -14,7 +14,7 @@ import { CLIP } from '../src/inference/clip.js';
 import { inferConfigFromStateDict, type ClipConfig } from '../src/models/config.js';
 import { randomStateDict } from '../src/models/random.js';
 import { compareArrays } from '../src/parity/check.js';
-import { preprocess } from '../src/image/run.js';
+import { preprocess } from '../src/image/preprocess.js';
 import { Tokenizer } from '../src/text/tokenizer.js';
 import { vocabFromMerges } from '../src/text/vocab.js';
 import { serializeSafetensors } from '../src/weights/safetensors.js';

@@ -13,8 +13,8 @@ import { Piscina } from 'piscina';
 import { InputError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { describeInput, type ImageInput } from './decode.js';
-import { transformInto } from './preprocess.js';
-import { decodeForTransform, type PreprocessOptions } from './run.js';
+import { transformInto } from './transform.js';
+import { decodeForTransform, type PreprocessOptions } from './preprocess.js';
 import type { WorkerReply, WorkerRequest } from './worker.js';
 
 export interface BatchOptions extends PreprocessOptions {

@@ -1,6 +1,6 @@
 // Image decoding and CLIP preprocessing, bit-exact with the Python reference
 // (PIL.Image.open → torchvision Resize/CenterCrop → convert('RGB') → ToTensor → Normalize).
-export { preprocess, preprocessInto, FAST_JPEG_MARGIN, type PreprocessOptions } from './run.js';
+export { preprocess, preprocessInto, FAST_JPEG_MARGIN, type PreprocessOptions } from './preprocess.js';
 export { preprocessBatch, type BatchOptions, type BatchFailure, type BatchResult } from './batch.js';
 export {
   decodeImage,
@@ -19,7 +19,7 @@ export {
   type ResizeMode,
   type ResizePlan,
   type TransformOptions,
-} from './preprocess.js';
+} from './transform.js';
 export { resizePil, resizeSourceBox } from './resample.js';
 export { toRGB, type PilMode, type Pixels } from './pixels.js';
 export { shortestSideSize, centerCropBox, roundHalfEven, type Box } from './geometry.js';

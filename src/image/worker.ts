@@ -2,7 +2,7 @@
 // result (moved, not copied), or the error's name and message (a thrown error would lose its name).
 import { Piscina } from 'piscina';
 import type { ImageInput } from './decode.js';
-import { preprocess, type PreprocessOptions } from './run.js';
+import { preprocess, type PreprocessOptions } from './preprocess.js';
 
 export interface WorkerRequest {
   input: ImageInput;

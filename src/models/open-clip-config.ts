@@ -7,7 +7,7 @@
 // never loads as a plain CLIP with wrong features.
 
 import { ConfigError } from '../errors.js';
-import type { TransformOptions } from '../image/preprocess.js';
+import type { TransformOptions } from '../image/transform.js';
 import type { ConfigOverrides, DeclaredSize } from './config.js';
 
 type Json = Record<string, unknown>;
@@ -47,7 +47,7 @@ const MODEL: Section = {
   sizes: { embed_dim: undefined, vision_cfg: {}, text_cfg: {}, quick_gelu: false },
   fixed: { init_logit_bias: [null], multimodal_cfg: [null] },
   // custom_text nests the text tower under `text.` and nonscalar_logit_scale stores logit_scale as
-  // [1]: the key adapters undo both (weights/keymap/open_clip.ts).
+  // [1]: the key adapters undo both (weights/keymap/open-clip.ts).
   inert: ['custom_text', 'nonscalar_logit_scale', 'init_logit_scale', 'output_dict', 'cast_dtype'],
 };
 

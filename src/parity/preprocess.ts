@@ -11,9 +11,9 @@ import { toFloat32 } from '../tensor.js';
 import { readSafetensors, type SafetensorsFile } from '../weights/safetensors.js';
 import { decodeImage } from '../image/decode.js';
 import { toRGB } from '../image/pixels.js';
-import { resizePlan, type ResizeMode } from '../image/preprocess.js';
+import { resizePlan, type ResizeMode } from '../image/transform.js';
 import { resizePil } from '../image/resample.js';
-import { preprocess } from '../image/run.js';
+import { preprocess } from '../image/preprocess.js';
 
 const TOLERANCE = 1e-6;
 

@@ -5,7 +5,7 @@
 import { gunzipSync } from 'fflate';
 import { InputError } from '../errors.js';
 import { decodeWithCodecs } from '../image/codecs.js';
-import { transformPixels, type ResizeMode } from '../image/preprocess.js';
+import { transformPixels, type ResizeMode } from '../image/transform.js';
 import { DEFAULT_MAX_PIXELS, fromRaw } from '../image/raw.js';
 import { quantizeWeightMatmuls } from '../graph/quantize.js';
 import { ClipModel, type Precision } from '../inference/clip-model.js';

@@ -1,9 +1,9 @@
 // Any supported state dict → canonical (OpenAI) key names, so models/ knows one naming only.
 // Each layout says how to recognise it by key names and how to convert it; the first match wins.
 import type { StateDict } from '../../tensor.js';
-import { chineseClipToCanonical, isChineseClip } from './chinese_clip.js';
+import { chineseClipToCanonical, isChineseClip } from './chinese-clip.js';
 import { huggingFaceToCanonical, isHuggingFaceClip } from './hf.js';
-import { isOpenClipPackaging, openClipToCanonical } from './open_clip.js';
+import { isOpenClipPackaging, openClipToCanonical } from './open-clip.js';
 
 export type KeyLayout = 'huggingface' | 'chinese-clip' | 'open_clip' | 'openai';
 

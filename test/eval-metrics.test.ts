@@ -2,7 +2,7 @@
 // top-5 with ties, retrieval ranks with several captions per image, the median rank, and the
 // logistic regression against the optimum of a problem solvable on paper.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -10,7 +10,7 @@ import { fitLinearProbe } from '../src/eval/linear-probe.js';
 import { fitLogistic, logisticScores } from '../src/eval/logistic.js';
 import { interpolateStateDicts } from '../src/eval/merge.js';
 import { classificationMetrics, recallMetrics, retrievalRanks } from '../src/eval/metrics.js';
-import { writeNpy } from '../src/eval/npy.js';
+import { encodeNpy } from '../src/npy.js';
 import { fromFloat32, toFloat32, type RawTensor } from '../src/tensor.js';
 
 test('classificationMetrics: a 3-class set whose confusion matrix is worked out by hand', () => {
@@ -149,10 +149,10 @@ test('fitLinearProbe: sweeps C on a held-out part and separates three Gaussian b
   assert.equal(m.top1, 1);
 });
 
-test('writeNpy: a header numpy reads (64-byte aligned) and the raw little-endian data', () => {
+test('encodeNpy: a header numpy reads (64-byte aligned) and the raw little-endian data', () => {
   const dir = mkdtempSync(join(tmpdir(), 'clip-npy-'));
   try {
-    writeNpy(join(dir, 'x.npy'), Float32Array.from([1, 2, 3, 4, 5, 6]), [2, 3]);
+    writeFileSync(join(dir, 'x.npy'), encodeNpy(Float32Array.from([1, 2, 3, 4, 5, 6]), 'float32', [2, 3]));
     const bytes = readFileSync(join(dir, 'x.npy'));
     assert.equal(bytes.subarray(0, 6).toString('latin1'), '\x93NUMPY');
     const headerLength = bytes.readUInt16LE(8);

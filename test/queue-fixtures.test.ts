@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { toFloat16 } from '../src/index.js';
 import type { Manifest } from '../src/queue/manifest.js';
-import { decodeNpy } from '../src/queue/npy.js';
+import { decodeNpy } from '../src/npy.js';
 import type { ShardRow } from '../src/queue/shard.js';
 import { needsFixtures, OPENAI_FIXTURES } from './fixtures.js';
 import { needsRedis, startRedis } from './redis-server.js';
@@ -89,7 +89,7 @@ test('two workers embed the fixture images with rn-tiny (legacy .pt) as float16 
         .split('\n')
         .map((l) => JSON.parse(l) as ShardRow);
       const { data, shape } = decodeNpy(readFileSync(join(out, shard.embeddings)));
-      const dim = shape[1];
+      const dim = shape[1]!;
       rows.forEach((row, i) => {
         seen.push(row.path);
         if (!row.ok) {

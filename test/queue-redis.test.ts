@@ -15,7 +15,7 @@ import { Redis } from 'ioredis';
 import { randomStateDict } from '../src/models/random.js';
 import { QUEUE_NAME } from '../src/queue/job.js';
 import type { Manifest } from '../src/queue/manifest.js';
-import { decodeNpy } from '../src/queue/npy.js';
+import { decodeNpy } from '../src/npy.js';
 import type { ShardRow } from '../src/queue/shard.js';
 import { writeSafetensors } from '../src/weights/safetensors.js';
 import { TINY, writeImages, writeTinyModel } from './queue-setup.js';

@@ -34,7 +34,7 @@ import {
 } from '../src/queue/job.js';
 import { claimOutput, writeManifestIfComplete } from '../src/queue/manifest.js';
 import { ModelRefusedError, modelFingerprint, WorkerModels } from '../src/queue/model.js';
-import { decodeNpy, encodeNpy } from '../src/queue/npy.js';
+import { decodeNpy, encodeNpy } from '../src/npy.js';
 import { doneShards, writeShard, type ShardRow } from '../src/queue/shard.js';
 import { tarMembers } from '../src/queue/tar-index.js';
 import { writeImages, writeTinyModel } from './queue-setup.js';

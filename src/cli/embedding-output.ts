@@ -1,9 +1,10 @@
 // Where `clip embed` writes its rows: JSON lines on stdout (default) or in a .jsonl file, or a .npy
 // matrix (float32 [rows, dim], written as rows arrive, so memory stays bounded) with a sidecar
 // `<file>.rows.jsonl` naming each row's input ({"image": path} or {"text": text}).
-// The .npy writer is hand-written: the format is a 128-byte header and raw little-endian floats.
+// The .npy header is npy.ts's, at a fixed size so the row count can be written at the end.
 import { closeSync, existsSync, openSync, statSync, writeSync } from 'node:fs';
 import { dirname, extname } from 'node:path';
+import { npyHeader } from '../npy.js';
 import { UsageError } from './options.js';
 
 export type RowKind = 'image' | 'text';
@@ -41,18 +42,10 @@ function jsonLines(write: (line: string) => void): EmbeddingOutput {
   };
 }
 
-/** numpy format 1.0: magic, version, header length, a Python dict literal padded to HEADER_BYTES. */
+/** A fixed header size, so the shape can be rewritten in place once every row is written. */
 const HEADER_BYTES = 128;
 
-function npyHeader(rows: number, dim: number): Uint8Array {
-  const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': (${rows}, ${dim}), }`;
-  const header = Buffer.alloc(HEADER_BYTES, ' ');
-  header.write('\x93NUMPY\x01\x00', 0, 'latin1');
-  header.writeUInt16LE(HEADER_BYTES - 10, 8);
-  header.write(dict, 10, 'latin1');
-  header[HEADER_BYTES - 1] = 0x0a;
-  return header;
-}
+const npyHeaderOf = (rows: number, dim: number) => npyHeader('float32', [rows, dim], HEADER_BYTES);
 
 class NpyWriter implements EmbeddingOutput {
   private readonly fd: number;
@@ -63,7 +56,7 @@ class NpyWriter implements EmbeddingOutput {
   constructor(private readonly path: string) {
     this.fd = openSync(path, 'w');
     this.sidecar = openSync(`${path}.rows.jsonl`, 'w');
-    writeSync(this.fd, npyHeader(0, 0));
+    writeSync(this.fd, npyHeaderOf(0, 0));
   }
 
   add(kind: RowKind, input: string, embedding: Float32Array): void {
@@ -77,7 +70,7 @@ class NpyWriter implements EmbeddingOutput {
   }
 
   close(): void {
-    writeSync(this.fd, npyHeader(this.rows, this.dim), 0, HEADER_BYTES, 0);
+    writeSync(this.fd, npyHeaderOf(this.rows, this.dim), 0, HEADER_BYTES, 0);
     closeSync(this.fd);
     closeSync(this.sidecar);
   }

@@ -1,6 +1,6 @@
 // `clip eval`: zero-shot classification, image↔text retrieval and linear probes on a dataset,
 // printed as text or one JSON object (--json), optionally as a self-contained HTML report.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { load } from '../index.js';
@@ -9,7 +9,7 @@ import type { ImageFeatures } from '../eval/features.js';
 import { fitLinearProbe } from '../eval/linear-probe.js';
 import { logisticScores } from '../eval/logistic.js';
 import { classificationMetrics } from '../eval/metrics.js';
-import { writeNpy } from '../eval/npy.js';
+import { encodeNpy } from '../npy.js';
 import { retrievalMetrics } from '../eval/retrieval.js';
 import { zeroShotMetrics } from '../eval/zeroshot.js';
 import {
@@ -182,10 +182,10 @@ export function registerEval(program: Command): void {
       if (o.exportFeatures) {
         const dir = o.exportFeatures as string;
         mkdirSync(dir, { recursive: true });
-        writeNpy(join(dir, 'train_x.npy'), trainF.data, [trainY.length, trainF.dim]);
-        writeNpy(join(dir, 'train_y.npy'), trainY, [trainY.length]);
-        writeNpy(join(dir, 'test_x.npy'), testF.data, [testY.length, testF.dim]);
-        writeNpy(join(dir, 'test_y.npy'), testY, [testY.length]);
+        writeFileSync(join(dir, 'train_x.npy'), encodeNpy(trainF.data, 'float32', [trainY.length, trainF.dim]));
+        writeFileSync(join(dir, 'train_y.npy'), encodeNpy(trainY, 'int32', [trainY.length]));
+        writeFileSync(join(dir, 'test_x.npy'), encodeNpy(testF.data, 'float32', [testY.length, testF.dim]));
+        writeFileSync(join(dir, 'test_y.npy'), encodeNpy(testY, 'int32', [testY.length]));
       }
       const settings = settingsOf(o, {
         task: 'linear-probe',

@@ -10,7 +10,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { expandImagePaths, isImageName } from '../index.js';
 import { InputError } from '../errors.js';
-import type { NpyDtype } from './npy.js';
+import type { NpyDtype } from '../npy.js';
 import { tarMembers, type TarMember } from './tar-index.js';
 
 /** The BullMQ queue every producer and worker of a Redis database shares (use another db number to separate). */

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { InputError } from '../errors.js';
 import type { RunSpec } from './job.js';
-import type { NpyDtype } from './npy.js';
+import type { NpyDtype } from '../npy.js';
 import { doneShards, markerPath, runDir, shardName, type ShardMarker } from './shard.js';
 
 export interface Manifest {

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { toFloat16 } from '../index.js';
-import { encodeNpy, type NpyDtype } from './npy.js';
+import { encodeNpy, type NpyDtype } from '../npy.js';
 
 export type ShardRow =
   | { path: string; sha256: string; width: number; height: number; ok: true }

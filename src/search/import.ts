@@ -9,7 +9,8 @@ import { InputError } from '../errors.js';
 import type { IndexDb, ModelIdentity } from './db.js';
 import { bindModel } from './db.js';
 import { describePhoto, type PhotoInfo } from './describe.js';
-import { readNpy } from './npy.js';
+import { decodeNpy } from '../npy.js';
+import { toFloat32 } from '../tensor.js';
 import { IndexWriter } from './store.js';
 import type { IndexSummary } from './indexer.js';
 
@@ -70,7 +71,9 @@ export async function importShards(
   const existing = db.prepare('SELECT photo_id FROM files WHERE path = ?').pluck();
   for (const shard of manifest.shards) {
     const npyFile = join(dir, shard.embeddings);
-    const matrix = readNpy(npyFile);
+    const npy = decodeNpy(readFileSync(npyFile), npyFile);
+    if (npy.shape.length !== 2 || npy.dtype === 'int32') throw new InputError(`${npyFile}: expected a float matrix`);
+    const matrix = { shape: npy.shape, data: toFloat32({ dtype: npy.dtype, shape: npy.shape, bytes: npy.data }) };
     if (matrix.shape[1] !== dim)
       throw new InputError(`${npyFile}: vectors of width ${matrix.shape[1]}, the model's are ${dim}`);
     const lines = readFileSync(join(dir, shard.metadata), 'utf8')

@@ -13,6 +13,8 @@ npm init -y >/dev/null
 # variable (read by that script) keeps the install offline-safe. npm 11 does not run it at all.
 ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund --silent "./$tarball"
 npx --no-install clip --help >/dev/null
+# The search page `clip serve` serves is part of the package.
+test -f node_modules/clip-ts/dist/ui/index.html && test -f node_modules/clip-ts/dist/ui/app.js
 npx --no-install clip --version
 # A tiny random ViT written through the package's own public API, a two-merge BPE file, one image.
 cat > make-model.mjs <<'JS'

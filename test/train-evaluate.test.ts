@@ -10,21 +10,12 @@ import sharp from 'sharp';
 import { preprocessBatch } from '../src/image/index.js';
 import { CLIP } from '../src/inference/clip.js';
 import { normalizeRows } from '../src/inference/logits.js';
-import type { ClipConfig } from '../src/models/config.js';
 import { randomStateDict } from '../src/models/random.js';
-import { Tokenizer } from '../src/text/index.js';
 import { readLabelledFolder, recallAtK, retrievalRecall, zeroShotAccuracy } from '../src/train/evaluate.js';
 import { trainClip } from '../src/train/run.js';
+import { CFG, tokenizer } from './tiny-train-model.js';
 import { writeSafetensors } from '../src/weights/safetensors.js';
 
-// A BPE vocabulary of the 512 byte symbols, one merge and SOT/EOT (ids 513, 514).
-const tokenizer = Tokenizer.fromMergesText('#version: 0.2\nr e\n');
-const CFG: ClipConfig = {
-  embedDim: 16,
-  vision: { kind: 'vit', width: 64, layers: 1, heads: 1, patchSize: 16, imageResolution: 32 },
-  text: { kind: 'transformer', width: 64, layers: 1, heads: 1, contextLength: 77, vocabSize: 515 },
-  activation: 'quick_gelu',
-};
 const tokenize = (texts: readonly string[]) => tokenizer.tokenize(texts, { contextLength: 77, truncate: true });
 const COLOURS = ['red', 'green', 'blue', 'dark', 'light', 'warm'];
 

@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import type { ClipConfig } from '../src/models/config.js';
 import { inferConfigFromStateDict } from '../src/models/config.js';
 import { randomStateDict } from '../src/models/random.js';
 import { Tokenizer } from '../src/text/index.js';
@@ -21,18 +20,9 @@ import {
   type SkipCount,
 } from '../src/train/data.js';
 import { trainClip } from '../src/train/run.js';
+import { CFG, tokenizer } from './tiny-train-model.js';
 import { readCheckpoint } from '../src/weights/index.js';
 import { writeSafetensors } from '../src/weights/safetensors.js';
-
-// A BPE vocabulary of the 512 byte symbols, one merge and SOT/EOT (ids 513, 514): a small token table.
-const tokenizer = Tokenizer.fromMergesText('#version: 0.2\nr e\n');
-
-const CFG: ClipConfig = {
-  embedDim: 16,
-  vision: { kind: 'vit', width: 64, layers: 1, heads: 1, patchSize: 16, imageResolution: 32 },
-  text: { kind: 'transformer', width: 64, layers: 1, heads: 1, contextLength: 77, vocabSize: 515 },
-  activation: 'quick_gelu',
-};
 
 async function makeDataset(dir: string): Promise<void> {
   const words = ['red', 'green', 'blue', 'dark', 'light', 'warm', 'cold', 'grey', 'pale'];

@@ -2,7 +2,7 @@
 // features with a progress bar, and the output in text, JSON or an HTML report.
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { cacheDir, type LoadedClip } from '../index.js';
+import { cacheDir, type ImageOutput, type LoadedClip } from '../index.js';
 import { firstItems, readFashionMnist, readLabelledDataset, type LabelledDataset } from '../eval/datasets.js';
 import { imageFeatures, modelFingerprint, type ImageFeatures } from '../eval/features.js';
 import { FASHION_MNIST_DIR } from '../eval/fashion-mnist.js';
@@ -109,10 +109,12 @@ export async function features(
   name: string,
   inputs: LabelledDataset['inputs'],
   fingerprint: () => string,
+  output: ImageOutput = 'embedding',
 ): Promise<ImageFeatures> {
   const bar = progressBar(name);
   const result = await imageFeatures(clip, inputs, {
     batchSize: o.batchSize as number,
+    output,
     ...(o.cache
       ? {
           model: await modelFingerprint(o.model as string),
@@ -151,18 +153,41 @@ export function printClassification(m: ClassificationMetrics): void {
     console.log(`  ${pct(m.per_class[name]!.accuracy).padStart(7)}  ${name} (${m.per_class[name]!.n})`);
 }
 
-/** --json or text on stdout, and the report when asked. */
+/** An image an evaluation could not read: its path (or its position, for raw pixels) and why. */
+export interface ImageFailure {
+  input: string;
+  error: string;
+}
+
+/** The images of `inputs` that `f` could not read. */
+export function failuresOf(inputs: LabelledDataset['inputs'], f: ImageFeatures): ImageFailure[] {
+  return f.failures.map(({ index, message }) => {
+    const input = inputs[index];
+    return { input: typeof input === 'string' ? input : `#${index}`, error: message };
+  });
+}
+
+/**
+ * --json or text on stdout, and the report when asked. Unreadable images are left out of the
+ * metrics, counted and listed in the JSON (`failed`, `failures`), and make the exit status 1, as
+ * in `clip embed`: the numbers are printed, but the run did not cover every image.
+ */
 export async function emit(
   o: Options,
   result: Record<string, unknown>,
+  failures: readonly ImageFailure[],
   print: () => void,
   report: () => ReportInput,
 ): Promise<void> {
-  if (o.json) console.log(JSON.stringify(result));
+  if (o.json) console.log(JSON.stringify({ ...result, failed: failures.length, failures }));
   else print();
   if (o.report) {
     await writeReport(o.report as string, report());
     console.error(`report: ${o.report as string}`);
+  }
+  if (failures.length) {
+    console.error(`clip: ${failures.length} image(s) could not be read and were left out of the metrics`);
+    process.exitCode = 1;
   }
 }
 

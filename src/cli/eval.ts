@@ -2,12 +2,12 @@
 // printed as text or one JSON object (--json), optionally as a self-contained HTML report.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Command } from 'commander';
-import { load } from '../index.js';
+import { Option, type Command } from 'commander';
+import { load, type ImageOutput } from '../index.js';
 import { readCaptionPairs, type LabelledDataset } from '../eval/datasets.js';
 import type { ImageFeatures } from '../eval/features.js';
 import { fitLinearProbe } from '../eval/linear-probe.js';
-import { logisticScores } from '../eval/logistic.js';
+import { logisticScores } from '../train/index.js';
 import { classificationMetrics } from '../eval/metrics.js';
 import { encodeNpy } from '../npy.js';
 import { retrievalMetrics } from '../eval/retrieval.js';
@@ -17,6 +17,7 @@ import {
   datasetOptions,
   emit,
   evalOptions,
+  failuresOf,
   featureSummary,
   features,
   headline,
@@ -67,6 +68,7 @@ export function registerEval(program: Command): void {
         await emit(
           o,
           { ...m, features: featureSummary(f), settings },
+          failuresOf(data.inputs, f),
           () => printClassification(m),
           () => ({
             title: `Zero-shot: ${data.source}`,
@@ -110,6 +112,7 @@ export function registerEval(program: Command): void {
         await emit(
           o,
           { ...m, features: featureSummary(f), settings },
+          failuresOf(pairs.images, f),
           () => {
             for (const [way, ...cells] of rows)
               console.log(`${way}: R@1 ${cells[0]}  R@5 ${cells[1]}  R@10 ${cells[2]}  median rank ${cells[3]}`);
@@ -136,6 +139,15 @@ export function registerEval(program: Command): void {
   )
     .option('--train <dataset>', 'training set: ImageFolder directory or filepath,label CSV')
     .option('--test <dataset>', 'test set, with the same classes')
+    .addOption(
+      new Option(
+        '--features <kind>',
+        "image features to fit on: the ViT's before the projection to the embedding space (the CLIP paper's " +
+          'probe features; a ResNet gives its embedding either way) or the embedding',
+      )
+        .choices(['pre-projection', 'embedding'])
+        .default('pre-projection'),
+    )
     .option('--C <x>', 'fix the inverse regularisation strength instead of sweeping it', Number.parseFloat)
     .option('--validation <fraction>', 'share of train held out to choose C', Number.parseFloat, 0.2)
     .option('--max-iter <n>', 'L-BFGS iterations per fit', int, 1000)
@@ -158,8 +170,9 @@ export function registerEval(program: Command): void {
       let trainF: ImageFeatures;
       let testF: ImageFeatures;
       try {
-        trainF = await features(clip, o, 'train', train.inputs, train.fingerprint);
-        testF = await features(clip, o, 'test', test.inputs, test.fingerprint);
+        const output = o.features as ImageOutput;
+        trainF = await features(clip, o, 'train', train.inputs, train.fingerprint, output);
+        testF = await features(clip, o, 'test', test.inputs, test.fingerprint, output);
       } finally {
         await clip.model.release();
       }
@@ -191,6 +204,7 @@ export function registerEval(program: Command): void {
         task: 'linear-probe',
         train: train.source,
         test: test.source,
+        features: o.features,
         validation: o.C === undefined ? o.validation : undefined,
         max_iter: o.maxIter,
       });
@@ -206,6 +220,7 @@ export function registerEval(program: Command): void {
       await emit(
         o,
         { ...m, probe, features: { train: featureSummary(trainF), test: featureSummary(testF) }, settings },
+        [...failuresOf(train.inputs, trainF), ...failuresOf(test.inputs, testF)],
         () => {
           const chosen = fit.sweep.length
             ? ` (best of ${fit.sweep.length} on ${fit.validationRows} held-out images)`

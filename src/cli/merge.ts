@@ -11,7 +11,9 @@ import {
   dataset,
   datasetOptions,
   emit,
+  failuresOf,
   features,
+  type ImageFailure,
   outputOptions,
   pct,
   settingsOf,
@@ -69,6 +71,7 @@ export function registerMerge(program: Command): void {
         const dir = mkdtempSync(join(tmpdir(), 'clip-merge-'));
         const sweep: { alpha: number; top1: number; top5: number; mean_per_class: number }[] = [];
         let prompts: string[] = [];
+        let failures: ImageFailure[] = []; // the same images at every alpha
         try {
           for (const x of alphas(o.sweep as string | true)) {
             const path = join(dir, `alpha-${x}.safetensors`);
@@ -79,6 +82,7 @@ export function registerMerge(program: Command): void {
               // Each merge is a new model: nothing to reuse from the feature cache.
               const f = await features(clip, { ...o, cache: false }, `alpha ${x}`, data.inputs, data.fingerprint);
               const m = await zeroShotMetrics(clip, data, prompts, f);
+              failures = failuresOf(data.inputs, f);
               sweep.push({ alpha: x, top1: m.top1, top5: m.top5, mean_per_class: m.mean_per_class });
             } finally {
               await clip.model.release();
@@ -98,6 +102,7 @@ export function registerMerge(program: Command): void {
         await emit(
           o,
           { sweep, best_alpha: best.alpha, settings },
+          failures,
           () => {
             for (const s of sweep) {
               const scores = `top-1 ${pct(s.top1)}  top-5 ${pct(s.top5)}  mean per class ${pct(s.mean_per_class)}`;

@@ -3,7 +3,7 @@
 // (C at every second decade from 1e-6 to 1e6, then the interval around the best halved until 8
 // steps per decade), then refit on the whole training set with the chosen C.
 
-import { fitLogistic, logisticProblem, logisticScores, type Examples, type LogisticModel } from './logistic.js';
+import { fitLogistic, logisticProblem, logisticScores, type Examples, type LogisticModel } from '../train/index.js';
 
 export interface SweepPoint {
   C: number;

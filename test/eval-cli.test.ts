@@ -256,7 +256,11 @@ test('unreadable images: named on stderr, counted and listed in the JSON, exit s
   assert.equal(zeroshot.status, 1, zeroshot.stderr);
   assert.ok(zeroshot.stderr.includes(bad), 'stderr names the file');
   assert.match(zeroshot.stderr, /^clip: 1 image\(s\) could not be read/m);
-  const out = JSON.parse(zeroshot.stdout) as { n: number; failed: number; failures: { input: string; error: string }[] };
+  const out = JSON.parse(zeroshot.stdout) as {
+    n: number;
+    failed: number;
+    failures: { input: string; error: string }[];
+  };
   assert.equal(out.n, 3, 'the metrics cover the readable images');
   assert.equal(out.failed, 1);
   assert.equal(out.failures[0]!.input, bad);

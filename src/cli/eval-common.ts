@@ -6,7 +6,7 @@ import { cacheDir, type ImageOutput, type LoadedClip } from '../index.js';
 import { firstItems, readFashionMnist, readLabelledDataset, type LabelledDataset } from '../eval/datasets.js';
 import { imageFeatures, modelFingerprint, type ImageFeatures } from '../eval/features.js';
 import { FASHION_MNIST_DIR } from '../eval/fashion-mnist.js';
-import type { ClassificationMetrics } from '../eval/metrics.js';
+import { classMetrics, type ClassificationMetrics } from '../eval/metrics.js';
 import { progressBar } from '../eval/progress.js';
 import { writeReport, type ReportInput } from '../eval/report.js';
 import {
@@ -150,7 +150,7 @@ export const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFi
 export function printClassification(m: ClassificationMetrics): void {
   console.log(`top-1 ${pct(m.top1)}  top-5 ${pct(m.top5)}  mean per class ${pct(m.mean_per_class)}  (${m.n} images)`);
   for (const name of m.classes)
-    console.log(`  ${pct(m.per_class[name]!.accuracy).padStart(7)}  ${name} (${m.per_class[name]!.n})`);
+    console.log(`  ${pct(classMetrics(m, name).accuracy).padStart(7)}  ${name} (${classMetrics(m, name).n})`);
 }
 
 /** An image an evaluation could not read: its path (or its position, for raw pixels) and why. */

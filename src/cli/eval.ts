@@ -3,6 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from 'commander';
+import { at } from '../checked.js';
 import { load, type ImageOutput } from '../index.js';
 import { readCaptionPairs, type LabelledDataset } from '../eval/datasets.js';
 import type { ImageFeatures } from '../eval/features.js';
@@ -106,8 +107,8 @@ export function registerEval(program: Command): void {
         const settings = settingsOf(o, { task: 'retrieval', pairs: pairs.source });
         const rows = (['image_to_text', 'text_to_image'] as const).map((way) => [
           way.replaceAll('_', ' '),
-          ...['R@1', 'R@5', 'R@10'].map((k) => pct(m[way][k]!)),
-          m[way].median_rank!,
+          ...['R@1', 'R@5', 'R@10'].map((k) => pct(m[way][k] ?? null)),
+          m[way].median_rank ?? '–',
         ]);
         await emit(
           o,
@@ -177,7 +178,7 @@ export function registerEval(program: Command): void {
         await clip.model.release();
       }
       const classes = train.classes.length;
-      const labelsOf = (d: LabelledDataset, f: ImageFeatures) => Int32Array.from(f.rows, (r) => d.labels[r]!);
+      const labelsOf = (d: LabelledDataset, f: ImageFeatures) => Int32Array.from(f.rows, (r) => at(d.labels, r));
       const [trainY, testY] = [labelsOf(train, trainF), labelsOf(test, testF)];
       const fit = await fitLinearProbe(
         { x: trainF.data, y: trainY, dim: trainF.dim, classes },

@@ -67,13 +67,12 @@ export function readImageFolder(dir: string): LabelledDataset {
         '(one line per sorted sub-folder expected)',
     );
   }
-  const index = new Map(folders.map((f, i) => [f, i]));
   const inputs = items.map((i) => i.image);
   return {
     source: dir,
     classes,
     inputs,
-    labels: Int32Array.from(items, (i) => index.get(i.label)!),
+    labels: Int32Array.from(items, (i) => folders.indexOf(i.label)),
     fingerprint: () => hashFiles(inputs),
   };
 }

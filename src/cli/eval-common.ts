@@ -9,6 +9,7 @@ import { FASHION_MNIST_DIR } from '../eval/fashion-mnist.js';
 import { classMetrics, type ClassificationMetrics } from '../eval/metrics.js';
 import { progressBar } from '../eval/progress.js';
 import { writeReport, type ReportInput } from '../eval/report.js';
+import { zeroShotMetrics } from '../eval/zeroshot.js';
 import {
   CHINESE_SINGLE_TEMPLATE,
   CHINESE_TEMPLATES,
@@ -134,6 +135,14 @@ export async function features(
       : `${name}: ${result.rows.length} images in ${speed}`,
   );
   return result;
+}
+
+/** Zero-shot metrics on `data` with the prompts the options choose (`clip eval zeroshot`, `clip merge --sweep`). */
+export async function zeroShotRun(clip: LoadedClip, o: Options, data: LabelledDataset, name = 'images') {
+  const prompts = templates(o, clip);
+  const f = await features(clip, o, name, data.inputs, data.fingerprint);
+  const metrics = await zeroShotMetrics(clip, data, prompts, f);
+  return { metrics, prompts, features: f, failures: failuresOf(data.inputs, f) };
 }
 
 export function featureSummary(f: ImageFeatures) {

@@ -12,7 +12,6 @@ import { logisticScores } from '../train/index.js';
 import { classificationMetrics } from '../eval/metrics.js';
 import { encodeNpy } from '../npy.js';
 import { retrievalMetrics } from '../eval/retrieval.js';
-import { zeroShotMetrics } from '../eval/zeroshot.js';
 import {
   dataset,
   datasetOptions,
@@ -27,8 +26,8 @@ import {
   printClassification,
   settingsOf,
   templateOptions,
-  templates,
   usage,
+  zeroShotRun,
   type Options,
 } from './eval-common.js';
 import { loadOptions } from './options.js';
@@ -62,14 +61,12 @@ export function registerEval(program: Command): void {
       const data = dataset(path, o, o.split as 'train' | 't10k', '<dataset>');
       const clip = await load(o.model as string, loadOptions(o));
       try {
-        const prompts = templates(o, clip);
-        const f = await features(clip, o, 'images', data.inputs, data.fingerprint);
-        const m = await zeroShotMetrics(clip, data, prompts, f);
+        const { metrics: m, prompts, features: f, failures } = await zeroShotRun(clip, o, data);
         const settings = settingsOf(o, { task: 'zeroshot', dataset: data.source, templates: prompts });
         await emit(
           o,
           { ...m, features: featureSummary(f), settings },
-          failuresOf(data.inputs, f),
+          failures,
           () => printClassification(m),
           () => ({
             title: `Zero-shot: ${data.source}`,

@@ -6,20 +6,17 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { load, readCheckpoint, toCanonical, writeSafetensors } from '../index.js';
 import { interpolateStateDicts } from '../eval/merge.js';
-import { zeroShotMetrics } from '../eval/zeroshot.js';
 import {
   dataset,
   datasetOptions,
   emit,
-  failuresOf,
-  features,
   type ImageFailure,
   outputOptions,
   pct,
   settingsOf,
   templateOptions,
-  templates,
   usage,
+  zeroShotRun,
   type Options,
 } from './eval-common.js';
 import { loadOptions } from './options.js';
@@ -78,11 +75,10 @@ export function registerMerge(program: Command): void {
             writeSafetensors(path, interpolateStateDicts(sa, sb, x, [a, b]), { format: 'pt' });
             const clip = await load(path, loadOptions(o));
             try {
-              prompts = templates(o, clip);
               // Each merge is a new model: nothing to reuse from the feature cache.
-              const f = await features(clip, { ...o, cache: false }, `alpha ${x}`, data.inputs, data.fingerprint);
-              const m = await zeroShotMetrics(clip, data, prompts, f);
-              failures = failuresOf(data.inputs, f);
+              const run = await zeroShotRun(clip, { ...o, cache: false }, data, `alpha ${x}`);
+              ({ prompts, failures } = run);
+              const m = run.metrics;
               sweep.push({ alpha: x, top1: m.top1, top5: m.top5, mean_per_class: m.mean_per_class });
             } finally {
               await clip.model.release();

@@ -197,7 +197,7 @@ test('clip eval linear-probe --json: fits on train, scores test; --export-featur
   const out = JSON.parse(r.stdout) as {
     top1: number;
     n: number;
-    probe: { C: number; sweep: unknown[] };
+    probe: { C: number; sweep: unknown[]; train_accuracy: number };
     settings: { task: string };
   };
   assert.equal(out.n, 6);
@@ -208,6 +208,7 @@ test('clip eval linear-probe --json: fits on train, scores test; --export-featur
     1,
     'the random model features differ little, but with almost no penalty the six are fitted (as scikit-learn does)',
   );
+  assert.equal(out.probe.train_accuracy, 1, 'train and test are the same six images');
   assert.equal(out.settings.task, 'linear-probe');
   for (const f of ['train_x', 'train_y', 'test_x', 'test_y']) assert.ok(existsSync(join(npy, `${f}.npy`)));
   // Fitted by default on the ViT's features before the projection: its width, not the embedding's.

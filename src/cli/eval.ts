@@ -190,6 +190,8 @@ export function registerEval(program: Command): void {
         },
       );
       const m = classificationMetrics(logisticScores(fit.model, testF.data), testY, train.classes);
+      // The probe on its own training rows: how far these features separate the classes linearly at all.
+      const trainFit = classificationMetrics(logisticScores(fit.model, trainF.data), trainY, train.classes);
       if (o.exportFeatures) {
         const dir = o.exportFeatures as string;
         mkdirSync(dir, { recursive: true });
@@ -210,6 +212,7 @@ export function registerEval(program: Command): void {
         C: fit.C,
         sweep: fit.sweep,
         train_rows: fit.trainRows,
+        train_accuracy: trainFit.top1,
         validation_rows: fit.validationRows,
         iterations: fit.iterations,
         converged: fit.converged,
@@ -223,7 +226,8 @@ export function registerEval(program: Command): void {
           const chosen = fit.sweep.length
             ? ` (best of ${fit.sweep.length} on ${fit.validationRows} held-out images)`
             : '';
-          console.log(`C = ${fit.C.toExponential(3)}${chosen}; fitted in ${fit.seconds.toFixed(1)} s`);
+          const fitted = `fitted in ${fit.seconds.toFixed(1)} s, training accuracy ${pct(trainFit.top1)}`;
+          console.log(`C = ${fit.C.toExponential(3)}${chosen}; ${fitted}`);
           printClassification(m);
         },
         () => ({

@@ -6,6 +6,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import type { BatchFailure, ImageInput } from './image/index.js';
 import type { LoadedClip } from './load.js';
+import type { ImageOutput } from './models/config.js';
 
 export interface ImageEmbedding {
   index: number;
@@ -35,14 +36,18 @@ export function expandImagePaths(paths: readonly string[]): string[] {
   });
 }
 
-/** Image embeddings, `batchSize` at a time, the next batch's preprocessing overlapping this batch's model run. */
+/**
+ * Image embeddings, `batchSize` at a time, the next batch's preprocessing overlapping this batch's
+ * model run; `output: 'pre-projection'` gives a ViT's features before the projection (ImageOutput).
+ */
 export async function* embedImages(
   clip: LoadedClip,
   inputs: readonly ImageInput[],
   {
     batchSize = 32,
     preprocess = {},
-  }: { batchSize?: number; preprocess?: Parameters<LoadedClip['preprocessBatch']>[1] } = {},
+    output = 'embedding',
+  }: { batchSize?: number; preprocess?: Parameters<LoadedClip['preprocessBatch']>[1]; output?: ImageOutput } = {},
 ): AsyncGenerator<EmbedBatch> {
   const starts = Array.from({ length: Math.ceil(inputs.length / batchSize) }, (_, i) => i * batchSize);
   const prepare = (start: number) => clip.preprocessBatch(inputs.slice(start, start + batchSize), preprocess);
@@ -56,7 +61,7 @@ export async function* embedImages(
       yield { embeddings: [], failures: globalFailures };
       continue;
     }
-    const features = await clip.model.encodeImage(tensor);
+    const features = await clip.model.encodeImage(tensor, { output });
     const d = features.shape[1]!;
     yield {
       embeddings: indices.map((i, row) => ({

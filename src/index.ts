@@ -4,7 +4,13 @@ export { load, type LoadedClip, type LoadOptions, type Preprocess } from './load
 export { embedImages, expandImagePaths, isImageName, type EmbedBatch, type ImageEmbedding } from './embed.js';
 export { CLIP } from './inference/clip.js';
 export { clipLogits, normalizeRows, type ClipLogits } from './inference/logits.js';
-export { inferConfigFromStateDict, type ClipConfig, type ConfigOverrides } from './models/config.js';
+export {
+  imageOutputWidth,
+  inferConfigFromStateDict,
+  type ClipConfig,
+  type ConfigOverrides,
+  type ImageOutput,
+} from './models/config.js';
 export { readConfigFile } from './models/config-file.js';
 export { OFFICIAL_CONFIGS } from './models/presets.js';
 export { randomStateDict } from './models/random.js';

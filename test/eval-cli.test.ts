@@ -197,7 +197,7 @@ test('clip eval linear-probe --json: fits on train, scores test; --export-featur
   const out = JSON.parse(r.stdout) as {
     top1: number;
     n: number;
-    probe: { C: number; sweep: unknown[] };
+    probe: { C: number; sweep: unknown[]; train_accuracy: number };
     settings: { task: string };
   };
   assert.equal(out.n, 6);
@@ -208,8 +208,79 @@ test('clip eval linear-probe --json: fits on train, scores test; --export-featur
     1,
     'the random model features differ little, but with almost no penalty the six are fitted (as scikit-learn does)',
   );
+  assert.equal(out.probe.train_accuracy, 1, 'train and test are the same six images');
   assert.equal(out.settings.task, 'linear-probe');
   for (const f of ['train_x', 'train_y', 'test_x', 'test_y']) assert.ok(existsSync(join(npy, `${f}.npy`)));
+  // Fitted by default on the ViT's features before the projection: its width, not the embedding's.
+  assert.match(readFileSync(join(npy, 'train_x.npy'), 'latin1'), /'shape': \(6, 64\)/);
+  const embedding = run(
+    'eval',
+    'linear-probe',
+    ...['--model', model(), '--train', join(dir, 'set'), '--test', join(dir, 'set'), '--C', '1'],
+    ...['--features', 'embedding', '--export-features', npy],
+  );
+  assert.equal(embedding.status, 0, embedding.stderr);
+  assert.match(readFileSync(join(npy, 'train_x.npy'), 'latin1'), new RegExp(`'shape': \\(6, ${CFG.embedDim}\\)`));
+});
+
+test('pre-projection image features times visual.proj are the embedding', async () => {
+  const clip = await load(model(), { bpePath: bpe() });
+  try {
+    const files = CLASSES.map((label) => join(dir, 'set', label, '0.png'));
+    const { tensor } = await clip.preprocessBatch(files);
+    const embedding = await clip.model.encodeImage(tensor);
+    const pooled = await clip.model.encodeImage(tensor, { output: 'pre-projection' });
+    const width = CFG.vision.width;
+    assert.deepEqual(pooled.shape, [3, width]);
+    const proj = toFloat32((await readCheckpoint(join(model(), 'model.safetensors'))).get('visual.proj')!);
+    for (let i = 0; i < 3; i++) {
+      for (let d = 0; d < CFG.embedDim; d++) {
+        let sum = 0;
+        for (let k = 0; k < width; k++) sum += pooled.data[i * width + k]! * proj[k * CFG.embedDim + d]!;
+        assert.ok(Math.abs(sum - embedding.data[i * CFG.embedDim + d]!) < 1e-4, `image ${i}, dimension ${d}`);
+      }
+    }
+  } finally {
+    await clip.model.release();
+  }
+});
+
+test('unreadable images: named on stderr, counted and listed in the JSON, exit status 1 (as clip embed)', () => {
+  const broken = join(dir, 'broken');
+  for (const label of CLASSES) {
+    mkdirSync(join(broken, label), { recursive: true });
+    writeFileSync(join(broken, label, '0.png'), readFileSync(join(dir, 'set', label, '0.png')));
+  }
+  const bad = join(broken, 'red', '1.png');
+  writeFileSync(bad, 'not an image');
+  const zeroshot = run('eval', 'zeroshot', broken, '--model', model(), '--template', '{}', '--json');
+  assert.equal(zeroshot.status, 1, zeroshot.stderr);
+  assert.ok(zeroshot.stderr.includes(bad), 'stderr names the file');
+  assert.match(zeroshot.stderr, /^clip: 1 image\(s\) could not be read/m);
+  const out = JSON.parse(zeroshot.stdout) as {
+    n: number;
+    failed: number;
+    failures: { input: string; error: string }[];
+  };
+  assert.equal(out.n, 3, 'the metrics cover the readable images');
+  assert.equal(out.failed, 1);
+  assert.equal(out.failures[0]!.input, bad);
+  assert.ok(out.failures[0]!.error.length > 0);
+  const probe = run(
+    'eval',
+    'linear-probe',
+    ...['--model', model(), '--train', broken, '--test', broken, '--C', '1', '--json'],
+  );
+  assert.equal(probe.status, 1, probe.stderr);
+  const fit = JSON.parse(probe.stdout) as { n: number; failed: number; failures: { input: string }[] };
+  assert.equal(fit.n, 3);
+  assert.deepEqual(
+    fit.failures.map((f) => f.input),
+    [bad, bad],
+    'once in train, once in test',
+  );
+  const clean = JSON.parse(run('eval', 'zeroshot', join(dir, 'set'), '--model', model(), '--json').stdout);
+  assert.equal(clean.failed, 0);
 });
 
 test('clip merge: alpha 0 gives the first model, --sweep reports zero-shot accuracy per alpha', async () => {

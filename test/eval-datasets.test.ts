@@ -53,7 +53,7 @@ test('readImageFolder: sorted sub-folders are the classes; classes.txt renames t
   assert.notEqual(firstItems(plain, 2).fingerprint(), plain.fingerprint());
 });
 
-test('readImageFolder follows symbolic links and nested folders, as torchvision does; hidden files are left out', () => {
+test('readImageFolder follows symbolic links and nested folders (as torchvision), leaves hidden files out', () => {
   const root = join(dir, 'linked');
   mkdirSync(join(root, 'b', 'nested'), { recursive: true });
   writeFileSync(join(root, 'b', 'nested', 'x.png'), 'x');

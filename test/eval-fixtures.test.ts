@@ -86,7 +86,7 @@ test('clip eval zeroshot --template "{}" equals top-1, top-5, per-class and conf
   }
 });
 
-test('clip eval retrieval equals recall@K and median ranks from the reference logits, with two captions for some images', {
+test('clip eval retrieval: recall@K and median ranks of the reference logits, two captions for some images', {
   skip,
 }, () => {
   const { captions, images, logit } = reference();

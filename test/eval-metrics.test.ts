@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fitLinearProbe } from '../src/eval/linear-probe.js';
-import { fitLogistic, logisticScores } from '../src/eval/logistic.js';
+import { fitLogistic, logisticScores } from '../src/train/index.js';
 import { interpolateStateDicts } from '../src/eval/merge.js';
 import { classificationMetrics, recallMetrics, retrievalRanks } from '../src/eval/metrics.js';
 import { encodeNpy } from '../src/npy.js';

@@ -2,13 +2,14 @@
 // features with a progress bar, and the output in text, JSON or an HTML report.
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { cacheDir, type LoadedClip } from '../index.js';
+import { cacheDir, type ImageOutput, type LoadedClip } from '../index.js';
 import { firstItems, readFashionMnist, readLabelledDataset, type LabelledDataset } from '../eval/datasets.js';
 import { imageFeatures, modelFingerprint, type ImageFeatures } from '../eval/features.js';
 import { FASHION_MNIST_DIR } from '../eval/fashion-mnist.js';
-import type { ClassificationMetrics } from '../eval/metrics.js';
+import { classMetrics, type ClassificationMetrics } from '../eval/metrics.js';
 import { progressBar } from '../eval/progress.js';
 import { writeReport, type ReportInput } from '../eval/report.js';
+import { zeroShotMetrics } from '../eval/zeroshot.js';
 import {
   CHINESE_SINGLE_TEMPLATE,
   CHINESE_TEMPLATES,
@@ -109,10 +110,12 @@ export async function features(
   name: string,
   inputs: LabelledDataset['inputs'],
   fingerprint: () => string,
+  output: ImageOutput = 'embedding',
 ): Promise<ImageFeatures> {
   const bar = progressBar(name);
   const result = await imageFeatures(clip, inputs, {
     batchSize: o.batchSize as number,
+    output,
     ...(o.cache
       ? {
           model: await modelFingerprint(o.model as string),
@@ -134,6 +137,14 @@ export async function features(
   return result;
 }
 
+/** Zero-shot metrics on `data` with the prompts the options choose (`clip eval zeroshot`, `clip merge --sweep`). */
+export async function zeroShotRun(clip: LoadedClip, o: Options, data: LabelledDataset, name = 'images') {
+  const prompts = templates(o, clip);
+  const f = await features(clip, o, name, data.inputs, data.fingerprint);
+  const metrics = await zeroShotMetrics(clip, data, prompts, f);
+  return { metrics, prompts, features: f, failures: failuresOf(data.inputs, f) };
+}
+
 export function featureSummary(f: ImageFeatures) {
   return { images_per_second: f.imagesPerSecond, seconds: f.seconds, cached: f.cached, skipped: f.failures.length };
 }
@@ -148,21 +159,44 @@ export const pct = (x: number | null) => (x === null ? '–' : `${(100 * x).toFi
 export function printClassification(m: ClassificationMetrics): void {
   console.log(`top-1 ${pct(m.top1)}  top-5 ${pct(m.top5)}  mean per class ${pct(m.mean_per_class)}  (${m.n} images)`);
   for (const name of m.classes)
-    console.log(`  ${pct(m.per_class[name]!.accuracy).padStart(7)}  ${name} (${m.per_class[name]!.n})`);
+    console.log(`  ${pct(classMetrics(m, name).accuracy).padStart(7)}  ${name} (${classMetrics(m, name).n})`);
 }
 
-/** --json or text on stdout, and the report when asked. */
+/** An image an evaluation could not read: its path (or its position, for raw pixels) and why. */
+export interface ImageFailure {
+  input: string;
+  error: string;
+}
+
+/** The images of `inputs` that `f` could not read. */
+export function failuresOf(inputs: LabelledDataset['inputs'], f: ImageFeatures): ImageFailure[] {
+  return f.failures.map(({ index, message }) => {
+    const input = inputs[index];
+    return { input: typeof input === 'string' ? input : `#${index}`, error: message };
+  });
+}
+
+/**
+ * --json or text on stdout, and the report when asked. Unreadable images are left out of the
+ * metrics, counted and listed in the JSON (`failed`, `failures`), and make the exit status 1, as
+ * in `clip embed`: the numbers are printed, but the run did not cover every image.
+ */
 export async function emit(
   o: Options,
   result: Record<string, unknown>,
+  failures: readonly ImageFailure[],
   print: () => void,
   report: () => ReportInput,
 ): Promise<void> {
-  if (o.json) console.log(JSON.stringify(result));
+  if (o.json) console.log(JSON.stringify({ ...result, failed: failures.length, failures }));
   else print();
   if (o.report) {
     await writeReport(o.report as string, report());
     console.error(`report: ${o.report as string}`);
+  }
+  if (failures.length) {
+    console.error(`clip: ${failures.length} image(s) could not be read and were left out of the metrics`);
+    process.exitCode = 1;
   }
 }
 

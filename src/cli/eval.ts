@@ -2,21 +2,22 @@
 // printed as text or one JSON object (--json), optionally as a self-contained HTML report.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Command } from 'commander';
-import { load } from '../index.js';
+import { Option, type Command } from 'commander';
+import { at } from '../checked.js';
+import { load, type ImageOutput } from '../index.js';
 import { readCaptionPairs, type LabelledDataset } from '../eval/datasets.js';
 import type { ImageFeatures } from '../eval/features.js';
 import { fitLinearProbe } from '../eval/linear-probe.js';
-import { logisticScores } from '../eval/logistic.js';
+import { logisticScores } from '../train/index.js';
 import { classificationMetrics } from '../eval/metrics.js';
 import { encodeNpy } from '../npy.js';
 import { retrievalMetrics } from '../eval/retrieval.js';
-import { zeroShotMetrics } from '../eval/zeroshot.js';
 import {
   dataset,
   datasetOptions,
   emit,
   evalOptions,
+  failuresOf,
   featureSummary,
   features,
   headline,
@@ -25,8 +26,8 @@ import {
   printClassification,
   settingsOf,
   templateOptions,
-  templates,
   usage,
+  zeroShotRun,
   type Options,
 } from './eval-common.js';
 import { loadOptions } from './options.js';
@@ -60,13 +61,12 @@ export function registerEval(program: Command): void {
       const data = dataset(path, o, o.split as 'train' | 't10k', '<dataset>');
       const clip = await load(o.model as string, loadOptions(o));
       try {
-        const prompts = templates(o, clip);
-        const f = await features(clip, o, 'images', data.inputs, data.fingerprint);
-        const m = await zeroShotMetrics(clip, data, prompts, f);
+        const { metrics: m, prompts, features: f, failures } = await zeroShotRun(clip, o, data);
         const settings = settingsOf(o, { task: 'zeroshot', dataset: data.source, templates: prompts });
         await emit(
           o,
           { ...m, features: featureSummary(f), settings },
+          failures,
           () => printClassification(m),
           () => ({
             title: `Zero-shot: ${data.source}`,
@@ -104,12 +104,13 @@ export function registerEval(program: Command): void {
         const settings = settingsOf(o, { task: 'retrieval', pairs: pairs.source });
         const rows = (['image_to_text', 'text_to_image'] as const).map((way) => [
           way.replaceAll('_', ' '),
-          ...['R@1', 'R@5', 'R@10'].map((k) => pct(m[way][k]!)),
-          m[way].median_rank!,
+          ...['R@1', 'R@5', 'R@10'].map((k) => pct(m[way][k] ?? null)),
+          m[way].median_rank ?? '–',
         ]);
         await emit(
           o,
           { ...m, features: featureSummary(f), settings },
+          failuresOf(pairs.images, f),
           () => {
             for (const [way, ...cells] of rows)
               console.log(`${way}: R@1 ${cells[0]}  R@5 ${cells[1]}  R@10 ${cells[2]}  median rank ${cells[3]}`);
@@ -136,6 +137,15 @@ export function registerEval(program: Command): void {
   )
     .option('--train <dataset>', 'training set: ImageFolder directory or filepath,label CSV')
     .option('--test <dataset>', 'test set, with the same classes')
+    .addOption(
+      new Option(
+        '--features <kind>',
+        "image features to fit on: the ViT's before the projection to the embedding space (the CLIP paper's " +
+          'probe features; a ResNet gives its embedding either way) or the embedding',
+      )
+        .choices(['pre-projection', 'embedding'])
+        .default('pre-projection'),
+    )
     .option('--C <x>', 'fix the inverse regularisation strength instead of sweeping it', Number.parseFloat)
     .option('--validation <fraction>', 'share of train held out to choose C', Number.parseFloat, 0.2)
     .option('--max-iter <n>', 'L-BFGS iterations per fit', int, 1000)
@@ -158,13 +168,14 @@ export function registerEval(program: Command): void {
       let trainF: ImageFeatures;
       let testF: ImageFeatures;
       try {
-        trainF = await features(clip, o, 'train', train.inputs, train.fingerprint);
-        testF = await features(clip, o, 'test', test.inputs, test.fingerprint);
+        const output = o.features as ImageOutput;
+        trainF = await features(clip, o, 'train', train.inputs, train.fingerprint, output);
+        testF = await features(clip, o, 'test', test.inputs, test.fingerprint, output);
       } finally {
         await clip.model.release();
       }
       const classes = train.classes.length;
-      const labelsOf = (d: LabelledDataset, f: ImageFeatures) => Int32Array.from(f.rows, (r) => d.labels[r]!);
+      const labelsOf = (d: LabelledDataset, f: ImageFeatures) => Int32Array.from(f.rows, (r) => at(d.labels, r));
       const [trainY, testY] = [labelsOf(train, trainF), labelsOf(test, testF)];
       const fit = await fitLinearProbe(
         { x: trainF.data, y: trainY, dim: trainF.dim, classes },
@@ -179,6 +190,8 @@ export function registerEval(program: Command): void {
         },
       );
       const m = classificationMetrics(logisticScores(fit.model, testF.data), testY, train.classes);
+      // The probe on its own training rows: how far these features separate the classes linearly at all.
+      const trainFit = classificationMetrics(logisticScores(fit.model, trainF.data), trainY, train.classes);
       if (o.exportFeatures) {
         const dir = o.exportFeatures as string;
         mkdirSync(dir, { recursive: true });
@@ -191,6 +204,7 @@ export function registerEval(program: Command): void {
         task: 'linear-probe',
         train: train.source,
         test: test.source,
+        features: o.features,
         validation: o.C === undefined ? o.validation : undefined,
         max_iter: o.maxIter,
       });
@@ -198,6 +212,7 @@ export function registerEval(program: Command): void {
         C: fit.C,
         sweep: fit.sweep,
         train_rows: fit.trainRows,
+        train_accuracy: trainFit.top1,
         validation_rows: fit.validationRows,
         iterations: fit.iterations,
         converged: fit.converged,
@@ -206,11 +221,13 @@ export function registerEval(program: Command): void {
       await emit(
         o,
         { ...m, probe, features: { train: featureSummary(trainF), test: featureSummary(testF) }, settings },
+        [...failuresOf(train.inputs, trainF), ...failuresOf(test.inputs, testF)],
         () => {
           const chosen = fit.sweep.length
             ? ` (best of ${fit.sweep.length} on ${fit.validationRows} held-out images)`
             : '';
-          console.log(`C = ${fit.C.toExponential(3)}${chosen}; fitted in ${fit.seconds.toFixed(1)} s`);
+          const fitted = `fitted in ${fit.seconds.toFixed(1)} s, training accuracy ${pct(trainFit.top1)}`;
+          console.log(`C = ${fit.C.toExponential(3)}${chosen}; ${fitted}`);
           printClassification(m);
         },
         () => ({

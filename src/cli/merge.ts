@@ -6,18 +6,17 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { load, readCheckpoint, toCanonical, writeSafetensors } from '../index.js';
 import { interpolateStateDicts } from '../eval/merge.js';
-import { zeroShotMetrics } from '../eval/zeroshot.js';
 import {
   dataset,
   datasetOptions,
   emit,
-  features,
+  type ImageFailure,
   outputOptions,
   pct,
   settingsOf,
   templateOptions,
-  templates,
   usage,
+  zeroShotRun,
   type Options,
 } from './eval-common.js';
 import { loadOptions } from './options.js';
@@ -69,16 +68,17 @@ export function registerMerge(program: Command): void {
         const dir = mkdtempSync(join(tmpdir(), 'clip-merge-'));
         const sweep: { alpha: number; top1: number; top5: number; mean_per_class: number }[] = [];
         let prompts: string[] = [];
+        let failures: ImageFailure[] = []; // the same images at every alpha
         try {
           for (const x of alphas(o.sweep as string | true)) {
             const path = join(dir, `alpha-${x}.safetensors`);
             writeSafetensors(path, interpolateStateDicts(sa, sb, x, [a, b]), { format: 'pt' });
             const clip = await load(path, loadOptions(o));
             try {
-              prompts = templates(o, clip);
               // Each merge is a new model: nothing to reuse from the feature cache.
-              const f = await features(clip, { ...o, cache: false }, `alpha ${x}`, data.inputs, data.fingerprint);
-              const m = await zeroShotMetrics(clip, data, prompts, f);
+              const run = await zeroShotRun(clip, { ...o, cache: false }, data, `alpha ${x}`);
+              ({ prompts, failures } = run);
+              const m = run.metrics;
               sweep.push({ alpha: x, top1: m.top1, top5: m.top5, mean_per_class: m.mean_per_class });
             } finally {
               await clip.model.release();
@@ -98,6 +98,7 @@ export function registerMerge(program: Command): void {
         await emit(
           o,
           { sweep, best_alpha: best.alpha, settings },
+          failures,
           () => {
             for (const s of sweep) {
               const scores = `top-1 ${pct(s.top1)}  top-5 ${pct(s.top5)}  mean per class ${pct(s.mean_per_class)}`;

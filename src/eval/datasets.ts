@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InputError } from '../errors.js';
-import type { ImageInput } from '../image/index.js';
+import type { ImageInput } from '../index.js';
 // The train modules directly, not train/index.ts: train/run.ts uses readImageFolder for class prompts.
 import { readCsvSamples, type Sample } from '../train/data.js';
 import { readLabelledFolder } from '../train/evaluate.js';
@@ -67,13 +67,12 @@ export function readImageFolder(dir: string): LabelledDataset {
         '(one line per sorted sub-folder expected)',
     );
   }
-  const index = new Map(folders.map((f, i) => [f, i]));
   const inputs = items.map((i) => i.image);
   return {
     source: dir,
     classes,
     inputs,
-    labels: Int32Array.from(items, (i) => index.get(i.label)!),
+    labels: Int32Array.from(items, (i) => folders.indexOf(i.label)),
     fingerprint: () => hashFiles(inputs),
   };
 }

@@ -78,5 +78,5 @@ export function readFashionSplit(split: FashionSplitName, dir = FASHION_MNIST_DI
     throw new InputError(
       `${fashionFile(dir, split, 'labels')}: label ${labels.data[bad]} at row ${bad}, expected 0..9`,
     );
-  return { pixels: images.data, labels: labels.data, count: labels.dims[0]! };
+  return { pixels: images.data, labels: labels.data, count: labels.data.length };
 }

@@ -15,7 +15,14 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { cacheDir, embedImages, type ImageInput, type LoadedClip } from '../index.js';
+import {
+  cacheDir,
+  embedImages,
+  imageOutputWidth,
+  type ImageInput,
+  type ImageOutput,
+  type LoadedClip,
+} from '../index.js';
 
 /** Bump when what is stored changes. */
 const CACHE_FORMAT = 1;
@@ -63,6 +70,8 @@ export interface FeatureOptions {
   /** Default: `<clip cache dir>/features`. */
   cacheDir?: string;
   batchSize?: number;
+  /** The embedding (default) or the features before the projection (ImageOutput). */
+  output?: ImageOutput;
   /** Called after every batch with the images done so far (read or failed). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -81,10 +90,11 @@ export async function imageFeatures(
   opts: FeatureOptions = {},
 ): Promise<ImageFeatures> {
   const resolution = clip.model.config.vision.imageResolution;
+  const output = opts.output ?? 'embedding';
   const key =
     opts.model && opts.fingerprint
       ? createHash('sha256')
-          .update(JSON.stringify([CACHE_FORMAT, opts.model, opts.fingerprint, inputs.length, resolution]))
+          .update(JSON.stringify([CACHE_FORMAT, opts.model, opts.fingerprint, inputs.length, resolution, output]))
           .digest('hex')
           .slice(0, 32)
       : undefined;
@@ -108,7 +118,7 @@ export async function imageFeatures(
     }
   }
   const started = performance.now();
-  const dim = clip.model.config.embedDim;
+  const dim = imageOutputWidth(clip.model.config, output);
   const parts: Float32Array[] = [];
   const rows: number[] = [];
   const failures: ImageFeatures['failures'] = [];
@@ -117,7 +127,7 @@ export async function imageFeatures(
   // ~100× faster than through worker threads, which preprocessBatch starts per batch.
   const raw = inputs.length > 0 && inputs.every((i) => typeof i !== 'string' && !(i instanceof Uint8Array));
   const preprocess = raw ? { concurrency: 1 } : {};
-  for await (const batch of embedImages(clip, inputs, { batchSize: opts.batchSize ?? 64, preprocess })) {
+  for await (const batch of embedImages(clip, inputs, { batchSize: opts.batchSize ?? 64, preprocess, output })) {
     for (const f of batch.failures) failures.push({ index: f.index, message: f.error.message });
     for (const e of batch.embeddings) {
       rows.push(e.index);

@@ -3,7 +3,8 @@
 // (C at every second decade from 1e-6 to 1e6, then the interval around the best halved until 8
 // steps per decade), then refit on the whole training set with the chosen C.
 
-import { fitLogistic, logisticProblem, logisticScores, type Examples, type LogisticModel } from './logistic.js';
+import { at, first } from '../checked.js';
+import { fitLogistic, logisticProblem, logisticScores, type Examples, type LogisticModel } from '../train/index.js';
 
 export interface SweepPoint {
   C: number;
@@ -38,7 +39,7 @@ function subset(data: Examples, keep: (i: number) => boolean): Examples {
   const rows = [...Array(data.y.length).keys()].filter(keep);
   const x = new Float32Array(rows.length * data.dim);
   rows.forEach((r, i) => x.set(data.x.subarray(r * data.dim, (r + 1) * data.dim), i * data.dim));
-  return { x, y: rows.map((r) => data.y[r]!), dim: data.dim, classes: data.classes };
+  return { x, y: rows.map((r) => at(data.y, r)), dim: data.dim, classes: data.classes };
 }
 
 /** Share of rows whose highest logit is their label. */
@@ -48,7 +49,7 @@ function logisticAccuracy(model: LogisticModel, data: Examples): number {
   for (let i = 0; i < data.y.length; i++) {
     let best = 0;
     for (let c = 1; c < data.classes; c++)
-      if (scores[i * data.classes + c]! > scores[i * data.classes + best]!) best = c;
+      if (at(scores, i * data.classes + c) > at(scores, i * data.classes + best)) best = c;
     if (best === data.y[i]) correct++;
   }
   return data.y.length ? correct / data.y.length : 0;
@@ -86,7 +87,7 @@ export async function fitLinearProbe(train: Examples, opts: LinearProbeOptions =
     };
     // Best validation accuracy; ties go to the stronger regularisation (smaller C).
     const best = () =>
-      [...tried.entries()].sort((a, b) => b[1].point.accuracy - a[1].point.accuracy || a[0] - b[0])[0]![0];
+      first([...tried.entries()].sort((a, b) => b[1].point.accuracy - a[1].point.accuracy || a[0] - b[0]))[0];
     try {
       for (let e = -6; e <= 6; e += 2) await tryC(e);
       for (let step = 1; step >= 0.125; step /= 2) {

@@ -1,6 +1,7 @@
 // Weight-space ensembling (WiSE-FT, Wortsman et al. 2022): θ = (1 − α)·θ_a + α·θ_b for two
 // fine-tunes of the same architecture, usually the zero-shot model (a) and its fine-tune (b).
 
+import { at } from '../checked.js';
 import { InputError } from '../errors.js';
 import { fromFloat32, toFloat32, type RawTensor, type StateDict } from '../tensor.js';
 
@@ -23,7 +24,8 @@ export function interpolateStateDicts(a: StateDict, b: StateDict, alpha: number,
     );
   const out: StateDict = new Map();
   for (const [key, ta] of a) {
-    const tb = b.get(key)!;
+    const tb = b.get(key);
+    if (!tb) throw new InputError(`${key} is in ${names[0]} but not in ${names[1]}`);
     if (ta.shape.join() !== tb.shape.join())
       throw new InputError(
         `${key}: shape [${ta.shape.join(', ')}] in ${names[0]} but [${tb.shape.join(', ')}] in ${names[1]}`,
@@ -38,7 +40,7 @@ export function interpolateStateDicts(a: StateDict, b: StateDict, alpha: number,
     out.set(
       key,
       fromFloat32(
-        xa.map((v, i) => (1 - alpha) * v + alpha * xb[i]!),
+        xa.map((v, i) => (1 - alpha) * v + alpha * at(xb, i)),
         ta.shape,
       ),
     );

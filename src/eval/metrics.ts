@@ -4,6 +4,7 @@
 // confusion matrix; in retrieval only strictly higher scores rank above a match, the usual
 // `(scores > positive).sum()`, which matters for duplicate captions (equal text features).
 
+import { at } from '../checked.js';
 import { InputError } from '../errors.js';
 
 /** Row-by-row dot products a·bᵀ: [n, d] × [m, d] → [n, m]. */
@@ -14,7 +15,7 @@ export function dotRows(a: Float32Array, b: Float32Array, d: number): Float32Arr
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < m; j++) {
       let dot = 0;
-      for (let k = 0; k < d; k++) dot += a[i * d + k]! * b[j * d + k]!;
+      for (let k = 0; k < d; k++) dot += at(a, i * d + k) * at(b, j * d + k);
       out[i * m + j] = dot;
     }
   }
@@ -26,10 +27,10 @@ export function dotRows(a: Float32Array, b: Float32Array, d: number): Float32Arr
  * `earlierFirst`) scoring equal with j < target.
  */
 function rankOf(scores: Float32Array, offset: number, m: number, target: number, earlierFirst: boolean): number {
-  const own = scores[offset + target]!;
+  const own = at(scores, offset + target);
   let rank = 0;
   for (let j = 0; j < m; j++) {
-    const s = scores[offset + j]!;
+    const s = at(scores, offset + j);
     if (s > own || (earlierFirst && s === own && j < target)) rank++;
   }
   return rank;
@@ -52,6 +53,13 @@ export interface ClassificationMetrics {
   classes: string[];
 }
 
+/** The metrics of class `name`, one of `m.classes`. */
+export function classMetrics(m: ClassificationMetrics, name: string): ClassMetrics {
+  const found = m.per_class[name];
+  if (!found) throw new RangeError(`no class "${name}" among [${m.classes.join(', ')}]`);
+  return found;
+}
+
 /**
  * Top-1/top-5, per-class and mean per-class accuracy and the confusion matrix from scores
  * [n, classes] (logits or probabilities: only the order matters) and the true class of each row.
@@ -69,18 +77,20 @@ export function classificationMetrics(
   let top1 = 0;
   let top5 = 0;
   for (let i = 0; i < n; i++) {
-    const label = labels[i]!;
+    const label = at(labels, i);
+    const row = at(confusion, label);
     let predicted = 0;
-    for (let c = 1; c < k; c++) if (scores[i * k + c]! > scores[i * k + predicted]!) predicted = c;
-    confusion[label]![predicted]!++;
+    for (let c = 1; c < k; c++) if (at(scores, i * k + c) > at(scores, i * k + predicted)) predicted = c;
+    row[predicted] = at(row, predicted) + 1;
     if (predicted === label) top1++;
     if (rankOf(scores, i * k, k, label, true) < 5) top5++;
   }
   const per_class: Record<string, ClassMetrics> = {};
   const present: number[] = [];
   classes.forEach((name, c) => {
-    const count = confusion[c]!.reduce((a, b) => a + b, 0);
-    const accuracy = count ? confusion[c]![c]! / count : null;
+    const row = at(confusion, c);
+    const count = row.reduce((a, b) => a + b, 0);
+    const accuracy = count ? at(row, c) / count : null;
     if (accuracy !== null) present.push(accuracy);
     per_class[name] = { accuracy, n: count };
   });
@@ -103,7 +113,7 @@ export function recallMetrics(ranks: readonly number[], ks: readonly number[] = 
   for (const k of ks) out[`R@${k}`] = n ? ranks.filter((r) => r < k).length / n : 0;
   const sorted = ranks.map((r) => r + 1).sort((a, b) => a - b);
   const mid = Math.floor(n / 2);
-  out.median_rank = n === 0 ? 0 : n % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  out.median_rank = n === 0 ? 0 : n % 2 ? at(sorted, mid) : (at(sorted, mid - 1) + at(sorted, mid)) / 2;
   return out;
 }
 
@@ -127,7 +137,7 @@ export function retrievalRanks(
   if (similarity.length !== nImages * nTexts)
     throw new InputError(`similarity holds ${similarity.length} values, expected ${nImages} × ${nTexts}`);
   const captions: number[][] = Array.from({ length: nImages }, () => []);
-  textImage.forEach((image, t) => captions[image]!.push(t));
+  textImage.forEach((image, t) => at(captions, image).push(t));
   const imageToText = captions.map((own, i) => {
     if (own.length === 0) throw new InputError(`image ${i} has no caption`);
     return Math.min(...own.map((t) => rankOf(similarity, i * nTexts, nTexts, t, false)));
@@ -135,7 +145,7 @@ export function retrievalRanks(
   // Text t's column, gathered so the same ranking rule applies.
   const column = new Float32Array(nImages);
   const textToImage = textImage.map((image, t) => {
-    for (let i = 0; i < nImages; i++) column[i] = similarity[i * nTexts + t]!;
+    for (let i = 0; i < nImages; i++) column[i] = at(similarity, i * nTexts + t);
     return rankOf(column, 0, nImages, image, false);
   });
   return { imageToText, textToImage };

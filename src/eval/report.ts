@@ -4,7 +4,7 @@
 
 import { writeFileSync } from 'node:fs';
 import sharp from 'sharp';
-import type { ClassificationMetrics } from './metrics.js';
+import { classMetrics, type ClassificationMetrics } from './metrics.js';
 
 export interface ReportInput {
   title: string;
@@ -77,7 +77,7 @@ function table(caption: string, header: string[], rows: (string | number)[][]): 
 function classSection(m: ClassificationMetrics, png: Buffer): string {
   const bars = m.classes
     .map((name) => {
-      const { accuracy, n } = m.per_class[name]!;
+      const { accuracy, n } = classMetrics(m, name);
       const width = ((accuracy ?? 0) * 100).toFixed(1);
       return (
         `<tr><td>${escapeHtml(name)}</td><td class="bar"><div style="width:${width}%"></div></td>` +

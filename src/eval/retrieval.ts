@@ -1,6 +1,7 @@
 // Image↔text retrieval on captioned images: cosine similarities of every image with every
 // caption, then recall@1/5/10 and the median rank both ways.
 
+import { at } from '../checked.js';
 import { normalizeRows, type LoadedClip } from '../index.js';
 import type { CaptionedImages } from './datasets.js';
 import type { ImageFeatures } from './features.js';
@@ -31,17 +32,20 @@ export async function retrievalMetrics(
   features: ImageFeatures,
 ): Promise<RetrievalMetrics> {
   const row = new Map(features.rows.map((image, r) => [image, r]));
-  const kept = pairs.textImage.map((image, t) => ({ t, r: row.get(image) })).filter((k) => k.r !== undefined);
+  const kept = pairs.textImage.flatMap((image, t) => {
+    const r = row.get(image);
+    return r === undefined ? [] : [{ text: at(pairs.texts, t), r }];
+  });
   const texts = await textFeatures(
     clip,
-    kept.map((k) => pairs.texts[k.t]!),
+    kept.map((k) => k.text),
   );
   const images = normalizeRows({ data: features.data, shape: [features.rows.length, features.dim] }).data;
   const similarity = dotRows(images, texts, features.dim);
   const ranks = retrievalRanks(
     similarity,
     features.rows.length,
-    kept.map((k) => k.r!),
+    kept.map((k) => k.r),
   );
   return {
     image_to_text: recallMetrics(ranks.imageToText),

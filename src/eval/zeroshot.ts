@@ -1,6 +1,7 @@
 // Zero-shot classification of a labelled dataset: the prompt-ensembled classifier of zeroshot/
 // scored against every image's features, then the metrics.
 
+import { at } from '../checked.js';
 import { normalizeRows, zeroShotClassifier, type LoadedClip } from '../index.js';
 import type { LabelledDataset } from './datasets.js';
 import type { ImageFeatures } from './features.js';
@@ -32,7 +33,7 @@ export async function zeroShotMetrics(
   const logits = await zeroShotLogits(clip, data.classes, templates, features);
   return classificationMetrics(
     logits,
-    features.rows.map((r) => data.labels[r]!),
+    features.rows.map((r) => at(data.labels, r)),
     data.classes,
   );
 }

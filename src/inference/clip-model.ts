@@ -5,7 +5,7 @@
 import { InputError } from '../errors.js';
 import type { Graph } from '../graph/ir.js';
 import { buildImageGraph, buildTextGraph, logitScaleOf } from '../models/clip.js';
-import { inferConfigFromStateDict, type ClipConfig } from '../models/config.js';
+import { imageOutputWidth, inferConfigFromStateDict, type ClipConfig, type ImageOutput } from '../models/config.js';
 import type { TowerSession } from '../runtime/ort-session.js';
 import type { StateDict, Tensor } from '../tensor.js';
 import { clipLogits, type ClipLogits } from './logits.js';
@@ -23,11 +23,14 @@ export interface LazyWeights {
 
 export type Precision = 'fp32' | 'int8';
 
+/** The graphs a model runs: 'image-pre-projection' outputs the image features before `proj` (ImageOutput). */
+export type Tower = 'image' | 'image-pre-projection' | 'text';
+
 /**
  * Compiles a tower into a runnable session. `build` gives its float32 graph; the runtime may
  * rewrite it (int8) and keep the result (a compiled cache).
  */
-export type OpenTower = (tower: 'image' | 'text', build: () => Promise<Graph>) => Promise<TowerSession>;
+export type OpenTower = (tower: Tower, build: () => Promise<Graph>) => Promise<TowerSession>;
 
 export class ClipModel {
   readonly config: ClipConfig;
@@ -36,6 +39,7 @@ export class ClipModel {
   /** Runs `use` on the weights; lazy weights are read for the builds under way and then let go. */
   private readonly withWeights: <T>(use: (sd: StateDict) => T | Promise<T>) => Promise<T>;
   private imageSession?: Promise<TowerSession>;
+  private preProjectionSession?: Promise<TowerSession>;
   private textSession?: Promise<TowerSession>;
 
   constructor(
@@ -63,24 +67,32 @@ export class ClipModel {
     }
   }
 
-  private session(tower: 'image' | 'text'): Promise<TowerSession> {
+  private session(tower: Tower): Promise<TowerSession> {
     return this.openTower(tower, () =>
       this.withWeights((sd) =>
-        tower === 'image' ? buildImageGraph(sd, this.config) : buildTextGraph(sd, this.config, { dynamicLength: true }),
+        tower === 'text'
+          ? buildTextGraph(sd, this.config, { dynamicLength: true })
+          : buildImageGraph(sd, this.config, { imageOutput: tower === 'image' ? 'embedding' : 'pre-projection' }),
       ),
     );
   }
 
-  /** images float32 [N, 3, R, R] (preprocessed) → features [N, embedDim]. */
-  async encodeImage(images: Tensor): Promise<Tensor> {
+  /**
+   * images float32 [N, 3, R, R] (preprocessed) → features [N, embedDim]; with `output:
+   * 'pre-projection'`, a ViT's features before the projection, [N, vision width] (ImageOutput).
+   */
+  async encodeImage(images: Tensor, { output = 'embedding' }: { output?: ImageOutput } = {}): Promise<Tensor> {
     const R = this.config.vision.imageResolution;
     const [n, c, h, w] = images.shape;
     if (images.shape.length !== 4 || c !== 3 || h !== R || w !== R) {
       throw new InputError(`encodeImage expects images [N, 3, ${R}, ${R}], got [${images.shape.join(', ')}]`);
     }
-    if (n === 0) return { data: new Float32Array(0), shape: [0, this.config.embedDim] };
-    this.imageSession ??= this.session('image');
-    const out = await (await this.imageSession).run({ images });
+    if (n === 0) return { data: new Float32Array(0), shape: [0, imageOutputWidth(this.config, output)] };
+    const session =
+      output === 'embedding'
+        ? (this.imageSession ??= this.session('image'))
+        : (this.preProjectionSession ??= this.session('image-pre-projection'));
+    const out = await (await session).run({ images });
     return out.image_features as Tensor;
   }
 
@@ -120,7 +132,7 @@ export class ClipModel {
 
   /** Frees the runtime sessions. */
   async release(): Promise<void> {
-    for (const s of [this.imageSession, this.textSession]) if (s) await (await s).release();
-    this.imageSession = this.textSession = undefined;
+    for (const s of [this.imageSession, this.preProjectionSession, this.textSession]) if (s) await (await s).release();
+    this.imageSession = this.preProjectionSession = this.textSession = undefined;
   }
 }

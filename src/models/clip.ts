@@ -3,7 +3,7 @@
 
 import { Graph, type Value } from '../graph/ir.js';
 import { toFloat32, type StateDict } from '../tensor.js';
-import type { ClipConfig } from './config.js';
+import type { ClipConfig, ImageOutput } from './config.js';
 import { Params, type ParamFiller } from './params.js';
 import { imageTower, textTower } from './towers.js';
 
@@ -14,6 +14,8 @@ export interface TowerGraphOptions {
   fill?: ParamFiller;
   /** Text graph takes tokens [batch, seq] of any length ≤ contextLength (see inference/text-buckets.ts). */
   dynamicLength?: boolean;
+  /** Image graph: the embedding (default) or the features before the projection (see ImageOutput). */
+  imageOutput?: ImageOutput;
 }
 
 function finish(g: Graph, output: string, value: Value, opts: TowerGraphOptions): Graph {
@@ -28,7 +30,8 @@ export function buildImageGraph(sd: StateDict, cfg: ClipConfig, opts: TowerGraph
   const R = cfg.vision.imageResolution;
   const images = g.input('images', 'float32', ['batch', 3, R, R]);
   const p = new Params(g, sd, 'visual.', opts.fill);
-  return finish(g, 'image_features', g.tap('act.visual.output', imageTower(images, p, cfg)), opts);
+  const features = imageTower(images, p, cfg, false, opts.imageOutput);
+  return finish(g, 'image_features', g.tap('act.visual.output', features), opts);
 }
 
 /** The text tower as a graph: input `tokens` int32 [batch, contextLength] → `text_features`. */

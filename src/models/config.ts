@@ -63,6 +63,18 @@ export interface ClipConfig {
   activation: Activation;
 }
 
+/**
+ * What the image tower outputs: the embedding (`encode_image`), or for a ViT the pooled class
+ * token before the projection to the embedding space (the CLIP paper's linear-probe features, I_f
+ * in its Figure 3). A ResNet's attention pool ends in its own projection: its embedding either way.
+ */
+export type ImageOutput = 'embedding' | 'pre-projection';
+
+/** Width of the image features `output` gives. */
+export function imageOutputWidth(cfg: ClipConfig, output: ImageOutput): number {
+  return output === 'pre-projection' && cfg.vision.kind === 'vit' ? cfg.vision.width : cfg.embedDim;
+}
+
 /** A size a config file states, checked against the one the state dict's shapes give. */
 export interface DeclaredSize {
   /** Dotted path in ClipConfig, e.g. "vision.width". */

@@ -4,7 +4,7 @@
 
 import type { Value } from '../graph/ir.js';
 import { encodeTextBert } from './bert.js';
-import type { ClipConfig } from './config.js';
+import type { ClipConfig, ImageOutput } from './config.js';
 import type { Params } from './params.js';
 import { encodeImageResNet } from './resnet.js';
 import { encodeTextTransformer } from './text.js';
@@ -13,10 +13,17 @@ import { encodeImageViT } from './vit.js';
 /**
  * images float32 [N, 3, R, R] → image features [N, embedDim]; weights under `p` (`visual.`).
  * `training`: a ResNet's BatchNorm uses batch statistics (a ViT is the same either way).
+ * `output`: see ImageOutput (a ResNet's attention pool projects itself: its embedding either way).
  */
-export function imageTower(images: Value, p: Params, cfg: ClipConfig, training = false): Value {
+export function imageTower(
+  images: Value,
+  p: Params,
+  cfg: ClipConfig,
+  training = false,
+  output: ImageOutput = 'embedding',
+): Value {
   return cfg.vision.kind === 'vit'
-    ? encodeImageViT(images, p, cfg.vision, cfg.embedDim, cfg.activation)
+    ? encodeImageViT(images, p, cfg.vision, cfg.embedDim, cfg.activation, output)
     : encodeImageResNet(images, p, cfg.vision, cfg.embedDim, training);
 }
 

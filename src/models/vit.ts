@@ -3,17 +3,18 @@
 
 import { concat, type Value } from '../graph/ir.js';
 import { layerNorm } from '../graph/nn.js';
-import type { Activation, VisionTransformerConfig } from './config.js';
+import type { Activation, ImageOutput, VisionTransformerConfig } from './config.js';
 import type { Params } from './params.js';
 import { layerNormParams, transformer } from './transformer.js';
 
-/** images float32 [N, 3, R, R] → image features [N, embedDim]. */
+/** images float32 [N, 3, R, R] → image features [N, embedDim] (or [N, width] before `proj`). */
 export function encodeImageViT(
   images: Value,
   p: Params,
   cfg: VisionTransformerConfig,
   embedDim: number,
   activation: Activation,
+  output: ImageOutput = 'embedding',
 ): Value {
   const { width, patchSize, imageResolution } = cfg;
   const g = images.graph;
@@ -45,5 +46,5 @@ export function encodeImageViT(
     pooled: 0,
   });
   const cls = g.tap('act.visual.ln_post', layerNorm(pooled, ...layerNormParams(p.scope('ln_post'), width)));
-  return cls.matmul(p.get('proj', [width, embedDim]));
+  return output === 'pre-projection' ? cls : cls.matmul(p.get('proj', [width, embedDim]));
 }

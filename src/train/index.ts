@@ -4,6 +4,16 @@ export { AdamW, openClipDecay, decayAll, type AdamWOptions, type AdamWState } fr
 export { clipGradNorm } from './clip-grad-norm.js';
 export { cosineLr, type CosineSchedule } from './schedule.js';
 export { clipLoss, type ClipLossValues } from './loss.js';
+export {
+  fitLogistic,
+  logisticProblem,
+  logisticScores,
+  type Examples,
+  type FitOptions,
+  type FitResult,
+  type LogisticModel,
+  type LogisticProblem,
+} from './logistic.js';
 export { buildTrainGraph, buildFeatureGraph, type TrainGraph, type TrainGraphOptions } from './graph.js';
 export { Trainer, type TrainerOptions, type Batch, type Gradients } from './trainer.js';
 export { saveCheckpoint, readTrainState, restoreTrainState, trainStatePath, type TrainState } from './checkpoint.js';

@@ -2,6 +2,7 @@
 // embeddings (renormalised, as in the reference notebook's prompt ensembling); an image's
 // probabilities are softmax(exp(logit_scale) · cosine) over the labels.
 
+import { at } from '../checked.js';
 import { InputError } from '../errors.js';
 import { normalizeRows } from '../inference/logits.js';
 import type { ClipModel } from '../inference/clip-model.js';
@@ -51,7 +52,9 @@ async function labelWeights(
     for (let l = 0; l < batch.length; l++) {
       for (let t = 0; t < templates.length; t++) {
         const row = (l * templates.length + t) * d;
-        for (let k = 0; k < d; k++) mean[(first + l) * d + k]! += embedded.data[row + k]! / templates.length;
+        const prompt = embedded.data.subarray(row, row + d);
+        const into = mean.subarray((first + l) * d, (first + l + 1) * d);
+        into.forEach((v, k) => (into[k] = v + at(prompt, k) / templates.length));
       }
     }
   }
@@ -77,7 +80,7 @@ export async function zeroShotClassifier(
   const templates = options.templates ?? DEFAULT_TEMPLATES;
   if (templates.length === 0) throw new InputError('zero-shot classification needs at least one prompt template');
   const weights = await labelWeights(model, tokenize, labels, templates);
-  const d = weights.shape[1]!;
+  const d = at(weights.shape, 1);
   return {
     labels,
     weights,
@@ -85,16 +88,16 @@ export async function zeroShotClassifier(
       const features = normalizeRows(input.shape.length === 4 ? await model.encodeImage(input) : input);
       const scale = Math.exp(model.logitScale);
       const results: Prediction[][] = [];
-      for (let i = 0; i < features.shape[0]!; i++) {
+      for (let i = 0; i < at(features.shape, 0); i++) {
         const logits = labels.map((_, l) => {
           let dot = 0;
-          for (let k = 0; k < d; k++) dot += features.data[i * d + k]! * weights.data[l * d + k]!;
+          for (let k = 0; k < d; k++) dot += at(features.data, i * d + k) * at(weights.data, l * d + k);
           return scale * dot;
         });
         const probabilities = softmax(logits);
         results.push(
           labels
-            .map((label, l) => ({ label, probability: probabilities[l]! }))
+            .map((label, l) => ({ label, probability: at(probabilities, l) }))
             .sort((a, b) => b.probability - a.probability)
             .slice(0, topK),
         );

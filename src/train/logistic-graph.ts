@@ -2,6 +2,7 @@
 // evaluation (logits X·Wᵀ and gradient (P − Y)ᵀ·X) are where all the time goes, and ONNX
 // Runtime's GEMM does them ~30× faster than a JavaScript loop.
 
+import { at } from '../checked.js';
 import { Graph } from '../graph/ir.js';
 import { Session } from '../runtime/session.js';
 
@@ -43,7 +44,7 @@ export async function objectiveSession(
   g.output('gb', residual.mean([0], false));
   const session = await Session.create(g);
   const y1 = new Float32Array(n * classes);
-  for (let i = 0; i < n; i++) y1[i * classes + y[i]!] = 1;
+  for (let i = 0; i < n; i++) y1[i * classes + at(y, i)] = 1;
   const fixed = { x: { data: x, shape: [n, dim] }, y: { data: y1, shape: [n, classes] } };
   return {
     async evaluate(weights, intercepts) {
@@ -52,11 +53,12 @@ export async function objectiveSession(
         w: { data: weights, shape: [classes, dim] },
         b: { data: intercepts, shape: [classes] },
       });
-      return {
-        loss: (out.loss!.data as Float32Array)[0]!,
-        gradWeights: out.gw!.data as Float32Array,
-        gradIntercepts: out.gb!.data as Float32Array,
+      const output = (name: string) => {
+        const tensor = out[name];
+        if (!tensor) throw new Error(`the logistic objective graph gave no "${name}"`);
+        return tensor.data as Float32Array;
       };
+      return { loss: at(output('loss'), 0), gradWeights: output('gw'), gradIntercepts: output('gb') };
     },
     release: () => session.release(),
   };

@@ -7,6 +7,7 @@
 // its data term evaluated by ONNX Runtime (logistic-graph.ts), the optimiser in float64 here; it
 // stops as sklearn's lbfgs solver does (largest gradient entry ≤ 1e-4, or no progress).
 
+import { at } from '../checked.js';
 import { InputError } from '../errors.js';
 import { objectiveSession, type ObjectiveSession } from './logistic-graph.js';
 
@@ -42,11 +43,9 @@ export interface Examples {
   classes: number;
 }
 
-const dot = (a: Float64Array, b: Float64Array) => {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s;
-};
+const dot = (a: Float64Array, b: Float64Array) => a.reduce((s, v, i) => s + v * at(b, i), 0);
+/** y += a·x, in place. */
+const axpy = (y: Float64Array, a: number, x: Float64Array) => y.forEach((v, i) => (y[i] = v + a * at(x, i)));
 const maxAbs = (a: Float64Array) => {
   let m = 0;
   for (const v of a) m = Math.max(m, Math.abs(v));
@@ -66,8 +65,8 @@ async function objective(
   const weights = new Float32Array(classes * dim);
   const intercepts = new Float32Array(classes);
   for (let c = 0; c < classes; c++) {
-    for (let k = 0; k < dim; k++) weights[c * dim + k] = w[c * stride + k]!;
-    intercepts[c] = w[c * stride + dim]!;
+    weights.set(w.subarray(c * stride, c * stride + dim), c * dim);
+    intercepts[c] = at(w, c * stride + dim);
   }
   const { loss, gradWeights, gradIntercepts } = await session.evaluate(weights, intercepts);
   const lambda = 1 / (C * n);
@@ -75,11 +74,11 @@ async function objective(
   let penalty = 0;
   for (let c = 0; c < classes; c++) {
     for (let k = 0; k < dim; k++) {
-      const v = w[c * stride + k]!;
-      g[c * stride + k] = gradWeights[c * dim + k]! + lambda * v;
+      const v = at(w, c * stride + k);
+      g[c * stride + k] = at(gradWeights, c * dim + k) + lambda * v;
       penalty += v * v;
     }
-    g[c * stride + dim] = gradIntercepts[c]!;
+    g[c * stride + dim] = at(gradIntercepts, c);
   }
   return { f: loss + 0.5 * lambda * penalty, g };
 }
@@ -138,31 +137,31 @@ async function lbfgs(
     const d = Float64Array.from(g, (v) => -v);
     const alphas: number[] = [];
     for (let h = history.length - 1; h >= 0; h--) {
-      const { s, y, rho } = history[h]!;
+      const { s, y, rho } = at(history, h);
       const a = rho * dot(s, d);
       alphas[h] = a;
-      for (let i = 0; i < size; i++) d[i]! -= a * y[i]!;
+      axpy(d, -a, y);
     }
     const last = history[history.length - 1];
     const gamma = last ? dot(last.s, last.y) / dot(last.y, last.y) : 1 / Math.max(1, Math.sqrt(dot(g, g)));
-    for (let i = 0; i < size; i++) d[i]! *= gamma;
+    d.forEach((v, i) => (d[i] = v * gamma));
     for (let h = 0; h < history.length; h++) {
-      const { s, y, rho } = history[h]!;
-      const b = rho * dot(y, d);
-      for (let i = 0; i < size; i++) d[i]! += s[i]! * (alphas[h]! - b);
+      const { s, y, rho } = at(history, h);
+      axpy(d, at(alphas, h) - rho * dot(y, d), s);
     }
     let slope = dot(g, d);
     if (slope >= 0) {
       // not a descent direction: forget the curvature and go downhill
       history.length = 0;
-      for (let i = 0; i < size; i++) d[i] = -g[i]!;
+      d.set(g.map((v) => -v));
       slope = dot(g, d);
     }
     let step = 1;
     const next = new Float64Array(size);
     let trial = { f: Infinity, g };
     for (let tries = 0; tries < 50; tries++) {
-      for (let i = 0; i < size; i++) next[i] = w[i]! + step * d[i]!;
+      next.set(w);
+      axpy(next, step, d);
       trial = await evaluate(next);
       if (trial.f <= f + 1e-4 * step * slope) break;
       step /= 2;
@@ -172,8 +171,8 @@ async function lbfgs(
       converged = true;
       break;
     }
-    const s = Float64Array.from(next, (v, i) => v - w[i]!);
-    const y = Float64Array.from(trial.g, (v, i) => v - g[i]!);
+    const s = Float64Array.from(next, (v, i) => v - at(w, i));
+    const y = Float64Array.from(trial.g, (v, i) => v - at(g, i));
     const sy = dot(s, y);
     if (sy > 1e-12) {
       history.push({ s, y, rho: 1 / sy });
@@ -197,8 +196,8 @@ export function logisticScores(model: LogisticModel, x: Float32Array): Float32Ar
   const out = new Float32Array(n * classes);
   for (let i = 0; i < n; i++) {
     for (let c = 0; c < classes; c++) {
-      let s = weights[c * (dim + 1) + dim]!;
-      for (let k = 0; k < dim; k++) s += weights[c * (dim + 1) + k]! * x[i * dim + k]!;
+      let s = at(weights, c * (dim + 1) + dim);
+      for (let k = 0; k < dim; k++) s += at(weights, c * (dim + 1) + k) * at(x, i * dim + k);
       out[i * classes + c] = s;
     }
   }

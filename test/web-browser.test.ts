@@ -11,6 +11,7 @@ import type { Browser } from 'playwright-core';
 import type { ClipConfig } from '../src/models/config.js';
 import { randomStateDict } from '../src/models/random.js';
 import { allCloseCheck, numericCheck, type Check } from '../src/parity/check.js';
+import { at } from '../src/checked.js';
 import { CLIP_STD } from '../src/image/normalize.js';
 import { toFloat32, toInt32, type RawTensor, type StateDict, type Tensor } from '../src/tensor.js';
 import { readSafetensors, serializeSafetensors } from '../src/weights/safetensors.js';
@@ -100,6 +101,8 @@ const BPE = { bpeUrl: `${OPENAI_URL}/bpe_simple_vocab_16e6.txt.gz` };
 interface ModelFixture {
   file: string;
   ref: StateDict;
+  /** The reference's image order (OpenAI fixtures). */
+  order: string[];
   images: Tensor;
   tokens: Tensor<Int32Array>;
 }
@@ -128,7 +131,8 @@ function openaiModels(): ModelFixture[] {
       const order = JSON.parse(metadata.image_order!) as string[];
       const res = file.startsWith('vit') ? 32 : 64;
       const pre = readSafetensors(join(OPENAI_FIXTURES, 'preprocess', `${res}.safetensors`)).tensors;
-      return { file, ref, images: stack(order.map((k) => pre.get(k)!)), tokens: asTokens(ref.get('tokens')!) };
+      const images = stack(order.map((k) => pre.get(k)!));
+      return { file, ref, order, images, tokens: asTokens(ref.get('tokens')!) };
     });
 }
 
@@ -173,13 +177,52 @@ function pixelReport(
   return report;
 }
 
-/** CMYK JPEGs: libjpeg-turbo (the codec we use) cannot convert them to RGB; every other image must be exact. */
-const UNSUPPORTED_IN_BROWSER = new Set(['cmyk.jpg']);
+/**
+ * The one inexact decode: CMYK JPEGs go to pdf.js's decoder (libjpeg-turbo's WebAssembly builds refuse
+ * them), whose IDCT is not libjpeg's ISLOW, so decoded samples differ from Pillow's by up to 1
+ * (test/image-codecs.test.ts). Measured: preprocessed pixels differ by at most these (0..255 units,
+ * per size), image features by at most CMYK_FEATURE_BOUNDS. Every other image must be exact.
+ */
+const CMYK = 'cmyk.jpg';
+const CMYK_PIXEL_BOUNDS: Record<number, number> = { 32: 1, 64: 1, 224: 2 };
+/** Measured in Node on the same pixels: 1.9e-3 (vit-tiny) and 2.5e-2 (rn-tiny). */
+const CMYK_FEATURE_BOUNDS: Record<string, number> = { 'vit-tiny': 2.5e-3, 'rn-tiny': 3e-2 };
 
-function assertExactPixels(report: Record<string, number | string>, label: string): void {
+function assertPixels(report: Record<string, number | string>, size: number, label: string): void {
   for (const [file, diff] of Object.entries(report)) {
-    if (UNSUPPORTED_IN_BROWSER.has(file)) assert.match(String(diff), /CMYK/, `${label} ${file}`);
-    else assert.equal(diff, 0, `${label} ${file}: max pixel difference`);
+    const bound = file === CMYK ? (CMYK_PIXEL_BOUNDS[size] ?? 0) : 0;
+    assert.ok(typeof diff === 'number' && diff <= bound, `${label} ${file}: max pixel difference ${diff} > ${bound}`);
+  }
+}
+
+/**
+ * Features of the fixture image files preprocessed in the page (not the reference pixels) against
+ * the reference's: 1e-4 where the pixels are exact, the CMYK bound for cmyk.jpg.
+ */
+function fileFeatureReport(
+  m: ModelFixture,
+  images: string[],
+  result: PageModelResult,
+  t: TestContext,
+): void {
+  assert.ok(result.fileFeatures, `${m.file}: features of the files`);
+  const ours = fromF32(result.fileFeatures);
+  const features = m.ref.get('image_features');
+  assert.ok(features, `${m.file}: reference image_features`);
+  const ref = toFloat32(features);
+  const d = ref.length / m.order.length;
+  const report: Record<string, number> = {};
+  images.forEach((file, i) => {
+    const j = m.order.indexOf(file);
+    let max = 0;
+    for (let k = 0; k < d; k++) max = Math.max(max, Math.abs(at(ours, i * d + k) - at(ref, j * d + k)));
+    report[file] = Number(max.toExponential(2));
+  });
+  const name = m.file.split('.')[0] ?? m.file;
+  t.diagnostic(`OpenAI ${name}: max feature difference per image file: ${JSON.stringify(report)}`);
+  for (const [file, diff] of Object.entries(report)) {
+    const bound = file === CMYK ? (CMYK_FEATURE_BOUNDS[name] ?? 1e-4) : 1e-4;
+    assert.ok(diff <= bound, `${name} ${file}: features differ by ${diff} > ${bound}`);
   }
 }
 
@@ -209,8 +252,8 @@ function openaiJobs(full: boolean): {
   const res64 = models.findIndex((m) => m.file.startsWith('rn'));
   if (full) {
     jobs[0]!.texts = cases.map((c) => c.text);
-    jobs[res32]!.files = imageUrls;
-    jobs[res64]!.files = imageUrls;
+    Object.assign(at(jobs, res32), { files: imageUrls, encodeFiles: true });
+    Object.assign(at(jobs, res64), { files: imageUrls, encodeFiles: true });
     jobs.push({ url: '/temp/vit-224.safetensors', load: BPE, files: imageUrls });
   }
   const check = (results: PageModelResult[], t: TestContext) => {
@@ -238,8 +281,10 @@ function openaiJobs(full: boolean): {
       const pre = readSafetensors(join(OPENAI_FIXTURES, 'preprocess', `${size}.safetensors`)).tensors;
       const report = pixelReport(images, result.pixels!, (i) => toFloat32(pre.get(images[i]!)!), size);
       t.diagnostic(`OpenAI: max pixel difference per image at ${size}: ${JSON.stringify(report)}`);
-      assertExactPixels(report, `${size} px`);
+      assertPixels(report, size, `${size} px`);
     }
+    fileFeatureReport(at(models, res32), images, at(results, res32), t);
+    fileFeatureReport(at(models, res64), images, at(results, res64), t);
   };
   return { jobs, check };
 }
@@ -260,6 +305,7 @@ function chineseModels(): ModelFixture[] {
       return {
         file,
         ref,
+        order: [],
         images: asTensor(ref.get('image.pixel_values')!),
         tokens: asTokens(ref.get('text.input_ids')!),
       };
@@ -323,7 +369,7 @@ function chineseJobs(full: boolean): {
         size,
       );
       t.diagnostic(`Chinese-CLIP: max pixel difference per image at ${size}: ${JSON.stringify(report)}`);
-      assertExactPixels(report, `${size} px`);
+      assertPixels(report, size, `${size} px`);
     }
   };
   return { jobs, check };

@@ -15,6 +15,8 @@ export interface PageModelJob {
   texts?: string[];
   /** Image files (URLs) to preprocess. */
   files?: string[];
+  /** Also encode the preprocessed files (those that decoded), as one batch. */
+  encodeFiles?: boolean;
 }
 
 export interface PageModelResult {
@@ -26,6 +28,8 @@ export interface PageModelResult {
   tokenized?: [number[] | string, number[] | string][];
   /** Per file: the preprocessed float32 [3, R, R] as base64, or the error message. */
   pixels?: ({ data: string } | { error: string })[];
+  /** Image features of the files that decoded, in order ([N, D] float32, base64). */
+  fileFeatures?: string;
 }
 
 export interface PageRuntime {
@@ -78,13 +82,24 @@ export function runInPage(
           });
         if (job.files) {
           result.pixels = [];
+          const decoded: Float32Array[] = [];
           for (const file of job.files) {
             try {
               const blob = await (await fetch(file)).blob();
-              result.pixels.push({ data: toBase64((await preprocess(blob)).data) });
+              const pixels = (await preprocess(blob)).data as Float32Array;
+              decoded.push(pixels);
+              result.pixels.push({ data: toBase64(pixels) });
             } catch (e) {
               result.pixels.push({ error: String((e as Error).message) });
             }
+          }
+          const [one] = decoded;
+          if (job.encodeFiles && one) {
+            const batch = new Float32Array(decoded.length * one.length);
+            decoded.forEach((p, i) => batch.set(p, i * one.length));
+            const side = Math.round(Math.sqrt(one.length / 3));
+            const features = await model.encodeImage({ data: batch, shape: [decoded.length, 3, side, side] });
+            result.fileFeatures = toBase64(features.data);
           }
         }
         await model.release();

@@ -71,7 +71,7 @@ test('fixture images decode to exactly what Pillow decodes (CMYK JPEG: within 1)
   }
   t.diagnostic(`max difference per image (0..255): ${JSON.stringify(report)}`);
   for (const [file, diff] of Object.entries(report)) {
-    if (file === 'cmyk.jpg') assert.ok(typeof diff === "number" && diff <= CMYK_MAX_SAMPLE_DIFF, `${file}: ${diff}`);
+    if (file === 'cmyk.jpg') assert.ok(typeof diff === 'number' && diff <= CMYK_MAX_SAMPLE_DIFF, `${file}: ${diff}`);
     else assert.equal(diff, 0, file);
   }
 });

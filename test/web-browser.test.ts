@@ -2,7 +2,7 @@
 // token ids, preprocessed pixels, features and logits of the OpenAI and Chinese-CLIP models, on
 // onnxruntime-web's WebAssembly backend with one and two threads, and on WebGPU (SwiftShader).
 // Self-contained sibling: web-bundle.test.ts (random models, Node as the reference).
-import { after, before, test, type TestContext } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -79,7 +79,9 @@ after(() => harness?.close());
 async function inPage(runtime: PageRuntime, jobs: PageModelJob[], gpuBrowser?: Browser): Promise<PageModelResult[]> {
   const page = await openPage(gpuBrowser ?? browser, server);
   try {
-    return await runInPage(page, BUNDLE, runtime, jobs);
+    const results = await runInPage(page, BUNDLE, runtime, jobs);
+    console.log(JSON.stringify({ runtime, ms: results.map((r, i) => ({ url: jobs[i]?.url, ...r.ms })) }));
+    return results;
   } finally {
     await page.close();
   }
@@ -199,12 +201,7 @@ function assertPixels(report: Record<string, number | string>, size: number, lab
  * Features of the fixture image files preprocessed in the page (not the reference pixels) against
  * the reference's: 1e-4 where the pixels are exact, the CMYK bound for cmyk.jpg.
  */
-function fileFeatureReport(
-  m: ModelFixture,
-  images: string[],
-  result: PageModelResult,
-  t: TestContext,
-): void {
+function fileFeatureReport(m: ModelFixture, images: string[], result: PageModelResult, t: TestContext): void {
   assert.ok(result.fileFeatures, `${m.file}: features of the files`);
   const ours = fromF32(result.fileFeatures);
   const features = m.ref.get('image_features');
@@ -379,58 +376,67 @@ function chineseJobs(full: boolean): {
 async function runFixtures(runtime: PageRuntime, full: boolean, t: TestContext): Promise<void> {
   const openai = openaiJobs(full);
   const chinese = chineseJobs(full);
-  const results = await inPage(runtime, [...openai.jobs, ...chinese.jobs]);
+  const jobs = [...openai.jobs, ...chinese.jobs].map((job) => ({ ...job, forward: full }));
+  const results = await inPage(runtime, jobs);
   openai.check(results.slice(0, openai.jobs.length), t);
   chinese.check(results.slice(openai.jobs.length), t);
 }
 
 const skipFixtures = skipOpenai || skipChinese;
 
-test('Chromium, WASM 1 thread: OpenAI and Chinese-CLIP fixtures — token ids, pixels at 32/64/224 px, features and logits of every model file', {
-  skip: skipFixtures,
-  timeout: 180_000,
-}, async (t) => {
-  await runFixtures({ threads: 1 }, true, t);
-});
+// The three backends run at once, each on its own page (WebGPU in its own browser): most of each
+// run is one busy thread (JavaScript preprocessing, onnxruntime-web's one-thread kernels,
+// SwiftShader compiling shaders), so together they take about the time of the slowest.
+describe('fixtures in Chromium, three backends at once', { concurrency: 3 }, () => {
+  test('WASM, 1 thread: token ids, pixels (32/64/224 px), features and logits of every fixture model file', {
+    skip: skipFixtures,
+    timeout: 400_000,
+  }, async (t) => {
+    await runFixtures({ threads: 1 }, true, t);
+  });
 
-test('Chromium, WASM 2 threads (cross-origin isolated): features and logits of the fixture ViT and ResNet models', {
-  skip: skipFixtures,
-  timeout: 120_000,
-}, async (t) => {
-  await runFixtures({ threads: 2 }, false, t);
-});
+  test('WASM, 2 threads (cross-origin isolated): features and logits of the fixture ViT and ResNet models', {
+    skip: skipFixtures,
+    timeout: 400_000,
+  }, async (t) => {
+    await runFixtures({ threads: 2 }, false, t);
+  });
 
-// ---- WebGPU ----
+  // ---- WebGPU ----
 
-test('Chromium, WebGPU on SwiftShader: OpenAI and Chinese-CLIP ViT fixture features (correctness only)', {
-  skip: skipFixtures,
-  timeout: 180_000,
-}, async (t) => {
-  const gpu = await launchChromium({ webgpu: true });
-  try {
-    const probe = await openPage(gpu, server);
-    type Gpu = { gpu?: { requestAdapter(): Promise<unknown> } };
-    const adapter = await probe.evaluate(async () =>
-      Boolean(await (globalThis as unknown as { navigator: Gpu }).navigator.gpu?.requestAdapter()),
-    );
-    await probe.close();
-    if (!adapter) {
-      t.skip('SKIPPED: Chromium offers no WebGPU adapter here (SwiftShader WebGPU unavailable)');
-      console.warn('\n*** SKIPPED: no WebGPU adapter in Chromium ***\n');
-      return;
+  test('WebGPU on SwiftShader: OpenAI and Chinese-CLIP ViT fixture features and logits (correctness only)', {
+    skip: skipFixtures,
+    timeout: 400_000,
+  }, async (t) => {
+    const gpu = await launchChromium({ webgpu: true });
+    try {
+      const probe = await openPage(gpu, server);
+      type Gpu = { gpu?: { requestAdapter(): Promise<unknown> } };
+      const adapter = await probe.evaluate(async () =>
+        Boolean(await (globalThis as unknown as { navigator: Gpu }).navigator.gpu?.requestAdapter()),
+      );
+      await probe.close();
+      if (!adapter) {
+        t.skip('SKIPPED: Chromium offers no WebGPU adapter here (SwiftShader WebGPU unavailable)');
+        console.warn('\n*** SKIPPED: no WebGPU adapter in Chromium ***\n');
+        return;
+      }
+      const openai = openaiModels().filter((m) => m.file === 'vit-tiny.jit.pt');
+      const chinese = chineseModels().filter((m) => m.file === 'vit-tiny.pt');
+      const results = await inPage(
+        { executionProviders: ['webgpu'] },
+        [
+          ...openai.map((m) => featureJob(`${OPENAI_URL}/models/${m.file}`, m, BPE)),
+          ...chinese.map((m) => featureJob(`${CN_URL}/models/${m.file}`, m, VOCAB)),
+        ],
+        gpu,
+      );
+      assertChecks([
+        ...openaiFeatureChecks(openai[0]!, results[0]!),
+        ...chineseFeatureChecks(chinese[0]!, results[1]!),
+      ]);
+    } finally {
+      await gpu.close();
     }
-    const openai = openaiModels().filter((m) => m.file === 'vit-tiny.jit.pt');
-    const chinese = chineseModels().filter((m) => m.file === 'vit-tiny.pt');
-    const results = await inPage(
-      { executionProviders: ['webgpu'] },
-      [
-        ...openai.map((m) => featureJob(`${OPENAI_URL}/models/${m.file}`, m, BPE)),
-        ...chinese.map((m) => featureJob(`${CN_URL}/models/${m.file}`, m, VOCAB)),
-      ],
-      gpu,
-    );
-    assertChecks([...openaiFeatureChecks(openai[0]!, results[0]!), ...chineseFeatureChecks(chinese[0]!, results[1]!)]);
-  } finally {
-    await gpu.close();
-  }
+  });
 });

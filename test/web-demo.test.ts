@@ -72,7 +72,7 @@ async function modelReady(page: Page): Promise<void> {
 }
 
 const gridHas = (n: number) => (page: Page) =>
-  page.waitForFunction((n) => document.querySelectorAll('#grid figure').length === n, n, { timeout: 60_000 });
+  page.waitForFunction((n) => document.querySelectorAll('#grid .hit').length === n, n, { timeout: 60_000 });
 
 // Once intermittent (the model never "ready", photos missing after a reload): the page posted
 // "load" while the worker's top-level await was still importing clip.bundle.js, and Chromium drops
@@ -105,9 +105,9 @@ test('demo: load, add photos, search, zero-shot labels; photos persist in Indexe
     await page.fill('#query', 'a dog');
     await page.click('#search');
     await page.waitForFunction(() =>
-      /^-?\d\.\d{3} /.test(document.querySelector('#grid figcaption')?.textContent ?? ''),
+      /^-?\d\.\d{3} /.test(document.querySelector('#grid .hit span')?.textContent ?? ''),
     );
-    const scores = (await page.locator('#grid figcaption').allTextContents()).map((t) => Number(t.split(' ')[0]));
+    const scores = (await page.locator('#grid .hit span').allTextContents()).map((t) => Number(t.split(' ')[0]));
     assert.equal(scores.length, 3);
     assert.deepEqual(
       scores,
@@ -115,7 +115,7 @@ test('demo: load, add photos, search, zero-shot labels; photos persist in Indexe
       'ranked by similarity',
     );
 
-    await page.locator('#grid figure').first().click();
+    await page.locator('#grid .hit').first().click();
     await page.waitForFunction(() => document.querySelectorAll('#labels-out li').length === 6);
     const percents = (await page.locator('#labels-out li').allTextContents()).map((t) => parseFloat(t));
     assert.ok(Math.abs(percents.reduce((a, b) => a + b, 0) - 100) < 0.5, `probabilities sum to 100%: ${percents}`);
@@ -127,7 +127,7 @@ test('demo: load, add photos, search, zero-shot labels; photos persist in Indexe
     await modelReady(page);
     await gridHas(3)(page);
     assert.equal(server.requests.filter((r) => r === '/models/tiny.safetensors').length, 1, 'model from the Cache API');
-    const names = await page.locator('#grid figcaption').allTextContents();
+    const names = await page.locator('#grid .hit span').allTextContents();
     assert.deepEqual(names.sort(), ['blue.webp', 'green.jpg', 'red.png']);
   } finally {
     await page.close();

@@ -113,7 +113,10 @@ export async function openTorchZipBytes(source: ByteSource): Promise<TorchCheckp
       throw new CheckpointError(file, `cannot read zip entry "${entry.name}" (${(e as Error).message})`);
     }
     if (produced > entry.size)
-      throw new CheckpointError(file, `zip entry "${entry.name}" inflates to more than the ${entry.size} bytes it declares`);
+      throw new CheckpointError(
+        file,
+        `zip entry "${entry.name}" inflates to more than the ${entry.size} bytes it declares`,
+      );
     if (produced < length)
       throw new CheckpointError(file, `zip entry "${entry.name}" inflates to ${produced} bytes, expected ${length}`);
     return out;
@@ -129,7 +132,10 @@ export async function openTorchZipBytes(source: ByteSource): Promise<TorchCheckp
         if (entry.method !== 0)
           throw new CheckpointError(file, `zip entry "${name}" uses compression method ${entry.method}`);
         if (entry.compressedSize < length)
-          throw new CheckpointError(file, `zip entry "${name}" holds ${entry.compressedSize} bytes, expected ${length}`);
+          throw new CheckpointError(
+            file,
+            `zip entry "${name}" holds ${entry.compressedSize} bytes, expected ${length}`,
+          );
         return data(entry).slice(0, length);
       },
     },

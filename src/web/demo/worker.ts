@@ -40,7 +40,7 @@ async function handle(message: ToWorker): Promise<void> {
     post({ type: 'embedded', id: message.id, vector: unitRow(features.data as Float32Array) });
   } else {
     const features = await loaded.model.encodeText(loaded.tokenize(message.texts, { truncate: true }));
-    const d = features.shape[1]!;
+    const d = features.data.length / message.texts.length;
     const vectors = message.texts.map((_, i) => unitRow((features.data as Float32Array).slice(i * d, (i + 1) * d)));
     post({ type: 'texts', id: message.id, vectors });
   }

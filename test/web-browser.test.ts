@@ -179,27 +179,14 @@ function pixelReport(
   return report;
 }
 
-/**
- * The one inexact decode: CMYK JPEGs go to pdf.js's decoder (libjpeg-turbo's WebAssembly builds refuse
- * them), whose IDCT is not libjpeg's ISLOW, so decoded samples differ from Pillow's by up to 1
- * (test/image-codecs.test.ts). Measured: preprocessed pixels differ by at most these (0..255 units,
- * per size), image features by at most CMYK_FEATURE_BOUNDS. Every other image must be exact.
- */
-const CMYK = 'cmyk.jpg';
-const CMYK_PIXEL_BOUNDS: Record<number, number> = { 32: 1, 64: 1, 224: 2 };
-/** Measured in Node on the same pixels: 1.9e-3 (vit-tiny) and 2.5e-2 (rn-tiny). */
-const CMYK_FEATURE_BOUNDS: Record<string, number> = { 'vit-tiny': 2.5e-3, 'rn-tiny': 3e-2 };
-
-function assertPixels(report: Record<string, number | string>, size: number, label: string): void {
-  for (const [file, diff] of Object.entries(report)) {
-    const bound = file === CMYK ? (CMYK_PIXEL_BOUNDS[size] ?? 0) : 0;
-    assert.ok(typeof diff === 'number' && diff <= bound, `${label} ${file}: max pixel difference ${diff} > ${bound}`);
-  }
+/** Every image must preprocess to the reference's pixels exactly (cmyk.jpg included). */
+function assertExactPixels(report: Record<string, number | string>, label: string): void {
+  for (const [file, diff] of Object.entries(report)) assert.equal(diff, 0, `${label} ${file}: max pixel difference`);
 }
 
 /**
  * Features of the fixture image files preprocessed in the page (not the reference pixels) against
- * the reference's: 1e-4 where the pixels are exact, the CMYK bound for cmyk.jpg.
+ * the reference's, within 1e-4: preprocessing and the model end to end.
  */
 function fileFeatureReport(m: ModelFixture, images: string[], result: PageModelResult, t: TestContext): void {
   assert.ok(result.fileFeatures, `${m.file}: features of the files`);
@@ -217,10 +204,8 @@ function fileFeatureReport(m: ModelFixture, images: string[], result: PageModelR
   });
   const name = m.file.split('.')[0] ?? m.file;
   t.diagnostic(`OpenAI ${name}: max feature difference per image file: ${JSON.stringify(report)}`);
-  for (const [file, diff] of Object.entries(report)) {
-    const bound = file === CMYK ? (CMYK_FEATURE_BOUNDS[name] ?? 1e-4) : 1e-4;
-    assert.ok(diff <= bound, `${name} ${file}: features differ by ${diff} > ${bound}`);
-  }
+  for (const [file, diff] of Object.entries(report))
+    assert.ok(diff <= 1e-4, `${name} ${file}: features differ by ${diff}`);
 }
 
 interface OpenaiCase {
@@ -278,7 +263,7 @@ function openaiJobs(full: boolean): {
       const pre = readSafetensors(join(OPENAI_FIXTURES, 'preprocess', `${size}.safetensors`)).tensors;
       const report = pixelReport(images, result.pixels!, (i) => toFloat32(pre.get(images[i]!)!), size);
       t.diagnostic(`OpenAI: max pixel difference per image at ${size}: ${JSON.stringify(report)}`);
-      assertPixels(report, size, `${size} px`);
+      assertExactPixels(report, `${size} px`);
     }
     fileFeatureReport(at(models, res32), images, at(results, res32), t);
     fileFeatureReport(at(models, res64), images, at(results, res64), t);
@@ -366,7 +351,7 @@ function chineseJobs(full: boolean): {
         size,
       );
       t.diagnostic(`Chinese-CLIP: max pixel difference per image at ${size}: ${JSON.stringify(report)}`);
-      assertPixels(report, size, `${size} px`);
+      assertExactPixels(report, `${size} px`);
     }
   };
   return { jobs, check };

@@ -85,7 +85,7 @@ test('CMYK JPEG: preprocessed pixels equal the reference at 32, 64 and 224 px', 
   }
 });
 
-test('CMYK JPEGs made here: baseline decodes exactly as sharp (libjpeg-turbo) does, progressive within 1', async (t) => {
+test('CMYK JPEGs made here: baseline decodes exactly as sharp (libjpeg-turbo), progressive within 1', async (t) => {
   const raw = testCard(97, 61);
   for (const progressive of [false, true]) {
     for (const quality of [50, 95]) {

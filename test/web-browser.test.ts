@@ -1,6 +1,8 @@
 // The browser bundle (dist/web/clip.bundle.js) in headless Chromium against the golden fixtures:
-// token ids, preprocessed pixels, features and logits of the OpenAI and Chinese-CLIP models, on
-// onnxruntime-web's WebAssembly backend with one and two threads, and on WebGPU (SwiftShader).
+// token ids, preprocessed pixels, features and logits of the OpenAI and Chinese-CLIP models (and
+// features of the fixture image files preprocessed in the page), on onnxruntime-web's WebAssembly
+// backend with one and two threads, and on WebGPU (SwiftShader); the three run at once. Each
+// page's time per step is logged (load, image, text, logits, tokenize, files).
 // Self-contained sibling: web-bundle.test.ts (random models, Node as the reference).
 import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';

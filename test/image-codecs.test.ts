@@ -10,9 +10,13 @@ import { encode as encodePng } from 'fast-png';
 import sharp from 'sharp';
 import decodeJpeg, { init as initJpeg } from '@jsquash/jpeg/decode.js';
 import decodeWebp, { init as initWebp } from '@jsquash/webp/decode.js';
+import { decodeCmykJpeg } from '../src/image/cmyk-jpeg.js';
 import { decodeWithCodecs, type WasmCodecs } from '../src/image/codecs.js';
 import { decodeImage } from '../src/image/decode.js';
 import { toRGB } from '../src/image/pixels.js';
+import { transformPixels } from '../src/image/transform.js';
+import { toFloat32 } from '../src/tensor.js';
+import { at } from '../src/checked.js';
 import { InputError } from '../src/errors.js';
 import { readSafetensors } from '../src/weights/safetensors.js';
 import { needsFixtures, OPENAI_FIXTURES } from './fixtures.js';
@@ -27,12 +31,22 @@ async function nodeCodecs(): Promise<WasmCodecs> {
   const compile = (path: string) => WebAssembly.compile(readFileSync(require.resolve(path)));
   await initJpeg(await compile('@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm'));
   await initWebp(await compile('@jsquash/webp/codec/dec/webp_dec.wasm'));
-  return { jpeg: (b) => decodeJpeg(b, { preserveOrientation: false }), webp: (b) => decodeWebp(b) };
+  return {
+    jpeg: (b) => decodeJpeg(b, { preserveOrientation: false }),
+    webp: (b) => decodeWebp(b),
+    jpegCmyk: async (b) => decodeCmykJpeg(b),
+  };
 }
 
 const codecs = nodeCodecs();
 
-test('fixture images decode to exactly what Pillow decodes (CMYK JPEG: refused with a clear error)', {
+function maxDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(at(a, i) - at(b, i)));
+  return max;
+}
+
+test('fixture images decode to exactly what Pillow decodes (CMYK in CMYK, before its conversion)', {
   skip: needsFixtures(OPENAI_FIXTURES),
 }, async (t) => {
   const decoded = readSafetensors(join(OPENAI_FIXTURES, 'preprocess', 'decoded.safetensors')).tensors;
@@ -40,18 +54,52 @@ test('fixture images decode to exactly what Pillow decodes (CMYK JPEG: refused w
   for (const file of readdirSync(join(OPENAI_FIXTURES, 'images')).sort()) {
     const bytes = readFileSync(join(OPENAI_FIXTURES, 'images', file));
     try {
-      const ours = toRGB(await decodeWithCodecs(bytes, await codecs, file, Infinity));
-      const ref = decoded.get(`${file}#rgb`) ?? decoded.get(file)!;
+      const pixels = await decodeWithCodecs(bytes, await codecs, file, Infinity);
+      // CMYK in Pillow's own mode (before its lossy conversion to RGB), every other image as RGB.
+      const ours = pixels.mode === 'CMYK' ? pixels.data : toRGB(pixels);
+      const ref = (pixels.mode === 'CMYK' ? undefined : decoded.get(`${file}#rgb`)) ?? decoded.get(file);
+      assert.ok(ref, `${file}: in decoded.safetensors`);
       assert.equal(ours.length, ref.bytes.length, `${file}: size`);
-      report[file] = ours.reduce((max, v, i) => Math.max(max, Math.abs(v - ref.bytes[i]!)), 0);
+      report[file] = maxDifference(ours, ref.bytes);
     } catch (e) {
       report[file] = (e as Error).message;
     }
   }
   t.diagnostic(`max difference per image (0..255): ${JSON.stringify(report)}`);
   for (const [file, diff] of Object.entries(report)) {
-    if (file === 'cmyk.jpg') assert.match(String(diff), /CMYK JPEGs are not supported/);
-    else assert.equal(diff, 0, file);
+    assert.equal(diff, 0, file);
+  }
+});
+
+test('CMYK JPEG: preprocessed pixels equal the reference at 32, 64 and 224 px', {
+  skip: needsFixtures(OPENAI_FIXTURES),
+}, async () => {
+  const bytes = readFileSync(join(OPENAI_FIXTURES, 'images', 'cmyk.jpg'));
+  const pixels = await decodeWithCodecs(bytes, await codecs, 'cmyk.jpg', Infinity);
+  assert.equal(pixels.mode, 'CMYK');
+  for (const size of [32, 64, 224]) {
+    const ref = readSafetensors(join(OPENAI_FIXTURES, 'preprocess', `${size}.safetensors`)).tensors.get('cmyk.jpg');
+    assert.ok(ref, `cmyk.jpg in preprocess/${size}.safetensors`);
+    const ours = transformPixels(pixels, { size, resizeMode: 'shortest-side-crop' }).data;
+    assert.deepEqual(ours, toFloat32(ref), `${size} px`);
+  }
+});
+
+test('CMYK JPEGs made here: baseline decodes exactly as sharp (libjpeg-turbo), progressive within 1', async (t) => {
+  const raw = testCard(97, 61);
+  for (const progressive of [false, true]) {
+    for (const quality of [50, 95]) {
+      const cmyk = sharp(raw, { raw: { width: 97, height: 61, channels: 3 } }).toColourspace('cmyk');
+      const bytes = await cmyk.jpeg({ quality, progressive }).toBuffer();
+      const ours = await decodeWithCodecs(bytes, await codecs, 'cmyk', Infinity);
+      const node = await decodeImage(bytes);
+      assert.equal(ours.mode, 'CMYK');
+      assert.equal(node.mode, 'CMYK');
+      const diff = maxDifference(ours.data, node.data);
+      t.diagnostic(`${progressive ? 'progressive' : 'baseline'} q${quality}: max difference ${diff}`);
+      // Progressive ones take pdf.js's decoder (image/cmyk-jpeg.ts), whose IDCT is not libjpeg's.
+      assert.ok(diff <= (progressive ? 1 : 0), `${progressive ? 'progressive' : 'baseline'} q${quality}: ${diff}`);
+    }
   }
 });
 

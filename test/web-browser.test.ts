@@ -1,8 +1,10 @@
 // The browser bundle (dist/web/clip.bundle.js) in headless Chromium against the golden fixtures:
-// token ids, preprocessed pixels, features and logits of the OpenAI and Chinese-CLIP models, on
-// onnxruntime-web's WebAssembly backend with one and two threads, and on WebGPU (SwiftShader).
+// token ids, preprocessed pixels, features and logits of the OpenAI and Chinese-CLIP models (and
+// features of the fixture image files preprocessed in the page), on onnxruntime-web's WebAssembly
+// backend with one and two threads, and on WebGPU (SwiftShader); the three run at once. Each
+// page's time per step is logged (load, image, text, logits, tokenize, files).
 // Self-contained sibling: web-bundle.test.ts (random models, Node as the reference).
-import { after, before, test, type TestContext } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -11,6 +13,7 @@ import type { Browser } from 'playwright-core';
 import type { ClipConfig } from '../src/models/config.js';
 import { randomStateDict } from '../src/models/random.js';
 import { allCloseCheck, numericCheck, type Check } from '../src/parity/check.js';
+import { at } from '../src/checked.js';
 import { CLIP_STD } from '../src/image/normalize.js';
 import { toFloat32, toInt32, type RawTensor, type StateDict, type Tensor } from '../src/tensor.js';
 import { readSafetensors, serializeSafetensors } from '../src/weights/safetensors.js';
@@ -78,7 +81,9 @@ after(() => harness?.close());
 async function inPage(runtime: PageRuntime, jobs: PageModelJob[], gpuBrowser?: Browser): Promise<PageModelResult[]> {
   const page = await openPage(gpuBrowser ?? browser, server);
   try {
-    return await runInPage(page, BUNDLE, runtime, jobs);
+    const results = await runInPage(page, BUNDLE, runtime, jobs);
+    console.log(JSON.stringify({ runtime, ms: results.map((r, i) => ({ url: jobs[i]?.url, ...r.ms })) }));
+    return results;
   } finally {
     await page.close();
   }
@@ -100,6 +105,8 @@ const BPE = { bpeUrl: `${OPENAI_URL}/bpe_simple_vocab_16e6.txt.gz` };
 interface ModelFixture {
   file: string;
   ref: StateDict;
+  /** The reference's image order (OpenAI fixtures). */
+  order: string[];
   images: Tensor;
   tokens: Tensor<Int32Array>;
 }
@@ -128,7 +135,8 @@ function openaiModels(): ModelFixture[] {
       const order = JSON.parse(metadata.image_order!) as string[];
       const res = file.startsWith('vit') ? 32 : 64;
       const pre = readSafetensors(join(OPENAI_FIXTURES, 'preprocess', `${res}.safetensors`)).tensors;
-      return { file, ref, images: stack(order.map((k) => pre.get(k)!)), tokens: asTokens(ref.get('tokens')!) };
+      const images = stack(order.map((k) => pre.get(k)!));
+      return { file, ref, order, images, tokens: asTokens(ref.get('tokens')!) };
     });
 }
 
@@ -173,14 +181,33 @@ function pixelReport(
   return report;
 }
 
-/** CMYK JPEGs: libjpeg-turbo (the codec we use) cannot convert them to RGB; every other image must be exact. */
-const UNSUPPORTED_IN_BROWSER = new Set(['cmyk.jpg']);
-
+/** Every image must preprocess to the reference's pixels exactly (cmyk.jpg included). */
 function assertExactPixels(report: Record<string, number | string>, label: string): void {
-  for (const [file, diff] of Object.entries(report)) {
-    if (UNSUPPORTED_IN_BROWSER.has(file)) assert.match(String(diff), /CMYK/, `${label} ${file}`);
-    else assert.equal(diff, 0, `${label} ${file}: max pixel difference`);
-  }
+  for (const [file, diff] of Object.entries(report)) assert.equal(diff, 0, `${label} ${file}: max pixel difference`);
+}
+
+/**
+ * Features of the fixture image files preprocessed in the page (not the reference pixels) against
+ * the reference's, within 1e-4: preprocessing and the model end to end.
+ */
+function fileFeatureReport(m: ModelFixture, images: string[], result: PageModelResult, t: TestContext): void {
+  assert.ok(result.fileFeatures, `${m.file}: features of the files`);
+  const ours = fromF32(result.fileFeatures);
+  const features = m.ref.get('image_features');
+  assert.ok(features, `${m.file}: reference image_features`);
+  const ref = toFloat32(features);
+  const d = ref.length / m.order.length;
+  const report: Record<string, number> = {};
+  images.forEach((file, i) => {
+    const j = m.order.indexOf(file);
+    let max = 0;
+    for (let k = 0; k < d; k++) max = Math.max(max, Math.abs(at(ours, i * d + k) - at(ref, j * d + k)));
+    report[file] = Number(max.toExponential(2));
+  });
+  const name = m.file.split('.')[0] ?? m.file;
+  t.diagnostic(`OpenAI ${name}: max feature difference per image file: ${JSON.stringify(report)}`);
+  for (const [file, diff] of Object.entries(report))
+    assert.ok(diff <= 1e-4, `${name} ${file}: features differ by ${diff}`);
 }
 
 interface OpenaiCase {
@@ -209,8 +236,8 @@ function openaiJobs(full: boolean): {
   const res64 = models.findIndex((m) => m.file.startsWith('rn'));
   if (full) {
     jobs[0]!.texts = cases.map((c) => c.text);
-    jobs[res32]!.files = imageUrls;
-    jobs[res64]!.files = imageUrls;
+    Object.assign(at(jobs, res32), { files: imageUrls, encodeFiles: true });
+    Object.assign(at(jobs, res64), { files: imageUrls, encodeFiles: true });
     jobs.push({ url: '/temp/vit-224.safetensors', load: BPE, files: imageUrls });
   }
   const check = (results: PageModelResult[], t: TestContext) => {
@@ -240,6 +267,8 @@ function openaiJobs(full: boolean): {
       t.diagnostic(`OpenAI: max pixel difference per image at ${size}: ${JSON.stringify(report)}`);
       assertExactPixels(report, `${size} px`);
     }
+    fileFeatureReport(at(models, res32), images, at(results, res32), t);
+    fileFeatureReport(at(models, res64), images, at(results, res64), t);
   };
   return { jobs, check };
 }
@@ -260,6 +289,7 @@ function chineseModels(): ModelFixture[] {
       return {
         file,
         ref,
+        order: [],
         images: asTensor(ref.get('image.pixel_values')!),
         tokens: asTokens(ref.get('text.input_ids')!),
       };
@@ -333,58 +363,67 @@ function chineseJobs(full: boolean): {
 async function runFixtures(runtime: PageRuntime, full: boolean, t: TestContext): Promise<void> {
   const openai = openaiJobs(full);
   const chinese = chineseJobs(full);
-  const results = await inPage(runtime, [...openai.jobs, ...chinese.jobs]);
+  const jobs = [...openai.jobs, ...chinese.jobs].map((job) => ({ ...job, forward: full }));
+  const results = await inPage(runtime, jobs);
   openai.check(results.slice(0, openai.jobs.length), t);
   chinese.check(results.slice(openai.jobs.length), t);
 }
 
 const skipFixtures = skipOpenai || skipChinese;
 
-test('Chromium, WASM 1 thread: OpenAI and Chinese-CLIP fixtures — token ids, pixels at 32/64/224 px, features and logits of every model file', {
-  skip: skipFixtures,
-  timeout: 180_000,
-}, async (t) => {
-  await runFixtures({ threads: 1 }, true, t);
-});
+// The three backends run at once, each on its own page (WebGPU in its own browser): most of each
+// run is one busy thread (JavaScript preprocessing, onnxruntime-web's one-thread kernels,
+// SwiftShader compiling shaders), so together they take about the time of the slowest.
+describe('fixtures in Chromium, three backends at once', { concurrency: 3 }, () => {
+  test('WASM, 1 thread: token ids, pixels (32/64/224 px), features and logits of every fixture model file', {
+    skip: skipFixtures,
+    timeout: 400_000,
+  }, async (t) => {
+    await runFixtures({ threads: 1 }, true, t);
+  });
 
-test('Chromium, WASM 2 threads (cross-origin isolated): features and logits of the fixture ViT and ResNet models', {
-  skip: skipFixtures,
-  timeout: 120_000,
-}, async (t) => {
-  await runFixtures({ threads: 2 }, false, t);
-});
+  test('WASM, 2 threads (cross-origin isolated): features and logits of the fixture ViT and ResNet models', {
+    skip: skipFixtures,
+    timeout: 400_000,
+  }, async (t) => {
+    await runFixtures({ threads: 2 }, false, t);
+  });
 
-// ---- WebGPU ----
+  // ---- WebGPU ----
 
-test('Chromium, WebGPU on SwiftShader: OpenAI and Chinese-CLIP ViT fixture features (correctness only)', {
-  skip: skipFixtures,
-  timeout: 180_000,
-}, async (t) => {
-  const gpu = await launchChromium({ webgpu: true });
-  try {
-    const probe = await openPage(gpu, server);
-    type Gpu = { gpu?: { requestAdapter(): Promise<unknown> } };
-    const adapter = await probe.evaluate(async () =>
-      Boolean(await (globalThis as unknown as { navigator: Gpu }).navigator.gpu?.requestAdapter()),
-    );
-    await probe.close();
-    if (!adapter) {
-      t.skip('SKIPPED: Chromium offers no WebGPU adapter here (SwiftShader WebGPU unavailable)');
-      console.warn('\n*** SKIPPED: no WebGPU adapter in Chromium ***\n');
-      return;
+  test('WebGPU on SwiftShader: OpenAI and Chinese-CLIP ViT fixture features and logits (correctness only)', {
+    skip: skipFixtures,
+    timeout: 400_000,
+  }, async (t) => {
+    const gpu = await launchChromium({ webgpu: true });
+    try {
+      const probe = await openPage(gpu, server);
+      type Gpu = { gpu?: { requestAdapter(): Promise<unknown> } };
+      const adapter = await probe.evaluate(async () =>
+        Boolean(await (globalThis as unknown as { navigator: Gpu }).navigator.gpu?.requestAdapter()),
+      );
+      await probe.close();
+      if (!adapter) {
+        t.skip('SKIPPED: Chromium offers no WebGPU adapter here (SwiftShader WebGPU unavailable)');
+        console.warn('\n*** SKIPPED: no WebGPU adapter in Chromium ***\n');
+        return;
+      }
+      const openai = openaiModels().filter((m) => m.file === 'vit-tiny.jit.pt');
+      const chinese = chineseModels().filter((m) => m.file === 'vit-tiny.pt');
+      const results = await inPage(
+        { executionProviders: ['webgpu'] },
+        [
+          ...openai.map((m) => featureJob(`${OPENAI_URL}/models/${m.file}`, m, BPE)),
+          ...chinese.map((m) => featureJob(`${CN_URL}/models/${m.file}`, m, VOCAB)),
+        ],
+        gpu,
+      );
+      assertChecks([
+        ...openaiFeatureChecks(openai[0]!, results[0]!),
+        ...chineseFeatureChecks(chinese[0]!, results[1]!),
+      ]);
+    } finally {
+      await gpu.close();
     }
-    const openai = openaiModels().filter((m) => m.file === 'vit-tiny.jit.pt');
-    const chinese = chineseModels().filter((m) => m.file === 'vit-tiny.pt');
-    const results = await inPage(
-      { executionProviders: ['webgpu'] },
-      [
-        ...openai.map((m) => featureJob(`${OPENAI_URL}/models/${m.file}`, m, BPE)),
-        ...chinese.map((m) => featureJob(`${CN_URL}/models/${m.file}`, m, VOCAB)),
-      ],
-      gpu,
-    );
-    assertChecks([...openaiFeatureChecks(openai[0]!, results[0]!), ...chineseFeatureChecks(chinese[0]!, results[1]!)]);
-  } finally {
-    await gpu.close();
-  }
+  });
 });

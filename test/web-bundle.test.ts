@@ -11,6 +11,7 @@ import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import type { Browser, Page } from 'playwright-core';
 import { CLIP } from '../src/inference/clip.js';
+import { clipLogits } from '../src/inference/logits.js';
 import { inferConfigFromStateDict, type ClipConfig } from '../src/models/config.js';
 import { randomStateDict } from '../src/models/random.js';
 import { compareArrays } from '../src/parity/check.js';
@@ -124,6 +125,7 @@ test("the bundle gives Node's token ids and pixels exactly and its features with
         files: images.map((f) => `/temp/${f}`),
         images: { data: f32(batch), shape: imageShape },
         tokens: { data: i32(tokens.data), shape: tokens.shape },
+        forward: true,
       },
     ]);
     TEXTS.forEach((text, i) => assert.deepEqual(r!.tokenized![i]![0], Array.from(TOKENIZER.tokenize(text).data), text));
@@ -135,6 +137,10 @@ test("the bundle gives Node's token ids and pixels exactly and its features with
     const text = compareArrays(fromF32(r!.textFeatures!), nodeText.data);
     t.diagnostic(`browser vs Node features: image max |Δ| ${image.maxAbs}, text max |Δ| ${text.maxAbs}`);
     assert.ok(image.maxAbs <= 1e-4 && text.maxAbs <= 1e-4);
+    // model.forward in the page against Node's logits of Node's features.
+    const logits = clipLogits(nodeImage, nodeText, node.logitScale);
+    const perImage = compareArrays(fromF32(r!.logitsPerImage!), logits.logitsPerImage.data);
+    assert.ok(perImage.maxAbs <= 1e-3, `logits per image: max |Δ| ${perImage.maxAbs}`);
   } finally {
     await page.close();
   }

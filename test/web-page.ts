@@ -15,6 +15,10 @@ export interface PageModelJob {
   texts?: string[];
   /** Image files (URLs) to preprocess. */
   files?: string[];
+  /** Also encode the preprocessed files (those that decoded), as one batch. */
+  encodeFiles?: boolean;
+  /** Logits by model.forward (the towers run again) rather than from the features already computed. */
+  forward?: boolean;
 }
 
 export interface PageModelResult {
@@ -26,6 +30,10 @@ export interface PageModelResult {
   tokenized?: [number[] | string, number[] | string][];
   /** Per file: the preprocessed float32 [3, R, R] as base64, or the error message. */
   pixels?: ({ data: string } | { error: string })[];
+  /** Image features of the files that decoded, in order ([N, D] float32, base64). */
+  fileFeatures?: string;
+  /** Milliseconds spent per step in the page (load, image, text, logits, tokenize, files). */
+  ms: Record<string, number>;
 }
 
 export interface PageRuntime {
@@ -52,17 +60,33 @@ export function runInPage(
       const clip = await import(bundle);
       const results: PageModelResult[] = [];
       for (const job of jobs) {
+        const result: PageModelResult = { ms: {} };
+        let started = performance.now();
+        const lap = (step: string) => {
+          const now = performance.now();
+          result.ms[step] = Math.round(now - started);
+          started = now;
+        };
         const { model, preprocess, tokenize } = await clip.load(job.url, { ...runtime, ...job.load });
-        const result: PageModelResult = {};
+        lap('load');
         const images = job.images && { data: new Float32Array(fromBase64(job.images.data)), shape: job.images.shape };
         const tokens = job.tokens && { data: new Int32Array(fromBase64(job.tokens.data)), shape: job.tokens.shape };
-        if (images) result.imageFeatures = toBase64((await model.encodeImage(images)).data);
-        if (tokens) result.textFeatures = toBase64((await model.encodeText(tokens)).data);
-        if (images && tokens) {
-          const logits = await model.forward(images, tokens);
+        const imageFeatures = images && (await model.encodeImage(images));
+        if (imageFeatures) result.imageFeatures = toBase64(imageFeatures.data);
+        lap('image');
+        const textFeatures = tokens && (await model.encodeText(tokens));
+        if (textFeatures) result.textFeatures = toBase64(textFeatures.data);
+        lap('text');
+        if (images && tokens && imageFeatures && textFeatures) {
+          // model.forward is encodeImage + encodeText + clipLogits: run through it once (job.forward),
+          // elsewhere the logits come from the features just computed, without running the towers again.
+          const logits = job.forward
+            ? await model.forward(images, tokens)
+            : clip.clipLogits(imageFeatures, textFeatures, model.logitScale);
           result.logitsPerImage = toBase64(logits.logitsPerImage.data);
           result.logitsPerText = toBase64(logits.logitsPerText.data);
         }
+        lap('logits');
         const attempt = (truncate: boolean): number[] | string => {
           try {
             return Array.from(tokenize([text], { truncate }).data as Int32Array);
@@ -76,17 +100,30 @@ export function runInPage(
             text = t;
             return [attempt(false), attempt(true)];
           });
+        lap('tokenize');
         if (job.files) {
           result.pixels = [];
+          const decoded: Float32Array[] = [];
           for (const file of job.files) {
             try {
               const blob = await (await fetch(file)).blob();
-              result.pixels.push({ data: toBase64((await preprocess(blob)).data) });
+              const pixels = (await preprocess(blob)).data as Float32Array;
+              decoded.push(pixels);
+              result.pixels.push({ data: toBase64(pixels) });
             } catch (e) {
               result.pixels.push({ error: String((e as Error).message) });
             }
           }
+          const [one] = decoded;
+          if (job.encodeFiles && one) {
+            const batch = new Float32Array(decoded.length * one.length);
+            decoded.forEach((p, i) => batch.set(p, i * one.length));
+            const side = Math.round(Math.sqrt(one.length / 3));
+            const features = await model.encodeImage({ data: batch, shape: [decoded.length, 3, side, side] });
+            result.fileFeatures = toBase64(features.data);
+          }
         }
+        lap('files');
         await model.release();
         results.push(result);
       }

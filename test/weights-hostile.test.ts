@@ -17,6 +17,8 @@ import { parseSafetensors, serializeSafetensors } from '../src/weights/safetenso
 import { orderedDictValue, tensorValue } from '../src/weights/torch-writer.js';
 
 const WEIGHTS = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'weights', 'index.js');
+const BROWSER_READER = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'weights', 'zip-bytes.js');
+const STATE_DICT = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'weights', 'read.js');
 const execFileAsync = promisify(execFile);
 const BOMB_BYTES = process.env.CLIP_FUZZ_LONG ? 2 ** 31 : 2 ** 29;
 const dir = mkdtempSync(join(tmpdir(), 'clip-hostile-'));
@@ -137,12 +139,22 @@ interface ChildResult {
   ms: number;
 }
 
-/** readCheckpoint(path) in a fresh process: its outcome, time and peak resident memory. */
-async function readInChild(path: string): Promise<ChildResult> {
+/**
+ * readCheckpoint(path) in a fresh process (or, `inMemory`, the browser's reader on the file's
+ * bytes): its outcome, time and peak resident memory.
+ */
+async function readInChild(path: string, inMemory = false): Promise<ChildResult> {
+  const read = inMemory
+    ? `const { readStateDict } = await import(${JSON.stringify(STATE_DICT)});
+       const { openTorchZipBytes } = await import(${JSON.stringify(BROWSER_READER)});
+       const bytes = (await import('node:fs')).readFileSync(${JSON.stringify(path)});
+       const run = () => readStateDict(new Uint8Array(bytes), openTorchZipBytes);`
+    : `const { readCheckpoint } = await import(${JSON.stringify(WEIGHTS)});
+       const run = () => readCheckpoint(${JSON.stringify(path)});`;
   const script = `
-    const { readCheckpoint } = await import(${JSON.stringify(WEIGHTS)});
+    ${read}
     const t = performance.now();
-    const result = await readCheckpoint(${JSON.stringify(path)}).then(() => ({ ok: true }), (e) => ({ ok: false, error: e.message, name: e.name }));
+    const result = await run().then(() => ({ ok: true }), (e) => ({ ok: false, error: e.message, name: e.name }));
     console.log(JSON.stringify({ ...result, ms: performance.now() - t, maxRssMb: process.resourceUsage().maxRSS / 1024 }));`;
   const { stdout } = await execFileAsync(process.execPath, ['--input-type=module', '-e', script], {
     encoding: 'utf8',
@@ -155,32 +167,37 @@ test('the hand-made deflate stream is what it claims', () => {
   assert.deepEqual(inflateRawSync(deflatedZeros(100_000)), Buffer.alloc(100_000));
 });
 
-test('a deflate bomb under a small storage: only the declared bytes are inflated; a directory that lies is caught', async (t) => {
-  const honest = join(dir, 'small-storage.pt');
-  const lying = join(dir, 'small-storage-lying.pt');
-  bomb(honest, 4);
-  bomb(lying, 4, 16); // the zip directory claims 16 bytes for the 512 MiB entry
-  const results = await Promise.all([readInChild(honest), readInChild(lying)]);
-  assert.ok(results[0]!.ok, results[0]!.error);
-  assert.equal(results[1]!.name, 'CheckpointError');
-  assert.match(results[1]!.error!, /cannot read zip entry "archive\/data\/0" \(too many bytes in the stream/);
-  for (const r of results) {
-    t.diagnostic(`${BOMB_BYTES / 2 ** 20} MiB bomb: ${r.ms.toFixed(0)} ms, peak RSS ${r.maxRssMb.toFixed(0)} MB`);
-    assert.ok(r.maxRssMb < 300, `peak RSS ${r.maxRssMb.toFixed(0)} MB`);
-    assert.ok(r.ms < 5000, `${r.ms} ms`);
-  }
-});
+for (const [reader, inMemory, lies] of [
+  ['Node (yauzl)', false, /cannot read zip entry "archive\/data\/0" \(too many bytes in the stream/],
+  ['browser (bytes)', true, /zip entry "archive\/data\/0" inflates to more than the 16 bytes it declares/],
+] as const) {
+  test(`${reader}: a deflate bomb under a small storage: only the declared bytes are inflated; a directory that lies is caught`, async (t) => {
+    const honest = join(dir, 'small-storage.pt');
+    const lying = join(dir, 'small-storage-lying.pt');
+    bomb(honest, 4);
+    bomb(lying, 4, 16); // the zip directory claims 16 bytes for the 512 MiB entry
+    const results = await Promise.all([readInChild(honest, inMemory), readInChild(lying, inMemory)]);
+    assert.ok(results[0]!.ok, results[0]!.error);
+    assert.equal(results[1]!.name, 'CheckpointError');
+    assert.match(results[1]!.error!, lies);
+    for (const r of results) {
+      t.diagnostic(`${BOMB_BYTES / 2 ** 20} MiB bomb: ${r.ms.toFixed(0)} ms, peak RSS ${r.maxRssMb.toFixed(0)} MB`);
+      assert.ok(r.maxRssMb < 300, `peak RSS ${r.maxRssMb.toFixed(0)} MB`);
+      assert.ok(r.ms < 5000, `${r.ms} ms`);
+    }
+  });
 
-test('a deflate bomb under a storage that claims all of it: refused before inflating', async (t) => {
-  const path = join(dir, 'big-storage.pt');
-  bomb(path, BOMB_BYTES / 4);
-  const r = await readInChild(path);
-  assert.equal(r.ok, false);
-  assert.equal(r.name, 'CheckpointError');
-  assert.match(r.error!, /would inflate to \d+ bytes.*decompression bomb/);
-  t.diagnostic(`refused in ${r.ms.toFixed(0)} ms, peak RSS ${r.maxRssMb.toFixed(0)} MB`);
-  assert.ok(r.maxRssMb < 300, `peak RSS ${r.maxRssMb.toFixed(0)} MB`);
-});
+  test(`${reader}: a deflate bomb under a storage that claims all of it: refused before inflating`, async (t) => {
+    const path = join(dir, 'big-storage.pt');
+    bomb(path, BOMB_BYTES / 4);
+    const r = await readInChild(path, inMemory);
+    assert.equal(r.ok, false);
+    assert.equal(r.name, 'CheckpointError');
+    assert.match(r.error!, /would inflate to \d+ bytes.*decompression bomb/);
+    t.diagnostic(`refused in ${r.ms.toFixed(0)} ms, peak RSS ${r.maxRssMb.toFixed(0)} MB`);
+    assert.ok(r.maxRssMb < 300, `peak RSS ${r.maxRssMb.toFixed(0)} MB`);
+  });
+}
 
 /** A torch zip with this data.pkl (stored). */
 function zipWithPickle(path: string, dataPkl: Uint8Array): void {
@@ -218,7 +235,7 @@ test('pickles that build millions of values, or giant integers, are refused in b
     zipWithPickle(path, dataPkl);
     return path;
   });
-  const results = await Promise.all(paths.map(readInChild));
+  const results = await Promise.all(paths.map((path) => readInChild(path)));
   for (const [i, [name, , message]] of cases.entries()) {
     const r = results[i]!;
     assert.equal(r.ok, false, name);

@@ -4,6 +4,8 @@
 // Pillow uses: libjpeg-turbo (MozJPEG's decoder: ISLOW DCT, fancy upsampling, as Pillow's
 // defaults) and libwebp, passed in as `WasmCodecs` (the web entry bundles their .wasm).
 // PNG and GIF are lossless, so any correct decoder gives Pillow's values: fast-png and gifuct-js.
+// Four-component (CMYK) JPEGs take `jpegCmyk`, not bit-exact (image/cmyk-jpeg.ts), then Pillow's
+// CMYK resize and CMYK → RGB conversion like every other mode.
 import { decode as decodePng } from 'fast-png';
 import { decompressFrames, parseGIF } from 'gifuct-js';
 import { InputError } from '../errors.js';
@@ -17,10 +19,22 @@ export interface Rgba {
   data: Uint8Array | Uint8ClampedArray;
 }
 
-/** WebAssembly decoders of lossy formats (e.g. @jsquash/jpeg and @jsquash/webp). */
+/** Four 8-bit channels per pixel: C, M, Y, K as Pillow's `Image.open` gives a CMYK JPEG. */
+export interface Cmyk {
+  width: number;
+  height: number;
+  data: Uint8Array | Uint8ClampedArray;
+}
+
+/** Decoders of lossy formats (e.g. @jsquash/jpeg and @jsquash/webp, WebAssembly). */
 export interface WasmCodecs {
   jpeg(bytes: ArrayBuffer): Promise<Rgba>;
   webp(bytes: ArrayBuffer): Promise<Rgba>;
+  /**
+   * A JPEG with four components (CMYK, or YCCK converted to CMYK) with the samples inverted as
+   * Pillow reads them ("CMYK;I": it assumes Adobe's convention, as Photoshop writes them).
+   */
+  jpegCmyk(bytes: ArrayBuffer): Promise<Cmyk>;
 }
 
 type Format = 'png' | 'jpeg' | 'gif' | 'webp';
@@ -162,16 +176,14 @@ export async function decodeWithCodecs(
     throw new InputError(`${label}: unsupported image format; the browser decoder reads JPEG, PNG, GIF and WebP`);
   const header = declaredSize(format, bytes);
   if (header) checkSize(header.width, header.height, label, maxPixels);
-  if (header?.components === 4) {
-    throw new InputError(
-      `${label}: CMYK JPEGs are not supported by the browser decoder (libjpeg-turbo cannot convert CMYK to RGB)`,
-    );
-  }
   let pixels: Pixels;
   try {
     if (format === 'png') pixels = fromPng(bytes);
     else if (format === 'gif') pixels = fromGif(bytes);
-    else pixels = fromRgba(await codecs[format](arrayBufferOf(bytes)));
+    else if (format === 'jpeg' && header?.components === 4) {
+      const { width, height, data } = await codecs.jpegCmyk(arrayBufferOf(bytes));
+      pixels = { mode: 'CMYK', width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+    } else pixels = fromRgba(await codecs[format](arrayBufferOf(bytes)));
   } catch (e) {
     if (e instanceof InputError) throw new InputError(`${label}: ${e.message}`);
     throw new InputError(`${label}: cannot decode the ${format} data (${(e as Error).message})`);

@@ -1,11 +1,13 @@
 // The WebAssembly JPEG and WebP decoders (libjpeg-turbo as built in MozJPEG, libwebp), their
 // .wasm bundled into clip.bundle.js (esbuild's binary loader) so the page needs no other file.
 // Compiled on first use, asynchronously (browsers refuse large synchronous compiles).
+// CMYK JPEGs, which these builds refuse, go to pdf.js's JavaScript decoder (image/cmyk-jpeg.ts).
 import decodeJpeg, { init as initJpeg } from '@jsquash/jpeg/decode.js';
 import decodeWebp, { init as initWebp } from '@jsquash/webp/decode.js';
 import jpegWasm from '@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm';
 import webpWasm from '@jsquash/webp/codec/dec/webp_dec.wasm';
 import type { WasmCodecs } from '../image/codecs.js';
+import { decodeCmykJpeg } from '../image/cmyk-jpeg.js';
 
 function once(start: () => Promise<void>): () => Promise<void> {
   let started: Promise<void> | undefined;
@@ -24,4 +26,5 @@ export const wasmCodecs: WasmCodecs = {
     await webpReady();
     return decodeWebp(bytes);
   },
+  jpegCmyk: async (bytes) => decodeCmykJpeg(bytes),
 };

@@ -66,14 +66,14 @@ async function openCache(name: string | false | undefined): Promise<Cache | unde
 export async function fetchBytes(url: string, options: FetchBytesOptions = {}): Promise<Uint8Array<ArrayBuffer>> {
   const cache = await openCache(options.cache);
   const hit = await cache?.match(url);
-  if (hit) {
+  if (cache && hit) {
     const bytes = new Uint8Array(await hit.arrayBuffer());
     const digest = await sha256Hex(bytes);
     if (digest === hit.headers.get(DIGEST_HEADER) && (!options.sha256 || digest === options.sha256.toLowerCase())) {
       options.onProgress?.({ url, loaded: bytes.length, total: bytes.length, cached: true });
       return bytes;
     }
-    await cache!.delete(url);
+    await cache.delete(url);
   }
   let response: Response;
   try {

@@ -101,7 +101,7 @@ async function configOverrides(options: WebLoadOptions, modelUrl?: string): Prom
     configOverridesFromJson(JSON.parse(text(bytes)) as Record<string, unknown>, url);
   if (config) return parse((await bytesOf(config, options)).bytes, config);
   if (!modelUrl) return {};
-  const file = new URL(modelUrl).pathname.split('/').pop()!;
+  const file = new URL(modelUrl).pathname.split('/').pop() ?? '';
   const candidates = [
     modelUrl.replace(/\.(pt|pth|bin|safetensors)$/, '') + '.config.json',
     new URL(file.startsWith('open_clip_') ? 'open_clip_config.json' : 'config.json', modelUrl).href,

@@ -22,6 +22,32 @@ export interface ZipEntries {
   read(name: string, length: number): Promise<Uint8Array>;
 }
 
+/**
+ * torch writes every entry stored (uncompressed); a compressed one comes from re-zipping, or is a
+ * decompression bomb (a few MB inflating to GBs). Compressed entries of one archive may inflate to
+ * this many times the file's size (weights barely compress), plus some slack for small files.
+ */
+const INFLATE_RATIO = 50;
+const INFLATE_SLACK = 64 << 20;
+
+/**
+ * What the compressed entries of a `fileSize`-byte archive may inflate to, all together: `spend`
+ * takes an entry's share before anything is inflated, or throws a CheckpointError.
+ */
+export function inflateBudget(fileSize: number, file: string): (entry: string, length: number) => void {
+  let left = INFLATE_RATIO * fileSize + INFLATE_SLACK;
+  return (entry, length) => {
+    if (length > left) {
+      throw new CheckpointError(
+        file,
+        `compressed zip entry "${entry}" would inflate to ${length} bytes, ` +
+          `more than ${INFLATE_RATIO}× the file's size allows (a decompression bomb?)`,
+      );
+    }
+    left -= length;
+  };
+}
+
 /** `<prefix>/data.pkl` at the top level of the archive gives the prefix every other entry uses. */
 function findPrefix(names: readonly string[], file: string): string {
   for (const name of names) {

@@ -3,7 +3,7 @@
 import yauzl from 'yauzl';
 import { CheckpointError } from '../errors.js';
 import { memoryBytes, type ByteSource } from './source.js';
-import { torchCheckpointFromZip, type TorchCheckpoint } from './torch-archive.js';
+import { inflateBudget, torchCheckpointFromZip, type TorchCheckpoint } from './torch-archive.js';
 
 export type { TorchCheckpoint } from './torch-archive.js';
 
@@ -29,19 +29,11 @@ async function listEntries(zip: yauzl.ZipFile, file: string): Promise<Map<string
   return entries;
 }
 
-/**
- * torch writes every entry stored (uncompressed); a compressed one comes from re-zipping, or is a
- * decompression bomb (a few MB inflating to GBs). Compressed entries of one archive may inflate to
- * this many times the file's size (weights barely compress), plus some slack for small files.
- */
-const INFLATE_RATIO = 50;
-const INFLATE_SLACK = 64 << 20;
-
 export async function openTorchZip(source: ByteSource): Promise<TorchCheckpoint> {
   const file = source.name;
   const zip = await openZip(source);
   const entries = await listEntries(zip, file);
-  let inflateBudget = INFLATE_RATIO * source.size + INFLATE_SLACK;
+  const spendInflate = inflateBudget(source.size, file);
 
   /** The first `length` bytes of an entry (never more, whatever its data would inflate to). */
   async function readEntry(entry: yauzl.Entry, length: number): Promise<Uint8Array> {
@@ -51,14 +43,7 @@ export async function openTorchZip(source: ByteSource): Promise<TorchCheckpoint>
         const { fileDataStart } = await zip.readLocalFileHeaderPromise(entry, { minimal: true });
         return await source.read(fileDataStart, length);
       }
-      if (length > inflateBudget) {
-        throw new CheckpointError(
-          file,
-          `compressed zip entry "${entry.fileName}" would inflate to ${length} bytes, ` +
-            `more than ${INFLATE_RATIO}× the file's size allows (a decompression bomb?)`,
-        );
-      }
-      inflateBudget -= length;
+      spendInflate(entry.fileName, length);
       const out = new Uint8Array(length);
       let filled = 0;
       const stream = await zip.openReadStreamPromise(entry);

@@ -1,5 +1,6 @@
 // The search page: instant text search, a thumbnail grid with scores and infinite scroll, a viewer
 // with "more like this", drag-and-drop image search, filters, dark/light. Talks only to /api.
+import { byId, photoCard, scoreLabel, searchBox, themeToggle } from './components.js';
 import './style.css';
 
 interface Result {
@@ -12,11 +13,10 @@ interface Result {
 }
 
 const PAGE = 40;
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const grid = $('grid');
-const status = $('status');
-const input = $<HTMLInputElement>('q');
-const filters = $<HTMLFormElement>('filters');
+const grid = byId('grid');
+const status = byId('status');
+const input = byId<HTMLInputElement>('q');
+const filters = byId<HTMLFormElement>('filters');
 
 /** What is shown: the request for page `offset` of it, or undefined when there is nothing to page. */
 let source: ((offset: number) => Promise<Result[]>) | undefined;
@@ -95,69 +95,51 @@ async function loadMore() {
     loading = false;
   }
   // A page that does not fill the window leaves the sentinel in view: the observer will not fire again.
-  if (mine === generation && !exhausted && $('more').getBoundingClientRect().top < innerHeight) void loadMore();
+  if (mine === generation && !exhausted && byId('more').getBoundingClientRect().top < innerHeight) void loadMore();
 }
 
 function card(r: Result): HTMLElement {
-  const div = document.createElement('div');
-  div.className = 'hit';
+  const name = r.path.split('/').pop() ?? r.path;
+  const div = photoCard({
+    image: `/api/photos/${r.id}/thumbnail`,
+    title: r.path,
+    label: scoreLabel(name, r.score),
+    onOpen: () => openViewer(r),
+  });
   div.dataset.id = String(r.id);
-  const img = document.createElement('img');
-  img.loading = 'lazy';
-  img.src = `/api/photos/${r.id}/thumbnail`;
-  img.alt = r.path;
-  const label = document.createElement('span');
-  label.textContent = `${r.score.toFixed(3)} · ${r.path.split('/').pop()}`;
-  label.title = r.path;
-  div.append(img, label);
-  div.addEventListener('click', () => openViewer(r));
   return div;
 }
 
 let viewing: Result | undefined;
 function openViewer(r: Result) {
   viewing = r;
-  $<HTMLImageElement>('full').src = `/api/photos/${r.id}/image`;
-  $('caption').textContent =
+  byId<HTMLImageElement>('full').src = `/api/photos/${r.id}/image`;
+  byId('caption').textContent =
     `${r.path}${r.taken ? ` · ${r.taken.slice(0, 10)}` : ''}${r.width ? ` · ${r.width}×${r.height}` : ''}`;
-  $('viewer').hidden = false;
+  byId('viewer').hidden = false;
 }
-$('close').addEventListener('click', () => {
-  $('viewer').hidden = true;
+byId('close').addEventListener('click', () => {
+  byId('viewer').hidden = true;
 });
-$('similar').addEventListener('click', () => {
-  $('viewer').hidden = true;
+byId('similar').addEventListener('click', () => {
+  byId('viewer').hidden = true;
   if (viewing) show(similarSource(viewing.id), `more like ${viewing.path.split('/').pop()}`);
 });
 document.addEventListener('keydown', (e) => {
-  if (e.key === 'Escape') $('viewer').hidden = true;
+  if (e.key === 'Escape') byId('viewer').hidden = true;
 });
 
-let typing: ReturnType<typeof setTimeout> | undefined;
-function searchNow() {
-  const q = input.value.trim();
-  if (q) show(textSource(q), `“${q}”`);
-}
-input.addEventListener('input', () => {
-  clearTimeout(typing);
-  typing = setTimeout(searchNow, 150);
-});
-input.addEventListener('keydown', (e) => {
-  if (e.key === 'Enter') {
-    clearTimeout(typing);
-    searchNow();
-  }
-});
+const searchNow = searchBox(input, (q) => show(textSource(q), `“${q}”`), { typingDelayMs: 150 });
 filters.addEventListener('change', () => {
   if (input.value.trim()) searchNow();
 });
 
 new IntersectionObserver((entries) => {
   if (entries.some((e) => e.isIntersecting)) void loadMore();
-}).observe($('more'));
+}).observe(byId('more'));
 
 // Drag an image anywhere onto the page.
-const drop = $('drop');
+const drop = byId('drop');
 let depth = 0;
 document.addEventListener('dragenter', (e) => {
   e.preventDefault();
@@ -179,17 +161,11 @@ document.addEventListener('drop', (e) => {
   if (file) show(imageSource(file), `photos like ${file.name}`);
 });
 
-// Dark / light: the system's choice until the button is used, then remembered.
-const root = document.documentElement;
-const saved = localStorage.getItem('theme');
-root.classList.toggle('dark', saved ? saved === 'dark' : matchMedia('(prefers-color-scheme: dark)').matches);
-$('theme').addEventListener('click', () => {
-  localStorage.setItem('theme', root.classList.toggle('dark') ? 'dark' : 'light');
-});
+themeToggle(byId('theme'));
 
 void fetch('/api/status')
   .then((r) => r.json())
   .then((s: { count: number; model: string; indexing: { done: number; todo: number } | null }) => {
-    if (!source)
-      status.textContent = `${s.count} photos · ${s.model.split('/').pop()}${s.indexing ? ` · indexing ${s.indexing.done}/${s.indexing.todo}` : ''}`;
+    const indexing = s.indexing ? ` · indexing ${s.indexing.done}/${s.indexing.todo}` : '';
+    if (!source) status.textContent = `${s.count} photos · ${s.model.split('/').pop()}${indexing}`;
   });

@@ -1,7 +1,9 @@
 // The demo page: photos dropped here are embedded by the worker (worker.ts) and kept in IndexedDB
 // per model, with a thumbnail; a text query ranks them by cosine similarity; clicking a photo
-// gives zero-shot label probabilities. Everything stays in the browser.
+// gives zero-shot label probabilities. Everything stays in the browser. The grid, search box,
+// theme and progress bars are the search page's (src/server/ui/components.ts).
 import { createStore, del, entries, set } from 'idb-keyval';
+import { byId, photoCard, scoreLabel, searchBox, showProgress, themeToggle } from '../../server/ui/components.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
 interface StoredPhoto {
@@ -11,13 +13,14 @@ interface StoredPhoto {
   thumbnail: Blob;
 }
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const store = createStore('clip-ts-demo', 'photos');
 const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
 const pending = new Map<string, (message: FromWorker) => void>();
 let model: { name: string; logitScale: number } | undefined;
 let nextId = 0;
 const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
+const loadBar = byId<HTMLProgressElement>('load-progress');
+const loadStatus = byId('load-status');
 
 function send(message: ToWorker): void {
   worker.postMessage(message);
@@ -33,21 +36,20 @@ function request(message: ToWorker & { id: string }): Promise<FromWorker> {
 
 worker.addEventListener('message', (event: MessageEvent<FromWorker>) => {
   const message = event.data;
+  const waiting = 'id' in message && message.id !== undefined ? pending.get(message.id) : undefined;
   if (message.type === 'progress') {
     const { loaded, total, cached } = message.progress;
-    $<HTMLProgressElement>('load-progress').value = total ? loaded / total : 0;
-    $('load-status').textContent =
-      `${mib(loaded)} MiB${total ? ` of ${mib(total)}` : ''}${cached ? ' (from the cache)' : ''}`;
+    const size = `${mib(loaded)} MiB${total ? ` of ${mib(total)}` : ''}`;
+    showProgress(loadBar, loadStatus, total ? loaded / total : 0, `${size}${cached ? ' (from the cache)' : ''}`);
   } else if (message.type === 'ready') {
     model = { name: message.model, logitScale: message.logitScale };
-    $<HTMLProgressElement>('load-progress').value = 1;
-    $('load-status').textContent = `ready: ${message.model} (${message.embedDim}-d)`;
+    showProgress(loadBar, loadStatus, 1, `ready: ${message.model} (${message.embedDim}-d)`);
     void showPhotos();
-  } else if ('id' in message && message.id !== undefined && pending.has(message.id)) {
-    pending.get(message.id)!(message);
+  } else if (waiting && 'id' in message && message.id !== undefined) {
     pending.delete(message.id);
+    waiting(message);
   } else if (message.type === 'error') {
-    $('load-status').textContent = `error: ${message.message}`;
+    loadStatus.textContent = `error: ${message.message}`;
   }
 });
 
@@ -58,7 +60,9 @@ async function thumbnail(file: Blob): Promise<Blob> {
     Math.max(1, Math.round(bitmap.width * scale)),
     Math.max(1, Math.round(bitmap.height * scale)),
   );
-  canvas.getContext('2d')!.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  const context = canvas.getContext('2d');
+  if (!context) throw new Error('no 2d canvas for thumbnails');
+  context.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
   return canvas.convertToBlob({ type: 'image/jpeg', quality: 0.8 });
 }
 
@@ -68,53 +72,49 @@ async function photosOfModel(): Promise<StoredPhoto[]> {
 }
 
 async function embedAll(files: File[]): Promise<void> {
+  const embedStatus = byId('embed-status');
   if (!model) {
-    $('embed-status').textContent = 'load a model first';
+    embedStatus.textContent = 'load a model first';
     return;
   }
   const images = files.filter((f) => f.type.startsWith('image/'));
-  const bar = $<HTMLProgressElement>('embed-progress');
+  const bar = byId<HTMLProgressElement>('embed-progress');
   let done = 0;
   const failed: string[] = [];
   for (const file of images) {
     const name = (file as File & { webkitRelativePath?: string }).webkitRelativePath || file.name;
     const reply = await request({ type: 'embed', id: String(nextId++), image: file });
     if (reply.type === 'embedded') {
-      await set(
-        `${model.name}|${name}`,
-        { model: model.name, name, vector: reply.vector, thumbnail: await thumbnail(file) } satisfies StoredPhoto,
-        store,
-      );
+      const photo: StoredPhoto = { model: model.name, name, vector: reply.vector, thumbnail: await thumbnail(file) };
+      await set(`${model.name}|${name}`, photo, store);
     } else if (reply.type === 'error') {
       failed.push(`${name}: ${reply.message}`);
     }
-    bar.value = ++done / images.length;
-    $('embed-status').textContent =
-      `${done} / ${images.length} embedded${failed.length ? `, ${failed.length} failed (${failed.at(-1)})` : ''}`;
+    done++;
+    const failures = failed.length ? `, ${failed.length} failed (${failed.at(-1)})` : '';
+    showProgress(bar, embedStatus, done / images.length, `${done} / ${images.length} embedded${failures}`);
   }
   await showPhotos();
 }
 
 function dot(a: Float32Array, b: Float32Array): number {
   let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  a.forEach((v, i) => {
+    s += v * (b[i] ?? 0);
+  });
   return s;
 }
 
 function render(photos: { photo: StoredPhoto; score?: number }[]): void {
-  const grid = $('grid');
-  grid.replaceChildren(
-    ...photos.map(({ photo, score }) => {
-      const figure = document.createElement('figure');
-      const img = document.createElement('img');
-      img.src = URL.createObjectURL(photo.thumbnail);
-      img.alt = photo.name;
-      const caption = document.createElement('figcaption');
-      caption.textContent = score === undefined ? photo.name : `${score.toFixed(3)} ${photo.name}`;
-      figure.append(img, caption);
-      figure.addEventListener('click', () => void classify(photo));
-      return figure;
-    }),
+  byId('grid').replaceChildren(
+    ...photos.map(({ photo, score }) =>
+      photoCard({
+        image: URL.createObjectURL(photo.thumbnail),
+        title: photo.name,
+        label: scoreLabel(photo.name, score),
+        onOpen: () => void classify(photo),
+      }),
+    ),
   );
 }
 
@@ -128,30 +128,31 @@ async function textVectors(texts: string[]): Promise<Float32Array[]> {
   return reply.vectors;
 }
 
-async function search(): Promise<void> {
-  const query = $<HTMLInputElement>('query').value.trim();
-  if (!model || !query) return;
+async function search(query: string): Promise<void> {
+  if (!model) return;
   const [q] = await textVectors([query]);
+  if (!q) return;
   const ranked = (await photosOfModel())
-    .map((photo) => ({ photo, score: dot(photo.vector, q!) }))
+    .map((photo) => ({ photo, score: dot(photo.vector, q) }))
     .sort((a, b) => b.score - a.score);
   render(ranked.slice(0, 48));
 }
 
 /** Zero-shot: softmax over exp(logit scale) · cosine with "a photo of {label}." prompts. */
 async function classify(photo: StoredPhoto): Promise<void> {
-  const labels = $<HTMLInputElement>('labels')
+  const labels = byId<HTMLInputElement>('labels')
     .value.split(',')
     .map((s) => s.trim())
     .filter(Boolean);
   if (!model || !labels.length) return;
+  const scale = Math.exp(model.logitScale);
   const vectors = await textVectors(labels.map((l) => `a photo of ${l}.`));
-  const logits = vectors.map((v) => Math.exp(model!.logitScale) * dot(photo.vector, v));
+  const logits = vectors.map((v) => scale * dot(photo.vector, v));
   const top = Math.max(...logits);
   const weights = logits.map((l) => Math.exp(l - top));
   const total = weights.reduce((a, b) => a + b, 0);
-  const items = labels.map((label, i) => ({ label, p: weights[i]! / total })).sort((a, b) => b.p - a.p);
-  $('labels-out').replaceChildren(
+  const items = labels.map((label, i) => ({ label, p: (weights[i] ?? 0) / total })).sort((a, b) => b.p - a.p);
+  byId('labels-out').replaceChildren(
     ...items.map(({ label, p }) => {
       const li = document.createElement('li');
       li.textContent = `${(100 * p).toFixed(1)}% ${label} — ${photo.name}`;
@@ -179,20 +180,20 @@ async function droppedFiles(items: DataTransferItemList): Promise<File[]> {
   return files;
 }
 
-$('load').addEventListener('click', () => {
-  const file = $<HTMLInputElement>('model-file').files?.[0];
-  const tokenizer = $<HTMLInputElement>('tokenizer-file').files?.[0];
+byId('load').addEventListener('click', () => {
+  const file = byId<HTMLInputElement>('model-file').files?.[0];
+  const tokenizer = byId<HTMLInputElement>('tokenizer-file').files?.[0];
   const isVocab = tokenizer?.name.endsWith('.txt') && !tokenizer.name.includes('bpe');
-  $('load-status').textContent = 'loading…';
+  loadStatus.textContent = 'loading…';
   send({
     type: 'load',
-    model: file ?? $<HTMLInputElement>('model-url').value,
+    model: file ?? byId<HTMLInputElement>('model-url').value,
     ...(tokenizer ? (isVocab ? { vocab: tokenizer } : { bpe: tokenizer }) : {}),
     threads: crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency) : 1,
   });
 });
-$('photos').addEventListener('change', (e) => void embedAll([...((e.target as HTMLInputElement).files ?? [])]));
-const drop = $('drop');
+byId('photos').addEventListener('change', (e) => void embedAll([...((e.target as HTMLInputElement).files ?? [])]));
+const drop = byId('drop');
 drop.addEventListener('dragover', (e) => {
   e.preventDefault();
   drop.classList.add('over');
@@ -201,13 +202,12 @@ drop.addEventListener('dragleave', () => drop.classList.remove('over'));
 drop.addEventListener('drop', (e) => {
   e.preventDefault();
   drop.classList.remove('over');
-  void droppedFiles(e.dataTransfer!.items).then(embedAll);
+  if (e.dataTransfer) void droppedFiles(e.dataTransfer.items).then(embedAll);
 });
-$('search').addEventListener('click', () => void search());
-$('query').addEventListener('keydown', (e) => {
-  if (e.key === 'Enter') void search();
-});
-$('forget').addEventListener('click', async () => {
+const searchNow = searchBox(byId<HTMLInputElement>('query'), (q) => void search(q));
+byId('search').addEventListener('click', searchNow);
+byId('forget').addEventListener('click', async () => {
   for (const photo of await photosOfModel()) await del(`${photo.model}|${photo.name}`, store);
   await showPhotos();
 });
+themeToggle(byId('theme'));

@@ -4,13 +4,18 @@ import type * as ClipWeb from '../index.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
 // A runtime URL (not bundled again): the worker shares dist/web/clip.bundle.js and its ort/ files.
-const clip = (await import(new URL('../clip.bundle.js', import.meta.url).href)) as typeof ClipWeb;
+// Not a top-level await: Chromium drops messages that reach a module worker while its top-level
+// await is pending (no listener yet), so the page's first "load" was lost whenever importing the
+// 1 MB bundle took longer than the user (or a test) took to click Load. The listener below is
+// attached at once, and each message waits for the import instead.
+const clipModule = import(new URL('../clip.bundle.js', import.meta.url).href) as Promise<typeof ClipWeb>;
 
 let loaded: ClipWeb.WebClip | undefined;
 const post = (message: FromWorker) => postMessage(message);
-const unitRow = (v: Float32Array) => clip.normalizeRows({ data: v, shape: [1, v.length] }).data as Float32Array;
 
 async function handle(message: ToWorker): Promise<void> {
+  const clip = await clipModule;
+  const unitRow = (v: Float32Array) => clip.normalizeRows({ data: v, shape: [1, v.length] }).data as Float32Array;
   if (message.type === 'load') {
     const source = async (s: string | File | undefined) =>
       s === undefined || typeof s === 'string' ? { url: s } : { bytes: new Uint8Array(await s.arrayBuffer()) };
@@ -35,7 +40,7 @@ async function handle(message: ToWorker): Promise<void> {
     post({ type: 'embedded', id: message.id, vector: unitRow(features.data as Float32Array) });
   } else {
     const features = await loaded.model.encodeText(loaded.tokenize(message.texts, { truncate: true }));
-    const d = features.shape[1]!;
+    const d = features.data.length / message.texts.length;
     const vectors = message.texts.map((_, i) => unitRow((features.data as Float32Array).slice(i * d, (i + 1) * d)));
     post({ type: 'texts', id: message.id, vectors });
   }

@@ -109,7 +109,10 @@ function dim(sd: StateDict, key: string, axis: number, rank?: number): number {
 /** Distinct values of the `index`-th dot-separated part of the keys starting with `prefix`. */
 function countDistinct(sd: StateDict, prefix: string, index: number): number {
   const seen = new Set<string>();
-  for (const k of sd.keys()) if (k.startsWith(prefix)) seen.add(k.split('.')[index]!);
+  for (const k of sd.keys()) {
+    const part = k.startsWith(prefix) ? k.split('.')[index] : undefined;
+    if (part !== undefined) seen.add(part);
+  }
   return seen.size;
 }
 

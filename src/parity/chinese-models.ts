@@ -14,6 +14,7 @@ import { toFloat32, toInt32, type Tensor } from '../tensor.js';
 import { readCheckpoint } from '../weights/index.js';
 import { toCanonical } from '../weights/keymap/index.js';
 import { readSafetensors } from '../weights/safetensors.js';
+import { withActivations } from './activations.js';
 import { allCloseCheck, checksPerFile, numericCheck, type Check } from './check.js';
 import { encodeTextOneByOne, ONE_BY_ONE } from './models.js';
 
@@ -79,8 +80,8 @@ async function checkModel(dir: string, file: string): Promise<Check[]> {
 
   const names = activationNames(config);
   for (const [graph, feeds] of [
-    [buildImageGraph(sd, config, { activations: true }), { images }],
-    [buildTextGraph(sd, config, { activations: true }), { tokens }],
+    [withActivations(buildImageGraph(sd, config), config), { images }],
+    [withActivations(buildTextGraph(sd, config), config), { tokens }],
   ] as const) {
     const session = await Session.create(graph);
     const out = await session.run(feeds);

@@ -11,6 +11,7 @@ import { Session } from '../runtime/session.js';
 import { numel, toFloat32, toInt32, type StateDict, type Tensor } from '../tensor.js';
 import { readCheckpoint } from '../weights/index.js';
 import { readSafetensors } from '../weights/safetensors.js';
+import { withActivations } from './activations.js';
 import { checksPerFile, numericCheck, type Check } from './check.js';
 
 /** Tolerances from the fixture README: features/activations 1e-4 (or 1e-4 relative), logits 1e-3. */
@@ -84,10 +85,10 @@ async function checkModelFile(dir: string, file: string): Promise<Check[]> {
     );
   await model.release();
 
-  // Per-layer activations: graphs that also output every tapped value.
+  // Per-layer activations: graphs that also output every reference activation (activations.ts).
   for (const [graph, feeds] of [
-    [buildImageGraph(sd, model.config, { activations: true }), { images }],
-    [buildTextGraph(sd, model.config, { activations: true }), { tokens }],
+    [withActivations(buildImageGraph(sd, model.config), model.config), { images }],
+    [withActivations(buildTextGraph(sd, model.config), model.config), { tokens }],
   ] as const) {
     const session = await Session.create(graph);
     const out = await session.run(feeds);

@@ -56,7 +56,8 @@ function embeddings(tokens: Value, emb: Params, cfg: BertConfig): Value {
   let x = emb.get('word_embeddings.weight', [cfg.vocabSize, width]).gather(tokens);
   const positions = emb.get('position_embeddings.weight', [cfg.maxPositions, width]);
   x = x.add(typeof length === 'number' ? positions.slice(0, 0, length) : positions.sliceAs(0, tokens, 1));
-  x = x.add(emb.get('token_type_embeddings.weight', [cfg.typeVocabSize, width]).slice(0, 0, 1)); // token type 0 everywhere
+  // token type 0 everywhere
+  x = x.add(emb.get('token_type_embeddings.weight', [cfg.typeVocabSize, width]).slice(0, 0, 1));
   return norm(x, emb.scope('LayerNorm'), width);
 }
 

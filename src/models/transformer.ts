@@ -81,8 +81,8 @@ function residualAttentionBlock(
  * unless a caller exposes it. Module calls of the last block: the full one, then the pruned one.
  */
 export function transformer(x: Value, p: Params, opts: TransformerOptions): { pooled: Value; all: Value } {
-  const block = (i: number, at?: Position) =>
-    p.module(`resblocks.${i}`, x, (x, block) => residualAttentionBlock(x, block, opts, at));
+  const block = (i: number, position?: Position) =>
+    p.module(`resblocks.${i}`, x, (x, block) => residualAttentionBlock(x, block, opts, position));
   const last = opts.layers - 1;
   for (let i = 0; i < last; i++) x = block(i);
   const all = block(last);

@@ -11,6 +11,7 @@ import { randomStateDict } from '../src/models/random.js';
 import { Session, type TensorLike } from '../src/runtime/session.js';
 import { liveNodes, type Graph } from '../src/graph/ir.js';
 import { withActivations } from '../src/parity/activations.js';
+import { TINY_BERT } from './tiny-configs.js';
 
 const VIT_TEXT: ClipConfig = {
   embedDim: 16,
@@ -18,21 +19,7 @@ const VIT_TEXT: ClipConfig = {
   vision: { kind: 'vit', width: 64, layers: 2, heads: 2, patchSize: 8, imageResolution: 16 },
   text: { kind: 'transformer', width: 64, layers: 2, heads: 2, contextLength: 8, vocabSize: 50 },
 };
-const BERT: ClipConfig = {
-  ...VIT_TEXT,
-  text: {
-    kind: 'bert',
-    width: 64,
-    layers: 2,
-    heads: 2,
-    intermediate: 96,
-    maxPositions: 20,
-    typeVocabSize: 2,
-    vocabSize: 30,
-    contextLength: 12,
-    activation: 'gelu',
-  },
-};
+const BERT: ClipConfig = { ...VIT_TEXT, text: TINY_BERT };
 
 async function run(graph: Graph, feeds: Record<string, TensorLike>): Promise<Record<string, TensorLike>> {
   const session = await Session.create(graph);

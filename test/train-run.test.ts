@@ -7,7 +7,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import sharp from 'sharp';
-import type { ClipConfig } from '../src/models/config.js';
 import { inferConfigFromStateDict } from '../src/models/config.js';
 import { randomStateDict } from '../src/models/random.js';
 import { Tokenizer } from '../src/text/index.js';
@@ -23,16 +22,10 @@ import {
 import { trainClip } from '../src/train/run.js';
 import { readCheckpoint } from '../src/weights/index.js';
 import { writeSafetensors } from '../src/weights/safetensors.js';
+import { byteTokenizer, TINY_TRAINABLE } from './tiny-configs.js';
 
-// A BPE vocabulary of the 512 byte symbols, one merge and SOT/EOT (ids 513, 514): a small token table.
-const tokenizer = Tokenizer.fromMergesText('#version: 0.2\nr e\n');
-
-const CFG: ClipConfig = {
-  embedDim: 16,
-  vision: { kind: 'vit', width: 64, layers: 1, heads: 1, patchSize: 16, imageResolution: 32 },
-  text: { kind: 'transformer', width: 64, layers: 1, heads: 1, contextLength: 77, vocabSize: 515 },
-  activation: 'quick_gelu',
-};
+const tokenizer = byteTokenizer();
+const CFG = TINY_TRAINABLE;
 
 async function makeDataset(dir: string): Promise<void> {
   const words = ['red', 'green', 'blue', 'dark', 'light', 'warm', 'cold', 'grey', 'pale'];
@@ -141,7 +134,7 @@ async function writeTar(path: string, files: [string, Uint8Array | string][]): P
   writeFileSync(path, Buffer.concat(chunks));
 }
 
-test('WebDataset shards: pairs grouped by key, incomplete and unreadable samples skipped and counted, seeded shuffle', async () => {
+test('WebDataset shards: pairs by key, incomplete/unreadable samples skipped and counted, seeded shuffle', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'clip-wds-'));
   try {
     const png = (v: number) =>
@@ -203,24 +196,28 @@ test('WebDataset shards: pairs grouped by key, incomplete and unreadable samples
   }
 });
 
-test('the starting model: scratch:<architecture> must name an official architecture; an unknown name is a clear error', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'clip-train-start-'));
-  try {
-    const csv = join(dir, 'pairs.csv');
-    writeFileSync(csv, 'filepath\ttitle\na.png\tone\nb.png\ttwo\n');
-    const common = {
-      data: { csv },
-      output: join(dir, 'out.safetensors'),
-      batchSize: 2,
-      epochs: 1,
-      tokenizer: Tokenizer.fromMergesText('#version: tiny\n'),
-    };
-    await assert.rejects(
-      trainClip({ ...common, model: 'scratch:ViT-Z/9' }),
-      /"scratch:ViT-Z\/9": expected scratch:<one of RN50, .*ViT-B\/32/,
-    );
-    await assert.rejects(trainClip({ ...common, model: 'no-such-model' }), /model "no-such-model" not found/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test(
+  'the starting model: scratch:<architecture> must name an official architecture; an unknown name is a clear ' +
+    'error',
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'clip-train-start-'));
+    try {
+      const csv = join(dir, 'pairs.csv');
+      writeFileSync(csv, 'filepath\ttitle\na.png\tone\nb.png\ttwo\n');
+      const common = {
+        data: { csv },
+        output: join(dir, 'out.safetensors'),
+        batchSize: 2,
+        epochs: 1,
+        tokenizer: Tokenizer.fromMergesText('#version: tiny\n'),
+      };
+      await assert.rejects(
+        trainClip({ ...common, model: 'scratch:ViT-Z/9' }),
+        /"scratch:ViT-Z\/9": expected scratch:<one of RN50, .*ViT-B\/32/,
+      );
+      await assert.rejects(trainClip({ ...common, model: 'no-such-model' }), /model "no-such-model" not found/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

@@ -16,16 +16,19 @@ export const CAPTIONS: readonly string[] = [
   'screenshot of a spreadsheet with quarterly sales figures',
   'an astronaut floating above the Earth with the International Space Station in the background',
   'a sketch of a lighthouse.',
-  'Street market in Marrakech: stalls piled high with spices, lanterns hanging overhead, and shoppers bargaining with vendors in the late afternoon light.',
+  'Street market in Marrakech: stalls piled high with spices, lanterns hanging overhead, and shoppers bargaining ' +
+    'with vendors in the late afternoon light.',
   'a red double-decker bus driving past Big Ben on a rainy day',
   'This is a photo of a golden retriever puppy chewing on a blue rubber toy on a wooden floor.',
   'latte art',
-  'A woman in a yellow raincoat walks her bicycle across a cobbled bridge in Amsterdam, canal houses reflected in the water below.',
+  'A woman in a yellow raincoat walks her bicycle across a cobbled bridge in Amsterdam, canal houses reflected in ' +
+    'the water below.',
   'a satellite image of farmland.',
   'Product photo: wireless noise-cancelling headphones, matte black, on a white background',
   'a plate of spaghetti with tomato sauce and fresh basil',
   'the Eiffel Tower at night',
-  'An old man with a long white beard reading a newspaper on a park bench, pigeons gathered at his feet, autumn leaves on the ground, and a street lamp just switched on behind him.',
+  'An old man with a long white beard reading a newspaper on a park bench, pigeons gathered at his feet, autumn ' +
+    'leaves on the ground, and a street lamp just switched on behind him.',
   'a low resolution photo of a motorcycle.',
   'Diagram showing the water cycle: evaporation, condensation, precipitation and collection.',
   'snowy mountain peak under a clear blue sky',

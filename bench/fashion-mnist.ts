@@ -131,7 +131,8 @@ export function clipInit(cfg: ClipConfig & { vision: VisionTransformerConfig }, 
     if (key === 'positional_embedding') return 0.01;
     if (/^visual\.(class_embedding|positional_embedding|proj)$/.test(key) || key === 'text_projection')
       return width ** -0.5;
-    if (key === 'visual.conv1.weight') return (3 * cfg.vision.patchSize ** 2) ** -0.5; // fan-in, as torch's conv default scale
+    // fan-in, as torch's conv default scale
+    if (key === 'visual.conv1.weight') return (3 * cfg.vision.patchSize ** 2) ** -0.5;
     if (key.endsWith('attn.in_proj_weight')) return width ** -0.5;
     if (key.endsWith('attn.out_proj.weight') || key.endsWith('mlp.c_proj.weight'))
       return width ** -0.5 * (2 * layers) ** -0.5;
@@ -261,7 +262,8 @@ export async function fashionDemo(opts: FashionDemoOptions): Promise<FashionDemo
     ...(opts.threads ? { runtime: { threads: opts.threads } } : {}),
   });
   log(
-    `training ${totalSteps} steps: ${opts.epochs} epoch(s) of ${perEpoch} batches of ${opts.batchSize} (${rows.length} images), ${vocab.ids.length} token ids in use`,
+    `training ${totalSteps} steps: ${opts.epochs} epoch(s) of ${perEpoch} batches of ${opts.batchSize} ` +
+      `(${rows.length} images), ${vocab.ids.length} token ids in use`,
   );
 
   // With 10 classes a batch of 256 holds ~25 images of each class, and the contrastive loss
@@ -285,7 +287,9 @@ export async function fashionDemo(opts: FashionDemoOptions): Promise<FashionDemo
         if (step % 20 === 0 || step === totalSteps) {
           const seconds = (performance.now() - t0) / 1000;
           log(
-            `epoch ${epoch + 1} step ${step}/${totalSteps} loss ${loss.toFixed(4)} lr ${trainer.learningRate(step - 1).toExponential(2)} ${((step * opts.batchSize) / seconds).toFixed(0)} samples/s`,
+            `epoch ${epoch + 1} step ${step}/${totalSteps} loss ${loss.toFixed(4)} lr ` +
+              `${trainer.learningRate(step - 1).toExponential(2)} ${((step * opts.batchSize) / seconds).toFixed(0)} ` +
+              `samples/s`,
           );
         }
       }
@@ -315,13 +319,17 @@ export async function fashionDemo(opts: FashionDemoOptions): Promise<FashionDemo
   const calibration = imageTensor(train, rows.slice(0, CALIBRATION_IMAGES));
   const int8Calibrated = int8Of(await zeroShotPredictions(modelPath, test, n, opts, 'int8', calibration));
   log(
-    `zero-shot top-1 on ${n} test images, ${EVAL_TEMPLATES.length} unseen prompt templates: ${(100 * accuracy).toFixed(2)}%`,
+    `zero-shot top-1 on ${n} test images, ${EVAL_TEMPLATES.length} unseen prompt templates: ` +
+      `${(100 * accuracy).toFixed(2)}%`,
   );
   log(
-    `with precision 'int8': ${(100 * int8.accuracy).toFixed(2)}%, same top-1 as fp32 on ${(100 * int8.agreement).toFixed(2)}% of the images`,
+    `with precision 'int8': ${(100 * int8.accuracy).toFixed(2)}%, same top-1 as fp32 on ` +
+      `${(100 * int8.agreement).toFixed(2)}% of the images`,
   );
   log(
-    `int8 with the patch convolution calibrated on ${CALIBRATION_IMAGES} training images: ${(100 * int8Calibrated.accuracy).toFixed(2)}%, same top-1 as fp32 on ${(100 * int8Calibrated.agreement).toFixed(2)}%`,
+    `int8 with the patch convolution calibrated on ${CALIBRATION_IMAGES} training images: ` +
+      `${(100 * int8Calibrated.accuracy).toFixed(2)}%, same top-1 as fp32 on ` +
+      `${(100 * int8Calibrated.agreement).toFixed(2)}%`,
   );
   return { losses, trainSeconds, samplesPerSecond, accuracy, int8, int8Calibrated, modelPath };
 }

@@ -38,7 +38,8 @@ const images = { data: new Float32Array(2 * 3 * R * R).map((_, i) => Math.sin(i)
 const features = await model.encodeImage(images);
 const finite = features.data.every(Number.isFinite);
 console.log(
-  `encodeImage [2, 3, ${R}, ${R}] → [${features.shape.join(', ')}], finite: ${finite}, after ${seconds()} s; peak RSS ${(process.resourceUsage().maxRSS / 2 ** 20).toFixed(1)} GiB`,
+  `encodeImage [2, 3, ${R}, ${R}] → [${features.shape.join(', ')}], finite: ${finite}, after ${seconds()} s; peak ` +
+    `RSS ${(process.resourceUsage().maxRSS / 2 ** 20).toFixed(1)} GiB`,
 );
 await model.release();
 if (!finite || features.shape[1] !== CONFIG.embedDim) process.exit(1);

@@ -113,8 +113,8 @@ import os, sys, time, torch
 from PIL import Image
 from torchvision.transforms import Compose, Resize, CenterCrop, ToTensor, Normalize, InterpolationMode
 torch.set_num_threads(1)
-t = Compose([Resize(224, interpolation=InterpolationMode.BICUBIC), CenterCrop(224), lambda im: im.convert('RGB'), ToTensor(),
-             Normalize((0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711))])
+t = Compose([Resize(224, interpolation=InterpolationMode.BICUBIC), CenterCrop(224), lambda im: im.convert('RGB'),
+             ToTensor(), Normalize((0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711))])
 rounds, tensors, files = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
 def run(draft):
     def one(f):
@@ -172,7 +172,8 @@ async function main() {
   const files = await makeImages();
   const meta = await sharp(files[0]!).metadata();
   log(
-    `${files.length} JPEGs of ~${MEGAPIXELS} MP (e.g. ${meta.width}×${meta.height}) in ${dirname(files[0]!)}, to ${SIZE}×${SIZE}, ${rounds} rounds`,
+    `${files.length} JPEGs of ~${MEGAPIXELS} MP (e.g. ${meta.width}×${meta.height}) in ${dirname(files[0]!)}, to ` +
+      `${SIZE}×${SIZE}, ${rounds} rounds`,
   );
 
   const decodeOnly = await timeRounds(files, (f) => decodeImage(f));
@@ -233,10 +234,12 @@ async function main() {
   if (!py) log(String(python));
   else {
     log(
-      `PIL + torchvision (1 thread):                     ${f(py.exact)}  -> per-core ratio ours/PIL ${(py.exact.cpuMsPerImage / exact.cpuMsPerImage).toFixed(2)}×`,
+      `PIL + torchvision (1 thread):                     ${f(py.exact)}  -> per-core ratio ours/PIL ` +
+        `${(py.exact.cpuMsPerImage / exact.cpuMsPerImage).toFixed(2)}×`,
     );
     log(
-      `PIL draft(448) + torchvision (1 thread):          ${f(py.draft)}  -> per-core ratio fast/draft ${(py.draft.cpuMsPerImage / fast.cpuMsPerImage).toFixed(2)}×`,
+      `PIL draft(448) + torchvision (1 thread):          ${f(py.draft)}  -> per-core ratio fast/draft ` +
+        `${(py.draft.cpuMsPerImage / fast.cpuMsPerImage).toFixed(2)}×`,
     );
     log(
       `exact path vs PIL + torchvision: ${differingFromPil} of ${files.length * 3 * SIZE * SIZE} float32 values differ`,

@@ -185,7 +185,9 @@ function generateCaptions(count: number, seed: number): string[] {
     if (kind < 0.3) caption = `${pick(STYLES)} a ${pick(SUBJECTS)}.`;
     else if (kind < 0.55) caption = `${pick(SUBJECTS)} ${pick(PLACES)}`;
     else if (kind < 0.85)
-      caption = `A ${pick(ADJECTIVES)} ${pick(SUBJECTS)} ${pick(ACTIONS)} ${pick(PLACES)}, ${pick(CLAUSES)}${pick(EXTRAS)}`;
+      caption =
+        `A ${pick(ADJECTIVES)} ${pick(SUBJECTS)} ${pick(ACTIONS)} ${pick(PLACES)}, ` +
+        `${pick(CLAUSES)}${pick(EXTRAS)}`;
     else {
       const clauses = Array.from(
         { length: 3 + Math.floor(random() * 6) },
@@ -213,7 +215,8 @@ import gzip, html, json, sys, time
 from functools import lru_cache
 import regex as re
 
-bpe_path, captions_path, batch, rounds, with_ftfy = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == '1'
+bpe_path, captions_path = sys.argv[1], sys.argv[2]
+batch, rounds, with_ftfy = int(sys.argv[3]), int(sys.argv[4]), sys.argv[5] == '1'
 if with_ftfy:
     import ftfy
     fix_text = ftfy.fix_text
@@ -267,7 +270,9 @@ class SimpleTokenizer(object):
         self.decoder = {v: k for k, v in self.encoder.items()}
         self.bpe_ranks = dict(zip(merges, range(len(merges))))
         self.cache = {'<|startoftext|>': '<|startoftext|>', '<|endoftext|>': '<|endoftext|>'}
-        self.pat = re.compile(r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+""", re.IGNORECASE)
+        self.pat = re.compile(
+            r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+""",
+            re.IGNORECASE)
 
     def bpe(self, token):
         if token in self.cache:
@@ -388,7 +393,8 @@ function findPython(pythonPath: string | undefined, given: string | undefined): 
   return (
     usable.find((p) => p.ftfy !== null) ??
     usable[0] ??
-    `no ${candidates.map((c) => c.executable).join(' or ')} with the regex module (Debian: apt-get install python3-regex)`
+    `no ${candidates.map((c) => c.executable).join(' or ')} with the regex module (Debian: apt-get install ` +
+      `python3-regex)`
   );
 }
 
@@ -462,9 +468,11 @@ function main(): void {
     oursTextsPerSecond: oursRates.textsPerSecond,
   };
   const lines = [
-    `tokenize: ${captions.length} captions, mean ${meanTokens.toFixed(1)} tokens, ${truncated} truncated; batches of ${BATCH}, truncate=true; median of ${opts.rounds} passes after a warm-up`,
+    `tokenize: ${captions.length} captions, mean ${meanTokens.toFixed(1)} tokens, ${truncated} truncated; batches ` +
+      `of ${BATCH}, truncate=true; median of ${opts.rounds} passes after a warm-up`,
     header(),
-    `  ${'clip-ts'.padEnd(LABEL)} ${row(oursRates)}  (Node ${process.versions.node}; fixText ≈ ${Math.round(100 * fixTextShare)}% of its CPU time)`,
+    `  ${'clip-ts'.padEnd(LABEL)} ${row(oursRates)}  (Node ${process.versions.node}; fixText ≈ ` +
+      `${Math.round(100 * fixTextShare)}% of its CPU time)`,
   ];
 
   const setup = findPython(opts.pythonpath ?? process.env.CLIP_BENCH_PYTHONPATH, opts.python ?? process.env.PYTHON);
@@ -497,7 +505,8 @@ function main(): void {
           rowsDifferingUnexplained: unexplained,
         };
         lines.push(
-          `  ${name.padEnd(LABEL)} ${row(pyRates)}  ${differing.length === 0 ? 'rows identical' : `${differing.length} rows differ`}` +
+          `  ${name.padEnd(LABEL)} ${row(pyRates)}  ` +
+            `${differing.length === 0 ? 'rows identical' : `${differing.length} rows differ`}` +
             (withFtfy ? '' : ` (${differing.length - unexplained} where ftfy changes the text)`),
         );
         if (unexplained > 0) {
@@ -519,7 +528,8 @@ function main(): void {
             `  ratio vs ${name}: ${ratio.wall}x by wall time, ${ratio.cpu}x by CPU time` +
             (withFtfy
               ? ''
-              : `\n  (ftfy not importable by ${setup.executable}: pip install --target DIR ftfy==6.3.1 wcwidth, then --pythonpath DIR)`);
+              : `\n  (ftfy not importable by ${setup.executable}: pip install --target DIR ftfy==6.3.1 wcwidth, ` +
+                `then --pythonpath DIR)`);
         }
       }
       lines.push(`  (Python ${setup.python}, regex ${setup.regex}: ${setup.executable})`);

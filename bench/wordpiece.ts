@@ -74,7 +74,9 @@ const BUILT_IN_FRAGMENTS: readonly string[] = [
   'Nike 运动鞋，白色，42码',
 ];
 
-/** The fixture categories that read like real captions (not the edge cases: controls, [UNK] bait, 200-letter words…). */
+/**
+ * The fixture categories that read like real captions (not the edge cases: controls, [UNK] bait, 200-letter words…).
+ */
 const CAPTION_CATEGORIES = new Set([
   'simplified_chinese',
   'traditional_chinese',
@@ -162,7 +164,8 @@ function findPython(pythonPath: string | undefined, given: string | undefined): 
   }
   return (
     `the Python reference (cn_clip) is not available (${failures.join('; ')}); ` +
-    'install it with `pip install --target DIR cn_clip --no-deps` (it also needs torch and six) and pass --pythonpath DIR'
+    'install it with `pip install --target DIR cn_clip --no-deps` (it also needs torch and six) and pass ' +
+    '--pythonpath DIR'
   );
 }
 
@@ -225,7 +228,8 @@ function main(): void {
     oursTextsPerSecond: oursRates.textsPerSecond,
   };
   const lines = [
-    `wordpiece (Chinese-CLIP): ${captions.length} captions (${source}), mean ${meanTokens.toFixed(1)} tokens, ${truncated} truncated;`,
+    `wordpiece (Chinese-CLIP): ${captions.length} captions (${source}), mean ${meanTokens.toFixed(1)} tokens, ` +
+      `${truncated} truncated;`,
     `  batches of ${BATCH}; median of ${opts.rounds} passes after a warm-up`,
     header(),
     `  ${'clip-ts'.padEnd(LABEL)} ${row(oursRates)}  (Node ${process.versions.node})`,
@@ -251,7 +255,8 @@ function main(): void {
     };
     Object.assign(record, { pythonTextsPerSecond: pyRates.textsPerSecond, ratio: ratio.wall, cpuRatio: ratio.cpu });
     lines.push(
-      `  ${'cn_clip (python)'.padEnd(LABEL)} ${row(pyRates)}  ${differing.length === 0 ? 'rows identical' : `${differing.length} rows differ`} (Python ${result.python})`,
+      `  ${'cn_clip (python)'.padEnd(LABEL)} ${row(pyRates)}  ` +
+        `${differing.length === 0 ? 'rows identical' : `${differing.length} rows differ`} (Python ${result.python})`,
     );
     lines.push(`  ratio clip-ts vs cn_clip: ${ratio.wall}x by wall time, ${ratio.cpu}x by CPU time`);
     if (differing.length > 0) {

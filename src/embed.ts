@@ -2,6 +2,7 @@
 // model (decoding and resizing overlap inference), and results stream out batch by batch, so a
 // folder of any size runs in bounded memory. Unreadable images are reported and skipped.
 
+import { at } from './checked.js';
 import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import type { BatchFailure, ImageInput } from './image/index.js';
@@ -51,22 +52,24 @@ export async function* embedImages(
 ): AsyncGenerator<EmbedBatch> {
   const starts = Array.from({ length: Math.ceil(inputs.length / batchSize) }, (_, i) => i * batchSize);
   const prepare = (start: number) => clip.preprocessBatch(inputs.slice(start, start + batchSize), preprocess);
+  // The next batch is preprocessed while this one runs through the model.
   let pending = starts.length ? prepare(0) : undefined;
-  for (let b = 0; b < starts.length; b++) {
-    const { tensor, indices, failures } = await pending!;
-    pending = b + 1 < starts.length ? prepare(starts[b + 1]!) : undefined;
-    const offset = starts[b]!;
+  for (const [b, offset] of starts.entries()) {
+    const current = pending ?? prepare(offset);
+    const next = starts[b + 1];
+    pending = next === undefined ? undefined : prepare(next);
+    const { tensor, indices, failures } = await current;
     const globalFailures = failures.map((f) => ({ ...f, index: offset + f.index }));
     if (indices.length === 0) {
       yield { embeddings: [], failures: globalFailures };
       continue;
     }
     const features = await clip.model.encodeImage(tensor, { output });
-    const d = features.shape[1]!;
+    const d = at(features.shape, 1);
     yield {
       embeddings: indices.map((i, row) => ({
         index: offset + i,
-        input: inputs[offset + i]!,
+        input: at(inputs, offset + i),
         embedding: features.data.slice(row * d, (row + 1) * d),
       })),
       failures: globalFailures,

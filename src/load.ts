@@ -44,7 +44,9 @@ export interface LoadOptions extends RuntimeOptions, ModelFileOptions, Tokenizer
    * the cache), off for other paths.
    */
   compiledCache?: boolean;
-  /** With precision 'int8': preprocessed images that calibrate the image tower's convolutions (see ClipRuntimeOptions). */
+  /**
+   * With precision 'int8': preprocessed images that calibrate the image tower's convolutions (see ClipRuntimeOptions).
+   */
   calibrationImages?: Tensor;
 }
 

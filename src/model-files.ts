@@ -83,7 +83,8 @@ function localFiles(path: string, configPath: string | undefined): ModelFiles {
       HF_WEIGHT_FILES.find((f) => files.includes(f)) ?? (candidates.length === 1 ? candidates[0] : undefined);
     if (!found)
       throw new InputError(
-        `${path}: no checkpoint found (expected one of ${HF_WEIGHT_FILES.join(', ')} or a single .pt/.safetensors file)`,
+        `${path}: no checkpoint found (expected one of ${HF_WEIGHT_FILES.join(', ')} or a single .pt/.safetensors ` +
+          `file)`,
       );
     weights = join(path, found);
   }
@@ -173,7 +174,8 @@ export function tokenizerFor(
         options.vocabPath ?? files.vocabTxt ?? existing(join(cacheDir(options.cacheDir), 'cn-clip', 'vocab.txt'));
       if (!path)
         throw new InputError(
-          `Chinese-CLIP tokenizer: no vocab.txt beside ${files.weights}; pass --vocab <file> (vocabPath in the API; the file ships with every Chinese-CLIP download, e.g. load("cn-clip/ViT-B-16"))`,
+          `Chinese-CLIP tokenizer: no vocab.txt beside ${files.weights}; pass --vocab <file> (vocabPath in the API; ` +
+            `the file ships with every Chinese-CLIP download, e.g. load("cn-clip/ViT-B-16"))`,
         );
       return WordPieceTokenizer.fromVocabFile(path);
     };

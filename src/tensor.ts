@@ -2,6 +2,8 @@
 // A RawTensor keeps the file's dtype and little-endian, C-contiguous bytes, so a reader never
 // decides precision; the model code upcasts to float32 as the reference does on CPU.
 
+import { assertLength, at } from './checked.js';
+
 export type DType =
   | 'float64'
   | 'float32'
@@ -67,7 +69,7 @@ const scratchBits = new Uint32Array(scratchFloat.buffer);
 /** float32 → IEEE half with round-to-nearest-even (what torch's .half() does). */
 export function floatToHalf(value: number): number {
   scratchFloat[0] = value;
-  return float32BitsToHalf(scratchBits[0]!);
+  return float32BitsToHalf(at(scratchBits, 0));
 }
 
 function float32BitsToHalf(x: number): number {
@@ -139,14 +141,17 @@ export function toFloat32(t: RawTensor, scratch?: Float32Array): Float32Array {
       const table = halfLookup();
       const src = view(Uint16Array, t.bytes);
       const out = into ?? new Float32Array(n);
-      for (let i = 0; i < n; i++) out[i] = table[src[i]!]!;
+      assertLength(src, n, t.dtype);
+      // A uint16 always indexes the 65536-entry table (hot loop: see checked.ts).
+      for (let i = 0; i < n; i++) out[i] = table[src[i] ?? 0] ?? 0;
       return out;
     }
     case 'bfloat16': {
       const src = view(Uint16Array, t.bytes);
       const out = new Float32Array(n);
       const bits = new Uint32Array(out.buffer);
-      for (let i = 0; i < n; i++) bits[i] = src[i]! << 16;
+      assertLength(src, n, t.dtype);
+      for (let i = 0; i < n; i++) bits[i] = (src[i] ?? 0) << 16;
       return out;
     }
     case 'int64':
@@ -168,7 +173,7 @@ export function toFloat16(t: RawTensor): RawTensor {
   const values = toFloat32(t);
   const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
   const half = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) half[i] = float32BitsToHalf(bits[i]!);
+  for (let i = 0; i < values.length; i++) half[i] = float32BitsToHalf(bits[i] ?? 0); // hot loop: see checked.ts
   return { dtype: 'float16', shape: t.shape, bytes: new Uint8Array(half.buffer) };
 }
 

@@ -14,22 +14,12 @@ import { configOverridesFromJson, readConfigFile } from '../src/models/config-fi
 import { randomStateDict } from '../src/models/random.js';
 import { fromFloat32, type StateDict } from '../src/tensor.js';
 import { toCanonical } from '../src/weights/keymap/index.js';
+import { TINY_BERT } from './tiny-configs.js';
 
 const TINY_CN: ClipConfig = {
   embedDim: 16,
   vision: { kind: 'vit', width: 64, layers: 1, heads: 1, patchSize: 8, imageResolution: 16 },
-  text: {
-    kind: 'bert',
-    width: 64,
-    layers: 2,
-    heads: 2,
-    intermediate: 96,
-    maxPositions: 20,
-    typeVocabSize: 2,
-    vocabSize: 30,
-    contextLength: 12,
-    activation: 'gelu',
-  },
+  text: TINY_BERT,
   activation: 'quick_gelu',
 };
 

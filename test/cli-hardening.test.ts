@@ -71,7 +71,10 @@ describe('clip on hostile input', { concurrency: 4 }, () => {
     const LOAD = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'load.js');
     const script = `const { load } = await import(${JSON.stringify(LOAD)});
       const clip = await load(${JSON.stringify(model)});
-      await clip.model.encodeText(clip.tokenize(['cat'])).then(() => console.log('ran'), (e) => console.log(e.name, e.message));`;
+      await clip.model.encodeText(clip.tokenize(['cat'])).then(
+        () => console.log('ran'),
+        (e) => console.log(e.name, e.message),
+      );`;
     const r = spawnSync(
       process.execPath,
       ['--input-type=module', '-e', script, ...Array.from({ length: 400 }, () => 'x'.repeat(100))],
@@ -102,7 +105,8 @@ describe('clip on hostile input', { concurrency: 4 }, () => {
     const { predictions } = JSON.parse(r.stdout) as { predictions: { label: string; probability: number }[] };
     assert.equal(predictions.length, 3);
     for (const p of predictions) assert.ok(labels.includes(p.label) && p.probability > 0 && p.probability < 1);
-    const input = '\uFEFFa cat, sleeping\r\na dog\r\n\r\n'; // a byte-order mark and CRLF lines, as Windows editors write
+    // a byte-order mark and CRLF lines, as Windows editors write
+    const input = '\uFEFFa cat, sleeping\r\na dog\r\n\r\n';
     const comma = run(['classify', red, '--model', model, '--labels-file', '-', '--template', '{}', '--json'], {
       input,
     });
@@ -318,7 +322,7 @@ describe('clip on hostile input', { concurrency: 4 }, () => {
     return folder;
   }
 
-  test('clip train checks its output before work, refuses to overwrite or to resume another run, stops on a NaN loss', async () => {
+  test('clip train checks -o first, refuses to overwrite or resume another run, stops on a NaN loss', async () => {
     const folder = await trainingFolder();
     const start = join(model, 'model.safetensors');
     const out = join(dir, 'run.safetensors');

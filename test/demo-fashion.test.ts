@@ -16,7 +16,9 @@ function needsFashionMnist(): false | string {
   const fixtures = needsFixtures(OPENAI_FIXTURES);
   if (fixtures) return fixtures;
   if (existsSync(join(FASHION_MNIST_DIR, 't10k-labels-idx1-ubyte.gz'))) return false;
-  const reason = `SKIPPED: Fashion-MNIST not found at ${FASHION_MNIST_DIR} (apt-get install dataset-fashion-mnist; CI does not install it)`;
+  const reason =
+    `SKIPPED: Fashion-MNIST not found at ${FASHION_MNIST_DIR} (apt-get install dataset-fashion-mnist; ` +
+    `CI does not install it)`;
   console.warn(`\n*** ${reason} ***\n`);
   return reason;
 }
@@ -66,7 +68,8 @@ test('idx files: gzipped or not, read into pixels and labels; images become norm
       join(dir, 'train-images-idx3-ubyte.gz'),
       gzipSync(Buffer.concat([header(0x803, [2, 28, 28]), pixels])),
     );
-    writeFileSync(join(dir, 'train-labels-idx1-ubyte.gz'), Buffer.concat([header(0x801, [2]), Buffer.from([9, 3])])); // not gzipped
+    // not gzipped
+    writeFileSync(join(dir, 'train-labels-idx1-ubyte.gz'), Buffer.concat([header(0x801, [2]), Buffer.from([9, 3])]));
     const split = readFashionSplit('train', dir);
     assert.equal(split.count, 2);
     assert.deepEqual([...split.labels], [9, 3]);

@@ -367,7 +367,9 @@ test('a download running in another process holds the lock; this one waits and u
     const url = `${s.base}/slow.bin`;
     const moduleUrl = new URL('../src/zoo/download.js', import.meta.url).href;
     const script = `import { download } from ${JSON.stringify(moduleUrl)};
-    const path = await download(${JSON.stringify(url)}, { progress: false, sha256: ${JSON.stringify(SHA)}, cacheDir: ${JSON.stringify(cache)} });
+    const path = await download(${JSON.stringify(url)}, {
+      progress: false, sha256: ${JSON.stringify(SHA)}, cacheDir: ${JSON.stringify(cache)},
+    });
     process.stdout.write(path);`;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
       stdio: ['ignore', 'pipe', 'inherit'],

@@ -12,7 +12,8 @@ export const FTFY_FIXTURES = join(SHARED, 'fixtures', 'ftfy-test-cases');
 /** `skip` option for node:test: false when the folder exists, else a loud reason. */
 export function needsFixtures(dir: string): false | string {
   if (existsSync(dir)) return false;
-  const reason = `SKIPPED: golden fixtures not found at ${dir} (clone ../shared beside this checkout or set CLIP_SHARED_DIR)`;
+  const howTo = 'clone ../shared beside this checkout or set CLIP_SHARED_DIR';
+  const reason = `SKIPPED: golden fixtures not found at ${dir} (${howTo})`;
   console.warn(`\n*** ${reason} ***\n`);
   return reason;
 }

@@ -54,7 +54,8 @@ test('fix_encoding: UTF-8 read as Latin-1 / Windows-1252 is decoded again', () =
     fixText('not such a fan of Charlotte Bront\u00eb\u2026'),
     'not such a fan of Charlotte Bront\u00eb\u2026',
   );
-  assert.equal(fixEncoding('caf\u00c3\u00a9 \u201cok\u201d'), 'caf\u00e9 \u201cok\u201d'); // fix_encoding alone keeps curly quotes
+  // fix_encoding alone keeps curly quotes
+  assert.equal(fixEncoding('caf\u00c3\u00a9 \u201cok\u201d'), 'caf\u00e9 \u201cok\u201d');
 });
 
 test('fix_encoding: CESU-8 and Java modified UTF-8 are accepted', () => {

@@ -33,7 +33,10 @@ const CFG: ClipConfig = {
   text: { kind: 'transformer', width: 32, layers: 1, heads: 1, contextLength: 8, vocabSize: 64 },
 };
 
-/** How one input is changed: bytes overwritten (mostly near the start and end, where the structure is), cut, or a slice repeated. */
+/**
+ * How one input is changed: bytes overwritten (mostly near the start and end, where the structure is), cut, or a slice
+ * repeated.
+ */
 type Mutation =
   | { kind: 'overwrite'; edits: { at: number; nearEdge: boolean; value: number }[] }
   | { kind: 'truncate'; at: number }

@@ -28,19 +28,22 @@ function withBytes(jpeg: Buffer, offset: number, bytes: [number, number]): Buffe
   return out;
 }
 
-test("a bogus marker inside a baseline JPEG's data is refused with the input named (Pillow: broken data stream)", async () => {
-  const jpeg = await patternJpeg();
-  for (const offset of [0, 776, 1940, 3104]) {
-    await assert.rejects(
-      decodeImage(withBytes(jpeg, offset, [0xff, 0x9e])),
-      (e: unknown) =>
-        e instanceof InputError &&
-        /byte buffer>: cannot decode the jpeg data \(.*premature end of data segment/.test((e as Error).message),
-    );
-  }
-});
+test(
+  "a bogus marker inside a baseline JPEG's data is refused with the input named (Pillow: broken data " + 'stream)',
+  async () => {
+    const jpeg = await patternJpeg();
+    for (const offset of [0, 776, 1940, 3104]) {
+      await assert.rejects(
+        decodeImage(withBytes(jpeg, offset, [0xff, 0x9e])),
+        (e: unknown) =>
+          e instanceof InputError &&
+          /byte buffer>: cannot decode the jpeg data \(.*premature end of data segment/.test((e as Error).message),
+      );
+    }
+  },
+);
 
-test('corrupt data Pillow decodes through is decoded too: an end-of-image marker inside the data, bad Huffman codes', async () => {
+test('damaged data Pillow decodes through is decoded too: an early end-of-image, bad Huffman codes', async () => {
   const jpeg = await patternJpeg();
   for (const offset of [0, 776, 1940, 3104]) {
     const pixels = await decodeImage(withBytes(jpeg, offset, [0xff, 0xd9]));

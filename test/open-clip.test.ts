@@ -29,7 +29,7 @@ const RN_QUICKGELU = {
   text_cfg: { context_length: 77, vocab_size: 49408, width: 64, heads: 2, layers: 1 },
 };
 
-test('model_cfg: ViT heads = width / head_width, ResNet pool heads = width·32 / head_width, text heads as given', () => {
+test('model_cfg: ViT heads = width / head_width, ResNet pool heads = width·32 / head_width, text heads given', () => {
   const vit = openClipSettings({ model_cfg: VIT_GELU }, 'vit.json');
   assert.equal(vit.overrides.visionHeads, 2);
   assert.equal(vit.overrides.textHeads, 4);
@@ -204,39 +204,42 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test("a hub folder and a training checkpoint of it load with the config's heads, MLP width and activation", async () => {
-  const hub = join(dir, 'hub');
-  const sd = await writeHubFolder(hub, TINY, modelCfgOf(TINY, 32, 3), 4);
-  const expected = new CLIP(sd, {}, TINY);
-  const want = await expected.forward(images, tokens);
-  await expected.release();
+test(
+  "a hub folder and a training checkpoint of it load with the config's heads, MLP width and " + 'activation',
+  async () => {
+    const hub = join(dir, 'hub');
+    const sd = await writeHubFolder(hub, TINY, modelCfgOf(TINY, 32, 3), 4);
+    const expected = new CLIP(sd, {}, TINY);
+    const want = await expected.forward(images, tokens);
+    await expected.release();
 
-  const fromHub = await load(hub, { bpePath: writeMerges() });
-  assert.deepEqual(fromHub.model.config, TINY);
-  assert.deepEqual((await fromHub.model.forward(images, tokens)).logitsPerImage, want.logitsPerImage);
-  await fromHub.model.release();
+    const fromHub = await load(hub, { bpePath: writeMerges() });
+    assert.deepEqual(fromHub.model.config, TINY);
+    assert.deepEqual((await fromHub.model.forward(images, tokens)).logitsPerImage, want.logitsPerImage);
+    await fromHub.model.release();
 
-  // open_clip_train's epoch_N.pt alone is read by OpenAI's rules (heads = width / 64, QuickGELU): other features …
-  const run = join(dir, 'run');
-  mkdirSync(run);
-  await writeTrainingCheckpoint(join(run, 'epoch_1.pt'), sd);
-  const alone = await load(join(run, 'epoch_1.pt'));
-  assert.deepEqual(
-    [alone.model.config.vision.heads, alone.model.config.text.heads, alone.model.config.activation],
-    [1, 1, 'quick_gelu'],
-  );
-  const wrong = (await alone.model.forward(images, tokens)).logitsPerImage;
-  assert.ok(wrong.data.some((v, i) => Math.abs(v - want.logitsPerImage.data[i]!) > 1e-3));
-  await alone.model.release();
-  // … so it is opened with the hub folder's config, given or beside it.
-  for (const options of [{ config: join(hub, 'open_clip_config.json') }, {}]) {
-    if (!('config' in options)) copyFileSync(join(hub, 'open_clip_config.json'), join(run, 'open_clip_config.json'));
-    const clip = await load(join(run, 'epoch_1.pt'), options);
-    assert.deepEqual(clip.model.config, TINY);
-    assert.deepEqual((await clip.model.forward(images, tokens)).logitsPerImage, want.logitsPerImage);
-    await clip.model.release();
-  }
-});
+    // open_clip_train's epoch_N.pt alone is read by OpenAI's rules (heads = width / 64, QuickGELU): other features …
+    const run = join(dir, 'run');
+    mkdirSync(run);
+    await writeTrainingCheckpoint(join(run, 'epoch_1.pt'), sd);
+    const alone = await load(join(run, 'epoch_1.pt'));
+    assert.deepEqual(
+      [alone.model.config.vision.heads, alone.model.config.text.heads, alone.model.config.activation],
+      [1, 1, 'quick_gelu'],
+    );
+    const wrong = (await alone.model.forward(images, tokens)).logitsPerImage;
+    assert.ok(wrong.data.some((v, i) => Math.abs(v - want.logitsPerImage.data[i]!) > 1e-3));
+    await alone.model.release();
+    // … so it is opened with the hub folder's config, given or beside it.
+    for (const options of [{ config: join(hub, 'open_clip_config.json') }, {}]) {
+      if (!('config' in options)) copyFileSync(join(hub, 'open_clip_config.json'), join(run, 'open_clip_config.json'));
+      const clip = await load(join(run, 'epoch_1.pt'), options);
+      assert.deepEqual(clip.model.config, TINY);
+      assert.deepEqual((await clip.model.forward(images, tokens)).logitsPerImage, want.logitsPerImage);
+      await clip.model.release();
+    }
+  },
+);
 
 test('a width that 64 does not divide needs the config for its heads', () => {
   const wide: ClipConfig = { ...TINY, vision: { ...TINY.vision, width: 96, heads: 2 } };

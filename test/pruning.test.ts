@@ -1,5 +1,5 @@
 // The pruned last block (models/transformer.ts, models/bert.ts): only the pooled row per sequence
-// runs past the keys and values. Each tower's graph with its taps exposed computes both the full
+// runs past the keys and values. Each tower's graph with its activations exposed computes both the full
 // last block and the pruned one; the pruned rows must equal the full block's rows at the pooled
 // positions (class token, each row's end token, [CLS]), and the features graph must not contain
 // the full block.
@@ -10,6 +10,8 @@ import type { ClipConfig } from '../src/models/config.js';
 import { randomStateDict } from '../src/models/random.js';
 import { Session, type TensorLike } from '../src/runtime/session.js';
 import { liveNodes, type Graph } from '../src/graph/ir.js';
+import { withActivations } from '../src/parity/activations.js';
+import { TINY_BERT } from './tiny-configs.js';
 
 const VIT_TEXT: ClipConfig = {
   embedDim: 16,
@@ -17,21 +19,7 @@ const VIT_TEXT: ClipConfig = {
   vision: { kind: 'vit', width: 64, layers: 2, heads: 2, patchSize: 8, imageResolution: 16 },
   text: { kind: 'transformer', width: 64, layers: 2, heads: 2, contextLength: 8, vocabSize: 50 },
 };
-const BERT: ClipConfig = {
-  ...VIT_TEXT,
-  text: {
-    kind: 'bert',
-    width: 64,
-    layers: 2,
-    heads: 2,
-    intermediate: 96,
-    maxPositions: 20,
-    typeVocabSize: 2,
-    vocabSize: 30,
-    contextLength: 12,
-    activation: 'gelu',
-  },
-};
+const BERT: ClipConfig = { ...VIT_TEXT, text: TINY_BERT };
 
 async function run(graph: Graph, feeds: Record<string, TensorLike>): Promise<Record<string, TensorLike>> {
   const session = await Session.create(graph);
@@ -59,7 +47,7 @@ function rowGap(full: TensorLike, pruned: TensorLike, positions: number[]): numb
 test('ViT: the pruned last block equals the full block at the class token', async () => {
   const sd = randomStateDict(VIT_TEXT, 5);
   const images = { data: Float32Array.from({ length: 2304 }, (_, i) => Math.sin(i * 0.37)), shape: [3, 3, 16, 16] };
-  const out = await run(buildImageGraph(sd, VIT_TEXT, { activations: true }), { images });
+  const out = await run(withActivations(buildImageGraph(sd, VIT_TEXT), VIT_TEXT), { images });
   const last = 'act.visual.transformer.resblocks.1';
   const gap = rowGap(out[last]!, out[`${last}.pooled`]!, [0, 0, 0]);
   assert.ok(gap < 1e-5, `class-token rows differ by ${gap}`);
@@ -74,7 +62,7 @@ test("text: the pruned last block equals the full block at each row's end token"
     [48, 1, 2, 3, 4, 5, 6, 49],
   ];
   const tokens = { data: Int32Array.from(rows.flat()), shape: [3, 8] };
-  const out = await run(buildTextGraph(sd, VIT_TEXT, { activations: true }), { tokens });
+  const out = await run(withActivations(buildTextGraph(sd, VIT_TEXT), VIT_TEXT), { tokens });
   const gap = rowGap(out['act.text.resblocks.1']!, out['act.text.resblocks.1.pooled']!, [2, 5, 7]);
   assert.ok(gap < 1e-5, `end-token rows differ by ${gap}`);
 });
@@ -82,25 +70,24 @@ test("text: the pruned last block equals the full block at each row's end token"
 test('BERT: the pruned last layer equals the full layer at [CLS]', async () => {
   const sd = randomStateDict(BERT, 7);
   const tokens = { data: Int32Array.from([1, 5, 6, 2, 0, 0, 1, 7, 2, 0, 0, 0, 1, 5, 9, 8, 4, 2]), shape: [3, 6] };
-  const out = await run(buildTextGraph(sd, BERT, { activations: true, dynamicLength: true }), { tokens });
+  const out = await run(withActivations(buildTextGraph(sd, BERT, { dynamicLength: true }), BERT), { tokens });
   const gap = rowGap(out['act.text.layer.1']!, out['act.text.cls']!, [0, 0, 0]);
   assert.ok(gap < 1e-5, `[CLS] rows differ by ${gap}`);
 });
 
-test('the full last block is built for taps only: the features graph leaves it out', () => {
+test('the full last block is built for parity checks only: the features graph leaves it out', () => {
   for (const cfg of [VIT_TEXT, BERT]) {
     const sd = randomStateDict(cfg, 8);
-    const last =
-      cfg.text.kind === 'bert'
-        ? ['act.text.layer.1', 'act.text.cls']
-        : ['act.text.resblocks.1', 'act.text.resblocks.1.pooled'];
-    for (const [graph, [full, pruned]] of [
-      [buildImageGraph(sd, cfg), ['act.visual.transformer.resblocks.1', 'act.visual.transformer.resblocks.1.pooled']],
-      [buildTextGraph(sd, cfg), last],
+    const lastText = cfg.text.kind === 'bert' ? 'bert.encoder.layer.1' : 'transformer.resblocks.1';
+    for (const [graph, lastBlock] of [
+      [buildImageGraph(sd, cfg), 'visual.transformer.resblocks.1'],
+      [buildTextGraph(sd, cfg), lastText],
     ] as const) {
       const { values } = liveNodes(graph);
-      assert.equal(values.has(graph.taps.get(full!)!.id), false, `${full} is computed for the features`);
-      assert.equal(values.has(graph.taps.get(pruned!)!.id), true, `${pruned} is not what the features use`);
+      const [full, pruned] = graph.moduleCalls.get(lastBlock) ?? [];
+      assert.ok(full && pruned, `${lastBlock} is not called twice (full, then pruned)`);
+      assert.equal(values.has(full.output.id), false, `the full ${lastBlock} is computed for the features`);
+      assert.equal(values.has(pruned.output.id), true, `the pruned ${lastBlock} is not what the features use`);
     }
   }
 });

@@ -92,7 +92,8 @@ test('tokenize: too long throws with the index and count; truncate keeps EOT las
       /context length 4/.test(e.message),
   );
   assert.deepEqual([...t.tokenize('cat hello cat', { contextLength: 4, truncate: true }).data], [SOT, CAT, HELLO, EOT]);
-  assert.deepEqual([...t.tokenize('cat hello cat', { contextLength: 5 }).data], [SOT, CAT, HELLO, CAT, EOT]); // exactly fits
+  // exactly fits
+  assert.deepEqual([...t.tokenize('cat hello cat', { contextLength: 5 }).data], [SOT, CAT, HELLO, CAT, EOT]);
 });
 
 test("tokenize: every context length gives clip.tokenize's row, from SOT/ids/EOT cut and EOT put last", () => {
@@ -101,7 +102,8 @@ test("tokenize: every context length gives clip.tokenize's row, from SOT/ids/EOT
   for (const contextLength of [2, 3, 4, 5, 6, 7, 8]) {
     const rows = t.tokenize(texts, { contextLength, truncate: true });
     texts.forEach((text, i) => {
-      // clip.tokenize: tokens = [SOT] + encode + [EOT]; if too long, the first contextLength with EOT last; zero padded.
+      // clip.tokenize: tokens = [SOT] + encode + [EOT]; if too long, the first contextLength with EOT last; zero
+      // padded.
       let expected = [SOT, ...t.encode(text), EOT];
       if (expected.length > contextLength) expected = [...expected.slice(0, contextLength - 1), EOT];
       while (expected.length < contextLength) expected.push(0);
@@ -200,7 +202,8 @@ test('tokenizerChecks: one check per case, naming the aspect that differs', asyn
       ftfy_changes_text: false,
       tokenize: { truncate_false: row([SOT, HELLO, CAT, EOT]), truncate_true: row([SOT, HELLO, CAT, EOT]) },
     };
-    // Wrong on purpose: encode and the truncate=false row claim 'cat' is 'hello', and a too-long error that can't happen.
+    // Wrong on purpose: encode and the truncate=false row claim 'cat' is 'hello', and a too-long error that can't
+    // happen.
     const bad = {
       ...good,
       id: 2,

@@ -13,9 +13,11 @@ import { normalizeRows } from '../src/inference/logits.js';
 import { randomStateDict } from '../src/models/random.js';
 import { readLabelledFolder, recallAtK, retrievalRecall, zeroShotAccuracy } from '../src/train/evaluate.js';
 import { trainClip } from '../src/train/run.js';
-import { CFG, tokenizer } from './tiny-train-model.js';
 import { writeSafetensors } from '../src/weights/safetensors.js';
+import { byteTokenizer, TINY_TRAINABLE } from './tiny-configs.js';
 
+const tokenizer = byteTokenizer();
+const CFG = TINY_TRAINABLE;
 const tokenize = (texts: readonly string[]) => tokenizer.tokenize(texts, { contextLength: 77, truncate: true });
 const COLOURS = ['red', 'green', 'blue', 'dark', 'light', 'warm'];
 
@@ -63,7 +65,8 @@ test('recallAtK: a match counts at K when fewer than K candidates score strictly
     0.8,
     0.7, // image 2: text 1 scores higher                 → rank 1
   ]);
-  // Columns: text 0 best matches image 0 (rank 0); text 1: image 2 beats image 1 (rank 1); text 2: 0.7 is the top of its column (rank 0).
+  // Columns: text 0 best matches image 0 (rank 0); text 1: image 2 beats image 1 (rank 1); text 2: 0.7 is the top of
+  // its column (rank 0).
   assert.deepEqual(recallAtK(sim, 3, [1, 2]), { imageToText: { 1: 1 / 3, 2: 1 }, textToImage: { 1: 2 / 3, 2: 1 } });
 });
 
@@ -95,34 +98,38 @@ test('retrievalRecall on a random model: recall@K is 1 once K ≥ pairs, and rec
   }
 });
 
-test('zeroShotAccuracy: top-1 agrees with the nearest "a photo of a {label}." embedding; unreadable files are skipped', async () => {
-  const model = new CLIP(randomStateDict(CFG, 3));
-  try {
-    const images = readLabelledFolder(join(dir, 'labelled'));
-    assert.equal(images.length, COLOURS.length + 1);
-    const r = await zeroShotAccuracy(model, tokenize, images);
-    assert.equal(r.images, COLOURS.length);
-    assert.equal(r.skipped, 1);
-    const readable = images.filter((i) => !i.image.endsWith('broken.png'));
-    const labels = ['car', 'cat', 'dog'];
-    const { tensor } = await preprocessBatch(
-      readable.map((i) => i.image),
-      { size: 32 },
-    );
-    const img = normalizeRows(await model.encodeImage(tensor));
-    const txt = normalizeRows(await model.encodeText(tokenize(labels.map((l) => `a photo of a ${l}.`))));
-    const d = CFG.embedDim;
-    const predicted = readable.map((_, i) => {
-      const scores = labels.map((_, l) =>
-        img.data.subarray(i * d, (i + 1) * d).reduce((s, v, k) => s + v * txt.data[l * d + k]!, 0),
+test(
+  'zeroShotAccuracy: top-1 agrees with the nearest "a photo of a {label}." embedding; unreadable files are ' +
+    'skipped',
+  async () => {
+    const model = new CLIP(randomStateDict(CFG, 3));
+    try {
+      const images = readLabelledFolder(join(dir, 'labelled'));
+      assert.equal(images.length, COLOURS.length + 1);
+      const r = await zeroShotAccuracy(model, tokenize, images);
+      assert.equal(r.images, COLOURS.length);
+      assert.equal(r.skipped, 1);
+      const readable = images.filter((i) => !i.image.endsWith('broken.png'));
+      const labels = ['car', 'cat', 'dog'];
+      const { tensor } = await preprocessBatch(
+        readable.map((i) => i.image),
+        { size: 32 },
       );
-      return labels[scores.indexOf(Math.max(...scores))];
-    });
-    assert.equal(r.top1, predicted.filter((p, i) => p === readable[i]!.label).length / readable.length);
-  } finally {
-    await model.release();
-  }
-});
+      const img = normalizeRows(await model.encodeImage(tensor));
+      const txt = normalizeRows(await model.encodeText(tokenize(labels.map((l) => `a photo of a ${l}.`))));
+      const d = CFG.embedDim;
+      const predicted = readable.map((_, i) => {
+        const scores = labels.map((_, l) =>
+          img.data.subarray(i * d, (i + 1) * d).reduce((s, v, k) => s + v * txt.data[l * d + k]!, 0),
+        );
+        return labels[scores.indexOf(Math.max(...scores))];
+      });
+      assert.equal(r.top1, predicted.filter((p, i) => p === readable[i]!.label).length / readable.length);
+    } finally {
+      await model.release();
+    }
+  },
+);
 
 test('trainClip evaluates every N steps and reports loss, lr, logit scale and throughput each step', async () => {
   const steps: { step: number; logitScale: number; samplesPerSecond: number; lr: number; loss: number }[] = [];

@@ -20,9 +20,12 @@ import {
   type SkipCount,
 } from '../src/train/data.js';
 import { trainClip } from '../src/train/run.js';
-import { CFG, tokenizer } from './tiny-train-model.js';
 import { readCheckpoint } from '../src/weights/index.js';
 import { writeSafetensors } from '../src/weights/safetensors.js';
+import { byteTokenizer, TINY_TRAINABLE } from './tiny-configs.js';
+
+const tokenizer = byteTokenizer();
+const CFG = TINY_TRAINABLE;
 
 async function makeDataset(dir: string): Promise<void> {
   const words = ['red', 'green', 'blue', 'dark', 'light', 'warm', 'cold', 'grey', 'pale'];
@@ -131,7 +134,7 @@ async function writeTar(path: string, files: [string, Uint8Array | string][]): P
   writeFileSync(path, Buffer.concat(chunks));
 }
 
-test('WebDataset shards: pairs grouped by key, incomplete and unreadable samples skipped and counted, seeded shuffle', async () => {
+test('WebDataset shards: pairs by key, incomplete/unreadable samples skipped and counted, seeded shuffle', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'clip-wds-'));
   try {
     const png = (v: number) =>
@@ -193,24 +196,28 @@ test('WebDataset shards: pairs grouped by key, incomplete and unreadable samples
   }
 });
 
-test('the starting model: scratch:<architecture> must name an official architecture; an unknown name is a clear error', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'clip-train-start-'));
-  try {
-    const csv = join(dir, 'pairs.csv');
-    writeFileSync(csv, 'filepath\ttitle\na.png\tone\nb.png\ttwo\n');
-    const common = {
-      data: { csv },
-      output: join(dir, 'out.safetensors'),
-      batchSize: 2,
-      epochs: 1,
-      tokenizer: Tokenizer.fromMergesText('#version: tiny\n'),
-    };
-    await assert.rejects(
-      trainClip({ ...common, model: 'scratch:ViT-Z/9' }),
-      /"scratch:ViT-Z\/9": expected scratch:<one of RN50, .*ViT-B\/32/,
-    );
-    await assert.rejects(trainClip({ ...common, model: 'no-such-model' }), /model "no-such-model" not found/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+test(
+  'the starting model: scratch:<architecture> must name an official architecture; an unknown name is a clear ' +
+    'error',
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'clip-train-start-'));
+    try {
+      const csv = join(dir, 'pairs.csv');
+      writeFileSync(csv, 'filepath\ttitle\na.png\tone\nb.png\ttwo\n');
+      const common = {
+        data: { csv },
+        output: join(dir, 'out.safetensors'),
+        batchSize: 2,
+        epochs: 1,
+        tokenizer: Tokenizer.fromMergesText('#version: tiny\n'),
+      };
+      await assert.rejects(
+        trainClip({ ...common, model: 'scratch:ViT-Z/9' }),
+        /"scratch:ViT-Z\/9": expected scratch:<one of RN50, .*ViT-B\/32/,
+      );
+      await assert.rejects(trainClip({ ...common, model: 'no-such-model' }), /model "no-such-model" not found/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

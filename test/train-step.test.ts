@@ -77,7 +77,8 @@ for (const [name, cfg, probes] of [
 ] as const) {
   // Probes are parameters where a float32 central difference is well conditioned: ResNet probes
   // sit after the tower's last ReLU, since in a random ReLU network a step crosses many kinks
-  // (the difference is then off by a few %), and in its stem the loss's float32 noise swamps it. Every rule those layers use is checked on its own in grad-rules.test.ts, and
+  // (the difference is then off by a few %), and in its stem the loss's float32 noise swamps it. Every rule those
+  // layers use is checked on its own in grad-rules.test.ts, and
   // every gradient against the reference in train-fixtures.test.ts.
   test(`${name}: training-graph gradients match finite differences of the loss`, async () => {
     const trainer = await Trainer.create(randomStateDict(cfg, 3), cfg, { batchSize: 4 });
@@ -120,7 +121,7 @@ for (const [name, cfg, probes] of [
   });
 }
 
-test('a few steps on one batch lower the loss; logit_scale is clamped to ln 100; BatchNorm counts batches', async () => {
+test('a few steps on one batch lower the loss, logit_scale clamps at ln 100, BatchNorm counts batches', async () => {
   const sd = randomStateDict(RN, 4);
   const trainer = await Trainer.create(sd, RN, {
     batchSize: 4,
@@ -195,40 +196,43 @@ test('AdamW first step: p·(1 − lr·wd) − lr·g/(|g| + eps), decay only wher
   );
 });
 
-test("AdamW over several steps equals torch's float32 update written out in scalar code, bit for bit, at any length", () => {
-  // The kernel updates 4 lanes at a time in 16384-float chunks: lengths around those edges.
-  const f = Math.fround;
-  const [lr, wd, b1, b2, eps] = [3e-3, 0.1, 0.9, 0.98, 1e-6];
-  for (const length of [1, 3, 4, 5, 16383, 16384, 16385, 40000]) {
-    let seed = length;
-    const rand = () => f(((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 2);
-    const w = { data: Float32Array.from({ length }, rand), shape: [length, 1] };
-    const expected = w.data.slice();
-    const m = new Float32Array(length);
-    const v = new Float32Array(length);
-    const opt = new AdamW({ betas: [b1, b2], eps, weightDecay: wd, decay: () => true });
-    for (let step = 1; step <= 3; step++) {
-      const g = Float32Array.from({ length }, rand);
-      opt.step(new Map([['p', w]]), new Map([['p', g]]), lr);
-      // torch.optim.AdamW (single-tensor): each operation rounded to float32.
-      const stepSize = f(-(lr / (1 - b1 ** step)));
-      const bc2Sqrt = f(Math.sqrt(1 - b2 ** step));
-      for (let i = 0; i < length; i++) {
-        expected[i] = f(expected[i]! * f(1 - lr * wd));
-        m[i] = f(f(m[i]! * f(b1)) + f(g[i]! * f(1 - b1)));
-        v[i] = f(f(v[i]! * f(b2)) + f(f(g[i]! * g[i]!) * f(1 - b2)));
-        expected[i] = f(expected[i]! + f(stepSize * f(m[i]! / f(f(f(Math.sqrt(v[i]!)) / bc2Sqrt) + f(eps)))));
+test(
+  "AdamW over several steps equals torch's float32 update written out in scalar code, bit for bit, at any " + 'length',
+  () => {
+    // The kernel updates 4 lanes at a time in 16384-float chunks: lengths around those edges.
+    const f = Math.fround;
+    const [lr, wd, b1, b2, eps] = [3e-3, 0.1, 0.9, 0.98, 1e-6];
+    for (const length of [1, 3, 4, 5, 16383, 16384, 16385, 40000]) {
+      let seed = length;
+      const rand = () => f(((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 2);
+      const w = { data: Float32Array.from({ length }, rand), shape: [length, 1] };
+      const expected = w.data.slice();
+      const m = new Float32Array(length);
+      const v = new Float32Array(length);
+      const opt = new AdamW({ betas: [b1, b2], eps, weightDecay: wd, decay: () => true });
+      for (let step = 1; step <= 3; step++) {
+        const g = Float32Array.from({ length }, rand);
+        opt.step(new Map([['p', w]]), new Map([['p', g]]), lr);
+        // torch.optim.AdamW (single-tensor): each operation rounded to float32.
+        const stepSize = f(-(lr / (1 - b1 ** step)));
+        const bc2Sqrt = f(Math.sqrt(1 - b2 ** step));
+        for (let i = 0; i < length; i++) {
+          expected[i] = f(expected[i]! * f(1 - lr * wd));
+          m[i] = f(f(m[i]! * f(b1)) + f(g[i]! * f(1 - b1)));
+          v[i] = f(f(v[i]! * f(b2)) + f(f(g[i]! * g[i]!) * f(1 - b2)));
+          expected[i] = f(expected[i]! + f(stepSize * f(m[i]! / f(f(f(Math.sqrt(v[i]!)) / bc2Sqrt) + f(eps)))));
+        }
       }
+      const differing = expected.findIndex((x, i) => !Object.is(x, w.data[i]));
+      assert.equal(
+        differing,
+        -1,
+        `length ${length}: element ${differing} is ${w.data[differing]}, expected ${expected[differing]}`,
+      );
+      assert.deepEqual([opt.state.expAvg.get('p'), opt.state.expAvgSq.get('p')], [m, v]);
     }
-    const differing = expected.findIndex((x, i) => !Object.is(x, w.data[i]));
-    assert.equal(
-      differing,
-      -1,
-      `length ${length}: element ${differing} is ${w.data[differing]}, expected ${expected[differing]}`,
-    );
-    assert.deepEqual([opt.state.expAvg.get('p'), opt.state.expAvgSq.get('p')], [m, v]);
-  }
-});
+  },
+);
 
 test('cosine schedule with warm-up, and gradient clipping by global norm', () => {
   const s = { baseLr: 1, warmup: 10, totalSteps: 110 };
@@ -286,45 +290,48 @@ test("the text tower cut after the batch's last end token gives the full context
   }
 });
 
-test("gradient accumulation over micro-batches gives the full batch's loss and gradients; a frozen tower gets none", async () => {
-  const sd = randomStateDict(VIT, 6);
-  const batch = batchFor(VIT, 4);
-  const full = await Trainer.create(sd, VIT, { batchSize: 4 });
-  const micro = await Trainer.create(sd, VIT, { batchSize: 4, microBatch: 2 });
-  const frozen = await Trainer.create(sd, VIT, { batchSize: 4, freeze: { image: true } });
-  try {
-    const [a, b, c] = [
-      await full.computeGradients(batch),
-      await micro.computeGradients(batch),
-      await frozen.computeGradients(batch),
-    ];
-    assert.ok(Math.abs(a.loss - b.loss) < 1e-6, `loss ${a.loss} vs ${b.loss}`);
-    assert.deepEqual([...b.grads.keys()], [...a.grads.keys()]);
-    for (const [name, ga] of a.grads) {
-      const gb = b.grads.get(name)!;
-      const scale = ga.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-      // Same arithmetic up to the order of summation over the two halves: float32 rounding only.
-      ga.forEach((v, i) => assert.ok(Math.abs(v - gb[i]!) <= 1e-5 * scale + 1e-9, `${name}[${i}]: ${v} vs ${gb[i]}`));
+test(
+  "gradient accumulation over micro-batches gives the full batch's loss and gradients; a frozen tower gets " + 'none',
+  async () => {
+    const sd = randomStateDict(VIT, 6);
+    const batch = batchFor(VIT, 4);
+    const full = await Trainer.create(sd, VIT, { batchSize: 4 });
+    const micro = await Trainer.create(sd, VIT, { batchSize: 4, microBatch: 2 });
+    const frozen = await Trainer.create(sd, VIT, { batchSize: 4, freeze: { image: true } });
+    try {
+      const [a, b, c] = [
+        await full.computeGradients(batch),
+        await micro.computeGradients(batch),
+        await frozen.computeGradients(batch),
+      ];
+      assert.ok(Math.abs(a.loss - b.loss) < 1e-6, `loss ${a.loss} vs ${b.loss}`);
+      assert.deepEqual([...b.grads.keys()], [...a.grads.keys()]);
+      for (const [name, ga] of a.grads) {
+        const gb = b.grads.get(name)!;
+        const scale = ga.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        // Same arithmetic up to the order of summation over the two halves: float32 rounding only.
+        ga.forEach((v, i) => assert.ok(Math.abs(v - gb[i]!) <= 1e-5 * scale + 1e-9, `${name}[${i}]: ${v} vs ${gb[i]}`));
+      }
+      assert.ok(
+        frozen.params.length > 0 && frozen.params.every((n) => !n.startsWith('visual.')),
+        'only text-side parameters are trained',
+      );
+      for (const name of frozen.params) {
+        const ga = a.grads.get(name)!;
+        // A different graph (no image gradients), so ONNX Runtime may sum in another order: float32
+        // rounding relative to the tensor's largest gradient, as above.
+        const scale = ga.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+        c.grads
+          .get(name)!
+          .forEach((v, i) =>
+            assert.ok(
+              Math.abs(v - ga[i]!) <= 1e-5 * scale + 1e-9,
+              `${name}[${i}] with the image tower frozen: ${v} vs ${ga[i]}`,
+            ),
+          );
+      }
+    } finally {
+      await Promise.all([full.release(), micro.release(), frozen.release()]);
     }
-    assert.ok(
-      frozen.params.length > 0 && frozen.params.every((n) => !n.startsWith('visual.')),
-      'only text-side parameters are trained',
-    );
-    for (const name of frozen.params) {
-      const ga = a.grads.get(name)!;
-      // A different graph (no image gradients), so ONNX Runtime may sum in another order: float32
-      // rounding relative to the tensor's largest gradient, as above.
-      const scale = ga.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-      c.grads
-        .get(name)!
-        .forEach((v, i) =>
-          assert.ok(
-            Math.abs(v - ga[i]!) <= 1e-5 * scale + 1e-9,
-            `${name}[${i}] with the image tower frozen: ${v} vs ${ga[i]}`,
-          ),
-        );
-    }
-  } finally {
-    await Promise.all([full.release(), micro.release(), frozen.release()]);
-  }
-});
+  },
+);

@@ -26,7 +26,7 @@ function assertSame(ours: StateDict, ref: StateDict, label: string): void {
   }
 }
 
-test('a torch zip read from bytes with fflate equals the file read with yauzl; damage is a CheckpointError', async () => {
+test('a torch zip read from bytes (fflate) equals the file read with yauzl; damage is a CheckpointError', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'clip-bytes-'));
   try {
     const sd: StateDict = new Map([

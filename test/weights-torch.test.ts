@@ -41,7 +41,8 @@ function sampleStateDict(): StateDict {
     ['visual.proj', tensor('float16', [2, 2], bytesOf(Uint16Array.from([1.5, -0.25, 2048, 1e-5].map(floatToHalf))))],
     ['ln.weight', tensor('bfloat16', [3], bytesOf(Uint16Array.from([0x3fc0, 0xbf80, 0x7f80])))], // 1.5, -1, +inf
     ['bn.num_batches_tracked', tensor('int64', [], bytesOf(BigInt64Array.from([2n ** 40n + 3n])))],
-    ['big.int64', tensor('int64', [2], bytesOf(BigInt64Array.from([2n ** 62n + 1n, -(2n ** 53n) - 1n])))], // not exact as doubles
+    // not exact as doubles
+    ['big.int64', tensor('int64', [2], bytesOf(BigInt64Array.from([2n ** 62n + 1n, -(2n ** 53n) - 1n])))],
     ['mask', tensor('bool', [3], Uint8Array.from([1, 0, 1]))],
     ['logit_scale', tensor('float32', [], f32([2.6592600345611572]))],
     ['empty', tensor('float32', [0, 4], new Uint8Array(0))],
@@ -162,7 +163,7 @@ test('legacy storage views: the sixth persistent-id field selects elements of th
   assert.deepEqual(floatsOf(sd.get('all')!), [0, 1, 2, 3, 4, 5, 6, 7]);
 });
 
-test('TorchScript archive: module tree → attribute paths, own tensors before submodules; other entries ignored', async () => {
+test('TorchScript archive: module tree → attribute paths, own tensors before submodules; rest ignored', async () => {
   const w = (key: string, values: number[]): PickleValue =>
     tensorValue(spec(key, 'float32', values.length), 0, [values.length], [1]);
   const module = (cls: string, attributes: [string, PickleValue][]): PickleValue =>
@@ -207,7 +208,7 @@ test('TorchScript archive: module tree → attribute paths, own tensors before s
   assert.equal((object.state as Map<string, unknown>).get('output_dim'), 64);
 });
 
-test('training wrapper {epoch, step, name, state_dict}: module. prefix stripped, optimizer storages never read', async () => {
+test('training wrapper {epoch, step, name, state_dict}: module. prefix stripped, optimizer never read', async () => {
   const object = new Map<string, PickleValue>([
     ['epoch', 3],
     ['step', 1234],
@@ -354,7 +355,7 @@ test('a hostile data.pkl inside a torch zip is refused, naming the global', asyn
   await rejects(path, UnsafePickleError, /refused global "os\.system"/);
 });
 
-test('randomly corrupted checkpoints fail only with CheckpointError or UnsafePickleError, never a crash or hang', async () => {
+test('corrupted checkpoints fail only with CheckpointError/UnsafePickleError, never crash or hang', async () => {
   const zipPath = tmp('fuzz.pt');
   await writeTorchZip(zipPath, sampleStateDict());
   const originals = { zip: readFileSync(zipPath), legacy: serializeLegacy(sampleStateDict()) };

@@ -34,7 +34,8 @@ test('character classes agree with Python 3.11 unicodedata (Unicode 14.0) over a
 });
 
 test('cleaning: control and format characters vanish without separating words; Zs becomes a space', () => {
-  assert.deepEqual(basicTokenize('a\u200Bb c\u200Dd \uFEFFe f\u00ADg'), ['ab', 'cd', 'e', 'fg']); // ZWSP, ZWJ, BOM, soft hyphen
+  // ZWSP, ZWJ, BOM, soft hyphen
+  assert.deepEqual(basicTokenize('a\u200Bb c\u200Dd \uFEFFe f\u00ADg'), ['ab', 'cd', 'e', 'fg']);
   assert.deepEqual(basicTokenize('a\u0000b\uFFFDc\u0085d\u000Be\u000Cf\u001Fg\u001Bh\u007Fi'), ['abcdefghi']);
   assert.deepEqual(basicTokenize('a\u00A0b\u3000c\td\ne\rf\u2003g\u202Fh\u1680i'), [
     'a',
@@ -55,7 +56,7 @@ test('cleaning: control and format characters vanish without separating words; Z
   assert.deepEqual(basicTokenize('x\u{E0001}y\u{1D173}z'), ['xyz']);
 });
 
-test('CJK splitting: ideographs (BMP and astral, compatibility too) stand alone; kana, hangul, extension F+ do not', () => {
+test('CJK splitting: ideographs (BMP, astral, compatibility) stand alone; kana, hangul, extension F+ do not', () => {
   assert.deepEqual(basicTokenize('一只猫cat坐'), ['一', '只', '猫', 'cat', '坐']);
   assert.deepEqual(basicTokenize('a𠀀b'), ['a', '𠀀', 'b']); // U+20000, extension B
   assert.deepEqual(basicTokenize('a\u{2B820}b'), ['a', '\u{2B820}', 'b']); // extension E

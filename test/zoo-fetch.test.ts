@@ -66,7 +66,7 @@ test('a repository without model.safetensors falls back to pytorch_model.bin', (
     assert.equal(paths.length, before);
   }));
 
-test('an open_clip hub repository (open_clip_config.json + open_clip weights, no transformers files) is used as such', () =>
+test('an open_clip hub repository (open_clip_config.json + weights, no transformers files) is used as such', () =>
   withHub(
     {
       [`/${REPO}/resolve/main/open_clip_config.json`]: '{"model_cfg": {"embed_dim": 512}}',

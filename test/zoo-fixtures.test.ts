@@ -83,7 +83,8 @@ function fixtureSetup() {
   return { source, files, weightsPath: new URL(source.weights.url).pathname };
 }
 
-test('zoo download of the fixture model: first download, a cached second load without requests, load() gives the reference features', {
+test('zoo download of the fixture model: first download, a cached second load without requests, load() gives the ' +
+  'reference features', {
   skip,
 }, async () => {
   const { source, files } = fixtureSetup();
@@ -115,7 +116,8 @@ test('zoo download of the fixture model: first download, a cached second load wi
   }
 });
 
-test('zoo download of the fixture model: resume after a cut, checksum mismatch, 404, refused connection, concurrent loads', {
+test('zoo download of the fixture model: resume after a cut, checksum mismatch, 404, refused connection, concurrent ' +
+  'loads', {
   skip,
 }, async () => {
   const { source, files, weightsPath } = fixtureSetup();

@@ -88,7 +88,7 @@ test('unknown names and malformed hf-hub names are InputErrors that list what is
   }
 });
 
-test('names resolve forgivingly when unambiguous: any case, open_clip spelling, Hugging Face ids without hf-hub:', () => {
+test('names resolve forgivingly if unambiguous: any case, open_clip spelling, Hugging Face ids without hf-hub:', () => {
   const cases: [string, string][] = [
     ['vit-b/32', 'ViT-B/32'],
     ['ViT-B-32', 'ViT-B/32'],

@@ -1,6 +1,7 @@
 // `clip classify`: zero-shot classification of images against labels.
 // The model code (ONNX Runtime, sharp) is imported when the command runs, so that usage errors and
 // --help answer without loading it.
+import { at } from '../checked.js';
 import { Option, type Command } from 'commander';
 import {
   CHINESE_SINGLE_TEMPLATE,
@@ -50,7 +51,8 @@ export function registerClassify(program: Command): void {
     .option('--labels-file <file>', 'labels, one per line (may contain commas; "-": standard input)')
     .option(
       '--templates-file <file>',
-      'prompt templates, one per line with {} for the label (default: a 7-prompt ensemble; Chinese ones for Chinese-CLIP)',
+      'prompt templates, one per line with {} for the label (default: a 7-prompt ensemble; Chinese ones for ' +
+        'Chinese-CLIP)',
     )
     .addOption(new Option('--templates <file>', 'same as --templates-file').hideHelp())
     .option('--template <template...>', 'prompt template(s) given inline, e.g. "a photo of a {}." or "一张{}的照片"')
@@ -89,7 +91,7 @@ Examples:
           for (const f of failures) progress.skip(f.error.message);
           progress.advance(embeddings.length);
           if (!embeddings.length) continue;
-          const d = embeddings[0]!.embedding.length;
+          const d = at(embeddings, 0).embedding.length;
           const features = new Float32Array(embeddings.length * d);
           embeddings.forEach((e, row) => features.set(e.embedding, row * d));
           const batch = { data: features, shape: [embeddings.length, d] };
@@ -100,7 +102,7 @@ Examples:
               return;
             }
             console.log(e.input);
-            for (const p of predictions[row]!) {
+            for (const p of at(predictions, row)) {
               console.log(`  ${(100 * p.probability).toFixed(2).padStart(6)}%  ${p.label}`);
             }
           });

@@ -1,6 +1,7 @@
 // `clip embed`: image and text embeddings as JSON lines, or into a .jsonl / .npy file.
 // The model code (ONNX Runtime, sharp) is imported when the command runs, so that usage errors and
 // --help answer without loading it.
+import { at } from '../checked.js';
 import type { Command } from 'commander';
 import type { QueuedEmbedOptions } from '../queue/producer.js';
 import { checkDevice } from './device.js';
@@ -90,13 +91,14 @@ duplicating work.
         if ((images.length || problems.length) && progress.finish()) process.exitCode = 1;
         if (tokens) {
           // A few hundred texts per model run: a long --texts-file runs in bounded memory.
-          const width = tokens.shape[1]!;
+          const width = at(tokens.shape, 1);
           for (let start = 0; start < texts.length; start += TEXTS_PER_RUN) {
             const rows = Math.min(TEXTS_PER_RUN, texts.length - start);
             const chunk = { data: tokens.data.subarray(start * width, (start + rows) * width), shape: [rows, width] };
             const features = await clip.model.encodeText(chunk);
-            const d = features.shape[1]!;
-            for (let i = 0; i < rows; i++) emit('text', texts[start + i]!, features.data.subarray(i * d, (i + 1) * d));
+            const d = at(features.shape, 1);
+            for (let i = 0; i < rows; i++)
+              emit('text', at(texts, start + i), features.data.subarray(i * d, (i + 1) * d));
           }
         }
       } finally {

@@ -1,6 +1,7 @@
 // `clip quantize`: calibrates the int8 image tower's convolutions on real images and keeps the
 // result in the compiled-model cache, where later `precision: 'int8'` loads of the same model
 // find it (see inference/int8.ts). Prints how close the int8 features are to float32 on those images.
+import { at } from '../checked.js';
 import type { Command } from 'commander';
 import { expandImagePaths } from '../embed.js';
 import { InputError } from '../errors.js';
@@ -10,15 +11,15 @@ import { loadOptions, modelOptions, positiveInt } from './options.js';
 
 /** Cosine similarity of each row of a and b ([N, D]). */
 function rowCosines(a: Tensor, b: Tensor): number[] {
-  const d = a.shape[1]!;
-  return Array.from({ length: a.shape[0]! }, (_, r) => {
+  const d = at(a.shape, 1);
+  return Array.from({ length: at(a.shape, 0) }, (_, r) => {
     let ab = 0;
     let aa = 0;
     let bb = 0;
     for (let j = r * d; j < (r + 1) * d; j++) {
-      ab += a.data[j]! * b.data[j]!;
-      aa += a.data[j]! ** 2;
-      bb += b.data[j]! ** 2;
+      ab += at(a.data, j) * at(b.data, j);
+      aa += at(a.data, j) ** 2;
+      bb += at(b.data, j) ** 2;
     }
     return ab / Math.sqrt(aa * bb);
   });

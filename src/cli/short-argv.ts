@@ -30,7 +30,9 @@ function rerunWithArgumentsInFile(): never {
   const folder = mkdtempSync(join(tmpdir(), 'clip-argv-'));
   const file = join(folder, 'argv.json');
   writeFileSync(file, JSON.stringify(process.argv.slice(2)), { mode: 0o600 });
-  const child = spawnSync(process.execPath, [...process.execArgv, process.argv[1]!], {
+  const script = process.argv[1];
+  if (script === undefined) throw new Error('cannot rerun: process.argv has no script path');
+  const child = spawnSync(process.execPath, [...process.execArgv, script], {
     stdio: 'inherit',
     env: { ...process.env, [ARGV_FILE_ENV]: file },
   });

@@ -1,4 +1,5 @@
 // `clip tokenize`: token ids of texts (clip.tokenize), or texts back from ids (--decode).
+import { at } from '../checked.js';
 import type { Command } from 'commander';
 import { defaultTokenizer } from '../zoo/tokenizer.js';
 import { positiveInt, UsageError } from './options.js';
@@ -45,7 +46,7 @@ Examples:
         return;
       }
       const { data, shape } = tokenizer.tokenize(inputs, { contextLength: o.contextLength, truncate: o.truncate });
-      const width = shape[1]!;
+      const width = at(shape, 1);
       for (let i = 0; i < inputs.length; i++) {
         const row = Array.from(data.subarray(i * width, (i + 1) * width));
         // Padding is what follows EOT; the row's last EOT is where the model reads the text feature.

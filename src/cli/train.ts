@@ -24,7 +24,8 @@ function describeEval({ zeroShot, retrieval }: EvalResult): string {
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   if (zeroShot)
     parts.push(
-      `zero-shot top-1 ${pct(zeroShot.top1)} (${zeroShot.images} images${zeroShot.skipped ? `, ${zeroShot.skipped} skipped` : ''})`,
+      `zero-shot top-1 ${pct(zeroShot.top1)} (${zeroShot.images} ` +
+        `images${zeroShot.skipped ? `, ${zeroShot.skipped} skipped` : ''})`,
     );
   if (retrieval) {
     for (const [way, recall] of [
@@ -86,7 +87,8 @@ export function registerTrain(program: Command): void {
     .description('contrastive training / fine-tuning from a checkpoint on image-caption pairs')
     .requiredOption(
       '-m, --model <name|path|scratch:arch>',
-      'start from a checkpoint file (any format load() reads), a model name (downloaded), or scratch:<architecture> (e.g. scratch:ViT-B/32, random weights)',
+      'start from a checkpoint file (any format load() reads), a model name (downloaded), or scratch:<architecture> ' +
+        '(e.g. scratch:ViT-B/32, random weights)',
     )
     .option(
       '--model-config <file>',
@@ -191,7 +193,8 @@ Examples:
           const { step, epoch, loss, lr, logitScale, samplesPerSecond, skipped } = info;
           if (tty)
             process.stderr.write(
-              `\rstep ${step}  epoch ${epoch}  loss ${loss.toFixed(4)}  lr ${lr.toExponential(2)}  logit scale ${logitScale.toFixed(2)}  ${samplesPerSecond.toFixed(1)} samples/s  skipped ${skipped}   `,
+              `\rstep ${step}  epoch ${epoch}  loss ${loss.toFixed(4)}  lr ${lr.toExponential(2)}  logit scale ` +
+                `${logitScale.toFixed(2)}  ${samplesPerSecond.toFixed(1)} samples/s  skipped ${skipped}   `,
             );
           else console.error(JSON.stringify(info));
         },

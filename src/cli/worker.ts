@@ -15,7 +15,9 @@ export function registerWorker(program: Command): void {
     .description('take embedding jobs from a Redis queue (see clip embed --queue) until SIGTERM');
   modelOptions(cmd);
   // No default model here: without --model, each job's own model is loaded when it first arrives.
-  cmd.options.find((option) => option.long === '--model')!.default(undefined);
+  const model = cmd.options.find((option) => option.long === '--model');
+  if (!model) throw new Error('modelOptions() no longer defines --model');
+  model.default(undefined);
   cmd.setOptionValueWithSource('model', undefined, 'default');
   cmd
     .requiredOption('--queue <redis-url>', 'redis://[user:password@]host:port/db, or rediss:// for TLS')

@@ -33,13 +33,13 @@ export function grad(graph: Graph, loss: Value, params: readonly Value[]): Value
   const lossIndex = graph.nodes.findIndex((n) => n.outputs.includes(loss));
   grads.set(loss.id, graph.constant(Float32Array.of(1), loss.shape));
 
-  for (let i = lossIndex; i >= 0; i--) {
-    const node = graph.nodes[i]!;
+  for (const node of graph.nodes.slice(0, lossIndex + 1).reverse()) {
     const needs = node.inputs.map((x) => active.has(x.id));
     if (!needs.some(Boolean)) continue;
-    if (node.outputs.length !== 1)
+    const [output] = node.outputs;
+    if (!output || node.outputs.length !== 1)
       throw new GraphError(`grad: ${node.op} has ${node.outputs.length} outputs; rules handle one`);
-    const g = grads.get(node.outputs[0]!.id);
+    const g = grads.get(output.id);
     if (!g) continue; // does not reach the loss
     const rule = VJP[node.op];
     if (!rule) throw new GraphError(`grad: no gradient rule for ${node.op}`);

@@ -5,6 +5,7 @@
 // The IR keeps every node as (op, inputs, attrs) so that later passes (autodiff, fusions)
 // can walk and rewrite it; onnx.ts serialises it.
 
+import { first } from '../checked.js';
 import { GraphError } from '../errors.js';
 import type { DType } from '../tensor.js';
 import { PRIMITIVES, type Attrs, type OpName, type OutputType } from './ops.js';
@@ -68,114 +69,120 @@ export class Value {
 
   // Elementwise, with numpy broadcasting.
   add(other: Value | number): Value {
-    return this.graph.op('Add', [this, this.graph.lift(other, this)])[0]!;
+    return this.graph.op1('Add', [this, this.graph.lift(other, this)]);
   }
   sub(other: Value | number): Value {
-    return this.graph.op('Sub', [this, this.graph.lift(other, this)])[0]!;
+    return this.graph.op1('Sub', [this, this.graph.lift(other, this)]);
   }
   mul(other: Value | number): Value {
-    return this.graph.op('Mul', [this, this.graph.lift(other, this)])[0]!;
+    return this.graph.op1('Mul', [this, this.graph.lift(other, this)]);
   }
   div(other: Value | number): Value {
-    return this.graph.op('Div', [this, this.graph.lift(other, this)])[0]!;
+    return this.graph.op1('Div', [this, this.graph.lift(other, this)]);
   }
   pow(exponent: number): Value {
-    return this.graph.op('Pow', [this, this.graph.lift(exponent, this)])[0]!;
+    return this.graph.op1('Pow', [this, this.graph.lift(exponent, this)]);
   }
   equal(other: Value): Value {
-    return this.graph.op('Equal', [this, other])[0]!;
+    return this.graph.op1('Equal', [this, other]);
   }
   neg(): Value {
-    return this.graph.op('Neg', [this])[0]!;
+    return this.graph.op1('Neg', [this]);
   }
   exp(): Value {
-    return this.graph.op('Exp', [this])[0]!;
+    return this.graph.op1('Exp', [this]);
   }
   log(): Value {
-    return this.graph.op('Log', [this])[0]!;
+    return this.graph.op1('Log', [this]);
   }
   sqrt(): Value {
-    return this.graph.op('Sqrt', [this])[0]!;
+    return this.graph.op1('Sqrt', [this]);
   }
   sigmoid(): Value {
-    return this.graph.op('Sigmoid', [this])[0]!;
+    return this.graph.op1('Sigmoid', [this]);
   }
   relu(): Value {
-    return this.graph.op('Relu', [this])[0]!;
+    return this.graph.op1('Relu', [this]);
   }
   erf(): Value {
-    return this.graph.op('Erf', [this])[0]!;
+    return this.graph.op1('Erf', [this]);
   }
   cast(dtype: DType): Value {
-    return this.graph.op('Cast', [this], { to: dtype })[0]!;
+    return this.graph.op1('Cast', [this], { to: dtype });
   }
 
   // Reductions over the given axes, keeping them as size 1 unless keepDims is false.
   sum(axes: number[], keepDims = true): Value {
-    return this.graph.op('ReduceSum', [this], { axes, keepDims })[0]!;
+    return this.graph.op1('ReduceSum', [this], { axes, keepDims });
   }
   mean(axes: number[], keepDims = true): Value {
-    return this.graph.op('ReduceMean', [this], { axes, keepDims })[0]!;
+    return this.graph.op1('ReduceMean', [this], { axes, keepDims });
   }
   max(axes: number[], keepDims = true): Value {
-    return this.graph.op('ReduceMax', [this], { axes, keepDims })[0]!;
+    return this.graph.op1('ReduceMax', [this], { axes, keepDims });
   }
   argmax(axis: number, keepDims = false): Value {
-    return this.graph.op('ArgMax', [this], { axis, keepDims })[0]!;
+    return this.graph.op1('ArgMax', [this], { axis, keepDims });
   }
   softmax(axis = -1): Value {
-    return this.graph.op('Softmax', [this], { axis })[0]!;
+    return this.graph.op1('Softmax', [this], { axis });
   }
 
   /** Batched matrix product with broadcasting of the leading dims (numpy matmul). */
   matmul(other: Value): Value {
-    return this.graph.op('MatMul', [this, other])[0]!;
+    return this.graph.op1('MatMul', [this, other]);
   }
 
   // Layout.
   reshape(shape: Shape): Value {
-    return this.graph.op('Reshape', [this], { shape })[0]!;
+    return this.graph.op1('Reshape', [this], { shape });
   }
   transpose(perm: number[]): Value {
-    return this.graph.op('Transpose', [this], { perm })[0]!;
+    return this.graph.op1('Transpose', [this], { perm });
   }
   /** Elements start..end (exclusive) along one axis. */
   slice(axis: number, start: number, end: number): Value {
-    return this.graph.op('Slice', [this], { axis, start, end })[0]!;
+    return this.graph.op1('Slice', [this], { axis, start, end });
   }
   /** The first `ref.shape[refAxis]` elements along `axis` (a run-time length when that dim is symbolic). */
   sliceAs(axis: number, ref: Value, refAxis: number): Value {
-    return this.graph.op('SliceAs', [this, ref], { axis, refAxis })[0]!;
+    return this.graph.op1('SliceAs', [this, ref], { axis, refAxis });
   }
   /** Rows of this table picked by integer indices (an embedding lookup along `axis`). */
   gather(indices: Value, axis = 0): Value {
-    return this.graph.op('Gather', [this, indices], { axis })[0]!;
+    return this.graph.op1('Gather', [this, indices], { axis });
   }
   /** For x [N, L, ...] and indices [N], x[n, indices[n]] → [N, ...] (pooling at one position). */
   pickPerRow(indices: Value): Value {
-    return this.graph.op('PickPerRow', [this, indices])[0]!;
+    return this.graph.op1('PickPerRow', [this, indices]);
   }
   expand(shape: Shape): Value {
-    return this.graph.op('Expand', [this], { shape })[0]!;
+    return this.graph.op1('Expand', [this], { shape });
   }
   /** Broadcast to `ref`'s shape, whose dims may be symbolic (read at run time). */
   expandAs(ref: Value): Value {
-    return this.graph.op('ExpandAs', [this, ref])[0]!;
+    return this.graph.op1('ExpandAs', [this, ref]);
   }
 
   // Images, NCHW.
   conv2d(weight: Value, opts: { stride?: number; padding?: number; bias?: Value } = {}): Value {
     const inputs = opts.bias ? [this, weight, opts.bias] : [this, weight];
-    return this.graph.op('Conv', inputs, { stride: opts.stride ?? 1, padding: opts.padding ?? 0 })[0]!;
+    return this.graph.op1('Conv', inputs, { stride: opts.stride ?? 1, padding: opts.padding ?? 0 });
   }
   avgPool2d(kernel: number): Value {
-    return this.graph.op('AveragePool', [this], { kernel })[0]!;
+    return this.graph.op1('AveragePool', [this], { kernel });
   }
 }
 
 /** Concatenation along an axis. */
 export function concat(values: Value[], axis: number): Value {
-  return values[0]!.graph.op('Concat', values, { axis })[0]!;
+  return first(values).graph.op1('Concat', values, { axis });
+}
+
+/** One call of a submodule: its input and its output. */
+export interface ModuleCall {
+  readonly input: Value;
+  readonly output: Value;
 }
 
 export class Graph {
@@ -184,8 +191,11 @@ export class Graph {
   readonly outputs: { name: string; value: Value }[] = [];
   /** Parameters and constants, by value id. */
   readonly initializers = new Map<number, Initializer>();
-  /** Named intermediate values (`act.visual.ln_pre`, ...), for parity checks and debugging. */
-  readonly taps = new Map<string, Value>();
+  /**
+   * Every call of a submodule (Params.module), by its path (`visual.ln_pre`): what a PyTorch
+   * forward hook on that module would see, for parity checks and debugging.
+   */
+  readonly moduleCalls = new Map<string, ModuleCall[]>();
   private nextId = 0;
   private constantCount = 0;
 
@@ -223,6 +233,13 @@ export class Graph {
     return this.constant(like.dtype === 'int32' ? Int32Array.of(x) : Float32Array.of(x), []);
   }
 
+  /** The initializer behind `v`; throws if `v` is not a parameter or constant. */
+  initializer(v: Value): Initializer {
+    const init = this.initializers.get(v.id);
+    if (!init) throw new GraphError(`value ${v.id} ${formatShape(v.shape)} is not a parameter or constant`);
+    return init;
+  }
+
   /** A value for a node that a rewrite places in `nodes` itself (quantize-conv.ts); no producer link. */
   detachedValue(dtype: DType, shape: Shape): Value {
     return new Value(this, this.nextId++, dtype, shape);
@@ -232,10 +249,18 @@ export class Graph {
     this.outputs.push({ name, value });
   }
 
-  /** Names an intermediate value (a layer's activation) so callers may expose it as an output. */
-  tap(name: string, value: Value): Value {
-    this.taps.set(name, value);
-    return value;
+  /** Records one call of the submodule at `path` (see moduleCalls). */
+  recordCall(path: string, call: ModuleCall): void {
+    const calls = this.moduleCalls.get(path);
+    if (calls) calls.push(call);
+    else this.moduleCalls.set(path, [call]);
+  }
+
+  /** Adds a node of a single-output op and returns that output. */
+  op1(op: OpName, inputs: Value[], attrs: Attrs = {}): Value {
+    const [output] = this.op(op, inputs, attrs);
+    if (!output) throw new GraphError(`${op} has no output`);
+    return output;
   }
 
   /** Adds a node after checking its inputs and inferring its outputs' dtype and shape. */
@@ -264,7 +289,7 @@ export class Graph {
 
 /**
  * The nodes that contribute to an output, and their values: serialisation and rewrites skip the
- * rest (taps not exposed, branches built only for taps, weights rewritten away).
+ * rest (module calls not exposed, branches built only for parity checks, weights rewritten away).
  */
 export function liveNodes(graph: Graph): { nodes: Graph['nodes']; values: Set<number> } {
   const producer = new Map<number, Node>();
@@ -272,8 +297,8 @@ export function liveNodes(graph: Graph): { nodes: Graph['nodes']; values: Set<nu
   const live = new Set<number>(graph.outputs.map((o) => o.value.id));
   const pending = [...live];
   const liveNodeSet = new Set<Node>();
-  while (pending.length) {
-    const node = producer.get(pending.pop()!);
+  for (let id = pending.pop(); id !== undefined; id = pending.pop()) {
+    const node = producer.get(id);
     if (!node || liveNodeSet.has(node)) continue;
     liveNodeSet.add(node);
     for (const v of node.inputs)

@@ -1,6 +1,7 @@
 // Layers composed from the primitives, in the forms ONNX Runtime's graph optimiser recognises
 // and fuses (LayerNorm, Gemm, Conv+Mul+Add), with the reference's arithmetic order.
 
+import { at } from '../checked.js';
 import type { Dim, Value } from './ir.js';
 
 /** torch.nn.Linear: x @ weightᵀ + bias, weight [out, in] as stored in the checkpoint. */
@@ -68,7 +69,7 @@ export function multiHeadAttention(
   mask?: Value,
 ): Value {
   const [n, lq, d] = query.shape as [Dim, Dim, number];
-  const lk = keyValue.shape[1]!;
+  const lk = at(keyValue.shape, 1);
   const headDim = d / heads;
   const split = (x: Value, len: Dim) => x.reshape([n, len, heads, headDim]).transpose([0, 2, 1, 3]);
   const q = split(linear(query, p.q.weight, p.q.bias), lq).div(Math.sqrt(headDim));
@@ -83,18 +84,18 @@ export function multiHeadAttention(
 /** Where a tower reads its output: a fixed position (a class token) or int64 [N] positions (end tokens). */
 export type Position = number | Value;
 
-/** x [N, L, ...] → [N, 1, ...]: each sequence's element at `at`. */
-export function rowsAt(x: Value, at: Position): Value {
-  if (typeof at === 'number') return x.slice(1, at, at + 1);
-  return x.pickPerRow(at).reshape([x.shape[0]!, 1, ...x.shape.slice(2)]);
+/** x [N, L, ...] → [N, 1, ...]: each sequence's element at `position`. */
+export function rowsAt(x: Value, position: Position): Value {
+  if (typeof position === 'number') return x.slice(1, position, position + 1);
+  return x.pickPerRow(position).reshape([at(x.shape, 0), 1, ...x.shape.slice(2)]);
 }
 
 /**
- * The rows of an additive attention mask for queries at `at` only: [Lq, Lk] → [1, Lk], or
+ * The rows of an additive attention mask for queries at `position` only: [Lq, Lk] → [1, Lk], or
  * [N, 1, 1, Lk] for per-sequence positions. Masks without a query axis ([N, 1, 1, Lk]) pass through.
  */
-export function maskRowsAt(mask: Value, at: Position): Value {
+export function maskRowsAt(mask: Value, position: Position): Value {
   if (mask.rank !== 2) return mask;
-  if (typeof at === 'number') return mask.slice(0, at, at + 1);
-  return mask.gather(at).reshape([at.shape[0]!, 1, 1, mask.shape[1]!]);
+  if (typeof position === 'number') return mask.slice(0, position, position + 1);
+  return mask.gather(position).reshape([at(position.shape, 0), 1, 1, at(mask.shape, 1)]);
 }

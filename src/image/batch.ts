@@ -8,6 +8,7 @@
 // and has 4 threads unless UV_THREADPOOL_SIZE says otherwise before its first use, so beyond 4
 // cores decoding stops scaling unless the application raises it. Bad inputs are reported and
 // skipped.
+import { at } from '../checked.js';
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { InputError } from '../errors.js';
@@ -50,7 +51,7 @@ export async function preprocessBatch(inputs: readonly ImageInput[], options: Ba
   const failures: BatchFailure[] = [];
   let done = 0;
   const settle = (index: number, result: Float32Array | Error) => {
-    if (result instanceof Error) failures.push({ index, input: describeInput(inputs[index]!), error: result });
+    if (result instanceof Error) failures.push({ index, input: describeInput(at(inputs, index)), error: result });
     else rows[index] = result;
     onProgress?.(++done, inputs.length);
   };
@@ -60,9 +61,10 @@ export async function preprocessBatch(inputs: readonly ImageInput[], options: Ba
   else await runOnWorkers(inputs, perImage, threads, settle);
 
   failures.sort((a, b) => a.index - b.index);
-  const indices = rows.flatMap((row, i) => (row ? [i] : []));
-  const data = new Float32Array(indices.length * per);
-  indices.forEach((inputIndex, row) => data.set(rows[inputIndex]!, row * per));
+  const kept = rows.flatMap((row, index) => (row ? [{ row, index }] : []));
+  const data = new Float32Array(kept.length * per);
+  kept.forEach(({ row }, k) => data.set(row, k * per));
+  const indices = kept.map((k) => k.index);
   return { tensor: { data, shape: [indices.length, 3, options.size, options.size] }, indices, failures };
 }
 
@@ -104,7 +106,7 @@ async function runOnThisThread(
   const per = 3 * options.size * options.size;
   // Settled promises (never rejecting), so a decode that fails ahead of its turn is not unhandled.
   const decode = (i: number) =>
-    decodeForTransform(inputs[i]!, options).then(
+    decodeForTransform(at(inputs, i), options).then(
       (pixels) => ({ pixels }),
       (error: unknown) => ({ error }),
     );
@@ -115,7 +117,7 @@ async function runOnThisThread(
   };
   fill();
   for (let i = 0; i < inputs.length; i++) {
-    const decoded = await ahead.shift()!;
+    const decoded = await (ahead.shift() ?? decode(i));
     fill();
     try {
       if ('error' in decoded) throw decoded.error;
@@ -144,7 +146,7 @@ async function runOnWorkers(
   const lane = async () => {
     while (next < inputs.length) {
       const id = next++;
-      const reply = await workers.run({ input: inputs[id]!, options });
+      const reply = await workers.run({ input: at(inputs, id), options });
       if (reply instanceof Float32Array) settle(id, reply);
       else
         settle(

@@ -8,6 +8,7 @@
 // CMYK resize and CMYK → RGB conversion like every other mode.
 import { decode as decodePng } from 'fast-png';
 import { decompressFrames, parseGIF } from 'gifuct-js';
+import { assertLength, at } from '../checked.js';
 import { InputError } from '../errors.js';
 import type { PilMode, Pixels } from './pixels.js';
 import { checkSize } from './raw.js';
@@ -58,11 +59,15 @@ interface Header {
 function jpegHeader(b: Uint8Array): Header | undefined {
   for (let i = 2; i + 9 < b.length; ) {
     if (b[i] !== 0xff) return undefined;
-    const marker = b[i + 1]!;
+    const marker = at(b, i + 1);
     if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
-      return { height: (b[i + 5]! << 8) | b[i + 6]!, width: (b[i + 7]! << 8) | b[i + 8]!, components: b[i + 9] };
+      return {
+        height: (at(b, i + 5) << 8) | at(b, i + 6),
+        width: (at(b, i + 7) << 8) | at(b, i + 8),
+        components: b[i + 9],
+      };
     }
-    i += 2 + ((b[i + 2]! << 8) | b[i + 3]!);
+    i += 2 + ((at(b, i + 2) << 8) | at(b, i + 3));
   }
   return undefined;
 }
@@ -108,11 +113,12 @@ function fromRgba(img: Rgba): Pixels {
   for (let i = 3; opaque && i < data.length; i += 4) opaque = data[i] === 255;
   if (!opaque)
     return { mode: 'RGBA', width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  assertLength(data, n * 4, 'the RGBA data');
   const rgb = new Uint8Array(n * 3);
   for (let i = 0; i < n; i++) {
-    rgb[i * 3] = data[i * 4]!;
-    rgb[i * 3 + 1] = data[i * 4 + 1]!;
-    rgb[i * 3 + 2] = data[i * 4 + 2]!;
+    rgb[i * 3] = data[i * 4] ?? 0;
+    rgb[i * 3 + 1] = data[i * 4 + 1] ?? 0;
+    rgb[i * 3 + 2] = data[i * 4 + 2] ?? 0;
   }
   return { mode: 'RGB', width, height, data: rgb };
 }
@@ -129,10 +135,7 @@ function fromPng(bytes: Uint8Array): Pixels {
   const samples = png.data;
   if (palette) {
     const rgb = new Uint8Array(n * 3);
-    for (let i = 0; i < n; i++) {
-      const colour = palette[samples[i]!] ?? [0, 0, 0];
-      rgb.set(colour.slice(0, 3), i * 3);
-    }
+    samples.subarray(0, n).forEach((sample, i) => rgb.set((palette[sample] ?? [0, 0, 0]).slice(0, 3), i * 3));
     return { mode: 'P', width, height, data: rgb };
   }
   if (channels === 1 && depth === 16) return { mode: 'I', width, height, data: Int32Array.from(samples) };
@@ -142,7 +145,8 @@ function fromPng(bytes: Uint8Array): Pixels {
   const data = new Uint8Array(samples.length);
   const scale = depth < 8 ? 255 / (2 ** depth - 1) : 1;
   const shift = depth === 16 ? 8 : 0;
-  for (let i = 0; i < samples.length; i++) data[i] = depth < 8 ? samples[i]! * scale : samples[i]! >> shift;
+  let i = 0;
+  for (const sample of samples) data[i++] = depth < 8 ? sample * scale : sample >> shift;
   return { mode, width, height, data };
 }
 
@@ -156,7 +160,7 @@ function fromGif(bytes: Uint8Array): Pixels {
   const index = new Uint8Array(width * height).fill(backgroundColorIndex);
   for (let y = 0; y < dims.height && y + dims.top < height; y++) {
     for (let x = 0; x < dims.width && x + dims.left < width; x++)
-      index[(y + dims.top) * width + x + dims.left] = pixels[y * dims.width + x]!;
+      index[(y + dims.top) * width + x + dims.left] = pixels[y * dims.width + x] ?? 0; // a short frame leaves 0
   }
   const rgb = new Uint8Array(width * height * 3);
   index.forEach((i, p) => rgb.set(colorTable[i] ?? [0, 0, 0], p * 3));

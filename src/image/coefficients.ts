@@ -1,6 +1,8 @@
 // Pillow 9.4's bicubic resampling coefficients (libImaging/Resample.c: precompute_coeffs and
 // normalize_coeffs_8bpc): which input pixels each output pixel reads, and with what weights.
 
+import { at } from '../checked.js';
+
 /** 8-bit resampling uses 22 fractional bits (32 - 8 - 2: room for 8-bit values and overshoot). */
 export const PRECISION_BITS = 22;
 
@@ -22,7 +24,10 @@ export interface Coefficients {
   weights: Float64Array;
 }
 
-/** precompute_coeffs' geometry of an inSize → outSize axis: when shrinking, the kernel is stretched by the scale (antialiasing). */
+/**
+ * precompute_coeffs' geometry of an inSize → outSize axis: when shrinking, the kernel is stretched by the scale
+ * (antialiasing).
+ */
 function axisGeometry(inSize: number, outSize: number) {
   const scale = inSize / outSize;
   const filterScale = Math.max(scale, 1);
@@ -66,7 +71,7 @@ export function precomputeCoefficients(
       weights[i * ksize + x] = w;
       sum += w;
     }
-    if (sum !== 0) for (let x = 0; x < xmax; x++) weights[i * ksize + x]! /= sum;
+    if (sum !== 0) for (let x = 0; x < xmax; x++) weights[i * ksize + x] = at(weights, i * ksize + x) / sum;
     first[i] = xmin;
     count[i] = xmax;
   }
@@ -90,7 +95,7 @@ export function fixedPointWeights(weights: Float64Array): Int32Array {
   const out = new Int32Array(weights.length);
   const one = 1 << PRECISION_BITS;
   for (let i = 0; i < weights.length; i++) {
-    const w = weights[i]!;
+    const w = at(weights, i);
     out[i] = w < 0 ? Math.trunc(-0.5 + w * one) : Math.trunc(0.5 + w * one);
   }
   return out;

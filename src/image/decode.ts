@@ -3,6 +3,7 @@
 // as its high byte and 16-bit grey as int32 ('I').
 import { readFile } from 'node:fs/promises';
 import sharp, { type Metadata, type OutputInfo, type SharpOptions } from 'sharp';
+import { assertLength, at } from '../checked.js';
 import { InputError } from '../errors.js';
 import type { Box } from './geometry.js';
 import { applyOrientation } from './orientation.js';
@@ -115,7 +116,8 @@ async function decodeBytes(
   }
   if (!meta.format || !FORMATS.has(meta.format)) {
     throw new InputError(
-      `${label}: unsupported image format ${meta.format ?? 'unknown'}; expected JPEG, PNG, GIF, WebP, TIFF or AVIF/HEIF`,
+      `${label}: unsupported image format ${meta.format ?? 'unknown'}; expected JPEG, PNG, GIF, WebP, TIFF or ` +
+        `AVIF/HEIF`,
     );
   }
   checkSize(meta.width ?? 0, meta.height ?? 0, label, maxPixels);
@@ -124,7 +126,8 @@ async function decodeBytes(
 
   const { width, height } = meta as { width: number; height: number };
   const shrink = shrinkOnLoadSize(meta, options.jpegShrinkTo);
-  const rotate = options.applyExifOrientation && (meta.orientation ?? 1) > 1;
+  const orientation = options.applyExifOrientation ? (meta.orientation ?? 1) : 1;
+  const rotate = orientation > 1;
   const part = shrink || rotate ? undefined : options.region?.(mode, width, height);
   const keepPart = part && part.width > 0 && part.height > 0 && (part.width < width || part.height < height);
   const decode = (failOn: SharpOptions['failOn']) => {
@@ -150,7 +153,7 @@ async function decodeBytes(
     : shrink
       ? { ...layout, sourceSize }
       : layout;
-  return rotate ? applyOrientation(pixels, meta.orientation!) : pixels;
+  return rotate ? applyOrientation(pixels, orientation) : pixels;
 }
 
 /**
@@ -185,16 +188,17 @@ async function decodeAsStrictAsPillow<T>(
  * the image (anything but end-of-image, restart markers and TEM): it reports that as an error.
  */
 function bogusMarkerInScan(bytes: Uint8Array): boolean {
-  let at = 2;
+  const segmentLength = (marker: number) => (at(bytes, marker + 2) << 8) | at(bytes, marker + 3);
+  let pos = 2;
   // Marker segments up to the first start-of-scan (FFDA), each with a 2-byte big-endian length.
-  while (at + 4 <= bytes.length && !(bytes[at] === 0xff && bytes[at + 1] === 0xda)) {
-    if (bytes[at] !== 0xff) return false;
-    at += 2 + ((bytes[at + 2]! << 8) | bytes[at + 3]!);
+  while (pos + 4 <= bytes.length && !(bytes[pos] === 0xff && bytes[pos + 1] === 0xda)) {
+    if (bytes[pos] !== 0xff) return false;
+    pos += 2 + segmentLength(pos);
   }
-  if (at + 4 > bytes.length) return false;
-  for (let i = at + 2 + ((bytes[at + 2]! << 8) | bytes[at + 3]!); i + 1 < bytes.length; i++) {
+  if (pos + 4 > bytes.length) return false;
+  for (let i = pos + 2 + segmentLength(pos); i + 1 < bytes.length; i++) {
     if (bytes[i] !== 0xff) continue;
-    const code = bytes[i + 1]!;
+    const code = at(bytes, i + 1);
     if (code === 0x00 || code === 0xff) continue; // a stuffed 0xFF data byte, or fill
     return !(code === 0xd9 || (code >= 0xd0 && code <= 0xd7) || code === 0x01);
   }
@@ -256,8 +260,10 @@ function toPillowLayout(buffer: Buffer, info: OutputInfo, mode: PilMode, sixteen
   const outChannels = pick.length;
   const data = new Uint8Array(n * outChannels);
   const shift = sixteenBit ? 8 : 0;
-  for (let i = 0; i < n; i++) {
-    for (let c = 0; c < outChannels; c++) data[i * outChannels + c] = samples[i * have + pick[c]!]! >> shift;
-  }
+  assertLength(samples, n * have, 'the decoded samples');
+  pick.forEach((source, c) => {
+    // see checked.ts
+    for (let i = 0; i < n; i++) data[i * outChannels + c] = (samples[i * have + source] ?? 0) >> shift;
+  });
   return { mode, width, height, data };
 }

@@ -4,14 +4,16 @@
 // Math.fround after each step reproduces torch exactly. Only 256 inputs exist per channel:
 // a lookup table per channel.
 
+import { assertLength, at } from '../checked.js';
+
 export const CLIP_MEAN: readonly [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
 export const CLIP_STD: readonly [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
 
 /** tables[c][v] = normalised value of byte v in channel c. */
 export function normalizationTables(mean: readonly number[], std: readonly number[]): Float32Array[] {
   return [0, 1, 2].map((c) => {
-    const m = Math.fround(mean[c]!);
-    const s = Math.fround(std[c]!);
+    const m = Math.fround(at(mean, c));
+    const s = Math.fround(at(std, c));
     const table = new Float32Array(256);
     for (let v = 0; v < 256; v++) table[v] = Math.fround(Math.fround(Math.fround(v / 255) - m) / s);
     return table;
@@ -26,9 +28,11 @@ export function normalizeInto(
   out: Float32Array,
   offset = 0,
 ): void {
+  assertLength(rgb, 3 * pixels, 'the RGB data');
   for (let c = 0; c < 3; c++) {
-    const table = tables[c]!;
+    const table = at(tables, c);
     const base = offset + c * pixels;
-    for (let i = 0; i < pixels; i++) out[base + i] = table[rgb[3 * i + c]!]!;
+    // A byte always indexes the 256-entry table (hot loop: see checked.ts).
+    for (let i = 0; i < pixels; i++) out[base + i] = table[rgb[3 * i + c] ?? 0] ?? 0;
   }
 }

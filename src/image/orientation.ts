@@ -1,5 +1,6 @@
 // EXIF orientation (tag 0x0112, values 1..8) applied as a pixel permutation, like Pillow's
 // ImageOps.exif_transpose. Optional: the CLIP reference does not apply it.
+import { assertLength } from '../checked.js';
 import { channelCount, type Pixels } from './pixels.js';
 
 /** Returns the image as it should be displayed; orientation 1 (or unknown) returns it as is. */
@@ -15,6 +16,7 @@ export function applyOrientation(img: Pixels, orientation: number): Pixels {
   const outH = transposed ? w : h;
   const channels = channelCount(img.mode);
   const data = img.data instanceof Int32Array ? new Int32Array(img.data.length) : new Uint8Array(img.data.length);
+  assertLength(img.data, img.width * img.height * channels, 'the pixel data');
   for (let y = 0; y < outH; y++) {
     for (let x = 0; x < outW; x++) {
       // Source pixel shown at (x, y) of the displayed image.
@@ -51,7 +53,7 @@ export function applyOrientation(img: Pixels, orientation: number): Pixels {
       }
       const s = (sy * w + sx) * channels;
       const o = (y * outW + x) * channels;
-      for (let c = 0; c < channels; c++) data[o + c] = img.data[s + c]!;
+      for (let c = 0; c < channels; c++) data[o + c] = img.data[s + c] ?? 0; // hot loop: see checked.ts
     }
   }
   const size = img.sourceSize;

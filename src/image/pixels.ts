@@ -2,6 +2,8 @@
 // between modes (libImaging/Convert.c). The reference resizes in the image's own mode and
 // converts to RGB afterwards, so the mode decides the result bit for bit.
 
+import { assertLength } from '../checked.js';
+
 /**
  * Pillow modes we reproduce. 'P' is stored already expanded to RGB through its palette
  * (what `convert('RGB')` would give); it only matters that Pillow resizes it with NEAREST.
@@ -46,6 +48,7 @@ export function mulDiv255(a: number, b: number): number {
 export function toRGB(img: Pixels): Uint8Array {
   const n = img.width * img.height;
   const src = img.data;
+  assertLength(src, n * channelCount(img.mode), 'the pixel data');
   const out = new Uint8Array(n * 3);
   switch (img.mode) {
     case 'RGB':
@@ -54,29 +57,29 @@ export function toRGB(img: Pixels): Uint8Array {
       break;
     case '1':
     case 'L':
-      for (let i = 0; i < n; i++) out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = src[i]!;
+      for (let i = 0; i < n; i++) out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = src[i] ?? 0;
       break;
     case 'LA':
-      for (let i = 0; i < n; i++) out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = src[2 * i]!;
+      for (let i = 0; i < n; i++) out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = src[2 * i] ?? 0;
       break;
     case 'RGBA':
       for (let i = 0; i < n; i++) {
-        out[3 * i] = src[4 * i]!;
-        out[3 * i + 1] = src[4 * i + 1]!;
-        out[3 * i + 2] = src[4 * i + 2]!;
+        out[3 * i] = src[4 * i] ?? 0;
+        out[3 * i + 1] = src[4 * i + 1] ?? 0;
+        out[3 * i + 2] = src[4 * i + 2] ?? 0;
       }
       break;
     case 'I':
       // Clipped, not scaled: a 16-bit value of 1000 becomes 255.
       for (let i = 0; i < n; i++) {
-        const v = src[i]!;
+        const v = src[i] ?? 0;
         out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = v <= 0 ? 0 : v >= 255 ? 255 : v;
       }
       break;
     case 'CMYK':
       for (let i = 0; i < n; i++) {
-        const nk = 255 - src[4 * i + 3]!;
-        for (let c = 0; c < 3; c++) out[3 * i + c] = Math.max(0, nk - mulDiv255(src[4 * i + c]!, nk));
+        const nk = 255 - (src[4 * i + 3] ?? 0);
+        for (let c = 0; c < 3; c++) out[3 * i + c] = Math.max(0, nk - mulDiv255(src[4 * i + c] ?? 0, nk));
       }
       break;
   }
@@ -85,10 +88,12 @@ export function toRGB(img: Pixels): Uint8Array {
 
 /** RGBA → RGBa / LA → La (Pillow premultiplies before resampling images with alpha). */
 export function premultiply(data: Uint8Array, channels: 2 | 4): Uint8Array {
+  if (data.length % channels !== 0)
+    throw new RangeError(`${data.length} samples are not whole ${channels}-channel pixels`);
   const out = new Uint8Array(data.length);
   for (let i = 0; i < data.length; i += channels) {
-    const alpha = data[i + channels - 1]!;
-    for (let c = 0; c < channels - 1; c++) out[i + c] = mulDiv255(data[i + c]!, alpha);
+    const alpha = data[i + channels - 1] ?? 0;
+    for (let c = 0; c < channels - 1; c++) out[i + c] = mulDiv255(data[i + c] ?? 0, alpha);
     out[i + channels - 1] = alpha;
   }
   return out;
@@ -96,11 +101,13 @@ export function premultiply(data: Uint8Array, channels: 2 | 4): Uint8Array {
 
 /** RGBa → RGBA / La → LA: integer division, kept as is where alpha is 0 or 255. */
 export function unpremultiply(data: Uint8Array, channels: 2 | 4): Uint8Array {
+  if (data.length % channels !== 0)
+    throw new RangeError(`${data.length} samples are not whole ${channels}-channel pixels`);
   const out = new Uint8Array(data.length);
   for (let i = 0; i < data.length; i += channels) {
-    const alpha = data[i + channels - 1]!;
+    const alpha = data[i + channels - 1] ?? 0;
     for (let c = 0; c < channels - 1; c++) {
-      const v = data[i + c]!;
+      const v = data[i + c] ?? 0;
       out[i + c] = alpha === 0 || alpha === 255 ? v : Math.min(255, Math.floor((255 * v) / alpha));
     }
     out[i + channels - 1] = alpha;

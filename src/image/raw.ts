@@ -21,7 +21,8 @@ export function checkSize(width: number, height: number, label: string, maxPixel
   }
   if (width * height > maxPixels) {
     throw new InputError(
-      `${label}: image has ${width}×${height} = ${width * height} pixels, more than the limit of ${maxPixels} (Pillow's MAX_IMAGE_PIXELS; the API's maxPixels option changes it)`,
+      `${label}: image has ${width}×${height} = ${width * height} pixels, more than the limit of ${maxPixels} ` +
+        `(Pillow's MAX_IMAGE_PIXELS; the API's maxPixels option changes it)`,
     );
   }
 }
@@ -31,7 +32,8 @@ export function fromRaw(raw: RawImage, label: string, maxPixels: number): Pixels
   const mode = raw.mode ?? (['L', 'LA', 'RGB', 'RGBA'] as const)[raw.channels - 1];
   if (!mode || channelCount(mode) !== raw.channels) {
     throw new InputError(
-      `${label}: ${raw.channels} channels do not fit mode ${raw.mode ?? '(none)'}; expected 1 (L), 2 (LA), 3 (RGB) or 4 (RGBA)`,
+      `${label}: ${raw.channels} channels do not fit mode ${raw.mode ?? '(none)'}; expected 1 (L), 2 (LA), 3 (RGB) ` +
+        `or 4 (RGBA)`,
     );
   }
   const expected = raw.width * raw.height * raw.channels;

@@ -5,6 +5,7 @@
 // Every function takes a `window`: the part of the resized image to compute. Each output pixel
 // depends only on its own row/column coefficients, so computing a window gives exactly those
 // pixels of the full resize (a 6720×224 resize followed by a 224×224 crop costs a 224×224 one).
+import { at } from '../checked.js';
 import { bicubicSpan, precomputeCoefficients, type Coefficients } from './coefficients.js';
 import type { Box } from './geometry.js';
 import { channelCount, premultiply, unpremultiply, type Pixels } from './pixels.js';
@@ -21,7 +22,20 @@ function roundUp(ss: number): number {
 
 type Samples = Uint8Array | Int32Array;
 
-/** Horizontal pass of an int32 (mode I) image: float64 sums in tap order, ROUND_UP. */
+/**
+ * One output sample of a mode I pass: output `o`'s taps over the samples src[start + t · step]
+ * (step 1 along a row, the row width down a column), float64 sums in tap order, ROUND_UP.
+ */
+function tapSum(src: Int32Array, start: number, step: number, coeffs: Coefficients, o: number): number {
+  const taps = at(coeffs.count, o);
+  const w0 = o * coeffs.ksize;
+  let ss = 0;
+  // Hot loop (see checked.ts): the taps lie inside the source, as resizePil checks for the window.
+  for (let t = 0; t < taps; t++) ss += (src[start + t * step] ?? 0) * (coeffs.weights[w0 + t] ?? 0);
+  return roundUp(ss);
+}
+
+/** Horizontal pass of an int32 (mode I) image over `rows` rows from `row0`. */
 function horizontalInt32(
   src: Int32Array,
   srcWidth: number,
@@ -31,30 +45,21 @@ function horizontalInt32(
 ): Int32Array {
   const outWidth = coeffs.first.length;
   const out = new Int32Array(outWidth * rows);
-  const { first, count, ksize, weights } = coeffs;
   for (let y = 0; y < rows; y++) {
     const rowStart = (row0 + y) * srcWidth;
-    for (let xx = 0; xx < outWidth; xx++) {
-      let ss = 0;
-      for (let x = 0; x < count[xx]!; x++) ss += src[rowStart + first[xx]! + x]! * weights[xx * ksize + x]!;
-      out[y * outWidth + xx] = roundUp(ss);
-    }
+    coeffs.first.forEach((left, xx) => {
+      out[y * outWidth + xx] = tapSum(src, rowStart + left, 1, coeffs, xx);
+    });
   }
   return out;
 }
 
-/** Vertical pass of an int32 image: per pixel, float64 sums in tap order as Pillow adds them. */
+/** Vertical pass of an int32 image whose first row is source row `row0`. */
 function verticalInt32(src: Int32Array, width: number, row0: number, coeffs: Coefficients): Int32Array {
-  const outRows = coeffs.first.length;
-  const out = new Int32Array(outRows * width);
-  const { first, count, ksize, weights } = coeffs;
-  for (let yy = 0; yy < outRows; yy++) {
-    for (let x = 0; x < width; x++) {
-      let ss = 0;
-      for (let y = 0; y < count[yy]!; y++) ss += src[(first[yy]! - row0 + y) * width + x]! * weights[yy * ksize + y]!;
-      out[yy * width + x] = roundUp(ss);
-    }
-  }
+  const out = new Int32Array(coeffs.first.length * width);
+  coeffs.first.forEach((top, yy) => {
+    for (let x = 0; x < width; x++) out[yy * width + x] = tapSum(src, (top - row0) * width + x, width, coeffs, yy);
+  });
   return out;
 }
 
@@ -156,15 +161,15 @@ function nearest(
       ? new Int32Array(window.width * window.height * channels)
       : new Uint8Array(window.width * window.height * channels);
   let o = 0;
-  for (let y = 0; y < window.height; y++) {
-    for (let x = 0; x < window.width; x++) {
+  for (const sy of ys) {
+    for (const sx of xs) {
       // Positions outside the source stay 0 (Pillow's fill); it cannot happen for a plain resize.
-      if (ys[y]! < 0 || xs[x]! < 0) {
+      if (sy < 0 || sx < 0) {
         o += channels;
         continue;
       }
-      const s = ((ys[y]! - src.top) * src.width + xs[x]! - src.left) * channels;
-      for (let c = 0; c < channels; c++) out[o++] = data[s + c]!;
+      const s = ((sy - src.top) * src.width + sx - src.left) * channels;
+      for (let c = 0; c < channels; c++) out[o++] = data[s + c] ?? 0; // inside the source (resizePil checks)
     }
   }
   return out;
@@ -189,7 +194,7 @@ function sourceSpan(
   if (method === 'copy' || inSize === outSize) return { start: first, end: first + length };
   if (method === 'bicubic') return bicubicSpan(inSize, outSize, first, length);
   const table = nearestTable(inSize, outSize, first, length);
-  return { start: table[0]!, end: table[length - 1]! + 1 };
+  return { start: at(table, 0), end: at(table, length - 1) + 1 };
 }
 
 /**
@@ -226,7 +231,8 @@ export function resizePil(
   if (window.left < 0 || window.top < 0 || window.left + window.width > width || window.top + window.height > height) {
     throw new RangeError(`resize window ${JSON.stringify(window)} is outside the ${width}×${height} output`);
   }
-  const { width: inW, height: inH } = img.origin ? img.sourceSize! : img;
+  if (img.origin && !img.sourceSize) throw new RangeError('an image with an origin must give its sourceSize');
+  const { width: inW, height: inH } = (img.origin && img.sourceSize) || img;
   const src: Source = { data: img.data, width: img.width, ...(img.origin ?? { left: 0, top: 0 }) };
   const method = methodFor(img.mode, inW, inH, width, height);
   const needed = resizeSourceBox(img.mode, inW, inH, width, height, window);
@@ -237,7 +243,8 @@ export function resizePil(
     needed.top + needed.height > src.top + img.height
   ) {
     throw new RangeError(
-      `resize reads ${JSON.stringify(needed)} of the ${inW}×${inH} image, outside the decoded part at ${src.left},${src.top} of ${img.width}×${img.height}`,
+      `resize reads ${JSON.stringify(needed)} of the ${inW}×${inH} image, outside the decoded part at ` +
+        `${src.left},${src.top} of ${img.width}×${img.height}`,
     );
   }
   const channels = channelCount(img.mode);

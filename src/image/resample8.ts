@@ -2,6 +2,7 @@
 // bit for bit. Pixels are copied into the kernel's memory (the source in bands of rows, so the
 // memory stays small and the band in cache), the result is copied out. One kernel instance per
 // thread, made on first use; its memory grows as needed and is kept for the next image.
+import { at } from '../checked.js';
 import { fixedPointWeights, type Coefficients } from './coefficients.js';
 import { instantiateKernel, type KernelMemory } from '../wasm/instantiate.js';
 import { RESAMPLE8_WASM_BASE64 } from './kernels/resample8-wasm.js';
@@ -74,20 +75,21 @@ function writeTables(
   coeffs: Coefficients,
   tapBytes: number,
   base: number,
-  at: { offsets: number; counts: number; weights: number },
+  place: { offsets: number; counts: number; weights: number },
 ): void {
   const n = coeffs.first.length;
   const memory = k.memory.buffer;
-  const offsets = new Int32Array(memory, at.offsets, n);
-  const counts = new Int32Array(memory, at.counts, n);
+  const offsets = new Int32Array(memory, place.offsets, n);
+  const counts = new Int32Array(memory, place.counts, n);
   const stride = weightStride(coeffs) / 2;
-  const packed = new Int16Array(memory, at.weights, n * stride).fill(0);
+  const packed = new Int16Array(memory, place.weights, n * stride).fill(0);
   const fixed = fixedPointWeights(coeffs.weights);
   for (let i = 0; i < n; i++) {
-    offsets[i] = coeffs.first[i]! * tapBytes - base;
-    counts[i] = coeffs.count[i]!;
-    for (let t = 0; t < coeffs.count[i]!; t++) {
-      const w = fixed[i * coeffs.ksize + t]!;
+    const taps = at(coeffs.count, i);
+    offsets[i] = at(coeffs.first, i) * tapBytes - base;
+    counts[i] = taps;
+    for (let t = 0; t < taps; t++) {
+      const w = at(fixed, i * coeffs.ksize + t);
       const pair = i * stride + (t >> 1) * 4 + (t & 1);
       packed[pair] = w >> 11;
       packed[pair + 2] = w & 2047;

@@ -2,6 +2,7 @@
 // mask) whose [CLS] hidden state is projected by text_projection. Names follow the checkpoint:
 // bert.embeddings.*, bert.encoder.layer.<i>.{attention.self, attention.output, intermediate, output}.
 
+import { at } from '../checked.js';
 import type { Value } from '../graph/ir.js';
 import { gelu, layerNorm, linear, multiHeadAttention, rowsAt } from '../graph/nn.js';
 import type { BertConfig } from './config.js';
@@ -48,30 +49,36 @@ function bertLayer(x: Value, p: Params, cfg: BertConfig, mask: Value, cls = fals
   );
 }
 
-/** tokens int32 [N, L] (0 = [PAD]) → text features [N, embedDim], pooled at [CLS] (position 0). */
-export function encodeTextBert(tokens: Value, p: Params, cfg: BertConfig, embedDim: number): Value {
+/** word + position + token-type (0) embeddings, then LayerNorm: BertEmbeddings. */
+function embeddings(tokens: Value, emb: Params, cfg: BertConfig): Value {
   const { width } = cfg;
-  const g = tokens.graph;
-  const emb = p.scope('bert.embeddings');
-  const [batch, length] = tokens.shape;
+  const length = at(tokens.shape, 1);
   let x = emb.get('word_embeddings.weight', [cfg.vocabSize, width]).gather(tokens);
   const positions = emb.get('position_embeddings.weight', [cfg.maxPositions, width]);
   x = x.add(typeof length === 'number' ? positions.slice(0, 0, length) : positions.sliceAs(0, tokens, 1));
-  x = x.add(emb.get('token_type_embeddings.weight', [cfg.typeVocabSize, width]).slice(0, 0, 1)); // token type 0 everywhere
-  x = g.tap('act.text.embeddings', norm(x, emb.scope('LayerNorm'), width));
+  // token type 0 everywhere
+  x = x.add(emb.get('token_type_embeddings.weight', [cfg.typeVocabSize, width]).slice(0, 0, 1));
+  return norm(x, emb.scope('LayerNorm'), width);
+}
+
+/** tokens int32 [N, L] (0 = [PAD]) → text features [N, embedDim], pooled at [CLS] (position 0). */
+export function encodeTextBert(tokens: Value, p: Params, cfg: BertConfig, embedDim: number): Value {
+  const { width } = cfg;
+  const [batch, length] = [at(tokens.shape, 0), at(tokens.shape, 1)];
+  let x = p.module('bert.embeddings', tokens, (tokens, emb) => embeddings(tokens, emb, cfg));
   // The reference's additive mask: (1 - (ids != 0)) · -10000 on the keys, broadcast over heads and queries.
   const mask = tokens
-    .equal(g.constant(Int32Array.of(0), []))
+    .equal(tokens.graph.constant(Int32Array.of(0), []))
     .cast('float32')
     .mul(-10000)
-    .reshape([batch!, 1, 1, length!]);
+    .reshape([batch, 1, 1, length]);
+  const layer = (i: number, cls = false) =>
+    p.module(`bert.encoder.layer.${i}`, x, (x, layer) => bertLayer(x, layer, cfg, mask, cls));
   const last = cfg.layers - 1;
-  for (let i = 0; i < last; i++)
-    x = g.tap(`act.text.layer.${i}`, bertLayer(x, p.scope(`bert.encoder.layer.${i}`), cfg, mask));
+  for (let i = 0; i < last; i++) x = layer(i);
   // Only [CLS] leaves the tower: the last layer computes its row alone; the full last layer is
-  // built for its tap only (dropped from the ONNX model unless a parity check exposes it).
-  const lastLayer = p.scope(`bert.encoder.layer.${last}`);
-  g.tap(`act.text.layer.${last}`, bertLayer(x, lastLayer, cfg, mask));
-  const cls = g.tap('act.text.cls', bertLayer(x, lastLayer, cfg, mask, true).reshape([batch!, width]));
+  // built for parity checks only (dropped from the ONNX model unless one exposes it).
+  layer(last);
+  const cls = layer(last, true).reshape([batch, width]);
   return cls.matmul(p.get('text_projection', [width, embedDim]));
 }

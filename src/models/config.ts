@@ -91,7 +91,9 @@ export interface ConfigOverrides {
   textHeads?: number;
   /** Tokenizer context length of a BERT tower (Chinese-CLIP: 52). */
   contextLength?: number;
-  /** Default 'quick_gelu' (OpenAI); open_clip models without `quick_gelu` and HF configs with hidden_act "gelu": 'gelu'. */
+  /**
+   * Default 'quick_gelu' (OpenAI); open_clip models without `quick_gelu` and HF configs with hidden_act "gelu": 'gelu'.
+   */
   activation?: Activation;
   /** Sizes the config file states: a state dict that disagrees is refused (a config of another model). */
   declared?: readonly DeclaredSize[];
@@ -101,7 +103,8 @@ function tensor(sd: StateDict, key: string): RawTensor {
   const t = sd.get(key);
   if (!t) {
     throw new ConfigError(
-      `not a CLIP state dict: missing key "${key}" (found ${sd.size} keys${sd.size ? `, e.g. "${[...sd.keys()].slice(0, 3).join('", "')}"` : ''})`,
+      `not a CLIP state dict: missing key "${key}" ` +
+        `(found ${sd.size} keys${sd.size ? `, e.g. "${[...sd.keys()].slice(0, 3).join('", "')}"` : ''})`,
     );
   }
   return t;
@@ -121,7 +124,10 @@ function dim(sd: StateDict, key: string, axis: number, rank?: number): number {
 /** Distinct values of the `index`-th dot-separated part of the keys starting with `prefix`. */
 function countDistinct(sd: StateDict, prefix: string, index: number): number {
   const seen = new Set<string>();
-  for (const k of sd.keys()) if (k.startsWith(prefix)) seen.add(k.split('.')[index]!);
+  for (const k of sd.keys()) {
+    const part = k.startsWith(prefix) ? k.split('.')[index] : undefined;
+    if (part !== undefined) seen.add(part);
+  }
   return seen.size;
 }
 
@@ -196,8 +202,9 @@ export function inferConfigFromStateDict(sd: StateDict, overrides: ConfigOverrid
     const given = what === 'vision' ? overrides.visionHeads : overrides.textHeads;
     throw new ConfigError(
       given === undefined
-        ? `${what} attention width ${attentionWidth[what]} gives ${heads} heads at the default head width 64: this model's ` +
-            'head count is not in its weights; give its config file (e.g. open_clip_config.json beside the checkpoint)'
+        ? `${what} attention width ${attentionWidth[what]} gives ${heads} heads at the default head width 64: ` +
+            "this model's head count is not in its weights; give its config file " +
+            '(e.g. open_clip_config.json beside the checkpoint)'
         : `${what} heads ${heads} do not divide the attention width ${attentionWidth[what]}`,
     );
   }

@@ -257,7 +257,8 @@ function preprocessSettings(cfg: unknown, file: string): PreprocessSettings {
   const resizeMode = modes[String(pp.resize_mode)];
   if (!resizeMode) {
     throw new ConfigError(
-      `${file}: preprocess_cfg.resize_mode = ${JSON.stringify(pp.resize_mode)} is not supported (only "shortest" or "squash")`,
+      `${file}: preprocess_cfg.resize_mode = ${JSON.stringify(pp.resize_mode)} is not supported (only "shortest" or ` +
+        `"squash")`,
     );
   }
   return { mean: triple('mean'), std: triple('std'), resizeMode };

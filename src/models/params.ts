@@ -42,6 +42,17 @@ export class Params {
     return value;
   }
 
+  /**
+   * Submodule `name` applied to `x`, as `self.name(x)` in the reference: `forward` builds it with the
+   * submodule's parameters. The graph records the call's input and output under the module's path,
+   * which is what a forward hook on it sees (parity checks compare those with the reference's).
+   */
+  module(name: string, x: Value, forward: (x: Value, p: Params) => Value): Value {
+    const output = forward(x, this.scope(name));
+    this.graph.recordCall(this.prefix + name, { input: x, output });
+    return output;
+  }
+
   /** Parameters under `prefix + sub + "."`. */
   scope(sub: string): Params {
     return new Params(this.graph, this.stateDict, `${this.prefix}${sub}.`, this.fill, this.cache);

@@ -2,6 +2,7 @@
 // blocks that downsample with an average pool before their stride-1 convolutions (anti-aliasing),
 // and `AttentionPool2d` (one query: the mean of the grid) instead of global average pooling.
 
+import { at } from '../checked.js';
 import { concat, type Dim, type Value } from '../graph/ir.js';
 import { linear, multiHeadAttention, type AttentionProjections } from '../graph/nn.js';
 import { batchNorm2dTrain } from '../graph/nn-train.js';
@@ -34,26 +35,26 @@ function convBn(
   };
   if (opts.training) return batchNorm2dTrain(x.conv2d(w, opts), stats);
   const g = x.graph;
-  const values = (v: Value) => g.initializers.get(v.id)!.data() as Float32Array;
+  const values = (v: Value) => g.initializer(v).data() as Float32Array;
   const alpha = (): Float32Array => {
     const [gamma, variance] = [values(stats.weight), values(stats.runningVar)];
     return Float32Array.from(gamma, (s, o) =>
-      Math.fround(s / Math.fround(Math.sqrt(Math.fround(variance[o]! + BN_EPS)))),
+      Math.fround(s / Math.fround(Math.sqrt(Math.fround(at(variance, o) + BN_EPS)))),
     );
   };
-  const name = g.initializers.get(w.id)!.name;
+  const name = g.initializer(w).name;
   const weight = g.param(
     `${name}*bn`,
     () => {
       const [data, a] = [values(w), alpha()];
       const per = data.length / outChannels;
-      return Float32Array.from(data, (v, i) => v * a[Math.floor(i / per)]!);
+      return Float32Array.from(data, (v, i) => v * at(a, Math.floor(i / per)));
     },
     w.shape,
   );
   const bias = g.param(`${name}*bn.bias`, () => {
     const [beta, mean, a] = [values(stats.bias), values(stats.runningMean), alpha()];
-    return Float32Array.from(beta, (v, o) => v - mean[o]! * a[o]!);
+    return Float32Array.from(beta, (v, o) => v - at(mean, o) * at(a, o));
   }, [outChannels]);
   return x.conv2d(weight, { ...opts, bias });
 }
@@ -83,7 +84,7 @@ function bottleneck(x: Value, p: Params, planes: number, stride: number, trainin
  * singleQueryAttention.
  */
 function attentionPool(x: Value, p: Params, heads: number, outputDim: number, training: boolean): Value {
-  const [batch, channels] = [x.shape[0]!, x.dim(1)];
+  const [batch, channels] = [at(x.shape, 0), x.dim(1)];
   const spatial = x.dim(2) * x.dim(3);
   const grid = x.reshape([batch, channels, spatial]).transpose([0, 2, 1]); // [N, HW, C]
   let tokens = concat([grid.mean([1]), grid], 1); // the mean token first
@@ -134,21 +135,19 @@ export function encodeImageResNet(
   embedDim: number,
   training = false,
 ): Value {
-  const g = images.graph;
   const { width } = cfg;
-  let x = g.tap(
-    'act.visual.relu1',
-    convBn(images, p, 'conv1', 'bn1', width / 2, 3, { stride: 2, padding: 1, training }).relu(),
-  );
-  x = g.tap('act.visual.relu2', convBn(x, p, 'conv2', 'bn2', width / 2, 3, { padding: 1, training }).relu());
-  x = g.tap('act.visual.relu3', convBn(x, p, 'conv3', 'bn3', width, 3, { padding: 1, training }).relu());
-  x = g.tap('act.visual.avgpool', x.avgPool2d(2));
+  // The stem: relu1(bn1(conv1(x))), twice more, then avgpool (the reference's module names).
+  const relu = (name: string, x: Value) => p.module(name, x, (x) => x.relu());
+  let x = relu('relu1', convBn(images, p, 'conv1', 'bn1', width / 2, 3, { stride: 2, padding: 1, training }));
+  x = relu('relu2', convBn(x, p, 'conv2', 'bn2', width / 2, 3, { padding: 1, training }));
+  x = relu('relu3', convBn(x, p, 'conv3', 'bn3', width, 3, { padding: 1, training }));
+  x = p.module('avgpool', x, (x) => x.avgPool2d(2));
   cfg.layers.forEach((blocks, stage) => {
     const planes = width * 2 ** stage;
     for (let i = 0; i < blocks; i++) {
-      x = bottleneck(x, p.scope(`layer${stage + 1}.${i}`), planes, i === 0 && stage > 0 ? 2 : 1, training);
-      g.tap(`act.visual.layer${stage + 1}.${i}`, x);
+      const stride = i === 0 && stage > 0 ? 2 : 1;
+      x = p.module(`layer${stage + 1}.${i}`, x, (x, block) => bottleneck(x, block, planes, stride, training));
     }
   });
-  return g.tap('act.visual.attnpool', attentionPool(x, p.scope('attnpool'), cfg.heads, embedDim, training));
+  return p.module('attnpool', x, (x, pool) => attentionPool(x, pool, cfg.heads, embedDim, training));
 }

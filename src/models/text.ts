@@ -2,10 +2,9 @@
 // feature at the end-of-text token (the highest id, so argmax finds the first one) @ text_projection.
 
 import type { Value } from '../graph/ir.js';
-import { layerNorm } from '../graph/nn.js';
 import type { Activation, TextTransformerConfig } from './config.js';
 import type { Params } from './params.js';
-import { layerNormParams, transformer } from './transformer.js';
+import { layerNormModule, transformer } from './transformer.js';
 
 /** Upper-triangular -inf above the diagonal: position i attends to positions ≤ i. */
 function causalMask(p: Params, length: number): Value {
@@ -27,27 +26,25 @@ export function encodeTextTransformer(
   activation: Activation,
 ): Value {
   const { width, contextLength } = cfg;
-  const g = tokens.graph;
   const fit = (table: Value, axis: number) =>
     tokens.shape[1] === contextLength ? table : table.sliceAs(axis, tokens, 1);
-  let x = g.tap('act.text.token_embedding', p.get('token_embedding.weight', [cfg.vocabSize, width]).gather(tokens));
+  let x = p.module('token_embedding', tokens, (tokens, embedding) =>
+    embedding.get('weight', [cfg.vocabSize, width]).gather(tokens),
+  );
   x = x.add(fit(p.get('positional_embedding', [contextLength, width]), 0));
   const mask = fit(fit(causalMask(p, contextLength), 0), 1);
   // Only each row's end token leaves the tower: the last block computes that row alone
-  // (transformer.ts); the full-length ln_final is built for its tap only (parity checks).
-  const eot = g.tap('act.text.eot_index', tokens.argmax(-1));
-  const { pooled: last, all } = transformer(x, p.scope('transformer'), {
+  // (transformer.ts); the full-length ln_final is built for parity checks only.
+  const eot = tokens.argmax(-1);
+  const { pooled, all } = transformer(x, p.scope('transformer'), {
     width,
     layers: cfg.layers,
     heads: cfg.heads,
     mlpWidth: cfg.mlpWidth,
     mask,
     activation,
-    tapPrefix: 'act.text.resblocks',
     pooled: eot,
   });
-  const lnFinal = layerNormParams(p.scope('ln_final'), width);
-  g.tap('act.text.ln_final', layerNorm(all, ...lnFinal));
-  const pooled = g.tap('act.text.pooled', layerNorm(last, ...lnFinal));
-  return pooled.matmul(p.get('text_projection', [width, embedDim]));
+  layerNormModule(p, 'ln_final', all, width);
+  return layerNormModule(p, 'ln_final', pooled, width).matmul(p.get('text_projection', [width, embedDim]));
 }

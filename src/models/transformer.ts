@@ -1,6 +1,7 @@
 // The reference `Transformer` of residual attention blocks (shared by the text tower and the ViT),
 // batch-first: x [N, L, D]. Names follow the checkpoint: resblocks.<i>.{ln_1, attn, ln_2, mlp}.
 
+import { at } from '../checked.js';
 import type { Value } from '../graph/ir.js';
 import {
   gelu,
@@ -28,7 +29,6 @@ export interface TransformerOptions {
   activation: Activation;
   /** MLP hidden width; default 4 · width (the reference's). */
   mlpWidth?: number;
-  tapPrefix: string;
   /** The one position per sequence that leaves the tower (the class token, or each row's end token). */
   pooled: Position;
 }
@@ -75,20 +75,22 @@ function residualAttentionBlock(
 }
 
 /**
- * Runs `layers` blocks and returns the last block's output at `pooled` ([N, D]), computed by the
- * pruned last block (see residualAttentionBlock), and, in `all`, the full last block [N, L, D].
- * Each block's full output is tapped as `<tapPrefix>.<i>`; the last one is computed only for its
- * tap and for `all`, and serialisation drops it unless a caller exposes it (parity checks do).
- * The pruned rows [N, 1, D] are tapped as `<tapPrefix>.<last>.pooled`.
+ * Runs `layers` blocks (`resblocks.<i>`) and returns the last block's output at `pooled` ([N, D]),
+ * computed by the pruned last block (see residualAttentionBlock), and, in `all`, the full last block
+ * [N, L, D]. The full last block is built only for `all` and parity checks: serialisation drops it
+ * unless a caller exposes it. Module calls of the last block: the full one, then the pruned one.
  */
 export function transformer(x: Value, p: Params, opts: TransformerOptions): { pooled: Value; all: Value } {
+  const block = (i: number, position?: Position) =>
+    p.module(`resblocks.${i}`, x, (x, block) => residualAttentionBlock(x, block, opts, position));
   const last = opts.layers - 1;
-  for (let i = 0; i < last; i++) {
-    x = residualAttentionBlock(x, p.scope(`resblocks.${i}`), opts);
-    x.graph.tap(`${opts.tapPrefix}.${i}`, x);
-  }
-  const block = p.scope(`resblocks.${last}`);
-  const all = x.graph.tap(`${opts.tapPrefix}.${last}`, residualAttentionBlock(x, block, opts));
-  const pooled = x.graph.tap(`${opts.tapPrefix}.${last}.pooled`, residualAttentionBlock(x, block, opts, opts.pooled));
-  return { pooled: pooled.reshape([x.shape[0]!, opts.width]), all };
+  for (let i = 0; i < last; i++) x = block(i);
+  const all = block(last);
+  const pooled = block(last, opts.pooled);
+  return { pooled: pooled.reshape([at(x.shape, 0), opts.width]), all };
+}
+
+/** LayerNorm `name` (weight and bias of `width`) applied to `x`. */
+export function layerNormModule(p: Params, name: string, x: Value, width: number): Value {
+  return p.module(name, x, (x, ln) => layerNorm(x, ...layerNormParams(ln, width)));
 }

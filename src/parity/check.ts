@@ -1,6 +1,7 @@
 // One parity check: a name, pass/fail and the figures behind it. Every part (weights, models,
 // text, image) contributes checks; parity/main.ts prints them and the final JSON summary.
 
+import { at } from '../checked.js';
 import { toFloat32, type RawTensor } from '../tensor.js';
 
 export interface Check {
@@ -50,7 +51,7 @@ export function allCloseCheck(
   const { maxAbs, maxRel } = compareArrays(ours, expected);
   let passed = ours.length === expected.length;
   for (let i = 0; passed && i < expected.length; i++)
-    passed = Math.abs(ours[i]! - expected[i]!) <= atol + rtol * Math.abs(expected[i]!);
+    passed = Math.abs(at(ours, i) - at(expected, i)) <= atol + rtol * Math.abs(at(expected, i));
   return {
     group: 'model',
     name,
@@ -84,9 +85,21 @@ export function compareArrays(ours: ArrayLike<number>, ref: ArrayLike<number>): 
   let maxAbs = 0;
   let scale = 0;
   for (let i = 0; i < ref.length; i++) {
-    const d = Math.abs(ours[i]! - ref[i]!);
+    const [o, r] = [ours[i], at(ref, i)];
+    // A missing element of ours (a shorter array) counts as an infinite difference.
+    const d = o === undefined ? Infinity : Math.abs(o - r);
     if (!(d <= maxAbs)) maxAbs = Number.isNaN(d) ? Infinity : Math.max(maxAbs, d);
-    scale = Math.max(scale, Math.abs(ref[i]!));
+    scale = Math.max(scale, Math.abs(r));
   }
   return { maxAbs, maxRel: scale > 0 ? maxAbs / scale : maxAbs };
+}
+
+/** A JSON list of strings in a safetensors file's metadata (`where` names the file in errors). */
+export function metadataList(metadata: Record<string, string>, key: string, where: string): string[] {
+  const text = metadata[key];
+  if (text === undefined) throw new Error(`${where} has no metadata "${key}"`);
+  const list: unknown = JSON.parse(text);
+  if (!Array.isArray(list) || !list.every((s) => typeof s === 'string'))
+    throw new Error(`${where}: metadata "${key}" is not a list of strings`);
+  return list;
 }

@@ -2,6 +2,7 @@
 // loaded and fed the reference inputs stored in outputs/<name>.safetensors (pixel values and
 // input ids); features, logits and per-layer activations are compared with the stored outputs.
 
+import { entry } from '../checked.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildImageGraph, buildTextGraph } from '../models/clip.js';
@@ -14,6 +15,7 @@ import { toFloat32, toInt32, type Tensor } from '../tensor.js';
 import { readCheckpoint } from '../weights/index.js';
 import { toCanonical } from '../weights/keymap/index.js';
 import { readSafetensors } from '../weights/safetensors.js';
+import { withActivations } from './activations.js';
 import { allCloseCheck, checksPerFile, numericCheck, type Check } from './check.js';
 import { encodeTextOneByOne, ONE_BY_ONE } from './models.js';
 
@@ -46,14 +48,14 @@ function activationNames(cfg: ClipConfig): Record<string, string> {
 async function checkModel(dir: string, file: string): Promise<Check[]> {
   const stem = file.replace(/\.pt$/, '');
   const { tensors: ref } = readSafetensors(join(dir, 'outputs', `${stem}.safetensors`));
-  const ids = ref.get('text.input_ids')!;
+  const ids = entry(ref, 'text.input_ids');
   const sd = toCanonical(await readCheckpoint(join(dir, 'models', file)));
   const config = inferConfigFromStateDict(sd, {
     ...readConfigFile(join(dir, 'models', `${stem}.config.json`)),
     contextLength: ids.shape[1],
   });
   const model = new CLIP(sd, {}, config);
-  const pixels = ref.get('image.pixel_values')!;
+  const pixels = entry(ref, 'image.pixel_values');
   const images: Tensor = { data: toFloat32(pixels), shape: pixels.shape };
   const tokens: Tensor<Int32Array> = { data: toInt32(ids), shape: ids.shape };
   const checks: Check[] = [];
@@ -79,8 +81,8 @@ async function checkModel(dir: string, file: string): Promise<Check[]> {
 
   const names = activationNames(config);
   for (const [graph, feeds] of [
-    [buildImageGraph(sd, config, { activations: true }), { images }],
-    [buildTextGraph(sd, config, { activations: true }), { tokens }],
+    [withActivations(buildImageGraph(sd, config), config), { images }],
+    [withActivations(buildTextGraph(sd, config), config), { tokens }],
   ] as const) {
     const session = await Session.create(graph);
     const out = await session.run(feeds);

@@ -2,6 +2,7 @@
 // (preprocessed images and token ids, so this does not depend on our tokenizer or preprocessing),
 // and its features, logits and per-layer activations are compared with <dir>/outputs/<model>.
 
+import { at, entry, first } from '../checked.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildImageGraph, buildTextGraph } from '../models/clip.js';
@@ -11,7 +12,8 @@ import { Session } from '../runtime/session.js';
 import { numel, toFloat32, toInt32, type StateDict, type Tensor } from '../tensor.js';
 import { readCheckpoint } from '../weights/index.js';
 import { readSafetensors } from '../weights/safetensors.js';
-import { checksPerFile, numericCheck, type Check } from './check.js';
+import { withActivations } from './activations.js';
+import { checksPerFile, metadataList, numericCheck, type Check } from './check.js';
 
 /** Tolerances from the fixture README: features/activations 1e-4 (or 1e-4 relative), logits 1e-3. */
 const FEATURE_TOL = 1e-4;
@@ -27,9 +29,9 @@ export const ONE_BY_ONE = '(one caption at a time, padding trimmed)';
 
 /** Text features with each caption run alone, so each runs on its own length (its padding cut off). */
 export async function encodeTextOneByOne(model: CLIP, tokens: Tensor<Int32Array>): Promise<Float32Array> {
-  const L = tokens.shape[1]!;
-  const out = new Float32Array(tokens.shape[0]! * model.config.embedDim);
-  for (let r = 0; r < tokens.shape[0]!; r++) {
+  const L = at(tokens.shape, 1);
+  const out = new Float32Array(at(tokens.shape, 0) * model.config.embedDim);
+  for (let r = 0; r < at(tokens.shape, 0); r++) {
     const one = await model.encodeText({ data: tokens.data.slice(r * L, (r + 1) * L), shape: [1, L] });
     out.set(one.data, r * one.data.length);
   }
@@ -48,7 +50,7 @@ function stackImages(pre: StateDict, order: string[], res: number): Tensor {
 }
 
 async function checkModelFile(dir: string, file: string): Promise<Check[]> {
-  const modelName = file.split('.')[0]!;
+  const modelName = first(file.split('.'));
   const outputsPath = join(dir, 'outputs', `${modelName}.safetensors`);
   if (!existsSync(outputsPath))
     return [{ group: 'model', name: `${file}`, passed: false, detail: `no reference outputs at ${outputsPath}` }];
@@ -57,9 +59,9 @@ async function checkModelFile(dir: string, file: string): Promise<Check[]> {
   const sd = await readCheckpoint(join(dir, 'models', file));
   const model = new CLIP(sd);
   const res = model.config.vision.imageResolution;
-  const order = JSON.parse(metadata.image_order!) as string[];
+  const order = metadataList(metadata, 'image_order', outputsPath);
   const images = stackImages(readSafetensors(join(dir, 'preprocess', `${res}.safetensors`)).tensors, order, res);
-  const tokensRef = ref.get('tokens')!;
+  const tokensRef = entry(ref, 'tokens');
   const tokens: Tensor<Int32Array> = { data: toInt32(tokensRef), shape: tokensRef.shape };
   const checks: Check[] = [];
   const expect = (key: string, ours: ArrayLike<number>, tol: number, relative = false) => {
@@ -84,17 +86,18 @@ async function checkModelFile(dir: string, file: string): Promise<Check[]> {
     );
   await model.release();
 
-  // Per-layer activations: graphs that also output every tapped value.
+  // Per-layer activations: graphs that also output every reference activation (activations.ts).
   for (const [graph, feeds] of [
-    [buildImageGraph(sd, model.config, { activations: true }), { images }],
-    [buildTextGraph(sd, model.config, { activations: true }), { tokens }],
+    [withActivations(buildImageGraph(sd, model.config), model.config), { images }],
+    [withActivations(buildTextGraph(sd, model.config), model.config), { tokens }],
   ] as const) {
     const session = await Session.create(graph);
     const out = await session.run(feeds);
     await session.release();
     for (const [key, r] of ref) {
-      if (!key.startsWith('act.') || !(key in out)) continue;
-      const ours = firstRows(out[key]!, r.shape[0]!);
+      const activation = key.startsWith('act.') ? out[key] : undefined;
+      if (!activation) continue;
+      const ours = firstRows(activation, at(r.shape, 0));
       checks.push(numericCheck(`${file} ${key}`, ours, r, key.endsWith('eot_index') ? 0 : FEATURE_TOL, true));
     }
   }

@@ -7,6 +7,7 @@
 //     normalisation, within 1e-4, the fixture's tolerance);
 //   - `clip embed --truncate --normalize` on the image files and captions gives them too.
 
+import { at, entry } from '../checked.js';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -18,7 +19,7 @@ import { toFloat32, toInt32, type RawTensor, type Tensor } from '../tensor.js';
 import { DEFAULT_BPE_FILE } from '../text/vocab.js';
 import { findMergesFile } from '../zoo/tokenizer.js';
 import { readSafetensors } from '../weights/safetensors.js';
-import { compareArrays, type Check } from './check.js';
+import { compareArrays, metadataList, type Check } from './check.js';
 
 const GROUP = 'open-clip';
 /** The fixture README: features match when, after L2 normalisation, every element is within 1e-4. */
@@ -120,24 +121,25 @@ function cliEmbeddings(
   const textRows = rows.filter((r) => r.text !== undefined).map((r) => r.embedding);
   if (imageRows.some((r) => r.length === 0) || textRows.length !== captions.length) {
     throw new Error(
-      `clip embed printed ${byImage.size} image and ${textRows.length} text embeddings for ${images.length} and ${captions.length} inputs`,
+      `clip embed printed ${byImage.size} image and ${textRows.length} text embeddings for ${images.length} and ` +
+        `${captions.length} inputs`,
     );
   }
   const stack = (list: number[][]): Tensor => ({
     data: Float32Array.from(list.flat()),
-    shape: [list.length, list[0]!.length],
+    shape: [list.length, at(list, 0).length],
   });
   return { images: stack(imageRows), texts: stack(textRows) };
 }
 
 async function checkModel(dir: string, model: Model, bpe: string): Promise<Check[]> {
   const { tensors: ref, metadata } = readSafetensors(model.outputs);
-  const captions = JSON.parse(metadata.captions!) as string[];
-  const imageFiles = (JSON.parse(metadata.image_order!) as string[]).map((f) => join(dir, 'images', f));
+  const captions = metadataList(metadata, 'captions', model.outputs);
+  const imageFiles = metadataList(metadata, 'image_order', model.outputs).map((f) => join(dir, 'images', f));
   const clip = await load(model.path, { bpePath: bpe, ...(model.config ? { config: model.config } : {}) });
   const checks: Check[] = [];
   try {
-    const refTokens = toInt32(ref.get('tokens')!);
+    const refTokens = toInt32(entry(ref, 'tokens'));
     const tokens = clip.tokenize(captions, { truncate: true });
     const wrong = refTokens.findIndex((id, i) => tokens.data[i] !== id);
     checks.push({
@@ -147,21 +149,21 @@ async function checkModel(dir: string, model: Model, bpe: string): Promise<Check
       detail:
         wrong < 0
           ? `${captions.length} captions, exact`
-          : `first difference in caption ${Math.floor(wrong / tokens.shape[1]!)}`,
+          : `first difference in caption ${Math.floor(wrong / at(tokens.shape, 1))}`,
     });
-    const pixels = ref.get('pixel_values')!;
+    const pixels = entry(ref, 'pixel_values');
     const images = await clip.model.encodeImage({ data: toFloat32(pixels), shape: pixels.shape });
-    checks.push(featureCheck(`${model.label} image_features (reference pixels)`, images, ref.get('image_features')!));
-    const texts = await clip.model.encodeText({ data: refTokens, shape: ref.get('tokens')!.shape });
-    checks.push(featureCheck(`${model.label} text_features (reference tokens)`, texts, ref.get('text_features')!));
+    checks.push(featureCheck(`${model.label} image_features (reference pixels)`, images, entry(ref, 'image_features')));
+    const texts = await clip.model.encodeText({ data: refTokens, shape: entry(ref, 'tokens').shape });
+    checks.push(featureCheck(`${model.label} text_features (reference tokens)`, texts, entry(ref, 'text_features')));
   } finally {
     await clip.model.release();
   }
   const cli = cliEmbeddings(model, bpe, imageFiles, captions);
   checks.push(
-    featureCheck(`${model.label} clip embed --truncate: image files`, cli.images, ref.get('image_features')!),
+    featureCheck(`${model.label} clip embed --truncate: image files`, cli.images, entry(ref, 'image_features')),
   );
-  checks.push(featureCheck(`${model.label} clip embed --truncate: captions`, cli.texts, ref.get('text_features')!));
+  checks.push(featureCheck(`${model.label} clip embed --truncate: captions`, cli.texts, entry(ref, 'text_features')));
   return checks;
 }
 

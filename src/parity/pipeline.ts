@@ -2,23 +2,27 @@
 // captions → forward) against the reference logits, so decoding, resizing, tokenizing and the
 // model are checked together, not only each on the reference's own intermediate inputs.
 
+import { entry } from '../checked.js';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from '../load.js';
 import { toFloat32 } from '../tensor.js';
 import { readSafetensors } from '../weights/safetensors.js';
-import { compareArrays, type Check } from './check.js';
+import { compareArrays, metadataList, type Check } from './check.js';
 
 const LOGIT_TOL = 1e-3;
 
-/** Image paths: OpenAI outputs list file names (`image_order`); Chinese-CLIP ones list names (`images`) that manifest.json maps to files. */
-function imageFiles(dir: string, metadata: Record<string, string>): string[] {
+/**
+ * Image paths: OpenAI outputs list file names (`image_order`); Chinese-CLIP ones list names (`images`) that
+ * manifest.json maps to files.
+ */
+function imageFiles(dir: string, metadata: Record<string, string>, outputs: string): string[] {
   if (metadata.image_order) return (JSON.parse(metadata.image_order) as string[]).map((f) => join(dir, 'images', f));
   const listed = (
     JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { images: { name: string; file: string }[] }
   ).images;
   const byName = new Map(listed.map((i) => [i.name, i.file]));
-  return (JSON.parse(metadata.images!) as string[]).map((n) => join(dir, byName.get(n) ?? n));
+  return metadataList(metadata, 'images', outputs).map((n) => join(dir, byName.get(n) ?? n));
 }
 
 /** OpenAI fixtures bring the BPE merges file, Chinese-CLIP ones the BERT vocab.txt. */
@@ -37,14 +41,14 @@ export async function pipelineChecks(dir: string): Promise<Check[]> {
       const outputs = join(dir, 'outputs', `${file.split('.')[0]}.safetensors`);
       if (!existsSync(outputs)) continue;
       const { tensors: ref, metadata } = readSafetensors(outputs);
-      const order = imageFiles(dir, metadata);
-      const captions = JSON.parse(metadata.captions!) as string[];
+      const order = imageFiles(dir, metadata, outputs);
+      const captions = metadataList(metadata, 'captions', outputs);
       const clip = await load(join(modelsDir, file), existsSync(bpePath) ? { bpePath } : { vocabPath });
       const { tensor, failures } = await clip.preprocessBatch(order, { concurrency: 1 });
       if (failures.length) throw new Error(`could not preprocess ${failures.map((f) => order[f.index]).join(', ')}`);
       const { logitsPerImage } = await clip.model.forward(tensor, clip.tokenize(captions, { truncate: true }));
       await clip.model.release();
-      const { maxAbs, maxRel } = compareArrays(logitsPerImage.data, toFloat32(ref.get('logits_per_image')!));
+      const { maxAbs, maxRel } = compareArrays(logitsPerImage.data, toFloat32(entry(ref, 'logits_per_image')));
       checks.push({
         group: 'pipeline',
         name,

@@ -64,7 +64,8 @@ function chineseCases(dir: string): Case[] {
   const folder = join(dir, 'preprocess');
   if (!existsSync(manifestPath) || !existsSync(folder)) {
     throw new Error(
-      `${dir}: no preprocessing fixtures (expected preprocess/index.json, or manifest.json + preprocess/res<n>.safetensors)`,
+      `${dir}: no preprocessing fixtures (expected preprocess/index.json, or manifest.json + ` +
+        `preprocess/res<n>.safetensors)`,
     );
   }
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { images: { name: string; file: string }[] };

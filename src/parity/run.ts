@@ -28,7 +28,9 @@ const SUITES: [string, (dir: string) => Promise<Check[]>][] = [
 
 function format(c: Check): string {
   const figures =
-    c.maxAbs === undefined ? '' : ` maxAbs=${c.maxAbs.toExponential(2)} maxRel=${c.maxRel!.toExponential(2)}`;
+    c.maxAbs === undefined || c.maxRel === undefined
+      ? ''
+      : ` maxAbs=${c.maxAbs.toExponential(2)} maxRel=${c.maxRel.toExponential(2)}`;
   return `${c.passed ? 'PASS' : 'FAIL'} [${c.group}] ${c.name}${figures}${c.detail ? ` (${c.detail})` : ''}`;
 }
 
@@ -50,8 +52,11 @@ export async function runParity(
     if (c.passed) g.passed++;
     else g.failed++;
   }
-  const numeric = all.filter((c) => c.maxAbs !== undefined);
-  const worst = numeric.reduce<Check | undefined>((w, c) => (!w || c.maxAbs! > w.maxAbs! ? c : w), undefined);
+  const numeric = all.filter((c): c is Check & { maxAbs: number } => c.maxAbs !== undefined);
+  const worst = numeric.reduce<(typeof numeric)[number] | undefined>(
+    (w, c) => (!w || c.maxAbs > w.maxAbs ? c : w),
+    undefined,
+  );
   const summary = {
     dir,
     checks: all.length,

@@ -25,7 +25,10 @@ function sameIds(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
 function firstDifference(ours: ArrayLike<number>, ref: ArrayLike<number>): string {
   let i = 0;
   while (i < Math.min(ours.length, ref.length) && ours[i] === ref[i]) i++;
-  return `first difference at ${i} (ours ${ours[i] ?? 'end'}, reference ${ref[i] ?? 'end'}; lengths ${ours.length}/${ref.length})`;
+  return (
+    `first difference at ${i} (ours ${ours[i] ?? 'end'}, reference ${ref[i] ?? 'end'}; lengths ` +
+    `${ours.length}/${ref.length})`
+  );
 }
 
 /** What differs between our tokenizer and the reference on one case; empty when nothing does. */

@@ -5,6 +5,7 @@
 // clamp. Also AdamW alone, fed the reference's gradients. Tolerances are the fixture README's:
 // loss ≤ 1e-5, gradients and buffers ≤ 1e-4 of each tensor's largest entry.
 
+import { at, entry, first } from '../checked.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { inferConfigFromStateDict } from '../models/config.js';
@@ -21,11 +22,14 @@ const DEFAULT_ADAMW = { lr: 1e-3, betas: [0.9, 0.98] as [number, number], eps: 1
 
 function maxAbs(a: ArrayLike<number>): number {
   let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(at(a, i)));
   return m;
 }
 
-/** Key biases only shift every attention logit of a query, so their true gradient is 0: the reference stores rounding noise. */
+/**
+ * Key biases only shift every attention logit of a query, so their true gradient is 0: the reference stores rounding
+ * noise.
+ */
 function isKeyBiasEntry(name: string, i: number, length: number): boolean {
   if (name.endsWith('attnpool.k_proj.bias')) return true;
   return name.endsWith('attn.in_proj_bias') && i >= length / 3 && i < (2 * length) / 3;
@@ -33,8 +37,8 @@ function isKeyBiasEntry(name: string, i: number, length: number): boolean {
 
 /** The reference's token-embedding rows (stored as rows + values) as a map row → values. */
 function rowsOf(ref: StateDict, key: string, width: number): Map<number, Float32Array> {
-  const rows = toInt32(ref.get(`${key}.rows`)!);
-  const values = toFloat32(ref.get(`${key}.values`)!);
+  const rows = toInt32(entry(ref, `${key}.rows`));
+  const values = toFloat32(entry(ref, `${key}.values`));
   return new Map([...rows].map((r, i) => [r, values.subarray(i * width, (i + 1) * width)]));
 }
 
@@ -119,7 +123,7 @@ function gradientChecks(s: Step, g: Gradients, width: number, vocabSize: number)
   if (missing.length) grads.problem(`no gradient for ${missing.join(', ')}`);
   if (extra.length) grads.problem(`gradients the reference lacks: ${extra.join(', ')}`);
   for (const name of refGradNames) {
-    const expected = toFloat32(ref.get(`grad.${name}`)!);
+    const expected = toFloat32(entry(ref, `grad.${name}`));
     const ours = g.grads.get(name);
     if (!ours) continue;
     const scale = maxAbs(expected);
@@ -127,7 +131,13 @@ function gradientChecks(s: Step, g: Gradients, width: number, vocabSize: number)
       // Key-bias entries are rounding noise (a tensor of them has a meaningless scale): absolute
       // tolerance 1e-6, and maxRel counts them against 1e-2, the scale at which 1e-4 relative is 1e-6.
       const noise = isKeyBiasEntry(name, i, expected.length);
-      grads.entry(`grad.${name}[${i}]`, ours[i]!, expected[i]!, noise ? 1e-6 : 1e-4 * scale, noise ? 1e-2 : scale);
+      grads.entry(
+        `grad.${name}[${i}]`,
+        at(ours, i),
+        at(expected, i),
+        noise ? 1e-6 : 1e-4 * scale,
+        noise ? 1e-2 : scale,
+      );
     }
   }
 
@@ -136,7 +146,7 @@ function gradientChecks(s: Step, g: Gradients, width: number, vocabSize: number)
     `${model} gradient ${TOKEN_EMBEDDING} (rows of the batch's tokens; others exactly 0)`,
     'tolerance 1e-4 × max |entry| of the stored rows',
   );
-  const tokenGrad = g.grads.get(TOKEN_EMBEDDING)!;
+  const tokenGrad = entry(g.grads, TOKEN_EMBEDDING);
   const refRows = rowsOf(ref, `grad.${TOKEN_EMBEDDING}`, width);
   const scale = Math.max(...[...refRows.values()].map(maxAbs));
   for (let r = 0; r < vocabSize; r++) {
@@ -144,8 +154,8 @@ function gradientChecks(s: Step, g: Gradients, width: number, vocabSize: number)
     for (let j = 0; j < width; j++)
       token.entry(
         `grad.${TOKEN_EMBEDDING}[${r}, ${j}]`,
-        tokenGrad[r * width + j]!,
-        expected ? expected[j]! : 0,
+        at(tokenGrad, r * width + j),
+        expected ? at(expected, j) : 0,
         expected ? 1e-4 * scale : 0,
         scale,
       );
@@ -168,33 +178,37 @@ function updateCheck(s: Step, trainer: Trainer, g: Gradients, width: number): Ch
   const refRows = rowsOf(ref, `grad.${TOKEN_EMBEDDING}`, width);
   const tokenTol = 1e-4 * Math.max(...[...refRows.values()].map(maxAbs));
   for (const name of trainer.params) {
-    const ours = trainer.weights.get(name)!.data;
+    const ours = entry(trainer.weights, name).data;
     const isToken = name === TOKEN_EMBEDDING;
     if (!isToken && !ref.has(`updated.${name}`)) {
       updated.problem(`no reference updated.${name}`);
       continue;
     }
-    const expected = isToken ? rowsOf(ref, `updated.${name}`, width) : toFloat32(ref.get(`updated.${name}`)!);
-    const refGrad = isToken ? undefined : toFloat32(ref.get(`grad.${name}`)!);
+    const expected = isToken ? rowsOf(ref, `updated.${name}`, width) : toFloat32(entry(ref, `updated.${name}`));
+    const refGrad = isToken ? undefined : toFloat32(entry(ref, `grad.${name}`));
+    const ourGrads = entry(g.grads, name);
     const entries =
       expected instanceof Map
         ? [...expected].flatMap(([r, v]) => [...v].map((e, j) => [r * width + j, e] as const))
         : [...expected].map((e, i) => [i, e] as const);
     const scale = expected instanceof Map ? Math.max(...[...expected.values()].map(maxAbs)) : maxAbs(expected);
     for (const [i, e] of entries) {
-      const ourGrad = g.grads.get(name)![i]!;
-      const refG = refGrad ? refGrad[i]! : ourGrad;
+      const ourGrad = at(ourGrads, i);
+      const refG = refGrad ? at(refGrad, i) : ourGrad;
       const t =
         1e-6 +
         lr * Math.min(2, (2 * Math.abs(ourGrad - refG)) / (Math.abs(refG) + 1e-6)) +
         (refGrad ? 0 : (2 * lr * tokenTol) / (Math.abs(ourGrad) + 1e-6));
-      updated.entry(`updated.${name}[${i}]`, ours[i]!, e, t, scale);
+      updated.entry(`updated.${name}[${i}]`, at(ours, i), e, t, scale);
     }
   }
   return updated.check();
 }
 
-/** BatchNorm running statistics after the forward pass, and num_batches_tracked after the step; none for models without BatchNorm. */
+/**
+ * BatchNorm running statistics after the forward pass, and num_batches_tracked after the step; none for models without
+ * BatchNorm.
+ */
 function bufferCheck(s: Step, trainer: Trainer, g: Gradients): Check[] {
   const { ref, model } = s;
   const refBuffers = [...ref.keys()].filter((k) => k.startsWith('buffers_after.'));
@@ -214,13 +228,13 @@ function bufferCheck(s: Step, trainer: Trainer, g: Gradients): Check[] {
     }
     const expected = toFloat32(r);
     const scale = maxAbs(expected);
-    after.forEach((v, i) => buffers.entry(`buffers_after.${name}[${i}]`, v, expected[i]!, 1e-4 * scale, scale));
+    after.forEach((v, i) => buffers.entry(`buffers_after.${name}[${i}]`, v, at(expected, i), 1e-4 * scale, scale));
   }
   const counts = trainer.currentStateDict();
   for (const k of refBuffers.filter((k) => k.endsWith('num_batches_tracked'))) {
     const ours = counts.get(k.slice('buffers_after.'.length));
-    const expected = toInt32(ref.get(k)!)[0]!;
-    buffers.entry(k, ours ? toInt32(ours)[0]! : NaN, expected, 0, Math.abs(expected));
+    const expected = first(toInt32(entry(ref, k)));
+    buffers.entry(k, ours ? first(toInt32(ours)) : NaN, expected, 0, Math.abs(expected));
   }
   return [buffers.check()];
 }
@@ -229,15 +243,19 @@ function bufferCheck(s: Step, trainer: Trainer, g: Gradients): Check[] {
 async function stepChecks(s: Step): Promise<Check[]> {
   const { ref, model } = s;
   const cfg = inferConfigFromStateDict(s.weights);
-  const images = ref.get('images')!;
-  const tokens = ref.get('tokens')!;
-  const trainer = await Trainer.create(s.weights, cfg, { batchSize: images.shape[0]!, lr: s.lr, optimizer: s.adamw });
+  const images = entry(ref, 'images');
+  const tokens = entry(ref, 'tokens');
+  const trainer = await Trainer.create(s.weights, cfg, {
+    batchSize: at(images.shape, 0),
+    lr: s.lr,
+    optimizer: s.adamw,
+  });
   try {
     const g = await trainer.computeGradients({
       images: { data: toFloat32(images), shape: images.shape },
       tokens: { data: toInt32(tokens), shape: tokens.shape },
     });
-    const checks = [{ ...numericCheck(`${model} loss`, [g.loss], ref.get('loss')!, 1e-5), group: 'train' }];
+    const checks = [{ ...numericCheck(`${model} loss`, [g.loss], entry(ref, 'loss'), 1e-5), group: 'train' }];
     checks.push(...gradientChecks(s, g, cfg.text.width, cfg.text.vocabSize));
     trainer.applyGradients(g);
     checks.push(...bufferCheck(s, trainer, g));
@@ -245,8 +263,8 @@ async function stepChecks(s: Step): Promise<Check[]> {
     checks.push({
       ...numericCheck(
         `${model} logit_scale after the step and clamp`,
-        trainer.weights.get('logit_scale')!.data,
-        ref.get('updated.logit_scale')!,
+        entry(trainer.weights, 'logit_scale').data,
+        entry(ref, 'updated.logit_scale'),
         1e-6,
       ),
       group: 'train',
@@ -257,30 +275,33 @@ async function stepChecks(s: Step): Promise<Check[]> {
   }
 }
 
-/** AdamW alone on the reference's gradients: float32 arithmetic in torch's order, equal up to an ulp or two (FMA in torch's vectorised kernels). */
+/**
+ * AdamW alone on the reference's gradients: float32 arithmetic in torch's order, equal up to an ulp or two (FMA in
+ * torch's vectorised kernels).
+ */
 function adamwCheck(s: Step): Check {
   const { ref, model, weights } = s;
   const names = [...ref.keys()]
     .filter((k) => k.startsWith('grad.') && !k.startsWith(`grad.${TOKEN_EMBEDDING}`))
     .map((k) => k.slice(5));
-  const params = new Map(names.map((n) => [n, { data: toFloat32(weights.get(n)!), shape: weights.get(n)!.shape }]));
-  const grads = new Map(names.map((n) => [n, toFloat32(ref.get(`grad.${n}`)!)]));
+  const params = new Map(names.map((n) => [n, { data: toFloat32(entry(weights, n)), shape: entry(weights, n).shape }]));
+  const grads = new Map(names.map((n) => [n, toFloat32(entry(ref, `grad.${n}`))]));
   new AdamW(s.adamw).step(params, grads, s.lr);
   const adamw = new Comparison(
     `${model} AdamW on the reference gradients`,
     'tolerance 2 ulp of max(|expected|, 2^-10)',
   );
   for (const n of names) {
-    const expected = toFloat32(ref.get(`updated.${n}`)!);
-    const ours = params.get(n)!.data;
-    if (n === 'logit_scale') ours[0] = Math.min(Math.max(ours[0]!, 0), Math.log(100));
+    const expected = toFloat32(entry(ref, `updated.${n}`));
+    const ours = entry(params, n).data;
+    if (n === 'logit_scale') ours[0] = Math.min(Math.max(at(ours, 0), 0), Math.log(100));
     const scale = maxAbs(expected);
     ours.forEach((v, i) =>
       adamw.entry(
         `updated.${n}[${i}]`,
         v,
-        expected[i]!,
-        2 * 2 ** -23 * Math.max(Math.abs(expected[i]!), 2 ** -10),
+        at(expected, i),
+        2 * 2 ** -23 * Math.max(Math.abs(at(expected, i)), 2 ** -10),
         scale,
       ),
     );

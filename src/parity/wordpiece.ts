@@ -36,7 +36,10 @@ function firstDifference<T>(ours: ArrayLike<T>, ref: ArrayLike<T>): string | und
   while (i < Math.min(ours.length, ref.length) && ours[i] === ref[i]) i++;
   if (i === ours.length && i === ref.length) return undefined;
   const show = (x: T | undefined) => (x === undefined ? 'end' : JSON.stringify(x));
-  return `first difference at ${i} (ours ${show(ours[i])}, reference ${show(ref[i])}; lengths ${ours.length}/${ref.length})`;
+  return (
+    `first difference at ${i} (ours ${show(ours[i])}, reference ${show(ref[i])}; lengths ` +
+    `${ours.length}/${ref.length})`
+  );
 }
 
 /** Runs one aspect; a throw counts as a difference. */

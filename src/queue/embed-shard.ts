@@ -5,6 +5,7 @@
 // and write the shard. An image that cannot be read or decoded becomes an ok:false row with the
 // reason and a zero vector; it is an answer, not an error, so the job is not retried for it.
 
+import { at } from '../checked.js';
 import { createHash } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
 import sharp from 'sharp';
@@ -95,14 +96,16 @@ export async function embedShard(job: EmbedJob, clip: LoadedClip): Promise<{ ima
   for await (const { embeddings: rows, failures } of batches) {
     for (const row of rows) embeddings.set(row.embedding, row.index * dim);
     // A tar member's message names "<N-byte buffer>": name the member instead.
-    for (const f of failures) errors.set(f.index, f.error.message.replace(f.input, labels[f.index]!));
+    for (const f of failures) errors.set(f.index, f.error.message.replace(f.input, at(labels, f.index)));
   }
   if (job.output.normalize)
     embeddings = normalizeRows({ data: embeddings, shape: [items.length, dim] }).data as Float32Array;
   const described = await facts;
   const rows = labels.map((path, i): ShardRow => {
-    const error = errors.get(i) ?? (described[i] ? undefined : `${path}: could not be read`);
-    return error === undefined ? { path, ...described[i]!, ok: true } : { path, ok: false, error };
+    const facts = described[i];
+    const error = errors.get(i);
+    if (error === undefined && facts) return { path, ...facts, ok: true };
+    return { path, ok: false, error: error ?? `${path}: could not be read` };
   });
   // Failed rows are zeros (normalising made them NaN; a file unreadable after it was embedded counts as failed).
   rows.forEach((row, i) => row.ok || embeddings.fill(0, i * dim, (i + 1) * dim));

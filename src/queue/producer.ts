@@ -173,7 +173,8 @@ async function follow(
     }
     await sleep(pollMs);
   }
-  const manifest = (await writeManifestIfComplete(spec.out))!;
+  const manifest = await writeManifestIfComplete(spec.out);
+  if (!manifest) throw new Error(`${spec.out}: every shard is done but the manifest could not be written`);
   console.error(
     `embedded ${manifest.images} images into ${spec.out}` +
       (manifest.failed ? `; ${manifest.failed} images failed (ok:false rows in the .jsonl files)` : ''),

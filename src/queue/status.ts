@@ -30,8 +30,9 @@ export async function workerRates(queue: EmbedQueue, windowMs = 60_000): Promise
   for (const j of recent) {
     const w = byWorker.get(j.returnvalue.worker) ?? { images: 0, first: Infinity, last: 0 };
     w.images += j.returnvalue.images;
-    w.first = Math.min(w.first, j.processedOn ?? j.finishedOn!);
-    w.last = Math.max(w.last, j.finishedOn!);
+    const finished = j.finishedOn ?? 0; // set on every completed job
+    w.first = Math.min(w.first, j.processedOn ?? finished);
+    w.last = Math.max(w.last, finished);
     byWorker.set(j.returnvalue.worker, w);
   }
   return new Map([...byWorker].map(([name, w]) => [name, w.images / Math.max((w.last - w.first) / 1000, 1e-3)]));
@@ -61,7 +62,7 @@ export async function statusReport(queue: EmbedQueue, out: string): Promise<stri
   const lines = [
     `run ${spec.runId} (${spec.model.ref}): ${done.size}/${spec.shards} shards written, ${failed.length} failed; ` +
       `${remaining} of ${spec.images} images to go`,
-    `queue: ${counts.waiting! + counts.prioritized!} waiting, ${counts.active} active, ` +
+    `queue: ${(counts.waiting ?? 0) + (counts.prioritized ?? 0)} waiting, ${counts.active} active, ` +
       `${counts.delayed} delayed (retrying), ${counts.completed} completed, ${counts.failed} failed`,
     ...[...rates].map(([name, rate]) => `worker ${name}: ${rate.toFixed(1)} images/s`),
     `${rates.size} workers active in the last minute, ${total.toFixed(1)} images/s in all; ` +

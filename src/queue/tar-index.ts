@@ -4,6 +4,7 @@
 // their offsets; only headers are read: ustar (with its name prefix), GNU long names ('L') and
 // pax extended headers ('x' path=), which is what Python's tarfile and GNU tar write.
 
+import { at } from '../checked.js';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { InputError } from '../errors.js';
 
@@ -21,7 +22,7 @@ const text = (block: Buffer, start: number, length: number) =>
   block.toString('utf8', start, start + length).replace(/\0.*$/s, '');
 
 function octal(block: Buffer, start: number, length: number, tar: string): number {
-  if (block[start]! & 0x80) throw new InputError(`${tar}: a member over 8 GB (base-256 size) is not an image`);
+  if (at(block, start) & 0x80) throw new InputError(`${tar}: a member over 8 GB (base-256 size) is not an image`);
   const digits = text(block, start, length).trim();
   return digits ? Number.parseInt(digits, 8) : 0;
 }
@@ -53,7 +54,7 @@ export function tarMembers(tar: string, keep: (name: string) => boolean): TarMem
       if (text(header, 257, 5) !== 'ustar')
         throw new InputError(`${tar}: not a tar archive (no ustar header at byte ${position})`);
       const size = octal(header, 124, 12, tar);
-      const type = String.fromCharCode(header[156]!);
+      const type = String.fromCharCode(at(header, 156));
       const data = position + BLOCK;
       if (type === 'L' || type === 'x') {
         const bytes = Buffer.alloc(size);

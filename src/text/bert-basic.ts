@@ -5,7 +5,8 @@
 import { NEWER_THAN_UNICODE_14 } from './ftfy/unicode14.js';
 import { pyLower, pySplit } from './unicode.js';
 
-// Each class below (a global regex matching one code point) is "Node's property minus what Unicode 14 did not have yet": to Python those
+// Each class below (a global regex matching one code point) is "Node's property minus what Unicode 14 did not have
+// yet": to Python those
 // characters are unassigned (Cn), so they are never removed, spaces, marks or punctuation.
 // Checked against Python 3.11's unicodedata over all code points (see test/wordpiece-basic).
 const NOT_IN_14 = `[${NEWER_THAN_UNICODE_14}]`;
@@ -20,8 +21,11 @@ export const SPACE_CHARS = new RegExp(`[[ \\t\\n\\r\\p{Zs}]--${NOT_IN_14}]`, 'gv
  * _is_chinese_char: the CJK Unified Ideographs block, extensions A–E and the compatibility
  * ideographs, exactly the reference's ranges (kana, hangul, CJK punctuation, extensions F+ are not).
  */
-export const CJK_IDEOGRAPHS =
-  /[\u{4E00}-\u{9FFF}\u{3400}-\u{4DBF}\u{20000}-\u{2A6DF}\u{2A700}-\u{2B73F}\u{2B740}-\u{2B81F}\u{2B820}-\u{2CEAF}\u{F900}-\u{FAFF}\u{2F800}-\u{2FA1F}]/gu;
+export const CJK_IDEOGRAPHS = new RegExp(
+  String.raw`[\u{4E00}-\u{9FFF}\u{3400}-\u{4DBF}\u{20000}-\u{2A6DF}\u{2A700}-\u{2B73F}\u{2B740}-\u{2B81F}` +
+    String.raw`\u{2B820}-\u{2CEAF}\u{F900}-\u{FAFF}\u{2F800}-\u{2FA1F}]`,
+  'gu',
+);
 
 /** Category Mn, dropped after NFD. U+1171E (Ahom medial ra) was Mn in Unicode 14, Mc since. */
 export const NONSPACING_MARKS = new RegExp(`[[\\p{Mn}\\u{1171E}]--${NOT_IN_14}]`, 'gv');

@@ -1,5 +1,6 @@
 // Byte-level BPE, as clip/simple_tokenizer.py: every UTF-8 byte is a printable character
 // (bytes_to_unicode), and merges are applied lowest rank first until none applies.
+import { at, entry } from '../checked.js';
 import { InputError } from '../errors.js';
 
 /**
@@ -55,8 +56,8 @@ export class BytePairEncoder {
       return n;
     };
     const byteSymbols = bytesToUnicode();
-    for (let b = 0; b < 256; b++) numberOf(byteSymbols.get(b)!);
-    for (let b = 0; b < 256; b++) numberOf(byteSymbols.get(b)! + END_OF_WORD);
+    for (let b = 0; b < 256; b++) numberOf(entry(byteSymbols, b));
+    for (let b = 0; b < 256; b++) numberOf(entry(byteSymbols, b) + END_OF_WORD);
     this.stride = 2 * WORD_END_SYMBOLS + 3 * merges.length;
     this.mergedSymbol = new Int32Array(merges.length);
     // dict(zip(merges, range(len(merges)))): a repeated pair keeps its last rank.
@@ -71,47 +72,46 @@ export class BytePairEncoder {
    * symbols, the last one carrying '</w>', merged while any adjacent pair has a rank.
    */
   encode(piece: string): number[] {
+    // `word` holds `length` symbols; reads below `length` use `?? 0` (hot loop: see checked.ts).
     if (this.bytes.length < piece.length * 3) {
       this.bytes = new Uint8Array(piece.length * 3);
       this.word = new Int32Array(piece.length * 3);
     }
     const { bytes, word, ranks, stride, mergedSymbol } = this;
     let length = UTF8.encodeInto(piece, bytes).written;
-    for (let i = 0; i < length; i++) word[i] = bytes[i]!;
-    if (length > 0) word[length - 1]! += WORD_END_SYMBOLS;
+    word.set(bytes.subarray(0, length));
+    if (length > 0) word[length - 1] = (word[length - 1] ?? 0) + WORD_END_SYMBOLS;
     while (length > 1) {
       // min(pairs, key=rank): pairs not in the table rank +inf; ranks are unique, so no ties.
       let best = Infinity;
       let first = -1;
       let second = -1;
       for (let i = 0; i < length - 1; i++) {
-        const rank = ranks.get(word[i]! * stride + word[i + 1]!);
+        const rank = ranks.get((word[i] ?? 0) * stride + (word[i + 1] ?? 0));
         if (rank !== undefined && rank < best) {
           best = rank;
-          first = word[i]!;
-          second = word[i + 1]!;
+          first = word[i] ?? 0;
+          second = word[i + 1] ?? 0;
         }
       }
       if (best === Infinity) break;
       // Merge every occurrence of (first, second), left to right, without overlaps, in place.
-      const merged = mergedSymbol[best]!;
+      const merged = at(mergedSymbol, best);
       let kept = 0;
       for (let i = 0; i < length; i++) {
         if (word[i] === first && i < length - 1 && word[i + 1] === second) {
           word[kept++] = merged;
           i++;
         } else {
-          word[kept++] = word[i]!;
+          word[kept++] = word[i] ?? 0;
         }
       }
       length = kept;
     }
-    const ids = new Array<number>(length);
-    for (let i = 0; i < length; i++) {
-      const id = this.vocabId[word[i]!]!;
-      if (id < 0) throw new InputError(`the vocabulary has no entry ${JSON.stringify(this.symbolText[word[i]!])}`);
-      ids[i] = id;
-    }
-    return ids;
+    return Array.from(word.subarray(0, length), (symbol) => {
+      const id = this.vocabId[symbol] ?? -1;
+      if (id < 0) throw new InputError(`the vocabulary has no entry ${JSON.stringify(this.symbolText[symbol])}`);
+      return id;
+    });
   }
 }

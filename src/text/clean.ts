@@ -101,9 +101,16 @@ function classify(codePoint: number): number {
   return IS_SKIPPED.test(ch) ? SKIPPED : OTHER;
 }
 
+/** The code point at `i`, a position inside `text`. */
+function codePointAt(text: string, i: number): number {
+  const codePoint = text.codePointAt(i);
+  if (codePoint === undefined) throw new RangeError(`position ${i} is past the end of the text`);
+  return codePoint;
+}
+
 function kindOf(codePoint: number): number {
   if (codePoint < 0x10000) {
-    let kind = BMP_KINDS[codePoint]!;
+    let kind = BMP_KINDS[codePoint] ?? 0; // 0: not classified yet
     if (kind === 0) BMP_KINDS[codePoint] = kind = classify(codePoint);
     return kind;
   }
@@ -121,7 +128,7 @@ function runEnd(text: string, i: number, kind: number): number {
       if ((BMP_KINDS[unit] || kindOf(unit)) !== kind) break;
       i++;
     } else {
-      const codePoint = text.codePointAt(i)!;
+      const codePoint = codePointAt(text, i);
       if (kindOf(codePoint) !== kind) break;
       i += codePoint > 0xffff ? 2 : 1;
     }
@@ -144,7 +151,7 @@ export function splitPieces(text: string, tokens: SpecialTokens = OPENAI_SPECIAL
       i += special;
       continue;
     }
-    const codePoint = text.codePointAt(i)!;
+    const codePoint = codePointAt(text, i);
     const kind = kindOf(codePoint);
     let end = i + (codePoint > 0xffff ? 2 : 1);
     if (kind === LETTER || kind === OTHER) end = runEnd(text, end, kind);

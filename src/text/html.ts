@@ -10,7 +10,10 @@ import { SLOPPY_WINDOWS_1252 } from './ftfy/codepages.js';
 /** Python's html.entities.html5: 'name;' for every entity, 'name' alone for the legacy ones. */
 const HTML5 = new Map<string, string>();
 for (const [name, value] of Object.entries(characterEntities)) HTML5.set(`${name};`, value);
-for (const name of characterEntitiesLegacy) HTML5.set(name, characterEntities[name]!);
+for (const name of characterEntitiesLegacy) {
+  const value = characterEntities[name];
+  if (value !== undefined) HTML5.set(name, value);
+}
 
 const CHARREF = /&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)/gu;
 

@@ -1,4 +1,5 @@
 // CLIP's tokenizer: clip.simple_tokenizer.SimpleTokenizer (encode, decode) and clip.tokenize.
+import { at } from '../checked.js';
 import { readFileSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
@@ -130,11 +131,13 @@ export class Tokenizer {
       // when the row is full (that is also what truncation gives: the first ids, EOT last).
       const start = i * contextLength;
       data[start] = this.sotToken;
-      const count = this.encodeInto(list[i]!, data, start + 1, start + contextLength - 1, truncate);
+      const count = this.encodeInto(at(list, i), data, start + 1, start + contextLength - 1, truncate);
       if (count + 2 > contextLength && !truncate) {
-        const text = list[i]!.length > 60 ? `${list[i]!.slice(0, 57)}...` : list[i]!;
+        const text = at(list, i).length > 60 ? `${at(list, i).slice(0, 57)}...` : at(list, i);
         throw new InputError(
-          `texts[${i}] ${JSON.stringify(text)} is too long: ${count + 2} tokens (SOT and EOT included) for context length ${contextLength}; shorten it or truncate it (--truncate on the command line, truncate: true in the API)`,
+          `texts[${i}] ${JSON.stringify(text)} is too long: ${count + 2} tokens (SOT and EOT included) for context ` +
+            `length ${contextLength}; shorten it or truncate it (--truncate on the command line, truncate: true in ` +
+            `the API)`,
         );
       }
       data[start + Math.min(count + 1, contextLength - 1)] = this.eotToken;
@@ -149,17 +152,26 @@ export class Tokenizer {
   }
 
   /**
-   * Writes the ids of `text` to out[at], out[at + 1], … before out[end], and returns how many
+   * Writes the ids of `text` to out[pos], out[pos + 1], … before out[end], and returns how many
    * ids the text has. With `stopWhenFull` it stops at the first piece that reaches `end`, and
    * the count is then that of the pieces read so far.
    */
-  private encodeInto(text: string, out: Int32Array | number[], at: number, end: number, stopWhenFull: boolean): number {
+  private encodeInto(
+    text: string,
+    out: Int32Array | number[],
+    pos: number,
+    end: number,
+    stopWhenFull: boolean,
+  ): number {
     let count = 0;
     for (const piece of textPieces(text, this.specialTokens)) {
       const ids = this.pieceIds(piece);
-      for (let k = 0; k < ids.length && at < end; k++) out[at++] = ids[k]!;
+      for (const id of ids) {
+        if (pos >= end) break;
+        out[pos++] = id;
+      }
       count += ids.length;
-      if (stopWhenFull && at >= end) break;
+      if (stopWhenFull && pos >= end) break;
     }
     return count;
   }

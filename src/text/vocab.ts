@@ -1,5 +1,6 @@
 // Where the BPE vocabulary comes from: CLIP's merges file (bpe_simple_vocab_16e6.txt.gz, gzip'd
 // or plain), or a Hugging Face tokenizer's vocab.json + merges.txt.
+import { at } from '../checked.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { InputError } from '../errors.js';
@@ -45,7 +46,7 @@ function parseMerges(lines: readonly string[], source: string): [string, string]
         throw new InputError(
           `${source}: merge line ${i + 2} has ${parts.length} symbols, expected 2: ${JSON.stringify(line)}`,
         );
-      return [parts[0]!, parts[1]!];
+      return [at(parts, 0), at(parts, 1)];
     });
 }
 

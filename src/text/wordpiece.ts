@@ -1,5 +1,6 @@
 // Chinese-CLIP's tokenizer: BERT's FullTokenizer (basic tokenizer + greedy WordPiece) over its
 // vocab.txt, and cn_clip.clip.tokenize's [CLS] … [SEP] rows (cn_clip/clip/bert_tokenizer.py, utils.py).
+import { entry } from '../checked.js';
 import { readFileSync } from 'node:fs';
 import { InputError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
@@ -110,7 +111,7 @@ export class WordPieceTokenizer implements TextTokenizer {
 
   /** Ids of the wordpieces, without [CLS]/[SEP] and not truncated. */
   encode(text: string): number[] {
-    return this.wordpieces(text).map((piece) => this.ids.get(piece)!);
+    return this.wordpieces(text).map((piece) => entry(this.ids, piece));
   }
 
   /**

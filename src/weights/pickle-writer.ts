@@ -2,6 +2,8 @@
 // (tensor rebuild calls, persistent storage ids, OrderedDicts, TorchScript-style objects) that
 // Python's `torch.load` and our own reader accept. Hand-written: it is the mirror of pickle.ts.
 
+import { at } from '../checked.js';
+
 /** A global (`module.name`), written with GLOBAL. */
 export class PyGlobal {
   constructor(
@@ -107,7 +109,7 @@ function writeInt(w: Writer, v: bigint): void {
     for (;;) {
       out.push(Number(x & 0xffn));
       x >>= 8n;
-      const sign = out[out.length - 1]! & 0x80;
+      const sign = at(out, out.length - 1) & 0x80;
       if ((x === 0n && !sign) || (x === -1n && sign)) break;
     }
     w.bytes(0x8a, out.length, ...out);
@@ -127,7 +129,7 @@ function writeTuple(w: Writer, items: readonly PickleValue[]): void {
   }
   if (items.length > 3) w.bytes(MARK);
   for (const item of items) writeValue(w, item);
-  w.bytes(items.length > 3 ? TUPLE : [TUPLE1, TUPLE2, TUPLE3][items.length - 1]!);
+  w.bytes([EMPTY_TUPLE, TUPLE1, TUPLE2, TUPLE3][items.length] ?? TUPLE);
 }
 
 function writeValue(w: Writer, v: PickleValue): void {

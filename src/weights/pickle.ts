@@ -5,6 +5,7 @@
 // malicious checkpoints run code. Here nothing named by a file is ever executed: allowlisted
 // globals map to small TypeScript handlers that only construct data, `__torch__.*` classes become
 // inert records, and every other global is refused with an UnsafePickleError naming it.
+import { at } from '../checked.js';
 import { CheckpointError, UnsafePickleError } from '../errors.js';
 import type { DType } from '../tensor.js';
 
@@ -103,7 +104,8 @@ function rebuildTensor(args: readonly unknown[], at: string): TensorRef {
   ) {
     throw new CheckpointError(
       at,
-      `tensor rebuild expects (storage, offset ≥ 0, size tuple, stride tuple of the same length), got offset=${String(offset)} size=${JSON.stringify(size)} stride=${JSON.stringify(stride)}`,
+      `tensor rebuild expects (storage, offset ≥ 0, size tuple, stride tuple of the same length), got ` +
+        `offset=${String(offset)} size=${JSON.stringify(size)} stride=${JSON.stringify(stride)}`,
     );
   }
   return new TensorRef(storage, offset as number, size, stride);
@@ -154,7 +156,8 @@ function resolveGlobal(module: string, name: string, at: string): unknown {
     );
   }
   throw new UnsafePickleError(
-    `${at}: refused global "${full}" (a checkpoint may only name tensor-rebuilding globals; nothing a file names is ever imported or called)`,
+    `${at}: refused global "${full}" (a checkpoint may only name tensor-rebuilding globals; nothing a file names is ` +
+      `ever imported or called)`,
   );
 }
 
@@ -177,15 +180,15 @@ function normaliseInt(v: bigint): number | bigint {
 function decodeLong(bytes: Uint8Array): number | bigint {
   if (bytes.length === 0) return 0;
   let v = 0n;
-  for (let i = bytes.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i]!);
-  if (bytes[bytes.length - 1]! & 0x80) v -= 1n << BigInt(8 * bytes.length);
+  for (let i = bytes.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(at(bytes, i));
+  if (at(bytes, bytes.length - 1) & 0x80) v -= 1n << BigInt(8 * bytes.length);
   return normaliseInt(v);
 }
 
 /** Python `raw-unicode-escape` (protocol-0 UNICODE): latin-1 text with \uXXXX and \UXXXXXXXX escapes. */
 function decodeRawUnicodeEscape(text: string): string {
   return text.replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_, u4: string | undefined, u8: string | undefined) =>
-    String.fromCodePoint(parseInt((u4 ?? u8)!, 16)),
+    String.fromCodePoint(parseInt(u4 ?? u8 ?? '', 16)),
   );
 }
 
@@ -243,7 +246,8 @@ class Unpickler {
     if (this.pos + n > this.bytes.length) {
       throw new TruncatedPickleError(
         this.source,
-        `pickle is truncated: opcode at byte ${this.opStart} needs ${n} bytes, only ${this.bytes.length - this.pos} left`,
+        `pickle is truncated: opcode at byte ${this.opStart} needs ${n} bytes, only ${this.bytes.length - this.pos} ` +
+          `left`,
       );
     }
     const start = this.pos;
@@ -257,7 +261,7 @@ class Unpickler {
   }
 
   private u8(): number {
-    return this.bytes[this.need(1)]!;
+    return at(this.bytes, this.need(1));
   }
   private u16(): number {
     return this.view.getUint16(this.need(2), true);

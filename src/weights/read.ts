@@ -38,7 +38,8 @@ async function detect(source: ByteSource): Promise<CheckpointFormat> {
   const hex = [...head.subarray(0, 8)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
   throw new CheckpointError(
     source.name,
-    `is not a checkpoint: expected a PyTorch zip (starts "PK\\x03\\x04"), a legacy torch.save file ("\\x80\\x02" + magic number) or safetensors; it starts with bytes ${hex}`,
+    `is not a checkpoint: expected a PyTorch zip (starts "PK\\x03\\x04"), a legacy torch.save file ("\\x80\\x02" + ` +
+      `magic number) or safetensors; it starts with bytes ${hex}`,
   );
 }
 

@@ -107,7 +107,8 @@ function parseHeader(
     if (end - begin !== numel(shape) * DTYPE_SIZE[dt]) {
       throw new CheckpointError(
         file,
-        `tensor "${name}" (${dtype} ${JSON.stringify(shape)}) spans ${end - begin} bytes, expected ${numel(shape) * DTYPE_SIZE[dt]}`,
+        `tensor "${name}" (${dtype} ${JSON.stringify(shape)}) spans ${end - begin} bytes, expected ` +
+          `${numel(shape) * DTYPE_SIZE[dt]}`,
       );
     }
     if (end > dataLength)
@@ -131,7 +132,8 @@ function checkLayout(entries: readonly HeaderEntry[], dataLength: number, file: 
       const why = begin < expected ? 'overlapping' : 'gaps';
       throw new CheckpointError(
         file,
-        `tensor "${name}" starts at data byte ${begin}, expected ${expected} (tensors must follow each other without ${why})`,
+        `tensor "${name}" starts at data byte ${begin}, expected ${expected} (tensors must follow each other ` +
+          `without ${why})`,
       );
     }
     expected = end;

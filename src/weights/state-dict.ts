@@ -24,9 +24,8 @@ function isTensorDict(value: unknown): value is Map<string, TensorRef<StorageRef
 }
 
 function stripParallelPrefix(dict: Map<string, TensorRef<StorageRef>>): TensorRefs {
-  const keys = [...dict.keys()];
-  if (!keys.every((k) => k.startsWith(PARALLEL_PREFIX))) return new Map(dict);
-  return new Map(keys.map((k) => [k.slice(PARALLEL_PREFIX.length), dict.get(k)!]));
+  if (![...dict.keys()].every((k) => k.startsWith(PARALLEL_PREFIX))) return new Map(dict);
+  return new Map([...dict].map(([k, v]) => [k.slice(PARALLEL_PREFIX.length), v]));
 }
 
 /**
@@ -38,8 +37,8 @@ function flattenModule(root: ScriptObject): TensorRefs {
   const out: TensorRefs = new Map();
   const seen = new Set<ScriptObject>();
   const pending: [ScriptObject, string][] = [[root, '']];
-  while (pending.length) {
-    const [module, prefix] = pending.pop()!;
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [module, prefix] = next;
     if (seen.has(module)) continue;
     seen.add(module);
     const attributes = module.state instanceof Map ? [...module.state] : [];
@@ -55,7 +54,10 @@ function flattenModule(root: ScriptObject): TensorRefs {
 
 function describe(value: unknown): string {
   if (value instanceof Map)
-    return `a dict with keys [${[...value.keys()].slice(0, 10).map(String).join(', ')}${value.size > 10 ? ', ...' : ''}]`;
+    return (
+      `a dict with keys ` +
+      `[${[...value.keys()].slice(0, 10).map(String).join(', ')}${value.size > 10 ? ', ...' : ''}]`
+    );
   if (Array.isArray(value)) return `a list/tuple of ${value.length} items`;
   if (value instanceof ScriptObject) return `a ${value.className} object`;
   return value === null ? 'None' : typeof value;
@@ -77,6 +79,7 @@ export function findStateDict(object: unknown, file: string): TensorRefs {
   }
   throw new CheckpointError(
     file,
-    `holds no state dict: expected a dict of tensors, a TorchScript module, or a dict with one under ${WRAPPER_KEYS.map((k) => `"${k}"`).join('/')}; found ${describe(object)}`,
+    `holds no state dict: expected a dict of tensors, a TorchScript module, or a dict with one under ` +
+      `${WRAPPER_KEYS.map((k) => `"${k}"`).join('/')}; found ${describe(object)}`,
   );
 }

@@ -1,5 +1,6 @@
 // Storages and tensor views: what a torch persistent id names, and how a (possibly strided,
 // offset) view of a storage becomes a C-contiguous RawTensor.
+import { at } from '../checked.js';
 import { CheckpointError } from '../errors.js';
 import { DTYPE_SIZE, numel, type DType, type RawTensor } from '../tensor.js';
 import { StorageType, type TensorRef } from './pickle.js';
@@ -50,7 +51,7 @@ function isContiguous(shape: readonly number[], stride: readonly number[]): bool
   let expected = 1;
   for (let d = shape.length - 1; d >= 0; d--) {
     if (shape[d] !== 1 && stride[d] !== expected) return false;
-    expected *= shape[d]!;
+    expected *= at(shape, d);
   }
   return true;
 }
@@ -70,11 +71,12 @@ export function materializeTensor(
   const { shape, stride } = ref;
   const count = numel(shape);
   if (count === 0) return { dtype, shape, bytes: new Uint8Array(0) };
-  const last = ref.storageOffset + shape.reduce((acc, n, d) => acc + (n - 1) * stride[d]!, 0);
+  const last = ref.storageOffset + shape.reduce((acc, n, d) => acc + (n - 1) * at(stride, d), 0);
   if (last >= viewNumel) {
     throw new CheckpointError(
       file,
-      `tensor "${name}" (shape ${JSON.stringify(shape)}, stride ${JSON.stringify(stride)}, offset ${ref.storageOffset}) reaches element ${last} of a ${viewNumel}-element storage "${ref.storage.key}"`,
+      `tensor "${name}" (shape ${JSON.stringify(shape)}, stride ${JSON.stringify(stride)}, offset ` +
+        `${ref.storageOffset}) reaches element ${last} of a ${viewNumel}-element storage "${ref.storage.key}"`,
     );
   }
   // Overlapping strides (0 to broadcast) can describe a huge tensor over a tiny storage: copying it
@@ -103,25 +105,30 @@ function gatherStrided(
 ): Uint8Array {
   const rank = shape.length;
   const out = new Uint8Array(numel(shape) * size);
-  const rowLength = shape[rank - 1]!;
-  const rowStride = stride[rank - 1]!;
+  const rowLength = at(shape, rank - 1);
+  const rowStride = at(stride, rank - 1);
   const index = new Array<number>(rank - 1).fill(0);
   let outPos = 0;
   for (;;) {
     let element = start;
-    for (let d = 0; d < rank - 1; d++) element += index[d]! * stride[d]!;
+    for (let d = 0; d < rank - 1; d++) element += at(index, d) * at(stride, d);
     if (rowStride === 1) {
       out.set(storage.subarray(element * size, (element + rowLength) * size), outPos);
       outPos += rowLength * size;
     } else {
       for (let i = 0; i < rowLength; i++, element += rowStride) {
         const from = element * size;
-        for (let b = 0; b < size; b++) out[outPos++] = storage[from + b]!;
+        // Inside the storage (checked by the caller against the last element): see checked.ts on hot loops.
+        for (let b = 0; b < size; b++) out[outPos++] = storage[from + b] ?? 0;
       }
     }
     // Advance the odometer over all but the innermost dimension.
     let d = rank - 2;
-    while (d >= 0 && ++index[d]! === shape[d]) index[d--] = 0;
+    for (; d >= 0; d--) {
+      const next = at(index, d) + 1;
+      index[d] = next === at(shape, d) ? 0 : next;
+      if (index[d] !== 0) break;
+    }
     if (d < 0) return out;
   }
 }

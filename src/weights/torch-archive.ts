@@ -2,6 +2,7 @@
 // storages as persistent ids), `<prefix>/data/<key>` (raw little-endian storage bytes), plus
 // entries a weight reader ignores (`version`, `constants.pkl`, `code/`). The prefix is `archive`
 // or the file stem. torch-zip.ts reads files with yauzl (Node); zip-bytes.ts reads bytes (browser).
+import { entry } from '../checked.js';
 import { CheckpointError } from '../errors.js';
 import { DTYPE_SIZE } from '../tensor.js';
 import { MAX_PICKLE_BYTES, unpickle } from './pickle.js';
@@ -74,7 +75,7 @@ export async function torchCheckpointFromZip(zip: ZipEntries, file: string): Pro
   }
 
   const pickleName = `${prefix}data.pkl`;
-  const pickleSize = zip.sizes.get(pickleName)!;
+  const pickleSize = entry(zip.sizes, pickleName);
   if (pickleSize > MAX_PICKLE_BYTES) {
     throw new CheckpointError(
       file,

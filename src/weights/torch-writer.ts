@@ -1,6 +1,7 @@
 // Writers for the torch formats our reader reads, used by tests and benchmarks: `torch.save`
 // zip files (what `torch.load` reads: `archive/data.pkl` protocol 2 with `_rebuild_tensor_v2`
 // and persistent storage ids, `archive/data/<key>`, `archive/version`) and legacy files.
+import { at } from '../checked.js';
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import yazl from 'yazl';
@@ -66,7 +67,7 @@ function contiguousStride(shape: readonly number[]): number[] {
   const stride = new Array<number>(shape.length);
   for (let d = shape.length - 1, s = 1; d >= 0; d--) {
     stride[d] = s;
-    s *= shape[d]!;
+    s *= at(shape, d);
   }
   return stride;
 }

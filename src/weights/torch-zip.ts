@@ -1,5 +1,6 @@
 // PyTorch zip checkpoints: `torch.save` (≥ 1.6) files and TorchScript archives (`torch.jit.save`,
 // the official OpenAI CLIP releases), read with yauzl; the layout is torch-archive.ts's.
+import { entry } from '../checked.js';
 import yauzl from 'yauzl';
 import { CheckpointError } from '../errors.js';
 import { memoryBytes, type ByteSource } from './source.js';
@@ -13,7 +14,8 @@ async function openZip(source: ByteSource): Promise<yauzl.ZipFile> {
     const bytes = memoryBytes(source);
     if (bytes)
       return await yauzl.fromBufferPromise(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), options);
-    return await yauzl.fromFdPromise(source.fd!, options);
+    if (source.fd === undefined) throw new Error('neither bytes in memory nor an open file');
+    return await yauzl.fromFdPromise(source.fd, options);
   } catch (e) {
     throw new CheckpointError(source.name, `is not a readable zip archive (${(e as Error).message}); truncated?`);
   }
@@ -67,5 +69,5 @@ export async function openTorchZip(source: ByteSource): Promise<TorchCheckpoint>
   }
 
   const sizes = new Map([...entries].map(([name, entry]) => [name, entry.uncompressedSize]));
-  return torchCheckpointFromZip({ sizes, read: (name, length) => readEntry(entries.get(name)!, length) }, file);
+  return torchCheckpointFromZip({ sizes, read: (name, length) => readEntry(entry(entries, name), length) }, file);
 }

@@ -142,7 +142,8 @@ async function isCachedAndValid(
       'checksum',
       url,
       target,
-      `${target} is in the cache but its SHA-256 is not ${sha256}; delete it and run again with network access (unset CLIP_OFFLINE)`,
+      `${target} is in the cache but its SHA-256 is not ${sha256}; delete it and run again with network access ` +
+        `(unset CLIP_OFFLINE)`,
     );
   }
   console.warn(`${target} exists, but the SHA256 checksum does not match; re-downloading the file`);
@@ -402,7 +403,8 @@ export function fileSystemError(url: string, target: string, e: unknown): Downlo
   const reason = FS_FAILURES[code] ?? 'filesystem';
   const advice =
     reason === 'disk-full'
-      ? 'no space left on that disk: free some space, or set CLIP_CACHE_DIR to a folder on another disk, then run again (the download resumes)'
+      ? 'no space left on that disk: free some space, or set CLIP_CACHE_DIR to a folder on another disk, then run ' +
+        'again (the download resumes)'
       : reason === 'permission'
         ? 'permission denied: set CLIP_CACHE_DIR (or the cacheDir option) to a folder you can write'
         : 'check that the cache folder (CLIP_CACHE_DIR) is a writable local folder';

@@ -1,4 +1,5 @@
 // A model by name → all of its files in the cache: what `clip.load(name)` downloads.
+import { at } from '../checked.js';
 import { DownloadError } from '../errors.js';
 import type { ConfigOverrides } from '../models/config.js';
 import { download, type DownloadOptions } from './download.js';
@@ -79,7 +80,7 @@ async function firstAvailable(
       failures.push(e);
     }
   }
-  const first = failures[0]!;
+  const first = at(failures, 0);
   throw new DownloadError(
     first.reason,
     first.url,

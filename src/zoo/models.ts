@@ -1,5 +1,6 @@
 // The model zoo: which files make up each model, where they are hosted and how to check them.
 // Pure data and small functions; downloading lives in download.ts and fetch.ts.
+import { at } from '../checked.js';
 import { InputError } from '../errors.js';
 import type { ConfigOverrides } from '../models/config.js';
 
@@ -54,29 +55,27 @@ export type ModelSource = OpenAIModelSource | HuggingFaceModelSource | ChineseCl
 
 // The reference's clip/clip.py `_MODELS`: the SHA-256 of each file is the URL's second-to-last
 // path segment (the reference verifies downloads against it the same way).
-const OPENAI_MODELS: Readonly<Record<string, string>> = {
-  RN50: 'https://openaipublic.azureedge.net/clip/models/afeb0e10f9e5a86da6080e35cf09123aca3b358a0c3e3b6c78a7b63bc04b6762/RN50.pt',
-  RN101:
-    'https://openaipublic.azureedge.net/clip/models/8fa8567bab74a42d41c5915025a8e4538c3bdbe8804a470a72f30b0d94fab599/RN101.pt',
-  RN50x4:
-    'https://openaipublic.azureedge.net/clip/models/7e526bd135e493cef0776de27d5f42653e6b4c8bf9e0f653bb11773263205fdd/RN50x4.pt',
-  RN50x16:
-    'https://openaipublic.azureedge.net/clip/models/52378b407f34354e150460fe41077663dd5b39c54cd0bfd2b27167a4a06ec9aa/RN50x16.pt',
-  RN50x64:
-    'https://openaipublic.azureedge.net/clip/models/be1cfb55d75a9666199fb2206c106743da0f6468c9d327f3e0d0a543a9919d9c/RN50x64.pt',
-  'ViT-B/32':
-    'https://openaipublic.azureedge.net/clip/models/40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/ViT-B-32.pt',
-  'ViT-B/16':
-    'https://openaipublic.azureedge.net/clip/models/5806e77cd80f8b59890b7e101eabd078d9fb84e6937f9e85e4ecb61988df416f/ViT-B-16.pt',
-  'ViT-L/14':
-    'https://openaipublic.azureedge.net/clip/models/b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836/ViT-L-14.pt',
-  'ViT-L/14@336px':
-    'https://openaipublic.azureedge.net/clip/models/3035c92b350959924f9f00213499208652fc7ea050643e8b385c2dac08641f02/ViT-L-14-336px.pt',
-};
+const OPENAI_MODELS: Readonly<Record<string, string>> = Object.fromEntries(
+  (
+    [
+      ['RN50', 'afeb0e10f9e5a86da6080e35cf09123aca3b358a0c3e3b6c78a7b63bc04b6762', 'RN50.pt'],
+      ['RN101', '8fa8567bab74a42d41c5915025a8e4538c3bdbe8804a470a72f30b0d94fab599', 'RN101.pt'],
+      ['RN50x4', '7e526bd135e493cef0776de27d5f42653e6b4c8bf9e0f653bb11773263205fdd', 'RN50x4.pt'],
+      ['RN50x16', '52378b407f34354e150460fe41077663dd5b39c54cd0bfd2b27167a4a06ec9aa', 'RN50x16.pt'],
+      ['RN50x64', 'be1cfb55d75a9666199fb2206c106743da0f6468c9d327f3e0d0a543a9919d9c', 'RN50x64.pt'],
+      ['ViT-B/32', '40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af', 'ViT-B-32.pt'],
+      ['ViT-B/16', '5806e77cd80f8b59890b7e101eabd078d9fb84e6937f9e85e4ecb61988df416f', 'ViT-B-16.pt'],
+      ['ViT-L/14', 'b8cca3fd41ae0c99ba7e8951adf17d267cdb84cd88be6f7c2e0eca1737a03836', 'ViT-L-14.pt'],
+      ['ViT-L/14@336px', '3035c92b350959924f9f00213499208652fc7ea050643e8b385c2dac08641f02', 'ViT-L-14-336px.pt'],
+    ] as const
+  ).map(([name, sha256, file]) => [name, `https://openaipublic.azureedge.net/clip/models/${sha256}/${file}`]),
+);
 
 /** The tokenizer's merges, as shipped in the openai/CLIP repository (pinned to a commit). */
 export const BPE_FILE: RemoteFile = {
-  url: 'https://raw.githubusercontent.com/openai/CLIP/d05afc436d78f1c48dc0dbf8e5980a9d471f35f6/clip/bpe_simple_vocab_16e6.txt.gz',
+  url:
+    'https://raw.githubusercontent.com/openai/CLIP/d05afc436d78f1c48dc0dbf8e5980a9d471f35f6/clip/' +
+    'bpe_simple_vocab_16e6.txt.gz',
   dest: 'bpe_simple_vocab_16e6.txt.gz',
   sha256: '924691ac288e54409236115652ad4aa250f48203de50a9e4722a6ecd48d6804a',
 };
@@ -130,8 +129,9 @@ export function resolveModel(name: string): ModelSource {
   const url = OPENAI_MODELS[canonical];
   if (url !== undefined) {
     const parts = new URL(url).pathname.split('/');
-    const file = parts.at(-1)!;
-    return { kind: 'openai', name: canonical, weights: { url, dest: file, sha256: parts.at(-2)! }, bpe: BPE_FILE };
+    const [sha256, file] = parts.slice(-2);
+    if (!sha256 || !file) throw new Error(`${url}: expected .../<sha256>/<file>`);
+    return { kind: 'openai', name: canonical, weights: { url, dest: file, sha256 }, bpe: BPE_FILE };
   }
   if (canonical.startsWith(HF_HUB_PREFIX)) return huggingFaceSource(canonical, canonical.slice(HF_HUB_PREFIX.length));
   const cn = CHINESE_CLIP_MODELS[canonical.slice(CHINESE_CLIP_PREFIX.length)];
@@ -175,7 +175,7 @@ const KNOWN_NAMES = (): string[] => [...availableModels(), ...availableChineseCl
 export function canonicalModelName(name: string): string {
   if (OPENAI_MODELS[name] !== undefined || name.startsWith(HF_HUB_PREFIX)) return name;
   const matches = KNOWN_NAMES().filter((known) => nameKey(known) === nameKey(name));
-  if (matches.length === 1) return matches[0]!;
+  if (matches.length === 1) return at(matches, 0);
   // owner/repo, unless it looks like a mistyped zoo name (`ViT-B/33`, `cn-clip/ViT-X`).
   const zooLike = /^(vit|rn)/i.test(name) || name.startsWith(CHINESE_CLIP_PREFIX) || closestName(name) !== undefined;
   if (/^[\w.-]+\/[\w.-]+$/.test(name) && !looksLikePath(name) && !zooLike) return HF_HUB_PREFIX + name;
@@ -207,11 +207,15 @@ function editDistance(a: string, b: string): number {
   for (let i = 1; i <= a.length; i++) {
     const current = [i];
     for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      current[j] = Math.min(
+        at(previous, j) + 1,
+        at(current, j - 1) + 1,
+        at(previous, j - 1) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
     }
     previous = current;
   }
-  return previous[b.length]!;
+  return at(previous, b.length);
 }
 
 // Hugging Face publishes no checksum we could pin here (files under `main` may change), so these

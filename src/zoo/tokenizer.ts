@@ -22,7 +22,8 @@ export function findMergesFile(bpePath?: string): string {
   if (given !== undefined && given !== '') {
     if (!existsSync(given))
       throw new InputError(
-        `BPE merges file not found: ${given} (given ${bpePath !== undefined ? 'with --bpe / bpePath' : 'in CLIP_BPE_PATH'})`,
+        `BPE merges file not found: ${given} (given ` +
+          `${bpePath !== undefined ? 'with --bpe / bpePath' : 'in CLIP_BPE_PATH'})`,
       );
     return given;
   }

@@ -7,6 +7,8 @@
 // bytes a Windows code page leaves undefined decode to the Latin-1 character
 // of the same number, and byte 0x1A stands for U+FFFD (a byte that was lost).
 
+import { at, entry } from '../../checked.js';
+
 /** An encoding that maps each byte to one character. */
 export interface CodePage {
   readonly name: string;
@@ -37,11 +39,11 @@ function makeCodePage(name: string, upperHalf: string, sloppy: boolean): CodePag
     },
     encode(text) {
       let out = '';
-      for (let i = 0; i < text.length; i++) out += String.fromCharCode(byteOf.get(text.charCodeAt(i))!);
+      for (let i = 0; i < text.length; i++) out += String.fromCharCode(entry(byteOf, text.charCodeAt(i)));
       return out;
     },
     decodeByte(byte) {
-      return chars[byte]!;
+      return at(chars, byte);
     },
   };
 }

@@ -42,7 +42,7 @@ const LIGATURE_CHARS = Object.keys(LIGATURES).join('');
 const LIGATURE_RE = new RegExp(`[${LIGATURE_CHARS}]`, 'g');
 
 export function fixLatinLigatures(text: string): string {
-  return text.replace(LIGATURE_RE, (c) => LIGATURES[c]!);
+  return text.replace(LIGATURE_RE, (c) => LIGATURES[c] ?? c);
 }
 
 // Half-width and full-width forms (U+FF01-U+FFEF) become their NFKC form,
@@ -99,4 +99,11 @@ export function removeControlChars(text: string): string {
  * fixSurrogates could change the text. (ESC, which starts terminal escapes,
  * is one of the control characters.)
  */
-export const FIXER_TRIGGERS = `${LIGATURE_CHARS}${WIDTH_CHARS}${DOUBLE_QUOTE_CHARS}${SINGLE_QUOTE_CHARS}${LINE_BREAK_CHARS}${CONTROL_CHARS}`;
+export const FIXER_TRIGGERS = [
+  LIGATURE_CHARS,
+  WIDTH_CHARS,
+  DOUBLE_QUOTE_CHARS,
+  SINGLE_QUOTE_CHARS,
+  LINE_BREAK_CHARS,
+  CONTROL_CHARS,
+].join('');

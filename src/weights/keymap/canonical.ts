@@ -3,7 +3,9 @@
 
 const LAYER_NORM = String.raw`(weight|bias)`;
 const BATCH_NORM = String.raw`(weight|bias|running_mean|running_var|num_batches_tracked)`;
-const RESBLOCK = String.raw`transformer\.resblocks\.\d+\.(attn\.(in_proj_weight|in_proj_bias|out_proj\.(weight|bias))|ln_[12]\.${LAYER_NORM}|mlp\.(c_fc|c_proj)\.(weight|bias))`;
+const RESBLOCK =
+  String.raw`transformer\.resblocks\.\d+\.(attn\.(in_proj_weight|in_proj_bias|out_proj\.(weight|bias))|` +
+  String.raw`ln_[12]\.${LAYER_NORM}|mlp\.(c_fc|c_proj)\.(weight|bias))`;
 
 const CANONICAL = new RegExp(
   '^(' +
@@ -18,7 +20,8 @@ const CANONICAL = new RegExp(
       String.raw`visual\.${RESBLOCK}`,
       // ModifiedResNet
       String.raw`visual\.(conv[123]\.weight|bn[123]\.${BATCH_NORM})`,
-      String.raw`visual\.layer[1-4]\.\d+\.(conv[123]\.weight|bn[123]\.${BATCH_NORM}|downsample\.0\.weight|downsample\.1\.${BATCH_NORM})`,
+      String.raw`visual\.layer[1-4]\.\d+\.(conv[123]\.weight|bn[123]\.${BATCH_NORM}|` +
+        String.raw`downsample\.0\.weight|downsample\.1\.${BATCH_NORM})`,
       String.raw`visual\.attnpool\.(positional_embedding|[qkvc]_proj\.(weight|bias))`,
     ].join('|') +
     ')$',

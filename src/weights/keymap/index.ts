@@ -34,7 +34,9 @@ export function toCanonical(sd: StateDict): StateDict {
 }
 
 function adapterFor(keys: readonly string[]): LayoutAdapter {
-  return ADAPTERS.find((a) => a.matches(keys))!;
+  const adapter = ADAPTERS.find((a) => a.matches(keys));
+  if (!adapter) throw new Error('no key layout matched (the last one matches every state dict)');
+  return adapter;
 }
 
 /** Checkpoints saved from a DistributedDataParallel model prefix every key with `module.`. */

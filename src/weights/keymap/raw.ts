@@ -1,5 +1,6 @@
 // Shape changes on raw checkpoint bytes, for any dtype: the key adapters move tensors between
 // naming schemes without decoding (or upcasting) their values.
+import { at } from '../../checked.js';
 import { ConfigError } from '../../errors.js';
 import { DTYPE_SIZE, numel, type RawTensor } from '../../tensor.js';
 
@@ -40,6 +41,6 @@ export function concat0(parts: readonly RawTensor[], names: readonly string[]): 
     bytes.set(p.bytes, offset);
     offset += p.bytes.length;
   }
-  const rows = parts.reduce((n, p) => n + p.shape[0]!, 0);
+  const rows = parts.reduce((n, p) => n + at(p.shape, 0), 0);
   return { dtype: first.dtype, shape: [rows, ...first.shape.slice(1)], bytes };
 }

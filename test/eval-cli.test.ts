@@ -64,7 +64,7 @@ before(async () => {
       pairs.push(`${file},a ${label} thing ${i}`, ...(i === 0 ? [`${file},${label}`] : []));
     }
   }
-  writeFileSync(join(dir, 'pairs.csv'), pairs.join('\n') + '\n');
+  writeFileSync(join(dir, 'pairs.csv'), `${pairs.join('\n')}\n`);
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -64,7 +64,7 @@ before(async () => {
       pairs.push(`${file},a ${label} thing ${i}`, ...(i === 0 ? [`${file},${label}`] : []));
     }
   }
-  writeFileSync(join(dir, 'pairs.csv'), pairs.join('\n') + '\n');
+  writeFileSync(join(dir, 'pairs.csv'), `${pairs.join('\n')}\n`);
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -307,7 +307,12 @@ test('clip merge: alpha 0 gives the first model, --sweep reports zero-shot accur
     '--json',
   );
   assert.equal(sweep.status, 0, sweep.stderr);
-  const s = JSON.parse(sweep.stdout) as { sweep: { alpha: number; top1: number }[]; best_alpha: number };
+  const s = JSON.parse(sweep.stdout) as {
+    sweep: { alpha: number; top1: number }[];
+    best_alpha: number;
+    failed: number;
+  };
+  assert.equal(s.failed, 0);
   assert.deepEqual(
     s.sweep.map((x) => x.alpha),
     [0, 1],

@@ -57,7 +57,7 @@ test('clip eval zeroshot --template "{}" equals top-1, top-5, per-class and conf
         join(dir, 'set', `c${String(label[i]).padStart(2, '0')}`, name),
       ),
     );
-    writeFileSync(join(dir, 'set', 'classes.txt'), classes.map((c) => captions[c]).join('\n') + '\n');
+    writeFileSync(join(dir, 'set', 'classes.txt'), `${classes.map((c) => captions[c]).join('\n')}\n`);
     const r = clip(dir, 'eval', 'zeroshot', join(dir, 'set'), '--template', '{}');
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout) as ZeroShotJson;

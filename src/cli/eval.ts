@@ -156,7 +156,8 @@ export function registerEval(program: Command): void {
     .addHelpText(
       'after',
       '\nExamples:\n  clip eval linear-probe -m ViT-B/32 --train train/ --test test/ --json\n' +
-        '  clip eval linear-probe -m fashion-clip.safetensors --fashion-mnist --report probe.html',
+        '  clip eval linear-probe -m fashion-clip.safetensors --fashion-mnist --report probe.html\n' +
+        '  clip eval linear-probe -m ViT-B/32 --train train/ --test test/ --features embedding --C 0.316',
     )
     .action(async (o: Options) => {
       const train = dataset(o.train as string | undefined, o, 'train', '--train');

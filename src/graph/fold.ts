@@ -4,14 +4,15 @@
 // every matrix at once. Serialisation (onnx.ts) and the int8 rewrite (quantize.ts) instead ask
 // `foldedWeight` for the weight as the consumer sees it, made lazily, one tensor at a time.
 
-import type { ConstData, Graph, Node, Value } from './ir.js';
+import type { ConstData, ElementRange, Graph, Node, Value } from './ir.js';
 
 export const LAYOUT_OPS: ReadonlySet<Node['op']> = new Set(['Transpose', 'Slice', 'Reshape']);
 
 export interface FoldedWeight {
   /** The source initializer's name with the layout ops appended (`w[0:768].T`): equal names, equal data. */
   name: string;
-  data(scratch?: Float32Array): ConstData;
+  /** The values (`scratch` and `range` as in Initializer.data). */
+  data(scratch?: Float32Array, range?: ElementRange): ConstData;
 }
 
 type Typed = ConstData;
@@ -106,7 +107,30 @@ export function foldedWeight(graph: Graph, v: Value): FoldedWeight | undefined {
   const src = foldedWeight(graph, node.inputs[0]!);
   if (!src) return undefined;
   const shape = node.inputs[0]!.shape as number[];
-  return { name: `${src.name}${suffix(node)}`, data: (scratch) => apply(node, src.data(scratch), shape) };
+  return { name: `${src.name}${suffix(node)}`, data: (scratch, range) => applyTo(node, src, shape, scratch, range) };
+}
+
+/**
+ * `node` applied to the weight `src` of shape `shape`. Reshapes and slices of leading rows ask
+ * `src` for just their elements, so a q/k/v slice of a packed in_proj weight converts a third of
+ * it rather than all of it three times.
+ */
+function applyTo(
+  node: Node,
+  src: FoldedWeight,
+  shape: readonly number[],
+  scratch?: Float32Array,
+  range?: ElementRange,
+): ConstData {
+  if (node.op === 'Reshape') return src.data(scratch, range);
+  const { attrs } = node;
+  if (node.op === 'Slice' && (attrs.axis === 0 || attrs.axis === -shape.length)) {
+    const offset = (attrs.start as number) * strides(shape)[0]!;
+    const [from, to] = range ?? [0, ((attrs.end as number) - (attrs.start as number)) * strides(shape)[0]!];
+    return src.data(scratch, [offset + from, offset + to]);
+  }
+  const whole = apply(node, src.data(scratch), shape);
+  return range ? (whole.subarray(...range) as ConstData) : whole;
 }
 
 /**

@@ -41,13 +41,9 @@ export class CLIP extends ClipModel {
           if (int8) await quantizeTower(graph, calibrated ? calibrationImages : undefined, runtime);
           return graph;
         };
-        return compiledDir
-          ? Session.cached(
-              calibrated ? calibratedDir! : join(compiledDir, int8 ? `${tower}-int8` : tower),
-              build,
-              runtime,
-            )
-          : build().then((g) => Session.create(g, runtime));
+        if (!compiledDir) return build().then((g) => Session.create(g, runtime));
+        const dir = calibrated && calibratedDir ? calibratedDir : join(compiledDir, int8 ? `${tower}-int8` : tower);
+        return Session.cached(dir, build, runtime);
       },
       config,
     );

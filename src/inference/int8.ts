@@ -26,7 +26,11 @@ async function calibrate(graph: Graph, images: Tensor, opts: RuntimeOptions): Pr
       const end = Math.min(n, start + CALIBRATION_BATCH);
       const batch = { data: images.data.subarray(start * per, end * per), shape: [end - start, ...rest] };
       const out = await session.run({ images: batch });
-      values.forEach((v, i) => observe(ranges, v.id, out[`calibration.${i}`]!.data as Float32Array));
+      values.forEach((v, i) => {
+        const data = out[`calibration.${i}`]?.data;
+        if (!(data instanceof Float32Array)) throw new Error(`calibration run gave no float32 output ${i}`);
+        observe(ranges, v.id, data);
+      });
     }
   } finally {
     await session.release();

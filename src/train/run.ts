@@ -288,9 +288,10 @@ export async function trainClip(opts: TrainClipOptions): Promise<TrainClipResult
     tokenizer.tokenize(texts, { contextLength: cfg.text.contextLength, truncate: true });
   /** The current weights in an inference model, evaluated, then freed. */
   async function evaluate(epoch: number): Promise<void> {
+    if (!evalData) return;
     const model = new CLIP(trainer.currentStateDict(), opts.runtime ?? {}, cfg);
     try {
-      opts.onEval?.({ step: trainer.step, epoch, ...(await evaluateClip(model, tokenize, evalData!, opts.workers)) });
+      opts.onEval?.({ step: trainer.step, epoch, ...(await evaluateClip(model, tokenize, evalData, opts.workers)) });
     } finally {
       await model.release();
     }

@@ -12,6 +12,7 @@ import { AdamW, type AdamWOptions } from './adamw.js';
 import { clipGradNorm } from './clip-grad-norm.js';
 import { buildFeatureGraph, buildTrainGraph, type TrainGraphOptions } from './graph.js';
 import { cosineLr, type CosineSchedule } from './schedule.js';
+import { at, first } from '../checked.js';
 
 export interface TrainerOptions extends TrainGraphOptions {
   optimizer?: AdamWOptions;
@@ -133,17 +134,18 @@ export class Trainer {
     const weights: Record<string, TensorLike> = {};
     for (const [name, w] of this.weights) weights[name] = w;
     const pick = (outputs: Record<string, TensorLike>, prefix: string, names: readonly string[]) =>
-      new Map(names.map((n) => [n, outputs[prefix + n]!.data as Float32Array]));
-    if (!this.featureSession) {
+      new Map(names.map((n) => [n, floatOutput(outputs, prefix + n)]));
+    const { microBatch } = this.opts;
+    if (!this.featureSession || microBatch === undefined) {
       const outputs = await this.session.run({ ...weights, images: batch.images, tokens: this.trimmed(batch.tokens) });
       return {
-        loss: Number(outputs.loss!.data[0]),
+        loss: lossOf(outputs),
         grads: pick(outputs, 'grad.', this.params),
         buffersAfter: pick(outputs, 'buffers_after.', this.buffers),
         outputs,
       };
     }
-    return this.accumulate(batch, weights, pick);
+    return this.accumulate(batch, weights, pick, this.featureSession, microBatch);
   }
 
   private trimmed(tokens: Tensor<Int32Array>): Tensor<Int32Array> {
@@ -155,9 +157,10 @@ export class Trainer {
     batch: Batch,
     weights: Record<string, TensorLike>,
     pick: (o: Record<string, TensorLike>, prefix: string, names: readonly string[]) => Map<string, Float32Array>,
+    featureSession: Session,
+    b: number,
   ): Promise<Gradients> {
     const B = this.opts.batchSize;
-    const b = this.opts.microBatch!;
     const rows = <T extends Float32Array | Int32Array>(t: Tensor<T>, j: number): Tensor<T> => {
       const per = t.data.length / B;
       return { data: t.data.slice(j * b * per, (j + 1) * b * per) as T, shape: [b, ...t.shape.slice(1)] };
@@ -166,15 +169,15 @@ export class Trainer {
     const imageAll = new Float32Array(B * E);
     const textAll = new Float32Array(B * E);
     for (let j = 0; j < B / b; j++) {
-      const f = await this.featureSession!.run({
+      const f = await featureSession.run({
         ...weights,
         images: rows(batch.images, j),
         tokens: this.trimmed(rows(batch.tokens, j)),
       });
-      imageAll.set(f.image_features!.data as Float32Array, j * b * E);
-      textAll.set(f.text_features!.data as Float32Array, j * b * E);
+      imageAll.set(floatOutput(f, 'image_features'), j * b * E);
+      textAll.set(floatOutput(f, 'text_features'), j * b * E);
     }
-    const grads = new Map(this.params.map((n) => [n, new Float32Array(this.weights.get(n)!.data.length)]));
+    const grads = new Map(this.params.map((n) => [n, new Float32Array(this.weight(n).data.length)]));
     let buffersAfter = new Map<string, Float32Array>();
     let outputs: Record<string, TensorLike> = {};
     for (let j = 0; j < B / b; j++) {
@@ -191,18 +194,19 @@ export class Trainer {
         text_features_all: { data: textAll, shape: [B, E] },
       });
       for (const [n, d] of pick(outputs, 'grad.', this.params)) {
-        const sum = grads.get(n)!;
+        const sum = grads.get(n);
+        if (!sum) throw new Error(`the training graph gave a gradient for "${n}", which it does not train`);
         // logit_scale acts on the whole batch's logits in every pass: its gradient is the full
         // batch's each time, so it is taken once (summing would count it once per micro-batch).
         if (n === 'logit_scale') {
           sum.set(d);
           continue;
         }
-        for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + d[i]!;
+        for (let i = 0; i < sum.length; i++) sum[i] = at(sum, i) + at(d, i);
       }
       buffersAfter = pick(outputs, 'buffers_after.', this.buffers);
     }
-    return { loss: Number(outputs.loss!.data[0]), grads, buffersAfter, outputs };
+    return { loss: lossOf(outputs), grads, buffersAfter, outputs };
   }
 
   /** Clips (if asked), takes an AdamW step at the scheduled rate, clamps logit_scale to [0, ln 100], stores the new buffers. */
@@ -210,11 +214,11 @@ export class Trainer {
     const gradNorm =
       this.opts.clipGradNorm !== undefined ? clipGradNorm(g.grads.values(), this.opts.clipGradNorm) : undefined;
     const lr = this.learningRate();
-    const trained = new Map(this.params.map((n) => [n, this.weights.get(n)!]));
+    const trained = new Map(this.params.map((n) => [n, this.weight(n)]));
     this.optimizer.step(trained, g.grads, lr);
     const scale = this.weights.get('logit_scale');
-    if (scale) scale.data[0] = Math.min(Math.max(scale.data[0]!, 0), LOGIT_SCALE_MAX);
-    for (const [name, data] of g.buffersAfter) this.weights.get(name)!.data.set(data);
+    if (scale) scale.data[0] = Math.min(Math.max(first(scale.data), 0), LOGIT_SCALE_MAX);
+    for (const [name, data] of g.buffersAfter) this.weight(name).data.set(data);
     // One BatchNorm forward per (micro-)batch with a gradient, as torch counts them.
     if (g.buffersAfter.size > 0)
       this.batchesTracked += this.opts.batchSize / (this.opts.microBatch ?? this.opts.batchSize);
@@ -245,7 +249,23 @@ export class Trainer {
     await this.session.release();
     await this.featureSession?.release();
   }
+
+  /** A trained parameter or buffer by name. */
+  private weight(name: string): { data: Float32Array; shape: readonly number[] } {
+    const w = this.weights.get(name);
+    if (!w) throw new Error(`"${name}" is not a trained parameter or buffer`);
+    return w;
+  }
 }
+
+/** A float32 output of a training-graph run by name (a missing one is a graph bug, not bad input). */
+function floatOutput(outputs: Record<string, TensorLike>, name: string): Float32Array {
+  const data = outputs[name]?.data;
+  if (!(data instanceof Float32Array)) throw new Error(`the training graph gave no float32 output "${name}"`);
+  return data;
+}
+
+const lossOf = (outputs: Record<string, TensorLike>): number => first(floatOutput(outputs, 'loss'));
 
 function initialCount(t: RawTensor): number {
   return t.dtype === 'int64' ? Number(new BigInt64Array(t.bytes.slice().buffer)[0]) : 0;

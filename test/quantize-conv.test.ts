@@ -33,7 +33,7 @@ function images(n: number, res: number, seed: number): Tensor {
 type Features = { out: Float32Array; ops: string[] };
 async function features(cfg: ClipConfig, calibration: Tensor | undefined, inputs: Tensor): Promise<Features> {
   const graph = buildImageGraph(randomStateDict(cfg, 11), cfg);
-  if (calibration) await quantizeTower(graph, calibration, {});
+  if (calibration) await quantizeTower(graph, { images: calibration }, {});
   const session = await Session.create(graph);
   const out = (await session.run({ images: inputs })).image_features!.data as Float32Array;
   await session.release();

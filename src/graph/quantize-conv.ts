@@ -67,7 +67,7 @@ function perChannelInt8(data: Float32Array, channels: number): { q: Int8Array; s
 }
 
 /** uint8 affine parameters covering [min, max] and 0 (so zero, ReLU's floor, is exact). */
-function activationScale([min, max]: [number, number]): { scale: number; zeroPoint: number } {
+export function activationScale([min, max]: [number, number]): { scale: number; zeroPoint: number } {
   const lo = Math.min(min, 0);
   const hi = Math.max(max, 0);
   const scale = hi > lo ? (hi - lo) / 255 : 1;

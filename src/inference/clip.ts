@@ -38,7 +38,8 @@ export class CLIP extends ClipModel {
           int8 && tower === 'image' && (calibrationImages || (calibratedDir && Session.isCached(calibratedDir)));
         const build = async () => {
           const graph = await buildFloat();
-          if (int8) await quantizeTower(graph, calibrated ? calibrationImages : undefined, runtime);
+          const calibration = calibrated && calibrationImages ? { images: calibrationImages } : undefined;
+          if (int8) await quantizeTower(graph, calibration, runtime);
           return graph;
         };
         if (!compiledDir) return build().then((g) => Session.create(g, runtime));

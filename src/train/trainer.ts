@@ -59,6 +59,7 @@ const LOGIT_SCALE_MAX = Math.log(100);
  */
 export const TRAINING_TUNING: GraphTuning = {
   disabledOptimizers: ['MatmulTransposeFusion', 'GemmTransposeFusion', 'NchwcTransformer'],
+  memoryPattern: false,
 };
 
 export class Trainer {

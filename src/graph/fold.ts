@@ -31,7 +31,8 @@ function transpose2d(data: Typed, rows: number, cols: number): Typed {
     for (let c0 = 0; c0 < cols; c0 += T) {
       const r1 = Math.min(r0 + T, rows);
       const c1 = Math.min(c0 + T, cols);
-      for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) out[c * rows + r] = at<number | bigint>(data, r * cols + c);
+      for (let r = r0; r < r1; r++)
+        for (let c = c0; c < c1; c++) out[c * rows + r] = at<number | bigint>(data, r * cols + c);
     }
   }
   return out;

@@ -129,7 +129,13 @@ export function toOnnx(graph: Graph, options: OnnxOptions = {}): Uint8Array {
 
   for (const node of emitted) {
     if (transB.has(node))
-      ctx.node('FusedMatMul', operands(node).map(nameOf), [nameOf(first(node.outputs))], { transB: 1 }, 'com.microsoft');
+      ctx.node(
+        'FusedMatMul',
+        operands(node).map(nameOf),
+        [nameOf(first(node.outputs))],
+        { transB: 1 },
+        'com.microsoft',
+      );
     else PRIMITIVES[node.op].emit(ctx, node.inputs, node.outputs, node.attrs as never);
   }
   for (const [from, to] of identities) ctx.node('Identity', [from], [to]);

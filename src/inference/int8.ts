@@ -25,10 +25,13 @@ export interface Int8Options extends RuntimeOptions {
 /** Rows [start, end) of a tensor along its first axis. */
 function rows(t: TensorLike, start: number, end: number): TensorLike {
   const per = t.data.length / (t.shape[0] ?? 1);
-  return { data: t.data.subarray(start * per, end * per) as TensorLike['data'], shape: [end - start, ...t.shape.slice(1)] };
+  return {
+    data: t.data.subarray(start * per, end * per) as TensorLike['data'],
+    shape: [end - start, ...t.shape.slice(1)],
+  };
 }
 
-/** Ranges of `values` over the calibration inputs (one tensor per graph input, same row count), from the float32 graph. */
+/** Ranges of `values` over the calibration inputs (one tensor per graph input, equal rows), in the float32 graph. */
 async function calibrate(
   graph: Graph,
   values: readonly Value[],

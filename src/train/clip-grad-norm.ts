@@ -2,7 +2,10 @@
 
 import { at } from '../checked.js';
 
-/** torch.nn.utils.clip_grad_norm_: scales all gradients by maxNorm / (‖g‖ + 1e-6) when the global L2 norm exceeds maxNorm; returns the norm. */
+/**
+ * torch.nn.utils.clip_grad_norm_: scales all gradients by maxNorm / (‖g‖ + 1e-6) when the global
+ * L2 norm exceeds maxNorm; returns the norm.
+ */
 export function clipGradNorm(grads: Iterable<Float32Array>, maxNorm: number): number {
   const list = [...grads];
   let sq = 0;

@@ -57,7 +57,8 @@ export function readCsvSamples(path: string, opts: CsvOptions = {}): Sample[] {
   const cc = header?.indexOf(captionKey) ?? -1;
   if (ic < 0 || cc < 0)
     throw new InputError(
-      `${path}: the header must name columns "${imageKey}" and "${captionKey}" (separator ${JSON.stringify(separator)}), found ${JSON.stringify(header)}`,
+      `${path}: the header must name columns "${imageKey}" and "${captionKey}" ` +
+        `(separator ${JSON.stringify(separator)}), found ${JSON.stringify(header)}`,
     );
   return rows.map((r) => {
     const image = r[ic] ?? '';

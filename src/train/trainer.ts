@@ -123,7 +123,8 @@ export class Trainer {
     const B = this.opts.batchSize;
     if (batch.images.shape[0] !== B || batch.tokens.shape[0] !== B) {
       throw new ConfigError(
-        `the trainer was built for batches of ${B}, got ${batch.images.shape[0]} images and ${batch.tokens.shape[0]} captions`,
+        `the trainer was built for batches of ${B}, ` +
+          `got ${batch.images.shape[0]} images and ${batch.tokens.shape[0]} captions`,
       );
     }
     const L = this.config.text.contextLength;
@@ -153,7 +154,10 @@ export class Trainer {
     return this.opts.trimPadding === false ? tokens : trimPadding(tokens);
   }
 
-  /** Gradient accumulation over micro-batches: features first, then one backward pass each (see TrainGraphOptions.microBatch). */
+  /**
+   * Gradient accumulation over micro-batches: features first, then one backward pass each (see
+   * TrainGraphOptions.microBatch).
+   */
   private async accumulate(
     batch: Batch,
     weights: Record<string, TensorLike>,
@@ -210,7 +214,10 @@ export class Trainer {
     return { loss: lossOf(outputs), grads, buffersAfter, outputs };
   }
 
-  /** Clips (if asked), takes an AdamW step at the scheduled rate, clamps logit_scale to [0, ln 100], stores the new buffers. */
+  /**
+   * Clips (if asked), takes an AdamW step at the scheduled rate, clamps logit_scale to [0, ln 100],
+   * stores the new buffers.
+   */
   applyGradients(g: Gradients): { lr: number; gradNorm?: number } {
     const gradNorm =
       this.opts.clipGradNorm !== undefined ? clipGradNorm(g.grads.values(), this.opts.clipGradNorm) : undefined;

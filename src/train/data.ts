@@ -76,7 +76,7 @@ export function readFolderSamples(dir: string): Sample[] {
   )) {
     if (!entry.isFile() || !IMAGE_EXTENSIONS.has(extname(entry.name).toLowerCase())) continue;
     const image = join(entry.parentPath, entry.name);
-    const captionFile = image.slice(0, -extname(image).length) + '.txt';
+    const captionFile = `${image.slice(0, -extname(image).length)}.txt`;
     if (existsSync(captionFile)) out.push({ image, caption: readFileSync(captionFile, 'utf8').trim() });
   }
   return out;

@@ -10,6 +10,7 @@ import { trimPadding } from '../inference/text-buckets.js';
 import { fromFloat32, toFloat32, type RawTensor, type StateDict, type Tensor } from '../tensor.js';
 import { AdamW, type AdamWOptions } from './adamw.js';
 import { clipGradNorm } from './clip-grad-norm.js';
+import { collectGarbage } from './collect-garbage.js';
 import { buildFeatureGraph, buildTrainGraph, type TrainGraphOptions } from './graph.js';
 import { cosineLr, type CosineSchedule } from './schedule.js';
 import { at, first } from '../checked.js';
@@ -46,6 +47,9 @@ export interface Gradients {
 }
 
 const LOGIT_SCALE_MAX = Math.log(100);
+
+/** Models whose weights take at least this much get a garbage collection before each run (a few ms). */
+const COLLECT_ABOVE_BYTES = 64 * 2 ** 20;
 
 /**
  * In a training graph the weights are inputs, so ONNX Runtime cannot pre-pack them, and folding
@@ -134,7 +138,14 @@ export class Trainer {
       );
     }
     const weights: Record<string, TensorLike> = {};
-    for (const [name, w] of this.weights) weights[name] = w;
+    let bytes = 0;
+    for (const [name, w] of this.weights) {
+      weights[name] = w;
+      bytes += w.data.byteLength;
+    }
+    // The previous step's gradients are garbage now (unless the caller kept them): free them
+    // before the run instead of holding them through its peak (see collect-garbage.ts).
+    if (bytes >= COLLECT_ABOVE_BYTES) collectGarbage();
     const pick = (outputs: Record<string, TensorLike>, prefix: string, names: readonly string[]) =>
       new Map(names.map((n) => [n, floatOutput(outputs, prefix + n)]));
     const { microBatch } = this.opts;

@@ -46,7 +46,7 @@ export interface LoadOptions extends RuntimeOptions, ModelFileOptions, Tokenizer
   compiledCache?: boolean;
   /** With precision 'int8': preprocessed images that calibrate the image tower's convolutions (see ClipRuntimeOptions). */
   calibrationImages?: Tensor;
-  /** With calibration images: 'dynamic' (default) or 'static' int8 matmuls in the image tower (see ClipRuntimeOptions). */
+  /** With calibration images: 'dynamic' (default) or 'static' int8 matmuls in the image tower (ClipRuntimeOptions). */
   int8Matmuls?: 'dynamic' | 'static';
 }
 

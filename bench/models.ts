@@ -270,7 +270,8 @@ class PythonReference implements Runner {
     log(`pytorch: torch ${ready.torch}, ${ready.threads} threads, BLAS ${ready.blas.join(', ') || 'unknown'}`);
     if (ready.blas.length && !ready.blas.some((path) => /openblas|mkl|blis/i.test(path))) {
       log(
-        'WARNING: PyTorch runs on the reference (netlib) BLAS, so its numbers are far too low: apt-get install libopenblas0-openmp',
+        'WARNING: PyTorch runs on the reference (netlib) BLAS, so its numbers are far too low: ' +
+          'apt-get install libopenblas0-openmp',
       );
     }
     return ref;
@@ -420,7 +421,8 @@ async function measure(runners: Runner[], task: Task, batch: number, quick: bool
   for (const r of runners) shapes.set(r, (await r.run(task, batch)).shape.join('x'));
   if (new Set(shapes.values()).size > 1) {
     throw new Error(
-      `${task} batch ${batch}: output shapes differ: ${[...shapes].map(([r, s]) => `${r.impl} ${r.precision} ${s}`).join(', ')}`,
+      `${task} batch ${batch}: output shapes differ: ` +
+        [...shapes].map(([r, s]) => `${r.impl} ${r.precision} ${s}`).join(', '),
     );
   }
   const samples = new Map<Runner, number[]>(runners.map((r) => [r, []]));
@@ -453,7 +455,10 @@ interface ModelContext {
   bpePath?: string;
 }
 
-/** Token rows of all the captions (sent to the reference once), or undefined with a message when there is no BPE file. */
+/**
+ * Token rows of all the captions (sent to the reference once), or undefined with a message when
+ * there is no BPE file.
+ */
 function captionRows(
   tokenize: (texts: readonly string[]) => Tensor<Int32Array>,
   log: (line: string) => void,
@@ -558,7 +563,8 @@ export async function benchModels(opts: ModelBenchOptions): Promise<void> {
   const python = opts.compare ? findPythonWithTorch() : undefined;
   if (opts.compare && !python)
     opts.log(
-      '--compare: no python3 here can import torch, so "pytorch" and "ort-export" are skipped (apt-get install python3-torch, or set CLIP_BENCH_PYTHON)',
+      '--compare: no python3 here can import torch, so "pytorch" and "ort-export" are skipped ' +
+        '(apt-get install python3-torch, or set CLIP_BENCH_PYTHON)',
     );
   // $CLIP_BPE_PATH, else the fixtures' copy, else load()'s default (the model cache).
   const bpePath = process.env.CLIP_BPE_PATH ?? (existsSync(SHARED_BPE) ? SHARED_BPE : undefined);

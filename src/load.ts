@@ -48,6 +48,8 @@ export interface LoadOptions extends RuntimeOptions, ModelFileOptions, Tokenizer
    * With precision 'int8': preprocessed images that calibrate the image tower's convolutions (see ClipRuntimeOptions).
    */
   calibrationImages?: Tensor;
+  /** With calibration images: 'dynamic' (default) or 'static' int8 matmuls in the image tower (ClipRuntimeOptions). */
+  int8Matmuls?: 'dynamic' | 'static';
 }
 
 export type Preprocess = (
@@ -132,10 +134,10 @@ export async function load(nameOrPath: string, options: LoadOptions = {}): Promi
   const byName = !existsSync(nameOrPath);
   const files = await findModelFiles(nameOrPath, options);
   const { weights, config, compiledDir } = await weightsFor(files, options, options.compiledCache ?? byName);
-  const { device, threads, optimization, spinning, precision, calibrationImages } = options;
+  const { device, threads, optimization, spinning, precision, calibrationImages, int8Matmuls } = options;
   const model = new CLIP(
     weights,
-    { device, threads, optimization, spinning, precision, calibrationImages, compiledDir },
+    { device, threads, optimization, spinning, precision, calibrationImages, int8Matmuls, compiledDir },
     config,
   );
   const { size, resizeMode, ...normalization } = imageTransformFor(config, files);

@@ -38,6 +38,28 @@ test('foldedWeight applies Transpose (any permutation), Slice (any axis) and Res
   assert.equal(foldedWeight(g, x.transpose([1, 0])), undefined, 'a computed value is not a weight');
 });
 
+test('row slices of a weight ask its source for just their elements (q/k/v of a packed in_proj)', () => {
+  const g = new Graph();
+  const asked: (readonly [number, number] | undefined)[] = [];
+  const values = iota(6 * 4);
+  const w = g.param(
+    'in_proj',
+    (_scratch, range) => {
+      asked.push(range);
+      return range ? values.subarray(...range) : values;
+    },
+    [6, 4],
+  );
+  const k = foldedWeight(g, w.slice(0, 2, 4).reshape([8]));
+  assert.ok(k);
+  assert.deepEqual([...k.data()], [8, 9, 10, 11, 12, 13, 14, 15]);
+  assert.deepEqual(asked, [[8, 16]]);
+  const kt = foldedWeight(g, w.slice(0, 2, 4).transpose([1, 0]));
+  assert.ok(kt);
+  assert.deepEqual([...kt.data()], [8, 12, 9, 13, 10, 14, 11, 15]);
+  assert.deepEqual(asked.at(-1), [8, 16], 'a transpose of a row slice converts only those rows too');
+});
+
 test('linear layers serialise as FusedMatMul over the stored weight, with the same results', async () => {
   const g = new Graph();
   const x = g.input('x', 'float32', ['batch', 2, 3]);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildImageGraph } from '../src/models/clip.js';
 import type { ClipConfig } from '../src/models/config.js';
-import { quantizeTower } from '../src/inference/int8.js';
+import { quantizeTower, type MatmulQuantization } from '../src/inference/int8.js';
 import { randomStateDict } from '../src/models/random.js';
 import { Session } from '../src/runtime/session.js';
 import type { Tensor } from '../src/tensor.js';
@@ -31,9 +31,14 @@ function images(n: number, res: number, seed: number): Tensor {
 }
 
 type Features = { out: Float32Array; ops: string[] };
-async function features(cfg: ClipConfig, calibration: Tensor | undefined, inputs: Tensor): Promise<Features> {
+async function features(
+  cfg: ClipConfig,
+  calibration: Tensor | undefined,
+  inputs: Tensor,
+  matmuls?: MatmulQuantization,
+): Promise<Features> {
   const graph = buildImageGraph(randomStateDict(cfg, 11), cfg);
-  if (calibration) await quantizeTower(graph, calibration, {});
+  if (calibration) await quantizeTower(graph, { images: calibration }, { matmuls });
   const session = await Session.create(graph);
   const out = (await session.run({ images: inputs })).image_features!.data as Float32Array;
   await session.release();
@@ -74,3 +79,23 @@ for (const cfg of [TINY_RN, TINY_VIT]) {
     );
   });
 }
+
+test('static int8 matmuls: calibrated input scales, no per-batch quantisation, close to float32', async () => {
+  const R = TINY_VIT.vision.imageResolution;
+  const unseen = images(3, R, 7);
+  const fp32 = await features(TINY_VIT, undefined, unseen);
+  const dynamic = await features(TINY_VIT, images(4, R, 1), unseen);
+  const statik = await features(TINY_VIT, images(4, R, 1), unseen, 'static');
+  const matmuls = dynamic.ops.filter((o) => o === 'DynamicQuantizeMatMul').length;
+  assert.ok(matmuls > 0, `ops: ${dynamic.ops.join(' ')}`);
+  assert.equal(statik.ops.filter((o) => o === 'DynamicQuantizeMatMul').length, 0);
+  // Each weight matmul now reads its input through QuantizeLinear (beside the convolutions' ones).
+  const quantizers = (f: Features) => f.ops.filter((o) => o === 'QuantizeLinear').length;
+  assert.equal(quantizers(statik), quantizers(dynamic) + matmuls, `ops: ${statik.ops.join(' ')}`);
+  const cos = minCosine(fp32.out, statik.out, TINY_VIT.embedDim);
+  assert.ok(cos > 0.99, `feature cosine ${cos}`);
+  assert.ok(
+    statik.out.some((v, i) => v !== dynamic.out[i]),
+    'static and dynamic quantisation must differ',
+  );
+});

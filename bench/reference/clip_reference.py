@@ -175,7 +175,8 @@ class VisionTransformer(nn.Module):
     def forward(self, x):
         x = self.conv1(x)  # shape = [*, width, grid, grid]
         x = x.reshape(x.shape[0], x.shape[1], -1).permute(0, 2, 1)  # shape = [*, grid ** 2, width]
-        x = torch.cat([self.class_embedding.to(x.dtype) + torch.zeros(x.shape[0], 1, x.shape[-1], dtype=x.dtype, device=x.device), x], dim=1)
+        cls = torch.zeros(x.shape[0], 1, x.shape[-1], dtype=x.dtype, device=x.device)
+        x = torch.cat([self.class_embedding.to(x.dtype) + cls, x], dim=1)
         x = self.ln_pre(x + self.positional_embedding.to(x.dtype))
         x = self.transformer(x.permute(1, 0, 2)).permute(1, 0, 2)  # NLD -> LND -> NLD
         return self.ln_post(x[:, 0, :]) @ self.proj
@@ -187,10 +188,13 @@ class CLIP(nn.Module):
         super().__init__()
         self.context_length = context_length
         if isinstance(vision_layers, (tuple, list)):
-            self.visual = ModifiedResNet(vision_layers, embed_dim, vision_width * 32 // 64, image_resolution, vision_width)
+            self.visual = ModifiedResNet(vision_layers, embed_dim, vision_width * 32 // 64, image_resolution,
+                                         vision_width)
         else:
-            self.visual = VisionTransformer(image_resolution, vision_patch_size, vision_width, vision_layers, vision_width // 64, embed_dim)
-        self.transformer = Transformer(transformer_width, transformer_layers, transformer_heads, self.build_attention_mask())
+            self.visual = VisionTransformer(image_resolution, vision_patch_size, vision_width, vision_layers,
+                                            vision_width // 64, embed_dim)
+        self.transformer = Transformer(transformer_width, transformer_layers, transformer_heads,
+                                       self.build_attention_mask())
         self.vocab_size = vocab_size
         self.token_embedding = nn.Embedding(vocab_size, transformer_width)
         self.positional_embedding = nn.Parameter(torch.empty(context_length, transformer_width))
@@ -225,7 +229,8 @@ def build_model(state_dict):
         grid_size = round((state_dict["visual.positional_embedding"].shape[0] - 1) ** 0.5)
         image_resolution = vision_patch_size * grid_size
     else:
-        vision_layers = tuple(len({k.split(".")[2] for k in state_dict if k.startswith(f"visual.layer{b}")}) for b in [1, 2, 3, 4])
+        vision_layers = tuple(len({k.split(".")[2] for k in state_dict if k.startswith(f"visual.layer{b}")})
+                              for b in [1, 2, 3, 4])
         vision_width = state_dict["visual.layer1.0.conv1.weight"].shape[0]
         output_width = round((state_dict["visual.attnpool.positional_embedding"].shape[0] - 1) ** 0.5)
         vision_patch_size = None
@@ -454,7 +459,8 @@ def main():
         serve(model, reply)
     else:
         sys.stdout = out
-        bench(model, args.name or os.path.basename(args.checkpoint), args.tasks.split(","), [int(b) for b in args.batches.split(",")], args.min_seconds, args.min_iters)
+        bench(model, args.name or os.path.basename(args.checkpoint), args.tasks.split(","),
+              [int(b) for b in args.batches.split(",")], args.min_seconds, args.min_iters)
 
 
 if __name__ == "__main__":

@@ -4,23 +4,23 @@
 // every matrix at once. Serialisation (onnx.ts) and the int8 rewrite (quantize.ts) instead ask
 // `foldedWeight` for the weight as the consumer sees it, made lazily, one tensor at a time.
 
-import type { ConstData, Graph, Node, Value } from './ir.js';
+import { at, first } from '../checked.js';
+import type { ConstData, ElementRange, Graph, Node, Value } from './ir.js';
 
 export const LAYOUT_OPS: ReadonlySet<Node['op']> = new Set(['Transpose', 'Slice', 'Reshape']);
 
 export interface FoldedWeight {
   /** The source initializer's name with the layout ops appended (`w[0:768].T`): equal names, equal data. */
   name: string;
-  data(scratch?: Float32Array): ConstData;
+  /** The values (`scratch` and `range` as in Initializer.data). */
+  data(scratch?: Float32Array, range?: ElementRange): ConstData;
 }
 
 type Typed = ConstData;
 const alike = (data: Typed, length: number): Typed => new (data.constructor as new (n: number) => Typed)(length);
 
 function strides(shape: readonly number[]): number[] {
-  const out = new Array<number>(shape.length).fill(1);
-  for (let i = shape.length - 2; i >= 0; i--) out[i] = out[i + 1]! * shape[i + 1]!;
-  return out;
+  return shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
 }
 
 /** A matrix transposed in 64×64 tiles (cache-friendly; the general path is 10× slower on big weights). */
@@ -31,26 +31,28 @@ function transpose2d(data: Typed, rows: number, cols: number): Typed {
     for (let c0 = 0; c0 < cols; c0 += T) {
       const r1 = Math.min(r0 + T, rows);
       const c1 = Math.min(c0 + T, cols);
-      for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) out[c * rows + r] = data[r * cols + c]!;
+      for (let r = r0; r < r1; r++)
+        for (let c = c0; c < c1; c++) out[c * rows + r] = at<number | bigint>(data, r * cols + c);
     }
   }
   return out;
 }
 
 function transpose(data: Typed, shape: readonly number[], perm: readonly number[]): Typed {
-  if (shape.length === 2 && perm[0] === 1) return transpose2d(data, shape[0]!, shape[1]!);
-  const outShape = perm.map((p) => shape[p]!);
+  if (shape.length === 2 && perm[0] === 1) return transpose2d(data, at(shape, 0), at(shape, 1));
+  const outShape = perm.map((p) => at(shape, p));
   const inStrides = strides(shape);
-  const step = perm.map((p) => inStrides[p]!); // input offset per step along each output axis
+  const step = perm.map((p) => at(inStrides, p)); // input offset per step along each output axis
   const out = alike(data, data.length);
   const index = new Array<number>(shape.length).fill(0);
   let src = 0;
   for (let o = 0; o < out.length; o++) {
-    out[o] = data[src]!;
+    out[o] = at<number | bigint>(data, src);
     for (let a = shape.length - 1; a >= 0; a--) {
-      src += step[a]!;
-      if (++index[a]! < outShape[a]!) break;
-      src -= step[a]! * outShape[a]!;
+      src += at(step, a);
+      index[a] = at(index, a) + 1;
+      if (at(index, a) < at(outShape, a)) break;
+      src -= at(step, a) * at(outShape, a);
       index[a] = 0;
     }
   }
@@ -58,10 +60,10 @@ function transpose(data: Typed, shape: readonly number[], perm: readonly number[
 }
 
 function slice(data: Typed, shape: readonly number[], axis: number, start: number, end: number): Typed {
-  const inner = strides(shape)[axis]!;
+  const inner = at(strides(shape), axis);
   if (axis === 0) return data.subarray(start * inner, end * inner);
   const outer = shape.slice(0, axis).reduce((a, b) => a * b, 1);
-  const rowIn = shape[axis]! * inner;
+  const rowIn = at(shape, axis) * inner;
   const rowOut = (end - start) * inner;
   const out = alike(data, outer * rowOut);
   // (Float32Array stands for any of the typed arrays here: `set` copies elements of the same type.)
@@ -92,7 +94,7 @@ function suffix(node: Node): string {
     const axis = attrs.axis === 0 ? '' : `axis${attrs.axis as number}:`;
     return `[${axis}${attrs.start as number}:${attrs.end as number}]`;
   }
-  return `.reshape(${node.outputs[0]!.shape.join('x')})`;
+  return `.reshape(${first(node.outputs).shape.join('x')})`;
 }
 
 const fixed = (v: Value): v is Value & { shape: readonly number[] } => v.shape.every((d) => typeof d === 'number');
@@ -102,11 +104,36 @@ export function foldedWeight(graph: Graph, v: Value): FoldedWeight | undefined {
   const init = graph.initializers.get(v.id);
   if (init) return { name: init.name, data: init.data };
   const node = v.producer;
-  if (!node || !LAYOUT_OPS.has(node.op) || !fixed(v) || !fixed(node.inputs[0]!)) return undefined;
-  const src = foldedWeight(graph, node.inputs[0]!);
+  const input = node?.inputs[0];
+  if (!node || !input || !LAYOUT_OPS.has(node.op) || !fixed(v) || !fixed(input)) return undefined;
+  const src = foldedWeight(graph, input);
   if (!src) return undefined;
-  const shape = node.inputs[0]!.shape as number[];
-  return { name: `${src.name}${suffix(node)}`, data: (scratch) => apply(node, src.data(scratch), shape) };
+  const { shape } = input;
+  return { name: `${src.name}${suffix(node)}`, data: (scratch, range) => applyTo(node, src, shape, scratch, range) };
+}
+
+/**
+ * `node` applied to the weight `src` of shape `shape`. Reshapes and slices of leading rows ask
+ * `src` for just their elements, so a q/k/v slice of a packed in_proj weight converts a third of
+ * it rather than all of it three times.
+ */
+function applyTo(
+  node: Node,
+  src: FoldedWeight,
+  shape: readonly number[],
+  scratch?: Float32Array,
+  range?: ElementRange,
+): ConstData {
+  if (node.op === 'Reshape') return src.data(scratch, range);
+  const { attrs } = node;
+  if (node.op === 'Slice' && (attrs.axis === 0 || attrs.axis === -shape.length)) {
+    const row = first(strides(shape));
+    const offset = (attrs.start as number) * row;
+    const [from, to] = range ?? [0, ((attrs.end as number) - (attrs.start as number)) * row];
+    return src.data(scratch, [offset + from, offset + to]);
+  }
+  const whole = apply(node, src.data(scratch), shape);
+  return range ? (whole.subarray(...range) as ConstData) : whole;
 }
 
 /**
@@ -115,8 +142,7 @@ export function foldedWeight(graph: Graph, v: Value): FoldedWeight | undefined {
  * prepacks wᵀ) and no transposed copy is ever made. Weights fed as inputs (training) do not qualify.
  */
 export function transposedWeightOperand(graph: Graph, node: Node): Value | undefined {
-  const t = node.op === 'MatMul' ? node.inputs[1]!.producer : undefined;
-  if (!t || t.op !== 'Transpose' || t.inputs[0]!.rank !== 2) return undefined;
-  const w = t.inputs[0]!;
-  return foldedWeight(graph, w) ? w : undefined;
+  const t = node.op === 'MatMul' ? node.inputs[1]?.producer : undefined;
+  const w = t?.op === 'Transpose' ? t.inputs[0] : undefined;
+  return w?.rank === 2 && foldedWeight(graph, w) ? w : undefined;
 }

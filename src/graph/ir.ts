@@ -17,6 +17,9 @@ export type Shape = readonly Dim[];
 /** Float32/int data of an initializer (a parameter or a constant). */
 export type ConstData = Float32Array | Int32Array | BigInt64Array | Uint8Array | Int8Array;
 
+/** Elements [start, end) of a flattened tensor. */
+export type ElementRange = readonly [start: number, end: number];
+
 /**
  * A parameter or constant. `data()` makes its values on request: model weights convert from the
  * checkpoint's dtype each time they are serialised, one tensor at a time, so a model's float32
@@ -28,8 +31,10 @@ export interface Initializer {
   /**
    * The values. With `scratch`, they may be written into its start and that view returned,
    * valid until the next call with the same scratch (serialisation writes each tensor at once).
+   * With `range` [start, end), only those elements of the flattened tensor (a slice of leading
+   * rows, made without converting the rest: fold.ts's row slices of packed weights).
    */
-  data(scratch?: Float32Array): ConstData;
+  data(scratch?: Float32Array, range?: ElementRange): ConstData;
 }
 
 export interface Node {
@@ -211,7 +216,11 @@ export class Graph {
    */
   param(name: string, data: ConstData | Initializer['data'], shape: Shape, dtype: DType = 'float32'): Value {
     const v = new Value(this, this.nextId++, dtype, shape);
-    this.initializers.set(v.id, { name, value: v, data: typeof data === 'function' ? data : () => data });
+    const values =
+      typeof data === 'function'
+        ? data
+        : (_?: Float32Array, range?: ElementRange) => (range ? (data.subarray(...range) as ConstData) : data);
+    this.initializers.set(v.id, { name, value: v, data: values });
     return v;
   }
 

@@ -12,6 +12,7 @@ import { foldedWeight, LAYOUT_OPS, transposedWeightOperand } from './fold.js';
 import { liveNodes, type Graph, type Initializer, type Node, type Value } from './ir.js';
 import { onnxDtype, PRIMITIVES, type EmitContext } from './ops.js';
 import { DTYPE_SIZE, numel } from '../tensor.js';
+import { first } from '../checked.js';
 
 export const OPSET = 17;
 
@@ -25,8 +26,7 @@ function symbolicShape(shape: readonly (number | string)[]): OnnxTypes.ITypeProt
 
 function valueInfo(name: string, v: Value): OnnxTypes.IValueInfoProto {
   const type = symbolicShape(v.shape);
-  type.tensorType!.elemType = onnxDtype(v.dtype);
-  return { name, type };
+  return { name, type: { tensorType: { ...type.tensorType, elemType: onnxDtype(v.dtype) } } };
 }
 
 function bytesOf(data: ArrayBufferView): Uint8Array {
@@ -69,10 +69,12 @@ export function toOnnx(graph: Graph, options: OnnxOptions = {}): Uint8Array {
   const emitted = live.nodes.filter((node) => {
     const w = options.fuseTransposedWeights === false ? undefined : transposedWeightOperand(graph, node);
     if (w && asWeight(w)) transB.set(node, w);
-    return !(LAYOUT_OPS.has(node.op) && asWeight(node.outputs[0]!));
+    return !(LAYOUT_OPS.has(node.op) && asWeight(first(node.outputs)));
   });
-  const operands = (node: Node): readonly Value[] =>
-    transB.has(node) ? [node.inputs[0]!, transB.get(node)!] : node.inputs;
+  const operands = (node: Node): readonly Value[] => {
+    const w = transB.get(node);
+    return w ? [first(node.inputs), w] : node.inputs;
+  };
   const used = new Set<number>(graph.outputs.map((o) => o.value.id));
   for (const node of emitted) for (const v of operands(node)) used.add(v.id);
 
@@ -81,7 +83,8 @@ export function toOnnx(graph: Graph, options: OnnxOptions = {}): Uint8Array {
   const identities: [string, string][] = [];
   for (const { name, value } of graph.outputs) {
     // An output that is an input, a weight or already an output keeps its name; copy it instead.
-    if (names.has(value.id)) identities.push([names.get(value.id)!, name]);
+    const existing = names.get(value.id);
+    if (existing !== undefined) identities.push([existing, name]);
     else names.set(value.id, name);
   }
   const nameOf = (v: Value): string => {
@@ -126,12 +129,19 @@ export function toOnnx(graph: Graph, options: OnnxOptions = {}): Uint8Array {
 
   for (const node of emitted) {
     if (transB.has(node))
-      ctx.node('FusedMatMul', operands(node).map(nameOf), [nameOf(node.outputs[0]!)], { transB: 1 }, 'com.microsoft');
+      ctx.node(
+        'FusedMatMul',
+        operands(node).map(nameOf),
+        [nameOf(first(node.outputs))],
+        { transB: 1 },
+        'com.microsoft',
+      );
     else PRIMITIVES[node.op].emit(ctx, node.inputs, node.outputs, node.attrs as never);
   }
   for (const [from, to] of identities) ctx.node('Identity', [from], [to]);
 
-  const external = options.externalDataPath ? openSync(options.externalDataPath, 'w') : undefined;
+  const { externalDataPath } = options;
+  const external = externalDataPath ? openSync(externalDataPath, 'w') : undefined;
   const largest = Math.max(0, ...[...weights.values()].map((w) => numel(w.value.shape as number[])));
   const scratch = external === undefined ? undefined : new Float32Array(largest);
   let offset = 0;
@@ -149,11 +159,11 @@ export function toOnnx(graph: Graph, options: OnnxOptions = {}): Uint8Array {
         dataType: onnxDtype(v.dtype),
         dims: v.shape as number[],
       };
-      if (external !== undefined && bytes.byteLength > 1024) {
+      if (external !== undefined && externalDataPath && bytes.byteLength > 1024) {
         writeSync(external, bytes);
         tensor.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
         tensor.externalData = [
-          { key: 'location', value: basename(options.externalDataPath!) },
+          { key: 'location', value: basename(externalDataPath) },
           { key: 'offset', value: String(offset) },
           { key: 'length', value: String(bytes.byteLength) },
         ];

@@ -7,6 +7,7 @@
 // convolution (VNNI / AMX on CPUs that have them). Unlike the matmuls' dynamic quantisation
 // (quantize.ts), activations here need ranges known in advance: calibrateConvs measures them.
 
+import { at, first } from '../checked.js';
 import { foldedWeight } from './fold.js';
 import { liveNodes, type Graph, type Node, type Value } from './ir.js';
 
@@ -27,8 +28,10 @@ function outputPoints(graph: Graph, convs: readonly Node[]): Map<Node, Value> {
   }
   return new Map(
     convs.map((conv) => {
-      const users = consumers.get(conv.outputs[0]!.id) ?? [];
-      return [conv, users.length === 1 && users[0]!.op === 'Relu' ? users[0]!.outputs[0]! : conv.outputs[0]!];
+      const out = first(conv.outputs);
+      const users = consumers.get(out.id) ?? [];
+      const relu = users.length === 1 && users[0]?.op === 'Relu' ? users[0] : undefined;
+      return [conv, relu ? first(relu.outputs) : out];
     }),
   );
 }
@@ -38,7 +41,7 @@ export function calibrationValues(graph: Graph): Value[] {
   const convs = quantizableConvs(graph);
   const points = outputPoints(graph, convs);
   const values = new Map<number, Value>();
-  for (const conv of convs) for (const v of [conv.inputs[0]!, points.get(conv)!]) values.set(v.id, v);
+  for (const conv of convs) for (const v of [first(conv.inputs), outputPoint(points, conv)]) values.set(v.id, v);
   return [...values.values()];
 }
 
@@ -46,28 +49,38 @@ export function calibrationValues(graph: Graph): Value[] {
 export function observe(ranges: Ranges, id: number, data: ArrayLike<number>): void {
   let [lo, hi] = ranges.get(id) ?? [Infinity, -Infinity];
   for (let i = 0; i < data.length; i++) {
-    const x = data[i]!;
+    const x = at(data, i);
     if (x < lo) lo = x;
     if (x > hi) hi = x;
   }
   ranges.set(id, [lo, hi]);
 }
 
+function outputPoint(points: Map<Node, Value>, conv: Node): Value {
+  const point = points.get(conv);
+  if (!point) throw new Error('a convolution without an output point');
+  return point;
+}
+
 /** Symmetric int8 per output channel (axis 0): scale = max |w| / 127 over the channel. */
 function perChannelInt8(data: Float32Array, channels: number): { q: Int8Array; scales: Float32Array } {
   const per = data.length / channels;
   const scales = new Float32Array(channels);
-  for (let i = 0; i < data.length; i++) {
+  data.forEach((v, i) => {
     const o = Math.floor(i / per);
-    scales[o] = Math.max(scales[o]!, Math.abs(data[i]!));
-  }
-  for (let o = 0; o < channels; o++) scales[o] = scales[o]! > 0 ? scales[o]! / 127 : 1;
-  const q = Int8Array.from(data, (v, i) => Math.max(-127, Math.min(127, Math.round(v / scales[Math.floor(i / per)]!))));
+    scales[o] = Math.max(at(scales, o), Math.abs(v));
+  });
+  scales.forEach((s, o) => {
+    scales[o] = s > 0 ? s / 127 : 1;
+  });
+  const q = Int8Array.from(data, (v, i) =>
+    Math.max(-127, Math.min(127, Math.round(v / at(scales, Math.floor(i / per))))),
+  );
   return { q, scales };
 }
 
 /** uint8 affine parameters covering [min, max] and 0 (so zero, ReLU's floor, is exact). */
-function activationScale([min, max]: [number, number]): { scale: number; zeroPoint: number } {
+export function activationScale([min, max]: [number, number]): { scale: number; zeroPoint: number } {
   const lo = Math.min(min, 0);
   const hi = Math.max(max, 0);
   const scale = hi > lo ? (hi - lo) / 255 : 1;
@@ -80,7 +93,7 @@ function activationScale([min, max]: [number, number]): { scale: number; zeroPoi
  * dequantized results.
  */
 export function quantizeConvs(graph: Graph, ranges: Ranges): number {
-  const convs = quantizableConvs(graph).filter((c) => ranges.has(c.inputs[0]!.id));
+  const convs = quantizableConvs(graph).filter((c) => ranges.has(first(c.inputs).id));
   const points = outputPoints(graph, convs);
   const scalar = (name: string, value: number, dtype: 'float32' | 'uint8') =>
     graph.param(name, dtype === 'float32' ? Float32Array.of(value) : Uint8Array.of(value), [], dtype);
@@ -99,7 +112,9 @@ export function quantizeConvs(graph: Graph, ranges: Ranges): number {
   const rewritten = new Map<Node, Node[]>();
   type Pair = { nodes: Node[]; value: Value; scale: number };
   const qdq = (x: Value, target: Value | undefined, tag: string): Pair => {
-    const { scale, zeroPoint } = activationScale(ranges.get((target ?? x).id)!);
+    const range = ranges.get((target ?? x).id);
+    if (!range) throw new Error(`no calibrated range for value ${(target ?? x).id}`);
+    const { scale, zeroPoint } = activationScale(range);
     const s = scalar(`${tag}.scale`, scale, 'float32');
     const z = scalar(`${tag}.zero_point`, zeroPoint, 'uint8');
     const q = fresh(x, 'uint8');
@@ -128,7 +143,8 @@ export function quantizeConvs(graph: Graph, ranges: Ranges): number {
       input = { value: r.value, scale: r.scale };
       dequantized.set(x.id, input);
     }
-    const weight = foldedWeight(graph, w)!;
+    const weight = foldedWeight(graph, w);
+    if (!weight) throw new Error('a quantizable convolution without weights'); // (quantizableConvs checked)
     const channels = w.dim(0);
     const { q, scales } = perChannelInt8(weight.data() as Float32Array, channels);
     // Per output channel (axis 0): int8 weights, and the int32 bias at scale input · weight[o].
@@ -146,12 +162,14 @@ export function quantizeConvs(graph: Graph, ranges: Ranges): number {
     };
     const convInputs = [input.value, perChannel(`${weight.name}.int8`, q, w.shape, scales)];
     if (b) {
-      const bias = foldedWeight(graph, b)!.data() as Float32Array;
-      const biasScales = Float32Array.from(scales, (s) => s * input!.scale);
-      const biasInt32 = Int32Array.from(bias, (v, o) => Math.round(v / biasScales[o]!));
+      const bias = foldedWeight(graph, b)?.data();
+      if (!(bias instanceof Float32Array)) throw new Error('a quantizable convolution without a float32 bias');
+      const inputScale = input.scale;
+      const biasScales = Float32Array.from(scales, (s) => s * inputScale);
+      const biasInt32 = Int32Array.from(bias, (v, o) => Math.round(v / at(biasScales, o)));
       convInputs.push(perChannel(`${weight.name}.bias_int32`, biasInt32, [channels], biasScales));
     }
-    const point = points.get(conv)!;
+    const point = outputPoint(points, conv);
     if (point === conv.outputs[0]) {
       const raw = fresh(point, 'float32');
       nodes.push(node('Conv', convInputs, [raw], conv.attrs));
@@ -160,7 +178,8 @@ export function quantizeConvs(graph: Graph, ranges: Ranges): number {
       dequantized.set(point.id, { value: point, scale: r.scale });
     } else {
       nodes.push(node('Conv', convInputs, conv.outputs, conv.attrs));
-      const relu = point.producer!;
+      const relu = point.producer;
+      if (!relu) throw new Error('a quantized ReLU output without its ReLU');
       const raw = fresh(point, 'float32');
       const r = qdq(raw, point, `${tag}.output`);
       rewritten.set(relu, [node('Relu', relu.inputs as Value[], [raw]), ...r.nodes]);

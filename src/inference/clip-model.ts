@@ -10,6 +10,7 @@ import type { TowerSession } from '../runtime/ort-session.js';
 import type { StateDict, Tensor } from '../tensor.js';
 import { clipLogits, type ClipLogits } from './logits.js';
 import { lengthBuckets, trimPadding } from './text-buckets.js';
+import { first } from '../checked.js';
 
 /**
  * Weights read only if a tower has to be compiled (its compiled model is not in the cache);
@@ -115,13 +116,15 @@ export class ClipModel {
     const session = await this.textSession;
     const { kind } = this.config.text;
     const D = this.config.embedDim;
-    const features = new Float32Array(tokens.shape[0]! * D);
+    const n = first(tokens.shape);
+    const features = new Float32Array(n * D);
     for (const rows of lengthBuckets(tokens, kind)) {
       const out = await session.run({ tokens: trimPadding(tokens, kind, rows) });
-      const part = out.text_features!.data as Float32Array;
+      const part = out.text_features?.data;
+      if (!(part instanceof Float32Array)) throw new Error('the text tower gave no float32 text_features');
       rows.forEach((r, i) => features.set(part.subarray(i * D, (i + 1) * D), r * D));
     }
-    return { data: features, shape: [tokens.shape[0]!, D] };
+    return { data: features, shape: [n, D] };
   }
 
   /** The reference `model(image, text)`: scaled cosine similarities both ways. */

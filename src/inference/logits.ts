@@ -1,15 +1,18 @@
 // The reference's logits: cosine similarities of L2-normalised features, times exp(logit_scale).
 import type { Tensor } from '../tensor.js';
+import { at, first } from '../checked.js';
 
 /** Rows divided by their L2 norm. */
 export function normalizeRows(t: Tensor): Tensor {
   const [n, d] = t.shape as [number, number];
   const out = new Float32Array(n * d);
   for (let i = 0; i < n; i++) {
-    let ss = 0;
-    for (let j = 0; j < d; j++) ss += t.data[i * d + j]! ** 2;
-    const norm = Math.sqrt(ss);
-    for (let j = 0; j < d; j++) out[i * d + j] = t.data[i * d + j]! / norm;
+    const row = t.data.subarray(i * d, (i + 1) * d);
+    const norm = Math.sqrt(row.reduce((ss, x) => ss + x * x, 0));
+    out.set(
+      row.map((x) => x / norm),
+      i * d,
+    );
   }
   return { data: out, shape: [n, d] };
 }
@@ -26,14 +29,15 @@ export function clipLogits(imageFeatures: Tensor, textFeatures: Tensor, logitSca
   const img = normalizeRows(imageFeatures);
   const txt = normalizeRows(textFeatures);
   const [ni, d] = img.shape as [number, number];
-  const nt = txt.shape[0]!;
+  const nt = first(txt.shape);
   const scale = Math.exp(logitScale);
   const perImage = new Float32Array(ni * nt);
   const perText = new Float32Array(nt * ni);
   for (let i = 0; i < ni; i++) {
     for (let t = 0; t < nt; t++) {
-      let dot = 0;
-      for (let k = 0; k < d; k++) dot += img.data[i * d + k]! * txt.data[t * d + k]!;
+      const a = img.data.subarray(i * d, (i + 1) * d);
+      const b = txt.data.subarray(t * d, (t + 1) * d);
+      const dot = a.reduce((sum, x, k) => sum + x * at(b, k), 0);
       perImage[i * nt + t] = perText[t * ni + i] = scale * dot;
     }
   }

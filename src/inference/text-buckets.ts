@@ -1,6 +1,7 @@
 // Captions run cut after their last used position, grouped by length: exact, and much faster on
 // short captions than running every row at the full context.
 import type { Tensor } from '../tensor.js';
+import { at, first } from '../checked.js';
 
 /**
  * How many leading positions of row `r` can change its features. OpenAI's tower is causal and
@@ -9,12 +10,12 @@ import type { Tensor } from '../tensor.js';
  * trailing [PAD]s are invisible.
  */
 function usedLength(tokens: Tensor<Int32Array>, r: number, kind: 'transformer' | 'bert'): number {
-  const L = tokens.shape[1]!;
+  const L = at(tokens.shape, 1);
+  const row = tokens.data.subarray(r * L, (r + 1) * L);
   let last = 0;
-  for (let j = 1; j < L; j++) {
-    const id = tokens.data[r * L + j]!;
-    if (kind === 'bert' ? id !== 0 : id > tokens.data[r * L + last]!) last = j;
-  }
+  row.forEach((id, j) => {
+    if (j > 0 && (kind === 'bert' ? id !== 0 : id > at(row, last))) last = j;
+  });
   return last + 1;
 }
 
@@ -24,8 +25,8 @@ export function trimPadding(
   kind: 'transformer' | 'bert' = 'transformer',
   rows?: readonly number[],
 ): Tensor<Int32Array> {
-  const L = tokens.shape[1]!;
-  const picked = rows ?? [...Array(tokens.shape[0]!).keys()];
+  const [n, L] = tokens.shape as [number, number];
+  const picked = rows ?? [...Array(n).keys()];
   const length = Math.max(1, ...picked.map((r) => usedLength(tokens, r, kind)));
   if (length === L && !rows) return tokens;
   const data = new Int32Array(picked.length * length);
@@ -41,8 +42,8 @@ const TEXT_BUCKET_ROWS = 8;
  * captions do not run at the length of the batch's longest one.
  */
 export function lengthBuckets(tokens: Tensor<Int32Array>, kind: 'transformer' | 'bert'): number[][] {
-  const lengths = Array.from({ length: tokens.shape[0]! }, (_, r) => usedLength(tokens, r, kind));
-  const order = [...lengths.keys()].sort((a, b) => lengths[a]! - lengths[b]! || a - b);
+  const lengths = Array.from({ length: first(tokens.shape) }, (_, r) => usedLength(tokens, r, kind));
+  const order = [...lengths.keys()].sort((a, b) => at(lengths, a) - at(lengths, b) || a - b);
   const buckets: number[][] = [];
   for (let i = 0; i < order.length; i += TEXT_BUCKET_ROWS) buckets.push(order.slice(i, i + TEXT_BUCKET_ROWS));
   return buckets;

@@ -3,8 +3,14 @@
 // checked against what the architecture expects, so a wrong checkpoint fails with the key's name.
 
 import { ConfigError } from '../errors.js';
-import type { Graph, Value } from '../graph/ir.js';
-import { toFloat32, type RawTensor, type StateDict } from '../tensor.js';
+import type { ElementRange, Graph, Value } from '../graph/ir.js';
+import { DTYPE_SIZE, toFloat32, type RawTensor, type StateDict } from '../tensor.js';
+
+/** Elements [start, end) of a raw tensor, flattened: a view of its bytes. */
+function elements(t: RawTensor, [start, end]: ElementRange): RawTensor {
+  const size = DTYPE_SIZE[t.dtype];
+  return { dtype: t.dtype, shape: [end - start], bytes: t.bytes.subarray(start * size, end * size) };
+}
 
 /** Makes a tensor for a key the state dict lacks (used to create random-weight models). */
 export type ParamFiller = (key: string, shape: readonly number[]) => RawTensor;
@@ -37,7 +43,11 @@ export class Params {
       throw new ConfigError(`"${key}" has dtype ${t.dtype}, expected a floating-point tensor`);
     }
     // Converted to float32 when serialised, not now (see Initializer in graph/ir.ts).
-    const value = this.graph.param(key, (scratch) => toFloat32(t, scratch), t.shape);
+    const value = this.graph.param(
+      key,
+      (scratch, range) => toFloat32(range ? elements(t, range) : t, scratch),
+      t.shape,
+    );
     this.cache.set(key, value);
     return value;
   }

@@ -22,7 +22,8 @@ export function checkCommandLineForOnnxRuntime(): void {
   if (bytes > MAX_COMMAND_LINE_BYTES) {
     throw new InputError(
       `this process's command line is ${bytes} bytes; ONNX Runtime overflows its stack at start-up ` +
-        `on command lines longer than ~30 KB (limit here ${MAX_COMMAND_LINE_BYTES}). Pass long lists through a file or ` +
+        `on command lines longer than ~30 KB (limit here ${MAX_COMMAND_LINE_BYTES}). ` +
+        'Pass long lists through a file or ' +
         'standard input, or re-run the process with its arguments in a file (as the clip command does)',
     );
   }

@@ -32,6 +32,11 @@ export interface RuntimeOptions {
 export interface GraphTuning {
   /** ONNX Runtime graph transformers to skip, by name (e.g. 'MatmulTransposeFusion'). */
   disabledOptimizers?: readonly string[];
+  /**
+   * ONNX Runtime's memory pattern (default on): the activation layout planned from the previous
+   * run of the same input shapes, allocated as one block per run.
+   */
+  memoryPattern?: boolean;
 }
 
 function sessionOptions(opts: RuntimeOptions, tuning: GraphTuning = {}): ort.InferenceSession.SessionOptions {
@@ -50,6 +55,7 @@ function sessionOptions(opts: RuntimeOptions, tuning: GraphTuning = {}): ort.Inf
     // largest run's blocks for good (ViT-B/32 image + text at batch 32: peak RSS 953 → 856 MB)
     // and bought no speed we could measure (image b32 3.12 vs 3.05 CPU-s per encode).
     enableCpuMemArena: false,
+    ...(tuning.memoryPattern === false ? { enableMemPattern: false } : {}),
     ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
     ...(Object.keys(extra).length ? { extra } : {}),
   };

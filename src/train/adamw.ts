@@ -109,7 +109,7 @@ export class AdamW {
         const n = Math.min(CHUNK, g.length - start);
         arrays.forEach((a, j) => heap.set(a.subarray(start, start + n), j * CHUNK));
         k.adamw(0, 4 * CHUNK, 8 * CHUNK, 12 * CHUNK, n, keep, fb1, oneMinusB1, fb2, oneMinusB2, bc2Sqrt, eps, stepSize);
-        for (const j of [0, 2, 3]) arrays[j]!.set(heap.subarray(j * CHUNK, j * CHUNK + n), start);
+        arrays.forEach((a, j) => a !== g && a.set(heap.subarray(j * CHUNK, j * CHUNK + n), start)); // all but g
       }
     }
   }

@@ -44,10 +44,13 @@ export function saveCheckpoint(
 ): void {
   const { state } = trainer.optimizer;
   const optimiser: StateDict = new Map();
-  for (const [name, m] of state.expAvg)
-    optimiser.set(`exp_avg.${name}`, fromFloat32(m, trainer.weights.get(name)!.shape));
-  for (const [name, v] of state.expAvgSq)
-    optimiser.set(`exp_avg_sq.${name}`, fromFloat32(v, trainer.weights.get(name)!.shape));
+  const shapeOf = (name: string): readonly number[] => {
+    const w = trainer.weights.get(name);
+    if (!w) throw new Error(`optimiser state for "${name}", which the trainer does not train`);
+    return w.shape;
+  };
+  for (const [name, m] of state.expAvg) optimiser.set(`exp_avg.${name}`, fromFloat32(m, shapeOf(name)));
+  for (const [name, v] of state.expAvgSq) optimiser.set(`exp_avg_sq.${name}`, fromFloat32(v, shapeOf(name)));
   // The training state first: a model file without its optimiser beside it is still a valid model.
   const step = String(state.step);
   writeAtomically(trainStatePath(path), (temp) =>

@@ -7,6 +7,7 @@ import { readImageFolder } from '../eval/datasets.js';
 import { seededUniform } from '../models/random.js';
 import { fillTemplate } from '../zeroshot/templates.js';
 import type { Sample } from './data.js';
+import { at } from '../checked.js';
 
 /**
  * One sample per image, its caption a template drawn (seeded) for that image and filled with its
@@ -19,6 +20,6 @@ export function classPromptSamples(dir: string, templates: readonly string[], se
   const random = seededUniform(seed + 0x51ed);
   return data.inputs.map((image, i) => ({
     image: image as string,
-    caption: fillTemplate(templates[Math.floor(random() * templates.length)]!, data.classes[data.labels[i]!]!),
+    caption: fillTemplate(at(templates, Math.floor(random() * templates.length)), at(data.classes, at(data.labels, i))),
   }));
 }

@@ -14,6 +14,7 @@ import { preprocessBatch, type ImageInput, type TransformOptions } from '../imag
 import type { Tokenizer } from '../text/index.js';
 import type { Batch } from './trainer.js';
 import { seededUniform } from '../models/random.js';
+import { at, first } from '../checked.js';
 
 export interface Sample {
   image: string;
@@ -56,12 +57,13 @@ export function readCsvSamples(path: string, opts: CsvOptions = {}): Sample[] {
   const cc = header?.indexOf(captionKey) ?? -1;
   if (ic < 0 || cc < 0)
     throw new InputError(
-      `${path}: the header must name columns "${imageKey}" and "${captionKey}" (separator ${JSON.stringify(separator)}), found ${JSON.stringify(header)}`,
+      `${path}: the header must name columns "${imageKey}" and "${captionKey}" ` +
+        `(separator ${JSON.stringify(separator)}), found ${JSON.stringify(header)}`,
     );
-  return rows.map((r) => ({
-    image: isAbsolute(r[ic] ?? '') ? r[ic]! : join(dirname(path), r[ic] ?? ''),
-    caption: r[cc] ?? '',
-  }));
+  return rows.map((r) => {
+    const image = r[ic] ?? '';
+    return { image: isAbsolute(image) ? image : join(dirname(path), image), caption: r[cc] ?? '' };
+  });
 }
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp', '.tif', '.tiff', '.avif']);
@@ -74,7 +76,7 @@ export function readFolderSamples(dir: string): Sample[] {
   )) {
     if (!entry.isFile() || !IMAGE_EXTENSIONS.has(extname(entry.name).toLowerCase())) continue;
     const image = join(entry.parentPath, entry.name);
-    const captionFile = image.slice(0, -extname(image).length) + '.txt';
+    const captionFile = `${image.slice(0, -extname(image).length)}.txt`;
     if (existsSync(captionFile)) out.push({ image, caption: readFileSync(captionFile, 'utf8').trim() });
   }
   return out;
@@ -86,7 +88,7 @@ export function epochOrder(count: number, seed: number, epoch: number): number[]
   const order = [...Array(count).keys()];
   for (let i = count - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
-    [order[i], order[j]] = [order[j]!, order[i]!];
+    [order[i], order[j]] = [at(order, j), at(order, i)];
   }
   return order;
 }
@@ -148,7 +150,7 @@ async function fillBatch(
     }
     result.indices.forEach((inputIndex, row) => {
       images.set(result.tensor.data.subarray(row * per, (row + 1) * per), captions.length * per);
-      captions.push(queue[inputIndex]!.caption);
+      captions.push(at(queue, inputIndex).caption);
     });
   }
   const tokens = opts.tokenizer.tokenize(captions, { contextLength: opts.contextLength, truncate: true });
@@ -175,7 +177,7 @@ export async function* epochBatches(
     const batch = await fillBatch(
       async (n) => {
         const left = Math.min(n, k * B + order.length - next);
-        const pairs = Array.from({ length: left }, (_, j) => samples[order[(next + j) % order.length]!]!);
+        const pairs = Array.from({ length: left }, (_, j) => at(samples, at(order, (next + j) % order.length)));
         next += left;
         return pairs;
       },
@@ -204,18 +206,18 @@ export async function* webDatasetPairs(
   const order = epochOrder(shards.length, opts.seed ?? 0, opts.epoch ?? 0);
   const buffer: Pair[] = [];
   const size = opts.bufferSize ?? 1000;
-  for (const shard of order.map((i) => shards[i]!)) {
+  for (const shard of order.map((i) => at(shards, i))) {
     for await (const pair of tarPairs(shard, skipped)) {
       if (buffer.length < size) {
         buffer.push(pair);
         continue;
       }
       const j = Math.floor(random() * size);
-      yield buffer[j]!;
+      yield at(buffer, j);
       buffer[j] = pair;
     }
   }
-  while (buffer.length > 0) yield buffer.splice(Math.floor(random() * buffer.length), 1)[0]!;
+  while (buffer.length > 0) yield first(buffer.splice(Math.floor(random() * buffer.length), 1));
 }
 
 const WDS_IMAGE = /^(jpg|jpeg|png|webp|gif|bmp|tif|tiff)$/;

@@ -13,6 +13,7 @@ import type { Tensor } from '../tensor.js';
 import { zeroShotClassifier } from '../zeroshot/classifier.js';
 import { SINGLE_TEMPLATE } from '../zeroshot/templates.js';
 import type { Sample } from './data.js';
+import { at, first } from '../checked.js';
 
 export interface LabelledImage {
   image: string;
@@ -115,7 +116,7 @@ export async function zeroShotAccuracy(
     workers,
   );
   const predictions = await classifier.classify(features, 1);
-  const correct = indices.filter((input, row) => predictions[row]![0]!.label === images[input]!.label).length;
+  const correct = indices.filter((input, row) => first(at(predictions, row)).label === at(images, input).label).length;
   return { top1: indices.length ? correct / indices.length : 0, images: indices.length, skipped };
 }
 
@@ -158,7 +159,7 @@ export async function retrievalRecall(
     await encodeTexts(
       model,
       tokenize,
-      indices.map((i) => pairs[i]!.caption),
+      indices.map((i) => at(pairs, i).caption),
     ),
   );
   const n = indices.length;

@@ -39,7 +39,8 @@ export interface TrainGraph {
 
 /** Turns an initializer into a graph input of the same name (its value is then fed per run). */
 function promoteToInput(graph: Graph, v: Value): string {
-  const init = graph.initializers.get(v.id)!;
+  const init = graph.initializers.get(v.id);
+  if (!init) throw new Error(`value ${v.id} is not a weight`);
   graph.initializers.delete(v.id);
   graph.inputs.push({ name: init.name, value: v });
   return init.name;

@@ -3,6 +3,7 @@
 // cross-entropies of each image over the texts and of each text over the images (label = own index).
 
 import type { Graph, Value } from '../graph/ir.js';
+import { first } from '../checked.js';
 
 export interface ClipLossValues {
   loss: Value;
@@ -16,7 +17,7 @@ const normalize = (f: Value): Value => f.div(f.pow(2).sum([1], true).sqrt());
 
 /** Cross-entropy with labels arange(B) along `axis` of logits [B, B]: −mean of the log-softmax diagonal. */
 function diagonalCrossEntropy(logits: Value, axis: number, eye: Value): Value {
-  const logProbs = logits.graph.op('LogSoftmax', [logits], { axis })[0]!;
+  const logProbs = first(logits.graph.op('LogSoftmax', [logits], { axis }));
   return logProbs.mul(eye).sum([0, 1], false).div(-logits.dim(0));
 }
 

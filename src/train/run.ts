@@ -43,7 +43,10 @@ export interface TrainClipOptions {
    * the run's own output when `resume` is set.
    */
   model: string;
-  /** The starting checkpoint's config file when none is beside it (as load()'s `config`, e.g. for open_clip's epoch_N.pt). */
+  /**
+   * The starting checkpoint's config file when none is beside it (as load()'s `config`, e.g. for
+   * open_clip's epoch_N.pt).
+   */
   modelConfig?: string;
   /**
    * Training pairs: a CSV/TSV (open_clip columns), a folder of images with .txt captions, or
@@ -211,7 +214,8 @@ export async function trainClip(opts: TrainClipOptions): Promise<TrainClipResult
   const settings = runSettings(opts, samples);
   const saved = opts.resume ? readTrainState(start) : undefined;
   checkSameRun((saved?.resume as Partial<ResumeState> | undefined)?.settings, settings, opts.output);
-  // A resumed run's output carries the config it was saved with (saveCheckpoint); `modelConfig` is the starting model's.
+  // A resumed run's output carries the config it was saved with (saveCheckpoint); `modelConfig` is
+  // the starting model's.
   const {
     stateDict: sd,
     config: cfg,
@@ -288,9 +292,10 @@ export async function trainClip(opts: TrainClipOptions): Promise<TrainClipResult
     tokenizer.tokenize(texts, { contextLength: cfg.text.contextLength, truncate: true });
   /** The current weights in an inference model, evaluated, then freed. */
   async function evaluate(epoch: number): Promise<void> {
+    if (!evalData) return;
     const model = new CLIP(trainer.currentStateDict(), opts.runtime ?? {}, cfg);
     try {
-      opts.onEval?.({ step: trainer.step, epoch, ...(await evaluateClip(model, tokenize, evalData!, opts.workers)) });
+      opts.onEval?.({ step: trainer.step, epoch, ...(await evaluateClip(model, tokenize, evalData, opts.workers)) });
     } finally {
       await model.release();
     }

@@ -10,8 +10,10 @@ import { trimPadding } from '../inference/text-buckets.js';
 import { fromFloat32, toFloat32, type RawTensor, type StateDict, type Tensor } from '../tensor.js';
 import { AdamW, type AdamWOptions } from './adamw.js';
 import { clipGradNorm } from './clip-grad-norm.js';
+import { collectGarbage } from './collect-garbage.js';
 import { buildFeatureGraph, buildTrainGraph, type TrainGraphOptions } from './graph.js';
 import { cosineLr, type CosineSchedule } from './schedule.js';
+import { at, first } from '../checked.js';
 
 export interface TrainerOptions extends TrainGraphOptions {
   optimizer?: AdamWOptions;
@@ -46,6 +48,9 @@ export interface Gradients {
 
 const LOGIT_SCALE_MAX = Math.log(100);
 
+/** Models whose weights take at least this much get a garbage collection before each run (a few ms). */
+const COLLECT_ABOVE_BYTES = 64 * 2 ** 20;
+
 /**
  * In a training graph the weights are inputs, so ONNX Runtime cannot pre-pack them, and folding
  * a Transpose into MatMul/Gemm (transA/transB) sends MLAS down its slower transposed-operand path:
@@ -58,6 +63,7 @@ const LOGIT_SCALE_MAX = Math.log(100);
  */
 export const TRAINING_TUNING: GraphTuning = {
   disabledOptimizers: ['MatmulTransposeFusion', 'GemmTransposeFusion', 'NchwcTransformer'],
+  memoryPattern: false,
 };
 
 export class Trainer {
@@ -67,11 +73,20 @@ export class Trainer {
   batchesTracked = 0;
   readonly optimizer: AdamW;
 
+  /** The state dict's names in order, for currentStateDict. */
+  private readonly names: readonly string[];
+  /**
+   * The entries it does not train, as loaded. The rest of the loaded state dict is not kept: the
+   * trained tensors live on as float32 in `weights`, and a caller that lets its state dict go
+   * frees the loaded copy (for a float32 ViT-B/32, 600 MB of a training process).
+   */
+  private readonly untrained: StateDict = new Map();
+
   private constructor(
     private readonly session: Session,
     /** Features-only session for gradient accumulation (micro-batches). */
     private readonly featureSession: Session | undefined,
-    private readonly stateDict: StateDict,
+    stateDict: StateDict,
     readonly config: ClipConfig,
     readonly params: readonly string[],
     readonly buffers: readonly string[],
@@ -79,9 +94,12 @@ export class Trainer {
   ) {
     this.optimizer = new AdamW(opts.optimizer);
     for (const name of [...params, ...buffers]) {
-      const t = stateDict.get(name)!;
+      const t = stateDict.get(name);
+      if (!t) throw new ConfigError(`state dict is missing "${name}"`);
       this.weights.set(name, { data: toFloat32(t), shape: t.shape });
     }
+    this.names = [...stateDict.keys()];
+    for (const [name, t] of stateDict) if (!this.weights.has(name)) this.untrained.set(name, t);
   }
 
   static async create(stateDict: StateDict, config: ClipConfig, opts: TrainerOptions): Promise<Trainer> {
@@ -109,7 +127,8 @@ export class Trainer {
     const B = this.opts.batchSize;
     if (batch.images.shape[0] !== B || batch.tokens.shape[0] !== B) {
       throw new ConfigError(
-        `the trainer was built for batches of ${B}, got ${batch.images.shape[0]} images and ${batch.tokens.shape[0]} captions`,
+        `the trainer was built for batches of ${B}, ` +
+          `got ${batch.images.shape[0]} images and ${batch.tokens.shape[0]} captions`,
       );
     }
     const L = this.config.text.contextLength;
@@ -119,33 +138,45 @@ export class Trainer {
       );
     }
     const weights: Record<string, TensorLike> = {};
-    for (const [name, w] of this.weights) weights[name] = w;
+    let bytes = 0;
+    for (const [name, w] of this.weights) {
+      weights[name] = w;
+      bytes += w.data.byteLength;
+    }
+    // The previous step's gradients are garbage now (unless the caller kept them): free them
+    // before the run instead of holding them through its peak (see collect-garbage.ts).
+    if (bytes >= COLLECT_ABOVE_BYTES) collectGarbage();
     const pick = (outputs: Record<string, TensorLike>, prefix: string, names: readonly string[]) =>
-      new Map(names.map((n) => [n, outputs[prefix + n]!.data as Float32Array]));
-    if (!this.featureSession) {
+      new Map(names.map((n) => [n, floatOutput(outputs, prefix + n)]));
+    const { microBatch } = this.opts;
+    if (!this.featureSession || microBatch === undefined) {
       const outputs = await this.session.run({ ...weights, images: batch.images, tokens: this.trimmed(batch.tokens) });
       return {
-        loss: Number(outputs.loss!.data[0]),
+        loss: lossOf(outputs),
         grads: pick(outputs, 'grad.', this.params),
         buffersAfter: pick(outputs, 'buffers_after.', this.buffers),
         outputs,
       };
     }
-    return this.accumulate(batch, weights, pick);
+    return this.accumulate(batch, weights, pick, this.featureSession, microBatch);
   }
 
   private trimmed(tokens: Tensor<Int32Array>): Tensor<Int32Array> {
     return this.opts.trimPadding === false ? tokens : trimPadding(tokens);
   }
 
-  /** Gradient accumulation over micro-batches: features first, then one backward pass each (see TrainGraphOptions.microBatch). */
+  /**
+   * Gradient accumulation over micro-batches: features first, then one backward pass each (see
+   * TrainGraphOptions.microBatch).
+   */
   private async accumulate(
     batch: Batch,
     weights: Record<string, TensorLike>,
     pick: (o: Record<string, TensorLike>, prefix: string, names: readonly string[]) => Map<string, Float32Array>,
+    featureSession: Session,
+    b: number,
   ): Promise<Gradients> {
     const B = this.opts.batchSize;
-    const b = this.opts.microBatch!;
     const rows = <T extends Float32Array | Int32Array>(t: Tensor<T>, j: number): Tensor<T> => {
       const per = t.data.length / B;
       return { data: t.data.slice(j * b * per, (j + 1) * b * per) as T, shape: [b, ...t.shape.slice(1)] };
@@ -154,15 +185,15 @@ export class Trainer {
     const imageAll = new Float32Array(B * E);
     const textAll = new Float32Array(B * E);
     for (let j = 0; j < B / b; j++) {
-      const f = await this.featureSession!.run({
+      const f = await featureSession.run({
         ...weights,
         images: rows(batch.images, j),
         tokens: this.trimmed(rows(batch.tokens, j)),
       });
-      imageAll.set(f.image_features!.data as Float32Array, j * b * E);
-      textAll.set(f.text_features!.data as Float32Array, j * b * E);
+      imageAll.set(floatOutput(f, 'image_features'), j * b * E);
+      textAll.set(floatOutput(f, 'text_features'), j * b * E);
     }
-    const grads = new Map(this.params.map((n) => [n, new Float32Array(this.weights.get(n)!.data.length)]));
+    const grads = new Map(this.params.map((n) => [n, new Float32Array(this.weight(n).data.length)]));
     let buffersAfter = new Map<string, Float32Array>();
     let outputs: Record<string, TensorLike> = {};
     for (let j = 0; j < B / b; j++) {
@@ -179,30 +210,34 @@ export class Trainer {
         text_features_all: { data: textAll, shape: [B, E] },
       });
       for (const [n, d] of pick(outputs, 'grad.', this.params)) {
-        const sum = grads.get(n)!;
+        const sum = grads.get(n);
+        if (!sum) throw new Error(`the training graph gave a gradient for "${n}", which it does not train`);
         // logit_scale acts on the whole batch's logits in every pass: its gradient is the full
         // batch's each time, so it is taken once (summing would count it once per micro-batch).
         if (n === 'logit_scale') {
           sum.set(d);
           continue;
         }
-        for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + d[i]!;
+        for (let i = 0; i < sum.length; i++) sum[i] = at(sum, i) + at(d, i);
       }
       buffersAfter = pick(outputs, 'buffers_after.', this.buffers);
     }
-    return { loss: Number(outputs.loss!.data[0]), grads, buffersAfter, outputs };
+    return { loss: lossOf(outputs), grads, buffersAfter, outputs };
   }
 
-  /** Clips (if asked), takes an AdamW step at the scheduled rate, clamps logit_scale to [0, ln 100], stores the new buffers. */
+  /**
+   * Clips (if asked), takes an AdamW step at the scheduled rate, clamps logit_scale to [0, ln 100],
+   * stores the new buffers.
+   */
   applyGradients(g: Gradients): { lr: number; gradNorm?: number } {
     const gradNorm =
       this.opts.clipGradNorm !== undefined ? clipGradNorm(g.grads.values(), this.opts.clipGradNorm) : undefined;
     const lr = this.learningRate();
-    const trained = new Map(this.params.map((n) => [n, this.weights.get(n)!]));
+    const trained = new Map(this.params.map((n) => [n, this.weight(n)]));
     this.optimizer.step(trained, g.grads, lr);
     const scale = this.weights.get('logit_scale');
-    if (scale) scale.data[0] = Math.min(Math.max(scale.data[0]!, 0), LOGIT_SCALE_MAX);
-    for (const [name, data] of g.buffersAfter) this.weights.get(name)!.data.set(data);
+    if (scale) scale.data[0] = Math.min(Math.max(first(scale.data), 0), LOGIT_SCALE_MAX);
+    for (const [name, data] of g.buffersAfter) this.weight(name).data.set(data);
     // One BatchNorm forward per (micro-)batch with a gradient, as torch counts them.
     if (g.buffersAfter.size > 0)
       this.batchesTracked += this.opts.batchSize / (this.opts.microBatch ?? this.opts.batchSize);
@@ -218,13 +253,13 @@ export class Trainer {
   /** The model's state dict with the current weights (float32), frozen ones as loaded. */
   currentStateDict(): StateDict {
     const out: StateDict = new Map();
-    for (const [name, t] of this.stateDict) {
+    for (const name of this.names) {
       const w = this.weights.get(name);
-      out.set(name, w ? fromFloat32(w.data.slice(), w.shape) : t);
-    }
-    for (const name of out.keys()) {
-      if (name.endsWith('num_batches_tracked') && this.buffers.length > 0)
-        out.set(name, int64Scalar(this.batchesTracked + initialCount(this.stateDict.get(name)!)));
+      const t = this.untrained.get(name);
+      if (w) out.set(name, fromFloat32(w.data.slice(), w.shape));
+      else if (t && name.endsWith('num_batches_tracked') && this.buffers.length > 0)
+        out.set(name, int64Scalar(this.batchesTracked + initialCount(t)));
+      else if (t) out.set(name, t);
     }
     return out;
   }
@@ -233,7 +268,23 @@ export class Trainer {
     await this.session.release();
     await this.featureSession?.release();
   }
+
+  /** A trained parameter or buffer by name. */
+  private weight(name: string): { data: Float32Array; shape: readonly number[] } {
+    const w = this.weights.get(name);
+    if (!w) throw new Error(`"${name}" is not a trained parameter or buffer`);
+    return w;
+  }
 }
+
+/** A float32 output of a training-graph run by name (a missing one is a graph bug, not bad input). */
+function floatOutput(outputs: Record<string, TensorLike>, name: string): Float32Array {
+  const data = outputs[name]?.data;
+  if (!(data instanceof Float32Array)) throw new Error(`the training graph gave no float32 output "${name}"`);
+  return data;
+}
+
+const lossOf = (outputs: Record<string, TensorLike>): number => first(floatOutput(outputs, 'loss'));
 
 function initialCount(t: RawTensor): number {
   return t.dtype === 'int64' ? Number(new BigInt64Array(t.bytes.slice().buffer)[0]) : 0;

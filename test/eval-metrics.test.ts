@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { fitLinearProbe } from '../src/eval/linear-probe.js';
 import { fitLogistic, logisticScores } from '../src/train/index.js';
 import { interpolateStateDicts } from '../src/eval/merge.js';
-import { classificationMetrics, recallMetrics, retrievalRanks } from '../src/eval/metrics.js';
+import { classificationMetrics, recallMetrics, retrievalRanks } from '../src/metrics.js';
 import { encodeNpy } from '../src/npy.js';
 import { fromFloat32, toFloat32, type RawTensor } from '../src/tensor.js';
 

@@ -6,7 +6,7 @@ import { cacheDir, type ImageOutput, type LoadedClip } from '../index.js';
 import { firstItems, readFashionMnist, readLabelledDataset, type LabelledDataset } from '../eval/datasets.js';
 import { imageFeatures, modelFingerprint, type ImageFeatures } from '../eval/features.js';
 import { FASHION_MNIST_DIR } from '../eval/fashion-mnist.js';
-import { classMetrics, type ClassificationMetrics } from '../eval/metrics.js';
+import { classMetrics, type ClassificationMetrics } from '../metrics.js';
 import { progressBar } from '../eval/progress.js';
 import { writeReport, type ReportInput } from '../eval/report.js';
 import { zeroShotMetrics } from '../eval/zeroshot.js';

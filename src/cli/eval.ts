@@ -9,7 +9,7 @@ import { readCaptionPairs, type LabelledDataset } from '../eval/datasets.js';
 import type { ImageFeatures } from '../eval/features.js';
 import { fitLinearProbe } from '../eval/linear-probe.js';
 import { logisticScores } from '../train/index.js';
-import { classificationMetrics } from '../eval/metrics.js';
+import { classificationMetrics } from '../metrics.js';
 import { encodeNpy } from '../npy.js';
 import { retrievalMetrics } from '../eval/retrieval.js';
 import {

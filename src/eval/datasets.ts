@@ -7,9 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InputError } from '../errors.js';
 import type { ImageInput } from '../index.js';
-// The train modules directly, not train/index.ts: train/run.ts uses readImageFolder for class prompts.
 import { readCsvSamples, type Sample } from '../train/data.js';
-import { readLabelledFolder } from '../train/evaluate.js';
+import { imageFolderClasses, readLabelledFolder } from '../train/evaluate.js';
 import {
   FASHION_LABELS,
   FASHION_MNIST_DIR,
@@ -58,23 +57,8 @@ function readLines(path: string): string[] {
  */
 export function readImageFolder(dir: string): LabelledDataset {
   const items = readLabelledFolder(dir);
-  const folders = [...new Set(items.map((i) => i.label))].sort();
-  const namesFile = join(dir, 'classes.txt');
-  const classes = existsSync(namesFile) ? readLines(namesFile) : folders;
-  if (classes.length !== folders.length) {
-    throw new InputError(
-      `${namesFile}: ${classes.length} class names for ${folders.length} sub-folders ` +
-        '(one line per sorted sub-folder expected)',
-    );
-  }
   const inputs = items.map((i) => i.image);
-  return {
-    source: dir,
-    classes,
-    inputs,
-    labels: Int32Array.from(items, (i) => folders.indexOf(i.label)),
-    fingerprint: () => hashFiles(inputs),
-  };
+  return { source: dir, ...imageFolderClasses(dir, items), inputs, fingerprint: () => hashFiles(inputs) };
 }
 
 /**

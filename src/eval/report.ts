@@ -4,7 +4,7 @@
 
 import { writeFileSync } from 'node:fs';
 import sharp from 'sharp';
-import { classMetrics, type ClassificationMetrics } from './metrics.js';
+import { classMetrics, type ClassificationMetrics } from '../metrics.js';
 
 export interface ReportInput {
   title: string;

@@ -5,7 +5,7 @@ import { at } from '../checked.js';
 import { normalizeRows, type LoadedClip } from '../index.js';
 import type { CaptionedImages } from './datasets.js';
 import type { ImageFeatures } from './features.js';
-import { dotRows, recallMetrics, retrievalRanks } from './metrics.js';
+import { dotRows, recallMetrics, retrievalRanks } from '../metrics.js';
 
 export interface RetrievalMetrics {
   image_to_text: Record<string, number>;

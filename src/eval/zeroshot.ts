@@ -5,7 +5,7 @@ import { at } from '../checked.js';
 import { normalizeRows, zeroShotClassifier, type LoadedClip } from '../index.js';
 import type { LabelledDataset } from './datasets.js';
 import type { ImageFeatures } from './features.js';
-import { classificationMetrics, dotRows, type ClassificationMetrics } from './metrics.js';
+import { classificationMetrics, dotRows, type ClassificationMetrics } from '../metrics.js';
 
 /** Logits [rows, classes] = exp(logit_scale) · cos(image, class embedding), as the reference computes them. */
 export async function zeroShotLogits(

@@ -3,10 +3,10 @@
 // contrastive loss as captioned pairs.
 
 import { InputError } from '../errors.js';
-import { readImageFolder } from '../eval/datasets.js';
 import { seededUniform } from '../models/random.js';
 import { fillTemplate } from '../zeroshot/templates.js';
 import type { Sample } from './data.js';
+import { imageFolderClasses, readLabelledFolder } from './evaluate.js';
 import { at } from '../checked.js';
 
 /**
@@ -16,10 +16,11 @@ import { at } from '../checked.js';
  */
 export function classPromptSamples(dir: string, templates: readonly string[], seed = 0): Sample[] {
   if (templates.length === 0) throw new InputError(`${dir}: class-prompt training needs at least one template`);
-  const data = readImageFolder(dir);
+  const items = readLabelledFolder(dir);
+  const { classes, labels } = imageFolderClasses(dir, items);
   const random = seededUniform(seed + 0x51ed);
-  return data.inputs.map((image, i) => ({
-    image: image as string,
-    caption: fillTemplate(at(templates, Math.floor(random() * templates.length)), at(data.classes, at(data.labels, i))),
+  return items.map(({ image }, i) => ({
+    image,
+    caption: fillTemplate(at(templates, Math.floor(random() * templates.length)), at(classes, at(labels, i))),
   }));
 }

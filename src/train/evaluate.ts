@@ -2,10 +2,10 @@
 // per label, prompts "a photo of a {}.") and text↔image retrieval recall@K on held-out pairs,
 // computed with whatever weights the given CLIP model holds.
 
-import { readdirSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
-import { dotRows, retrievalRanks } from '../eval/metrics.js';
+import { dotRows, retrievalRanks } from '../metrics.js';
 import { preprocessBatch } from '../image/index.js';
 import { normalizeRows } from '../inference/logits.js';
 import type { CLIP } from '../inference/clip.js';
@@ -53,6 +53,32 @@ export function readLabelledFolder(dir: string): LabelledImage[] {
   }
   if (out.length === 0) throw new InputError(`${dir}: no images in subfolders (expected <dir>/<label>/<image>)`);
   return out;
+}
+
+/**
+ * The classes of an ImageFolder read by readLabelledFolder: the sorted sub-folder names, unless
+ * `<dir>/classes.txt` renames them (line i names the i-th sorted sub-folder, e.g. ImageNet's
+ * n01440764 → tench); and each image's class index.
+ */
+export function imageFolderClasses(
+  dir: string,
+  items: readonly LabelledImage[],
+): { classes: string[]; labels: Int32Array } {
+  const folders = [...new Set(items.map((i) => i.label))].sort();
+  const namesFile = join(dir, 'classes.txt');
+  const classes = existsSync(namesFile)
+    ? readFileSync(namesFile, 'utf8')
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter(Boolean)
+    : folders;
+  if (classes.length !== folders.length) {
+    throw new InputError(
+      `${namesFile}: ${classes.length} class names for ${folders.length} sub-folders ` +
+        '(one line per sorted sub-folder expected)',
+    );
+  }
+  return { classes, labels: Int32Array.from(items, (i) => folders.indexOf(i.label)) };
 }
 
 /** Image features [N, embedDim] of the readable images, and which inputs they are. */

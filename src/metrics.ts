@@ -4,8 +4,8 @@
 // confusion matrix; in retrieval only strictly higher scores rank above a match, the usual
 // `(scores > positive).sum()`, which matters for duplicate captions (equal text features).
 
-import { at } from '../checked.js';
-import { InputError } from '../errors.js';
+import { at } from './checked.js';
+import { InputError } from './errors.js';
 
 /** Row-by-row dot products a·bᵀ: [n, d] × [m, d] → [n, m]. */
 export function dotRows(a: Float32Array, b: Float32Array, d: number): Float32Array {

@@ -168,7 +168,8 @@ async function main(): Promise<void> {
     for (const r of rows) {
       const cells = [r.browser_per_s.toFixed(1).padStart(9), r.node_per_s.toFixed(1).padStart(6)];
       console.log(
-        `${r.task.padEnd(6)} ${String(r.batch).padStart(5)}  ${cells.join('  ')}  ${r.browser_over_node.toFixed(2).padStart(11)}×`,
+        `${r.task.padEnd(6)} ${String(r.batch).padStart(5)}  ${cells.join('  ')}  ` +
+          `${r.browser_over_node.toFixed(2).padStart(11)}×`,
       );
     }
     console.log('\nWhere the time goes (seconds)        browser    node');

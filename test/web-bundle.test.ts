@@ -214,7 +214,7 @@ test('load() from bytes needs the tokenizer file; a wrong sha256 is a DownloadEr
   }
 });
 
-test('a plain page (not cross-origin isolated) with default options: one thread, same features; the loader is fetched as .js', {
+test('a page not cross-origin isolated, default options: one thread, same features; the loader fetched as .js', {
   skip,
   timeout: 120_000,
 }, async () => {

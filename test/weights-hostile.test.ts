@@ -172,7 +172,7 @@ for (const [reader, inMemory, lies] of [
   ['Node (yauzl)', false, /cannot read zip entry "archive\/data\/0" \(too many bytes in the stream/],
   ['browser (bytes)', true, /zip entry "archive\/data\/0" inflates to more than the 16 bytes it declares/],
 ] as const) {
-  test(`${reader}: a deflate bomb under a small storage: only its declared bytes inflate; a lying directory is seen`, async (t) => {
+  test(`${reader}: small storage bomb: only the declared bytes inflate; a lying directory is caught`, async (t) => {
     const honest = join(dir, 'small-storage.pt');
     const lying = join(dir, 'small-storage-lying.pt');
     bomb(honest, 4);

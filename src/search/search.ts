@@ -7,8 +7,10 @@
 // rescored exactly. Either way the scores returned are
 // recomputed in float64 from the stored unit vectors: the cosine of the features.
 import { resolve, sep } from 'node:path';
+import { at } from '../checked.js';
 import { InputError } from '../errors.js';
 import { blobVector, statement, vectorWidth, type IndexDb } from './db.js';
+import { highestScores, type RowFilter, smallestDistances } from './select.js';
 import { VectorScan, type VectorKind } from './vectors.js';
 
 export interface SearchFilters {
@@ -107,42 +109,6 @@ function scanFor(db: IndexDb, kind: VectorKind): VectorScan | undefined {
   return scan;
 }
 
-/**
- * Rows of the `keep` best values (highest, or lowest when `ascending`), among rows `allowed`.
- * Bits distances are small integers: a histogram finds the cut in one pass; float scores keep
- * a sorted shortlist that a row enters only when it beats the current k-th (or, to keep many,
- * are sorted).
- */
-function bestRows(values: Float32Array | Uint16Array, keep: number, allowed: (row: number) => boolean): number[] {
-  if (values instanceof Uint16Array) {
-    const counts = new Uint32Array(65536);
-    for (let r = 0; r < values.length; r++) if (allowed(r)) counts[values[r]!]!++;
-    let cut = 0;
-    for (let seen = 0; cut < counts.length && seen + counts[cut]! < keep; cut++) seen += counts[cut]!;
-    const rows: number[] = [];
-    for (let r = 0; r < values.length; r++) if (values[r]! <= cut && allowed(r)) rows.push(r);
-    return rows;
-  }
-  if (keep > 64) {
-    // many to keep (the int8 pass): sorting beats a long insertion shortlist
-    const all: number[] = [];
-    for (let r = 0; r < values.length; r++) if (allowed(r)) all.push(r);
-    return all.sort((a, b) => values[b]! - values[a]!).slice(0, keep);
-  }
-  const top: number[] = [];
-  let floor = -Infinity;
-  for (let r = 0; r < values.length; r++) {
-    const v = values[r]!;
-    if ((top.length >= keep && v <= floor) || !allowed(r)) continue;
-    let i = top.length;
-    while (i > 0 && values[top[i - 1]!]! < v) i--;
-    top.splice(i, 0, r);
-    if (top.length > keep) top.pop();
-    floor = values[top[top.length - 1]!]!;
-  }
-  return top;
-}
-
 export function searchVector(db: IndexDb, query: Float32Array, options: SearchOptions = {}): SearchHit[] {
   const {
     k = 20,
@@ -164,18 +130,24 @@ export function searchVector(db: IndexDb, query: Float32Array, options: SearchOp
     throw new InputError(`query vector of ${query.length} dimensions; the index holds ${scan.dim}`);
   const values = scan.scan(query);
   const photoIds = scan.photoIds;
-  const allowed = (row: number) => photoIds[row] !== excludeId && (!ids || ids.has(photoIds[row]!));
-  let rows = bestRows(values, approximate ? Math.max(SHORTLIST, candidates, offset + k) : offset + k, allowed);
-  if (approximate && rows.length > candidates) {
-    // Middle pass: the float query against the int8 codes of the shortlist keeps `candidates`.
-    const middle = scan.int8Scores(query, rows);
-    const keep = bestRows(middle, Math.max(candidates, offset + k), () => true);
-    rows = keep.map((i) => rows[i]!);
-  }
+  const allowed: RowFilter =
+    ids || excludeId !== undefined
+      ? (row) => {
+          const id = photoIds[row];
+          return id !== excludeId && (!ids || (id !== undefined && ids.has(id)));
+        }
+      : undefined;
+  let rows: Int32Array;
+  if (values instanceof Uint16Array) {
+    // Approximate: the SHORTLIST nearest sign-bit codes, then the best `candidates` of their int8 codes.
+    const shortlist = smallestDistances(values, Math.max(SHORTLIST, candidates, offset + k), allowed);
+    const picks = highestScores(scan.int8Scores(query, shortlist), Math.max(candidates, offset + k));
+    rows = picks.map((i) => at(shortlist, i));
+  } else rows = highestScores(values, offset + k, allowed);
   // One statement for all candidates (a point query each costs more in call overhead than in I/O).
   const stored = statement(db, 'SELECT id, embedding FROM vectors WHERE id IN (SELECT value FROM json_each(?))')
     .raw()
-    .all(JSON.stringify(rows.map((r) => photoIds[r]!))) as [number, Buffer][];
+    .all(JSON.stringify(Array.from(rows, (r) => at(photoIds, r)))) as [number, Buffer][];
   let scored = stored.map(([id, blob]) => ({ id, score: dot(query, blobVector(blob)) }));
   scored.sort((a, b) => b.score - a.score || a.id - b.id);
   scored = scored.slice(offset, offset + k);

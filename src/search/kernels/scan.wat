@@ -8,6 +8,11 @@
 ;;          search returns are recomputed in float64 for the results).
 ;; hamming: out[r] (u16) = popcount(bits[r] xor q); each code `bytes` long, a multiple of 16,
 ;;          at most 3968 bits (byte lanes count to at most 255).
+;; dots8:   out[i] (i32) = sum_j codes[rows[i]*stride + j] (i8) * q[j] (i16), for the n row numbers in
+;;          `rows` (i32): the int8 pass of approximate search over the shortlist the Hamming pass kept.
+;;          stride a multiple of 16; each i8 lane is widened to i16 and i32x4.dot_i16x8_s sums pairs
+;;          (relaxed SIMD's i8 dot would be faster but needs a flag in Node 20). Exact integer sums as
+;;          long as stride * 127 * max|q| < 2^31 (the caller scales q to at most 16383).
 (module
   (memory (export "memory") 1)
 
@@ -57,4 +62,35 @@
             (i32.add (i32x4.extract_lane 2 (local.get $sum)) (i32x4.extract_lane 3 (local.get $sum)))))
         (local.set $bits (i32.add (local.get $bits) (local.get $bytes)))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
-        (br $row)))))
+        (br $row))))
+
+  (func (export "dots8") (param $codes i32) (param $q i32) (param $rows i32) (param $n i32) (param $stride i32)
+    (param $out i32)
+    (local $i i32) (local $j i32) (local $row i32) (local $v v128) (local $acc v128)
+    (block $done
+      (loop $each
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $row
+          (i32.add (local.get $codes)
+            (i32.mul (i32.load (i32.add (local.get $rows) (i32.shl (local.get $i) (i32.const 2)))) (local.get $stride))))
+        (local.set $acc (v128.const i32x4 0 0 0 0))
+        (local.set $j (i32.const 0))
+        (block $rowDone
+          (loop $chunk
+            (br_if $rowDone (i32.ge_u (local.get $j) (local.get $stride)))
+            (local.set $v (v128.load (i32.add (local.get $row) (local.get $j))))
+            (local.set $acc
+              (i32x4.add (local.get $acc)
+                (i32x4.add
+                  (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $v))
+                    (v128.load (i32.add (local.get $q) (i32.shl (local.get $j) (i32.const 1)))))
+                  (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $v))
+                    (v128.load offset=16 (i32.add (local.get $q) (i32.shl (local.get $j) (i32.const 1))))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $chunk)))
+        (i32.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2)))
+          (i32.add
+            (i32.add (i32x4.extract_lane 0 (local.get $acc)) (i32x4.extract_lane 1 (local.get $acc)))
+            (i32.add (i32x4.extract_lane 2 (local.get $acc)) (i32x4.extract_lane 3 (local.get $acc)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $each)))))

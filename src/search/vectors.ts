@@ -5,12 +5,14 @@
 // connections commit: new rows are appended; any deletion reloads everything.
 import { instantiateKernel, type KernelMemory } from '../wasm/instantiate.js';
 import { SCAN_WASM_BASE64 } from './kernels/scan-wasm.js';
+import { at } from '../checked.js';
 import { statement, type IndexDb } from './db.js';
 
 interface ScanKernel {
   memory: KernelMemory;
   dots(m: number, q: number, rows: number, dim: number, out: number): void;
-  hamming(bits: number, q: number, rows: number, bytes: number, out: number): void;
+  hamming(bits: number, q: number, rows: number, bytes: number, out: number, hist: number): void;
+  collect(dist: number, rows: number, cut: number, atCut: number, out: number): number;
   dots8(codes: number, q: number, rows: number, n: number, stride: number, out: number): void;
 }
 
@@ -63,6 +65,8 @@ export function codeCentre(db: IndexDb): Float32Array | undefined {
 const SLICE_ROWS = 4096;
 /** The query region at the start of each kernel memory. */
 const QUERY_BYTES = 64 * 1024;
+/** Where the histogram of Hamming distances sits in the query region (after a float query of up to 4096). */
+const HISTOGRAM = 32 * 1024;
 
 /** Grows a kernel's memory to at least `bytes`, with a quarter more of room to append. */
 function growTo(memory: KernelMemory, bytes: number): void {
@@ -91,8 +95,8 @@ export class VectorScan {
     readonly kind: VectorKind,
     readonly dim: number,
   ) {
-    if (dim % 4 || 4 * dim > QUERY_BYTES)
-      throw new RangeError(`vectors of ${dim} dimensions: expected a multiple of 4 up to ${QUERY_BYTES / 4}`);
+    if (dim % 4 || dim > 4096)
+      throw new RangeError(`vectors of ${dim} dimensions: expected a multiple of 4 up to 4096`);
     this.stride = kind === 'float' ? 4 * dim : codeBytes(dim);
     this.int8Stride = Math.ceil(dim / 16) * 16;
     [this.table, this.column] = kind === 'float' ? ['vectors', 'embedding'] : ['codes', 'bits'];
@@ -119,7 +123,8 @@ export class VectorScan {
       this.rows = 0;
       this.lastId = 0;
     } // something was deleted
-    growTo(this.kernel.memory, QUERY_BYTES + total * (this.stride + 4));
+    // Rows, then per row an output slot (4 bytes) and a slot of the shortlist (4 bytes).
+    growTo(this.kernel.memory, QUERY_BYTES + total * (this.stride + 8));
     if (this.kind === 'bits') growTo(this.int8.memory, QUERY_BYTES + total * this.int8Stride);
     if (this.ids.length < total) {
       const ids = new Int32Array(Math.max(total, 2 * this.ids.length));
@@ -159,6 +164,36 @@ export class VectorScan {
     return new Int32Array(buffer, out, rows.length);
   }
 
+  /** The float32 unit vector of a row (kind 'float'): a view, valid until the next refresh. */
+  vector(row: number): Float32Array {
+    return new Float32Array(this.kernel.memory.buffer, QUERY_BYTES + row * this.stride, this.dim);
+  }
+
+  /**
+   * dot(row `of`, row) for `count` rows from `from` (kind 'float', after a refresh): one tile of
+   * the all-pairs scores of `clip dupes`. A view, valid until the next call.
+   */
+  rowScores(of: number, from: number, count: number): Float32Array {
+    const out = QUERY_BYTES + this.rows * this.stride;
+    this.kernel.dots(QUERY_BYTES + from * this.stride, QUERY_BYTES + of * this.stride, count, this.dim, out);
+    return new Float32Array(this.kernel.memory.buffer, out, count);
+  }
+
+  /**
+   * The rows of the `keep` smallest distances of the last scan (kind 'bits', no filter), in row order:
+   * the histogram the scan kept gives the cut, the kernel collects the rows (ties at the cut: the first).
+   */
+  nearest(keep: number): Int32Array {
+    const counts = new Uint32Array(this.kernel.memory.buffer, HISTOGRAM, 8 * this.stride + 1);
+    let cut = 0;
+    let below = 0;
+    for (; cut < counts.length - 1 && below + at(counts, cut) < keep; cut++) below += at(counts, cut);
+    const dist = QUERY_BYTES + this.rows * this.stride;
+    const list = dist + 4 * this.rows;
+    const n = this.kernel.collect(dist, this.rows, cut, Math.min(keep - below, at(counts, cut)), list);
+    return new Int32Array(this.kernel.memory.buffer, list, n).slice();
+  }
+
   /** Score (float) or Hamming distance (bits) of every row to the query. A view, valid until the next call. */
   scan(query: Float32Array): Float32Array | Uint16Array {
     this.refresh();
@@ -169,13 +204,14 @@ export class VectorScan {
       float ? new Uint8Array(query.buffer, query.byteOffset, query.byteLength) : signBits(query, codeCentre(this.db)),
       0,
     );
+    if (!float) new Uint32Array(this.kernel.memory.buffer, HISTOGRAM, 8 * this.stride + 1).fill(0);
     // In slices: V8 optimises a WebAssembly function between calls, not during one, so the first
     // scan of a process runs unoptimised for one slice only.
     for (let row = 0; row < this.rows; row += SLICE_ROWS) {
       const n = Math.min(SLICE_ROWS, this.rows - row);
-      const at = QUERY_BYTES + row * this.stride;
-      if (float) this.kernel.dots(at, 0, n, this.dim, out + 4 * row);
-      else this.kernel.hamming(at, 0, n, this.stride, out + 2 * row);
+      const from = QUERY_BYTES + row * this.stride;
+      if (float) this.kernel.dots(from, 0, n, this.dim, out + 4 * row);
+      else this.kernel.hamming(from, 0, n, this.stride, out + 2 * row, HISTOGRAM);
     }
     return float
       ? new Float32Array(this.kernel.memory.buffer, out, this.rows)

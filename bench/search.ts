@@ -1,8 +1,6 @@
-// Search at scale: synthetic clustered unit vectors (512-d, like image embeddings: many tight
-// clusters around a shared mean direction) written through the index's own writer, then queries
-// (noisier points of random clusters, like text queries) timed approximately, then exactly
-// (sign-bit coarse pass + float32 rescoring), recall@10 of the approximate path against exact.
-//   node dist/bench/search.js [--sizes 100000,1000000] [--queries 200] [--candidates 2000,5000] [--json]
+// Search at scale: synthetic clustered unit vectors (bench/synthetic-index.ts), then queries timed
+// approximately (sign bits, int8, float32 rescoring), then exactly; recall@10 of approximate against exact.
+//   node dist/bench/search.js [--sizes 100000,1000000] [--queries 200] [--candidates 200,500] [--json]
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +12,7 @@ const args = process.argv.slice(2);
 const arg = (name: string, fallback: string) => (args.includes(name) ? at(args, args.indexOf(name) + 1) : fallback);
 const sizes = arg('--sizes', '100000,1000000').split(',').map(Number);
 const queries = Number(arg('--queries', '200'));
-const candidateCounts = arg('--candidates', '500').split(',').map(Number);
+const candidateCounts = arg('--candidates', '200').split(',').map(Number);
 const asJson = args.includes('--json');
 const DIM = 512;
 

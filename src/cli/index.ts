@@ -29,7 +29,8 @@ export function registerIndex(program: Command): void {
     .option('--json', 'print one summary object {"added", "updated", "removed", "unchanged", "failed", "total"}')
     .addHelpText(
       'after',
-      '\nExample:\n  clip index ~/Pictures --db photos.clip.db --exclude "**/.thumbnails/**"\n  clip search "a red bicycle at the beach" --db photos.clip.db',
+      '\nExample:\n  clip index ~/Pictures --db photos.clip.db --exclude "**/.thumbnails/**"\n' +
+        '  clip search "a red bicycle at the beach" --db photos.clip.db',
     )
     .action(async (folders: string[], o: Record<string, unknown>, cmd: Command) => {
       if (!folders.length && !o.import) throw new UsageError('clip index: give folders to index, or --import <dir>');
@@ -73,7 +74,8 @@ export function registerIndex(program: Command): void {
       if (o.json) console.log(JSON.stringify({ added, updated, removed, unchanged, failed, total }));
       else
         console.error(
-          `${total} photos: ${added} added, ${updated} updated, ${removed} removed, ${unchanged} unchanged, ${failed} failed`,
+          `${total} photos: ${added} added, ${updated} updated, ${removed} removed, ` +
+            `${unchanged} unchanged, ${failed} failed`,
         );
     });
 }

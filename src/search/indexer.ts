@@ -7,6 +7,7 @@
 // committed in one transaction, so a killed run loses at most the batch in flight and the next run
 // carries on from there. Files that vanished under the folders are removed at the end.
 import { resolve, sep } from 'node:path';
+import { at } from '../checked.js';
 import { embedImages } from '../index.js';
 import { bindModel, type IndexDb } from './db.js';
 import { describePhoto, type PhotoInfo } from './describe.js';
@@ -110,7 +111,7 @@ export async function indexFolders(
   const toEmbed: ScannedFile[] = [];
   const pendingSha = new Set<string>();
   for (const file of changed) {
-    if (sizes.get(file.size)! < 2) {
+    if ((sizes.get(file.size) ?? 0) < 2) {
       toEmbed.push(file);
       continue;
     }
@@ -139,10 +140,10 @@ export async function indexFolders(
     }
   }
 
-  const byPath = new Map(toEmbed.map((f) => [f.path, f]));
   const paths = toEmbed.map((f) => f.path);
+  let ahead = 0; // files described (or being described) so far
   const aheadTo = (end: number) => {
-    for (let i = 0; i < Math.min(end, paths.length); i++) describe(paths[i]!);
+    for (; ahead < Math.min(end, paths.length); ahead++) describe(at(paths, ahead));
   };
   aheadTo(DESCRIBE_AHEAD_BATCHES * batchSize);
   let done = 0;
@@ -150,9 +151,9 @@ export async function indexFolders(
     done += embeddings.length + failures.length;
     aheadTo(done + DESCRIBE_AHEAD_BATCHES * batchSize);
     const rows: { file: ScannedFile; info: PhotoInfo; embedding: Float32Array }[] = [];
-    for (const f of failures) fail(paths[f.index]!, f.error);
+    for (const f of failures) fail(at(paths, f.index), f.error);
     for (const e of embeddings) {
-      const file = byPath.get(paths[e.index]!)!;
+      const file = at(toEmbed, e.index);
       try {
         rows.push({ file, info: await describe(file.path), embedding: e.embedding });
       } catch (err) {

@@ -166,9 +166,10 @@ export function searchVector(db: IndexDb, query: Float32Array, options: SearchOp
   return hits;
 }
 
-function dot(a: Float32Array, b: Float32Array): number {
+/** Float64 dot product (the scores search returns). */
+export function dot(a: Float32Array, b: Float32Array): number {
   let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  for (let i = 0; i < a.length; i++) s += (a[i] ?? 0) * (b[i] ?? 0);
   return s;
 }
 
@@ -183,7 +184,8 @@ export function photoById(db: IndexDb, id: number): Omit<SearchHit, 'score'> | u
 }
 
 function hydrate(db: IndexDb, id: number, score: number, folder?: string): SearchHit {
-  const photo = photoById(db, id)!;
+  const photo = photoById(db, id);
+  if (!photo) throw new Error(`photo ${id} vanished during a search`);
   const [low, high] = folder ? folderRange(folder) : ['', '\uffff'];
   return { ...photo, paths: photo.paths.filter((p) => p >= low && p < high), score };
 }

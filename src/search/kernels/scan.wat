@@ -32,7 +32,8 @@
             (br_if $rowDone (i32.ge_u (local.get $j) (local.get $rowBytes)))
             (local.set $acc
               (f32x4.add (local.get $acc)
-                (f32x4.mul (v128.load (i32.add (local.get $m) (local.get $j))) (v128.load (i32.add (local.get $q) (local.get $j))))))
+                (f32x4.mul (v128.load (i32.add (local.get $m) (local.get $j)))
+                  (v128.load (i32.add (local.get $q) (local.get $j))))))
             (local.set $j (i32.add (local.get $j) (i32.const 16)))
             (br $lane)))
         (f32.store (i32.add (local.get $out) (i32.shl (local.get $r) (i32.const 2)))
@@ -86,7 +87,8 @@
         (if (i32.or (i32.lt_u (local.get $d) (local.get $cut))
               (i32.and (i32.eq (local.get $d) (local.get $cut)) (i32.gt_s (local.get $atCut) (i32.const 0))))
           (then
-            (if (i32.eq (local.get $d) (local.get $cut)) (then (local.set $atCut (i32.sub (local.get $atCut) (i32.const 1)))))
+            (if (i32.eq (local.get $d) (local.get $cut))
+              (then (local.set $atCut (i32.sub (local.get $atCut) (i32.const 1)))))
             (i32.store (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2))) (local.get $r))
             (local.set $n (i32.add (local.get $n) (i32.const 1)))))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
@@ -101,7 +103,8 @@
         (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
         (local.set $row
           (i32.add (local.get $codes)
-            (i32.mul (i32.load (i32.add (local.get $rows) (i32.shl (local.get $i) (i32.const 2)))) (local.get $stride))))
+            (i32.mul (i32.load (i32.add (local.get $rows) (i32.shl (local.get $i) (i32.const 2))))
+              (local.get $stride))))
         (local.set $acc (v128.const i32x4 0 0 0 0))
         (local.set $j (i32.const 0))
         (block $rowDone

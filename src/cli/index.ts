@@ -5,6 +5,7 @@ import {
   clearIndex,
   importShards,
   indexFolders,
+  indexingThreads,
   loadIndexModel,
   modelForIndex,
   openIndex,
@@ -40,7 +41,8 @@ export function registerIndex(program: Command): void {
       const db = openIndex(dbPath);
       if (o.reindex) clearIndex(db);
       const modelGiven = cmd.getOptionValueSource('model') !== 'default';
-      const options = loadOptions(o);
+      // Unless told, the model gets its share of the cores; the decoding of the next batch the rest.
+      const options = { ...loadOptions(o), threads: (o.threads as number | undefined) ?? indexingThreads().model };
       const model =
         !modelGiven && storedModel(db)
           ? await modelForIndex(db, dbPath, undefined, options)

@@ -6,6 +6,7 @@
 // the model runs this one. Hashing and EXIF reading run a few batches ahead meanwhile. Each batch is
 // committed in one transaction, so a killed run loses at most the batch in flight and the next run
 // carries on from there. Files that vanished under the folders are removed at the end.
+import { availableParallelism } from 'node:os';
 import { resolve, sep } from 'node:path';
 import { at } from '../checked.js';
 import { embedImages } from '../index.js';
@@ -35,7 +36,21 @@ export interface IndexProgress {
 export interface IndexOptions {
   exclude?: readonly string[];
   batchSize?: number;
+  /** Decoding workers (preprocessBatch's concurrency). Default: indexingThreads().decode. */
+  decodeWorkers?: number;
   onProgress?: (progress: IndexProgress) => void;
+}
+
+/**
+ * How indexing splits the cores: the model and the decoding of the next batch run at the same time,
+ * so each gets its own share (half for the model, at least one each). Left to their defaults both
+ * would take every core (ONNX Runtime one intra-op thread per core, the decode pool one worker per
+ * core), and on two cores the model's parallel operators then wait at each barrier for the thread
+ * the decoder preempted. `clip index` loads the model with `model` threads unless --threads is given.
+ */
+export function indexingThreads(cores = availableParallelism()): { model: number; decode: number } {
+  const model = Math.max(1, Math.floor(cores / 2));
+  return { model, decode: Math.max(1, cores - model) };
 }
 
 /** Describe (hash + EXIF) at most this many batches ahead of the model. */
@@ -54,7 +69,7 @@ export async function indexFolders(
   roots: readonly string[],
   options: IndexOptions = {},
 ): Promise<IndexSummary> {
-  const { batchSize = 32, exclude = [], onProgress } = options;
+  const { batchSize = 32, exclude = [], onProgress, decodeWorkers = indexingThreads().decode } = options;
   bindModel(db, dbPath, identity, clip.model.config.embedDim); // refuses another model's index
   const files = scanPhotos(roots, exclude);
   const known = new Map(
@@ -147,7 +162,8 @@ export async function indexFolders(
   };
   aheadTo(DESCRIBE_AHEAD_BATCHES * batchSize);
   let done = 0;
-  for await (const { embeddings, failures } of embedImages(clip, paths, { batchSize })) {
+  const preprocess = { concurrency: decodeWorkers };
+  for await (const { embeddings, failures } of embedImages(clip, paths, { batchSize, preprocess })) {
     done += embeddings.length + failures.length;
     aheadTo(done + DESCRIBE_AHEAD_BATCHES * batchSize);
     const rows: { file: ScannedFile; info: PhotoInfo; embedding: Float32Array }[] = [];

@@ -26,7 +26,12 @@ export function registerIndex(program: Command): void {
     )
     .option('--reindex', 'drop the index first (needed to switch to another model)')
     .option('--import <dir>', 'import the output folder of `clip embed --queue … --out dir` (manifest.json + shards)')
-    .option('-b, --batch-size <n>', 'images per model run', positiveInt, 32)
+    .option(
+      '-b, --batch-size <n>',
+      'images per commit (one transaction; a killed run loses at most one)',
+      positiveInt,
+      32,
+    )
     .option('--json', 'print one summary object {"added", "updated", "removed", "unchanged", "failed", "total"}')
     .addHelpText(
       'after',

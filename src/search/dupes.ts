@@ -8,7 +8,7 @@
 // Pairs the kernel's float32 scores put near the threshold are rescored in float64, as search does.
 import { at } from '../checked.js';
 import type { IndexDb } from './db.js';
-import { photoById, scanFor } from './search.js';
+import { dot, photoById, scanFor } from './search.js';
 
 export interface DuplicateReport {
   /** Paths that hold byte-identical content. */
@@ -26,12 +26,6 @@ function paths(db: IndexDb, id: number): string[] {
   const photo = photoById(db, id);
   if (!photo) throw new Error(`photo ${id} vanished while listing duplicates`);
   return photo.paths;
-}
-
-function dot(a: Float32Array, b: Float32Array): number {
-  let s = 0;
-  for (let j = 0; j < a.length; j++) s += (a[j] ?? 0) * (b[j] ?? 0);
-  return s;
 }
 
 export function findDuplicates(db: IndexDb, threshold = 0.95): DuplicateReport {

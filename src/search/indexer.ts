@@ -35,6 +35,7 @@ export interface IndexProgress {
 
 export interface IndexOptions {
   exclude?: readonly string[];
+  /** Images per commit (one transaction). */
   batchSize?: number;
   /** Decoding workers (preprocessBatch's concurrency). Default: indexingThreads().decode. */
   decodeWorkers?: number;
@@ -43,10 +44,10 @@ export interface IndexOptions {
 
 /**
  * How indexing splits the cores: the model and the decoding of the next batch run at the same time,
- * so each gets its own share (half for the model, at least one each). Left to their defaults both
- * would take every core (ONNX Runtime one intra-op thread per core, the decode pool one worker per
- * core), and on two cores the model's parallel operators then wait at each barrier for the thread
- * the decoder preempted. `clip index` loads the model with `model` threads unless --threads is given.
+ * so each gets its own share (half for the model, at least one each), as the stages are measured
+ * alone (bench/index-rate.ts). Left to their defaults both would take every core (ONNX Runtime one
+ * intra-op thread per core, the decode pool one worker per core) and preempt each other.
+ * `clip index` loads the model with `model` threads unless --threads is given.
  */
 export function indexingThreads(cores = availableParallelism()): { model: number; decode: number } {
   const model = Math.max(1, Math.floor(cores / 2));
@@ -162,11 +163,17 @@ export async function indexFolders(
   };
   aheadTo(DESCRIBE_AHEAD_BATCHES * batchSize);
   let done = 0;
-  const preprocess = { concurrency: decodeWorkers };
-  for await (const { embeddings, failures } of embedImages(clip, paths, { batchSize, preprocess })) {
+  // Decoding runs on the worker pool (at least 2 workers: with 1, preprocessBatch resizes on this
+  // thread). ONNX Runtime's run blocks this thread for the whole model call (measured: no timer fires
+  // during encodeImage), and the pool hands a worker its next image only from this thread: during a
+  // model call each worker finishes at most the image it holds. So the model runs as many images per
+  // call as there are workers, and the rows are committed `batchSize` at a time.
+  const workers = Math.max(2, decodeWorkers);
+  const preprocess = { concurrency: workers };
+  let rows: { file: ScannedFile; info: PhotoInfo; embedding: Float32Array }[] = [];
+  for await (const { embeddings, failures } of embedImages(clip, paths, { batchSize: workers, preprocess })) {
     done += embeddings.length + failures.length;
     aheadTo(done + DESCRIBE_AHEAD_BATCHES * batchSize);
-    const rows: { file: ScannedFile; info: PhotoInfo; embedding: Float32Array }[] = [];
     for (const f of failures) fail(at(paths, f.index), f.error);
     for (const e of embeddings) {
       const file = at(toEmbed, e.index);
@@ -176,9 +183,12 @@ export async function indexFolders(
         fail(file.path, err);
       }
     }
+    if (rows.length < batchSize && done < paths.length) continue;
+    const batch = rows;
+    rows = [];
     db.transaction(() => {
-      writer.centreCodes(rows.map((r) => r.embedding));
-      for (const { file, info, embedding } of rows) {
+      writer.centreCodes(batch.map((r) => r.embedding));
+      for (const { file, info, embedding } of batch) {
         const photoId = writer.addPhoto(info, embedding);
         writer.linkFile(file, photoId);
         count(file);

@@ -57,7 +57,7 @@ export function registerSearch(program: Command): void {
     .addOption(
       new Option(
         '--mode <mode>',
-        'exact, or approximate (coarse bit pass + exact rescoring); auto: approximate above 100k photos',
+        'exact, or approximate (sign-bit and int8 passes, then exact rescoring); auto: approximate above 100k photos',
       )
         .choices(['auto', 'exact', 'approximate'])
         .default('auto'),

@@ -1,6 +1,7 @@
 // Load on `clip serve`: autocannon, N concurrent clients for a few seconds each on /api/search, on
 // loopback, against a server process of its own over an index of synthetic vectors made by the
-// real model's identity (random ViT-B/32 weights: the text tower's cost is the real one).
+// real model's identity (random ViT-B/32 weights: the text tower's cost is the real one), clustered as
+// in bench/search.ts.
 // Two runs: 50 distinct queries (their text features cached after the first request, as instant
 // search repeats prefixes), then a new query text on every request (one text encode each).
 //   node dist/bench/search-load.js [--photos 10000] [--connections 10] [--seconds 5] [--json]
@@ -11,9 +12,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { OFFICIAL_CONFIGS, randomStateDict, writeSafetensors } from '../src/index.js';
-import { bindModel, openIndex } from '../src/search/db.js';
 import { loadIndexModel } from '../src/search/model.js';
-import { IndexWriter, unitVector } from '../src/search/store.js';
+import { buildSyntheticIndex } from './synthetic-index.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback);
@@ -25,40 +25,16 @@ const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'm
 
 const work = mkdtempSync(join(tmpdir(), 'clip-bench-load-'));
 const checkpoint = join(work, 'vit-b-32.safetensors');
-writeSafetensors(checkpoint, randomStateDict(OFFICIAL_CONFIGS['ViT-B/32']!, 1));
+const vitB32 = OFFICIAL_CONFIGS['ViT-B/32'];
+if (!vitB32) throw new Error('ViT-B/32 is not among the official configs');
+writeSafetensors(checkpoint, randomStateDict(vitB32, 1));
 const bpe =
   process.env.CLIP_BPE_PATH ??
   join(dirname(CLI), '..', '..', '..', '..', 'shared', 'fixtures', 'openai-clip', 'bpe_simple_vocab_16e6.txt.gz');
 const model = await loadIndexModel(checkpoint, { bpePath: bpe });
 const dbFile = join(work, 'load.db');
-const db = openIndex(dbFile);
-bindModel(db, dbFile, model.identity, 512);
 await model.clip.model.release();
-const writer = new IndexWriter(db);
-let s = 5;
-const next = () => {
-  s = (s * 1664525 + 1013904223) >>> 0;
-  return s / 2 ** 32 - 0.5;
-};
-db.transaction(() => {
-  for (let i = 0; i < photos; i++) {
-    const info = {
-      sha256: i.toString(16).padStart(64, '0'),
-      width: 4000,
-      height: 3000,
-      taken: null,
-      make: null,
-      model: null,
-      latitude: null,
-      longitude: null,
-    };
-    writer.linkFile(
-      { path: `/photos/${i}.jpg`, size: i, mtimeMs: 0 },
-      writer.addPhoto(info, unitVector(Float32Array.from({ length: 512 }, next))),
-    );
-  }
-})();
-db.close();
+buildSyntheticIndex(dbFile, photos, { dim: 512, model: model.identity }).db.close();
 
 const server = spawn(process.execPath, [CLI, 'serve', '--db', dbFile, '--port', '0', '--bpe', bpe], {
   stdio: ['ignore', 'ignore', 'pipe'],
@@ -68,7 +44,7 @@ const url = await new Promise<string>((res, rej) => {
   server.stderr.on('data', (d: Buffer) => {
     err += d;
     const m = /listening on (\S+)\//.exec(err);
-    if (m) res(m[1]!);
+    if (m?.[1]) res(m[1]);
   });
   server.on('exit', () => rej(new Error(`server exited: ${err}`)));
 });

@@ -1,100 +1,38 @@
-// Search at scale: synthetic clustered unit vectors (512-d, like image embeddings: many tight
-// clusters around a shared mean direction) written through the index's own writer, then queries
-// (noisier points of random clusters, like text queries) timed approximately, then exactly
-// (sign-bit coarse pass + float32 rescoring), recall@10 of the approximate path against exact.
-//   node dist/bench/search.js [--sizes 100000,1000000] [--queries 200] [--candidates 2000,5000] [--json]
+// Search at scale: synthetic clustered unit vectors (bench/synthetic-index.ts), then queries timed
+// approximately (sign bits, int8, float32 rescoring), then exactly; recall@10 of approximate against exact.
+//   node dist/bench/search.js [--sizes 100000,1000000] [--queries 200] [--candidates 200,500] [--json]
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bindModel, openIndex } from '../src/search/db.js';
+import { at } from '../src/checked.js';
 import { searchVector } from '../src/search/search.js';
-import { IndexWriter, unitVector } from '../src/search/store.js';
+import { buildSyntheticIndex } from './synthetic-index.js';
 
 const args = process.argv.slice(2);
-const arg = (name: string, fallback: string) => (args.includes(name) ? args[args.indexOf(name) + 1]! : fallback);
+const arg = (name: string, fallback: string) => (args.includes(name) ? at(args, args.indexOf(name) + 1) : fallback);
 const sizes = arg('--sizes', '100000,1000000').split(',').map(Number);
 const queries = Number(arg('--queries', '200'));
-const candidateCounts = arg('--candidates', '2000').split(',').map(Number);
+const candidateCounts = arg('--candidates', '200').split(',').map(Number);
 const asJson = args.includes('--json');
 const DIM = 512;
-const PER_CLUSTER = 1000;
-
-/** Deterministic noise of unit variance (xorshift, uniform: cheap enough for 512M samples). */
-function noise(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return (s / 4294967296 - 0.5) * 3.4641016;
-  };
-}
-
-function randomUnit(next: () => number): Float32Array {
-  return unitVector(Float32Array.from({ length: DIM }, next));
-}
-
-/** `base` + noise of the given relative size, normalised. */
-function around(base: Float32Array, noise: number, next: () => number): Float32Array {
-  const scale = noise / Math.sqrt(DIM);
-  return unitVector(base.map((x) => x + scale * next()));
-}
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+  return at(sorted, Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length)));
 }
 
 function bench(n: number, candidates: number[]) {
   const dir = mkdtempSync(join(tmpdir(), 'clip-bench-search-'));
   const file = join(dir, 'bench.db');
-  const db = openIndex(file);
-  bindModel(
-    db,
-    file,
-    { name: 'synthetic', checkpointSha256: 'none', preprocessing: { size: 224, resizeMode: 'shortest-side-crop' } },
-    DIM,
-  );
-  const next = noise(12345);
-  const mean = randomUnit(next);
-  const clusters = Math.ceil(n / PER_CLUSTER);
-  const centers = Array.from({ length: clusters }, () => around(mean, 1.5, next)); // cos to the mean ≈ 0.55
-  const writer = new IndexWriter(db);
-  const started = performance.now();
-  const BATCH = 5000;
-  for (let start = 0; start < n; start += BATCH) {
-    const rows = Array.from({ length: Math.min(BATCH, n - start) }, (_, i) =>
-      around(centers[(start + i) % clusters]!, 0.9, next),
-    );
-    db.transaction(() =>
-      rows.forEach((v, i) => {
-        if (i === 0) writer.centreCodes(rows);
-        const id = start + i;
-        const info = {
-          sha256: id.toString(16).padStart(64, '0'),
-          width: 4000,
-          height: 3000,
-          taken: null,
-          make: null,
-          model: null,
-          latitude: null,
-          longitude: null,
-        };
-        writer.linkFile({ path: `/photos/${id}.jpg`, size: id, mtimeMs: 0 }, writer.addPhoto(info, v));
-      }),
-    )();
-    if (!asJson) process.stderr.write(`\r${n}: inserted ${start + rows.length}`);
-  }
-  const insertSeconds = (performance.now() - started) / 1000;
+  const { db, clusters, insertSeconds, query } = buildSyntheticIndex(file, n, {
+    dim: DIM,
+    onProgress: (done) => asJson || process.stderr.write(`\r${n}: inserted ${done}`),
+  });
   db.pragma('wal_checkpoint(TRUNCATE)');
   const bytes = statSync(file).size;
   if (!asJson) process.stderr.write('\n');
 
-  const qs = Array.from({ length: queries }, () =>
-    around(centers[Math.floor(Math.abs(next()) * 1e6) % clusters]!, 2.5, next),
-  );
+  const qs = Array.from({ length: queries }, query);
   // Wall time, and CPU time of the process (on a shared machine the wall time also counts waiting;
   // the search itself is single-threaded).
   const time = (f: () => unknown) => {
@@ -107,19 +45,19 @@ function bench(n: number, candidates: number[]) {
   // Approximate first: the peak RSS after it is what an approximate-only process needs (the exact
   // scans that follow hold every float32 vector in memory). The first query of each mode loads the
   // vectors into memory: timed on its own.
-  const approxLoad = time(() => searchVector(db, qs[0]!, { k: 10, mode: 'approximate' })).ms;
+  const approxLoad = time(() => searchVector(db, at(qs, 0), { k: 10, mode: 'approximate' })).ms;
   const approx = candidates.map((c) => ({
     c,
     runs: qs.map((q) => time(() => searchVector(db, q, { k: 10, mode: 'approximate', candidates: c }))),
   }));
   const approxRss = process.resourceUsage().maxRSS;
-  const exactLoad = time(() => searchVector(db, qs[0]!, { k: 10, mode: 'exact' })).ms;
+  const exactLoad = time(() => searchVector(db, at(qs, 0), { k: 10, mode: 'exact' })).ms;
   const exactRuns = qs.map((q) => time(() => searchVector(db, q, { k: 10, mode: 'exact' })));
   const recall = (runs: typeof exactRuns) => {
     let found = 0;
     exactRuns.forEach((e, i) => {
       const truth = new Set((e.r as { id: number }[]).map((h) => h.id));
-      found += (runs[i]!.r as { id: number }[]).filter((h) => truth.has(h.id)).length;
+      found += (at(runs, i).r as { id: number }[]).filter((h) => truth.has(h.id)).length;
     });
     return +(found / (10 * queries)).toFixed(4);
   };

@@ -68,7 +68,9 @@ test('first run: photos added, the copy stored once, the broken file listed, hid
   c.close();
 });
 
-test('search --json: cosines of encodeImage/encodeText features within 1e-5, brute-force order; copies are results of their own', async () => {
+const JSON_CONTRACT =
+  'search --json: cosines of encodeImage/encodeText features within 1e-5, brute-force order; copies are own results';
+test(JSON_CONTRACT, async () => {
   const clip = await load(model, { bpePath: bpe });
   const paths = dumpIndex(db()).map((r) => r.path);
   const features = await imageFeatures(clip, paths);
@@ -119,7 +121,7 @@ test('filters are applied inside the query: date, folder, camera; --min-score; -
   );
 });
 
-test('second run: unchanged skipped; a rewritten file updated, a touched one unchanged, a deleted one removed', async () => {
+test('second run: unchanged skipped; rewritten file updated, touched one unchanged, deleted one removed', async () => {
   assert.deepEqual(index('--exclude', '**/skip-*').summary, {
     added: 0,
     updated: 0,
@@ -223,7 +225,7 @@ function toHalf(v: number): number {
   return sign | (exp << 10) | ((x >>> 13) & 0x3ff);
 }
 
-test('clip index --import reads queue output (float32 and float16 shards) and searches like a local index', async () => {
+test('clip index --import reads queue output (float32, float16 shards), searches like a local index', async () => {
   const clip = await load(model, { bpePath: bpe });
   const paths = dumpIndex(db()).map((r) => r.path);
   const shas = new Map(dumpIndex(db()).map((r) => [r.path, r.sha256]));

@@ -51,7 +51,7 @@ function committed(db: string): number {
   }
 }
 
-test('clip index killed with SIGKILL at several points resumes to the same index as one uninterrupted run', async () => {
+test('clip index killed with SIGKILL at several points resumes to the index of one uninterrupted run', async () => {
   const whole = join(dir, 'whole.db');
   const r = runCli({}, ...indexArgs(whole));
   assert.equal(r.status, 0, r.stderr);

@@ -37,7 +37,9 @@ after(async () => {
 
 const multipart = (bytes: Buffer, name = 'image') => {
   const boundary = '----clip-test';
-  const head = `--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="x.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`;
+  const head =
+    `--${boundary}\r\nContent-Disposition: form-data; name="${name}"; filename="x.jpg"\r\n` +
+    'Content-Type: image/jpeg\r\n\r\n';
   return {
     headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
     payload: Buffer.concat([Buffer.from(head), bytes, Buffer.from(`\r\n--${boundary}--\r\n`)]),
@@ -67,7 +69,7 @@ test('GET /api/search gives the same ranking and scores as clip search --json', 
   assert.equal((await app.inject({ url: '/api/search?q=cat&after=yesterday' })).statusCode, 400);
 });
 
-test('POST /api/search with an uploaded photo finds that photo first; GET /api/similar leaves the photo out', async () => {
+test('POST /api/search with an uploaded photo finds it first; GET /api/similar leaves the photo out', async () => {
   const bytes = readFileSync(join(photos(), 'p3.jpg'));
   const res = await app.inject({ method: 'POST', url: '/api/search?k=3', ...multipart(bytes) });
   assert.equal(res.statusCode, 200, res.body);
@@ -82,7 +84,7 @@ test('POST /api/search with an uploaded photo finds that photo first; GET /api/s
   );
 });
 
-test('upload limits: too many bytes → 413, too many pixels → 413, not an image → 400, not multipart → 415', async () => {
+test('upload limits: too many bytes 413, too many pixels 413, not an image 400, not multipart 415', async () => {
   const big = await sharp({ create: { width: 1200, height: 1000, channels: 3, background: '#888' } })
     .png({ compressionLevel: 9 })
     .toBuffer();

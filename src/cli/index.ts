@@ -1,18 +1,18 @@
 // `clip index`: build or update a photo index (see src/search/indexer.ts), or import queue output.
 import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
-import { InputError } from '../errors.js';
 import {
   clearIndex,
   importShards,
   indexFolders,
+  indexingThreads,
   loadIndexModel,
   modelForIndex,
   openIndex,
   storedModel,
   type IndexSummary,
 } from '../search/index.js';
-import { loadOptions, modelOptions } from './options.js';
+import { loadOptions, modelOptions, positiveInt, UsageError } from './options.js';
 
 export function registerIndex(program: Command): void {
   modelOptions(
@@ -26,22 +26,28 @@ export function registerIndex(program: Command): void {
     )
     .option('--reindex', 'drop the index first (needed to switch to another model)')
     .option('--import <dir>', 'import the output folder of `clip embed --queue … --out dir` (manifest.json + shards)')
-    .option('-b, --batch-size <n>', 'images per model run', (v) => Number.parseInt(v, 10), 32)
+    .option(
+      '-b, --batch-size <n>',
+      'images per commit (one transaction; a killed run loses at most one)',
+      positiveInt,
+      32,
+    )
     .option('--json', 'print one summary object {"added", "updated", "removed", "unchanged", "failed", "total"}')
     .addHelpText(
       'after',
-      '\nExample:\n  clip index ~/Pictures --db photos.clip.db --exclude "**/.thumbnails/**"\n  clip search "a red bicycle at the beach" --db photos.clip.db',
+      '\nExample:\n  clip index ~/Pictures --db photos.clip.db --exclude "**/.thumbnails/**"\n' +
+        '  clip search "a red bicycle at the beach" --db photos.clip.db',
     )
     .action(async (folders: string[], o: Record<string, unknown>, cmd: Command) => {
-      if (!folders.length && !o.import) throw new InputError('clip index: give folders to index, or --import <dir>');
+      if (!folders.length && !o.import) throw new UsageError('clip index: give folders to index, or --import <dir>');
+      if (folders.length && o.import) throw new UsageError('clip index: give folders to index or --import, not both');
       const batchSize = o.batchSize as number;
-      if (!Number.isInteger(batchSize) || batchSize < 1)
-        throw new InputError(`--batch-size: expected a positive integer, got ${String(o.batchSize)}`);
       const dbPath = o.db as string;
       const db = openIndex(dbPath);
       if (o.reindex) clearIndex(db);
       const modelGiven = cmd.getOptionValueSource('model') !== 'default';
-      const options = loadOptions(o);
+      // Unless told, the model gets its share of the cores; the decoding of the next batch the rest.
+      const options = { ...loadOptions(o), threads: (o.threads as number | undefined) ?? indexingThreads().model };
       const model =
         !modelGiven && storedModel(db)
           ? await modelForIndex(db, dbPath, undefined, options)
@@ -75,7 +81,8 @@ export function registerIndex(program: Command): void {
       if (o.json) console.log(JSON.stringify({ added, updated, removed, unchanged, failed, total }));
       else
         console.error(
-          `${total} photos: ${added} added, ${updated} updated, ${removed} removed, ${unchanged} unchanged, ${failed} failed`,
+          `${total} photos: ${added} added, ${updated} updated, ${removed} removed, ` +
+            `${unchanged} unchanged, ${failed} failed`,
         );
     });
 }

@@ -11,33 +11,44 @@ import {
   searchVector,
   type QueryTerm,
 } from '../search/index.js';
-import { loadOptions, modelOptions } from './options.js';
+import { loadOptions, modelOptions, positiveInt, UsageError } from './options.js';
 
-const positiveInt = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+/** Results one query may return (searchVector pages through at most 4095). */
+const MAX_K = 4095;
+const topK = (v: string) => {
+  const n = positiveInt(v);
+  if (n > MAX_K) throw new InvalidArgumentError(`expected at most ${MAX_K}, got "${v}"`);
   return n;
 };
-const score = (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < -1 || n > 1) throw new InvalidArgumentError('expected a cosine between -1 and 1');
+const cosine = (v: string) => {
+  const n = v.trim() === '' ? NaN : Number(v);
+  if (!(n >= -1 && n <= 1)) throw new InvalidArgumentError(`expected a cosine between -1 and 1, got "${v}"`);
   return n;
 };
 const date = (v: string) => {
   try {
     return parseDate(v, 'date');
   } catch {
-    throw new InvalidArgumentError('expected a date such as 2020-01-31');
+    throw new InvalidArgumentError(`expected a date such as 2020-01-31 or 2020-01-31T18:30, got "${v}"`);
   }
 };
+
+/** The query argument's terms; a query that cannot be read is a usage error. */
+function queryTerms(query: string): QueryTerm[] {
+  try {
+    return parseQuery(query);
+  } catch (e) {
+    throw e instanceof InputError ? new UsageError(e.message) : e;
+  }
+}
 
 export function registerSearch(program: Command): void {
   modelOptions(program.command('search').description('find photos in an index by text, image, or a weighted mix'))
     .argument('[query]', 'a text, or a mix such as \'"a dog" + 0.5*beach.jpg - "blurry"\'')
     .requiredOption('--db <file>', 'the index built by `clip index`')
-    .option('-k, --top <k>', 'results to print', positiveInt, 20)
+    .option('-k, --top <k>', `results to print (at most ${MAX_K})`, topK, 20)
     .option('--image <path>', 'search by this image (added to the query if both are given)')
-    .option('--min-score <cosine>', 'drop results below this cosine similarity', score)
+    .option('--min-score <cosine>', 'drop results below this cosine similarity', cosine)
     .option('--after <date>', 'only photos taken on or after this date (EXIF), e.g. 2020-01-01', date)
     .option('--before <date>', 'only photos taken before this date (EXIF)', date)
     .option('--folder <dir>', 'only photos under this folder')
@@ -46,7 +57,7 @@ export function registerSearch(program: Command): void {
     .addOption(
       new Option(
         '--mode <mode>',
-        'exact, or approximate (coarse bit pass + exact rescoring); auto: approximate above 100k photos',
+        'exact, or approximate (sign-bit and int8 passes, then exact rescoring); auto: approximate above 100k photos',
       )
         .choices(['auto', 'exact', 'approximate'])
         .default('auto'),
@@ -60,9 +71,11 @@ export function registerSearch(program: Command): void {
         '  clip search \'"a dog" + 0.5*beach.jpg - "blurry"\' --db photos.clip.db --after 2020-01-01 --json',
     )
     .action(async (query: string | undefined, o: Record<string, unknown>, cmd: Command) => {
-      const terms: QueryTerm[] = query !== undefined ? parseQuery(query) : [];
+      const terms: QueryTerm[] = query !== undefined ? queryTerms(query) : [];
       if (o.image) terms.push({ weight: 1, image: o.image as string });
-      if (!terms.length) throw new InputError('clip search: give a query text or --image <path>');
+      if (!terms.length) throw new UsageError('clip search: give a query text or --image <path>');
+      if (o.after !== undefined && o.before !== undefined && (o.after as number) >= (o.before as number))
+        throw new UsageError('--after: must be earlier than --before');
       const dbPath = o.db as string;
       const db = openIndex(dbPath, { readonly: true });
       const modelGiven = cmd.getOptionValueSource('model') !== 'default';
@@ -92,7 +105,7 @@ export function registerSearch(program: Command): void {
     .command('dupes')
     .description('list exact and near-duplicate photos in an index')
     .requiredOption('--db <file>', 'the index built by `clip index`')
-    .option('--threshold <cosine>', 'near duplicates: cosine similarity at least this', score, 0.95)
+    .option('--threshold <cosine>', 'near duplicates: cosine similarity at least this', cosine, 0.95)
     .option('--json', 'print {"exact": [[paths]], "near": [{"paths", "score"}]}')
     .addHelpText('after', '\nExample:\n  clip dupes --db photos.clip.db --threshold 0.97')
     .action((o: Record<string, unknown>) => {

@@ -1,11 +1,11 @@
 // `clip serve`: the web page and HTTP API over a photo index (see src/server/app.ts).
 import { InvalidArgumentError, type Command } from 'commander';
 import { buildServer } from '../server/app.js';
-import { loadOptions, modelOptions } from './options.js';
+import { loadOptions, modelOptions, nonNegativeInt } from './options.js';
 
 const port = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port number 0-65535');
+  const n = nonNegativeInt(v);
+  if (n > 65535) throw new InvalidArgumentError(`expected a port number 0-65535, got "${v}"`);
   return n;
 };
 

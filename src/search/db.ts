@@ -125,7 +125,8 @@ export function bindModel(db: IndexDb, path: string, model: ModelIdentity, dim: 
   if (stored && !sameModel(stored, model)) {
     throw new InputError(
       `${path}: the index was built with ${stored.name} (sha256 ${stored.checkpointSha256.slice(0, 12)}…, ` +
-        `${stored.preprocessing.size}px); this run uses ${model.name} (sha256 ${model.checkpointSha256.slice(0, 12)}…); ` +
+        `${stored.preprocessing.size}px); this run uses ${model.name} ` +
+        `(sha256 ${model.checkpointSha256.slice(0, 12)}…); ` +
         'vectors of different models cannot be mixed: pass --reindex to rebuild the index with this model',
     );
   }

@@ -24,9 +24,9 @@ export function exifDate(value: unknown): number | null {
   if (typeof value !== 'string') return null;
   const m = /^(\d{4})[:-](\d{2})[:-](\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?/.exec(value.trim());
   if (!m) return null;
-  const [y, mo, d, h = '0', mi = '0', s = '0'] = m.slice(1);
-  const t = Date.UTC(+y!, +mo! - 1, +d!, +h, +mi, +s);
-  return Number.isFinite(t) && +y! > 1800 ? t : null;
+  const [, y = '', mo = '', d = '', h = '0', mi = '0', s = '0'] = m;
+  const t = Date.UTC(+y, +mo - 1, +d, +h, +mi, +s);
+  return Number.isFinite(t) && +y > 1800 ? t : null;
 }
 
 const text = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : null);

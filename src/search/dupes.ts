@@ -1,8 +1,14 @@
 // Duplicates: exact ones (one content, several paths) and near ones (different files whose
 // features' cosine is at least a threshold: resized, recompressed, slightly edited copies),
 // grouped transitively (if a ~ b and b ~ c, one group).
+//
+// Near ones compare every pair of photos once, in tiles: a tile of TILE rows stays in the CPU cache
+// while every earlier row is scored against it by the scan kernel, so each vector is read from
+// memory n / TILE times instead of n times (one search per photo read all of them per photo).
+// Pairs the kernel's float32 scores put near the threshold are rescored in float64, as search does.
+import { at } from '../checked.js';
 import type { IndexDb } from './db.js';
-import { photoById, searchVector, photoVector } from './search.js';
+import { dot, photoById, scanFor } from './search.js';
 
 export interface DuplicateReport {
   /** Paths that hold byte-identical content. */
@@ -11,46 +17,69 @@ export interface DuplicateReport {
   near: { paths: string[]; score: number }[];
 }
 
-/** Neighbours looked at per photo: a group larger than this is still found through its members. */
-const NEIGHBOURS = 16;
+/** Rows per tile: 256 rows of 512 float32 (512 KB) fit a core's L2 cache. */
+const TILE = 256;
+/** Float32 lane sums are within ~1e-6 of the float64 dot: pairs above threshold - SLACK are rescored. */
+const SLACK = 1e-5;
+
+function paths(db: IndexDb, id: number): string[] {
+  const photo = photoById(db, id);
+  if (!photo) throw new Error(`photo ${id} vanished while listing duplicates`);
+  return photo.paths;
+}
 
 export function findDuplicates(db: IndexDb, threshold = 0.95): DuplicateReport {
   const exactIds = db
     .prepare('SELECT photo_id FROM files GROUP BY photo_id HAVING count(*) > 1 ORDER BY min(path)')
     .pluck()
     .all() as number[];
-  const exact = exactIds.map((id) => photoById(db, id)!.paths);
+  const exact = exactIds.map((id) => paths(db, id));
 
-  const ids = db.prepare('SELECT id FROM photos ORDER BY id').pluck().all() as number[];
-  const parent = new Map<number, number>();
+  // Union-find over rows of the scan; best[row]: the row's best pair score (-Infinity: no pair).
+  const scan = scanFor(db, 'float');
+  scan?.refresh();
+  const n = scan?.count ?? 0;
+  const parent = Int32Array.from({ length: n }, (_, i) => i);
   const root = (x: number): number => {
     let r = x;
-    while (parent.has(r) && parent.get(r) !== r) r = parent.get(r)!;
-    parent.set(x, r);
+    while (at(parent, r) !== r) r = at(parent, r);
+    for (let y = x; y !== r; ) {
+      const next = at(parent, y);
+      parent[y] = r;
+      y = next;
+    }
     return r;
   };
-  const best = new Map<number, number>();
-  for (const id of ids) {
-    const hits = searchVector(db, photoVector(db, id)!, {
-      k: NEIGHBOURS,
-      minScore: threshold,
-      excludeId: id,
-      mode: 'exact',
-    });
-    for (const hit of hits) {
-      const [a, b] = [root(id), root(hit.id)];
-      if (a !== b) parent.set(Math.max(a, b), Math.min(a, b));
-      best.set(id, Math.max(best.get(id) ?? -1, hit.score));
+  const best = new Float64Array(n).fill(-Infinity);
+  for (let tile = 0; scan && tile < n; tile += TILE) {
+    const end = Math.min(n, tile + TILE);
+    for (let row = 0; row < end - 1; row++) {
+      const from = Math.max(tile, row + 1);
+      const scores = scan.rowScores(row, from, end - from);
+      for (let j = 0; j < scores.length; j++) {
+        if ((scores[j] ?? -Infinity) < threshold - SLACK) continue;
+        const other = from + j;
+        const score = dot(scan.vector(row), scan.vector(other));
+        if (score < threshold) continue;
+        best[row] = Math.max(at(best, row), score);
+        best[other] = Math.max(at(best, other), score);
+        const [a, b] = [root(row), root(other)];
+        if (a !== b) parent[Math.max(a, b)] = Math.min(a, b);
+      }
     }
   }
   const groups = new Map<number, number[]>();
-  for (const id of ids) if (parent.has(id) || best.has(id)) groups.set(root(id), [...(groups.get(root(id)) ?? []), id]);
-  const near = [...groups.values()]
-    .filter((g) => g.length > 1)
-    .map((g) => ({
-      paths: g.map((id) => photoById(db, id)!.paths[0]!).sort(),
-      score: Math.max(...g.map((id) => best.get(id) ?? -1)),
-    }));
-  near.sort((a, b) => (a.paths[0]! < b.paths[0]! ? -1 : 1));
+  for (let row = 0; row < n; row++) {
+    if (at(best, row) === -Infinity) continue;
+    const members = groups.get(root(row)) ?? [];
+    members.push(row);
+    groups.set(root(row), members);
+  }
+  const ids = scan?.photoIds ?? new Int32Array(0);
+  const near = [...groups.values()].map((rows) => ({
+    paths: rows.map((row) => at(paths(db, at(ids, row)), 0)).sort(),
+    score: Math.max(...rows.map((row) => at(best, row))),
+  }));
+  near.sort((a, b) => (at(a.paths, 0) < at(b.paths, 0) ? -1 : 1));
   return { exact, near };
 }

@@ -85,7 +85,8 @@ export async function importShards(
     const perLine = lines.length === matrix.shape[0];
     if (!perLine && okLines !== matrix.shape[0]) {
       throw new InputError(
-        `${join(dir, shard.metadata)}: ${lines.length} lines (${okLines} ok) for ${matrix.shape[0]} rows in ${shard.embeddings}`,
+        `${join(dir, shard.metadata)}: ${lines.length} lines (${okLines} ok) ` +
+          `for ${matrix.shape[0]} rows in ${shard.embeddings}`,
       );
     }
     const rows: { path: string; info: PhotoInfo; size: number; mtimeMs: number; embedding: Float32Array }[] = [];

@@ -6,7 +6,9 @@
 // the model runs this one. Hashing and EXIF reading run a few batches ahead meanwhile. Each batch is
 // committed in one transaction, so a killed run loses at most the batch in flight and the next run
 // carries on from there. Files that vanished under the folders are removed at the end.
+import { availableParallelism } from 'node:os';
 import { resolve, sep } from 'node:path';
+import { at } from '../checked.js';
 import { embedImages } from '../index.js';
 import { bindModel, type IndexDb } from './db.js';
 import { describePhoto, type PhotoInfo } from './describe.js';
@@ -33,8 +35,23 @@ export interface IndexProgress {
 
 export interface IndexOptions {
   exclude?: readonly string[];
+  /** Images per commit (one transaction). */
   batchSize?: number;
+  /** Decoding workers (preprocessBatch's concurrency). Default: indexingThreads().decode. */
+  decodeWorkers?: number;
   onProgress?: (progress: IndexProgress) => void;
+}
+
+/**
+ * How indexing splits the cores: the model and the decoding of the next batch run at the same time,
+ * so each gets its own share (half for the model, at least one each), as the stages are measured
+ * alone (bench/index-rate.ts). Left to their defaults both would take every core (ONNX Runtime one
+ * intra-op thread per core, the decode pool one worker per core) and preempt each other.
+ * `clip index` loads the model with `model` threads unless --threads is given.
+ */
+export function indexingThreads(cores = availableParallelism()): { model: number; decode: number } {
+  const model = Math.max(1, Math.floor(cores / 2));
+  return { model, decode: Math.max(1, cores - model) };
 }
 
 /** Describe (hash + EXIF) at most this many batches ahead of the model. */
@@ -53,7 +70,7 @@ export async function indexFolders(
   roots: readonly string[],
   options: IndexOptions = {},
 ): Promise<IndexSummary> {
-  const { batchSize = 32, exclude = [], onProgress } = options;
+  const { batchSize = 32, exclude = [], onProgress, decodeWorkers = indexingThreads().decode } = options;
   bindModel(db, dbPath, identity, clip.model.config.embedDim); // refuses another model's index
   const files = scanPhotos(roots, exclude);
   const known = new Map(
@@ -110,7 +127,7 @@ export async function indexFolders(
   const toEmbed: ScannedFile[] = [];
   const pendingSha = new Set<string>();
   for (const file of changed) {
-    if (sizes.get(file.size)! < 2) {
+    if ((sizes.get(file.size) ?? 0) < 2) {
       toEmbed.push(file);
       continue;
     }
@@ -139,29 +156,39 @@ export async function indexFolders(
     }
   }
 
-  const byPath = new Map(toEmbed.map((f) => [f.path, f]));
   const paths = toEmbed.map((f) => f.path);
+  let ahead = 0; // files described (or being described) so far
   const aheadTo = (end: number) => {
-    for (let i = 0; i < Math.min(end, paths.length); i++) describe(paths[i]!);
+    for (; ahead < Math.min(end, paths.length); ahead++) describe(at(paths, ahead));
   };
   aheadTo(DESCRIBE_AHEAD_BATCHES * batchSize);
   let done = 0;
-  for await (const { embeddings, failures } of embedImages(clip, paths, { batchSize })) {
+  // Decoding runs on the worker pool (at least 2 workers: with 1, preprocessBatch resizes on this
+  // thread). ONNX Runtime's run blocks this thread for the whole model call (measured: no timer fires
+  // during encodeImage), and the pool hands a worker its next image only from this thread: during a
+  // model call each worker finishes at most the image it holds. So the model runs as many images per
+  // call as there are workers, and the rows are committed `batchSize` at a time.
+  const workers = Math.max(2, decodeWorkers);
+  const preprocess = { concurrency: workers };
+  let rows: { file: ScannedFile; info: PhotoInfo; embedding: Float32Array }[] = [];
+  for await (const { embeddings, failures } of embedImages(clip, paths, { batchSize: workers, preprocess })) {
     done += embeddings.length + failures.length;
     aheadTo(done + DESCRIBE_AHEAD_BATCHES * batchSize);
-    const rows: { file: ScannedFile; info: PhotoInfo; embedding: Float32Array }[] = [];
-    for (const f of failures) fail(paths[f.index]!, f.error);
+    for (const f of failures) fail(at(paths, f.index), f.error);
     for (const e of embeddings) {
-      const file = byPath.get(paths[e.index]!)!;
+      const file = at(toEmbed, e.index);
       try {
         rows.push({ file, info: await describe(file.path), embedding: e.embedding });
       } catch (err) {
         fail(file.path, err);
       }
     }
+    if (rows.length < batchSize && done < paths.length) continue;
+    const batch = rows;
+    rows = [];
     db.transaction(() => {
-      writer.centreCodes(rows.map((r) => r.embedding));
-      for (const { file, info, embedding } of rows) {
+      writer.centreCodes(batch.map((r) => r.embedding));
+      for (const { file, info, embedding } of batch) {
         const photoId = writer.addPhoto(info, embedding);
         writer.linkFile(file, photoId);
         count(file);

@@ -4,6 +4,7 @@
 // one text (so captions with dashes or plus signs stay captions). In a mix, a bare term that names
 // an existing file is an image, any other bare term a text.
 import { existsSync } from 'node:fs';
+import { at } from '../checked.js';
 import { InputError } from '../errors.js';
 import type { ImageInput, LoadedClip } from '../index.js';
 import { unitVector } from './store.js';
@@ -19,10 +20,11 @@ function splitTerms(query: string): { sign: number; body: string }[] {
   let sign = 1;
   let body = '';
   let quoted = false;
-  for (let i = 0; i < query.length; i++) {
-    const ch = query[i]!;
+  let previous = ' '; // the query starts a word
+  for (const ch of query) {
+    const operator = !quoted && (ch === '+' || ch === '-') && /\s/.test(previous);
+    previous = ch;
     if (ch === '"') quoted = !quoted;
-    const operator = !quoted && (ch === '+' || ch === '-') && (i === 0 || /\s/.test(query[i - 1]!));
     if (!operator) {
       body += ch;
       continue;
@@ -50,7 +52,7 @@ export function parseQuery(query: string, isImage: (term: string) => boolean = e
       );
     const weight = sign * (m[1] === undefined ? 1 : Number(m[1]));
     if (m[2] !== undefined) return { weight, text: m[2] };
-    const bare = m[3]!.trim();
+    const bare = (m[3] ?? '').trim();
     return isImage(bare) ? { weight, image: bare } : { weight, text: bare };
   });
   if (!terms.length) throw new InputError('query: empty');
@@ -69,7 +71,7 @@ export async function queryVector(clip: LoadedClip, terms: readonly QueryTerm[])
         { truncate: true },
       ),
     );
-    const d = f.shape[1]!;
+    const d = at(f.shape, 1);
     texts.forEach((t, i) => rows.push({ weight: t.weight, feature: f.data.subarray(i * d, (i + 1) * d) }));
   }
   for (const t of images) {
@@ -77,11 +79,13 @@ export async function queryVector(clip: LoadedClip, terms: readonly QueryTerm[])
     const f = await clip.model.encodeImage({ data: pixels.data, shape: [1, ...pixels.shape] });
     rows.push({ weight: t.weight, feature: f.data });
   }
-  if (rows.length === 1 && rows[0]!.weight > 0) return unitVector(rows[0]!.feature);
-  const mix = new Float64Array(rows[0]!.feature.length);
+  const [only] = rows;
+  if (!only) throw new InputError('query: no terms');
+  if (rows.length === 1 && only.weight > 0) return unitVector(only.feature);
+  const mix = new Float64Array(only.feature.length);
   for (const { weight, feature } of rows)
     unitVector(feature).forEach((x, i) => {
-      mix[i]! += weight * x;
+      mix[i] = (mix[i] ?? 0) + weight * x;
     });
   return unitVector(Float32Array.from(mix));
 }

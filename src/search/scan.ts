@@ -51,5 +51,5 @@ export function scanPhotos(roots: readonly string[], exclude: readonly string[] 
     walk(root);
   }
   found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return found.filter((f, i) => i === 0 || f.path !== found[i - 1]!.path);
+  return found.filter((f, i) => i === 0 || f.path !== found[i - 1]?.path);
 }

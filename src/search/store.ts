@@ -1,5 +1,6 @@
 // Writing rows of the index: a photo (metadata + vectors) and the paths that show it. Callers wrap
 // these in a transaction per batch, so a crash leaves whole batches or nothing.
+import { first } from '../checked.js';
 import { vectorBlob, type IndexDb } from './db.js';
 import { codeCentre, int8Code, signBits } from './vectors.js';
 import type { PhotoInfo } from './describe.js';
@@ -34,7 +35,8 @@ export class IndexWriter {
     this.insertVector = db.prepare('INSERT INTO vectors (id, embedding) VALUES (?, ?)');
     this.insertCode = db.prepare('INSERT INTO codes (id, bits, q8) VALUES (?, ?, ?)');
     this.upsertFile = db.prepare(`INSERT INTO files (path, photo_id, size, mtime_ms) VALUES (?, ?, ?, ?)
-      ON CONFLICT(path) DO UPDATE SET photo_id = excluded.photo_id, size = excluded.size, mtime_ms = excluded.mtime_ms`);
+      ON CONFLICT(path) DO UPDATE SET
+        photo_id = excluded.photo_id, size = excluded.size, mtime_ms = excluded.mtime_ms`);
     this.fileOf = db.prepare('SELECT photo_id FROM files WHERE path = ?').pluck();
     this.deleteFile = db.prepare('DELETE FROM files WHERE path = ?');
   }
@@ -48,10 +50,10 @@ export class IndexWriter {
   centreCodes(embeddings: readonly Float32Array[]): void {
     this.centre = codeCentre(this.db);
     if (this.centre || !embeddings.length || this.db.prepare('SELECT 1 FROM photos LIMIT 1').get()) return;
-    const mean = new Float64Array(embeddings[0]!.length);
+    const mean = new Float64Array(first(embeddings).length);
     for (const e of embeddings)
       unitVector(e).forEach((x, j) => {
-        mean[j]! += x / embeddings.length;
+        mean[j] = (mean[j] ?? 0) + x / embeddings.length;
       });
     this.centre = Float32Array.from(mean);
     this.db

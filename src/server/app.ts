@@ -113,7 +113,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       v = queryVector(clip, [{ weight: 1, text: q }]);
       v.catch(() => queries.delete(q));
       queries.set(q, v);
-      if (queries.size > QUERY_CACHE_SIZE) queries.delete(queries.keys().next().value!);
+      const oldest = queries.keys().next();
+      if (queries.size > QUERY_CACHE_SIZE && !oldest.done) queries.delete(oldest.value);
     }
     return v;
   };
@@ -132,13 +133,15 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     void reply.status(404).send({ error: 'not found' });
   });
 
+  /** The photo with this id and the path it is served from, or undefined after a 404 reply. */
   const photoOr404 = (id: string, reply: FastifyReply) => {
     const photo = /^\d{1,15}$/.test(id) ? photoById(db, Number(id)) : undefined;
-    if (!photo || !photo.paths.length) {
+    const path = photo?.paths[0];
+    if (!photo || path === undefined) {
       void reply.status(404).send({ error: 'not found' });
       return undefined;
     }
-    return photo;
+    return { ...photo, path };
   };
 
   app.get<{ Querystring: Filters & { q: string } }>(
@@ -190,7 +193,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     async (request, reply) => {
       const photo = photoOr404(request.params.id, reply);
       if (!photo) return reply;
-      const vector = photoVector(db, photo.id)!;
+      const vector = photoVector(db, photo.id);
+      if (!vector) return reply.status(404).send({ error: 'not found' });
       return {
         results: searchVector(db, vector, { ...searchOptions(request.query), excludeId: photo.id }).map(toResult),
       };
@@ -201,14 +205,14 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     const photo = photoOr404(request.params.id, reply);
     if (!photo) return reply;
     const sha = db.prepare('SELECT sha256 FROM photos WHERE id = ?').pluck().get(photo.id) as string;
-    const file = await thumbnails.get(sha, photo.paths[0]!);
+    const file = await thumbnails.get(sha, photo.path);
     return reply.type('image/jpeg').header('cache-control', 'private, max-age=86400').send(createReadStream(file));
   });
 
   app.get<{ Params: { id: string } }>('/api/photos/:id/image', async (request, reply) => {
     const photo = photoOr404(request.params.id, reply);
     if (!photo) return reply;
-    const path = photo.paths[0]!;
+    const { path } = photo;
     const type = TYPES[extname(path).toLowerCase()];
     if (type?.startsWith('image/')) return reply.type(type).send(createReadStream(path));
     // TIFF, HEIF: not shown by browsers; sent as JPEG.
@@ -232,7 +236,10 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       const path = join(UI_DIR, file);
       if (!existsSync(path))
         return reply.status(500).send({ error: `the web page is not built (${path} missing): run npm run build` });
-      return reply.type(TYPES[extname(file)]!).header('cache-control', 'no-cache').send(readFileSync(path));
+      return reply
+        .type(TYPES[extname(file)] ?? 'application/octet-stream')
+        .header('cache-control', 'no-cache')
+        .send(readFileSync(path));
     });
   }
   return app;

@@ -65,7 +65,8 @@ export function dumpIndex(file: string): IndexRow[] {
   try {
     return db
       .prepare(`SELECT f.path, p.sha256, p.taken, p.width, hex(v.embedding) AS vector, hex(c.bits) AS bits
-      FROM files f JOIN photos p ON p.id = f.photo_id JOIN vectors v ON v.id = p.id JOIN codes c ON c.id = p.id ORDER BY f.path`)
+      FROM files f JOIN photos p ON p.id = f.photo_id JOIN vectors v ON v.id = p.id JOIN codes c ON c.id = p.id
+      ORDER BY f.path`)
       .all() as IndexRow[];
   } finally {
     db.close();

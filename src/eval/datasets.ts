@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { InputError } from '../errors.js';
 import type { ImageInput } from '../index.js';
 import { readCsvSamples, type Sample } from '../train/data.js';
-import { imageFolderClasses, readLabelledFolder } from '../train/evaluate.js';
+import { imageFolderClasses, readClassNames, readLabelledFolder } from '../train/evaluate.js';
 import {
   FASHION_LABELS,
   FASHION_MNIST_DIR,
@@ -43,14 +43,6 @@ function hashFiles(paths: readonly string[]): string {
   return hash.digest('hex');
 }
 
-/** Non-empty lines of a text file. */
-function readLines(path: string): string[] {
-  return readFileSync(path, 'utf8')
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter(Boolean);
-}
-
 /**
  * `<dir>/<class>/<image>`; classes are the sorted sub-folder names unless `<dir>/classes.txt`
  * renames them (line i names the i-th sorted sub-folder, e.g. ImageNet's n01440764 → tench).
@@ -73,7 +65,9 @@ export function readLabelCsv(path: string, columns: { imageKey?: string; labelKe
   });
   if (rows.length === 0) throw new InputError(`${path}: no rows`);
   const namesFile = join(dirname(path), 'classes.txt');
-  const classes = existsSync(namesFile) ? readLines(namesFile) : [...new Set(rows.map((r) => r.caption.trim()))].sort();
+  const classes = existsSync(namesFile)
+    ? readClassNames(namesFile)
+    : [...new Set(rows.map((r) => r.caption.trim()))].sort();
   const index = new Map(classes.map((c, i) => [c, i]));
   const labels = Int32Array.from(rows, (r, row) => {
     const label = r.caption.trim();

@@ -55,6 +55,14 @@ export function readLabelledFolder(dir: string): LabelledImage[] {
   return out;
 }
 
+/** A `classes.txt`: one class name per non-empty line, trimmed. */
+export function readClassNames(path: string): string[] {
+  return readFileSync(path, 'utf8')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter(Boolean);
+}
+
 /**
  * The classes of an ImageFolder read by readLabelledFolder: the sorted sub-folder names, unless
  * `<dir>/classes.txt` renames them (line i names the i-th sorted sub-folder, e.g. ImageNet's
@@ -66,12 +74,7 @@ export function imageFolderClasses(
 ): { classes: string[]; labels: Int32Array } {
   const folders = [...new Set(items.map((i) => i.label))].sort();
   const namesFile = join(dir, 'classes.txt');
-  const classes = existsSync(namesFile)
-    ? readFileSync(namesFile, 'utf8')
-        .split(/\r?\n/)
-        .map((l) => l.trim())
-        .filter(Boolean)
-    : folders;
+  const classes = existsSync(namesFile) ? readClassNames(namesFile) : folders;
   if (classes.length !== folders.length) {
     throw new InputError(
       `${namesFile}: ${classes.length} class names for ${folders.length} sub-folders ` +

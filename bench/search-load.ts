@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { OFFICIAL_CONFIGS, randomStateDict, writeSafetensors } from '../src/index.js';
+import { load, OFFICIAL_CONFIGS, randomStateDict, writeSafetensors } from '../src/index.js';
 import { loadIndexModel } from '../src/search/model.js';
 import { buildSyntheticIndex } from './synthetic-index.js';
 
@@ -31,7 +31,7 @@ writeSafetensors(checkpoint, randomStateDict(vitB32, 1));
 const bpe =
   process.env.CLIP_BPE_PATH ??
   join(dirname(CLI), '..', '..', '..', '..', 'shared', 'fixtures', 'openai-clip', 'bpe_simple_vocab_16e6.txt.gz');
-const model = await loadIndexModel(checkpoint, { bpePath: bpe });
+const model = await loadIndexModel(checkpoint, { bpePath: bpe }, load);
 const dbFile = join(work, 'load.db');
 await model.clip.model.release();
 buildSyntheticIndex(dbFile, photos, { dim: 512, model: model.identity }).db.close();

@@ -5,7 +5,8 @@
 import { at } from './checked.js';
 import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import type { BatchFailure, ImageInput } from './image/index.js';
+import type { BatchFailure, BatchResult, ImageInput } from './image/index.js';
+import type { CLIP } from './inference/clip.js';
 import type { LoadedClip } from './load.js';
 import type { ImageOutput } from './models/config.js';
 
@@ -37,12 +38,17 @@ export function expandImagePaths(paths: readonly string[]): string[] {
   });
 }
 
+/** What embedImages needs of a model: `load`'s or `loadInWorker`'s. */
+export type ImageEmbedder = Pick<LoadedClip, 'preprocessBatch'> & { model: Pick<CLIP, 'encodeImage'> };
+
 /**
- * Image embeddings, `batchSize` at a time, the next batch's preprocessing overlapping this batch's
- * model run; `output: 'pre-projection'` gives a ViT's features before the projection (ImageOutput).
+ * Image embeddings, `batchSize` at a time: the next batch is decoded while this one runs through
+ * the model, and goes into the model as soon as this one is out, while the caller is still busy
+ * with this batch's results (with the model on a thread of its own, loadInWorker, it never waits
+ * for the caller). `output: 'pre-projection'` gives a ViT's features before the projection.
  */
 export async function* embedImages(
-  clip: LoadedClip,
+  clip: ImageEmbedder,
   inputs: readonly ImageInput[],
   {
     batchSize = 32,
@@ -52,27 +58,36 @@ export async function* embedImages(
 ): AsyncGenerator<EmbedBatch> {
   const starts = Array.from({ length: Math.ceil(inputs.length / batchSize) }, (_, i) => i * batchSize);
   const prepare = (start: number) => clip.preprocessBatch(inputs.slice(start, start + batchSize), preprocess);
-  // The next batch is preprocessed while this one runs through the model.
-  let pending = starts.length ? prepare(0) : undefined;
-  for (const [b, offset] of starts.entries()) {
-    const current = pending ?? prepare(offset);
-    const next = starts[b + 1];
-    pending = next === undefined ? undefined : prepare(next);
-    const { tensor, indices, failures } = await current;
-    const globalFailures = failures.map((f) => ({ ...f, index: offset + f.index }));
-    if (indices.length === 0) {
-      yield { embeddings: [], failures: globalFailures };
-      continue;
-    }
+  /** The batch at `offset` once decoded, through the model once the batch before it is out (one call at a time). */
+  const encode = async (offset: number, prepared: Promise<BatchResult>, before: Promise<unknown>) => {
+    const { tensor, indices, failures } = await prepared;
+    await before;
+    const batch: EmbedBatch = { embeddings: [], failures: failures.map((f) => ({ ...f, index: offset + f.index })) };
+    if (indices.length === 0) return batch;
     const features = await clip.model.encodeImage(tensor, { output });
     const d = at(features.shape, 1);
-    yield {
-      embeddings: indices.map((i, row) => ({
-        index: offset + i,
-        input: at(inputs, offset + i),
-        embedding: features.data.slice(row * d, (row + 1) * d),
-      })),
-      failures: globalFailures,
-    };
+    batch.embeddings = indices.map((i, row) => ({
+      index: offset + i,
+      input: at(inputs, offset + i),
+      embedding: features.data.slice(row * d, (row + 1) * d),
+    }));
+    return batch;
+  };
+  if (starts.length === 0) return;
+  let prepared = prepare(0);
+  let encoded = encode(0, prepared, Promise.resolve());
+  for (const next of starts.slice(1).concat(-1)) {
+    const current = encoded;
+    if (next >= 0) {
+      // Decoded after this batch is (one batch at a time), encoded after it; at most one batch ahead
+      // of the caller. Awaited on its turn, so a failure ahead of it is not unhandled.
+      prepared = prepared.then(
+        () => prepare(next),
+        () => prepare(next),
+      );
+      encoded = encode(next, prepared, current.catch(() => undefined));
+      encoded.catch(() => undefined);
+    }
+    yield await current;
   }
 }

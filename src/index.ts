@@ -1,7 +1,15 @@
 // CLIP for TypeScript: the public API. See README.md.
 
 export { load, type LoadedClip, type LoadOptions, type Preprocess } from './load.js';
-export { embedImages, expandImagePaths, isImageName, type EmbedBatch, type ImageEmbedding } from './embed.js';
+export { loadInWorker, type WorkerClip, type WorkerModel } from './load-in-worker.js';
+export {
+  embedImages,
+  expandImagePaths,
+  isImageName,
+  type EmbedBatch,
+  type ImageEmbedder,
+  type ImageEmbedding,
+} from './embed.js';
 export { CLIP } from './inference/clip.js';
 export { clipLogits, normalizeRows, type ClipLogits } from './inference/logits.js';
 export {

@@ -140,7 +140,6 @@ export async function load(nameOrPath: string, options: LoadOptions = {}): Promi
     { device, threads, optimization, spinning, precision, calibrationImages, int8Matmuls, compiledDir },
     config,
   );
-  const { size, resizeMode, ...normalization } = imageTransformFor(config, files);
   const { contextLength } = config.text;
   const makeTokenizer = tokenizerFor(config.text.kind, files, options);
   let tokenizer: TextTokenizer | undefined;
@@ -148,12 +147,22 @@ export async function load(nameOrPath: string, options: LoadOptions = {}): Promi
   return {
     model,
     checkpoint: files.weights,
-    transform: { size, resizeMode, ...normalization },
-    preprocess: (image, opts = {}) => preprocessImage(image, { ...normalization, ...opts, size, resizeMode }),
-    preprocessBatch: (images, opts = {}) => preprocessBatch(images, { ...normalization, ...opts, size, resizeMode }),
+    ...imagePreprocessing(imageTransformFor(config, files)),
     tokenize: (texts, opts = {}) => getTokenizer().tokenize(texts, { ...opts, contextLength }),
     get tokenizer() {
       return getTokenizer();
     },
+  };
+}
+
+/** A model's image transform with the preprocessing functions bound to it (callers may not change its size). */
+export function imagePreprocessing(
+  transform: ImageTransform,
+): Pick<LoadedClip, 'transform' | 'preprocess' | 'preprocessBatch'> {
+  const { size, resizeMode, ...normalization } = transform;
+  return {
+    transform,
+    preprocess: (image, opts = {}) => preprocessImage(image, { ...normalization, ...opts, size, resizeMode }),
+    preprocessBatch: (images, opts = {}) => preprocessBatch(images, { ...normalization, ...opts, size, resizeMode }),
   };
 }

@@ -3,6 +3,8 @@
 // decides precision; the model code upcasts to float32 as the reference does on CPU.
 
 import { assertLength, at } from './checked.js';
+import { HALF_WASM_BASE64 } from './wasm/half-wasm.js';
+import { instantiateKernel, type KernelMemory } from './wasm/instantiate.js';
 
 export type DType =
   | 'float64'
@@ -51,7 +53,8 @@ export function numel(shape: readonly number[]): number {
 
 // Half-precision conversions are hand-written on purpose: the maintained @petamoriken/float16
 // (bit-identical results) took 14-17 s each way for 20M values where these take 0.3-1.4 s (Node 20,
-// no native Float16Array), and official checkpoints hold ~150M-400M half values.
+// no native Float16Array), and official checkpoints hold ~150M-400M half values. Bulk half → float
+// runs in WebAssembly (halvesToFloats); halfToFloat is the scalar definition it is tested against.
 
 /** IEEE half → float32, exact (every half value is representable in float32). */
 export function halfToFloat(h: number): number {
@@ -102,13 +105,28 @@ function float32BitsToHalf(x: number): number {
   return sign | (e << 10) | r;
 }
 
-let halfTable: Float32Array | undefined;
-function halfLookup(): Float32Array {
-  if (!halfTable) {
-    halfTable = new Float32Array(65536);
-    for (let i = 0; i < 65536; i++) halfTable[i] = halfToFloat(i);
+interface HalfKernel {
+  memory: KernelMemory;
+  convert(src: number, groups: number, dst: number): void;
+}
+let halfKernel: HalfKernel | undefined;
+
+/** Halves per kernel call: src (2 bytes each) then dst (4 each) fill the kernel's two 64 KiB pages. */
+const HALF_CHUNK = 16384;
+
+/** src (IEEE half bits) → out as float32, exact, through the WebAssembly kernel (src/wasm/half.wat). */
+function halvesToFloats(src: Uint16Array, out: Float32Array): void {
+  halfKernel ??= instantiateKernel<HalfKernel>(HALF_WASM_BASE64);
+  const { memory, convert } = halfKernel;
+  const dstOffset = HALF_CHUNK * 2;
+  const halves = new Uint16Array(memory.buffer, 0, HALF_CHUNK);
+  const floats = new Float32Array(memory.buffer, dstOffset, HALF_CHUNK);
+  for (let start = 0; start < src.length; start += HALF_CHUNK) {
+    const n = Math.min(HALF_CHUNK, src.length - start);
+    halves.set(src.subarray(start, start + n));
+    convert(0, Math.ceil(n / 4), dstOffset); // lanes past n convert stale halves, never copied out
+    out.set(n === HALF_CHUNK ? floats : floats.subarray(0, n), start);
   }
-  return halfTable;
 }
 
 function view<T>(
@@ -138,12 +156,10 @@ export function toFloat32(t: RawTensor, scratch?: Float32Array): Float32Array {
     case 'float64':
       return Float32Array.from(view(Float64Array, t.bytes));
     case 'float16': {
-      const table = halfLookup();
       const src = view(Uint16Array, t.bytes);
       const out = into ?? new Float32Array(n);
       assertLength(src, n, t.dtype);
-      // A uint16 always indexes the 65536-entry table (hot loop: see checked.ts).
-      for (let i = 0; i < n; i++) out[i] = table[src[i] ?? 0] ?? 0;
+      halvesToFloats(src, out);
       return out;
     }
     case 'bfloat16': {

@@ -12,6 +12,22 @@ test('every float16 bit pattern converts to float32 and back unchanged (NaNs sta
   }
 });
 
+test('toFloat32 of float16 (the WebAssembly kernel): every bit pattern exact, NaN payloads kept', () => {
+  // All 65536 halves, twice over and 5 more, so chunks and a tail that is not a multiple of 8 are covered.
+  const n = 2 * 65536 + 5;
+  const halves = Uint16Array.from({ length: n }, (_, i) => i % 65536);
+  const out = toFloat32({ dtype: 'float16', shape: [n], bytes: new Uint8Array(halves.buffer) });
+  const bits = new Uint32Array(out.buffer, out.byteOffset, n);
+  for (let i = 0; i < n; i++) {
+    const h = i % 65536;
+    const expected = halfToFloat(h);
+    if (Number.isNaN(expected)) {
+      // float32 NaN with the half's payload moved up: sign, all-ones exponent, mantissa << 13
+      assert.equal(bits[i], (((h & 0x8000) << 16) | 0x7f800000 | ((h & 0x3ff) << 13)) >>> 0, `0x${h.toString(16)}`);
+    } else assert.ok(Object.is(out[i], expected), `0x${h.toString(16)}: ${out[i]} vs ${expected}`);
+  }
+});
+
 test('rounding to nearest, ties to even; overflow to infinity; subnormals', () => {
   const ulp = 2 ** -10; // spacing of halves in [1, 2)
   assert.equal(halfToFloat(floatToHalf(1 + ulp / 2)), 1, 'a tie rounds to the even neighbour (1.0)');

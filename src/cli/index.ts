@@ -12,6 +12,7 @@ import {
   storedModel,
   type IndexSummary,
 } from '../search/index.js';
+import { loadInWorker } from '../index.js';
 import { loadOptions, modelOptions, positiveInt, UsageError } from './options.js';
 
 export function registerIndex(program: Command): void {
@@ -48,10 +49,11 @@ export function registerIndex(program: Command): void {
       const modelGiven = cmd.getOptionValueSource('model') !== 'default';
       // Unless told, the model gets its share of the cores; the decoding of the next batch the rest.
       const options = { ...loadOptions(o), threads: (o.threads as number | undefined) ?? indexingThreads().model };
+      // The model runs on a thread of its own, so that the decoding of the next batch never waits for it.
       const model =
         !modelGiven && storedModel(db)
-          ? await modelForIndex(db, dbPath, undefined, options)
-          : await loadIndexModel(o.model as string, options);
+          ? await modelForIndex(db, dbPath, undefined, options, loadInWorker)
+          : await loadIndexModel(o.model as string, options, loadInWorker);
       let summary: IndexSummary;
       if (o.import) {
         summary = await importShards(db, dbPath, o.import as string, model.identity, model.clip.model.config.embedDim);
@@ -62,6 +64,7 @@ export function registerIndex(program: Command): void {
               stream: process.stderr,
             })
           : undefined;
+        model.clip.model.favour(); // the model is the slower stage: the decoders wait for it, not it for them
         const started = performance.now();
         summary = await indexFolders(db, dbPath, model, folders, {
           batchSize,

@@ -11,6 +11,7 @@ import {
   searchVector,
   type QueryTerm,
 } from '../search/index.js';
+import { load } from '../index.js';
 import { loadOptions, modelOptions, positiveInt, UsageError } from './options.js';
 
 /** Results one query may return (searchVector pages through at most 4095). */
@@ -79,7 +80,13 @@ export function registerSearch(program: Command): void {
       const dbPath = o.db as string;
       const db = openIndex(dbPath, { readonly: true });
       const modelGiven = cmd.getOptionValueSource('model') !== 'default';
-      const { clip } = await modelForIndex(db, dbPath, modelGiven ? (o.model as string) : undefined, loadOptions(o));
+      const { clip } = await modelForIndex(
+        db,
+        dbPath,
+        modelGiven ? (o.model as string) : undefined,
+        loadOptions(o),
+        load,
+      );
       const vector = await queryVector(clip, terms);
       await clip.model.release();
       const k = o.top as number;

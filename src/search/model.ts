@@ -1,16 +1,22 @@
-// The model of an index: loading it with the library's `load`, and its identity (what made the
-// vectors) so that an index never mixes vectors of two models.
+// The model of an index: loading it with the library's `load` (or `loadInWorker`), and its identity
+// (what made the vectors) so that an index never mixes vectors of two models.
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { InputError } from '../errors.js';
-import { load, type LoadedClip, type LoadOptions } from '../index.js';
+import type { CLIP, LoadedClip, LoadOptions } from '../index.js';
 import { sameModel, storedModel, type IndexDb, type ModelIdentity } from './db.js';
 
-export interface IndexModel {
-  clip: LoadedClip;
+/** What an index needs of a loaded model: `load`'s (search: text and images) or `loadInWorker`'s (indexing). */
+export type IndexClip = Pick<LoadedClip, 'checkpoint' | 'transform'> & { model: Pick<CLIP, 'config' | 'release'> };
+
+export interface IndexModel<C extends IndexClip = LoadedClip> {
+  clip: C;
   identity: ModelIdentity;
 }
+
+/** `load`, or `loadInWorker` where the model should not block this thread (indexing). */
+export type IndexLoader<C extends IndexClip> = (nameOrPath: string, options: LoadOptions) => Promise<C>;
 
 async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
@@ -19,11 +25,15 @@ async function sha256File(path: string): Promise<string> {
 }
 
 /** Loads a model and computes its identity (a local path is recorded absolute, a name as given). */
-export async function loadIndexModel(nameOrPath: string, options: LoadOptions): Promise<IndexModel> {
+export async function loadIndexModel<C extends IndexClip>(
+  nameOrPath: string,
+  options: LoadOptions,
+  loader: IndexLoader<C>,
+): Promise<IndexModel<C>> {
   const name = existsSync(nameOrPath) ? resolve(nameOrPath) : nameOrPath;
   // No spin-waiting between the model's operators: while indexing, the cores it would spin on
   // are decoding the next batch.
-  const clip = await load(name, { spinning: false, ...options });
+  const clip = await loader(name, { spinning: false, ...options });
   const identity: ModelIdentity = {
     name,
     checkpointSha256: await sha256File(clip.checkpoint),
@@ -38,19 +48,24 @@ export async function loadIndexModel(nameOrPath: string, options: LoadOptions): 
  * The model to query an index with: `model` if given (it must be the index's), else the one the
  * index records, with the tokenizer files recorded at index time unless others are given.
  */
-export async function modelForIndex(
+export async function modelForIndex<C extends IndexClip>(
   db: IndexDb,
   dbPath: string,
   model: string | undefined,
   options: LoadOptions,
-): Promise<IndexModel> {
+  loader: IndexLoader<C>,
+): Promise<IndexModel<C>> {
   const stored = storedModel(db);
   if (!stored) throw new InputError(`${dbPath}: the index is empty (no model recorded); run \`clip index\` first`);
-  const opened = await loadIndexModel(model ?? stored.name, {
-    ...options,
-    bpePath: options.bpePath ?? (stored.bpe && existsSync(stored.bpe) ? stored.bpe : undefined),
-    vocabPath: options.vocabPath ?? (stored.vocab && existsSync(stored.vocab) ? stored.vocab : undefined),
-  });
+  const opened = await loadIndexModel(
+    model ?? stored.name,
+    {
+      ...options,
+      bpePath: options.bpePath ?? (stored.bpe && existsSync(stored.bpe) ? stored.bpe : undefined),
+      vocabPath: options.vocabPath ?? (stored.vocab && existsSync(stored.vocab) ? stored.vocab : undefined),
+    },
+    loader,
+  );
   if (!sameModel(stored, opened.identity)) {
     await opened.clip.model.release();
     throw new InputError(

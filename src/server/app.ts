@@ -9,7 +9,7 @@ import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import sharp from 'sharp';
 import { InputError } from '../errors.js';
-import type { LoadOptions } from '../index.js';
+import { load, type LoadOptions } from '../index.js';
 import { parseDate } from '../search/dates.js';
 import {
   modelForIndex,
@@ -104,7 +104,7 @@ const toResult = (h: SearchHit) => ({
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
   const { maxUploadBytes = 20 * 1024 * 1024, maxUploadPixels = 40_000_000 } = options;
   const db = openIndex(options.db, { readonly: true });
-  const { clip } = await modelForIndex(db, options.db, options.model, options.load ?? {});
+  const { clip } = await modelForIndex(db, options.db, options.model, options.load ?? {}, load);
   const thumbnails = new ThumbnailCache(options.thumbnails ?? `${options.db}.thumbnails`);
   const queries = new Map<string, Promise<Float32Array>>();
   const textVector = (q: string) => {

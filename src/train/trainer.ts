@@ -10,7 +10,7 @@ import { trimPadding } from '../inference/text-buckets.js';
 import { fromFloat32, toFloat32, type RawTensor, type StateDict, type Tensor } from '../tensor.js';
 import { AdamW, type AdamWOptions } from './adamw.js';
 import { clipGradNorm } from './clip-grad-norm.js';
-import { collectGarbage } from './collect-garbage.js';
+import { collectGarbage } from '../runtime/collect-garbage.js';
 import { buildFeatureGraph, buildTrainGraph, type TrainGraphOptions } from './graph.js';
 import { cosineLr, type CosineSchedule } from './schedule.js';
 import { at, first } from '../checked.js';

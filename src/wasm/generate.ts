@@ -14,6 +14,7 @@ export const KERNELS = {
   resample8: 'src/image/kernels',
   adamw: 'src/train/kernels',
   scan: 'src/search/kernels',
+  half: 'src/wasm',
 } as const;
 export type KernelName = keyof typeof KERNELS;
 

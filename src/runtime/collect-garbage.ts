@@ -1,4 +1,6 @@
-// A full garbage collection before a big training run. onnxruntime-node copies every output
+// A full garbage collection before ONNX Runtime allocates a lot of memory that V8 cannot see: a
+// session's weights (Session: the JavaScript copies of a model's weights are garbage by then), or
+// a big training run's activations (train/trainer.ts). onnxruntime-node copies every output
 // into a fresh ArrayBuffer, so each step's gradients (600 MB for ViT-B/32) are new memory and the
 // previous step's are garbage by the next run; but V8 cannot see the run's native memory (ONNX
 // Runtime's activations), so nothing makes it collect before the run's peak, and the dead

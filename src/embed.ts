@@ -85,7 +85,11 @@ export async function* embedImages(
         () => prepare(next),
         () => prepare(next),
       );
-      encoded = encode(next, prepared, current.catch(() => undefined));
+      encoded = encode(
+        next,
+        prepared,
+        current.catch(() => undefined),
+      );
       encoded.catch(() => undefined);
     }
     yield await current;

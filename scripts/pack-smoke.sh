@@ -33,4 +33,8 @@ await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 200
 JS
 node make-model.mjs
 npx --no-install clip classify red.png --labels "cat,dog" --template "{}" --model tiny.safetensors --bpe merges.txt --json
+# `clip index` runs the model on a worker thread of its own (dist/src/model-thread.js).
+mkdir photos && cp red.png photos/
+npx --no-install clip index photos --db photos.db --model tiny.safetensors --bpe merges.txt --json
+npx --no-install clip search "cat" --db photos.db -k 1 --json
 echo "pack smoke test passed"

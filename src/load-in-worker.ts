@@ -12,6 +12,7 @@ import { Worker } from 'node:worker_threads';
 import * as errors from './errors.js';
 import { InputError } from './errors.js';
 import { imagePreprocessing, type LoadedClip, type LoadOptions } from './load.js';
+import { findModelFiles } from './model-files.js';
 import type { ClipModel } from './inference/clip-model.js';
 import type { ThreadData, ThreadError, ThreadReady, ThreadReply, ThreadRequest } from './model-thread.js';
 import type { ImageOutput } from './models/config.js';
@@ -52,8 +53,12 @@ function rebuild({ name, message }: ThreadError): Error {
 
 /** Loads a model as `load(nameOrPath, options)` does, in a worker thread that then runs its towers. */
 export async function loadInWorker(nameOrPath: string, options: LoadOptions = {}): Promise<WorkerClip> {
+  // A model named is downloaded here, with this thread's progress bar (stderr is a terminal only
+  // here) or callback and abort signal (neither crosses threads); the thread finds it in the cache.
+  const { progress, signal, ...threadOptions } = options;
+  if (!existsSync(nameOrPath)) await findModelFiles(nameOrPath, { ...threadOptions, progress, signal });
   const worker = new Worker(new URL('./model-thread.js', import.meta.url), {
-    workerData: { nameOrPath, options } satisfies ThreadData,
+    workerData: { nameOrPath, options: threadOptions } satisfies ThreadData,
   });
   const pending = new Map<number, { resolve: (t: Tensor | undefined) => void; reject: (e: Error) => void }>();
   let failure: Error | undefined;

@@ -21,7 +21,9 @@ import {
   imageTransformFor,
   type ImageTransform,
   readModel,
+  readModelByTower,
   tokenizerFor,
+  type WeightPart,
   type ModelFileOptions,
   type ModelFiles,
   type TokenizerFileOptions,
@@ -85,8 +87,9 @@ interface CompiledMeta {
 }
 
 /**
- * The weights (or, when a compiled model of this exact file is cached, only its config and
- * logit scale, reading the weights lazily) and the folder for its compiled towers. The cache key
+ * The weights (or, with a compiled cache, the config and logit scale, and the weights read lazily
+ * when a tower has to be compiled: that tower's alone where the layout allows) and the folder for
+ * its compiled towers. The cache key
  * covers the file's identity (path, size, mtime), the config overrides and the emitter format.
  */
 async function weightsFor(
@@ -107,22 +110,35 @@ async function weightsFor(
     .slice(0, 32);
   const compiledDir = join(cacheDir(options.cacheDir), 'compiled', key);
   const metaPath = join(compiledDir, 'meta.json');
-  const read = async () => (await readModel(files)).stateDict;
+  // A tower's weights only, where the checkpoint's layout allows it (readModelByTower).
+  const read = async (part: WeightPart) => {
+    const byTower = await readModelByTower(files);
+    return byTower ? byTower.read(part) : (await readModel(files)).stateDict;
+  };
   if (existsSync(metaPath)) {
     const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as CompiledMeta;
     return { weights: { ...meta, load: read }, config: meta.config, compiledDir };
   }
+  const byTower = await readModelByTower(files);
+  const writeMeta = (meta: CompiledMeta) => {
+    mkdirSync(compiledDir, { recursive: true });
+    const staging = `${metaPath}.tmp-${process.pid}`;
+    writeFileSync(staging, JSON.stringify(meta));
+    renameSync(staging, metaPath);
+  };
+  if (byTower) {
+    const { config, logitScale } = byTower;
+    writeMeta({ config, logitScale });
+    return { weights: { config, logitScale, load: byTower.read }, config, compiledDir };
+  }
   const { stateDict, config } = await readModel(files);
   const meta: CompiledMeta = { config, logitScale: logitScaleOf(stateDict) };
-  mkdirSync(compiledDir, { recursive: true });
-  const staging = `${metaPath}.tmp-${process.pid}`;
-  writeFileSync(staging, JSON.stringify(meta));
-  renameSync(staging, metaPath);
+  writeMeta(meta);
   // Lazy too, handing over the weights already read: the model lets them go once its towers are
   // compiled (inference/clip-model.ts), instead of holding the checkpoint as long as it lives.
   let first: StateDict | undefined = stateDict;
-  const handOver = async () => {
-    const sd = first ?? (await read());
+  const handOver = async (part: WeightPart) => {
+    const sd = first ?? (await read(part));
     first = undefined;
     return sd;
   };

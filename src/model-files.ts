@@ -7,13 +7,14 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { InputError } from './errors.js';
 import type { ResizeMode, TransformOptions } from './image/index.js';
+import { logitScaleOf } from './models/clip.js';
 import { inferConfigFromStateDict, type ClipConfig } from './models/config.js';
 import { modelSettingsFromJson, readConfigJson, type ModelSettings } from './models/config-file.js';
 import type { StateDict } from './tensor.js';
 import { OPEN_CLIP_SPECIAL_TOKENS, Tokenizer, WordPieceTokenizer, type TextTokenizer } from './text/index.js';
 import { defaultTokenizer } from './zoo/tokenizer.js';
-import { readCheckpoint } from './weights/index.js';
-import { toCanonical } from './weights/keymap/index.js';
+import { readCheckpoint, readCheckpointShapes } from './weights/index.js';
+import { renamedToCanonical, toCanonical } from './weights/keymap/index.js';
 import { cacheDir } from './zoo/cache.js';
 import { downloadModel, type FetchOptions } from './zoo/fetch.js';
 import { resolveModel } from './zoo/models.js';
@@ -125,6 +126,36 @@ export async function findModelFiles(nameOrPath: string, options: ModelFileOptio
         ...('bpe' in files.tokenizer ? { bpe: files.tokenizer.bpe } : { hfTokenizer: files.tokenizer }),
       };
   }
+}
+
+/** A tower's weights: the image tower's are those under `visual.`, the text tower's all the others. */
+export type WeightPart = 'image' | 'text';
+
+const inPart = (part: WeightPart, canonicalName: string) => canonicalName.startsWith('visual.') === (part === 'image');
+
+/**
+ * The config and logit scale from the checkpoint's shapes and one scalar, and a reader of one
+ * tower's weights, where the checkpoint's names only rename OpenAI's (OpenAI, open_clip; PyTorch
+ * formats): a first load then reads the image tower's tensors, not the text tower's too
+ * (ViT-B/32: 88M of 151M values; ~0.15 s of a 1.2 s first load). Undefined for other layouts
+ * and safetensors: read the whole model with readModel.
+ */
+export async function readModelByTower(
+  files: ModelFiles,
+): Promise<{ config: ClipConfig; logitScale: number; read: (part: WeightPart) => Promise<StateDict> } | undefined> {
+  // The shapes, and the one scalar the config does not give (open_clip keeps the OpenAI name).
+  const header = await readCheckpointShapes(files.weights, (name) => name === 'logit_scale');
+  // Each shape carries its name in the file through the renaming, so a tower's tensors are read by it.
+  const named = header && renamedToCanonical(new Map([...header.shapes].map(([name, s]) => [name, { ...s, name }])));
+  if (!named) return undefined;
+  return {
+    config: inferConfigFromStateDict(named, files.settings.overrides),
+    logitScale: logitScaleOf(toCanonical(header.stateDict)),
+    read: async (part) => {
+      const wanted = new Set([...named].filter(([canonical]) => inPart(part, canonical)).map(([, s]) => s.name));
+      return toCanonical(await readCheckpoint(files.weights, (name) => wanted.has(name)));
+    },
+  };
 }
 
 /** The weights under canonical names and the config they give with the config file's overrides. */

@@ -57,9 +57,7 @@ if (!port) throw new Error('model-thread.js runs as a worker thread (see loadInW
 const { nameOrPath, options } = workerData as ThreadData;
 
 try {
-  const clip = await load(nameOrPath, options);
-  const { model } = clip;
-  const { checkpoint, transform } = clip;
+  const { model, checkpoint, transform } = await load(nameOrPath, options);
   port.postMessage({
     ready: { checkpoint, transform, config: model.config, logitScale: model.logitScale, osThreadId: osThreadId() },
   } satisfies ThreadReady);

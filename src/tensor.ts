@@ -38,6 +38,9 @@ export interface RawTensor {
   readonly bytes: Uint8Array;
 }
 
+/** What a tensor is without its bytes: enough to infer a model's config (models/config.ts). */
+export type TensorShape = Pick<RawTensor, 'dtype' | 'shape'>;
+
 /** Parameter and buffer name → tensor, in the file's order. */
 export type StateDict = Map<string, RawTensor>;
 

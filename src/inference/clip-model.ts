@@ -11,15 +11,17 @@ import type { StateDict, Tensor } from '../tensor.js';
 import { clipLogits, type ClipLogits } from './logits.js';
 import { lengthBuckets, trimPadding } from './text-buckets.js';
 import { first } from '../checked.js';
+import type { WeightPart } from '../model-files.js';
 
 /**
- * Weights read only if a tower has to be compiled (its compiled model is not in the cache);
- * `load` may be called again for a tower compiled later.
+ * Weights read only if a tower has to be compiled (its compiled model is not in the cache), by
+ * tower: `load(part)` gives at least that tower's weights, and may be called again for a tower
+ * compiled later.
  */
 export interface LazyWeights {
   config: ClipConfig;
   logitScale: number;
-  load: () => Promise<StateDict>;
+  load: (part: WeightPart) => Promise<StateDict>;
 }
 
 export type Precision = 'fp32' | 'int8';
@@ -37,8 +39,8 @@ export class ClipModel {
   readonly config: ClipConfig;
   /** The learned temperature, as stored: a log (logits use exp(logitScale)). */
   readonly logitScale: number;
-  /** Runs `use` on the weights; lazy weights are read for the builds under way and then let go. */
-  private readonly withWeights: <T>(use: (sd: StateDict) => T | Promise<T>) => Promise<T>;
+  /** Runs `use` on a tower's weights; lazy weights are read for the builds under way and then let go. */
+  private readonly withWeights: <T>(part: WeightPart, use: (sd: StateDict) => T | Promise<T>) => Promise<T>;
   private imageSession?: Promise<TowerSession>;
   private preProjectionSession?: Promise<TowerSession>;
   private textSession?: Promise<TowerSession>;
@@ -51,18 +53,19 @@ export class ClipModel {
     if (weights instanceof Map) {
       this.config = config ?? inferConfigFromStateDict(weights);
       this.logitScale = logitScaleOf(weights);
-      this.withWeights = async (use) => use(weights);
+      this.withWeights = async (_part, use) => use(weights);
     } else {
       this.config = config ?? weights.config;
       this.logitScale = weights.logitScale;
-      let loading: Promise<StateDict> | undefined;
-      let users = 0;
-      this.withWeights = async (use) => {
-        users++;
+      const loading = new Map<WeightPart, { weights: Promise<StateDict>; users: number }>();
+      this.withWeights = async (part, use) => {
+        const read = loading.get(part) ?? { weights: weights.load(part), users: 0 };
+        loading.set(part, read);
+        read.users++;
         try {
-          return await use(await (loading ??= weights.load()));
+          return await use(await read.weights);
         } finally {
-          if (--users === 0) loading = undefined;
+          if (--read.users === 0) loading.delete(part);
         }
       };
     }
@@ -70,7 +73,7 @@ export class ClipModel {
 
   private session(tower: Tower): Promise<TowerSession> {
     return this.openTower(tower, () =>
-      this.withWeights((sd) =>
+      this.withWeights(tower === 'text' ? 'text' : 'image', (sd) =>
         tower === 'text'
           ? buildTextGraph(sd, this.config, { dynamicLength: true })
           : buildImageGraph(sd, this.config, { imageOutput: tower === 'image' ? 'embedding' : 'pre-projection' }),

@@ -1,7 +1,10 @@
 // Model configuration inferred from a state dict's shapes, by the reference `build_model` rules.
 
 import { ConfigError } from '../errors.js';
-import type { RawTensor, StateDict } from '../tensor.js';
+import type { TensorShape } from '../tensor.js';
+
+/** Tensor name → shape: a state dict, or a checkpoint's shapes read without its tensors. */
+type Shapes = ReadonlyMap<string, TensorShape>;
 
 export interface VisionTransformerConfig {
   kind: 'vit';
@@ -99,7 +102,7 @@ export interface ConfigOverrides {
   declared?: readonly DeclaredSize[];
 }
 
-function tensor(sd: StateDict, key: string): RawTensor {
+function tensor(sd: Shapes, key: string): TensorShape {
   const t = sd.get(key);
   if (!t) {
     throw new ConfigError(
@@ -110,7 +113,7 @@ function tensor(sd: StateDict, key: string): RawTensor {
   return t;
 }
 
-function dim(sd: StateDict, key: string, axis: number, rank?: number): number {
+function dim(sd: Shapes, key: string, axis: number, rank?: number): number {
   const t = tensor(sd, key);
   if (rank !== undefined && t.shape.length !== rank) {
     throw new ConfigError(`"${key}" has shape [${t.shape.join(', ')}], expected ${rank} dimensions`);
@@ -122,7 +125,7 @@ function dim(sd: StateDict, key: string, axis: number, rank?: number): number {
 }
 
 /** Distinct values of the `index`-th dot-separated part of the keys starting with `prefix`. */
-function countDistinct(sd: StateDict, prefix: string, index: number): number {
+function countDistinct(sd: Shapes, prefix: string, index: number): number {
   const seen = new Set<string>();
   for (const k of sd.keys()) {
     const part = k.startsWith(prefix) ? k.split('.')[index] : undefined;
@@ -138,7 +141,7 @@ function squareSide(tokens: number, key: string): number {
   return side;
 }
 
-function inferBertConfig(sd: StateDict, overrides: ConfigOverrides): BertConfig {
+function inferBertConfig(sd: Shapes, overrides: ConfigOverrides): BertConfig {
   const width = dim(sd, 'bert.embeddings.word_embeddings.weight', 1, 2);
   return {
     kind: 'bert',
@@ -158,7 +161,7 @@ function inferBertConfig(sd: StateDict, overrides: ConfigOverrides): BertConfig 
  * The reference `clip.model.build_model` rules, from shapes only; a state dict with a
  * `bert.` text tower is Chinese-CLIP (same vision rules, BERT text config).
  */
-export function inferConfigFromStateDict(sd: StateDict, overrides: ConfigOverrides = {}): ClipConfig {
+export function inferConfigFromStateDict(sd: Shapes, overrides: ConfigOverrides = {}): ClipConfig {
   let vision: ClipConfig['vision'];
   if (sd.has('visual.proj')) {
     const width = dim(sd, 'visual.conv1.weight', 0, 4);
@@ -230,12 +233,12 @@ function checkDeclared(config: ClipConfig, d: DeclaredSize): void {
 }
 
 /** Rows of the first block's MLP input weight, kept only when not the reference's 4 · width. */
-function mlpWidthOf(sd: StateDict, key: string, width: number): { mlpWidth?: number } {
+function mlpWidthOf(sd: Shapes, key: string, width: number): { mlpWidth?: number } {
   const hidden = dim(sd, key, 0, 2);
   return hidden === 4 * width ? {} : { mlpWidth: hidden };
 }
 
-function inferTextTransformerConfig(sd: StateDict, overrides: ConfigOverrides): TextTransformerConfig {
+function inferTextTransformerConfig(sd: Shapes, overrides: ConfigOverrides): TextTransformerConfig {
   const textWidth = dim(sd, 'ln_final.weight', 0, 1);
   return {
     kind: 'transformer',

@@ -1,9 +1,9 @@
 // Checkpoint files → StateDict, whatever the format: PyTorch zip (torch.save ≥ 1.6, TorchScript
 // archives such as the official OpenAI releases), legacy torch.save, safetensors. The format is
 // recognised by its first bytes, never by the file name. Nothing in a file is ever executed.
-import type { StateDict } from '../tensor.js';
+import type { StateDict, TensorShape } from '../tensor.js';
 import { ScriptObject, TensorRef } from './pickle.js';
-import { openTorch, readStateDict, safetensorsOf, tensorLoader, withSource } from './read.js';
+import { openTorch, readStateDict, readStateDictShapes, safetensorsOf, tensorLoader, withSource } from './read.js';
 import { StorageRef } from './storage.js';
 import { openTorchZip } from './torch-zip.js';
 
@@ -13,11 +13,25 @@ export { detectFormat, type CheckpointFormat } from './read.js';
  * Reads the state dict of a checkpoint file (or of its bytes): parameter and buffer names as
  * `model.state_dict()` gives them (TorchScript modules by attribute path, a `module.` prefix
  * common to all keys removed), each tensor contiguous in the file's own dtype.
- * Only the storages the state dict uses are read (e.g. not an optimizer's). Given bytes, the
- * contiguous tensors are views into them (no copy).
+ * Only the storages the state dict uses are read (e.g. not an optimizer's), and with `wanted` only
+ * those of the tensors it names. Given bytes, the contiguous tensors are views into them (no copy).
  */
-export function readCheckpoint(pathOrBytes: string | Uint8Array): Promise<StateDict> {
-  return readStateDict(pathOrBytes, openTorchZip);
+export function readCheckpoint(
+  pathOrBytes: string | Uint8Array,
+  wanted?: (name: string) => boolean,
+): Promise<StateDict> {
+  return readStateDict(pathOrBytes, openTorchZip, wanted);
+}
+
+/**
+ * Every tensor's dtype and shape, with only the `wanted` tensors read (PyTorch formats; safetensors:
+ * undefined): e.g. a model's config and logit scale, reading none of its weights.
+ */
+export function readCheckpointShapes(
+  pathOrBytes: string | Uint8Array,
+  wanted: (name: string) => boolean = () => false,
+): Promise<{ shapes: Map<string, TensorShape>; stateDict: StateDict } | undefined> {
+  return readStateDictShapes(pathOrBytes, openTorchZip, wanted);
 }
 
 /**

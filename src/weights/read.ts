@@ -2,7 +2,7 @@
 // by its first bytes, never by the file name; nothing in a file is ever executed. The zip reader
 // is passed in (yauzl on files in Node, fflate on bytes in the browser); the rest is shared.
 import { CheckpointError, UnsafePickleError } from '../errors.js';
-import type { RawTensor, StateDict } from '../tensor.js';
+import type { RawTensor, StateDict, TensorShape } from '../tensor.js';
 import { openLegacy, LEGACY_SIGNATURE } from './legacy.js';
 import type { TensorRef } from './pickle.js';
 import { parseSafetensors, readSafetensors } from './safetensors.js';
@@ -90,14 +90,43 @@ export function tensorLoader(
  * Only the storages the state dict uses are read (e.g. not an optimizer's). Given bytes, the
  * contiguous tensors are views into them (no copy).
  */
-export async function readStateDict(pathOrBytes: string | Uint8Array, openZip: ZipOpener): Promise<StateDict> {
+export async function readStateDict(
+  pathOrBytes: string | Uint8Array,
+  openZip: ZipOpener,
+  wanted: (name: string) => boolean = () => true,
+): Promise<StateDict> {
   return withSource(pathOrBytes, async (source, format) => {
-    if (format === 'safetensors') return safetensorsOf(pathOrBytes);
+    if (format === 'safetensors') {
+      const all = safetensorsOf(pathOrBytes);
+      return new Map([...all].filter(([name]) => wanted(name)));
+    }
     const checkpoint = await openTorch(source, format, openZip);
     const refs = findStateDict(checkpoint.object, source.name);
     const load = tensorLoader(checkpoint, source.name);
     const stateDict: StateDict = new Map();
-    for (const [name, ref] of refs) stateDict.set(name, await load(ref, name));
+    for (const [name, ref] of refs) if (wanted(name)) stateDict.set(name, await load(ref, name));
     return stateDict;
+  });
+}
+
+/**
+ * Every tensor's dtype and shape from the pickle alone, with the `wanted` tensors read (PyTorch
+ * formats): a model's config and a few scalars without its weights. Undefined for safetensors,
+ * whose reader maps the whole file anyway.
+ */
+export async function readStateDictShapes(
+  pathOrBytes: string | Uint8Array,
+  openZip: ZipOpener,
+  wanted: (name: string) => boolean,
+): Promise<{ shapes: Map<string, TensorShape>; stateDict: StateDict } | undefined> {
+  return withSource(pathOrBytes, async (source, format) => {
+    if (format === 'safetensors') return undefined;
+    const checkpoint = await openTorch(source, format, openZip);
+    const refs = findStateDict(checkpoint.object, source.name);
+    const load = tensorLoader(checkpoint, source.name);
+    const stateDict: StateDict = new Map();
+    for (const [name, ref] of refs) if (wanted(name)) stateDict.set(name, await load(ref, name));
+    const shapes = new Map([...refs].map(([name, ref]) => [name, { dtype: ref.storage.dtype, shape: ref.shape }]));
+    return { shapes, stateDict };
   });
 }

@@ -21,7 +21,7 @@
 // timm towers (`visual.trunk.*`), HF text towers (`text.transformer.embeddings.*`), CoCa
 // (`text_decoder.*`, `visual.attn_pool.*`), EVA-CLIP.
 import { ConfigError } from '../../errors.js';
-import type { StateDict } from '../../tensor.js';
+import type { TensorShape } from '../../tensor.js';
 import { isCanonicalKey } from './canonical.js';
 
 const CUSTOM_TEXT_TOWER =
@@ -33,9 +33,15 @@ export function isOpenClipPackaging(keys: Iterable<string>): boolean {
   return false;
 }
 
-/** Undoes open_clip packaging, then requires every key to be canonical (errors name the first that is not). */
-export function openClipToCanonical(sd: StateDict, layout = 'open_clip'): StateDict {
-  const out: StateDict = new Map();
+/**
+ * Undoes open_clip packaging, then requires every key to be canonical (errors name the first that
+ * is not). Only names change, so it renames shapes (TensorShape) as well as tensors.
+ */
+export function openClipToCanonical<T extends TensorShape>(
+  sd: ReadonlyMap<string, T>,
+  layout = 'open_clip',
+): Map<string, T> {
+  const out = new Map<string, T>();
   for (const [key, tensor] of sd) {
     if (key === 'attn_mask' || key === 'text.attn_mask') continue; // a recomputed buffer, not a weight
     const name = CUSTOM_TEXT_TOWER.test(key) ? key.slice('text.'.length) : key;

@@ -84,13 +84,15 @@ const COMPILED_FORMAT = 3;
 interface CompiledMeta {
   config: ClipConfig;
   logitScale: number;
+  /** Whether a tower's weights can be read alone (readModelByTower); absent in older caches: no. */
+  byTower?: boolean;
 }
 
 /**
  * The weights (or, with a compiled cache, the config and logit scale, and the weights read lazily
  * when a tower has to be compiled: that tower's alone where the layout allows) and the folder for
- * its compiled towers. The cache key
- * covers the file's identity (path, size, mtime), the config overrides and the emitter format.
+ * its compiled towers. The cache key covers the file's identity (path, size, mtime), the config
+ * overrides and the emitter format.
  */
 async function weightsFor(
   files: ModelFiles,
@@ -110,35 +112,35 @@ async function weightsFor(
     .slice(0, 32);
   const compiledDir = join(cacheDir(options.cacheDir), 'compiled', key);
   const metaPath = join(compiledDir, 'meta.json');
-  // A tower's weights only, where the checkpoint's layout allows it (readModelByTower).
-  const read = async (part: WeightPart) => {
+  const readAll = async () => (await readModel(files)).stateDict;
+  const readTower = async (part: WeightPart) => {
     const byTower = await readModelByTower(files);
-    return byTower ? byTower.read(part) : (await readModel(files)).stateDict;
+    return byTower ? byTower.read(part) : readAll();
   };
   if (existsSync(metaPath)) {
-    const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as CompiledMeta;
-    return { weights: { ...meta, load: read }, config: meta.config, compiledDir };
+    const { config, logitScale, byTower = false } = JSON.parse(readFileSync(metaPath, 'utf8')) as CompiledMeta;
+    return { weights: { config, logitScale, byTower, load: byTower ? readTower : readAll }, config, compiledDir };
   }
-  const byTower = await readModelByTower(files);
   const writeMeta = (meta: CompiledMeta) => {
     mkdirSync(compiledDir, { recursive: true });
     const staging = `${metaPath}.tmp-${process.pid}`;
     writeFileSync(staging, JSON.stringify(meta));
     renameSync(staging, metaPath);
   };
+  const byTower = await readModelByTower(files);
   if (byTower) {
     const { config, logitScale } = byTower;
-    writeMeta({ config, logitScale });
-    return { weights: { config, logitScale, load: byTower.read }, config, compiledDir };
+    writeMeta({ config, logitScale, byTower: true });
+    return { weights: { config, logitScale, byTower: true, load: byTower.read }, config, compiledDir };
   }
   const { stateDict, config } = await readModel(files);
-  const meta: CompiledMeta = { config, logitScale: logitScaleOf(stateDict) };
+  const meta = { config, logitScale: logitScaleOf(stateDict), byTower: false };
   writeMeta(meta);
   // Lazy too, handing over the weights already read: the model lets them go once its towers are
   // compiled (inference/clip-model.ts), instead of holding the checkpoint as long as it lives.
   let first: StateDict | undefined = stateDict;
-  const handOver = async (part: WeightPart) => {
-    const sd = first ?? (await read(part));
+  const handOver = async () => {
+    const sd = first ?? (await readAll());
     first = undefined;
     return sd;
   };

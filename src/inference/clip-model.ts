@@ -21,6 +21,8 @@ import type { WeightPart } from '../model-files.js';
 export interface LazyWeights {
   config: ClipConfig;
   logitScale: number;
+  /** Whether `load(part)` reads that tower's weights only; otherwise it reads them all, once for the towers built together. */
+  byTower: boolean;
   load: (part: WeightPart) => Promise<StateDict>;
 }
 
@@ -57,15 +59,16 @@ export class ClipModel {
     } else {
       this.config = config ?? weights.config;
       this.logitScale = weights.logitScale;
-      const loading = new Map<WeightPart, { weights: Promise<StateDict>; users: number }>();
+      const loading = new Map<WeightPart | 'all', { weights: Promise<StateDict>; users: number }>();
       this.withWeights = async (part, use) => {
-        const read = loading.get(part) ?? { weights: weights.load(part), users: 0 };
-        loading.set(part, read);
+        const key = weights.byTower ? part : 'all';
+        const read = loading.get(key) ?? { weights: weights.load(part), users: 0 };
+        loading.set(key, read);
         read.users++;
         try {
           return await use(await read.weights);
         } finally {
-          if (--read.users === 0) loading.delete(part);
+          if (--read.users === 0) loading.delete(key);
         }
       };
     }

@@ -93,5 +93,13 @@ test('a first load compiling one tower at a time computes what a full read does,
     assert.ok(close(Array.from((await cold.model.encodeImage(image)).data), expected.image), `${path}: image`);
     assert.ok(close(Array.from((await cold.model.encodeText(tokens)).data), expected.text), `${path}: text`);
     await cold.model.release();
+    // The image tower compiled by one load, the text tower by the next (which finds the cache's meta).
+    const later = mkdtempSync(join(dir, 'cache-'));
+    const first = await load(path, { compiledCache: true, cacheDir: later });
+    assert.ok(close(Array.from((await first.model.encodeImage(image)).data), expected.image), `${path}: image, then`);
+    await first.model.release();
+    const second = await load(path, { compiledCache: true, cacheDir: later });
+    assert.ok(close(Array.from((await second.model.encodeText(tokens)).data), expected.text), `${path}: text, later`);
+    await second.model.release();
   }
 });

@@ -137,7 +137,7 @@ const inPart = (part: WeightPart, canonicalName: string) => canonicalName.starts
  * The config and logit scale from the checkpoint's shapes and one scalar, and a reader of one
  * tower's weights, where the checkpoint's names only rename OpenAI's (OpenAI, open_clip; PyTorch
  * formats): a first load then reads the image tower's tensors, not the text tower's too
- * (ViT-B/32: 88M of 151M values; ~0.15 s of a 1.2 s first load). Undefined for other layouts
+ * (ViT-B/32: 88M of 151M values; ~0.1 s of a 1.2 s first load). Undefined for other layouts
  * and safetensors: read the whole model with readModel.
  */
 export async function readModelByTower(

@@ -7,7 +7,7 @@ import { openLegacy, LEGACY_SIGNATURE } from './legacy.js';
 import type { TensorRef } from './pickle.js';
 import { parseSafetensors, readSafetensors } from './safetensors.js';
 import { openSource, type ByteSource } from './source.js';
-import { findStateDict } from './state-dict.js';
+import { findStateDict, type TensorRefs } from './state-dict.js';
 import { materializeTensor, type StorageRef } from './storage.js';
 import type { TorchCheckpoint } from './torch-archive.js';
 
@@ -101,12 +101,21 @@ export async function readStateDict(
       return new Map([...all].filter(([name]) => wanted(name)));
     }
     const checkpoint = await openTorch(source, format, openZip);
-    const refs = findStateDict(checkpoint.object, source.name);
-    const load = tensorLoader(checkpoint, source.name);
-    const stateDict: StateDict = new Map();
-    for (const [name, ref] of refs) if (wanted(name)) stateDict.set(name, await load(ref, name));
-    return stateDict;
+    return readWanted(checkpoint, findStateDict(checkpoint.object, source.name), source.name, wanted);
   });
+}
+
+/** The tensors of `refs` that `wanted` names, read. */
+async function readWanted(
+  checkpoint: TorchCheckpoint,
+  refs: TensorRefs,
+  file: string,
+  wanted: (name: string) => boolean,
+): Promise<StateDict> {
+  const load = tensorLoader(checkpoint, file);
+  const stateDict: StateDict = new Map();
+  for (const [name, ref] of refs) if (wanted(name)) stateDict.set(name, await load(ref, name));
+  return stateDict;
 }
 
 /**
@@ -123,10 +132,7 @@ export async function readStateDictShapes(
     if (format === 'safetensors') return undefined;
     const checkpoint = await openTorch(source, format, openZip);
     const refs = findStateDict(checkpoint.object, source.name);
-    const load = tensorLoader(checkpoint, source.name);
-    const stateDict: StateDict = new Map();
-    for (const [name, ref] of refs) if (wanted(name)) stateDict.set(name, await load(ref, name));
     const shapes = new Map([...refs].map(([name, ref]) => [name, { dtype: ref.storage.dtype, shape: ref.shape }]));
-    return { shapes, stateDict };
+    return { shapes, stateDict: await readWanted(checkpoint, refs, source.name, wanted) };
   });
 }

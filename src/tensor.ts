@@ -114,7 +114,7 @@ interface HalfKernel {
 }
 let halfKernel: HalfKernel | undefined;
 
-/** Halves per kernel call: src (2 bytes each) then dst (4 each) fill the kernel's two 64 KiB pages. */
+/** Halves per kernel call: src (2 bytes each) then dst (4 each) fit in the kernel's two 64 KiB pages. */
 const HALF_CHUNK = 16384;
 
 /** src (IEEE half bits) → out as float32, exact, through the WebAssembly kernel (src/wasm/half.wat). */

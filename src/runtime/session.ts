@@ -123,8 +123,8 @@ export class Session extends OrtSession {
         rmSync(staging, { recursive: true, force: true });
       }
       // The weights as read and converted are garbage now, but V8 has no reason to collect them
-      // before ONNX Runtime maps and prepacks the written ones, which it cannot see: without this,
-      // ViT-B/32's first load peaked at 1007–1090 MB instead of ~870 (the checkpoint read in one piece).
+      // before ONNX Runtime maps and prepacks the written ones, which it cannot see: they could
+      // still be resident at the load's peak (ViT-B/32: up to ~100 MB more, measured).
       collectGarbage();
     }
     return new Session(await ort.InferenceSession.create(modelPath, sessionOptions(opts)));

@@ -76,9 +76,10 @@ export async function* embedImages(
   if (starts.length === 0) return;
   let prepared = prepare(0);
   let encoded = encode(0, prepared, Promise.resolve());
-  for (const next of starts.slice(1).concat(-1)) {
+  for (const b of starts.keys()) {
     const current = encoded;
-    if (next >= 0) {
+    const next = starts[b + 1];
+    if (next !== undefined) {
       // Decoded after this batch is (one batch at a time), encoded after it; at most one batch ahead
       // of the caller. Awaited on its turn, so a failure ahead of it is not unhandled.
       prepared = prepared.then(
